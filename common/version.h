@@ -1,0 +1,7 @@
+#pragma once
+
+namespace herald {
+
+inline constexpr const char* kVersion = "0.1.0";
+
+}  // namespace herald
