@@ -22,6 +22,10 @@ const char* errorCodeName(ErrorCode code) {
       return "too_large";
     case ErrorCode::kInternal:
       return "internal";
+    case ErrorCode::kAlreadyExists:
+      return "already_exists";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
   }
   return "internal";
 }

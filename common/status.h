@@ -18,6 +18,9 @@ enum class ErrorCode {
   kNotFound,
   kTooLarge,
   kInternal,
+  // Internal only (control plane), mapped to gRPC codes; never sent to WebSocket clients.
+  kAlreadyExists,
+  kUnavailable,
 };
 
 const char* errorCodeName(ErrorCode code);

@@ -1,0 +1,296 @@
+#include "controlplane/config_store_impl.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <google/protobuf/util/json_util.h>
+#include <nlohmann/json.hpp>
+
+#include "controlplane/namespace_rules.h"
+
+namespace herald::control {
+namespace {
+
+std::string toJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, options);
+  return out;
+}
+
+void fromJson(const std::string& text, google::protobuf::Message* m, const std::string& what) {
+  auto status = google::protobuf::util::JsonStringToMessage(text, m);
+  if (!status.ok()) {
+    throw std::runtime_error(what + ": " + std::string(status.message()));
+  }
+}
+
+Status writeFileAtomically(const std::string& path, const std::string& contents) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Status(ErrorCode::kInternal, "cannot write " + tmp + ": " + std::strerror(errno));
+  }
+  size_t written = 0;
+  while (written < contents.size()) {
+    const ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      const std::string err = std::strerror(errno);
+      ::close(fd);
+      return Status(ErrorCode::kInternal, "cannot write " + tmp + ": " + err);
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    return Status(ErrorCode::kInternal, "cannot sync " + tmp + ": " + std::strerror(errno));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return Status(ErrorCode::kInternal, "cannot rename " + tmp + ": " + std::strerror(errno));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+ConfigStoreImpl::ConfigStoreImpl(std::string data_dir,
+                                 const std::vector<herald::v1::Namespace>& initial_ns,
+                                 const herald::v1::Limits& initial_limits,
+                                 uint32_t heartbeat_interval_ms)
+    : data_dir_(std::move(data_dir)),
+      state_file_(data_dir_ + "/state.json"),
+      heartbeat_interval_ms_(heartbeat_interval_ms) {
+  if (::mkdir(data_dir_.c_str(), 0700) != 0 && errno != EEXIST) {
+    throw std::runtime_error("data dir " + data_dir_ + ": " + std::strerror(errno));
+  }
+  std::ifstream in(state_file_);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (in) {
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    load(buffer.str());
+    rebuildSnapshotLocked();
+    return;
+  }
+  for (const auto& ns : initial_ns) {
+    namespaces_[ns.name()] = ns;
+  }
+  limits_ = initial_limits;
+  Status s = commitLocked();
+  if (!s.isOk()) {
+    throw std::runtime_error(s.message());
+  }
+}
+
+void ConfigStoreImpl::load(const std::string& text) {
+  const std::string what = "corrupt state file " + state_file_ +
+                           " (fix or move it away; Herald will not start empty over it)";
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw std::runtime_error(what + ": " + e.what());
+  }
+  if (!doc.is_object() || !doc.contains("version") || !doc["version"].is_number_unsigned() ||
+      !doc.contains("namespaces") || !doc["namespaces"].is_array() || !doc.contains("limits") ||
+      !doc["limits"].is_object()) {
+    throw std::runtime_error(what + ": missing version, namespaces or limits");
+  }
+  version_ = doc["version"].get<uint64_t>();
+  for (const auto& item : doc["namespaces"]) {
+    herald::v1::Namespace ns;
+    fromJson(item.dump(), &ns, what);
+    Status s = validateNamespace(ns);
+    if (!s.isOk()) {
+      throw std::runtime_error(what + ": namespace '" + ns.name() + "': " + s.message());
+    }
+    namespaces_[ns.name()] = ns;
+  }
+  fromJson(doc["limits"].dump(), &limits_, what);
+}
+
+std::string ConfigStoreImpl::serializeLocked() const {
+  nlohmann::json doc;
+  doc["version"] = version_;
+  doc["namespaces"] = nlohmann::json::array();
+  for (const auto& [name, ns] : namespaces_) {
+    doc["namespaces"].push_back(nlohmann::json::parse(toJson(ns)));
+  }
+  doc["limits"] = nlohmann::json::parse(toJson(limits_));
+  return doc.dump(2) + "\n";
+}
+
+Status ConfigStoreImpl::commitLocked() {
+  ++version_;
+  Status s = writeFileAtomically(state_file_, serializeLocked());
+  if (!s.isOk()) {
+    --version_;
+    return s;
+  }
+  rebuildSnapshotLocked();
+  return Status::ok();
+}
+
+void ConfigStoreImpl::rebuildSnapshotLocked() {
+  auto snap = std::make_shared<herald::v1::ConfigSnapshot>();
+  snap->set_version(version_);
+  for (const auto& [name, ns] : namespaces_) {
+    *snap->add_namespaces() = ns;
+  }
+  *snap->mutable_limits() = withLimitDefaults(limits_);
+  snap->set_heartbeat_interval_ms(heartbeat_interval_ms_);
+  snapshot_ = std::move(snap);
+}
+
+void ConfigStoreImpl::announce(const ConfigSnapshotPtr& snap) {
+  ChangeListener listener;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    listener = listener_;
+  }
+  if (listener) {
+    listener(snap);
+  }
+}
+
+Result<herald::v1::Namespace> ConfigStoreImpl::createNamespace(const herald::v1::Namespace& ns) {
+  Status valid = validateNamespace(ns);
+  if (!valid.isOk()) {
+    return valid;
+  }
+  ConfigSnapshotPtr snap;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (namespaces_.count(ns.name()) != 0) {
+      return Status(ErrorCode::kAlreadyExists, "namespace '" + ns.name() + "' already exists");
+    }
+    namespaces_[ns.name()] = ns;
+    Status s = commitLocked();
+    if (!s.isOk()) {
+      namespaces_.erase(ns.name());
+      return s;
+    }
+    snap = snapshot_;
+  }
+  announce(snap);
+  return ns;
+}
+
+Result<herald::v1::Namespace> ConfigStoreImpl::updateNamespace(const herald::v1::Namespace& ns) {
+  Status valid = validateNamespace(ns);
+  if (!valid.isOk()) {
+    return valid;
+  }
+  ConfigSnapshotPtr snap;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = namespaces_.find(ns.name());
+    if (it == namespaces_.end()) {
+      return Status(ErrorCode::kNotFound, "namespace '" + ns.name() + "' does not exist");
+    }
+    const herald::v1::Namespace previous = it->second;
+    it->second = ns;
+    Status s = commitLocked();
+    if (!s.isOk()) {
+      it->second = previous;
+      return s;
+    }
+    snap = snapshot_;
+  }
+  announce(snap);
+  return ns;
+}
+
+Status ConfigStoreImpl::deleteNamespace(const std::string& name) {
+  ConfigSnapshotPtr snap;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = namespaces_.find(name);
+    if (it == namespaces_.end()) {
+      return Status(ErrorCode::kNotFound, "namespace '" + name + "' does not exist");
+    }
+    const herald::v1::Namespace previous = it->second;
+    namespaces_.erase(it);
+    Status s = commitLocked();
+    if (!s.isOk()) {
+      namespaces_[name] = previous;
+      return s;
+    }
+    snap = snapshot_;
+  }
+  announce(snap);
+  return Status::ok();
+}
+
+Result<herald::v1::Namespace> ConfigStoreImpl::getNamespace(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = namespaces_.find(name);
+  if (it == namespaces_.end()) {
+    return Status(ErrorCode::kNotFound, "namespace '" + name + "' does not exist");
+  }
+  return it->second;
+}
+
+std::vector<herald::v1::Namespace> ConfigStoreImpl::listNamespaces() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<herald::v1::Namespace> out;
+  out.reserve(namespaces_.size());
+  for (const auto& [name, ns] : namespaces_) {
+    out.push_back(ns);
+  }
+  return out;
+}
+
+herald::v1::Limits ConfigStoreImpl::limits() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return withLimitDefaults(limits_);
+}
+
+Result<herald::v1::Limits> ConfigStoreImpl::setLimits(const herald::v1::Limits& limits) {
+  if (limits.max_inbound_frame_bytes() != 0 && limits.max_inbound_frame_bytes() < 256) {
+    return Status(ErrorCode::kBadRequest, "max_inbound_frame_bytes below 256");
+  }
+  ConfigSnapshotPtr snap;
+  herald::v1::Limits effective;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const herald::v1::Limits previous = limits_;
+    limits_ = limits;
+    Status s = commitLocked();
+    if (!s.isOk()) {
+      limits_ = previous;
+      return s;
+    }
+    snap = snapshot_;
+    effective = withLimitDefaults(limits_);
+  }
+  announce(snap);
+  return effective;
+}
+
+uint64_t ConfigStoreImpl::version() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return version_;
+}
+
+ConfigSnapshotPtr ConfigStoreImpl::snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return snapshot_;
+}
+
+void ConfigStoreImpl::setChangeListener(ChangeListener listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  listener_ = std::move(listener);
+}
+
+}  // namespace herald::control

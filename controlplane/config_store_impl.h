@@ -1,0 +1,55 @@
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "controlplane/config_store.h"
+
+namespace herald::control {
+
+/**
+ * ConfigStore kept in memory and persisted to `<data_dir>/state.json`, written to a temporary
+ * file, fsynced and renamed so a crash never leaves it half-written.
+ */
+class ConfigStoreImpl : public ConfigStore {
+ public:
+  // Loads `<data_dir>/state.json` if present, else starts from the given initial namespaces and
+  // limits and writes the file. Throws std::runtime_error on a corrupt state file or when the
+  // directory is not writable (start-up only).
+  ConfigStoreImpl(std::string data_dir, const std::vector<herald::v1::Namespace>& initial_ns,
+                  const herald::v1::Limits& initial_limits, uint32_t heartbeat_interval_ms);
+
+  // herald::control::ConfigStore
+  Result<herald::v1::Namespace> createNamespace(const herald::v1::Namespace& ns) override;
+  Result<herald::v1::Namespace> updateNamespace(const herald::v1::Namespace& ns) override;
+  Status deleteNamespace(const std::string& name) override;
+  Result<herald::v1::Namespace> getNamespace(const std::string& name) const override;
+  std::vector<herald::v1::Namespace> listNamespaces() const override;
+  herald::v1::Limits limits() const override;
+  Result<herald::v1::Limits> setLimits(const herald::v1::Limits& limits) override;
+  uint64_t version() const override;
+  ConfigSnapshotPtr snapshot() const override;
+  void setChangeListener(ChangeListener listener) override;
+
+ private:
+  // Bumps the version, persists, rebuilds the snapshot; returns the snapshot to announce.
+  // Persist failures are reported and the in-memory change is rolled back by the caller.
+  Status commitLocked();
+  void rebuildSnapshotLocked();
+  void announce(const ConfigSnapshotPtr& snap);
+  void load(const std::string& text);
+  std::string serializeLocked() const;
+
+  const std::string data_dir_;
+  const std::string state_file_;
+  const uint32_t heartbeat_interval_ms_;
+  mutable std::mutex mu_;
+  std::map<std::string, herald::v1::Namespace> namespaces_;
+  herald::v1::Limits limits_;
+  uint64_t version_ = 0;
+  ConfigSnapshotPtr snapshot_;
+  ChangeListener listener_;
+};
+
+}  // namespace herald::control

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "herald/v1/control.pb.h"
+
+namespace herald::control {
+
+// Everything herald-control reads at start: flags override the JSON config file, which
+// overrides the embedded defaults. Validated as a whole; errors throw herald::ConfigError.
+struct ControlConfig {
+  std::string grpc_listen = "127.0.0.1:7070";
+  std::string data_dir = "herald-data";
+  uint32_t heartbeat_interval_ms = 1000;  // nodes send stats this often
+  uint32_t node_timeout_ms = 5000;        // no heartbeat for this long: node marked unhealthy
+  uint32_t node_queue_limit = 1000000;    // messages queued to one node before it is cut off
+  std::string log_format = "human";
+  std::string log_level = "info";
+  // Applied at first start only (no state file yet); later changes go through the API.
+  std::vector<herald::v1::Namespace> namespaces;
+  herald::v1::Limits limits;
+};
+
+// Parses argv. Prints help and exits 0 on --help; throws ConfigError on bad input.
+ControlConfig parseControlArgs(int argc, char** argv);
+
+// Reads a config file into `config` (unknown keys and wrong types are errors).
+void loadControlConfigFile(const std::string& file, ControlConfig* config);
+
+// Checks cross-field rules (timeouts, namespace names, duplicates).
+void validateControlConfig(const ControlConfig& config);
+
+}  // namespace herald::control

@@ -1,0 +1,89 @@
+#include "controlplane/control_server.h"
+
+#include <stdexcept>
+
+#include "common/host_port.h"
+#include "common/logging.h"
+#include "controlplane/config_store_impl.h"
+
+namespace herald::control {
+
+ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) {
+  store_ = std::make_unique<ConfigStoreImpl>(config_.data_dir, config_.namespaces,
+                                             config_.limits, config_.heartbeat_interval_ms);
+  control_service_ = std::make_unique<ControlService>(*store_, channels_, nodes_, router_);
+  link_service_ =
+      std::make_unique<NodeLinkService>(*store_, nodes_, router_, config_.node_queue_limit);
+  store_->setChangeListener([this](const ConfigSnapshotPtr& snapshot) {
+    componentLogger("control")->info("config version {}: pushing to {} nodes",
+                                     snapshot->version(), nodes_.live().size());
+    for (const auto& session : nodes_.live()) {
+      session->sendConfig(snapshot);
+    }
+  });
+}
+
+ControlServer::~ControlServer() { shutdown(std::chrono::milliseconds(0)); }
+
+std::string ControlServer::start() {
+  auto hp = parseHostPort(config_.grpc_listen);
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(config_.grpc_listen, grpc::InsecureServerCredentials(), &bound_port);
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.RegisterService(control_service_.get());
+  builder.RegisterService(link_service_.get());
+  server_ = builder.BuildAndStart();
+  if (!server_ || bound_port == 0) {
+    throw std::runtime_error("cannot listen on " + config_.grpc_listen +
+                             " (address in use or not local?)");
+  }
+  const std::string address = hp->host + ":" + std::to_string(bound_port);
+  control_service_->setListenAddress(address);
+  sweeper_ = std::thread([this] { sweepLoop(); });
+  componentLogger("control")->info("listening on {}", address);
+  return address;
+}
+
+void ControlServer::sweepLoop() {
+  const auto period = std::chrono::milliseconds(std::max<uint32_t>(config_.heartbeat_interval_ms / 2, 25));
+  std::unique_lock<std::mutex> lock(sweep_mu_);
+  while (!sweep_cv_.wait_for(lock, period, [this] { return stopping_; })) {
+    lock.unlock();
+    const size_t marked = nodes_.sweep(std::chrono::milliseconds(config_.node_timeout_ms));
+    if (marked > 0) {
+      componentLogger("control")->warn("{} node(s) marked unhealthy: no heartbeat in {} ms",
+                                       marked, config_.node_timeout_ms);
+    }
+    lock.lock();
+  }
+}
+
+void ControlServer::shutdown(std::chrono::milliseconds grace) {
+  {
+    std::lock_guard<std::mutex> lock(sweep_mu_);
+    if (stopping_) {
+      return;
+    }
+    stopping_ = true;
+  }
+  sweep_cv_.notify_all();
+  if (sweeper_.joinable()) {
+    sweeper_.join();
+  }
+  if (server_) {
+    // NodeLink streams never end by themselves: cancel them so Shutdown can complete.
+    for (const auto& session : nodes_.live()) {
+      session->cancel("control plane shutting down");
+    }
+    server_->Shutdown(std::chrono::system_clock::now() + grace);
+  }
+}
+
+void ControlServer::wait() {
+  if (server_) {
+    server_->Wait();
+  }
+}
+
+}  // namespace herald::control

@@ -1,0 +1,54 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "controlplane/channel_registry.h"
+#include "controlplane/config_store.h"
+#include "controlplane/control_config.h"
+#include "controlplane/control_service.h"
+#include "controlplane/node_link_service.h"
+#include "controlplane/node_registry.h"
+#include "controlplane/router.h"
+
+namespace herald::control {
+
+// Wires herald-control: state, routing, both gRPC services and the heartbeat sweeper.
+class ControlServer {
+ public:
+  // Loads state from the data dir; throws std::runtime_error with a clear message on failure.
+  explicit ControlServer(ControlConfig config);
+  ~ControlServer();
+
+  // Binds and starts serving; throws when the address cannot be bound. Returns "host:port"
+  // with the port actually bound (for --grpc-listen HOST:0).
+  std::string start();
+  // Stops accepting, lets in-flight RPCs finish until `grace`, then cancels the rest.
+  void shutdown(std::chrono::milliseconds grace);
+  void wait();
+
+ private:
+  void sweepLoop();
+
+  const ControlConfig config_;
+  Router router_;
+  ChannelRegistry channels_;
+  NodeRegistry nodes_{router_};
+  ConfigStorePtr store_;
+  std::unique_ptr<ControlService> control_service_;
+  std::unique_ptr<NodeLinkService> link_service_;
+  std::unique_ptr<grpc::Server> server_;
+
+  std::mutex sweep_mu_;
+  std::condition_variable sweep_cv_;
+  bool stopping_ = false;
+  std::thread sweeper_;
+};
+
+}  // namespace herald::control

@@ -1,0 +1,395 @@
+#include "controlplane/control_service.h"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "common/channel_name.h"
+#include "common/clock.h"
+#include "common/version.h"
+
+namespace herald::control {
+namespace {
+
+using grpc::StatusCode;
+
+constexpr uint32_t kDefaultPageSize = 100;
+constexpr uint32_t kMaxPageSize = 1000;
+constexpr size_t kMaxBatch = 10000;
+
+uint32_t pageSize(uint32_t requested) {
+  if (requested == 0) {
+    return kDefaultPageSize;
+  }
+  return std::min(requested, kMaxPageSize);
+}
+
+grpc::Status unimplemented(const char* rpc, const char* issue) {
+  return grpc::Status(StatusCode::UNIMPLEMENTED,
+                      std::string(rpc) + " is not implemented in this build yet (" + issue + ")");
+}
+
+bool validEventChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-' || c == '.' || c == ':';
+}
+
+}  // namespace
+
+grpc::Status toGrpc(const Status& status) {
+  switch (status.code()) {
+    case ErrorCode::kOk:
+      return grpc::Status::OK;
+    case ErrorCode::kBadRequest:
+    case ErrorCode::kTooLarge:
+      return grpc::Status(StatusCode::INVALID_ARGUMENT, status.message());
+    case ErrorCode::kUnauthorized:
+      return grpc::Status(StatusCode::UNAUTHENTICATED, status.message());
+    case ErrorCode::kPermissionDenied:
+      return grpc::Status(StatusCode::PERMISSION_DENIED, status.message());
+    case ErrorCode::kLimitExceeded:
+    case ErrorCode::kRateLimited:
+      return grpc::Status(StatusCode::RESOURCE_EXHAUSTED, status.message());
+    case ErrorCode::kNotFound:
+      return grpc::Status(StatusCode::NOT_FOUND, status.message());
+    case ErrorCode::kAlreadyExists:
+      return grpc::Status(StatusCode::ALREADY_EXISTS, status.message());
+    case ErrorCode::kUnavailable:
+      return grpc::Status(StatusCode::UNAVAILABLE, status.message());
+    case ErrorCode::kInternal:
+      break;
+  }
+  return grpc::Status(StatusCode::INTERNAL, status.message());
+}
+
+grpc::Status validatePayload(const std::string& data, const std::string& event) {
+  if (data.size() > kMaxPublicationBytes) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT,
+                        "data is " + std::to_string(data.size()) + " bytes; the limit is " +
+                            std::to_string(kMaxPublicationBytes));
+  }
+  if (data.empty() || !nlohmann::json::accept(data)) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT,
+                        "data must be valid JSON text (e.g. {\"price\":1} or \"text\")");
+  }
+  if (event.size() > 128 || !std::all_of(event.begin(), event.end(), validEventChar)) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT,
+                        "event must be at most 128 of A-Z a-z 0-9 _ - . :");
+  }
+  return grpc::Status::OK;
+}
+
+// ------------------------------------------------------------------------ namespaces, limits
+
+grpc::Status ControlService::CreateNamespace(Ctx*, const herald::v1::CreateNamespaceRequest* req,
+                                             herald::v1::CreateNamespaceResponse* resp) {
+  auto result = store_.createNamespace(req->namespace_());
+  if (!result.isOk()) {
+    return toGrpc(result.status());
+  }
+  *resp->mutable_namespace_() = result.value();
+  resp->set_config_version(store_.version());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::GetNamespace(Ctx*, const herald::v1::GetNamespaceRequest* req,
+                                          herald::v1::GetNamespaceResponse* resp) {
+  auto result = store_.getNamespace(req->name());
+  if (!result.isOk()) {
+    return toGrpc(result.status());
+  }
+  *resp->mutable_namespace_() = result.value();
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::UpdateNamespace(Ctx*, const herald::v1::UpdateNamespaceRequest* req,
+                                             herald::v1::UpdateNamespaceResponse* resp) {
+  auto result = store_.updateNamespace(req->namespace_());
+  if (!result.isOk()) {
+    return toGrpc(result.status());
+  }
+  *resp->mutable_namespace_() = result.value();
+  resp->set_config_version(store_.version());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::DeleteNamespace(Ctx*, const herald::v1::DeleteNamespaceRequest* req,
+                                             herald::v1::DeleteNamespaceResponse* resp) {
+  Status s = store_.deleteNamespace(req->name());
+  if (!s.isOk()) {
+    return toGrpc(s);
+  }
+  resp->set_config_version(store_.version());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::ListNamespaces(Ctx*, const herald::v1::ListNamespacesRequest* req,
+                                            herald::v1::ListNamespacesResponse* resp) {
+  const uint32_t limit = pageSize(req->page_size());
+  for (const auto& ns : store_.listNamespaces()) {  // sorted by name
+    if (!req->page_token().empty() && ns.name() <= req->page_token()) {
+      continue;
+    }
+    if (static_cast<uint32_t>(resp->namespaces_size()) == limit) {
+      resp->set_next_page_token(resp->namespaces(resp->namespaces_size() - 1).name());
+      break;
+    }
+    *resp->add_namespaces() = ns;
+  }
+  resp->set_config_version(store_.version());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::GetLimits(Ctx*, const herald::v1::GetLimitsRequest*,
+                                       herald::v1::GetLimitsResponse* resp) {
+  *resp->mutable_limits() = store_.limits();
+  resp->set_config_version(store_.version());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::SetLimits(Ctx*, const herald::v1::SetLimitsRequest* req,
+                                       herald::v1::SetLimitsResponse* resp) {
+  auto result = store_.setLimits(req->limits());
+  if (!result.isOk()) {
+    return toGrpc(result.status());
+  }
+  *resp->mutable_limits() = result.value();
+  resp->set_config_version(store_.version());
+  return grpc::Status::OK;
+}
+
+// ------------------------------------------------------------------------ delivery
+
+grpc::Status ControlService::publishOne(const herald::v1::PublishRequest& req,
+                                        herald::v1::PublishResponse* resp) {
+  auto name = parseChannelName(req.channel());
+  if (!name.isOk()) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT,
+                        "channel '" + req.channel().substr(0, 300) + "': " +
+                            name.status().message());
+  }
+  grpc::Status payload = validatePayload(req.data(), req.event());
+  if (!payload.ok()) {
+    return payload;
+  }
+  if (req.idempotency_key().size() > 256) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT, "idempotency_key longer than 256 bytes");
+  }
+  PublishOutcome out = channels_.publish(req.channel(), req.event(), req.data(),
+                                         req.idempotency_key(), unixMillis(), router_);
+  resp->set_offset(out.offset);
+  resp->set_epoch(out.epoch);
+  resp->set_nodes(out.nodes);
+  resp->set_duplicate(out.duplicate);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::Publish(Ctx* ctx, const herald::v1::PublishRequest* req,
+                                     herald::v1::PublishResponse* resp) {
+  if (ctx->IsCancelled()) {
+    return grpc::Status(StatusCode::CANCELLED, "caller cancelled");
+  }
+  return publishOne(*req, resp);
+}
+
+grpc::Status ControlService::PublishBatch(Ctx* ctx, const herald::v1::PublishBatchRequest* req,
+                                          herald::v1::PublishBatchResponse* resp) {
+  if (req->publications_size() == 0) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT, "publications is empty");
+  }
+  if (static_cast<size_t>(req->publications_size()) > kMaxBatch) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT,
+                        "at most " + std::to_string(kMaxBatch) + " publications per batch");
+  }
+  // Validate all first so a batch is accepted whole or not at all.
+  for (int i = 0; i < req->publications_size(); ++i) {
+    const auto& p = req->publications(i);
+    auto name = parseChannelName(p.channel());
+    grpc::Status payload = validatePayload(p.data(), p.event());
+    if (!name.isOk() || !payload.ok()) {
+      const std::string why = !name.isOk() ? name.status().message() : payload.error_message();
+      return grpc::Status(StatusCode::INVALID_ARGUMENT,
+                          "publications[" + std::to_string(i) + "]: " + why);
+    }
+  }
+  for (const auto& p : req->publications()) {
+    if (ctx->IsCancelled()) {
+      return grpc::Status(StatusCode::CANCELLED, "caller cancelled mid-batch");
+    }
+    grpc::Status s = publishOne(p, resp->add_results());
+    if (!s.ok()) {
+      return s;
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::Broadcast(Ctx*, const herald::v1::BroadcastRequest* req,
+                                       herald::v1::BroadcastResponse* resp) {
+  grpc::Status payload = validatePayload(req->data(), req->event());
+  if (!payload.ok()) {
+    return payload;
+  }
+  if (req->channels_size() > 0) {
+    for (const auto& channel : req->channels()) {
+      auto name = parseChannelName(channel);
+      if (!name.isOk()) {
+        return grpc::Status(StatusCode::INVALID_ARGUMENT,
+                            "channel '" + channel.substr(0, 300) + "': " + name.status().message());
+      }
+    }
+    uint32_t nodes = 0;
+    for (const auto& channel : req->channels()) {
+      herald::v1::PublishRequest one;
+      one.set_channel(channel);
+      one.set_data(req->data());
+      one.set_event(req->event());
+      auto* result = resp->add_results();
+      grpc::Status s = publishOne(one, result);
+      if (!s.ok()) {
+        return s;
+      }
+      nodes = std::max(nodes, result->nodes());
+    }
+    resp->set_nodes(nodes);
+    return grpc::Status::OK;
+  }
+  auto message = std::make_shared<herald::v1::ControlMessage>();
+  auto* deliver = message->mutable_deliver();
+  deliver->set_target(herald::v1::DELIVERY_TARGET_ALL);
+  deliver->mutable_publication()->set_data(req->data());
+  deliver->mutable_publication()->set_event(req->event());
+  deliver->mutable_publication()->set_ts_unix_ms(unixMillis());
+  ControlMessagePtr shared = std::move(message);
+  resp->set_nodes(router_.forAll([&](NodeSink& node) { node.send(shared); }));
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::SendToUser(Ctx*, const herald::v1::SendToUserRequest* req,
+                                        herald::v1::SendToUserResponse* resp) {
+  if (req->user().empty() || req->user().size() > 256) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT, "user must be 1..256 bytes");
+  }
+  grpc::Status payload = validatePayload(req->data(), req->event());
+  if (!payload.ok()) {
+    return payload;
+  }
+  auto message = std::make_shared<herald::v1::ControlMessage>();
+  auto* deliver = message->mutable_deliver();
+  deliver->set_target(herald::v1::DELIVERY_TARGET_USER);
+  deliver->set_user(req->user());
+  deliver->mutable_publication()->set_data(req->data());
+  deliver->mutable_publication()->set_event(req->event());
+  deliver->mutable_publication()->set_ts_unix_ms(unixMillis());
+  ControlMessagePtr shared = std::move(message);
+  resp->set_nodes(router_.forUser(req->user(), [&](NodeSink& node) { node.send(shared); }));
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::Disconnect(Ctx*, const herald::v1::DisconnectRequest* req,
+                                        herald::v1::DisconnectResponse* resp) {
+  if (req->user().empty() && req->client().empty()) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT, "give user, client, or both");
+  }
+  if (req->code() != 0 && (req->code() < 4000 || req->code() > 4999)) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT,
+                        "code must be an application close code 4000..4999 (default 4100)");
+  }
+  if (req->reason().size() > 120) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT, "reason longer than 120 bytes");
+  }
+  auto message = std::make_shared<herald::v1::ControlMessage>();
+  auto* cmd = message->mutable_disconnect();
+  cmd->set_user(req->user());
+  cmd->set_client(req->client());
+  cmd->set_code(req->code() == 0 ? 4100 : req->code());
+  cmd->set_reason(req->reason().empty() ? "disconnected by server" : req->reason());
+  ControlMessagePtr shared = std::move(message);
+  auto visit = [&](NodeSink& node) { node.send(shared); };
+  // A client id alone does not say which node holds it: ask every node.
+  resp->set_nodes(req->client().empty() ? router_.forUser(req->user(), visit)
+                                        : router_.forAll(visit));
+  return grpc::Status::OK;
+}
+
+// ------------------------------------------------------------------------ reading
+
+grpc::Status ControlService::ListNodes(Ctx*, const herald::v1::ListNodesRequest*,
+                                       herald::v1::ListNodesResponse* resp) {
+  for (auto& info : nodes_.list()) {
+    *resp->add_nodes() = std::move(info);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::ListChannels(Ctx*, const herald::v1::ListChannelsRequest* req,
+                                          herald::v1::ListChannelsResponse* resp) {
+  const uint32_t limit = pageSize(req->page_size());
+  auto states = channels_.list();
+  const auto interest = router_.channelsWithInterest();
+  for (const auto& [name, nodes] : interest) {
+    states.emplace(name, ChannelRegistry::ChannelState{});
+  }
+  for (const auto& [name, state] : states) {
+    if (name.compare(0, req->prefix().size(), req->prefix()) != 0) {
+      continue;
+    }
+    if (!req->page_token().empty() && name <= req->page_token()) {
+      continue;
+    }
+    if (static_cast<uint32_t>(resp->channels_size()) == limit) {
+      resp->set_next_page_token(resp->channels(resp->channels_size() - 1).channel());
+      break;
+    }
+    auto* info = resp->add_channels();
+    info->set_channel(name);
+    info->set_offset(state.offset);
+    info->set_epoch(state.epoch);
+    auto it = interest.find(name);
+    info->set_nodes(it == interest.end() ? 0 : it->second);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::History(Ctx*, const herald::v1::HistoryRequest*,
+                                     herald::v1::HistoryResponse*) {
+  return unimplemented("History", "history and recovery land with issue #4");
+}
+
+grpc::Status ControlService::Presence(Ctx*, const herald::v1::PresenceRequest*,
+                                      herald::v1::PresenceResponse*) {
+  return unimplemented("Presence", "presence lands with issue #4");
+}
+
+grpc::Status ControlService::ClusterStats(Ctx*, const herald::v1::ClusterStatsRequest*,
+                                          herald::v1::ClusterStatsResponse* resp) {
+  for (const auto& session : nodes_.live()) {
+    const auto info = session->info();
+    resp->set_nodes(resp->nodes() + 1);
+    if (info.health() == herald::v1::NODE_HEALTH_HEALTHY) {
+      resp->set_healthy_nodes(resp->healthy_nodes() + 1);
+    }
+    resp->set_connections(resp->connections() + info.connections());
+    resp->set_users(resp->users() + info.users());
+    resp->set_subscriptions(resp->subscriptions() + info.subscriptions());
+    resp->set_messages_in(resp->messages_in() + info.messages_in());
+    resp->set_messages_out(resp->messages_out() + info.messages_out());
+  }
+  resp->set_channels(router_.channelsWithInterest().size());
+  resp->set_publications(channels_.publications());
+  resp->set_config_version(store_.version());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::Info(Ctx*, const herald::v1::InfoRequest*,
+                                  herald::v1::InfoResponse* resp) {
+  resp->set_version(kVersion);
+  resp->set_build(std::string("herald-control ") + kVersion);
+  resp->set_engine("memory");
+  resp->set_config_version(store_.version());
+  resp->set_started_unix_ms(started_unix_ms_);
+  resp->set_grpc_listen(listen_address_);
+  return grpc::Status::OK;
+}
+
+}  // namespace herald::control

@@ -1,0 +1,86 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/clock.h"
+#include "controlplane/channel_registry.h"
+#include "controlplane/config_store.h"
+#include "controlplane/node_registry.h"
+#include "controlplane/router.h"
+#include "herald/v1/control.grpc.pb.h"
+
+namespace herald::control {
+
+// Upper bound on one publication's JSON data (the node's frames stay well under its limits).
+inline constexpr size_t kMaxPublicationBytes = 1 << 20;
+
+// The Control API handlers. Input is validated here; the engines below trust it.
+class ControlService final : public herald::v1::Control::Service {
+ public:
+  ControlService(ConfigStore& store, ChannelRegistry& channels, NodeRegistry& nodes,
+                 Router& router)
+      : store_(store), channels_(channels), nodes_(nodes), router_(router) {}
+
+  void setListenAddress(std::string address) { listen_address_ = std::move(address); }
+
+  using Ctx = grpc::ServerContext;
+  grpc::Status CreateNamespace(Ctx*, const herald::v1::CreateNamespaceRequest*,
+                               herald::v1::CreateNamespaceResponse*) override;
+  grpc::Status GetNamespace(Ctx*, const herald::v1::GetNamespaceRequest*,
+                            herald::v1::GetNamespaceResponse*) override;
+  grpc::Status UpdateNamespace(Ctx*, const herald::v1::UpdateNamespaceRequest*,
+                               herald::v1::UpdateNamespaceResponse*) override;
+  grpc::Status DeleteNamespace(Ctx*, const herald::v1::DeleteNamespaceRequest*,
+                               herald::v1::DeleteNamespaceResponse*) override;
+  grpc::Status ListNamespaces(Ctx*, const herald::v1::ListNamespacesRequest*,
+                              herald::v1::ListNamespacesResponse*) override;
+  grpc::Status GetLimits(Ctx*, const herald::v1::GetLimitsRequest*,
+                         herald::v1::GetLimitsResponse*) override;
+  grpc::Status SetLimits(Ctx*, const herald::v1::SetLimitsRequest*,
+                         herald::v1::SetLimitsResponse*) override;
+  grpc::Status Publish(Ctx*, const herald::v1::PublishRequest*,
+                       herald::v1::PublishResponse*) override;
+  grpc::Status PublishBatch(Ctx*, const herald::v1::PublishBatchRequest*,
+                            herald::v1::PublishBatchResponse*) override;
+  grpc::Status Broadcast(Ctx*, const herald::v1::BroadcastRequest*,
+                         herald::v1::BroadcastResponse*) override;
+  grpc::Status SendToUser(Ctx*, const herald::v1::SendToUserRequest*,
+                          herald::v1::SendToUserResponse*) override;
+  grpc::Status Disconnect(Ctx*, const herald::v1::DisconnectRequest*,
+                          herald::v1::DisconnectResponse*) override;
+  grpc::Status ListNodes(Ctx*, const herald::v1::ListNodesRequest*,
+                         herald::v1::ListNodesResponse*) override;
+  grpc::Status ListChannels(Ctx*, const herald::v1::ListChannelsRequest*,
+                            herald::v1::ListChannelsResponse*) override;
+  grpc::Status History(Ctx*, const herald::v1::HistoryRequest*,
+                       herald::v1::HistoryResponse*) override;
+  grpc::Status Presence(Ctx*, const herald::v1::PresenceRequest*,
+                        herald::v1::PresenceResponse*) override;
+  grpc::Status ClusterStats(Ctx*, const herald::v1::ClusterStatsRequest*,
+                            herald::v1::ClusterStatsResponse*) override;
+  grpc::Status Info(Ctx*, const herald::v1::InfoRequest*, herald::v1::InfoResponse*) override;
+
+ private:
+  // Validates one publish request; on success fills the response.
+  grpc::Status publishOne(const herald::v1::PublishRequest& request,
+                          herald::v1::PublishResponse* response);
+
+  ConfigStore& store_;
+  ChannelRegistry& channels_;
+  NodeRegistry& nodes_;
+  Router& router_;
+  std::string listen_address_;
+  const int64_t started_unix_ms_ = unixMillis();
+};
+
+// Maps an internal Status to the gRPC status with the precise code (docs/api.md).
+grpc::Status toGrpc(const Status& status);
+
+// Checks a JSON payload and an optional event name; returns INVALID_ARGUMENT on failure.
+grpc::Status validatePayload(const std::string& data, const std::string& event);
+
+}  // namespace herald::control

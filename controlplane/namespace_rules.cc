@@ -1,0 +1,72 @@
+#include "controlplane/namespace_rules.h"
+
+#include "common/channel_name.h"
+
+namespace herald::control {
+
+Status validateNamespace(const herald::v1::Namespace& ns) {
+  Status name = validateNamespaceName(ns.name());
+  if (!name.isOk()) {
+    return name;
+  }
+  if (!herald::v1::SubscribeRule_IsValid(ns.subscribe_rule())) {
+    return Status(ErrorCode::kBadRequest, "subscribe_rule is not a known rule");
+  }
+  if (!herald::v1::SlowConsumerPolicy_IsValid(ns.slow_consumer_policy())) {
+    return Status(ErrorCode::kBadRequest, "slow_consumer_policy is not a known policy");
+  }
+  if (!ns.owner_claim().empty() && ns.subscribe_rule() != herald::v1::SUBSCRIBE_RULE_OWNER) {
+    return Status(ErrorCode::kBadRequest, "owner_claim is only meaningful with the owner rule");
+  }
+  if (ns.history_size() > 1000000) {
+    return Status(ErrorCode::kBadRequest, "history_size above 1000000");
+  }
+  return Status::ok();
+}
+
+herald::v1::Limits withLimitDefaults(const herald::v1::Limits& in) {
+  herald::v1::Limits l = in;
+  auto def = [](uint32_t value, uint32_t fallback) { return value == 0 ? fallback : value; };
+  l.set_max_connections_per_node(def(l.max_connections_per_node(), 10000));
+  l.set_max_connections_per_user(def(l.max_connections_per_user(), 10));
+  l.set_max_subscriptions_per_connection(def(l.max_subscriptions_per_connection(), 50));
+  l.set_max_subscriptions_per_namespace(def(l.max_subscriptions_per_namespace(), 50));
+  l.set_client_messages_per_minute(def(l.client_messages_per_minute(), 60));
+  l.set_client_message_burst(def(l.client_message_burst(), 10));
+  l.set_max_inbound_frame_bytes(def(l.max_inbound_frame_bytes(), 65536));
+  l.set_new_connections_per_ip_per_second(def(l.new_connections_per_ip_per_second(), 100));
+  l.set_failed_auth_per_ip_per_minute(def(l.failed_auth_per_ip_per_minute(), 30));
+  l.set_outbound_queue_messages(def(l.outbound_queue_messages(), 1024));
+  l.set_outbound_queue_bytes(def(l.outbound_queue_bytes(), 1 << 20));
+  return l;
+}
+
+bool parseSubscribeRule(const std::string& text, herald::v1::SubscribeRule* out) {
+  if (text == "public") {
+    *out = herald::v1::SUBSCRIBE_RULE_PUBLIC;
+  } else if (text == "authenticated") {
+    *out = herald::v1::SUBSCRIBE_RULE_AUTHENTICATED;
+  } else if (text == "owner") {
+    *out = herald::v1::SUBSCRIBE_RULE_OWNER;
+  } else if (text == "granted") {
+    *out = herald::v1::SUBSCRIBE_RULE_GRANTED;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+const char* subscribeRuleName(herald::v1::SubscribeRule rule) {
+  switch (rule) {
+    case herald::v1::SUBSCRIBE_RULE_AUTHENTICATED:
+      return "authenticated";
+    case herald::v1::SUBSCRIBE_RULE_OWNER:
+      return "owner";
+    case herald::v1::SUBSCRIBE_RULE_GRANTED:
+      return "granted";
+    default:
+      return "public";
+  }
+}
+
+}  // namespace herald::control

@@ -1,0 +1,65 @@
+#include "controlplane/node_link_service.h"
+
+#include <vector>
+
+#include "common/logging.h"
+
+namespace herald::control {
+
+grpc::Status NodeLinkService::Session(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<herald::v1::ControlMessage, herald::v1::NodeMessage>* stream) {
+  auto log = componentLogger("link");
+  herald::v1::NodeMessage first;
+  if (!stream->Read(&first)) {
+    return grpc::Status(grpc::StatusCode::CANCELLED, "stream closed before Hello");
+  }
+  if (!first.has_hello()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "the first NodeLink message must be Hello");
+  }
+  const herald::v1::Hello& hello = first.hello();
+  if (hello.node_id().empty() || hello.node_id().size() > 128) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "Hello.node_id must be 1..128 bytes");
+  }
+
+  auto session = std::make_shared<NodeSession>(context, stream, hello, node_queue_limit_);
+  registry_.attach(session);
+  router_.setNode(session,
+                  std::vector<std::string>(hello.channels().begin(), hello.channels().end()),
+                  std::vector<std::string>(hello.users().begin(), hello.users().end()));
+  session->startWriter();
+  session->sendConfig(store_.snapshot());
+  log->info("node {} connected from {} (listen {}, {} channels, {} users)", hello.node_id(),
+            context->peer(), hello.listen_address(), hello.channels_size(), hello.users_size());
+
+  herald::v1::NodeMessage message;
+  while (stream->Read(&message)) {
+    switch (message.kind_case()) {
+      case herald::v1::NodeMessage::kAck:
+        session->recordAck(message.ack());
+        break;
+      case herald::v1::NodeMessage::kNack:
+        session->recordNack(message.nack());
+        break;
+      case herald::v1::NodeMessage::kStats:
+        session->recordStats(message.stats());
+        break;
+      case herald::v1::NodeMessage::kInterest:
+        router_.applyDelta(session.get(), message.interest());
+        break;
+      case herald::v1::NodeMessage::kHello:
+        log->warn("node {} sent a second Hello; ignored", hello.node_id());
+        break;
+      case herald::v1::NodeMessage::KIND_NOT_SET:
+        break;
+    }
+  }
+  registry_.detach(session);
+  session->stop();
+  log->info("node {} disconnected", hello.node_id());
+  return grpc::Status::OK;
+}
+
+}  // namespace herald::control

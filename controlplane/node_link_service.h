@@ -1,0 +1,31 @@
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include "controlplane/config_store.h"
+#include "controlplane/node_registry.h"
+#include "controlplane/router.h"
+#include "herald/v1/node_link.grpc.pb.h"
+
+namespace herald::control {
+
+// NodeLink.Session: Hello → full config snapshot → Ack/Nack, stats, interest deltas.
+class NodeLinkService final : public herald::v1::NodeLink::Service {
+ public:
+  NodeLinkService(ConfigStore& store, NodeRegistry& registry, Router& router,
+                  size_t node_queue_limit)
+      : store_(store), registry_(registry), router_(router), node_queue_limit_(node_queue_limit) {}
+
+  grpc::Status Session(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<herald::v1::ControlMessage, herald::v1::NodeMessage>* stream)
+      override;
+
+ private:
+  ConfigStore& store_;
+  NodeRegistry& registry_;
+  Router& router_;
+  const size_t node_queue_limit_;
+};
+
+}  // namespace herald::control

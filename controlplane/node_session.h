@@ -1,0 +1,77 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "controlplane/node_sink.h"
+#include "herald/v1/control.pb.h"
+#include "herald/v1/node_link.grpc.pb.h"
+
+namespace herald::control {
+
+/**
+ * One connected node's NodeLink stream. The gRPC handler thread reads; a writer thread owned
+ * here drains the outbound queue, so publishers never block on a slow node. Closing cancels
+ * the stream, which ends the handler's read loop.
+ */
+class NodeSession : public NodeSink {
+ public:
+  using Stream = grpc::ServerReaderWriter<herald::v1::ControlMessage, herald::v1::NodeMessage>;
+
+  NodeSession(grpc::ServerContext* context, Stream* stream, const herald::v1::Hello& hello,
+              size_t queue_limit);
+  ~NodeSession() override;
+
+  // herald::control::NodeSink
+  const std::string& nodeId() const override { return node_id_; }
+  bool send(ControlMessagePtr message) override;
+
+  void startWriter();
+  // Cancels the stream (the node reconnects and resyncs) and records why.
+  void cancel(const std::string& why);
+  // Stops the writer thread; call once the handler's read loop has ended.
+  void stop();
+
+  // Queues a config snapshot with a fresh nonce.
+  void sendConfig(const std::shared_ptr<const herald::v1::ConfigSnapshot>& snapshot);
+  void recordStats(const herald::v1::NodeStats& stats);
+  void recordAck(const herald::v1::Ack& ack);
+  void recordNack(const herald::v1::Nack& nack);
+  void markUnhealthy();
+
+  herald::v1::NodeInfo info() const;
+  std::chrono::steady_clock::time_point lastHeartbeat() const;
+  bool healthy() const;
+
+ private:
+  void writerLoop();
+  // TryCancel only while the handler still owns the context (it dies when the RPC returns).
+  void cancelContext();
+
+  grpc::ServerContext* const context_;
+  Stream* const stream_;
+  const std::string node_id_;
+  const size_t queue_limit_;
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<ControlMessagePtr> queue_;
+  bool closed_ = false;
+  std::thread writer_;
+  std::mutex context_mu_;
+  bool context_live_ = true;
+
+  mutable std::mutex info_mu_;
+  herald::v1::NodeInfo info_;
+  std::string pending_nonce_;
+  std::chrono::steady_clock::time_point last_heartbeat_;
+};
+
+}  // namespace herald::control
