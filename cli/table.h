@@ -1,0 +1,39 @@
+#pragma once
+
+#include <cstdio>
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace herald::cli {
+
+// A plain text table with columns padded to their widest cell.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) : rows_{std::move(header)} {}
+  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+
+  void print(std::FILE* out) const {
+    std::vector<size_t> widths(rows_[0].size(), 0);
+    for (const auto& row : rows_) {
+      for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+        widths[i] = std::max(widths[i], row[i].size());
+      }
+    }
+    for (const auto& row : rows_) {
+      std::string line;
+      for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+        line += row[i];
+        if (i + 1 < row.size()) {
+          line.append(widths[i] - row[i].size() + 2, ' ');
+        }
+      }
+      std::fprintf(out, "%s\n", line.c_str());
+    }
+  }
+
+ private:
+  std::vector<std::vector<std::string>> rows_;
+};
+
+}  // namespace herald::cli

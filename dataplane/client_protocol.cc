@@ -1,0 +1,206 @@
+#include "dataplane/client_protocol.h"
+
+#include <nlohmann/json.hpp>
+
+namespace herald::node {
+namespace {
+
+using nlohmann::json;
+
+Status bad(std::string message) { return Status(ErrorCode::kBadRequest, std::move(message)); }
+
+Status readChannelList(const json& frame, std::vector<std::string>* out) {
+  auto it = frame.find("channels");
+  if (it == frame.end()) {
+    return bad("'channels' is required: an array of channel names");
+  }
+  if (!it->is_array()) {
+    return bad("'channels' must be an array of strings");
+  }
+  if (it->empty()) {
+    return bad("'channels' is empty");
+  }
+  if (it->size() > kMaxChannelsPerCommand) {
+    return Status(ErrorCode::kLimitExceeded, "at most 100 channels per frame");
+  }
+  out->reserve(it->size());
+  for (const auto& item : *it) {
+    if (!item.is_string()) {
+      return bad("'channels' must be an array of strings");
+    }
+    out->push_back(item.get<std::string>());
+  }
+  return Status::ok();
+}
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+void appendId(json* frame, std::optional<uint64_t> id) {
+  if (id) {
+    (*frame)["id"] = *id;
+  }
+}
+
+}  // namespace
+
+ParsedFrame parseClientFrame(std::string_view text) {
+  ParsedFrame out;
+  // Parse without exceptions: garbage is normal input here.
+  json frame = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (frame.is_discarded()) {
+    out.status = bad("frame is not valid JSON");
+    return out;
+  }
+  if (!frame.is_object()) {
+    out.status = bad("frame must be a JSON object with a 'type'");
+    return out;
+  }
+  if (auto id = frame.find("id"); id != frame.end()) {
+    if (!id->is_number_unsigned()) {
+      out.status = bad("'id' must be a non-negative integer");
+      return out;
+    }
+    out.id = id->get<uint64_t>();
+  }
+  auto type = frame.find("type");
+  if (type == frame.end() || !type->is_string()) {
+    out.status = bad("'type' is required and must be a string");
+    return out;
+  }
+  const std::string& name = type->get_ref<const std::string&>();
+  ClientCommand& cmd = out.command;
+  if (name == "subscribe") {
+    cmd.type = CommandType::kSubscribe;
+    out.status = readChannelList(frame, &cmd.channels);
+  } else if (name == "unsubscribe") {
+    cmd.type = CommandType::kUnsubscribe;
+    out.status = readChannelList(frame, &cmd.channels);
+  } else if (name == "ping") {
+    cmd.type = CommandType::kPing;
+  } else if (name == "publish") {
+    cmd.type = CommandType::kPublish;
+    auto channel = frame.find("channel");
+    auto data = frame.find("data");
+    if (channel == frame.end() || !channel->is_string()) {
+      out.status = bad("'channel' is required and must be a string");
+    } else if (data == frame.end()) {
+      out.status = bad("'data' is required");
+    } else {
+      cmd.channel = channel->get<std::string>();
+      cmd.data = data->dump();
+    }
+  } else if (name == "authenticate") {
+    cmd.type = CommandType::kAuthenticate;
+    auto token = frame.find("token");
+    if (token == frame.end() || !token->is_string() || token->get_ref<const std::string&>().empty()) {
+      out.status = bad("'token' is required and must be a non-empty string");
+    } else {
+      cmd.token = token->get<std::string>();
+    }
+  } else {
+    out.status = bad("unknown type '" + name.substr(0, 64) +
+                     "' (expected subscribe, unsubscribe, ping, publish or authenticate)");
+  }
+  return out;
+}
+
+std::vector<std::string> splitChannelList(std::string_view list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string_view::npos) {
+      comma = list.size();
+    }
+    if (comma > start) {
+      out.emplace_back(list.substr(start, comma - start));
+    }
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::optional<std::string> urlDecode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '%') {
+      if (i + 2 >= text.size()) {
+        return std::nullopt;
+      }
+      const int hi = hexValue(text[i + 1]);
+      const int lo = hexValue(text[i + 2]);
+      if (hi < 0 || lo < 0) {
+        return std::nullopt;
+      }
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+') {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> queryParam(std::string_view query, std::string_view key) {
+  size_t start = 0;
+  while (start < query.size()) {
+    size_t amp = query.find('&', start);
+    if (amp == std::string_view::npos) {
+      amp = query.size();
+    }
+    const std::string_view pair = query.substr(start, amp - start);
+    const size_t eq = pair.find('=');
+    const std::string_view name = pair.substr(0, eq);
+    if (name == key) {
+      return urlDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    }
+    start = amp + 1;
+  }
+  return std::nullopt;
+}
+
+std::string buildConnectedFrame(const std::string& client, const std::string& node,
+                                const std::string& user, uint32_t ping_interval_s,
+                                const std::vector<std::string>& subscribed) {
+  json frame = {{"type", "connected"},       {"client", client},
+                {"node", node},              {"user", user},
+                {"ping_interval", ping_interval_s}, {"subscribed", subscribed}};
+  return frame.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string buildReplyFrame(std::optional<uint64_t> id, const std::vector<std::string>& channels) {
+  json frame = {{"type", "reply"}};
+  appendId(&frame, id);
+  frame["ok"] = true;
+  if (!channels.empty()) {
+    frame["channels"] = channels;
+  }
+  return frame.dump();
+}
+
+std::string buildErrorFrame(std::optional<uint64_t> id, ErrorCode code,
+                            const std::string& message) {
+  json frame = {{"type", "error"}};
+  appendId(&frame, id);
+  frame["code"] = errorCodeName(code);
+  frame["message"] = message;
+  // Messages may quote client input: replace invalid UTF-8 instead of failing.
+  return frame.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string buildPongFrame(std::optional<uint64_t> id) {
+  json frame = {{"type", "pong"}};
+  appendId(&frame, id);
+  return frame.dump();
+}
+
+}  // namespace herald::node

@@ -1,0 +1,17 @@
+#pragma once
+
+#include <string>
+
+#include "herald/v1/node_link.pb.h"
+
+namespace herald::node {
+
+// Serialises a delivered publication into the client `message` frame, once per publication
+// per node; every recipient then gets the same bytes. `data` is embedded verbatim: the control
+// plane only accepts valid JSON.
+std::string buildMessageFrame(const herald::v1::Deliver& deliver);
+
+// Appends `text` as a JSON string literal (quotes included), escaping as RFC 8259 requires.
+void appendJsonString(std::string* out, const std::string& text);
+
+}  // namespace herald::node

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "herald/v1/node_link.pb.h"
+
+namespace herald::node {
+
+/**
+ * Node-wide interest, fed by shards when one of their channels gains a first or loses a last
+ * subscriber (and likewise for users), read by the NodeLink client. Only first/last events
+ * reach it, so its lock stays off the per-message path. Deltas are computed against what was
+ * last reported, so a subscribe and unsubscribe between two reports cancel out.
+ */
+class InterestTracker {
+ public:
+  void channelAdded(const std::string& channel) { change(channels_, channel, +1); }
+  void channelRemoved(const std::string& channel) { change(channels_, channel, -1); }
+  void userAdded(const std::string& user) { change(users_, user, +1); }
+  void userRemoved(const std::string& user) { change(users_, user, -1); }
+
+  // Full interest for a Hello; everything is then considered reported.
+  void takeFull(std::vector<std::string>* channels, std::vector<std::string>* users);
+  // Changes since the last report; false when there are none.
+  bool takeDelta(herald::v1::InterestDelta* delta);
+
+  // Called (outside the lock) when a change becomes pending.
+  void setNotifier(std::function<void()> notify);
+
+  size_t channels() const;
+  size_t users() const;
+
+ private:
+  struct Set {
+    std::unordered_map<std::string, int> counts;  // shards holding it
+    std::unordered_set<std::string> reported;
+    std::unordered_set<std::string> dirty;
+  };
+  void change(Set& set, const std::string& key, int by);
+  static void takeSetFull(Set& set, std::vector<std::string>* out);
+  static void takeSetDelta(Set& set, google::protobuf::RepeatedPtrField<std::string>* added,
+                           google::protobuf::RepeatedPtrField<std::string>* removed);
+
+  mutable std::mutex mu_;
+  Set channels_;
+  Set users_;
+  std::function<void()> notify_;
+};
+
+}  // namespace herald::node

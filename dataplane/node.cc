@@ -1,0 +1,188 @@
+#include "dataplane/node.h"
+
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "common/host_port.h"
+#include "common/logging.h"
+#include "common/version.h"
+#include "dataplane/frame_builder.h"
+
+namespace herald::node {
+
+Node::Node(NodeConfig config) : config_(std::move(config)) {}
+
+Node::~Node() { shutdown(std::chrono::milliseconds(0)); }
+
+std::string Node::start() {
+  auto hp = parseHostPort(config_.listen).value();
+  uint32_t shard_count = config_.shards;
+  if (shard_count == 0) {
+    shard_count = std::max(1u, std::thread::hardware_concurrency());
+  }
+  auto settings = defaultNodeSettings();
+  uint16_t port = hp.port;
+  for (uint32_t i = 0; i < shard_count; ++i) {
+    ShardContext ctx;
+    ctx.index = i;
+    ctx.node_id = &config_.node_id;
+    ctx.ping_interval_s = config_.ping_interval_ms / 1000;
+    ctx.handshake_timeout_ms = config_.handshake_timeout_ms;
+    ctx.interest = &interest_;
+    ctx.node_connections = &node_connections_;
+    ctx.http = [this](const std::string& path, int* status, std::string* type, std::string* body) {
+      http(path, status, type, body);
+    };
+    shards_.push_back(std::make_unique<Shard>(std::move(ctx), settings));
+    // The first shard may pick the port (port 0); the others join it through SO_REUSEPORT.
+    port = shards_.back()->listen(hp.host, port);
+  }
+  address_ = hp.host + ":" + std::to_string(port);
+  if (config_.node_id.empty()) {
+    config_.node_id = "node-" + hp.host + "-" + std::to_string(port);
+  }
+  // Shards read the id through a pointer, only once their threads start (below).
+  for (auto& shard : shards_) {
+    shard->start();
+  }
+
+  NodeLinkOptions options;
+  options.control_address = config_.control;
+  options.node_id = config_.node_id;
+  options.listen_address = address_;
+  options.capacity = settings->limits.max_connections_per_node();
+  options.reconnect_max_ms = config_.reconnect_max_ms;
+  NodeLinkCallbacks callbacks;
+  callbacks.apply_config = [this](const herald::v1::ConfigSnapshot& s) { return applyConfig(s); };
+  callbacks.deliver = [this](const herald::v1::Deliver& d) { deliver(d); };
+  callbacks.disconnect = [this](const herald::v1::DisconnectCommand& c) { disconnect(c); };
+  callbacks.stats = [this] { return stats(); };
+  link_ = std::make_unique<NodeLinkClient>(options, interest_, callbacks);
+  link_->start();
+  componentLogger("node")->info("node {} with {} shards; control plane {}", config_.node_id,
+                                shard_count, config_.control);
+  componentLogger("node")->info("listening on {}", address_);
+  return address_;
+}
+
+Status Node::applyConfig(const herald::v1::ConfigSnapshot& snapshot) {
+  auto settings = buildNodeSettings(snapshot);
+  if (!settings.isOk()) {
+    return settings.status();
+  }
+  if (snapshot.version() != config_version_.load()) {
+    componentLogger("node")->info("applying config version {}", snapshot.version());
+  }
+  config_version_ = snapshot.version();
+  for (auto& shard : shards_) {
+    shard->applySettings(settings.value());
+  }
+  return Status::ok();
+}
+
+void Node::deliver(const herald::v1::Deliver& deliver) {
+  auto delivery = std::make_shared<Delivery>();
+  delivery->target = deliver.target();
+  delivery->channel = deliver.publication().channel();
+  delivery->user = deliver.user();
+  // Serialised and framed once here; every shard and connection shares these bytes.
+  delivery->frame = prepareTextFrame(buildMessageFrame(deliver));
+  DeliveryPtr shared = std::move(delivery);
+  for (auto& shard : shards_) {
+    shard->deliver(shared);
+  }
+}
+
+void Node::disconnect(const herald::v1::DisconnectCommand& command) {
+  auto shared = std::make_shared<const herald::v1::DisconnectCommand>(command);
+  for (auto& shard : shards_) {
+    shard->disconnect(shared);
+  }
+}
+
+herald::v1::NodeStats Node::stats() const {
+  herald::v1::NodeStats s;
+  uint64_t users = 0;
+  for (const auto& shard : shards_) {
+    const auto& c = shard->counters();
+    s.set_connections(s.connections() + c.connections.load(std::memory_order_relaxed));
+    s.set_subscriptions(s.subscriptions() + c.subscriptions.load(std::memory_order_relaxed));
+    s.set_messages_in(s.messages_in() + c.messages_in.load(std::memory_order_relaxed));
+    s.set_messages_out(s.messages_out() + c.messages_out.load(std::memory_order_relaxed));
+  }
+  users = interest_.users();
+  s.set_users(users);
+  s.set_channels(interest_.channels());
+  return s;
+}
+
+std::string Node::statsJson() const {
+  const auto s = stats();
+  uint64_t total = 0, refused = 0, errors = 0, slow = 0;
+  for (const auto& shard : shards_) {
+    const auto& c = shard->counters();
+    total += c.connections_total.load(std::memory_order_relaxed);
+    refused += c.connections_refused.load(std::memory_order_relaxed);
+    errors += c.protocol_errors.load(std::memory_order_relaxed);
+    slow += c.slow_consumers_closed.load(std::memory_order_relaxed);
+  }
+  nlohmann::json j = {
+      {"node", config_.node_id},
+      {"version", kVersion},
+      {"shards", shards_.size()},
+      {"connections", s.connections()},
+      {"users", s.users()},
+      {"subscriptions", s.subscriptions()},
+      {"channels", s.channels()},
+      {"messages_in", s.messages_in()},
+      {"messages_out", s.messages_out()},
+      {"connections_total", total},
+      {"connections_refused", refused},
+      {"protocol_errors", errors},
+      {"slow_consumers_closed", slow},
+      {"control_connected", link_ && link_->connected()},
+      {"config_version", config_version_.load()},
+  };
+  return j.dump();
+}
+
+void Node::http(const std::string& path, int* status, std::string* type,
+                std::string* body) const {
+  *type = "application/json";
+  if (path == "/health") {
+    *status = 200;
+    nlohmann::json j = {{"status", "ok"},
+                        {"node", config_.node_id},
+                        {"control_connected", link_ && link_->connected()}};
+    *body = j.dump();
+  } else if (path == "/stats") {
+    *status = 200;
+    *body = statsJson();
+  } else {
+    *status = 404;
+    *body = "{\"error\":\"not_found\",\"message\":\"try /ws, /health or /stats\"}";
+  }
+}
+
+void Node::shutdown(std::chrono::milliseconds grace) {
+  if (stopped_) {
+    return;
+  }
+  stopped_ = true;
+  for (auto& shard : shards_) {
+    shard->beginShutdown(1012, "service restart");
+  }
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (node_connections_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (link_) {
+    link_->stop();
+  }
+  for (auto& shard : shards_) {
+    shard->stop();
+  }
+}
+
+}  // namespace herald::node

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "dataplane/interest_tracker.h"
+#include "dataplane/node_config.h"
+#include "dataplane/node_link_client.h"
+#include "dataplane/node_settings.h"
+#include "dataplane/shard.h"
+
+namespace herald::node {
+
+// Wires herald-node: shards, the NodeLink client, and the HTTP endpoints.
+class Node {
+ public:
+  explicit Node(NodeConfig config);
+  ~Node();
+
+  // Binds every shard on the listen address and connects to the control plane.
+  // Returns "host:port" actually bound. Throws on bind failure.
+  std::string start();
+  // Closes client connections with 1012 (service restart), waits up to `grace` for them to
+  // go, then stops the link and the shards.
+  void shutdown(std::chrono::milliseconds grace);
+
+  herald::v1::NodeStats stats() const;
+  std::string statsJson() const;
+
+ private:
+  Status applyConfig(const herald::v1::ConfigSnapshot& snapshot);
+  void deliver(const herald::v1::Deliver& deliver);
+  void disconnect(const herald::v1::DisconnectCommand& command);
+  void http(const std::string& path, int* status, std::string* type, std::string* body) const;
+
+  NodeConfig config_;
+  InterestTracker interest_;
+  std::atomic<uint64_t> node_connections_{0};
+  std::atomic<uint64_t> config_version_{0};
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::unique_ptr<NodeLinkClient> link_;
+  std::string address_;
+  bool stopped_ = false;
+};
+
+}  // namespace herald::node

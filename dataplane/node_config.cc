@@ -1,0 +1,110 @@
+#include "dataplane/node_config.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "common/config_reader.h"
+#include "common/host_port.h"
+#include "common/logging.h"
+
+namespace herald::node {
+namespace {
+
+constexpr const char* kUsage = R"(usage: herald-node [options]
+
+  --listen HOST:PORT      WebSocket and HTTP address (default 127.0.0.1:8080; port 0 = any)
+  --control HOST:PORT     herald-control NodeLink address (default 127.0.0.1:7070)
+  --node-id ID            node identity (default node-<host>-<port>)
+  --config FILE           JSON config file (see docs/operations.md)
+  --shards N              event-loop threads (default: one per hardware thread)
+  --log-format human|json log format (default human)
+  --log-level LEVEL       trace, debug, info, warn, error (default info)
+  --help                  this text
+)";
+
+uint32_t parseUint(const std::string& flag, const std::string& text) {
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
+      text.size() > 9) {
+    throw ConfigError(flag + ": expected a positive integer, got '" + text + "'");
+  }
+  return static_cast<uint32_t>(std::strtoul(text.c_str(), nullptr, 10));
+}
+
+}  // namespace
+
+void loadNodeConfigFile(const std::string& file, NodeConfig* config) {
+  const nlohmann::json doc = ConfigReader::loadFile(file);
+  ConfigReader r(doc, file);
+  r.rejectUnknownKeys({"listen", "control", "node_id", "shards", "ping_interval_ms",
+                       "handshake_timeout_ms", "reconnect_max_ms", "log_format", "log_level"});
+  r.readString("listen", &config->listen);
+  r.readString("control", &config->control);
+  r.readString("node_id", &config->node_id);
+  r.readUint32("shards", &config->shards, 0, 256);
+  r.readUint32("ping_interval_ms", &config->ping_interval_ms, 1000, 3600000);
+  r.readUint32("handshake_timeout_ms", &config->handshake_timeout_ms, 100, 120000);
+  r.readUint32("reconnect_max_ms", &config->reconnect_max_ms, 100, 600000);
+  r.readString("log_format", &config->log_format);
+  r.readString("log_level", &config->log_level);
+}
+
+void validateNodeConfig(const NodeConfig& config) {
+  for (const auto* field : {&config.listen, &config.control}) {
+    auto hp = parseHostPort(*field);
+    if (!hp.isOk()) {
+      throw ConfigError((field == &config.listen ? "listen: " : "control: ") +
+                        hp.status().message());
+    }
+  }
+  if (config.node_id.size() > 128) {
+    throw ConfigError("node_id: at most 128 bytes");
+  }
+  if (config.shards > 256) {
+    throw ConfigError("shards: at most 256");
+  }
+  LogFormat format;
+  if (!parseLogFormat(config.log_format, &format)) {
+    throw ConfigError("log_format: '" + config.log_format + "' is not human or json");
+  }
+}
+
+NodeConfig parseNodeArgs(int argc, char** argv) {
+  NodeConfig config;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == "--config") {
+      loadNodeConfigFile(argv[i + 1], &config);
+    }
+  }
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    }
+    if (i + 1 >= argc) {
+      throw ConfigError(flag + ": unknown flag or missing value (see --help)");
+    }
+    const std::string value = argv[++i];
+    if (flag == "--listen") {
+      config.listen = value;
+    } else if (flag == "--control") {
+      config.control = value;
+    } else if (flag == "--node-id") {
+      config.node_id = value;
+    } else if (flag == "--config") {
+      // already applied
+    } else if (flag == "--shards") {
+      config.shards = parseUint(flag, value);
+    } else if (flag == "--log-format") {
+      config.log_format = value;
+    } else if (flag == "--log-level") {
+      config.log_level = value;
+    } else {
+      throw ConfigError(flag + ": unknown flag (see --help)");
+    }
+  }
+  validateNodeConfig(config);
+  return config;
+}
+
+}  // namespace herald::node

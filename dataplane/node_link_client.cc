@@ -1,0 +1,231 @@
+#include "dataplane/node_link_client.h"
+
+#include <random>
+
+#include "common/logging.h"
+#include "common/version.h"
+
+namespace herald::node {
+
+using Stream = grpc::ClientReaderWriter<herald::v1::NodeMessage, herald::v1::ControlMessage>;
+
+NodeLinkClient::NodeLinkClient(NodeLinkOptions options, InterestTracker& interest,
+                               NodeLinkCallbacks callbacks)
+    : options_(std::move(options)), interest_(interest), callbacks_(std::move(callbacks)) {
+  interest_.setNotifier([this] {
+    std::lock_guard<std::mutex> lock(mu_);
+    interest_pending_ = true;
+    cv_.notify_all();
+  });
+}
+
+NodeLinkClient::~NodeLinkClient() {
+  stop();
+  interest_.setNotifier(nullptr);
+}
+
+void NodeLinkClient::start() { thread_ = std::thread([this] { runLoop(); }); }
+
+void NodeLinkClient::stop() {
+  stopping_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (context_ != nullptr) {
+      context_->TryCancel();
+    }
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void NodeLinkClient::runLoop() {
+  auto log = componentLogger("link");
+  uint32_t attempt = 0;
+  while (!stopping_) {
+    const bool had_config = runSession();
+    if (stopping_) {
+      break;
+    }
+    attempt = had_config ? 0 : attempt + 1;
+    reconnects_.fetch_add(1);
+    if (attempt <= 1 || attempt % 10 == 0) {
+      log->warn("control plane {} unreachable or link closed; retrying (attempt {})",
+                options_.control_address, attempt + 1);
+    }
+    sleepBackoff(attempt);
+  }
+}
+
+void NodeLinkClient::sleepBackoff(uint32_t attempt) {
+  static thread_local std::mt19937 rng(std::random_device{}());
+  const uint64_t base = std::min<uint64_t>(options_.reconnect_max_ms,
+                                           100ull << std::min<uint32_t>(attempt, 10));
+  // Full jitter in [base/2, base]: nodes restarted together do not reconnect in lockstep.
+  std::uniform_int_distribution<uint64_t> dist(base / 2, base);
+  const auto delay = std::chrono::milliseconds(dist(rng));
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, delay, [this] { return stopping_.load(); });
+}
+
+bool NodeLinkClient::write(Stream* stream, const herald::v1::NodeMessage& message) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  return stream->Write(message);
+}
+
+std::unique_ptr<herald::v1::NodeLink::Stub> NodeLinkClient::newStub() const {
+  grpc::ChannelArguments args;
+  // Detect a control plane that vanished without closing the connection.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 64 << 20);
+  // A fresh channel per attempt with its own subchannel: a subchannel left in a failed state
+  // by a control plane that was still starting would otherwise be reused and fail again.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto channel = grpc::CreateCustomChannel(options_.control_address,
+                                           grpc::InsecureChannelCredentials(), args);
+  return herald::v1::NodeLink::NewStub(channel);
+}
+
+bool NodeLinkClient::runSession() {
+  auto log = componentLogger("link");
+  auto stub = newStub();
+  grpc::ClientContext context;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) {
+      return false;
+    }
+    context_ = &context;
+    session_over_ = false;
+  }
+  session_configured_ = false;
+  std::unique_ptr<Stream> stream = stub->Session(&context);
+
+  herald::v1::NodeMessage hello_msg;
+  auto* hello = hello_msg.mutable_hello();
+  hello->set_node_id(options_.node_id);
+  hello->set_build(std::string("herald-node ") + kVersion);
+  hello->set_listen_address(options_.listen_address);
+  hello->set_capacity(options_.capacity);
+  std::vector<std::string> channels, users;
+  interest_.takeFull(&channels, &users);
+  for (auto& c : channels) {
+    hello->add_channels(std::move(c));
+  }
+  for (auto& u : users) {
+    hello->add_users(std::move(u));
+  }
+
+  bool had_config = false;
+  std::thread writer;
+  if (write(stream.get(), hello_msg)) {
+    writer = std::thread([this, s = stream.get()] { writerLoop(s); });
+    herald::v1::ControlMessage message;
+    while (stream->Read(&message)) {
+      switch (message.kind_case()) {
+        case herald::v1::ControlMessage::kConfig: {
+          const auto& snap = message.config();
+          Status s = callbacks_.apply_config(snap);
+          herald::v1::NodeMessage reply;
+          if (s.isOk()) {
+            if (snap.heartbeat_interval_ms() >= 50) {
+              heartbeat_ms_ = snap.heartbeat_interval_ms();
+            }
+            reply.mutable_ack()->set_version(snap.version());
+            reply.mutable_ack()->set_nonce(snap.nonce());
+            if (!had_config) {
+              log->info("connected to control plane {}; config version {} applied",
+                        options_.control_address, snap.version());
+            }
+            had_config = true;
+            session_configured_ = true;
+            connected_ = true;
+          } else {
+            log->error("refusing config version {}: {}", snap.version(), s.message());
+            reply.mutable_nack()->set_version(snap.version());
+            reply.mutable_nack()->set_nonce(snap.nonce());
+            reply.mutable_nack()->set_error(s.message());
+          }
+          write(stream.get(), reply);
+          break;
+        }
+        case herald::v1::ControlMessage::kDeliver:
+          callbacks_.deliver(message.deliver());
+          break;
+        case herald::v1::ControlMessage::kDisconnect:
+          callbacks_.disconnect(message.disconnect());
+          break;
+        case herald::v1::ControlMessage::KIND_NOT_SET:
+          break;
+      }
+    }
+  }
+  connected_ = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    session_over_ = true;
+    cv_.notify_all();
+  }
+  if (writer.joinable()) {
+    writer.join();
+  }
+  context.TryCancel();
+  grpc::Status status = stream->Finish();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    context_ = nullptr;
+  }
+  if (had_config && !stopping_) {
+    log->warn("link to control plane closed: {}", status.error_message());
+  } else if (!stopping_) {
+    log->debug("link attempt failed: code {}: {}", static_cast<int>(status.error_code()),
+               status.error_message());
+  }
+  return had_config;
+}
+
+void NodeLinkClient::writerLoop(Stream* stream) {
+  // A session that got no config snapshot this long after Hello is stuck (seen when the node
+  // dials while the control plane is still starting): cancel it and dial again.
+  constexpr auto kFirstConfigTimeout = std::chrono::seconds(3);
+  const auto started = std::chrono::steady_clock::now();
+  auto next_stats = started;
+  for (;;) {
+    if (!session_configured_ && std::chrono::steady_clock::now() - started > kFirstConfigTimeout) {
+      componentLogger("link")->warn("no config from control plane within 3 s of Hello; redialing");
+      std::lock_guard<std::mutex> lock(mu_);
+      if (context_ != nullptr) {
+        context_->TryCancel();
+      }
+      return;
+    }
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_until(lock, next_stats,
+                     [this] { return stopping_ || session_over_ || interest_pending_; });
+      if (stopping_ || session_over_) {
+        return;
+      }
+      interest_pending_ = false;
+    }
+    herald::v1::NodeMessage delta;
+    if (interest_.takeDelta(delta.mutable_interest())) {
+      if (!write(stream, delta)) {
+        return;
+      }
+    }
+    if (std::chrono::steady_clock::now() >= next_stats) {
+      herald::v1::NodeMessage stats;
+      *stats.mutable_stats() = callbacks_.stats();
+      if (!write(stream, stats)) {
+        return;
+      }
+      next_stats = std::chrono::steady_clock::now() + std::chrono::milliseconds(heartbeat_ms_);
+    }
+  }
+}
+
+}  // namespace herald::node

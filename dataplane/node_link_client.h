@@ -1,0 +1,82 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/status.h"
+#include "dataplane/interest_tracker.h"
+#include "herald/v1/node_link.grpc.pb.h"
+
+namespace herald::node {
+
+struct NodeLinkOptions {
+  std::string control_address;
+  std::string node_id;
+  std::string listen_address;
+  uint32_t capacity = 0;
+  uint32_t reconnect_max_ms = 5000;
+};
+
+struct NodeLinkCallbacks {
+  // Validates and applies a snapshot; a non-ok status is sent back as Nack.
+  std::function<Status(const herald::v1::ConfigSnapshot&)> apply_config;
+  std::function<void(const herald::v1::Deliver&)> deliver;
+  std::function<void(const herald::v1::DisconnectCommand&)> disconnect;
+  std::function<herald::v1::NodeStats()> stats;
+};
+
+/**
+ * The node's end of NodeLink.Session. One thread reads (config, deliveries, commands), one
+ * writes (heartbeat stats every interval, interest deltas as soon as they happen). When the
+ * stream breaks it reconnects with exponential backoff and jitter and resyncs its full
+ * interest in Hello; the node keeps serving with its last config meanwhile.
+ */
+class NodeLinkClient {
+ public:
+  NodeLinkClient(NodeLinkOptions options, InterestTracker& interest, NodeLinkCallbacks callbacks);
+  ~NodeLinkClient();
+
+  void start();
+  void stop();
+  bool connected() const { return connected_.load(); }
+  uint64_t reconnects() const { return reconnects_.load(); }
+
+ private:
+  void runLoop();
+  std::unique_ptr<herald::v1::NodeLink::Stub> newStub() const;
+  // One session from Hello to stream end; returns true if a config snapshot was received.
+  bool runSession();
+  void writerLoop(grpc::ClientReaderWriter<herald::v1::NodeMessage, herald::v1::ControlMessage>*
+                      stream);
+  bool write(grpc::ClientReaderWriter<herald::v1::NodeMessage, herald::v1::ControlMessage>* stream,
+             const herald::v1::NodeMessage& message);
+  void sleepBackoff(uint32_t attempt);
+
+  const NodeLinkOptions options_;
+  InterestTracker& interest_;
+  const NodeLinkCallbacks callbacks_;
+
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> connected_{false};
+  std::atomic<uint64_t> reconnects_{0};
+  std::atomic<uint32_t> heartbeat_ms_{1000};
+  std::atomic<bool> session_configured_{false};
+
+  std::mutex mu_;  // guards context_, session_over_, wake-ups
+  std::condition_variable cv_;
+  grpc::ClientContext* context_ = nullptr;
+  bool session_over_ = false;
+  bool interest_pending_ = false;
+
+  std::mutex write_mu_;  // the gRPC stream allows one writer at a time
+};
+
+}  // namespace herald::node

@@ -1,0 +1,78 @@
+#include "dataplane/node_settings.h"
+
+#include "common/channel_name.h"
+
+namespace herald::node {
+namespace {
+
+herald::v1::Namespace builtInDefaultNamespace() {
+  herald::v1::Namespace ns;
+  ns.set_subscribe_rule(herald::v1::SUBSCRIBE_RULE_PUBLIC);
+  return ns;
+}
+
+herald::v1::Limits defaultLimits() {
+  herald::v1::Limits l;
+  l.set_max_connections_per_node(10000);
+  l.set_max_connections_per_user(10);
+  l.set_max_subscriptions_per_connection(50);
+  l.set_max_subscriptions_per_namespace(50);
+  l.set_client_messages_per_minute(60);
+  l.set_client_message_burst(10);
+  l.set_max_inbound_frame_bytes(65536);
+  l.set_new_connections_per_ip_per_second(100);
+  l.set_failed_auth_per_ip_per_minute(30);
+  l.set_outbound_queue_messages(1024);
+  l.set_outbound_queue_bytes(1 << 20);
+  return l;
+}
+
+}  // namespace
+
+const herald::v1::Namespace& NodeSettings::namespaceFor(std::string_view ns) const {
+  auto it = namespaces.find(std::string(ns));
+  if (it != namespaces.end()) {
+    return it->second;
+  }
+  it = namespaces.find("");
+  if (it != namespaces.end()) {
+    return it->second;
+  }
+  static const herald::v1::Namespace kDefault = builtInDefaultNamespace();
+  return kDefault;
+}
+
+NodeSettingsPtr defaultNodeSettings() {
+  auto s = std::make_shared<NodeSettings>();
+  s->limits = defaultLimits();
+  return s;
+}
+
+Result<NodeSettingsPtr> buildNodeSettings(const herald::v1::ConfigSnapshot& snapshot) {
+  auto s = std::make_shared<NodeSettings>();
+  s->version = snapshot.version();
+  for (const auto& ns : snapshot.namespaces()) {
+    Status name = validateNamespaceName(ns.name());
+    if (!name.isOk()) {
+      return Status(ErrorCode::kBadRequest, "namespace '" + ns.name() + "': " + name.message());
+    }
+    if (!herald::v1::SubscribeRule_IsValid(ns.subscribe_rule())) {
+      return Status(ErrorCode::kBadRequest, "namespace '" + ns.name() + "': unknown rule");
+    }
+    if (!s->namespaces.emplace(ns.name(), ns).second) {
+      return Status(ErrorCode::kBadRequest, "namespace '" + ns.name() + "' appears twice");
+    }
+  }
+  s->limits = snapshot.limits();
+  const auto& l = s->limits;
+  if (l.max_connections_per_node() == 0 || l.max_subscriptions_per_connection() == 0 ||
+      l.max_inbound_frame_bytes() < 256 || l.outbound_queue_bytes() == 0) {
+    return Status(ErrorCode::kBadRequest,
+                  "limits incomplete: max_connections_per_node, "
+                  "max_subscriptions_per_connection, outbound_queue_bytes must be set and "
+                  "max_inbound_frame_bytes at least 256");
+  }
+  return NodeSettingsPtr(std::move(s));
+}
+
+}  // namespace herald::node

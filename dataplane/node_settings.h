@@ -1,0 +1,36 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "common/status.h"
+#include "herald/v1/node_link.pb.h"
+
+namespace herald::node {
+
+/**
+ * The config a node applies, built once from a ConfigSnapshot and shared read-only by every
+ * shard (std::shared_ptr<const NodeSettings>): a new snapshot replaces the pointer, never the
+ * contents.
+ */
+struct NodeSettings {
+  uint64_t version = 0;
+  std::unordered_map<std::string, herald::v1::Namespace> namespaces;
+  herald::v1::Limits limits;
+
+  // The namespace's rules, or the default namespace's for names not configured.
+  const herald::v1::Namespace& namespaceFor(std::string_view ns) const;
+};
+
+using NodeSettingsPtr = std::shared_ptr<const NodeSettings>;
+
+// Settings a node runs with before its first snapshot: default namespace public, default limits.
+NodeSettingsPtr defaultNodeSettings();
+
+// Validates a snapshot (the node refuses it with a Nack on error and keeps its settings).
+Result<NodeSettingsPtr> buildNodeSettings(const herald::v1::ConfigSnapshot& snapshot);
+
+}  // namespace herald::node

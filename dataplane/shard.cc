@@ -1,0 +1,476 @@
+#include "dataplane/shard.h"
+
+#include <sys/socket.h>
+
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+
+#include <websocketpp/processors/hybi13.hpp>
+
+#include "common/channel_name.h"
+#include "common/logging.h"
+#include "dataplane/client_protocol.h"
+#include "dataplane/subscription_index.h"
+#include "dataplane/ws_config.h"
+
+namespace herald::node {
+
+struct PreparedFrame {
+  WsConfig::message_type::ptr message;
+};
+
+PreparedFramePtr prepareTextFrame(const std::string& payload) {
+  // One processor per calling thread (the NodeLink reader): framing happens once here, and
+  // every connection then queues the same prepared message without copying it.
+  thread_local auto manager = std::make_shared<WsConfig::con_msg_manager_type>();
+  thread_local WsConfig::rng_type rng;
+  thread_local websocketpp::processor::hybi13<WsConfig> processor(false, true, manager, rng);
+  auto in = manager->get_message(websocketpp::frame::opcode::text, payload.size());
+  in->set_payload(payload);
+  auto out = manager->get_message();
+  processor.prepare_data_frame(in, out);
+  auto frame = std::make_shared<PreparedFrame>();
+  frame->message = out;
+  return frame;
+}
+
+class Shard::Impl {
+ public:
+  Impl(ShardContext context, NodeSettingsPtr settings)
+      : ctx_(std::move(context)), settings_(std::move(settings)), log_(componentLogger("shard")) {
+    server_.init_asio(&io_);
+    server_.set_reuse_addr(true);
+    server_.set_listen_backlog(4096);
+    server_.set_open_handshake_timeout(ctx_.handshake_timeout_ms);
+    server_.set_max_message_size(settings_->limits.max_inbound_frame_bytes());
+    server_.set_tcp_pre_bind_handler([](const auto& acceptor) {
+      // Every shard binds the same port; the kernel spreads new connections over them.
+      int one = 1;
+      if (::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one,
+                       sizeof(one)) != 0) {
+        return websocketpp::lib::error_code(errno, std::generic_category());
+      }
+      return websocketpp::lib::error_code();
+    });
+    using websocketpp::connection_hdl;
+    server_.set_validate_handler([this](connection_hdl h) { return onValidate(h); });
+    server_.set_open_handler([this](connection_hdl h) { onOpen(h); });
+    server_.set_close_handler([this](connection_hdl h) { onClosed(h); });
+    server_.set_fail_handler([this](connection_hdl h) { onClosed(h); });
+    server_.set_http_handler([this](connection_hdl h) { onHttp(h); });
+    server_.set_message_handler(
+        [this](connection_hdl h, WsServer::message_ptr m) { onMessage(h, m); });
+  }
+
+  uint16_t listen(const std::string& host, uint16_t port) {
+    websocketpp::lib::error_code ec;
+    asio::error_code aec;
+    const auto address = asio::ip::make_address(host, aec);
+    if (aec) {
+      throw std::runtime_error("listen: '" + host + "' is not an IP address");
+    }
+    server_.listen(asio::ip::tcp::endpoint(address, port), ec);
+    if (ec) {
+      throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " +
+                               ec.message());
+    }
+    const auto local = server_.get_local_endpoint(aec);
+    server_.start_accept(ec);
+    if (ec) {
+      throw std::runtime_error("cannot accept on " + host + ": " + ec.message());
+    }
+    return local.port();
+  }
+
+  void start() {
+    work_ = std::make_unique<asio::io_service::work>(io_);
+    thread_ = std::thread([this] { run(); });
+  }
+
+  void run() {
+    for (;;) {
+      try {
+        io_.run();
+        return;
+      } catch (const std::exception& e) {
+        // A handler must never throw; log and keep the shard alive rather than lose it.
+        log_->error("shard {}: unexpected exception in event loop: {}", ctx_.index, e.what());
+      }
+    }
+  }
+
+  void post(std::function<void()> fn) { asio::post(io_, std::move(fn)); }
+
+  void stop() {
+    work_.reset();
+    io_.stop();
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+
+  // ---- on the shard thread from here on
+
+  void deliver(const Delivery& d) {
+    switch (d.target) {
+      case herald::v1::DELIVERY_TARGET_CHANNEL:
+        if (const auto* subs = index_.find(d.channel)) {
+          for (WsConnection* con : *subs) {
+            sendFrame(con, *d.frame);
+          }
+        }
+        break;
+      case herald::v1::DELIVERY_TARGET_USER: {
+        auto it = users_.find(d.user);
+        if (it != users_.end()) {
+          for (WsConnection* con : it->second) {
+            sendFrame(con, *d.frame);
+          }
+        }
+        break;
+      }
+      case herald::v1::DELIVERY_TARGET_ALL:
+        for (WsConnection* con : all_) {
+          sendFrame(con, *d.frame);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  void applySettings(NodeSettingsPtr settings) {
+    settings_ = std::move(settings);
+    const auto max = settings_->limits.max_inbound_frame_bytes();
+    server_.set_max_message_size(max);
+    for (WsConnection* con : all_) {
+      con->set_max_message_size(max);
+    }
+  }
+
+  void disconnect(const herald::v1::DisconnectCommand& cmd) {
+    std::vector<WsConnection*> targets;
+    for (WsConnection* con : all_) {
+      const bool user_matches = cmd.user().empty() || con->user == cmd.user();
+      const bool client_matches = cmd.client().empty() || clientId(*con) == cmd.client();
+      if (user_matches && client_matches) {
+        targets.push_back(con);
+      }
+    }
+    for (WsConnection* con : targets) {
+      websocketpp::lib::error_code ec;
+      con->close(static_cast<websocketpp::close::status::value>(cmd.code()), cmd.reason(), ec);
+    }
+  }
+
+  void beginShutdown(uint16_t code, const std::string& reason) {
+    shutting_down_ = true;
+    websocketpp::lib::error_code ec;
+    server_.stop_listening(ec);
+    const std::vector<WsConnection*> targets = all_;
+    for (WsConnection* con : targets) {
+      con->close(code, reason, ec);
+    }
+  }
+
+  ShardCounters counters_;
+
+ private:
+  std::string clientId(const ConnState& state) const {
+    return *ctx_.node_id + "-" + std::to_string(ctx_.index) + "-" +
+           std::to_string(state.client_seq);
+  }
+
+  void sendFrame(WsConnection* con, const PreparedFrame& frame) {
+    if (con->get_buffered_amount() > settings_->limits.outbound_queue_bytes()) {
+      // The client is not reading: cut it off rather than buffer without bound (code 4008).
+      websocketpp::lib::error_code ec;
+      con->close(4008, "slow consumer: outbound queue full", ec);
+      counters_.slow_consumers_closed.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    if (!con->send(frame.message)) {
+      counters_.messages_out.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
+  void sendText(WsConnection* con, const std::string& text) {
+    con->send(text, websocketpp::frame::opcode::text);
+  }
+
+  void sendError(WsConnection* con, std::optional<uint64_t> id, const Status& status) {
+    counters_.protocol_errors.fetch_add(1, std::memory_order_relaxed);
+    sendText(con, buildErrorFrame(id, status.code(), status.message()));
+  }
+
+  bool onValidate(websocketpp::connection_hdl hdl) {
+    auto con = server_.get_con_from_hdl(hdl);
+    const std::string& resource = con->get_resource();
+    const std::string path = resource.substr(0, resource.find('?'));
+    if (path != "/ws") {
+      con->set_status(websocketpp::http::status_code::not_found);
+      con->set_body("{\"error\":\"not_found\",\"message\":\"WebSocket endpoint is /ws\"}");
+      return false;
+    }
+    if (shutting_down_ || ctx_.node_connections->load(std::memory_order_relaxed) >=
+                              settings_->limits.max_connections_per_node()) {
+      counters_.connections_refused.fetch_add(1, std::memory_order_relaxed);
+      con->set_status(websocketpp::http::status_code::service_unavailable);
+      con->set_body("{\"error\":\"limit_exceeded\",\"message\":\"node is full or draining\"}");
+      return false;
+    }
+    return true;
+  }
+
+  void onOpen(websocketpp::connection_hdl hdl) {
+    auto ptr = server_.get_con_from_hdl(hdl);
+    WsConnection* con = ptr.get();
+    con->open = true;
+    con->client_seq = next_seq_++;
+    con->all_index = static_cast<uint32_t>(all_.size());
+    all_.push_back(con);
+    counters_.connections.fetch_add(1, std::memory_order_relaxed);
+    counters_.connections_total.fetch_add(1, std::memory_order_relaxed);
+    ctx_.node_connections->fetch_add(1, std::memory_order_relaxed);
+
+    std::vector<std::string> subscribed;
+    Status sub_status;
+    const std::string& resource = con->get_resource();
+    const size_t q = resource.find('?');
+    if (q != std::string::npos) {
+      auto list = queryParam(std::string_view(resource).substr(q + 1), "subscribe");
+      if (list && !list->empty()) {
+        sub_status = subscribe(con, splitChannelList(*list), &subscribed);
+      } else if (!list && resource.find("subscribe=", q) != std::string::npos) {
+        sub_status = Status(ErrorCode::kBadRequest, "subscribe: malformed %-escape");
+      }
+    }
+    sendText(con, buildConnectedFrame(clientId(*con), *ctx_.node_id, con->user,
+                                      ctx_.ping_interval_s, subscribed));
+    if (!sub_status.isOk()) {
+      sendError(con, std::nullopt, sub_status);
+    }
+  }
+
+  void onClosed(websocketpp::connection_hdl hdl) {
+    auto ptr = server_.get_con_from_hdl(hdl);
+    WsConnection* con = ptr.get();
+    if (!con->open) {
+      return;  // failed handshake: never registered
+    }
+    con->open = false;
+    for (const auto& channel : con->channels) {
+      if (index_.remove(channel, con)) {
+        ctx_.interest->channelRemoved(channel);
+      }
+    }
+    counters_.subscriptions.fetch_sub(con->channels.size(), std::memory_order_relaxed);
+    con->channels.clear();
+    if (!con->user.empty()) {
+      removeUser(con);
+    }
+    // Swap-and-pop out of the connection list.
+    WsConnection* last = all_.back();
+    all_[con->all_index] = last;
+    last->all_index = con->all_index;
+    all_.pop_back();
+    counters_.connections.fetch_sub(1, std::memory_order_relaxed);
+    ctx_.node_connections->fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  void removeUser(WsConnection* con) {
+    auto it = users_.find(con->user);
+    if (it == users_.end()) {
+      return;
+    }
+    auto& list = it->second;
+    list.erase(std::remove(list.begin(), list.end(), con), list.end());
+    if (list.empty()) {
+      users_.erase(it);
+      counters_.users.fetch_sub(1, std::memory_order_relaxed);
+      ctx_.interest->userRemoved(con->user);
+    }
+  }
+
+  void onHttp(websocketpp::connection_hdl hdl) {
+    auto con = server_.get_con_from_hdl(hdl);
+    const std::string& resource = con->get_resource();
+    const std::string path = resource.substr(0, resource.find('?'));
+    int status = 404;
+    std::string type = "application/json";
+    std::string body = "{\"error\":\"not_found\"}";
+    if (con->get_request().get_method() != "GET") {
+      status = 405;
+      body = "{\"error\":\"method_not_allowed\"}";
+    } else if (ctx_.http) {
+      ctx_.http(path, &status, &type, &body);
+    }
+    con->set_status(static_cast<websocketpp::http::status_code::value>(status));
+    con->replace_header("Content-Type", type);
+    con->replace_header("Cache-Control", "no-store");
+    con->set_body(body);
+  }
+
+  void onMessage(websocketpp::connection_hdl hdl, const WsServer::message_ptr& msg) {
+    auto ptr = server_.get_con_from_hdl(hdl);
+    WsConnection* con = ptr.get();
+    counters_.messages_in.fetch_add(1, std::memory_order_relaxed);
+    if (msg->get_opcode() != websocketpp::frame::opcode::text) {
+      sendError(con, std::nullopt,
+                Status(ErrorCode::kBadRequest, "binary frames are not supported: send JSON text"));
+      return;
+    }
+    ParsedFrame parsed = parseClientFrame(msg->get_payload());
+    if (!parsed.status.isOk()) {
+      sendError(con, parsed.id, parsed.status);
+      return;
+    }
+    const ClientCommand& cmd = parsed.command;
+    switch (cmd.type) {
+      case CommandType::kPing:
+        sendText(con, buildPongFrame(parsed.id));
+        break;
+      case CommandType::kSubscribe: {
+        std::vector<std::string> accepted;
+        Status s = subscribe(con, cmd.channels, &accepted);
+        if (s.isOk()) {
+          sendText(con, buildReplyFrame(parsed.id, accepted));
+        } else {
+          sendError(con, parsed.id, s);
+        }
+        break;
+      }
+      case CommandType::kUnsubscribe:
+        unsubscribe(con, cmd.channels);
+        sendText(con, buildReplyFrame(parsed.id, cmd.channels));
+        break;
+      case CommandType::kPublish: {
+        auto name = parseChannelName(cmd.channel);
+        if (!name.isOk()) {
+          sendError(con, parsed.id, name.status());
+        } else if (!settings_->namespaceFor(name->ns).allow_client_publish()) {
+          sendError(con, parsed.id,
+                    Status(ErrorCode::kPermissionDenied,
+                           "client publish is not allowed in namespace '" +
+                               std::string(name->ns) + "'"));
+        } else {
+          sendError(con, parsed.id,
+                    Status(ErrorCode::kNotFound,
+                           "client publish is not available in this release; publish through "
+                           "the Control API"));
+        }
+        break;
+      }
+      case CommandType::kAuthenticate:
+        sendError(con, parsed.id,
+                  Status(ErrorCode::kUnauthorized, "token authentication is not enabled"));
+        break;
+    }
+  }
+
+  // All-or-nothing: a frame with one bad channel subscribes to none of its channels.
+  Status subscribe(WsConnection* con, const std::vector<std::string>& channels,
+                   std::vector<std::string>* accepted) {
+    std::vector<std::string> fresh;
+    for (const auto& channel : channels) {
+      auto name = parseChannelName(channel);
+      if (!name.isOk()) {
+        return Status(ErrorCode::kBadRequest,
+                      "channel '" + channel.substr(0, 300) + "': " + name.status().message());
+      }
+      const auto& ns = settings_->namespaceFor(name->ns);
+      const auto rule = ns.subscribe_rule();
+      if (rule != herald::v1::SUBSCRIBE_RULE_PUBLIC &&
+          rule != herald::v1::SUBSCRIBE_RULE_UNSPECIFIED && con->user.empty()) {
+        return Status(ErrorCode::kPermissionDenied,
+                      "channel '" + channel + "' needs an authenticated connection");
+      }
+      const bool already = std::find(con->channels.begin(), con->channels.end(), channel) !=
+                               con->channels.end() ||
+                           std::find(fresh.begin(), fresh.end(), channel) != fresh.end();
+      if (!already) {
+        fresh.push_back(channel);
+      }
+    }
+    const size_t limit = settings_->limits.max_subscriptions_per_connection();
+    if (con->channels.size() + fresh.size() > limit) {
+      return Status(ErrorCode::kLimitExceeded,
+                    "at most " + std::to_string(limit) + " subscriptions per connection");
+    }
+    for (auto& channel : fresh) {
+      if (index_.add(channel, con)) {
+        ctx_.interest->channelAdded(channel);
+      }
+      con->channels.push_back(channel);
+    }
+    counters_.subscriptions.fetch_add(fresh.size(), std::memory_order_relaxed);
+    *accepted = channels;
+    return Status::ok();
+  }
+
+  void unsubscribe(WsConnection* con, const std::vector<std::string>& channels) {
+    for (const auto& channel : channels) {
+      auto it = std::find(con->channels.begin(), con->channels.end(), channel);
+      if (it == con->channels.end()) {
+        continue;
+      }
+      *it = std::move(con->channels.back());
+      con->channels.pop_back();
+      counters_.subscriptions.fetch_sub(1, std::memory_order_relaxed);
+      if (index_.remove(channel, con)) {
+        ctx_.interest->channelRemoved(channel);
+      }
+    }
+  }
+
+  ShardContext ctx_;
+  NodeSettingsPtr settings_;
+  std::shared_ptr<spdlog::logger> log_;
+  asio::io_service io_;
+  std::unique_ptr<asio::io_service::work> work_;
+  WsServer server_;
+  std::thread thread_;
+  SubscriptionIndex<WsConnection> index_;
+  std::vector<WsConnection*> all_;
+  std::unordered_map<std::string, std::vector<WsConnection*>> users_;
+  uint64_t next_seq_ = 1;
+  bool shutting_down_ = false;
+};
+
+Shard::Shard(ShardContext context, NodeSettingsPtr settings)
+    : impl_(std::make_unique<Impl>(std::move(context), std::move(settings))) {}
+
+Shard::~Shard() { impl_->stop(); }
+
+uint16_t Shard::listen(const std::string& host, uint16_t port) { return impl_->listen(host, port); }
+
+void Shard::start() { impl_->start(); }
+
+void Shard::deliver(DeliveryPtr delivery) {
+  Impl* impl = impl_.get();
+  impl_->post([impl, delivery = std::move(delivery)] { impl->deliver(*delivery); });
+}
+
+void Shard::applySettings(NodeSettingsPtr settings) {
+  Impl* impl = impl_.get();
+  impl_->post([impl, settings = std::move(settings)]() mutable {
+    impl->applySettings(std::move(settings));
+  });
+}
+
+void Shard::disconnect(std::shared_ptr<const herald::v1::DisconnectCommand> command) {
+  Impl* impl = impl_.get();
+  impl_->post([impl, command = std::move(command)] { impl->disconnect(*command); });
+}
+
+void Shard::beginShutdown(uint16_t code, const std::string& reason) {
+  Impl* impl = impl_.get();
+  impl_->post([impl, code, reason] { impl->beginShutdown(code, reason); });
+}
+
+void Shard::stop() { impl_->stop(); }
+
+const ShardCounters& Shard::counters() const { return impl_->counters_; }
+
+}  // namespace herald::node

@@ -1,0 +1,84 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "dataplane/interest_tracker.h"
+#include "dataplane/node_settings.h"
+#include "herald/v1/node_link.pb.h"
+
+namespace herald::node {
+
+// A WebSocket frame built once (header + payload) and sent as-is to every recipient.
+struct PreparedFrame;
+using PreparedFramePtr = std::shared_ptr<const PreparedFrame>;
+PreparedFramePtr prepareTextFrame(const std::string& payload);
+
+// One publication on its way to the shards: immutable, shared by all of them.
+struct Delivery {
+  herald::v1::DeliveryTarget target = herald::v1::DELIVERY_TARGET_CHANNEL;
+  std::string channel;
+  std::string user;
+  PreparedFramePtr frame;
+};
+using DeliveryPtr = std::shared_ptr<const Delivery>;
+
+// Written by the owning shard only, read by anyone (relaxed): no lock on the hot path.
+struct alignas(64) ShardCounters {
+  std::atomic<uint64_t> connections{0};
+  std::atomic<uint64_t> users{0};
+  std::atomic<uint64_t> subscriptions{0};
+  std::atomic<uint64_t> messages_in{0};
+  std::atomic<uint64_t> messages_out{0};
+  std::atomic<uint64_t> connections_total{0};
+  std::atomic<uint64_t> connections_refused{0};
+  std::atomic<uint64_t> protocol_errors{0};
+  std::atomic<uint64_t> slow_consumers_closed{0};
+};
+
+struct ShardContext {
+  uint32_t index = 0;
+  const std::string* node_id = nullptr;  // owned by the Node, set before start()
+  uint32_t ping_interval_s = 25;
+  uint32_t handshake_timeout_ms = 5000;
+  InterestTracker* interest = nullptr;
+  std::atomic<uint64_t>* node_connections = nullptr;  // across shards, for the node limit
+  // Answers plain HTTP GETs (/health, /stats): returns {status, content-type, body}.
+  std::function<void(const std::string& path, int* status, std::string* type, std::string* body)>
+      http;
+};
+
+/**
+ * One event-loop thread with its own io_context, WebSocket endpoint (listening on the shared
+ * port with SO_REUSEPORT), connections and SubscriptionIndex. Other threads reach it only
+ * through the post-style methods below, with immutable payloads.
+ */
+class Shard {
+ public:
+  Shard(ShardContext context, NodeSettingsPtr settings);
+  ~Shard();
+
+  // Binds host:port (port 0 picks one); returns the bound port. Start-up only: throws.
+  uint16_t listen(const std::string& host, uint16_t port);
+  void start();
+
+  // Thread-safe: queue work onto the shard's loop.
+  void deliver(DeliveryPtr delivery);
+  void applySettings(NodeSettingsPtr settings);
+  void disconnect(std::shared_ptr<const herald::v1::DisconnectCommand> command);
+  // Stops accepting and closes every connection with `code` (e.g. 1012 service restart).
+  void beginShutdown(uint16_t code, const std::string& reason);
+  // Stops the loop and joins the thread.
+  void stop();
+
+  const ShardCounters& counters() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace herald::node

@@ -1,0 +1,61 @@
+#pragma once
+
+// websocketpp configuration for herald-node. Included only by the data plane's .cc files that
+// need websocketpp (it is heavy to compile).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <websocketpp/concurrency/none.hpp>
+#include <websocketpp/config/asio_no_tls.hpp>
+#include <websocketpp/server.hpp>
+
+namespace herald::node {
+
+// Per-connection state lives inside websocketpp's connection object (its connection_base),
+// so a connection costs one allocation and no side table.
+struct ConnState {
+  uint64_t client_seq = 0;
+  uint32_t all_index = UINT32_MAX;  // position in the shard's connection list
+  bool open = false;
+  std::string user;                   // empty: anonymous
+  std::vector<std::string> channels;  // subscribed, small (limit 50 by default)
+};
+
+struct WsConfig : public websocketpp::config::asio {
+  typedef WsConfig type;
+  typedef websocketpp::config::asio base;
+  // A connection lives on one shard thread for life: no locks, no strands.
+  typedef websocketpp::concurrency::none concurrency_type;
+  typedef base::request_type request_type;
+  typedef base::response_type response_type;
+  typedef base::message_type message_type;
+  typedef base::con_msg_manager_type con_msg_manager_type;
+  typedef base::endpoint_msg_manager_type endpoint_msg_manager_type;
+  typedef websocketpp::log::basic<concurrency_type, websocketpp::log::elevel> elog_type;
+  typedef websocketpp::log::basic<concurrency_type, websocketpp::log::alevel> alog_type;
+  typedef base::rng_type rng_type;
+
+  struct transport_config : public base::transport_config {
+    typedef type::concurrency_type concurrency_type;
+    typedef type::alog_type alog_type;
+    typedef type::elog_type elog_type;
+    typedef type::request_type request_type;
+    typedef type::response_type response_type;
+    typedef websocketpp::transport::asio::basic_socket::endpoint socket_type;
+    static bool const enable_multithreading = false;
+  };
+  typedef websocketpp::transport::asio::endpoint<transport_config> transport_type;
+
+  typedef ConnState connection_base;
+  // Small read buffer: it is stored inside every connection (BUILD-NOTES: ~6 KB at 2048).
+  static const size_t connection_read_buffer_size = 2048;
+  static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
+  static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
+};
+
+using WsServer = websocketpp::server<WsConfig>;
+using WsConnection = WsServer::connection_type;
+
+}  // namespace herald::node
