@@ -1,0 +1,128 @@
+#include "controlplane/channel_registry.h"
+
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "mocks/controlplane/mocks.h"
+
+namespace herald::control {
+namespace {
+
+using ::testing::_;
+using ::testing::Invoke;
+using ::testing::NiceMock;
+
+TEST(ChannelRegistryTest, OffsetsStartAtOneAndIncreasePerChannel) {
+  ChannelRegistry registry;
+  Router router;
+  auto a1 = registry.publish("a", "", "1", "", 0, router);
+  auto a2 = registry.publish("a", "", "2", "", 0, router);
+  auto b1 = registry.publish("b", "", "1", "", 0, router);
+  auto a3 = registry.publish("a", "", "3", "", 0, router);
+  EXPECT_EQ(a1.offset, 1u);
+  EXPECT_EQ(a2.offset, 2u);
+  EXPECT_EQ(a3.offset, 3u);
+  EXPECT_EQ(b1.offset, 1u);
+  EXPECT_EQ(a1.epoch, a3.epoch);
+  EXPECT_EQ(a1.epoch.size(), 16u);
+  EXPECT_EQ(registry.publications(), 4u);
+  auto list = registry.list();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list["a"].offset, 3u);
+  EXPECT_EQ(list["b"].offset, 1u);
+}
+
+TEST(ChannelRegistryTest, EpochDiffersBetweenRegistries) {
+  // A restarted control plane (new registry) must not reuse an epoch: clients detect the loss.
+  ChannelRegistry first, second;
+  Router router;
+  EXPECT_NE(first.publish("a", "", "1", "", 0, router).epoch,
+            second.publish("a", "", "1", "", 0, router).epoch);
+}
+
+TEST(ChannelRegistryTest, IdempotencyKeyPreventsSecondDelivery) {
+  ChannelRegistry registry;
+  Router router;
+  auto node = std::make_shared<NiceMock<MockNodeSink>>("n1");
+  router.setNode(node, {"a"}, {});
+  EXPECT_CALL(*node, send(_)).Times(1);
+  auto first = registry.publish("a", "", "1", "key-1", 0, router);
+  auto retry = registry.publish("a", "", "1", "key-1", 0, router);
+  EXPECT_FALSE(first.duplicate);
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.offset, first.offset);
+}
+
+TEST(ChannelRegistryTest, IdempotencyWindowForgetsOldestKeys) {
+  ChannelRegistry registry;
+  Router router;
+  registry.publish("a", "", "1", "k0", 0, router);
+  for (size_t i = 1; i <= ChannelRegistry::kIdempotencyWindow; ++i) {
+    registry.publish("a", "", "1", "k" + std::to_string(i), 0, router);
+  }
+  EXPECT_FALSE(registry.publish("a", "", "1", "k0", 0, router).duplicate);
+  EXPECT_TRUE(registry.publish("a", "", "1", "k1000", 0, router).duplicate);
+}
+
+TEST(ChannelRegistryTest, RoutesOnlyToInterestedNodesWithFullPublication) {
+  ChannelRegistry registry;
+  Router router;
+  auto interested = std::make_shared<NiceMock<MockNodeSink>>("n1");
+  auto other = std::make_shared<NiceMock<MockNodeSink>>("n2");
+  router.setNode(interested, {"token:price"}, {});
+  router.setNode(other, {"token:other"}, {});
+  ControlMessagePtr seen;
+  EXPECT_CALL(*interested, send(_)).WillOnce(Invoke([&](ControlMessagePtr m) {
+    seen = m;
+    return true;
+  }));
+  EXPECT_CALL(*other, send(_)).Times(0);
+  auto out = registry.publish("token:price", "price_update", "{\"price\":1}", "", 1234, router);
+  EXPECT_EQ(out.nodes, 1u);
+  ASSERT_TRUE(seen);
+  const auto& pub = seen->deliver().publication();
+  EXPECT_EQ(seen->deliver().target(), herald::v1::DELIVERY_TARGET_CHANNEL);
+  EXPECT_EQ(pub.channel(), "token:price");
+  EXPECT_EQ(pub.event(), "price_update");
+  EXPECT_EQ(pub.data(), "{\"price\":1}");
+  EXPECT_EQ(pub.offset(), 1u);
+  EXPECT_EQ(pub.epoch(), out.epoch);
+  EXPECT_EQ(pub.ts_unix_ms(), 1234);
+}
+
+TEST(ChannelRegistryTest, ConcurrentPublishersReachEachNodeInOffsetOrder) {
+  ChannelRegistry registry;
+  Router router;
+  auto node = std::make_shared<NiceMock<MockNodeSink>>("n1");
+  router.setNode(node, {"hot"}, {});
+  std::mutex mu;
+  std::vector<uint64_t> received;
+  ON_CALL(*node, send(_)).WillByDefault(Invoke([&](ControlMessagePtr m) {
+    std::lock_guard<std::mutex> lock(mu);
+    received.push_back(m->deliver().publication().offset());
+    return true;
+  }));
+  constexpr int kThreads = 4, kEach = 500;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        registry.publish("hot", "", "1", "", 0, router);
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  ASSERT_EQ(received.size(), static_cast<size_t>(kThreads * kEach));
+  for (size_t i = 0; i < received.size(); ++i) {
+    ASSERT_EQ(received[i], i + 1) << "delivery order differs from offset order at " << i;
+  }
+}
+
+}  // namespace
+}  // namespace herald::control

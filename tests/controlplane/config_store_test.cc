@@ -1,0 +1,110 @@
+#include "controlplane/config_store_impl.h"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace herald::control {
+namespace {
+
+class ConfigStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/herald-store-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+
+  std::unique_ptr<ConfigStoreImpl> open(std::vector<herald::v1::Namespace> initial = {}) {
+    return std::make_unique<ConfigStoreImpl>(dir_, initial, herald::v1::Limits(), 1000);
+  }
+
+  static herald::v1::Namespace ns(const std::string& name, herald::v1::SubscribeRule rule) {
+    herald::v1::Namespace n;
+    n.set_name(name);
+    n.set_subscribe_rule(rule);
+    return n;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(ConfigStoreTest, FirstStartWritesInitialStateAtVersionOne) {
+  auto store = open({ns("token", herald::v1::SUBSCRIBE_RULE_PUBLIC)});
+  EXPECT_EQ(store->version(), 1u);
+  EXPECT_EQ(store->listNamespaces().size(), 1u);
+  struct stat st{};
+  EXPECT_EQ(::stat((dir_ + "/state.json").c_str(), &st), 0);
+  EXPECT_NE(::stat((dir_ + "/state.json.tmp").c_str(), &st), 0) << "temp file left behind";
+}
+
+TEST_F(ConfigStoreTest, ChangesBumpVersionNotifyAndSurviveRestart) {
+  {
+    auto store = open();
+    ConfigSnapshotPtr announced;
+    store->setChangeListener([&](const ConfigSnapshotPtr& s) { announced = s; });
+    ASSERT_TRUE(store->createNamespace(ns("token", herald::v1::SUBSCRIBE_RULE_PUBLIC)).isOk());
+    ASSERT_TRUE(store->createNamespace(ns("balance", herald::v1::SUBSCRIBE_RULE_OWNER)).isOk());
+    herald::v1::Limits limits;
+    limits.set_max_subscriptions_per_connection(7);
+    auto set = store->setLimits(limits);
+    ASSERT_TRUE(set.isOk());
+    EXPECT_EQ(set->max_subscriptions_per_connection(), 7u);
+    EXPECT_EQ(set->max_connections_per_node(), 10000u) << "zero fields take defaults";
+    EXPECT_EQ(store->version(), 4u);
+    ASSERT_TRUE(announced);
+    EXPECT_EQ(announced->version(), 4u);
+    EXPECT_EQ(announced->namespaces_size(), 2);
+    EXPECT_EQ(announced->limits().max_subscriptions_per_connection(), 7u);
+  }
+  auto reopened = open({ns("ignored", herald::v1::SUBSCRIBE_RULE_PUBLIC)});
+  EXPECT_EQ(reopened->version(), 4u);
+  auto balance = reopened->getNamespace("balance");
+  ASSERT_TRUE(balance.isOk());
+  EXPECT_EQ(balance->subscribe_rule(), herald::v1::SUBSCRIBE_RULE_OWNER);
+  EXPECT_FALSE(reopened->getNamespace("ignored").isOk()) << "initial config applies once only";
+  EXPECT_EQ(reopened->limits().max_subscriptions_per_connection(), 7u);
+}
+
+TEST_F(ConfigStoreTest, ErrorsHaveStableCodes) {
+  auto store = open();
+  ASSERT_TRUE(store->createNamespace(ns("a", herald::v1::SUBSCRIBE_RULE_PUBLIC)).isOk());
+  EXPECT_EQ(store->createNamespace(ns("a", herald::v1::SUBSCRIBE_RULE_PUBLIC)).status().code(),
+            ErrorCode::kAlreadyExists);
+  EXPECT_EQ(store->updateNamespace(ns("b", herald::v1::SUBSCRIBE_RULE_PUBLIC)).status().code(),
+            ErrorCode::kNotFound);
+  EXPECT_EQ(store->deleteNamespace("b").code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store->createNamespace(ns("Bad Name", herald::v1::SUBSCRIBE_RULE_PUBLIC))
+                .status()
+                .code(),
+            ErrorCode::kBadRequest);
+  auto with_claim = ns("c", herald::v1::SUBSCRIBE_RULE_PUBLIC);
+  with_claim.set_owner_claim("address");
+  EXPECT_EQ(store->createNamespace(with_claim).status().code(), ErrorCode::kBadRequest);
+  EXPECT_EQ(store->version(), 2u) << "failed changes must not bump the version";
+}
+
+TEST_F(ConfigStoreTest, CorruptStateFileStopsStartUp) {
+  { open(); }
+  std::ofstream(dir_ + "/state.json") << "{\"version\": 3, \"namespaces\": [";
+  try {
+    open();
+    FAIL() << "a corrupt state file must not start empty";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("corrupt state file"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(ConfigStoreTest, StateWithInvalidNamespaceIsCorrupt) {
+  std::ofstream(dir_ + "/state.json")
+      << R"({"version": 2, "namespaces": [{"name": "BAD"}], "limits": {}})";
+  EXPECT_THROW(open(), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace herald::control

@@ -1,0 +1,60 @@
+#include "dataplane/node_settings.h"
+
+#include <gtest/gtest.h>
+
+namespace herald::node {
+namespace {
+
+herald::v1::ConfigSnapshot validSnapshot() {
+  herald::v1::ConfigSnapshot s;
+  s.set_version(3);
+  auto* ns = s.add_namespaces();
+  ns->set_name("balance");
+  ns->set_subscribe_rule(herald::v1::SUBSCRIBE_RULE_OWNER);
+  *s.mutable_limits() = defaultNodeSettings()->limits;
+  return s;
+}
+
+TEST(NodeSettingsTest, BuildsFromValidSnapshot) {
+  auto r = buildNodeSettings(validSnapshot());
+  ASSERT_TRUE(r.isOk()) << r.status().message();
+  EXPECT_EQ(r.value()->version, 3u);
+  EXPECT_EQ(r.value()->namespaceFor("balance").subscribe_rule(),
+            herald::v1::SUBSCRIBE_RULE_OWNER);
+  // Namespaces that are not configured fall back to the default namespace (public).
+  EXPECT_EQ(r.value()->namespaceFor("token").subscribe_rule(), herald::v1::SUBSCRIBE_RULE_PUBLIC);
+}
+
+TEST(NodeSettingsTest, ConfiguredDefaultNamespaceApplies) {
+  auto s = validSnapshot();
+  auto* def = s.add_namespaces();
+  def->set_name("");
+  def->set_subscribe_rule(herald::v1::SUBSCRIBE_RULE_AUTHENTICATED);
+  auto r = buildNodeSettings(s);
+  ASSERT_TRUE(r.isOk());
+  EXPECT_EQ(r.value()->namespaceFor("anything").subscribe_rule(),
+            herald::v1::SUBSCRIBE_RULE_AUTHENTICATED);
+}
+
+TEST(NodeSettingsTest, RefusesInvalidSnapshots) {
+  auto bad_name = validSnapshot();
+  bad_name.mutable_namespaces(0)->set_name("Bad:Name");
+  EXPECT_FALSE(buildNodeSettings(bad_name).isOk());
+
+  auto dup = validSnapshot();
+  *dup.add_namespaces() = dup.namespaces(0);
+  EXPECT_FALSE(buildNodeSettings(dup).isOk());
+
+  auto no_limits = validSnapshot();
+  no_limits.clear_limits();
+  auto r = buildNodeSettings(no_limits);
+  ASSERT_FALSE(r.isOk());
+  EXPECT_NE(r.status().message().find("limits"), std::string::npos);
+
+  auto bad_rule = validSnapshot();
+  bad_rule.mutable_namespaces(0)->set_subscribe_rule(static_cast<herald::v1::SubscribeRule>(99));
+  EXPECT_FALSE(buildNodeSettings(bad_rule).isOk());
+}
+
+}  // namespace
+}  // namespace herald::node

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <string>
+
+#include <gmock/gmock.h>
+
+#include "controlplane/config_store.h"
+#include "controlplane/node_sink.h"
+
+namespace herald::control {
+
+class MockNodeSink : public NodeSink {
+ public:
+  explicit MockNodeSink(std::string id) : id_(std::move(id)) {}
+  const std::string& nodeId() const override { return id_; }
+  MOCK_METHOD(bool, send, (ControlMessagePtr message), (override));
+
+ private:
+  std::string id_;
+};
+
+class MockConfigStore : public ConfigStore {
+ public:
+  MOCK_METHOD(Result<herald::v1::Namespace>, createNamespace, (const herald::v1::Namespace&),
+              (override));
+  MOCK_METHOD(Result<herald::v1::Namespace>, updateNamespace, (const herald::v1::Namespace&),
+              (override));
+  MOCK_METHOD(Status, deleteNamespace, (const std::string&), (override));
+  MOCK_METHOD(Result<herald::v1::Namespace>, getNamespace, (const std::string&),
+              (const, override));
+  MOCK_METHOD(std::vector<herald::v1::Namespace>, listNamespaces, (), (const, override));
+  MOCK_METHOD(herald::v1::Limits, limits, (), (const, override));
+  MOCK_METHOD(Result<herald::v1::Limits>, setLimits, (const herald::v1::Limits&), (override));
+  MOCK_METHOD(uint64_t, version, (), (const, override));
+  MOCK_METHOD(ConfigSnapshotPtr, snapshot, (), (const, override));
+  MOCK_METHOD(void, setChangeListener, (ChangeListener), (override));
+};
+
+}  // namespace herald::control
