@@ -1,0 +1,151 @@
+#include "integration/support/cluster.h"
+
+#include <csignal>
+#include <stdexcept>
+#include <thread>
+
+namespace herald::testing {
+
+const char* controlBinary() { return HERALD_CONTROL_BIN; }
+const char* nodeBinary() { return HERALD_NODE_BIN; }
+const char* heraldctlBinary() { return HERALDCTL_BIN; }
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (condition()) {
+      return true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
+Cluster::Cluster() = default;
+
+Cluster::~Cluster() {
+  for (auto& n : nodes_) {
+    n->stop(SIGKILL, 10s);
+  }
+  if (control_) {
+    control_->stop(SIGKILL, 10s);
+  }
+}
+
+void Cluster::startControl(const std::vector<std::string>& extra_args) {
+  std::vector<std::string> args = {"--grpc-listen", control_address_, "--data-dir",
+                                   data_dir_.path(), "--heartbeat-interval-ms", "200",
+                                   "--node-timeout-ms", "1500"};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  control_ = std::make_unique<Process>(controlBinary(), args);
+  auto address = control_->waitListening(30s);
+  if (!address) {
+    throw std::runtime_error("herald-control did not start:\n" + control_->output());
+  }
+  control_address_ = *address;
+  channel_ = grpc::CreateChannel(control_address_, grpc::InsecureChannelCredentials());
+  stub_ = herald::v1::Control::NewStub(channel_);
+}
+
+void Cluster::stopControl(int sig) {
+  if (control_) {
+    control_->stop(sig, 15s);
+  }
+}
+
+size_t Cluster::startNode(const std::vector<std::string>& extra_args) {
+  std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--control", control_address_,
+                                   "--shards", "2"};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  nodes_.push_back(std::make_unique<Process>(nodeBinary(), args));
+  auto address = nodes_.back()->waitListening(30s);
+  if (!address) {
+    throw std::runtime_error("herald-node did not start:\n" + nodes_.back()->output());
+  }
+  node_addresses_.push_back(*address);
+  return nodes_.size() - 1;
+}
+
+std::string Cluster::wsUrl(size_t node, const std::string& query) const {
+  return "ws://" + node_addresses_[node] + "/ws" + (query.empty() ? "" : "?" + query);
+}
+
+bool Cluster::waitHealthyNodes(size_t count, std::chrono::milliseconds timeout) {
+  return eventually(
+      [&] {
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+        herald::v1::ListNodesResponse resp;
+        if (!stub_->ListNodes(&ctx, herald::v1::ListNodesRequest(), &resp).ok()) {
+          return false;
+        }
+        size_t healthy = 0;
+        for (const auto& n : resp.nodes()) {
+          healthy += n.health() == herald::v1::NODE_HEALTH_HEALTHY ? 1 : 0;
+        }
+        return healthy == count;
+      },
+      timeout);
+}
+
+bool Cluster::waitInterest(const std::string& channel, uint32_t nodes,
+                           std::chrono::milliseconds timeout) {
+  return eventually(
+      [&] {
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+        herald::v1::ListChannelsRequest req;
+        req.set_prefix(channel);
+        herald::v1::ListChannelsResponse resp;
+        if (!stub_->ListChannels(&ctx, req, &resp).ok()) {
+          return false;
+        }
+        for (const auto& c : resp.channels()) {
+          if (c.channel() == channel) {
+            return c.nodes() == nodes;
+          }
+        }
+        return nodes == 0;
+      },
+      timeout);
+}
+
+bool Cluster::waitAckedVersion(uint64_t version, std::chrono::milliseconds timeout) {
+  return eventually(
+      [&] {
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+        herald::v1::ListNodesResponse resp;
+        if (!stub_->ListNodes(&ctx, herald::v1::ListNodesRequest(), &resp).ok()) {
+          return false;
+        }
+        for (const auto& n : resp.nodes()) {
+          if (n.health() == herald::v1::NODE_HEALTH_HEALTHY &&
+              n.config_version_acked() != version) {
+            return false;
+          }
+        }
+        return resp.nodes_size() > 0;
+      },
+      timeout);
+}
+
+herald::v1::PublishResponse Cluster::publish(const std::string& channel, const std::string& data,
+                                             const std::string& event) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+  herald::v1::PublishRequest req;
+  req.set_channel(channel);
+  req.set_data(data);
+  req.set_event(event);
+  herald::v1::PublishResponse resp;
+  grpc::Status s = stub_->Publish(&ctx, req, &resp);
+  if (!s.ok()) {
+    throw std::runtime_error("publish failed: " + s.error_message());
+  }
+  return resp;
+}
+
+}  // namespace herald::testing

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <chrono>
+#include <csignal>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "herald/v1/control.grpc.pb.h"
+#include "integration/support/process.h"
+
+namespace herald::testing {
+
+using namespace std::chrono_literals;
+
+// Paths of the binaries under test, set by CMake.
+const char* controlBinary();
+const char* nodeBinary();
+const char* heraldctlBinary();
+
+// Polls `condition` until it holds or `timeout` passes (for state only visible by asking).
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+
+/**
+ * A real Herald on loopback: one herald-control (port 0, its own data dir) and any number of
+ * herald-node processes (port 0), with fast heartbeats so failure tests stay short.
+ */
+class Cluster {
+ public:
+  Cluster();
+  ~Cluster();
+
+  // Starts (or restarts, on the same port and data dir) the control plane.
+  void startControl(const std::vector<std::string>& extra_args = {});
+  void stopControl(int sig = SIGTERM);
+  // Starts a node; returns its index.
+  size_t startNode(const std::vector<std::string>& extra_args = {});
+
+  const std::string& controlAddress() const { return control_address_; }
+  const std::string& nodeAddress(size_t i) const { return node_addresses_[i]; }
+  std::string wsUrl(size_t node, const std::string& query = "") const;
+  Process& control() { return *control_; }
+  Process& node(size_t i) { return *nodes_[i]; }
+  herald::v1::Control::Stub& api() { return *stub_; }
+  const std::string& dataDir() const { return data_dir_.path(); }
+
+  // Waits until the control plane lists `count` healthy nodes.
+  bool waitHealthyNodes(size_t count, std::chrono::milliseconds timeout = 15s);
+  // Waits until `nodes` nodes have told the control plane they hold subscribers of `channel`.
+  bool waitInterest(const std::string& channel, uint32_t nodes,
+                    std::chrono::milliseconds timeout = 15s);
+  // Waits until every live node acked config `version`.
+  bool waitAckedVersion(uint64_t version, std::chrono::milliseconds timeout = 15s);
+
+  herald::v1::PublishResponse publish(const std::string& channel, const std::string& data,
+                                      const std::string& event = "");
+
+ private:
+  TempDir data_dir_;
+  std::string control_address_ = "127.0.0.1:0";
+  std::unique_ptr<Process> control_;
+  std::vector<std::unique_ptr<Process>> nodes_;
+  std::vector<std::string> node_addresses_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<herald::v1::Control::Stub> stub_;
+};
+
+}  // namespace herald::testing
