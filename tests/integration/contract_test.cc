@@ -1,0 +1,374 @@
+// gRPC contract: every RPC of the v1 Control service, called on a running control plane, with
+// valid and invalid input; checks status codes and response shapes.
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "herald/v1/node_link.grpc.pb.h"
+#include "integration/support/cluster.h"
+#include "integration/support/ws_client.h"
+
+namespace herald::testing {
+namespace {
+
+using grpc::StatusCode;
+
+class ContractTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster_ = new Cluster();
+    cluster_->startControl();
+    cluster_->startNode();
+    ASSERT_TRUE(cluster_->waitHealthyNodes(1));
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+
+  // Every call gets a deadline, as callers are expected to set one.
+  template <typename Req, typename Resp, typename Method>
+  grpc::Status call(Method method, const Req& req, Resp* resp) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    return (cluster_->api().*method)(&ctx, req, resp);
+  }
+
+  static Cluster* cluster_;
+};
+
+Cluster* ContractTest::cluster_ = nullptr;
+
+using Stub = herald::v1::Control::Stub;
+
+herald::v1::Namespace ns(const std::string& name, herald::v1::SubscribeRule rule) {
+  herald::v1::Namespace n;
+  n.set_name(name);
+  n.set_subscribe_rule(rule);
+  return n;
+}
+
+TEST_F(ContractTest, NamespaceLifecycle) {
+  herald::v1::CreateNamespaceRequest create;
+  *create.mutable_namespace_() = ns("contract", herald::v1::SUBSCRIBE_RULE_PUBLIC);
+  create.mutable_namespace_()->set_history_size(10);
+  herald::v1::CreateNamespaceResponse created;
+  ASSERT_TRUE(call(&Stub::CreateNamespace, create, &created).ok());
+  EXPECT_EQ(created.namespace_().name(), "contract");
+  EXPECT_EQ(created.namespace_().history_size(), 10u);
+  EXPECT_GT(created.config_version(), 0u);
+
+  herald::v1::CreateNamespaceResponse again;
+  EXPECT_EQ(call(&Stub::CreateNamespace, create, &again).error_code(), StatusCode::ALREADY_EXISTS);
+
+  herald::v1::GetNamespaceRequest get;
+  get.set_name("contract");
+  herald::v1::GetNamespaceResponse got;
+  ASSERT_TRUE(call(&Stub::GetNamespace, get, &got).ok());
+  EXPECT_EQ(got.namespace_().subscribe_rule(), herald::v1::SUBSCRIBE_RULE_PUBLIC);
+
+  herald::v1::UpdateNamespaceRequest update;
+  *update.mutable_namespace_() = ns("contract", herald::v1::SUBSCRIBE_RULE_AUTHENTICATED);
+  herald::v1::UpdateNamespaceResponse updated;
+  ASSERT_TRUE(call(&Stub::UpdateNamespace, update, &updated).ok());
+  EXPECT_GT(updated.config_version(), created.config_version());
+
+  herald::v1::ListNamespacesRequest list;
+  herald::v1::ListNamespacesResponse listed;
+  ASSERT_TRUE(call(&Stub::ListNamespaces, list, &listed).ok());
+  bool found = false;
+  for (const auto& n : listed.namespaces()) {
+    found |= n.name() == "contract" &&
+             n.subscribe_rule() == herald::v1::SUBSCRIBE_RULE_AUTHENTICATED;
+  }
+  EXPECT_TRUE(found);
+
+  herald::v1::DeleteNamespaceRequest del;
+  del.set_name("contract");
+  herald::v1::DeleteNamespaceResponse deleted;
+  ASSERT_TRUE(call(&Stub::DeleteNamespace, del, &deleted).ok());
+  EXPECT_EQ(call(&Stub::GetNamespace, get, &got).error_code(), StatusCode::NOT_FOUND);
+  EXPECT_EQ(call(&Stub::DeleteNamespace, del, &deleted).error_code(), StatusCode::NOT_FOUND);
+  herald::v1::UpdateNamespaceResponse missing;
+  EXPECT_EQ(call(&Stub::UpdateNamespace, update, &missing).error_code(), StatusCode::NOT_FOUND);
+}
+
+TEST_F(ContractTest, NamespaceValidation) {
+  herald::v1::CreateNamespaceRequest bad;
+  *bad.mutable_namespace_() = ns("Bad Name", herald::v1::SUBSCRIBE_RULE_PUBLIC);
+  herald::v1::CreateNamespaceResponse resp;
+  auto s = call(&Stub::CreateNamespace, bad, &resp);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_FALSE(s.error_message().empty());
+  *bad.mutable_namespace_() = ns("x", static_cast<herald::v1::SubscribeRule>(42));
+  EXPECT_EQ(call(&Stub::CreateNamespace, bad, &resp).error_code(), StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ContractTest, ListNamespacesPages) {
+  for (const char* name : {"page-a", "page-b", "page-c"}) {
+    herald::v1::CreateNamespaceRequest req;
+    *req.mutable_namespace_() = ns(name, herald::v1::SUBSCRIBE_RULE_PUBLIC);
+    herald::v1::CreateNamespaceResponse resp;
+    ASSERT_TRUE(call(&Stub::CreateNamespace, req, &resp).ok());
+  }
+  herald::v1::ListNamespacesRequest req;
+  req.set_page_size(1);
+  std::vector<std::string> seen;
+  for (int page = 0; page < 20; ++page) {
+    herald::v1::ListNamespacesResponse resp;
+    ASSERT_TRUE(call(&Stub::ListNamespaces, req, &resp).ok());
+    ASSERT_LE(resp.namespaces_size(), 1);
+    for (const auto& n : resp.namespaces()) {
+      seen.push_back(n.name());
+    }
+    if (resp.next_page_token().empty()) {
+      break;
+    }
+    req.set_page_token(resp.next_page_token());
+  }
+  EXPECT_NE(std::find(seen.begin(), seen.end(), "page-c"), seen.end());
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+}
+
+TEST_F(ContractTest, LimitsGetAndSet) {
+  herald::v1::GetLimitsResponse before;
+  ASSERT_TRUE(call(&Stub::GetLimits, herald::v1::GetLimitsRequest(), &before).ok());
+  EXPECT_EQ(before.limits().max_connections_per_node(), 10000u);
+  EXPECT_EQ(before.limits().max_subscriptions_per_connection(), 50u);
+  EXPECT_EQ(before.limits().max_inbound_frame_bytes(), 65536u);
+
+  herald::v1::SetLimitsRequest set;
+  set.mutable_limits()->set_max_subscriptions_per_connection(25);
+  herald::v1::SetLimitsResponse after;
+  ASSERT_TRUE(call(&Stub::SetLimits, set, &after).ok());
+  EXPECT_EQ(after.limits().max_subscriptions_per_connection(), 25u);
+  EXPECT_EQ(after.limits().max_connections_per_node(), 10000u);
+  EXPECT_GT(after.config_version(), before.config_version());
+
+  set.mutable_limits()->set_max_inbound_frame_bytes(10);
+  EXPECT_EQ(call(&Stub::SetLimits, set, &after).error_code(), StatusCode::INVALID_ARGUMENT);
+  herald::v1::SetLimitsRequest reset;
+  ASSERT_TRUE(call(&Stub::SetLimits, reset, &after).ok());
+}
+
+TEST_F(ContractTest, PublishValidatesInput) {
+  herald::v1::PublishRequest req;
+  herald::v1::PublishResponse resp;
+  req.set_channel("contract:ok");
+  req.set_data(R"({"a":1})");
+  ASSERT_TRUE(call(&Stub::Publish, req, &resp).ok());
+  EXPECT_EQ(resp.offset(), 1u);
+  EXPECT_EQ(resp.epoch().size(), 16u);
+  EXPECT_FALSE(resp.duplicate());
+
+  struct Case {
+    std::string channel, data, event;
+  };
+  for (const Case& c : std::vector<Case>{{"", "1", ""},
+                                         {"bad channel", "1", ""},
+                                         {"contract:ok", "", ""},
+                                         {"contract:ok", "{not json", ""},
+                                         {"contract:ok", std::string(2 << 20, '1'), ""},
+                                         {"contract:ok", "1", "bad event!"}}) {
+    herald::v1::PublishRequest bad;
+    bad.set_channel(c.channel);
+    bad.set_data(c.data);
+    bad.set_event(c.event);
+    auto s = call(&Stub::Publish, bad, &resp);
+    EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT) << c.channel << " / " << c.event;
+    EXPECT_FALSE(s.error_message().empty());
+  }
+}
+
+TEST_F(ContractTest, PublishIdempotencyKey) {
+  herald::v1::PublishRequest req;
+  req.set_channel("contract:idem");
+  req.set_data("1");
+  req.set_idempotency_key("order-77");
+  herald::v1::PublishResponse first, retry;
+  ASSERT_TRUE(call(&Stub::Publish, req, &first).ok());
+  ASSERT_TRUE(call(&Stub::Publish, req, &retry).ok());
+  EXPECT_TRUE(retry.duplicate());
+  EXPECT_EQ(retry.offset(), first.offset());
+}
+
+TEST_F(ContractTest, PublishBatchIsAllOrNothing) {
+  herald::v1::PublishBatchRequest req;
+  for (int i = 0; i < 3; ++i) {
+    auto* p = req.add_publications();
+    p->set_channel("contract:batch");
+    p->set_data(std::to_string(i));
+  }
+  herald::v1::PublishBatchResponse resp;
+  ASSERT_TRUE(call(&Stub::PublishBatch, req, &resp).ok());
+  ASSERT_EQ(resp.results_size(), 3);
+  EXPECT_EQ(resp.results(0).offset() + 2, resp.results(2).offset());
+
+  req.mutable_publications(1)->set_data("{oops");
+  herald::v1::PublishBatchResponse bad;
+  auto s = call(&Stub::PublishBatch, req, &bad);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("publications[1]"), std::string::npos);
+  herald::v1::PublishResponse next;
+  herald::v1::PublishRequest probe = req.publications(0);
+  ASSERT_TRUE(call(&Stub::Publish, probe, &next).ok());
+  EXPECT_EQ(next.offset(), resp.results(2).offset() + 1) << "a refused batch assigned offsets";
+  EXPECT_EQ(call(&Stub::PublishBatch, herald::v1::PublishBatchRequest(), &bad).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ContractTest, BroadcastSendToUserDisconnect) {
+  herald::v1::BroadcastRequest b;
+  b.set_data("1");
+  herald::v1::BroadcastResponse br;
+  ASSERT_TRUE(call(&Stub::Broadcast, b, &br).ok());
+  EXPECT_EQ(br.nodes(), 1u);
+  EXPECT_EQ(br.results_size(), 0);
+  b.add_channels("contract:b1");
+  b.add_channels("contract:b2");
+  ASSERT_TRUE(call(&Stub::Broadcast, b, &br).ok());
+  ASSERT_EQ(br.results_size(), 2);
+  EXPECT_EQ(br.results(1).offset(), 1u);
+  b.add_channels("bad channel");
+  EXPECT_EQ(call(&Stub::Broadcast, b, &br).error_code(), StatusCode::INVALID_ARGUMENT);
+  herald::v1::BroadcastRequest no_data;
+  EXPECT_EQ(call(&Stub::Broadcast, no_data, &br).error_code(), StatusCode::INVALID_ARGUMENT);
+
+  herald::v1::SendToUserRequest u;
+  u.set_user("alice");
+  u.set_data(R"({"hello":1})");
+  herald::v1::SendToUserResponse ur;
+  ASSERT_TRUE(call(&Stub::SendToUser, u, &ur).ok());
+  EXPECT_EQ(ur.nodes(), 0u) << "no node holds alice";
+  u.clear_user();
+  EXPECT_EQ(call(&Stub::SendToUser, u, &ur).error_code(), StatusCode::INVALID_ARGUMENT);
+
+  herald::v1::DisconnectRequest d;
+  herald::v1::DisconnectResponse dr;
+  EXPECT_EQ(call(&Stub::Disconnect, d, &dr).error_code(), StatusCode::INVALID_ARGUMENT);
+  d.set_user("alice");
+  d.set_code(1000);
+  EXPECT_EQ(call(&Stub::Disconnect, d, &dr).error_code(), StatusCode::INVALID_ARGUMENT);
+  d.set_code(4200);
+  ASSERT_TRUE(call(&Stub::Disconnect, d, &dr).ok());
+}
+
+TEST_F(ContractTest, DisconnectByClientClosesThatConnectionWithTheCode) {
+  WsClient ws(cluster_->wsUrl(0));
+  ASSERT_TRUE(ws.waitOpen(10s));
+  auto connected = ws.nextOfType("connected", 10s);
+  ASSERT_TRUE(connected.has_value());
+  herald::v1::DisconnectRequest d;
+  d.set_client((*connected)["client"].get<std::string>());
+  d.set_code(4321);
+  d.set_reason("bye from test");
+  herald::v1::DisconnectResponse dr;
+  ASSERT_TRUE(call(&Stub::Disconnect, d, &dr).ok());
+  EXPECT_EQ(ws.waitClosed(10s), 4321);
+}
+
+TEST_F(ContractTest, ReadingRpcs) {
+  herald::v1::ListNodesResponse nodes;
+  ASSERT_TRUE(call(&Stub::ListNodes, herald::v1::ListNodesRequest(), &nodes).ok());
+  const herald::v1::NodeInfo* found = nullptr;
+  for (const auto& candidate : nodes.nodes()) {
+    if (candidate.address() == cluster_->nodeAddress(0)) {
+      found = &candidate;
+    }
+  }
+  ASSERT_NE(found, nullptr) << "the running node is not listed";
+  const auto& n = *found;
+  EXPECT_FALSE(n.node_id().empty());
+  EXPECT_EQ(n.health(), herald::v1::NODE_HEALTH_HEALTHY);
+  EXPECT_GT(n.last_heartbeat_unix_ms(), 0);
+  EXPECT_NE(n.build().find("herald-node"), std::string::npos);
+
+  herald::v1::ListChannelsRequest lc;
+  lc.set_prefix("contract:");
+  herald::v1::ListChannelsResponse channels;
+  ASSERT_TRUE(call(&Stub::ListChannels, lc, &channels).ok());
+  for (const auto& c : channels.channels()) {
+    EXPECT_EQ(c.channel().rfind("contract:", 0), 0u);
+  }
+
+  herald::v1::ClusterStatsResponse stats;
+  ASSERT_TRUE(call(&Stub::ClusterStats, herald::v1::ClusterStatsRequest(), &stats).ok());
+  EXPECT_GE(stats.nodes(), 1u);
+  EXPECT_GE(stats.healthy_nodes(), 1u);
+  EXPECT_GT(stats.config_version(), 0u);
+
+  herald::v1::InfoResponse info;
+  ASSERT_TRUE(call(&Stub::Info, herald::v1::InfoRequest(), &info).ok());
+  EXPECT_EQ(info.engine(), "memory");
+  EXPECT_EQ(info.grpc_listen(), cluster_->controlAddress());
+  EXPECT_FALSE(info.version().empty());
+  EXPECT_GT(info.started_unix_ms(), 0);
+}
+
+TEST_F(ContractTest, NotYetImplementedRpcsSaySo) {
+  herald::v1::HistoryRequest h;
+  h.set_channel("contract:ok");
+  herald::v1::HistoryResponse hr;
+  auto s = call(&Stub::History, h, &hr);
+  EXPECT_EQ(s.error_code(), StatusCode::UNIMPLEMENTED);
+  EXPECT_NE(s.error_message().find("not implemented"), std::string::npos);
+  herald::v1::PresenceRequest p;
+  herald::v1::PresenceResponse pr;
+  EXPECT_EQ(call(&Stub::Presence, p, &pr).error_code(), StatusCode::UNIMPLEMENTED);
+}
+
+TEST_F(ContractTest, NodeLinkRefusesASessionWithoutHello) {
+  auto channel = grpc::CreateChannel(cluster_->controlAddress(), grpc::InsecureChannelCredentials());
+  auto stub = herald::v1::NodeLink::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+  auto stream = stub->Session(&ctx);
+  herald::v1::NodeMessage stats;
+  stats.mutable_stats()->set_connections(1);
+  ASSERT_TRUE(stream->Write(stats));
+  stream->WritesDone();
+  herald::v1::ControlMessage ignored;
+  while (stream->Read(&ignored)) {
+  }
+  EXPECT_EQ(stream->Finish().error_code(), StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ContractTest, NodeLinkSendsConfigAfterHelloAndRecordsNack) {
+  auto channel = grpc::CreateChannel(cluster_->controlAddress(), grpc::InsecureChannelCredentials());
+  auto stub = herald::v1::NodeLink::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 20s);
+  auto stream = stub->Session(&ctx);
+  herald::v1::NodeMessage hello;
+  hello.mutable_hello()->set_node_id("contract-fake-node");
+  hello.mutable_hello()->set_listen_address("127.0.0.1:1");
+  ASSERT_TRUE(stream->Write(hello));
+  herald::v1::ControlMessage first;
+  ASSERT_TRUE(stream->Read(&first));
+  ASSERT_TRUE(first.has_config());
+  EXPECT_GT(first.config().version(), 0u);
+  EXPECT_FALSE(first.config().nonce().empty());
+  EXPECT_EQ(first.config().limits().max_connections_per_node(), 10000u);
+  herald::v1::NodeMessage nack;
+  nack.mutable_nack()->set_version(first.config().version());
+  nack.mutable_nack()->set_nonce(first.config().nonce());
+  nack.mutable_nack()->set_error("test refuses this config");
+  ASSERT_TRUE(stream->Write(nack));
+  EXPECT_TRUE(eventually(
+      [&] {
+        herald::v1::ListNodesResponse nodes;
+        grpc::ClientContext c;
+        cluster_->api().ListNodes(&c, herald::v1::ListNodesRequest(), &nodes);
+        for (const auto& n : nodes.nodes()) {
+          if (n.node_id() == "contract-fake-node") {
+            return n.last_nack_error().find("test refuses") != std::string::npos;
+          }
+        }
+        return false;
+      },
+      10s));
+  ctx.TryCancel();
+}
+
+}  // namespace
+}  // namespace herald::testing

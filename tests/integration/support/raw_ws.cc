@@ -1,0 +1,145 @@
+#include "integration/support/raw_ws.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace herald::testing {
+
+RawWs::RawWs(const std::string& host_port, const std::string& path) {
+  const size_t colon = host_port.rfind(':');
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(host_port.substr(colon + 1))));
+  ::inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &addr.sin_addr);
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return;
+  }
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + host_port +
+                              "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                              "Sec-WebSocket-Version: 13\r\n\r\n";
+  if (::write(fd_, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
+    return;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::string head;
+  while (head.find("\r\n\r\n") == std::string::npos) {
+    std::string byte;
+    if (!readExact(1, &byte, deadline)) {
+      return;
+    }
+    head += byte;
+  }
+  ok_ = head.compare(0, 12, "HTTP/1.1 101") == 0;
+}
+
+RawWs::~RawWs() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+  }
+}
+
+bool RawWs::sendFrame(int opcode, const std::string& payload, bool fin) {
+  std::string frame;
+  frame.push_back(static_cast<char>((fin ? 0x80 : 0x00) | (opcode & 0x0f)));
+  const size_t n = payload.size();
+  if (n < 126) {
+    frame.push_back(static_cast<char>(0x80 | n));
+  } else if (n < 65536) {
+    frame.push_back(static_cast<char>(0x80 | 126));
+    frame.push_back(static_cast<char>((n >> 8) & 0xff));
+    frame.push_back(static_cast<char>(n & 0xff));
+  } else {
+    frame.push_back(static_cast<char>(0x80 | 127));
+    for (int i = 7; i >= 0; --i) {
+      frame.push_back(static_cast<char>((static_cast<uint64_t>(n) >> (8 * i)) & 0xff));
+    }
+  }
+  const char mask[4] = {0x12, 0x34, 0x56, 0x78};
+  frame.append(mask, 4);
+  for (size_t i = 0; i < n; ++i) {
+    frame.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
+  }
+  size_t sent = 0;
+  while (sent < frame.size()) {
+    const ssize_t w = ::send(fd_, frame.data() + sent, frame.size() - sent, MSG_NOSIGNAL);
+    if (w <= 0) {
+      return false;
+    }
+    sent += static_cast<size_t>(w);
+  }
+  return true;
+}
+
+bool RawWs::readExact(size_t n, std::string* out, std::chrono::steady_clock::time_point deadline) {
+  out->clear();
+  while (out->size() < n) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return false;
+    }
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      continue;
+    }
+    char buf[4096];
+    const ssize_t r = ::recv(fd_, buf, std::min(sizeof(buf), n - out->size()), 0);
+    if (r <= 0) {
+      return false;
+    }
+    out->append(buf, static_cast<size_t>(r));
+  }
+  return true;
+}
+
+std::optional<RawWs::Frame> RawWs::readFrame(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string head;
+  if (!readExact(2, &head, deadline)) {
+    return std::nullopt;
+  }
+  Frame f;
+  f.opcode = head[0] & 0x0f;
+  uint64_t len = static_cast<unsigned char>(head[1]) & 0x7f;
+  std::string ext;
+  if (len == 126) {
+    if (!readExact(2, &ext, deadline)) return std::nullopt;
+    len = (static_cast<unsigned char>(ext[0]) << 8) | static_cast<unsigned char>(ext[1]);
+  } else if (len == 127) {
+    if (!readExact(8, &ext, deadline)) return std::nullopt;
+    len = 0;
+    for (char c : ext) {
+      len = (len << 8) | static_cast<unsigned char>(c);
+    }
+  }
+  if (!readExact(static_cast<size_t>(len), &f.payload, deadline)) {
+    return std::nullopt;
+  }
+  return f;
+}
+
+std::optional<int> RawWs::waitCloseCode(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    auto f = readFrame(left);
+    if (!f) {
+      return std::nullopt;
+    }
+    if (f->opcode == 0x8) {
+      if (f->payload.size() < 2) {
+        return 1005;
+      }
+      return (static_cast<unsigned char>(f->payload[0]) << 8) |
+             static_cast<unsigned char>(f->payload[1]);
+    }
+  }
+}
+
+}  // namespace herald::testing

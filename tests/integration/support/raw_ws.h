@@ -1,0 +1,37 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace herald::testing {
+
+// A hand-driven WebSocket client over a plain socket, for sending what well-behaved
+// libraries refuse to send (invalid UTF-8, fragments, garbage) and for reading raw frames.
+class RawWs {
+ public:
+  // Connects and completes the handshake; check ok().
+  RawWs(const std::string& host_port, const std::string& path);
+  ~RawWs();
+
+  bool ok() const { return ok_; }
+  // Sends one masked frame; `fin` false starts or continues a fragmented message.
+  bool sendFrame(int opcode, const std::string& payload, bool fin = true);
+
+  struct Frame {
+    int opcode = 0;
+    std::string payload;
+  };
+  std::optional<Frame> readFrame(std::chrono::milliseconds timeout);
+  // Reads frames until a close frame; returns its status code.
+  std::optional<int> waitCloseCode(std::chrono::milliseconds timeout);
+
+ private:
+  bool readExact(size_t n, std::string* out, std::chrono::steady_clock::time_point deadline);
+
+  int fd_ = -1;
+  bool ok_ = false;
+  std::string buffer_;
+};
+
+}  // namespace herald::testing
