@@ -14,7 +14,8 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: heraldctl [--control HOST:PORT] [--json] [--timeout SECONDS] COMMAND [args]
+constexpr const char* kUsage =
+    R"(usage: heraldctl [--control HOST:PORT] [--json] [--timeout SECONDS] COMMAND [args]
 
 commands:
   publish CHANNEL JSON [--event NAME] [--idempotency-key KEY]
@@ -100,17 +101,21 @@ std::string toJson(const google::protobuf::Message& m) {
 
 int fail(const std::string& what, const grpc::Status& status, const Options& o) {
   static const std::map<int, const char*> kNames = {
-      {1, "CANCELLED"},         {2, "UNKNOWN"},           {3, "INVALID_ARGUMENT"},
-      {4, "DEADLINE_EXCEEDED"}, {5, "NOT_FOUND"},         {6, "ALREADY_EXISTS"},
-      {7, "PERMISSION_DENIED"}, {8, "RESOURCE_EXHAUSTED"}, {9, "FAILED_PRECONDITION"},
-      {12, "UNIMPLEMENTED"},    {13, "INTERNAL"},         {14, "UNAVAILABLE"},
+      {1, "CANCELLED"},           {2, "UNKNOWN"},
+      {3, "INVALID_ARGUMENT"},    {4, "DEADLINE_EXCEEDED"},
+      {5, "NOT_FOUND"},           {6, "ALREADY_EXISTS"},
+      {7, "PERMISSION_DENIED"},   {8, "RESOURCE_EXHAUSTED"},
+      {9, "FAILED_PRECONDITION"}, {12, "UNIMPLEMENTED"},
+      {13, "INTERNAL"},           {14, "UNAVAILABLE"},
       {16, "UNAUTHENTICATED"}};
   auto it = kNames.find(status.error_code());
   std::fprintf(stderr, "heraldctl: %s failed: %s: %s\n", what.c_str(),
                it == kNames.end() ? "ERROR" : it->second, status.error_message().c_str());
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    std::fprintf(stderr, "heraldctl: is herald-control running at %s? (--control or "
-                         "HERALD_CONTROL)\n", o.control.c_str());
+    std::fprintf(stderr,
+                 "heraldctl: is herald-control running at %s? (--control or "
+                 "HERALD_CONTROL)\n",
+                 o.control.c_str());
   }
   return 1;
 }
@@ -291,8 +296,8 @@ int main(int argc, char** argv) {
       std::cout << toJson(resp);
       return 0;
     }
-    std::printf("herald-control %s at %s, engine %s, config version %llu\n",
-                resp.version().c_str(), resp.grpc_listen().c_str(), resp.engine().c_str(),
+    std::printf("herald-control %s at %s, engine %s, config version %llu\n", resp.version().c_str(),
+                resp.grpc_listen().c_str(), resp.engine().c_str(),
                 static_cast<unsigned long long>(resp.config_version()));
     return 0;
   }

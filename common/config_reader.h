@@ -33,7 +33,7 @@ class ConfigReader {
   void readUint32(const char* key, uint32_t* out, uint32_t min = 0,
                   uint32_t max = UINT32_MAX) const;
   void readStringList(const char* key, std::vector<std::string>* out) const;
-  ConfigReader child(const char* key) const;                // key must hold an object
+  ConfigReader child(const char* key) const;                   // key must hold an object
   std::vector<ConfigReader> childList(const char* key) const;  // key must hold objects
   std::string where(const char* key) const;
 

@@ -56,8 +56,8 @@ class JsonFormatter : public spdlog::formatter {
     gmtime_r(&tt, &tm);
     char ts[40];
     const int n = std::snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                                tm.tm_min, tm.tm_sec, static_cast<int>(millis));
+                                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                                tm.tm_sec, static_cast<int>(millis));
     dest.append(std::string_view("{\"ts\":\""));
     dest.append(ts, ts + n);
     dest.append(std::string_view("\",\"level\":\""));
@@ -114,9 +114,8 @@ void setupLogging(LogFormat format, const std::string& level) {
     sink->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%n] %v");
   }
   g_level = parsed;
-  spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& logger) {
-    logger->set_level(parsed);
-  });
+  spdlog::apply_all(
+      [&](const std::shared_ptr<spdlog::logger>& logger) { logger->set_level(parsed); });
 }
 
 std::shared_ptr<spdlog::logger> componentLogger(const std::string& component) {

@@ -22,9 +22,8 @@ ChannelRegistry::Stripe& ChannelRegistry::stripeFor(const std::string& channel) 
 }
 
 PublishOutcome ChannelRegistry::publish(const std::string& channel, const std::string& event,
-                                        const std::string& data,
-                                        const std::string& idempotency_key, int64_t ts_unix_ms,
-                                        const Router& router) {
+                                        const std::string& data, const std::string& idempotency_key,
+                                        int64_t ts_unix_ms, const Router& router) {
   Stripe& stripe = stripeFor(channel);
   std::lock_guard<std::mutex> lock(stripe.mu);
   Channel& ch = stripe.channels[channel];

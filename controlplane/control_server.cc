@@ -9,14 +9,14 @@
 namespace herald::control {
 
 ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) {
-  store_ = std::make_unique<ConfigStoreImpl>(config_.data_dir, config_.namespaces,
-                                             config_.limits, config_.heartbeat_interval_ms);
+  store_ = std::make_unique<ConfigStoreImpl>(config_.data_dir, config_.namespaces, config_.limits,
+                                             config_.heartbeat_interval_ms);
   control_service_ = std::make_unique<ControlService>(*store_, channels_, nodes_, router_);
   link_service_ =
       std::make_unique<NodeLinkService>(*store_, nodes_, router_, config_.node_queue_limit);
   store_->setChangeListener([this](const ConfigSnapshotPtr& snapshot) {
-    componentLogger("control")->info("config version {}: pushing to {} nodes",
-                                     snapshot->version(), nodes_.live().size());
+    componentLogger("control")->info("config version {}: pushing to {} nodes", snapshot->version(),
+                                     nodes_.live().size());
     for (const auto& session : nodes_.live()) {
       session->sendConfig(snapshot);
     }
@@ -46,14 +46,15 @@ std::string ControlServer::start() {
 }
 
 void ControlServer::sweepLoop() {
-  const auto period = std::chrono::milliseconds(std::max<uint32_t>(config_.heartbeat_interval_ms / 2, 25));
+  const auto period =
+      std::chrono::milliseconds(std::max<uint32_t>(config_.heartbeat_interval_ms / 2, 25));
   std::unique_lock<std::mutex> lock(sweep_mu_);
   while (!sweep_cv_.wait_for(lock, period, [this] { return stopping_; })) {
     lock.unlock();
     const size_t marked = nodes_.sweep(std::chrono::milliseconds(config_.node_timeout_ms));
     if (marked > 0) {
-      componentLogger("control")->warn("{} node(s) marked unhealthy: no heartbeat in {} ms",
-                                       marked, config_.node_timeout_ms);
+      componentLogger("control")->warn("{} node(s) marked unhealthy: no heartbeat in {} ms", marked,
+                                       config_.node_timeout_ms);
     }
     lock.lock();
   }

@@ -64,9 +64,9 @@ grpc::Status toGrpc(const Status& status) {
 
 grpc::Status validatePayload(const std::string& data, const std::string& event) {
   if (data.size() > kMaxPublicationBytes) {
-    return grpc::Status(StatusCode::INVALID_ARGUMENT,
-                        "data is " + std::to_string(data.size()) + " bytes; the limit is " +
-                            std::to_string(kMaxPublicationBytes));
+    return grpc::Status(StatusCode::INVALID_ARGUMENT, "data is " + std::to_string(data.size()) +
+                                                          " bytes; the limit is " +
+                                                          std::to_string(kMaxPublicationBytes));
   }
   if (data.empty() || !nlohmann::json::accept(data)) {
     return grpc::Status(StatusCode::INVALID_ARGUMENT,
@@ -164,9 +164,8 @@ grpc::Status ControlService::publishOne(const herald::v1::PublishRequest& req,
                                         herald::v1::PublishResponse* resp) {
   auto name = parseChannelName(req.channel());
   if (!name.isOk()) {
-    return grpc::Status(StatusCode::INVALID_ARGUMENT,
-                        "channel '" + req.channel().substr(0, 300) + "': " +
-                            name.status().message());
+    return grpc::Status(StatusCode::INVALID_ARGUMENT, "channel '" + req.channel().substr(0, 300) +
+                                                          "': " + name.status().message());
   }
   grpc::Status payload = validatePayload(req.data(), req.event());
   if (!payload.ok()) {

@@ -21,8 +21,7 @@ inline constexpr size_t kMaxPublicationBytes = 1 << 20;
 // The Control API handlers. Input is validated here; the engines below trust it.
 class ControlService final : public herald::v1::Control::Service {
  public:
-  ControlService(ConfigStore& store, ChannelRegistry& channels, NodeRegistry& nodes,
-                 Router& router)
+  ControlService(ConfigStore& store, ChannelRegistry& channels, NodeRegistry& nodes, Router& router)
       : store_(store), channels_(channels), nodes_(nodes), router_(router) {}
 
   void setListenAddress(std::string address) { listen_address_ = std::move(address); }

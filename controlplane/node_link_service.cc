@@ -20,8 +20,7 @@ grpc::Status NodeLinkService::Session(
   }
   const herald::v1::Hello& hello = first.hello();
   if (hello.node_id().empty() || hello.node_id().size() > 128) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "Hello.node_id must be 1..128 bytes");
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "Hello.node_id must be 1..128 bytes");
   }
 
   auto session = std::make_shared<NodeSession>(context, stream, hello, node_queue_limit_);

@@ -16,10 +16,9 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
                   size_t node_queue_limit)
       : store_(store), registry_(registry), router_(router), node_queue_limit_(node_queue_limit) {}
 
-  grpc::Status Session(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<herald::v1::ControlMessage, herald::v1::NodeMessage>* stream)
-      override;
+  grpc::Status Session(grpc::ServerContext* context,
+                       grpc::ServerReaderWriter<herald::v1::ControlMessage,
+                                                herald::v1::NodeMessage>* stream) override;
 
  private:
   ConfigStore& store_;

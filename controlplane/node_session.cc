@@ -43,7 +43,9 @@ bool NodeSession::send(ControlMessagePtr message) {
   return false;
 }
 
-void NodeSession::startWriter() { writer_ = std::thread([this] { writerLoop(); }); }
+void NodeSession::startWriter() {
+  writer_ = std::thread([this] { writerLoop(); });
+}
 
 void NodeSession::writerLoop() {
   std::deque<ControlMessagePtr> batch;
@@ -141,8 +143,8 @@ void NodeSession::recordAck(const herald::v1::Ack& ack) {
 }
 
 void NodeSession::recordNack(const herald::v1::Nack& nack) {
-  componentLogger("link")->error("node {} refused config version {}: {}", node_id_,
-                                 nack.version(), nack.error());
+  componentLogger("link")->error("node {} refused config version {}: {}", node_id_, nack.version(),
+                                 nack.error());
   std::lock_guard<std::mutex> lock(info_mu_);
   info_.set_last_nack_error("version " + std::to_string(nack.version()) + ": " + nack.error());
 }

@@ -97,7 +97,8 @@ ParsedFrame parseClientFrame(std::string_view text) {
   } else if (name == "authenticate") {
     cmd.type = CommandType::kAuthenticate;
     auto token = frame.find("token");
-    if (token == frame.end() || !token->is_string() || token->get_ref<const std::string&>().empty()) {
+    if (token == frame.end() || !token->is_string() ||
+        token->get_ref<const std::string&>().empty()) {
       out.status = bad("'token' is required and must be a non-empty string");
     } else {
       cmd.token = token->get<std::string>();
@@ -171,9 +172,12 @@ std::optional<std::string> queryParam(std::string_view query, std::string_view k
 std::string buildConnectedFrame(const std::string& client, const std::string& node,
                                 const std::string& user, uint32_t ping_interval_s,
                                 const std::vector<std::string>& subscribed) {
-  json frame = {{"type", "connected"},       {"client", client},
-                {"node", node},              {"user", user},
-                {"ping_interval", ping_interval_s}, {"subscribed", subscribed}};
+  json frame = {{"type", "connected"},
+                {"client", client},
+                {"node", node},
+                {"user", user},
+                {"ping_interval", ping_interval_s},
+                {"subscribed", subscribed}};
   return frame.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

@@ -25,8 +25,8 @@ struct ClientCommand {
 };
 
 struct ParsedFrame {
-  Status status;                // not ok: answer with an error frame carrying `id`
-  std::optional<uint64_t> id;   // echoed in the reply; set whenever it could be read
+  Status status;               // not ok: answer with an error frame carrying `id`
+  std::optional<uint64_t> id;  // echoed in the reply; set whenever it could be read
   ClientCommand command;
 };
 
@@ -47,8 +47,7 @@ std::string buildConnectedFrame(const std::string& client, const std::string& no
                                 const std::string& user, uint32_t ping_interval_s,
                                 const std::vector<std::string>& subscribed);
 std::string buildReplyFrame(std::optional<uint64_t> id, const std::vector<std::string>& channels);
-std::string buildErrorFrame(std::optional<uint64_t> id, ErrorCode code,
-                            const std::string& message);
+std::string buildErrorFrame(std::optional<uint64_t> id, ErrorCode code, const std::string& message);
 std::string buildPongFrame(std::optional<uint64_t> id);
 
 }  // namespace herald::node

@@ -29,8 +29,7 @@ void InterestTracker::takeSetFull(Set& set, std::vector<std::string>* out) {
   }
 }
 
-void InterestTracker::takeSetDelta(Set& set,
-                                   google::protobuf::RepeatedPtrField<std::string>* added,
+void InterestTracker::takeSetDelta(Set& set, google::protobuf::RepeatedPtrField<std::string>* added,
                                    google::protobuf::RepeatedPtrField<std::string>* removed) {
   for (const auto& key : set.dirty) {
     const bool now = set.counts.count(key) != 0;
@@ -57,8 +56,8 @@ bool InterestTracker::takeDelta(herald::v1::InterestDelta* delta) {
   std::lock_guard<std::mutex> lock(mu_);
   takeSetDelta(channels_, delta->mutable_channels_added(), delta->mutable_channels_removed());
   takeSetDelta(users_, delta->mutable_users_added(), delta->mutable_users_removed());
-  return delta->channels_added_size() + delta->channels_removed_size() +
-             delta->users_added_size() + delta->users_removed_size() >
+  return delta->channels_added_size() + delta->channels_removed_size() + delta->users_added_size() +
+             delta->users_removed_size() >
          0;
 }
 

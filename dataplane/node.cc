@@ -147,8 +147,7 @@ std::string Node::statsJson() const {
   return j.dump();
 }
 
-void Node::http(const std::string& path, int* status, std::string* type,
-                std::string* body) const {
+void Node::http(const std::string& path, int* status, std::string* type, std::string* body) const {
   *type = "application/json";
   if (path == "/health") {
     *status = 200;

@@ -10,11 +10,11 @@ namespace herald::node {
 struct NodeConfig {
   std::string listen = "127.0.0.1:8080";
   std::string control = "127.0.0.1:7070";
-  std::string node_id;             // default: "node-<host>-<port>"
-  uint32_t shards = 0;             // 0 = one per hardware thread
+  std::string node_id;                // default: "node-<host>-<port>"
+  uint32_t shards = 0;                // 0 = one per hardware thread
   uint32_t ping_interval_ms = 25000;  // advertised to clients in `connected`
   uint32_t handshake_timeout_ms = 5000;
-  uint32_t reconnect_max_ms = 5000;   // NodeLink backoff ceiling
+  uint32_t reconnect_max_ms = 5000;  // NodeLink backoff ceiling
   std::string log_format = "human";
   std::string log_level = "info";
 };

@@ -24,7 +24,9 @@ NodeLinkClient::~NodeLinkClient() {
   interest_.setNotifier(nullptr);
 }
 
-void NodeLinkClient::start() { thread_ = std::thread([this] { runLoop(); }); }
+void NodeLinkClient::start() {
+  thread_ = std::thread([this] { runLoop(); });
+}
 
 void NodeLinkClient::stop() {
   stopping_ = true;
@@ -60,8 +62,8 @@ void NodeLinkClient::runLoop() {
 
 void NodeLinkClient::sleepBackoff(uint32_t attempt) {
   static thread_local std::mt19937 rng(std::random_device{}());
-  const uint64_t base = std::min<uint64_t>(options_.reconnect_max_ms,
-                                           100ull << std::min<uint32_t>(attempt, 10));
+  const uint64_t base =
+      std::min<uint64_t>(options_.reconnect_max_ms, 100ull << std::min<uint32_t>(attempt, 10));
   // Full jitter in [base/2, base]: nodes restarted together do not reconnect in lockstep.
   std::uniform_int_distribution<uint64_t> dist(base / 2, base);
   const auto delay = std::chrono::milliseconds(dist(rng));
@@ -84,8 +86,8 @@ std::unique_ptr<herald::v1::NodeLink::Stub> NodeLinkClient::newStub() const {
   // A fresh channel per attempt with its own subchannel: a subchannel left in a failed state
   // by a control plane that was still starting would otherwise be reused and fail again.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto channel = grpc::CreateCustomChannel(options_.control_address,
-                                           grpc::InsecureChannelCredentials(), args);
+  auto channel =
+      grpc::CreateCustomChannel(options_.control_address, grpc::InsecureChannelCredentials(), args);
   return herald::v1::NodeLink::NewStub(channel);
 }
 

@@ -53,8 +53,8 @@ class NodeLinkClient {
   std::unique_ptr<herald::v1::NodeLink::Stub> newStub() const;
   // One session from Hello to stream end; returns true if a config snapshot was received.
   bool runSession();
-  void writerLoop(grpc::ClientReaderWriter<herald::v1::NodeMessage, herald::v1::ControlMessage>*
-                      stream);
+  void writerLoop(
+      grpc::ClientReaderWriter<herald::v1::NodeMessage, herald::v1::ControlMessage>* stream);
   bool write(grpc::ClientReaderWriter<herald::v1::NodeMessage, herald::v1::ControlMessage>* stream,
              const herald::v1::NodeMessage& message);
   void sleepBackoff(uint32_t attempt);

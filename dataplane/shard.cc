@@ -47,8 +47,8 @@ class Shard::Impl {
     server_.set_tcp_pre_bind_handler([](const auto& acceptor) {
       // Every shard binds the same port; the kernel spreads new connections over them.
       int one = 1;
-      if (::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one,
-                       sizeof(one)) != 0) {
+      if (::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) !=
+          0) {
         return websocketpp::lib::error_code(errno, std::generic_category());
       }
       return websocketpp::lib::error_code();
@@ -350,10 +350,10 @@ class Shard::Impl {
         if (!name.isOk()) {
           sendError(con, parsed.id, name.status());
         } else if (!settings_->namespaceFor(name->ns).allow_client_publish()) {
-          sendError(con, parsed.id,
-                    Status(ErrorCode::kPermissionDenied,
-                           "client publish is not allowed in namespace '" +
-                               std::string(name->ns) + "'"));
+          sendError(
+              con, parsed.id,
+              Status(ErrorCode::kPermissionDenied,
+                     "client publish is not allowed in namespace '" + std::string(name->ns) + "'"));
         } else {
           sendError(con, parsed.id,
                     Status(ErrorCode::kNotFound,
@@ -386,9 +386,9 @@ class Shard::Impl {
         return Status(ErrorCode::kPermissionDenied,
                       "channel '" + channel + "' needs an authenticated connection");
       }
-      const bool already = std::find(con->channels.begin(), con->channels.end(), channel) !=
-                               con->channels.end() ||
-                           std::find(fresh.begin(), fresh.end(), channel) != fresh.end();
+      const bool already =
+          std::find(con->channels.begin(), con->channels.end(), channel) != con->channels.end() ||
+          std::find(fresh.begin(), fresh.end(), channel) != fresh.end();
       if (!already) {
         fresh.push_back(channel);
       }

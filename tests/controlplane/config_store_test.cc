@@ -38,7 +38,7 @@ TEST_F(ConfigStoreTest, FirstStartWritesInitialStateAtVersionOne) {
   auto store = open({ns("token", herald::v1::SUBSCRIBE_RULE_PUBLIC)});
   EXPECT_EQ(store->version(), 1u);
   EXPECT_EQ(store->listNamespaces().size(), 1u);
-  struct stat st{};
+  struct stat st {};
   EXPECT_EQ(::stat((dir_ + "/state.json").c_str(), &st), 0);
   EXPECT_NE(::stat((dir_ + "/state.json.tmp").c_str(), &st), 0) << "temp file left behind";
 }
@@ -79,10 +79,9 @@ TEST_F(ConfigStoreTest, ErrorsHaveStableCodes) {
   EXPECT_EQ(store->updateNamespace(ns("b", herald::v1::SUBSCRIBE_RULE_PUBLIC)).status().code(),
             ErrorCode::kNotFound);
   EXPECT_EQ(store->deleteNamespace("b").code(), ErrorCode::kNotFound);
-  EXPECT_EQ(store->createNamespace(ns("Bad Name", herald::v1::SUBSCRIBE_RULE_PUBLIC))
-                .status()
-                .code(),
-            ErrorCode::kBadRequest);
+  EXPECT_EQ(
+      store->createNamespace(ns("Bad Name", herald::v1::SUBSCRIBE_RULE_PUBLIC)).status().code(),
+      ErrorCode::kBadRequest);
   auto with_claim = ns("c", herald::v1::SUBSCRIBE_RULE_PUBLIC);
   with_claim.set_owner_claim("address");
   EXPECT_EQ(store->createNamespace(with_claim).status().code(), ErrorCode::kBadRequest);

@@ -72,9 +72,11 @@ TEST(ControlConfigTest, RejectsBadInputWithClearMessages) {
   const auto rule = writeFile("control-rule.json",
                               R"({"namespaces": [{"name": "a", "subscribe_rule": "everyone"}]})");
   EXPECT_NE(errorOf({"--config", rule}).find("'everyone' is not one of"), std::string::npos);
-  const auto dup = writeFile("control-dup.json", R"({"namespaces": [{"name": "a"}, {"name": "a"}]})");
+  const auto dup =
+      writeFile("control-dup.json", R"({"namespaces": [{"name": "a"}, {"name": "a"}]})");
   EXPECT_NE(errorOf({"--config", dup}).find("defined twice"), std::string::npos);
-  const auto type = writeFile("control-type.json", R"({"limits": {"max_connections_per_node": "9"}})");
+  const auto type =
+      writeFile("control-type.json", R"({"limits": {"max_connections_per_node": "9"}})");
   EXPECT_NE(errorOf({"--config", type}).find("limits.max_connections_per_node: expected"),
             std::string::npos);
 }

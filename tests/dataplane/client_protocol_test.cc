@@ -81,7 +81,8 @@ TEST(ClientProtocolTest, TooManyChannelsIsLimitExceeded) {
 }
 
 TEST(ClientProtocolTest, HugeAndDeepInputsDoNotCrash) {
-  const std::string huge_string = "{\"type\":\"ping\",\"pad\":\"" + std::string(1 << 20, 'x') + "\"}";
+  const std::string huge_string =
+      "{\"type\":\"ping\",\"pad\":\"" + std::string(1 << 20, 'x') + "\"}";
   EXPECT_TRUE(parseClientFrame(huge_string).status.isOk());
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
   EXPECT_FALSE(parseClientFrame(deep).status.isOk());

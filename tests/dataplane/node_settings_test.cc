@@ -19,8 +19,7 @@ TEST(NodeSettingsTest, BuildsFromValidSnapshot) {
   auto r = buildNodeSettings(validSnapshot());
   ASSERT_TRUE(r.isOk()) << r.status().message();
   EXPECT_EQ(r.value()->version, 3u);
-  EXPECT_EQ(r.value()->namespaceFor("balance").subscribe_rule(),
-            herald::v1::SUBSCRIBE_RULE_OWNER);
+  EXPECT_EQ(r.value()->namespaceFor("balance").subscribe_rule(), herald::v1::SUBSCRIBE_RULE_OWNER);
   // Namespaces that are not configured fall back to the default namespace (public).
   EXPECT_EQ(r.value()->namespaceFor("token").subscribe_rule(), herald::v1::SUBSCRIBE_RULE_PUBLIC);
 }

@@ -78,8 +78,8 @@ TEST_F(ContractTest, NamespaceLifecycle) {
   ASSERT_TRUE(call(&Stub::ListNamespaces, list, &listed).ok());
   bool found = false;
   for (const auto& n : listed.namespaces()) {
-    found |= n.name() == "contract" &&
-             n.subscribe_rule() == herald::v1::SUBSCRIBE_RULE_AUTHENTICATED;
+    found |=
+        n.name() == "contract" && n.subscribe_rule() == herald::v1::SUBSCRIBE_RULE_AUTHENTICATED;
   }
   EXPECT_TRUE(found);
 
@@ -318,7 +318,8 @@ TEST_F(ContractTest, NotYetImplementedRpcsSaySo) {
 }
 
 TEST_F(ContractTest, NodeLinkRefusesASessionWithoutHello) {
-  auto channel = grpc::CreateChannel(cluster_->controlAddress(), grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(cluster_->controlAddress(), grpc::InsecureChannelCredentials());
   auto stub = herald::v1::NodeLink::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + 10s);
@@ -334,7 +335,8 @@ TEST_F(ContractTest, NodeLinkRefusesASessionWithoutHello) {
 }
 
 TEST_F(ContractTest, NodeLinkSendsConfigAfterHelloAndRecordsNack) {
-  auto channel = grpc::CreateChannel(cluster_->controlAddress(), grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(cluster_->controlAddress(), grpc::InsecureChannelCredentials());
   auto stub = herald::v1::NodeLink::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + 20s);

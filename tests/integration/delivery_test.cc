@@ -80,8 +80,8 @@ class DeliveryTest : public ::testing::Test {
     std::string epoch;
     for (int i = 0; i < count; ++i) {
       const uint64_t seq = first + static_cast<uint64_t>(i);
-      auto resp = cluster_.publish(kChannel, "{\"seq\":" + std::to_string(seq) + "}",
-                                   "price_update");
+      auto resp =
+          cluster_.publish(kChannel, "{\"seq\":" + std::to_string(seq) + "}", "price_update");
       EXPECT_EQ(resp.offset(), seq);
       EXPECT_EQ(resp.nodes(), 2u);
       if (epoch.empty()) {
@@ -104,8 +104,8 @@ TEST_F(DeliveryTest, EveryClientOnEveryNodeGetsEveryMessageOnceInOrder) {
   // duplicated or reordered in between.
   cluster_.publish(kChannel, "{\"seq\":" + std::to_string(kMessages + 1) + "}", "price_update");
   for (size_t i = 0; i < subscribers_.size(); ++i) {
-    const std::string who = "client " + std::to_string(i) + " on node " +
-                            std::to_string(subscribers_[i].node);
+    const std::string who =
+        "client " + std::to_string(i) + " on node " + std::to_string(subscribers_[i].node);
     expectSequence(*subscribers_[i].ws, 1, kMessages + 1, epoch, who);
   }
 }

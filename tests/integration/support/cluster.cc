@@ -35,9 +35,14 @@ Cluster::~Cluster() {
 }
 
 void Cluster::startControl(const std::vector<std::string>& extra_args) {
-  std::vector<std::string> args = {"--grpc-listen", control_address_, "--data-dir",
-                                   data_dir_.path(), "--heartbeat-interval-ms", "200",
-                                   "--node-timeout-ms", "1500"};
+  std::vector<std::string> args = {"--grpc-listen",
+                                   control_address_,
+                                   "--data-dir",
+                                   data_dir_.path(),
+                                   "--heartbeat-interval-ms",
+                                   "200",
+                                   "--node-timeout-ms",
+                                   "1500"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   control_ = std::make_unique<Process>(controlBinary(), args);
   auto address = control_->waitListening(30s);
@@ -56,8 +61,8 @@ void Cluster::stopControl(int sig) {
 }
 
 size_t Cluster::startNode(const std::vector<std::string>& extra_args) {
-  std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--control", control_address_,
-                                   "--shards", "2"};
+  std::vector<std::string> args = {"--listen",       "127.0.0.1:0", "--control",
+                                   control_address_, "--shards",    "2"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   nodes_.push_back(std::make_unique<Process>(nodeBinary(), args));
   auto address = nodes_.back()->waitListening(30s);

@@ -21,8 +21,7 @@ class Process {
   Process& operator=(const Process&) = delete;
 
   // Waits until the output contains `needle`; false on timeout or exit.
-  bool waitForOutput(const std::string& needle, std::chrono::milliseconds timeout,
-                     size_t from = 0);
+  bool waitForOutput(const std::string& needle, std::chrono::milliseconds timeout, size_t from = 0);
   // Waits for the daemon's "listening on HOST:PORT" line and returns HOST:PORT.
   std::optional<std::string> waitListening(std::chrono::milliseconds timeout);
   // Sends `sig` and waits for exit; returns the raw wait status, or nullopt on timeout.

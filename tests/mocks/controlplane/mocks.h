@@ -26,8 +26,7 @@ class MockConfigStore : public ConfigStore {
   MOCK_METHOD(Result<herald::v1::Namespace>, updateNamespace, (const herald::v1::Namespace&),
               (override));
   MOCK_METHOD(Status, deleteNamespace, (const std::string&), (override));
-  MOCK_METHOD(Result<herald::v1::Namespace>, getNamespace, (const std::string&),
-              (const, override));
+  MOCK_METHOD(Result<herald::v1::Namespace>, getNamespace, (const std::string&), (const, override));
   MOCK_METHOD(std::vector<herald::v1::Namespace>, listNamespaces, (), (const, override));
   MOCK_METHOD(herald::v1::Limits, limits, (), (const, override));
   MOCK_METHOD(Result<herald::v1::Limits>, setLimits, (const herald::v1::Limits&), (override));

@@ -1,0 +1,159 @@
+// heraldctl and the daemons' command lines as operators and scripts use them.
+#include <csignal>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "integration/support/cluster.h"
+#include "integration/support/ws_client.h"
+
+namespace herald::testing {
+namespace {
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cluster_.startControl();
+    cluster_.startNode();
+    ASSERT_TRUE(cluster_.waitHealthyNodes(1));
+  }
+
+  CommandResult ctl(std::vector<std::string> args, std::vector<std::string> env = {}) {
+    args.insert(args.begin(), {"--control", cluster_.controlAddress()});
+    return runCommand(heraldctlBinary(), args, 30s, env);
+  }
+
+  Cluster cluster_;
+};
+
+TEST_F(CliTest, PublishReachesASubscribedClient) {
+  WsClient ws(cluster_.wsUrl(0, "subscribe=token:price"));
+  ASSERT_TRUE(ws.waitOpen(10s));
+  ASSERT_TRUE(ws.nextOfType("connected", 10s));
+  ASSERT_TRUE(cluster_.waitInterest("token:price", 1));
+  auto r = ctl({"publish", "token:price", R"({"price":50000})", "--event", "price_update"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("offset 1"), std::string::npos) << r.out;
+  auto frame = ws.nextOfType("message", 10s);
+  ASSERT_TRUE(frame.has_value());
+  EXPECT_EQ((*frame)["channel"], "token:price");
+  EXPECT_EQ((*frame)["event"], "price_update");
+  EXPECT_EQ((*frame)["offset"], 1);
+  EXPECT_EQ((*frame)["data"], nlohmann::json::parse(R"({"price":50000})"));
+}
+
+TEST_F(CliTest, JsonOutputIsMachineReadable) {
+  auto pub = ctl({"--json", "publish", "a", "1"});
+  ASSERT_EQ(pub.exit_code, 0) << pub.err;
+  auto j = nlohmann::json::parse(pub.out);
+  EXPECT_EQ(j["offset"], "1");  // proto3 JSON renders uint64 as a string
+  EXPECT_EQ(j["epoch"].get<std::string>().size(), 16u);
+
+  auto nodes = ctl({"nodes", "--json"});
+  ASSERT_EQ(nodes.exit_code, 0) << nodes.err;
+  auto n = nlohmann::json::parse(nodes.out);
+  ASSERT_EQ(n["nodes"].size(), 1u);
+  EXPECT_EQ(n["nodes"][0]["health"], "NODE_HEALTH_HEALTHY");
+  EXPECT_EQ(n["nodes"][0]["address"], cluster_.nodeAddress(0));
+
+  auto stats = ctl({"stats", "--json"});
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  EXPECT_EQ(nlohmann::json::parse(stats.out)["healthy_nodes"], 1);
+
+  auto bc = ctl({"broadcast", R"({"n":1})", "--json"});
+  ASSERT_EQ(bc.exit_code, 0) << bc.err;
+  EXPECT_EQ(nlohmann::json::parse(bc.out)["nodes"], 1);
+}
+
+TEST_F(CliTest, HumanTables) {
+  auto nodes = ctl({"nodes"});
+  ASSERT_EQ(nodes.exit_code, 0);
+  EXPECT_NE(nodes.out.find("HEALTH"), std::string::npos);
+  EXPECT_NE(nodes.out.find("healthy"), std::string::npos);
+  EXPECT_NE(nodes.out.find(cluster_.nodeAddress(0)), std::string::npos);
+  auto stats = ctl({"stats"});
+  ASSERT_EQ(stats.exit_code, 0);
+  EXPECT_NE(stats.out.find("healthy nodes"), std::string::npos);
+  auto bc = ctl({"broadcast", "1"});
+  ASSERT_EQ(bc.exit_code, 0);
+  EXPECT_NE(bc.out.find("1 node(s)"), std::string::npos) << bc.out;
+}
+
+TEST_F(CliTest, ControlAddressFromEnvironment) {
+  auto r = runCommand(heraldctlBinary(), {"stats"}, 30s,
+                      {"HERALD_CONTROL=" + cluster_.controlAddress()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST_F(CliTest, ErrorsAreClearWithExitCodes) {
+  auto bad = ctl({"publish", "bad channel", "1"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("INVALID_ARGUMENT"), std::string::npos) << bad.err;
+  auto bad_json = ctl({"publish", "a", "{oops"});
+  EXPECT_EQ(bad_json.exit_code, 1);
+  EXPECT_NE(bad_json.err.find("valid JSON"), std::string::npos) << bad_json.err;
+  auto usage = ctl({"publish", "only-channel"});
+  EXPECT_EQ(usage.exit_code, 2);
+  auto unknown = ctl({"frobnicate"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("unknown command"), std::string::npos);
+  auto down =
+      runCommand(heraldctlBinary(), {"--control", "127.0.0.1:1", "--timeout", "2", "stats"}, 30s);
+  EXPECT_EQ(down.exit_code, 1);
+  EXPECT_NE(down.err.find("is herald-control running"), std::string::npos) << down.err;
+}
+
+TEST(DaemonCommandLineTest, BadFlagsAndConfigStopStartUpWithExitCode2) {
+  auto control = runCommand(controlBinary(), {"--node-timeout-ms", "10"}, 30s);
+  EXPECT_EQ(control.exit_code, 2);
+  EXPECT_NE(control.err.find("node_timeout_ms"), std::string::npos) << control.err;
+  auto node = runCommand(nodeBinary(), {"--listen", "nowhere"}, 30s);
+  EXPECT_EQ(node.exit_code, 2);
+  EXPECT_NE(node.err.find("listen"), std::string::npos) << node.err;
+  auto help = runCommand(nodeBinary(), {"--help"}, 30s);
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--control"), std::string::npos);
+}
+
+TEST(DaemonCommandLineTest, CorruptStateFileStopsControlPlane) {
+  TempDir dir;
+  { std::ofstream(dir.path() + "/state.json") << "{ half-written"; }
+  auto r =
+      runCommand(controlBinary(), {"--grpc-listen", "127.0.0.1:0", "--data-dir", dir.path()}, 30s);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("corrupt state file"), std::string::npos) << r.err;
+}
+
+TEST(DaemonCommandLineTest, JsonLogsAreOneObjectPerLineWithComponent) {
+  TempDir dir;
+  Process control(controlBinary(), {"--grpc-listen", "127.0.0.1:0", "--data-dir", dir.path(),
+                                    "--log-format", "json"});
+  ASSERT_TRUE(control.waitListening(30s).has_value()) << control.output();
+  Process node(nodeBinary(), {"--listen", "127.0.0.1:0", "--control", *control.waitListening(1s),
+                              "--log-format", "json"});
+  ASSERT_TRUE(node.waitListening(30s).has_value()) << node.output();
+  ASSERT_TRUE(node.waitForOutput("config version", 30s)) << node.output();
+  node.stop(SIGTERM, 15s);
+  control.stop(SIGTERM, 15s);
+  for (const std::string& out : {control.output(), node.output()}) {
+    std::istringstream lines(out);
+    std::string line;
+    int count = 0;
+    while (std::getline(lines, line)) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      ASSERT_FALSE(j.is_discarded()) << "not JSON: " << line;
+      EXPECT_TRUE(j["component"].is_string()) << line;
+      EXPECT_TRUE(j["level"].is_string()) << line;
+      EXPECT_TRUE(j["ts"].is_string()) << line;
+      EXPECT_TRUE(j["msg"].is_string()) << line;
+      ++count;
+    }
+    EXPECT_GE(count, 2);
+  }
+}
+
+}  // namespace
+}  // namespace herald::testing
