@@ -39,9 +39,8 @@ TEST(ChannelNameTest, RejectsEmptyParts) {
 }
 
 TEST(ChannelNameTest, RejectsBadCharacters) {
-  for (const char* bad :
-       {"has space", "tab\tname", "ns:new\nline", "quote\"", "back\\slash", "Upper:case", "star*",
-        "ns:caf\xc3\xa9", std::string("nul\0x", 5).c_str()}) {
+  for (const char* bad : {"has space", "tab\tname", "ns:new\nline", "quote\"", "back\\slash",
+                          "Upper:case", "star*", "ns:caf\xc3\xa9"}) {
     auto r = parseChannelName(bad);
     EXPECT_FALSE(r.isOk()) << bad;
     if (!r.isOk()) {
