@@ -1,6 +1,5 @@
 #pragma once
 
-#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -13,24 +12,8 @@ class Table {
   explicit Table(std::vector<std::string> header) : rows_{std::move(header)} {}
   void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
 
-  void print(std::FILE* out) const {
-    std::vector<size_t> widths(rows_[0].size(), 0);
-    for (const auto& row : rows_) {
-      for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
-        widths[i] = std::max(widths[i], row[i].size());
-      }
-    }
-    for (const auto& row : rows_) {
-      std::string line;
-      for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
-        line += row[i];
-        if (i + 1 < row.size()) {
-          line.append(widths[i] - row[i].size() + 2, ' ');
-        }
-      }
-      std::fprintf(out, "%s\n", line.c_str());
-    }
-  }
+  // Writes the rows, each cell padded to its column's widest cell plus two spaces.
+  void print(std::FILE* out) const;
 
  private:
   std::vector<std::vector<std::string>> rows_;
