@@ -22,8 +22,10 @@ mkdir -p "$LOG_DIR"
 
 pids=()
 tail_pid=""
+stopping=""
 stop() {
   trap - INT TERM EXIT
+  stopping=1
   echo
   echo "run: stopping herald-node and herald-control ..."
   [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[@]}" 2>/dev/null || true
@@ -81,4 +83,4 @@ tail -n 0 -f "$LOG_DIR/control.log" "$LOG_DIR/node.log" &
 tail_pid=$!
 # Return as soon as either daemon exits (or on Ctrl-C via the trap).
 wait -n "${pids[@]}" || true
-echo "run: a daemon exited; see $LOG_DIR/" >&2
+[ -n "$stopping" ] || echo "run: a daemon exited on its own; see $LOG_DIR/" >&2
