@@ -52,6 +52,11 @@ void ControlServer::sweepLoop() {
   while (!sweep_cv_.wait_for(lock, period, [this] { return stopping_; })) {
     lock.unlock();
     const size_t marked = nodes_.sweep(std::chrono::milliseconds(config_.node_timeout_ms));
+    const size_t silent = link_service_->cancelSilentStreams(std::chrono::seconds(5));
+    if (silent > 0) {
+      componentLogger("control")->warn("{} NodeLink stream(s) sent no Hello in 5 s: closed",
+                                       silent);
+    }
     if (marked > 0) {
       componentLogger("control")->warn("{} node(s) marked unhealthy: no heartbeat in {} ms", marked,
                                        config_.node_timeout_ms);
@@ -73,11 +78,29 @@ void ControlServer::shutdown(std::chrono::milliseconds grace) {
     sweeper_.join();
   }
   if (server_) {
-    // NodeLink streams never end by themselves: cancel them so Shutdown can complete.
-    for (const auto& session : nodes_.live()) {
-      session->cancel("control plane shutting down");
+    // Shutdown stops accepting calls at once but waits for in-flight ones; NodeLink streams
+    // never end by themselves, so keep cancelling them until it returns (cancelling first
+    // would let nodes redial into the server before it stops accepting).
+    std::atomic<bool> done{false};
+    const auto deadline = std::chrono::system_clock::now() + grace;
+    std::thread shutdown([&] {
+      server_->Shutdown(deadline);
+      done = true;
+    });
+    bool forced = false;
+    while (!done) {
+      for (const auto& session : nodes_.live()) {
+        session->cancel("control plane shutting down");
+      }
+      link_service_->cancelSilentStreams(std::chrono::milliseconds(0));
+      // Once no call is being handled, the rest is idle connections: end it now.
+      if (!forced && control_service_->inFlight() == 0) {
+        server_->Shutdown(std::chrono::system_clock::now());
+        forced = true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    server_->Shutdown(std::chrono::system_clock::now() + grace);
+    shutdown.join();
   }
 }
 

@@ -83,6 +83,7 @@ grpc::Status validatePayload(const std::string& data, const std::string& event) 
 
 grpc::Status ControlService::CreateNamespace(Ctx*, const herald::v1::CreateNamespaceRequest* req,
                                              herald::v1::CreateNamespaceResponse* resp) {
+  auto guard = track();
   auto result = store_.createNamespace(req->namespace_());
   if (!result.isOk()) {
     return toGrpc(result.status());
@@ -94,6 +95,7 @@ grpc::Status ControlService::CreateNamespace(Ctx*, const herald::v1::CreateNames
 
 grpc::Status ControlService::GetNamespace(Ctx*, const herald::v1::GetNamespaceRequest* req,
                                           herald::v1::GetNamespaceResponse* resp) {
+  auto guard = track();
   auto result = store_.getNamespace(req->name());
   if (!result.isOk()) {
     return toGrpc(result.status());
@@ -104,6 +106,7 @@ grpc::Status ControlService::GetNamespace(Ctx*, const herald::v1::GetNamespaceRe
 
 grpc::Status ControlService::UpdateNamespace(Ctx*, const herald::v1::UpdateNamespaceRequest* req,
                                              herald::v1::UpdateNamespaceResponse* resp) {
+  auto guard = track();
   auto result = store_.updateNamespace(req->namespace_());
   if (!result.isOk()) {
     return toGrpc(result.status());
@@ -115,6 +118,7 @@ grpc::Status ControlService::UpdateNamespace(Ctx*, const herald::v1::UpdateNames
 
 grpc::Status ControlService::DeleteNamespace(Ctx*, const herald::v1::DeleteNamespaceRequest* req,
                                              herald::v1::DeleteNamespaceResponse* resp) {
+  auto guard = track();
   Status s = store_.deleteNamespace(req->name());
   if (!s.isOk()) {
     return toGrpc(s);
@@ -125,6 +129,7 @@ grpc::Status ControlService::DeleteNamespace(Ctx*, const herald::v1::DeleteNames
 
 grpc::Status ControlService::ListNamespaces(Ctx*, const herald::v1::ListNamespacesRequest* req,
                                             herald::v1::ListNamespacesResponse* resp) {
+  auto guard = track();
   const uint32_t limit = pageSize(req->page_size());
   for (const auto& ns : store_.listNamespaces()) {  // sorted by name
     if (!req->page_token().empty() && ns.name() <= req->page_token()) {
@@ -142,6 +147,7 @@ grpc::Status ControlService::ListNamespaces(Ctx*, const herald::v1::ListNamespac
 
 grpc::Status ControlService::GetLimits(Ctx*, const herald::v1::GetLimitsRequest*,
                                        herald::v1::GetLimitsResponse* resp) {
+  auto guard = track();
   *resp->mutable_limits() = store_.limits();
   resp->set_config_version(store_.version());
   return grpc::Status::OK;
@@ -149,6 +155,7 @@ grpc::Status ControlService::GetLimits(Ctx*, const herald::v1::GetLimitsRequest*
 
 grpc::Status ControlService::SetLimits(Ctx*, const herald::v1::SetLimitsRequest* req,
                                        herald::v1::SetLimitsResponse* resp) {
+  auto guard = track();
   auto result = store_.setLimits(req->limits());
   if (!result.isOk()) {
     return toGrpc(result.status());
@@ -185,6 +192,7 @@ grpc::Status ControlService::publishOne(const herald::v1::PublishRequest& req,
 
 grpc::Status ControlService::Publish(Ctx* ctx, const herald::v1::PublishRequest* req,
                                      herald::v1::PublishResponse* resp) {
+  auto guard = track();
   if (ctx->IsCancelled()) {
     return grpc::Status(StatusCode::CANCELLED, "caller cancelled");
   }
@@ -193,6 +201,7 @@ grpc::Status ControlService::Publish(Ctx* ctx, const herald::v1::PublishRequest*
 
 grpc::Status ControlService::PublishBatch(Ctx* ctx, const herald::v1::PublishBatchRequest* req,
                                           herald::v1::PublishBatchResponse* resp) {
+  auto guard = track();
   if (req->publications_size() == 0) {
     return grpc::Status(StatusCode::INVALID_ARGUMENT, "publications is empty");
   }
@@ -225,6 +234,7 @@ grpc::Status ControlService::PublishBatch(Ctx* ctx, const herald::v1::PublishBat
 
 grpc::Status ControlService::Broadcast(Ctx*, const herald::v1::BroadcastRequest* req,
                                        herald::v1::BroadcastResponse* resp) {
+  auto guard = track();
   grpc::Status payload = validatePayload(req->data(), req->event());
   if (!payload.ok()) {
     return payload;
@@ -266,6 +276,7 @@ grpc::Status ControlService::Broadcast(Ctx*, const herald::v1::BroadcastRequest*
 
 grpc::Status ControlService::SendToUser(Ctx*, const herald::v1::SendToUserRequest* req,
                                         herald::v1::SendToUserResponse* resp) {
+  auto guard = track();
   if (req->user().empty() || req->user().size() > 256) {
     return grpc::Status(StatusCode::INVALID_ARGUMENT, "user must be 1..256 bytes");
   }
@@ -287,6 +298,7 @@ grpc::Status ControlService::SendToUser(Ctx*, const herald::v1::SendToUserReques
 
 grpc::Status ControlService::Disconnect(Ctx*, const herald::v1::DisconnectRequest* req,
                                         herald::v1::DisconnectResponse* resp) {
+  auto guard = track();
   if (req->user().empty() && req->client().empty()) {
     return grpc::Status(StatusCode::INVALID_ARGUMENT, "give user, client, or both");
   }
@@ -315,6 +327,7 @@ grpc::Status ControlService::Disconnect(Ctx*, const herald::v1::DisconnectReques
 
 grpc::Status ControlService::ListNodes(Ctx*, const herald::v1::ListNodesRequest*,
                                        herald::v1::ListNodesResponse* resp) {
+  auto guard = track();
   for (auto& info : nodes_.list()) {
     *resp->add_nodes() = std::move(info);
   }
@@ -323,6 +336,7 @@ grpc::Status ControlService::ListNodes(Ctx*, const herald::v1::ListNodesRequest*
 
 grpc::Status ControlService::ListChannels(Ctx*, const herald::v1::ListChannelsRequest* req,
                                           herald::v1::ListChannelsResponse* resp) {
+  auto guard = track();
   const uint32_t limit = pageSize(req->page_size());
   auto states = channels_.list();
   const auto interest = router_.channelsWithInterest();
@@ -352,16 +366,19 @@ grpc::Status ControlService::ListChannels(Ctx*, const herald::v1::ListChannelsRe
 
 grpc::Status ControlService::History(Ctx*, const herald::v1::HistoryRequest*,
                                      herald::v1::HistoryResponse*) {
+  auto guard = track();
   return unimplemented("History", "history and recovery land with issue #4");
 }
 
 grpc::Status ControlService::Presence(Ctx*, const herald::v1::PresenceRequest*,
                                       herald::v1::PresenceResponse*) {
+  auto guard = track();
   return unimplemented("Presence", "presence lands with issue #4");
 }
 
 grpc::Status ControlService::ClusterStats(Ctx*, const herald::v1::ClusterStatsRequest*,
                                           herald::v1::ClusterStatsResponse* resp) {
+  auto guard = track();
   for (const auto& session : nodes_.live()) {
     const auto info = session->info();
     resp->set_nodes(resp->nodes() + 1);
@@ -382,6 +399,7 @@ grpc::Status ControlService::ClusterStats(Ctx*, const herald::v1::ClusterStatsRe
 
 grpc::Status ControlService::Info(Ctx*, const herald::v1::InfoRequest*,
                                   herald::v1::InfoResponse* resp) {
+  auto guard = track();
   resp->set_version(kVersion);
   resp->set_build(std::string("herald-control ") + kVersion);
   resp->set_engine("memory");

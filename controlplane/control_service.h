@@ -25,6 +25,9 @@ class ControlService final : public herald::v1::Control::Service {
       : store_(store), channels_(channels), nodes_(nodes), router_(router) {}
 
   void setListenAddress(std::string address) { listen_address_ = std::move(address); }
+  // Calls being handled now; shutdown waits for this to reach zero (idle client connections
+  // would otherwise hold gRPC's graceful shutdown until its deadline).
+  int64_t inFlight() const { return in_flight_.load(); }
 
   using Ctx = grpc::ServerContext;
   grpc::Status CreateNamespace(Ctx*, const herald::v1::CreateNamespaceRequest*,
@@ -68,6 +71,18 @@ class ControlService final : public herald::v1::Control::Service {
   grpc::Status publishOne(const herald::v1::PublishRequest& request,
                           herald::v1::PublishResponse* response);
 
+  // Counts one handler invocation for inFlight().
+  class CallGuard {
+   public:
+    explicit CallGuard(std::atomic<int64_t>& n) : n_(n) { n_.fetch_add(1); }
+    ~CallGuard() { n_.fetch_sub(1); }
+
+   private:
+    std::atomic<int64_t>& n_;
+  };
+  CallGuard track() { return CallGuard(in_flight_); }
+
+  std::atomic<int64_t> in_flight_{0};
   ConfigStore& store_;
   ChannelRegistry& channels_;
   NodeRegistry& nodes_;

@@ -11,7 +11,16 @@ grpc::Status NodeLinkService::Session(
     grpc::ServerReaderWriter<herald::v1::ControlMessage, herald::v1::NodeMessage>* stream) {
   auto log = componentLogger("link");
   herald::v1::NodeMessage first;
-  if (!stream->Read(&first)) {
+  {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    awaiting_hello_[context] = std::chrono::steady_clock::now();
+  }
+  const bool got_first = stream->Read(&first);
+  {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    awaiting_hello_.erase(context);
+  }
+  if (!got_first) {
     return grpc::Status(grpc::StatusCode::CANCELLED, "stream closed before Hello");
   }
   if (!first.has_hello()) {
@@ -59,6 +68,19 @@ grpc::Status NodeLinkService::Session(
   session->stop();
   log->info("node {} disconnected", hello.node_id());
   return grpc::Status::OK;
+}
+
+size_t NodeLinkService::cancelSilentStreams(std::chrono::milliseconds timeout) {
+  const auto now = std::chrono::steady_clock::now();
+  size_t cancelled = 0;
+  std::lock_guard<std::mutex> lock(pending_mu_);
+  for (const auto& [context, since] : awaiting_hello_) {
+    if (now - since >= timeout) {
+      context->TryCancel();
+      ++cancelled;
+    }
+  }
+  return cancelled;
 }
 
 }  // namespace herald::control

@@ -1,5 +1,9 @@
 #pragma once
 
+#include <chrono>
+#include <map>
+#include <mutex>
+
 #include <grpcpp/grpcpp.h>
 
 #include "controlplane/config_store.h"
@@ -20,11 +24,17 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
                        grpc::ServerReaderWriter<herald::v1::ControlMessage,
                                                 herald::v1::NodeMessage>* stream) override;
 
+  // Cancels streams that have not said Hello within `timeout` (all of them when zero): a
+  // handler blocked on the first read would otherwise hold a thread and stall Shutdown.
+  size_t cancelSilentStreams(std::chrono::milliseconds timeout);
+
  private:
   ConfigStore& store_;
   NodeRegistry& registry_;
   Router& router_;
   const size_t node_queue_limit_;
+  std::mutex pending_mu_;
+  std::map<grpc::ServerContext*, std::chrono::steady_clock::time_point> awaiting_hello_;
 };
 
 }  // namespace herald::control

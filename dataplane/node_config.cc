@@ -17,6 +17,7 @@ constexpr const char* kUsage = R"(usage: herald-node [options]
   --node-id ID            node identity (default node-<host>-<port>)
   --config FILE           JSON config file (see docs/operations.md)
   --shards N              event-loop threads (default: one per hardware thread)
+  --reconnect-max-ms N    ceiling of the backoff between control-plane redials (default 5000)
   --log-format human|json log format (default human)
   --log-level LEVEL       trace, debug, info, warn, error (default info)
   --help                  this text
@@ -59,6 +60,9 @@ void validateNodeConfig(const NodeConfig& config) {
   if (config.node_id.size() > 128) {
     throw ConfigError("node_id: at most 128 bytes");
   }
+  if (config.reconnect_max_ms < 100) {
+    throw ConfigError("reconnect_max_ms: at least 100");
+  }
   if (config.shards > 256) {
     throw ConfigError("shards: at most 256");
   }
@@ -95,6 +99,8 @@ NodeConfig parseNodeArgs(int argc, char** argv) {
       // already applied
     } else if (flag == "--shards") {
       config.shards = parseUint(flag, value);
+    } else if (flag == "--reconnect-max-ms") {
+      config.reconnect_max_ms = parseUint(flag, value);
     } else if (flag == "--log-format") {
       config.log_format = value;
     } else if (flag == "--log-level") {

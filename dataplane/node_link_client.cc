@@ -192,12 +192,12 @@ bool NodeLinkClient::runSession() {
 void NodeLinkClient::writerLoop(Stream* stream) {
   // A session that got no config snapshot this long after Hello is stuck (seen when the node
   // dials while the control plane is still starting): cancel it and dial again.
-  constexpr auto kFirstConfigTimeout = std::chrono::seconds(3);
+  constexpr auto kFirstConfigTimeout = std::chrono::seconds(2);
   const auto started = std::chrono::steady_clock::now();
   auto next_stats = started;
   for (;;) {
     if (!session_configured_ && std::chrono::steady_clock::now() - started > kFirstConfigTimeout) {
-      componentLogger("link")->warn("no config from control plane within 3 s of Hello; redialing");
+      componentLogger("link")->warn("no config from control plane within 2 s of Hello; redialing");
       std::lock_guard<std::mutex> lock(mu_);
       if (context_ != nullptr) {
         context_->TryCancel();
