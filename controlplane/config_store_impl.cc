@@ -73,9 +73,15 @@ ConfigStoreImpl::ConfigStoreImpl(std::string data_dir,
   if (::mkdir(data_dir_.c_str(), 0700) != 0 && errno != EEXIST) {
     throw std::runtime_error("data dir " + data_dir_ + ": " + std::strerror(errno));
   }
+  struct stat st {};
+  const bool exists = ::stat(state_file_.c_str(), &st) == 0;
   std::ifstream in(state_file_);
+  if (exists && !in) {
+    throw std::runtime_error("state file " + state_file_ + " exists but cannot be read: " +
+                             std::strerror(errno) + " (Herald will not start empty over it)");
+  }
   std::lock_guard<std::mutex> lock(mu_);
-  if (in) {
+  if (exists) {
     std::stringstream buffer;
     buffer << in.rdbuf();
     load(buffer.str());
@@ -257,8 +263,9 @@ herald::v1::Limits ConfigStoreImpl::limits() const {
 }
 
 Result<herald::v1::Limits> ConfigStoreImpl::setLimits(const herald::v1::Limits& limits) {
-  if (limits.max_inbound_frame_bytes() != 0 && limits.max_inbound_frame_bytes() < 256) {
-    return Status(ErrorCode::kBadRequest, "max_inbound_frame_bytes below 256");
+  Status valid = validateLimits(limits);
+  if (!valid.isOk()) {
+    return valid;
   }
   ConfigSnapshotPtr snap;
   herald::v1::Limits effective;

@@ -143,6 +143,10 @@ void validateControlConfig(const ControlConfig& config) {
   if (!parseLogFormat(config.log_format, &format)) {
     throw ConfigError("log_format: '" + config.log_format + "' is not human or json");
   }
+  Status limits = validateLimits(config.limits);
+  if (!limits.isOk()) {
+    throw ConfigError("limits: " + limits.message());
+  }
   std::set<std::string> names;
   for (const auto& ns : config.namespaces) {
     Status s = validateNamespace(ns);

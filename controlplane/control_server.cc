@@ -31,6 +31,8 @@ std::string ControlServer::start() {
   int bound_port = 0;
   builder.AddListeningPort(config_.grpc_listen, grpc::InsecureServerCredentials(), &bound_port);
   builder.SetMaxReceiveMessageSize(64 << 20);
+  // gRPC shares ports by default: a second control plane on the same address must fail.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(control_service_.get());
   builder.RegisterService(link_service_.get());
   server_ = builder.BuildAndStart();

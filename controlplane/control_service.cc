@@ -16,6 +16,22 @@ using grpc::StatusCode;
 constexpr uint32_t kDefaultPageSize = 100;
 constexpr uint32_t kMaxPageSize = 1000;
 constexpr size_t kMaxBatch = 10000;
+constexpr size_t kMaxIdempotencyKey = 256;
+
+// Page tokens carry the last name returned, behind a prefix so that the empty name (the
+// default namespace) is a token too; an empty token means "from the start".
+constexpr char kPageTokenPrefix[] = "after:";
+
+bool pageTokenValid(const std::string& token) {
+  return token.empty() || token.rfind(kPageTokenPrefix, 0) == 0;
+}
+
+// True when `name` was already returned on an earlier page.
+bool beforeToken(const std::string& name, const std::string& token) {
+  return !token.empty() && name <= token.substr(sizeof(kPageTokenPrefix) - 1);
+}
+
+std::string tokenAfter(const std::string& name) { return kPageTokenPrefix + name; }
 
 uint32_t pageSize(uint32_t requested) {
   if (requested == 0) {
@@ -130,13 +146,16 @@ grpc::Status ControlService::DeleteNamespace(Ctx*, const herald::v1::DeleteNames
 grpc::Status ControlService::ListNamespaces(Ctx*, const herald::v1::ListNamespacesRequest* req,
                                             herald::v1::ListNamespacesResponse* resp) {
   auto guard = track();
+  if (!pageTokenValid(req->page_token())) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT, "page_token was not returned by this RPC");
+  }
   const uint32_t limit = pageSize(req->page_size());
   for (const auto& ns : store_.listNamespaces()) {  // sorted by name
-    if (!req->page_token().empty() && ns.name() <= req->page_token()) {
+    if (beforeToken(ns.name(), req->page_token())) {
       continue;
     }
     if (static_cast<uint32_t>(resp->namespaces_size()) == limit) {
-      resp->set_next_page_token(resp->namespaces(resp->namespaces_size() - 1).name());
+      resp->set_next_page_token(tokenAfter(resp->namespaces(resp->namespaces_size() - 1).name()));
       break;
     }
     *resp->add_namespaces() = ns;
@@ -178,7 +197,7 @@ grpc::Status ControlService::publishOne(const herald::v1::PublishRequest& req,
   if (!payload.ok()) {
     return payload;
   }
-  if (req.idempotency_key().size() > 256) {
+  if (req.idempotency_key().size() > kMaxIdempotencyKey) {
     return grpc::Status(StatusCode::INVALID_ARGUMENT, "idempotency_key longer than 256 bytes");
   }
   PublishOutcome out = channels_.publish(req.channel(), req.event(), req.data(),
@@ -214,6 +233,9 @@ grpc::Status ControlService::PublishBatch(Ctx* ctx, const herald::v1::PublishBat
     const auto& p = req->publications(i);
     auto name = parseChannelName(p.channel());
     grpc::Status payload = validatePayload(p.data(), p.event());
+    if (payload.ok() && p.idempotency_key().size() > kMaxIdempotencyKey) {
+      payload = grpc::Status(StatusCode::INVALID_ARGUMENT, "idempotency_key longer than 256 bytes");
+    }
     if (!name.isOk() || !payload.ok()) {
       const std::string why = !name.isOk() ? name.status().message() : payload.error_message();
       return grpc::Status(StatusCode::INVALID_ARGUMENT,
@@ -337,6 +359,9 @@ grpc::Status ControlService::ListNodes(Ctx*, const herald::v1::ListNodesRequest*
 grpc::Status ControlService::ListChannels(Ctx*, const herald::v1::ListChannelsRequest* req,
                                           herald::v1::ListChannelsResponse* resp) {
   auto guard = track();
+  if (!pageTokenValid(req->page_token())) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT, "page_token was not returned by this RPC");
+  }
   const uint32_t limit = pageSize(req->page_size());
   auto states = channels_.list();
   const auto interest = router_.channelsWithInterest();
@@ -347,11 +372,11 @@ grpc::Status ControlService::ListChannels(Ctx*, const herald::v1::ListChannelsRe
     if (name.compare(0, req->prefix().size(), req->prefix()) != 0) {
       continue;
     }
-    if (!req->page_token().empty() && name <= req->page_token()) {
+    if (beforeToken(name, req->page_token())) {
       continue;
     }
     if (static_cast<uint32_t>(resp->channels_size()) == limit) {
-      resp->set_next_page_token(resp->channels(resp->channels_size() - 1).channel());
+      resp->set_next_page_token(tokenAfter(resp->channels(resp->channels_size() - 1).channel()));
       break;
     }
     auto* info = resp->add_channels();

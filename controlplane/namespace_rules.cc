@@ -24,6 +24,21 @@ Status validateNamespace(const herald::v1::Namespace& ns) {
   return Status::ok();
 }
 
+Status validateLimits(const herald::v1::Limits& limits) {
+  if (limits.max_inbound_frame_bytes() != 0 && limits.max_inbound_frame_bytes() < 256) {
+    return Status(ErrorCode::kBadRequest, "max_inbound_frame_bytes below 256");
+  }
+  if (limits.max_inbound_frame_bytes() > (64u << 20)) {
+    return Status(ErrorCode::kBadRequest, "max_inbound_frame_bytes above 64 MiB");
+  }
+  for (const auto& origin : limits.allowed_origins()) {
+    if (origin.empty() || origin.size() > 255) {
+      return Status(ErrorCode::kBadRequest, "allowed_origins entries must be 1..255 bytes");
+    }
+  }
+  return Status::ok();
+}
+
 herald::v1::Limits withLimitDefaults(const herald::v1::Limits& in) {
   herald::v1::Limits l = in;
   auto def = [](uint32_t value, uint32_t fallback) { return value == 0 ? fallback : value; };

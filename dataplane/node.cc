@@ -1,5 +1,13 @@
 #include "dataplane/node.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -10,6 +18,43 @@
 #include "dataplane/frame_builder.h"
 
 namespace herald::node {
+
+namespace {
+
+void ensurePortFree(const std::string& host, uint16_t port) {
+  sockaddr_storage storage{};
+  socklen_t len = 0;
+  int family = AF_INET;
+  if (host.find(':') != std::string::npos) {
+    auto* a6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    a6->sin6_family = family = AF_INET6;
+    a6->sin6_port = htons(port);
+    if (::inet_pton(AF_INET6, host.c_str(), &a6->sin6_addr) != 1) {
+      throw std::runtime_error("listen: '" + host + "' is not an IP address");
+    }
+    len = sizeof(sockaddr_in6);
+  } else {
+    auto* a4 = reinterpret_cast<sockaddr_in*>(&storage);
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons(port);
+    if (::inet_pton(AF_INET, host.c_str(), &a4->sin_addr) != 1) {
+      throw std::runtime_error("listen: '" + host + "' is not an IP address");
+    }
+    len = sizeof(sockaddr_in);
+  }
+  const int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&storage), len) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!ok) {
+    throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " +
+                             std::strerror(err));
+  }
+}
+
+}  // namespace
 
 Node::Node(NodeConfig config) : config_(std::move(config)) {}
 
@@ -23,6 +68,11 @@ std::string Node::start() {
   }
   auto settings = defaultNodeSettings();
   uint16_t port = hp.port;
+  if (port != 0) {
+    // Shards share the port through SO_REUSEPORT, which would also let a second node (or any
+    // process) bind it silently: probe without the option first so that case fails loudly.
+    ensurePortFree(hp.host, port);
+  }
   for (uint32_t i = 0; i < shard_count; ++i) {
     ShardContext ctx;
     ctx.index = i;
@@ -38,9 +88,17 @@ std::string Node::start() {
     // The first shard may pick the port (port 0); the others join it through SO_REUSEPORT.
     port = shards_.back()->listen(hp.host, port);
   }
-  address_ = hp.host + ":" + std::to_string(port);
+  const bool v6 = hp.host.find(':') != std::string::npos;
+  address_ = (v6 ? "[" + hp.host + "]" : hp.host) + ":" + std::to_string(port);
   if (config_.node_id.empty()) {
-    config_.node_id = "node-" + hp.host + "-" + std::to_string(port);
+    // A wildcard address says nothing about which machine this is: use the host name.
+    std::string host = hp.host;
+    if (host == "0.0.0.0" || host == "::") {
+      char name[256] = {};
+      ::gethostname(name, sizeof(name) - 1);
+      host = name;
+    }
+    config_.node_id = "node-" + host + "-" + std::to_string(port);
   }
   // Shards read the id through a pointer, only once their threads start (below).
   for (auto& shard : shards_) {

@@ -183,6 +183,9 @@ class Shard::Impl {
   }
 
   void sendFrame(WsConnection* con, const PreparedFrame& frame) {
+    if (con->get_state() != websocketpp::session::state::open) {
+      return;  // closing: neither a delivery nor another slow-consumer close
+    }
     if (con->get_buffered_amount() > settings_->limits.outbound_queue_bytes()) {
       // The client is not reading: cut it off rather than buffer without bound (code 4008).
       websocketpp::lib::error_code ec;
@@ -210,6 +213,7 @@ class Shard::Impl {
     const std::string path = resource.substr(0, resource.find('?'));
     if (path != "/ws") {
       con->set_status(websocketpp::http::status_code::not_found);
+      con->replace_header("Content-Type", "application/json");
       con->set_body("{\"error\":\"not_found\",\"message\":\"WebSocket endpoint is /ws\"}");
       return false;
     }
@@ -217,6 +221,7 @@ class Shard::Impl {
                               settings_->limits.max_connections_per_node()) {
       counters_.connections_refused.fetch_add(1, std::memory_order_relaxed);
       con->set_status(websocketpp::http::status_code::service_unavailable);
+      con->replace_header("Content-Type", "application/json");
       con->set_body("{\"error\":\"limit_exceeded\",\"message\":\"node is full or draining\"}");
       return false;
     }
@@ -348,7 +353,9 @@ class Shard::Impl {
       case CommandType::kPublish: {
         auto name = parseChannelName(cmd.channel);
         if (!name.isOk()) {
-          sendError(con, parsed.id, name.status());
+          sendError(con, parsed.id,
+                    Status(ErrorCode::kBadRequest, "channel '" + cmd.channel.substr(0, 300) +
+                                                       "': " + name.status().message()));
         } else if (!settings_->namespaceFor(name->ns).allow_client_publish()) {
           sendError(
               con, parsed.id,

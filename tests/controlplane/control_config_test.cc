@@ -79,6 +79,10 @@ TEST(ControlConfigTest, RejectsBadInputWithClearMessages) {
       writeFile("control-type.json", R"({"limits": {"max_connections_per_node": "9"}})");
   EXPECT_NE(errorOf({"--config", type}).find("limits.max_connections_per_node: expected"),
             std::string::npos);
+  const auto frame =
+      writeFile("control-frame.json", R"({"limits": {"max_inbound_frame_bytes": 10}})");
+  EXPECT_NE(errorOf({"--config", frame}).find("max_inbound_frame_bytes below 256"),
+            std::string::npos);
 }
 
 }  // namespace

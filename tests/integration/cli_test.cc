@@ -118,6 +118,20 @@ TEST(DaemonCommandLineTest, BadFlagsAndConfigStopStartUpWithExitCode2) {
   EXPECT_NE(help.out.find("--control"), std::string::npos);
 }
 
+TEST_F(CliTest, SecondDaemonOnABusyAddressFailsToStart) {
+  TempDir other;
+  auto control =
+      runCommand(controlBinary(),
+                 {"--grpc-listen", cluster_.controlAddress(), "--data-dir", other.path()}, 30s);
+  EXPECT_EQ(control.exit_code, 1);
+  EXPECT_NE(control.err.find("cannot listen on"), std::string::npos) << control.err;
+  auto node = runCommand(
+      nodeBinary(), {"--listen", cluster_.nodeAddress(0), "--control", cluster_.controlAddress()},
+      30s);
+  EXPECT_EQ(node.exit_code, 1);
+  EXPECT_NE(node.err.find("Address already in use"), std::string::npos) << node.err;
+}
+
 TEST(DaemonCommandLineTest, CorruptStateFileStopsControlPlane) {
   TempDir dir;
   { std::ofstream(dir.path() + "/state.json") << "{ half-written"; }

@@ -128,6 +128,25 @@ TEST_F(ContractTest, ListNamespacesPages) {
   }
   EXPECT_NE(std::find(seen.begin(), seen.end(), "page-c"), seen.end());
   EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+
+  // The default namespace has the empty name; paging must not stop at it.
+  herald::v1::CreateNamespaceRequest def;
+  *def.mutable_namespace_() = ns("", herald::v1::SUBSCRIBE_RULE_PUBLIC);
+  herald::v1::CreateNamespaceResponse created;
+  ASSERT_TRUE(call(&Stub::CreateNamespace, def, &created).ok());
+  herald::v1::ListNamespacesRequest first;
+  first.set_page_size(1);
+  herald::v1::ListNamespacesResponse page;
+  ASSERT_TRUE(call(&Stub::ListNamespaces, first, &page).ok());
+  ASSERT_EQ(page.namespaces_size(), 1);
+  EXPECT_EQ(page.namespaces(0).name(), "");
+  EXPECT_FALSE(page.next_page_token().empty()) << "more namespaces follow the default one";
+  herald::v1::ListNamespacesRequest bogus;
+  bogus.set_page_token("not-a-token");
+  EXPECT_EQ(call(&Stub::ListNamespaces, bogus, &page).error_code(), StatusCode::INVALID_ARGUMENT);
+  herald::v1::DeleteNamespaceRequest del;
+  herald::v1::DeleteNamespaceResponse deleted;
+  ASSERT_TRUE(call(&Stub::DeleteNamespace, del, &deleted).ok());
 }
 
 TEST_F(ContractTest, LimitsGetAndSet) {
@@ -215,6 +234,14 @@ TEST_F(ContractTest, PublishBatchIsAllOrNothing) {
   EXPECT_EQ(next.offset(), resp.results(2).offset() + 1) << "a refused batch assigned offsets";
   EXPECT_EQ(call(&Stub::PublishBatch, herald::v1::PublishBatchRequest(), &bad).error_code(),
             StatusCode::INVALID_ARGUMENT);
+
+  // A bad idempotency key late in the batch refuses the whole batch too.
+  req.mutable_publications(1)->set_data("1");
+  req.mutable_publications(2)->set_idempotency_key(std::string(300, 'k'));
+  EXPECT_EQ(call(&Stub::PublishBatch, req, &bad).error_code(), StatusCode::INVALID_ARGUMENT);
+  herald::v1::PublishResponse after;
+  ASSERT_TRUE(call(&Stub::Publish, probe, &after).ok());
+  EXPECT_EQ(after.offset(), next.offset() + 1) << "a refused batch assigned offsets";
 }
 
 TEST_F(ContractTest, BroadcastSendToUserDisconnect) {
