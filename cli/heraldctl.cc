@@ -26,14 +26,33 @@ commands:
   stats                    cluster totals
   channels [PREFIX]        channels with offsets and interested nodes
   info                     control plane version and config version
+  namespaces list | get NAME | delete NAME
+  namespaces create|update NAME [--rule public|authenticated|owner|granted]
+                           [--owner-claim CLAIM] [--client-publish] [--history-size N]
+                           [--history-ttl SECONDS] [--max-subscribers N]
+  limits get               cluster-wide limits (defaults filled in)
+  limits set NAME=VALUE... change some limits, keep the others (names as in `limits get`)
+  keys list | revoke ID    Control API keys (admin)
+  keys create --role admin|publisher|reader [--name NAME]
+                           prints the new key once
 
 The control plane address comes from --control, else $HERALD_CONTROL, else 127.0.0.1:7070.
+The API key comes from --api-key, else $HERALD_API_KEY (sent as authorization: Bearer KEY).
 --json prints the raw response as JSON (field names as in proto/herald/v1/control.proto).
 Exit codes: 0 ok, 1 the call failed (message on stderr), 2 usage error.
 )";
 
 struct Options {
   std::string control;
+  std::string api_key;
+  std::string rule;
+  std::string owner_claim;
+  std::string role;
+  std::string name;
+  bool client_publish = false;
+  int64_t history_size = -1;
+  int64_t history_ttl = -1;
+  int64_t max_subscribers = -1;
   bool json = false;
   int timeout_s = 10;
   std::string event;
@@ -51,6 +70,16 @@ Options parseArgs(int argc, char** argv) {
   Options o;
   const char* env = std::getenv("HERALD_CONTROL");
   o.control = env != nullptr && *env != '\0' ? env : "127.0.0.1:7070";
+  if (const char* key = std::getenv("HERALD_API_KEY"); key != nullptr) {
+    o.api_key = key;
+  }
+  auto number = [&](const std::string& flag, const std::string& text) -> int64_t {
+    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
+        text.size() > 9) {
+      usageError(flag + " needs a non-negative number");
+    }
+    return std::stoll(text);
+  };
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&](const char* flag) -> std::string {
@@ -77,6 +106,24 @@ Options parseArgs(int argc, char** argv) {
       o.idempotency_key = value("--idempotency-key");
     } else if (a == "--channels") {
       o.channels = value("--channels");
+    } else if (a == "--api-key") {
+      o.api_key = value("--api-key");
+    } else if (a == "--rule") {
+      o.rule = value("--rule");
+    } else if (a == "--owner-claim") {
+      o.owner_claim = value("--owner-claim");
+    } else if (a == "--role") {
+      o.role = value("--role");
+    } else if (a == "--name") {
+      o.name = value("--name");
+    } else if (a == "--client-publish") {
+      o.client_publish = true;
+    } else if (a == "--history-size") {
+      o.history_size = number(a, value("--history-size"));
+    } else if (a == "--history-ttl") {
+      o.history_ttl = number(a, value("--history-ttl"));
+    } else if (a == "--max-subscribers") {
+      o.max_subscribers = number(a, value("--max-subscribers"));
     } else if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
       usageError("unknown flag " + a);
     } else {
@@ -111,6 +158,9 @@ int fail(const std::string& what, const grpc::Status& status, const Options& o) 
   auto it = kNames.find(status.error_code());
   std::fprintf(stderr, "heraldctl: %s failed: %s: %s\n", what.c_str(),
                it == kNames.end() ? "ERROR" : it->second, status.error_message().c_str());
+  if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED && o.api_key.empty()) {
+    std::fprintf(stderr, "heraldctl: no API key given (--api-key or HERALD_API_KEY)\n");
+  }
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
     std::fprintf(stderr,
                  "heraldctl: is herald-control running at %s? (--control or "
@@ -149,6 +199,282 @@ std::vector<std::string> splitCommas(const std::string& text) {
   return out;
 }
 
+void printNamespaces(const std::vector<herald::v1::Namespace>& list) {
+  herald::cli::Table t(
+      {"NAMESPACE", "RULE", "OWNER CLAIM", "CLIENT PUBLISH", "HISTORY", "TTL", "MAX SUBS"});
+  for (const auto& n : list) {
+    std::string rule = "public";
+    switch (n.subscribe_rule()) {
+      case herald::v1::SUBSCRIBE_RULE_AUTHENTICATED:
+        rule = "authenticated";
+        break;
+      case herald::v1::SUBSCRIBE_RULE_OWNER:
+        rule = "owner";
+        break;
+      case herald::v1::SUBSCRIBE_RULE_GRANTED:
+        rule = "granted";
+        break;
+      default:
+        break;
+    }
+    t.add({n.name().empty() ? "(default)" : n.name(), rule,
+           n.owner_claim().empty() ? "-" : n.owner_claim(), n.allow_client_publish() ? "yes" : "no",
+           std::to_string(n.history_size()), std::to_string(n.history_ttl_seconds()),
+           std::to_string(n.max_subscribers())});
+  }
+  t.print(stdout);
+}
+
+int namespacesCommand(herald::v1::Control::Stub& stub, grpc::ClientContext& ctx, const Options& o) {
+  const std::string sub = o.args.size() > 1 ? o.args[1] : "list";
+  if (sub == "list") {
+    herald::v1::ListNamespacesRequest req;
+    req.set_page_size(1000);
+    herald::v1::ListNamespacesResponse resp;
+    grpc::Status s = stub.ListNamespaces(&ctx, req, &resp);
+    if (!s.ok()) {
+      return fail("namespaces list", s, o);
+    }
+    if (o.json) {
+      std::cout << toJson(resp);
+    } else {
+      printNamespaces({resp.namespaces().begin(), resp.namespaces().end()});
+    }
+    return 0;
+  }
+  if (o.args.size() != 3) {
+    usageError("namespaces " + sub + " needs NAME (\"\" for the default namespace)");
+  }
+  const std::string& name = o.args[2];
+  if (sub == "get") {
+    herald::v1::GetNamespaceRequest req;
+    req.set_name(name);
+    herald::v1::GetNamespaceResponse resp;
+    grpc::Status s = stub.GetNamespace(&ctx, req, &resp);
+    if (!s.ok()) {
+      return fail("namespaces get", s, o);
+    }
+    if (o.json) {
+      std::cout << toJson(resp);
+    } else {
+      printNamespaces({resp.namespace_()});
+    }
+    return 0;
+  }
+  if (sub == "delete") {
+    herald::v1::DeleteNamespaceRequest req;
+    req.set_name(name);
+    herald::v1::DeleteNamespaceResponse resp;
+    grpc::Status s = stub.DeleteNamespace(&ctx, req, &resp);
+    if (!s.ok()) {
+      return fail("namespaces delete", s, o);
+    }
+    if (o.json) {
+      std::cout << toJson(resp);
+    } else {
+      std::printf("deleted namespace '%s' (config version %llu)\n", name.c_str(),
+                  static_cast<unsigned long long>(resp.config_version()));
+    }
+    return 0;
+  }
+  if (sub != "create" && sub != "update") {
+    usageError("namespaces: unknown subcommand '" + sub + "'");
+  }
+  herald::v1::Namespace ns;
+  ns.set_name(name);
+  const std::string rule = o.rule.empty() ? "public" : o.rule;
+  if (rule == "public") {
+    ns.set_subscribe_rule(herald::v1::SUBSCRIBE_RULE_PUBLIC);
+  } else if (rule == "authenticated") {
+    ns.set_subscribe_rule(herald::v1::SUBSCRIBE_RULE_AUTHENTICATED);
+  } else if (rule == "owner") {
+    ns.set_subscribe_rule(herald::v1::SUBSCRIBE_RULE_OWNER);
+  } else if (rule == "granted") {
+    ns.set_subscribe_rule(herald::v1::SUBSCRIBE_RULE_GRANTED);
+  } else {
+    usageError("--rule must be public, authenticated, owner or granted");
+  }
+  ns.set_owner_claim(o.owner_claim);
+  ns.set_allow_client_publish(o.client_publish);
+  ns.set_history_size(o.history_size < 0 ? 0 : static_cast<uint32_t>(o.history_size));
+  ns.set_history_ttl_seconds(o.history_ttl < 0 ? 0 : static_cast<uint32_t>(o.history_ttl));
+  ns.set_max_subscribers(o.max_subscribers < 0 ? 0 : static_cast<uint32_t>(o.max_subscribers));
+  grpc::Status s;
+  uint64_t version = 0;
+  google::protobuf::Message* shown = nullptr;
+  herald::v1::CreateNamespaceResponse created;
+  herald::v1::UpdateNamespaceResponse updated;
+  if (sub == "create") {
+    herald::v1::CreateNamespaceRequest req;
+    *req.mutable_namespace_() = ns;
+    s = stub.CreateNamespace(&ctx, req, &created);
+    version = created.config_version();
+    shown = &created;
+  } else {
+    herald::v1::UpdateNamespaceRequest req;
+    *req.mutable_namespace_() = ns;
+    s = stub.UpdateNamespace(&ctx, req, &updated);
+    version = updated.config_version();
+    shown = &updated;
+  }
+  if (!s.ok()) {
+    return fail("namespaces " + sub, s, o);
+  }
+  if (o.json) {
+    std::cout << toJson(*shown);
+  } else {
+    std::printf("%s namespace '%s' (config version %llu, pushed to every node)\n",
+                sub == "create" ? "created" : "updated", name.c_str(),
+                static_cast<unsigned long long>(version));
+  }
+  return 0;
+}
+
+int limitsCommand(herald::v1::Control::Stub& stub, grpc::ClientContext& ctx, const Options& o) {
+  const std::string sub = o.args.size() > 1 ? o.args[1] : "get";
+  herald::v1::GetLimitsResponse current;
+  grpc::Status s = stub.GetLimits(&ctx, herald::v1::GetLimitsRequest(), &current);
+  if (!s.ok()) {
+    return fail("limits get", s, o);
+  }
+  const auto* descriptor = herald::v1::Limits::descriptor();
+  const auto* reflection = herald::v1::Limits::GetReflection();
+  if (sub == "get") {
+    if (o.json) {
+      std::cout << toJson(current);
+      return 0;
+    }
+    herald::cli::Table t({"LIMIT", "VALUE"});
+    for (int i = 0; i < descriptor->field_count(); ++i) {
+      const auto* field = descriptor->field(i);
+      std::string value;
+      if (field->is_repeated()) {
+        for (int j = 0; j < reflection->FieldSize(current.limits(), field); ++j) {
+          value += (j ? "," : "") + reflection->GetRepeatedString(current.limits(), field, j);
+        }
+        value = value.empty() ? "(any)" : value;
+      } else {
+        value = std::to_string(reflection->GetUInt32(current.limits(), field));
+      }
+      t.add({field->name(), value});
+    }
+    t.print(stdout);
+    std::printf("config version %llu\n", static_cast<unsigned long long>(current.config_version()));
+    return 0;
+  }
+  if (sub != "set" || o.args.size() < 3) {
+    usageError(
+        "limits set NAME=VALUE [NAME=VALUE...], e.g. limits set "
+        "max_subscriptions_per_connection=100");
+  }
+  herald::v1::Limits limits = current.limits();
+  for (size_t i = 2; i < o.args.size(); ++i) {
+    const std::string& kv = o.args[i];
+    const size_t eq = kv.find('=');
+    const auto* field =
+        eq == std::string::npos ? nullptr : descriptor->FindFieldByName(kv.substr(0, eq));
+    if (field == nullptr) {
+      usageError("unknown limit in '" + kv + "' (see `heraldctl limits get`)");
+    }
+    const std::string value = kv.substr(eq + 1);
+    if (field->is_repeated()) {
+      reflection->ClearField(&limits, field);
+      for (const auto& item : splitCommas(value)) {
+        reflection->AddString(&limits, field, item);
+      }
+    } else {
+      if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos ||
+          value.size() > 9) {
+        usageError(field->name() + " needs a non-negative number");
+      }
+      reflection->SetUInt32(&limits, field, static_cast<uint32_t>(std::stoul(value)));
+    }
+  }
+  grpc::ClientContext set_ctx;
+  set_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(o.timeout_s));
+  if (!o.api_key.empty()) {
+    set_ctx.AddMetadata("authorization", "Bearer " + o.api_key);
+  }
+  herald::v1::SetLimitsRequest req;
+  *req.mutable_limits() = limits;
+  herald::v1::SetLimitsResponse resp;
+  s = stub.SetLimits(&set_ctx, req, &resp);
+  if (!s.ok()) {
+    return fail("limits set", s, o);
+  }
+  if (o.json) {
+    std::cout << toJson(resp);
+  } else {
+    std::printf("limits updated (config version %llu, pushed to every node)\n",
+                static_cast<unsigned long long>(resp.config_version()));
+  }
+  return 0;
+}
+
+int keysCommand(herald::v1::Control::Stub& stub, grpc::ClientContext& ctx, const Options& o) {
+  const std::string sub = o.args.size() > 1 ? o.args[1] : "list";
+  if (sub == "list") {
+    herald::v1::ListApiKeysResponse resp;
+    grpc::Status s = stub.ListApiKeys(&ctx, herald::v1::ListApiKeysRequest(), &resp);
+    if (!s.ok()) {
+      return fail("keys list", s, o);
+    }
+    if (o.json) {
+      std::cout << toJson(resp);
+      return 0;
+    }
+    herald::cli::Table t({"ID", "ROLE", "NAME", "CREATED (unix ms)"});
+    for (const auto& k : resp.keys()) {
+      const char* role = k.role() == herald::v1::API_KEY_ROLE_ADMIN       ? "admin"
+                         : k.role() == herald::v1::API_KEY_ROLE_PUBLISHER ? "publisher"
+                                                                          : "reader";
+      t.add({k.id(), role, k.name().empty() ? "-" : k.name(), std::to_string(k.created_unix_ms())});
+    }
+    t.print(stdout);
+    return 0;
+  }
+  if (sub == "revoke") {
+    if (o.args.size() != 3) {
+      usageError("keys revoke needs the key ID (see `heraldctl keys list`)");
+    }
+    herald::v1::RevokeApiKeyRequest req;
+    req.set_id(o.args[2]);
+    herald::v1::RevokeApiKeyResponse resp;
+    grpc::Status s = stub.RevokeApiKey(&ctx, req, &resp);
+    if (!s.ok()) {
+      return fail("keys revoke", s, o);
+    }
+    std::printf("revoked key %s\n", o.args[2].c_str());
+    return 0;
+  }
+  if (sub != "create") {
+    usageError("keys: unknown subcommand '" + sub + "'");
+  }
+  herald::v1::CreateApiKeyRequest req;
+  if (o.role == "admin") {
+    req.set_role(herald::v1::API_KEY_ROLE_ADMIN);
+  } else if (o.role == "publisher") {
+    req.set_role(herald::v1::API_KEY_ROLE_PUBLISHER);
+  } else if (o.role == "reader") {
+    req.set_role(herald::v1::API_KEY_ROLE_READER);
+  } else {
+    usageError("keys create needs --role admin, publisher or reader");
+  }
+  req.set_name(o.name);
+  herald::v1::CreateApiKeyResponse resp;
+  grpc::Status s = stub.CreateApiKey(&ctx, req, &resp);
+  if (!s.ok()) {
+    return fail("keys create", s, o);
+  }
+  if (o.json) {
+    std::cout << toJson(resp);
+  } else {
+    std::printf("created %s key %s; the key (shown only now):\n%s\n", o.role.c_str(),
+                resp.key().id().c_str(), resp.secret().c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -157,6 +483,9 @@ int main(int argc, char** argv) {
   auto stub = herald::v1::Control::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(o.timeout_s));
+  if (!o.api_key.empty()) {
+    ctx.AddMetadata("authorization", "Bearer " + o.api_key);
+  }
   const std::string& cmd = o.args[0];
   const size_t nargs = o.args.size() - 1;
 
@@ -300,6 +629,15 @@ int main(int argc, char** argv) {
                 resp.grpc_listen().c_str(), resp.engine().c_str(),
                 static_cast<unsigned long long>(resp.config_version()));
     return 0;
+  }
+  if (cmd == "namespaces") {
+    return namespacesCommand(*stub, ctx, o);
+  }
+  if (cmd == "limits") {
+    return limitsCommand(*stub, ctx, o);
+  }
+  if (cmd == "keys") {
+    return keysCommand(*stub, ctx, o);
   }
   usageError("unknown command '" + cmd + "'");
 }

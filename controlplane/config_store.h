@@ -32,6 +32,11 @@ class ConfigStore {
   virtual herald::v1::Limits limits() const = 0;  // with defaults filled in
   virtual Result<herald::v1::Limits> setLimits(const herald::v1::Limits& limits) = 0;
 
+  // Client authentication: JWT keys, issuer/audience, anonymous access. auth() returns the
+  // settings with secrets in place (callers redact before showing them).
+  virtual herald::v1::AuthSettings auth() const = 0;
+  virtual Result<herald::v1::AuthSettings> setAuth(const herald::v1::AuthSettings& auth) = 0;
+
   virtual uint64_t version() const = 0;
   // The current config as pushed to nodes (nonce left empty: each push sets its own).
   virtual ConfigSnapshotPtr snapshot() const = 0;

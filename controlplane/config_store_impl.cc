@@ -13,6 +13,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <nlohmann/json.hpp>
 
+#include "common/atomic_file.h"
 #include "controlplane/namespace_rules.h"
 
 namespace herald::control {
@@ -33,39 +34,12 @@ void fromJson(const std::string& text, google::protobuf::Message* m, const std::
   }
 }
 
-Status writeFileAtomically(const std::string& path, const std::string& contents) {
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return Status(ErrorCode::kInternal, "cannot write " + tmp + ": " + std::strerror(errno));
-  }
-  size_t written = 0;
-  while (written < contents.size()) {
-    const ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      const std::string err = std::strerror(errno);
-      ::close(fd);
-      return Status(ErrorCode::kInternal, "cannot write " + tmp + ": " + err);
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    return Status(ErrorCode::kInternal, "cannot sync " + tmp + ": " + std::strerror(errno));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Status(ErrorCode::kInternal, "cannot rename " + tmp + ": " + std::strerror(errno));
-  }
-  return Status::ok();
-}
-
 }  // namespace
 
 ConfigStoreImpl::ConfigStoreImpl(std::string data_dir,
                                  const std::vector<herald::v1::Namespace>& initial_ns,
                                  const herald::v1::Limits& initial_limits,
+                                 const herald::v1::AuthSettings& initial_auth,
                                  uint32_t heartbeat_interval_ms)
     : data_dir_(std::move(data_dir)),
       state_file_(data_dir_ + "/state.json"),
@@ -92,6 +66,7 @@ ConfigStoreImpl::ConfigStoreImpl(std::string data_dir,
     namespaces_[ns.name()] = ns;
   }
   limits_ = initial_limits;
+  auth_ = initial_auth;
   Status s = commitLocked();
   if (!s.isOk()) {
     throw std::runtime_error(s.message());
@@ -123,6 +98,13 @@ void ConfigStoreImpl::load(const std::string& text) {
     namespaces_[ns.name()] = ns;
   }
   fromJson(doc["limits"].dump(), &limits_, what);
+  if (doc.contains("auth")) {
+    fromJson(doc["auth"].dump(), &auth_, what);
+    Status s = validateAuthSettings(auth_);
+    if (!s.isOk()) {
+      throw std::runtime_error(what + ": auth: " + s.message());
+    }
+  }
 }
 
 std::string ConfigStoreImpl::serializeLocked() const {
@@ -133,6 +115,7 @@ std::string ConfigStoreImpl::serializeLocked() const {
     doc["namespaces"].push_back(nlohmann::json::parse(toJson(ns)));
   }
   doc["limits"] = nlohmann::json::parse(toJson(limits_));
+  doc["auth"] = nlohmann::json::parse(toJson(auth_));
   return doc.dump(2) + "\n";
 }
 
@@ -154,6 +137,7 @@ void ConfigStoreImpl::rebuildSnapshotLocked() {
     *snap->add_namespaces() = ns;
   }
   *snap->mutable_limits() = withLimitDefaults(limits_);
+  *snap->mutable_auth() = auth_;
   snap->set_heartbeat_interval_ms(heartbeat_interval_ms_);
   snapshot_ = std::move(snap);
 }
@@ -283,6 +267,32 @@ Result<herald::v1::Limits> ConfigStoreImpl::setLimits(const herald::v1::Limits& 
   }
   announce(snap);
   return effective;
+}
+
+herald::v1::AuthSettings ConfigStoreImpl::auth() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return auth_;
+}
+
+Result<herald::v1::AuthSettings> ConfigStoreImpl::setAuth(const herald::v1::AuthSettings& auth) {
+  Status valid = validateAuthSettings(auth);
+  if (!valid.isOk()) {
+    return valid;
+  }
+  ConfigSnapshotPtr snap;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const herald::v1::AuthSettings previous = auth_;
+    auth_ = auth;
+    Status s = commitLocked();
+    if (!s.isOk()) {
+      auth_ = previous;
+      return s;
+    }
+    snap = snapshot_;
+  }
+  announce(snap);
+  return auth;
 }
 
 uint64_t ConfigStoreImpl::version() const {

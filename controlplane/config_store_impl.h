@@ -18,7 +18,8 @@ class ConfigStoreImpl : public ConfigStore {
   // limits and writes the file. Throws std::runtime_error on a corrupt state file or when the
   // directory is not writable (start-up only).
   ConfigStoreImpl(std::string data_dir, const std::vector<herald::v1::Namespace>& initial_ns,
-                  const herald::v1::Limits& initial_limits, uint32_t heartbeat_interval_ms);
+                  const herald::v1::Limits& initial_limits,
+                  const herald::v1::AuthSettings& initial_auth, uint32_t heartbeat_interval_ms);
 
   // herald::control::ConfigStore
   Result<herald::v1::Namespace> createNamespace(const herald::v1::Namespace& ns) override;
@@ -28,6 +29,8 @@ class ConfigStoreImpl : public ConfigStore {
   std::vector<herald::v1::Namespace> listNamespaces() const override;
   herald::v1::Limits limits() const override;
   Result<herald::v1::Limits> setLimits(const herald::v1::Limits& limits) override;
+  herald::v1::AuthSettings auth() const override;
+  Result<herald::v1::AuthSettings> setAuth(const herald::v1::AuthSettings& auth) override;
   uint64_t version() const override;
   ConfigSnapshotPtr snapshot() const override;
   void setChangeListener(ChangeListener listener) override;
@@ -47,6 +50,7 @@ class ConfigStoreImpl : public ConfigStore {
   mutable std::mutex mu_;
   std::map<std::string, herald::v1::Namespace> namespaces_;
   herald::v1::Limits limits_;
+  herald::v1::AuthSettings auth_;
   uint64_t version_ = 0;
   ConfigSnapshotPtr snapshot_;
   ChangeListener listener_;

@@ -2,7 +2,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include "common/config_reader.h"
 #include "common/host_port.h"
@@ -19,6 +21,9 @@ constexpr const char* kUsage = R"(usage: herald-control [options]
   --config FILE             JSON config file (see docs/operations.md)
   --heartbeat-interval-ms N how often nodes report (default 1000)
   --node-timeout-ms N       no heartbeat for N ms marks a node unhealthy (default 5000)
+  --admin-key KEY           first admin API key (else generated at first start and printed);
+                            also HERALD_ADMIN_KEY
+  --node-secret SECRET      secret nodes must present (also HERALD_NODE_SECRET)
   --log-format human|json   log format (default human)
   --log-level LEVEL         trace, debug, info, warn, error (default info)
   --help                    this text
@@ -98,13 +103,71 @@ void readLimits(const ConfigReader& r, herald::v1::Limits* l) {
   }
 }
 
+std::string readWholeFile(const std::string& where, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    throw ConfigError(where + ": cannot read " + path);
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+void readAuth(const ConfigReader& r, herald::v1::AuthSettings* auth) {
+  r.rejectUnknownKeys({"allow_anonymous", "issuer", "audience", "leeway_seconds", "keys"});
+  bool anonymous = false;
+  r.readBool("allow_anonymous", &anonymous);
+  auth->set_allow_anonymous(anonymous);
+  std::string text;
+  r.readString("issuer", &text);
+  auth->set_issuer(text);
+  text.clear();
+  r.readString("audience", &text);
+  auth->set_audience(text);
+  uint32_t leeway = 0;
+  r.readUint32("leeway_seconds", &leeway, 0, 600);
+  auth->set_leeway_seconds(leeway);
+  for (const auto& k : r.childList("keys")) {
+    k.rejectUnknownKeys(
+        {"kid", "algorithm", "secret", "secret_file", "public_key_pem", "public_key_file"});
+    auto* key = auth->add_keys();
+    std::string value;
+    k.readString("kid", &value);
+    key->set_kid(value);
+    value.clear();
+    k.readString("algorithm", &value);
+    key->set_algorithm(value);
+    value.clear();
+    k.readString("secret", &value);
+    if (k.has("secret_file")) {
+      std::string file;
+      k.readString("secret_file", &file);
+      value = readWholeFile(k.where("secret_file"), file);
+      while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) {
+        value.pop_back();
+      }
+    }
+    key->set_secret(value);
+    value.clear();
+    k.readString("public_key_pem", &value);
+    if (k.has("public_key_file")) {
+      std::string file;
+      k.readString("public_key_file", &file);
+      value = readWholeFile(k.where("public_key_file"), file);
+    }
+    key->set_public_key_pem(value);
+  }
+}
+
 }  // namespace
 
 void loadControlConfigFile(const std::string& file, ControlConfig* config) {
   const nlohmann::json doc = ConfigReader::loadFile(file);
   ConfigReader r(doc, file);
   r.rejectUnknownKeys({"grpc_listen", "data_dir", "heartbeat_interval_ms", "node_timeout_ms",
-                       "node_queue_limit", "log_format", "log_level", "namespaces", "limits"});
+                       "node_queue_limit", "log_format", "log_level", "namespaces", "limits",
+                       "auth", "node_secret"});
+  r.readString("node_secret", &config->node_secret);
   r.readString("grpc_listen", &config->grpc_listen);
   r.readString("data_dir", &config->data_dir);
   r.readUint32("heartbeat_interval_ms", &config->heartbeat_interval_ms, 50, 600000);
@@ -120,6 +183,10 @@ void loadControlConfigFile(const std::string& file, ControlConfig* config) {
   }
   if (r.has("limits")) {
     readLimits(r.child("limits"), &config->limits);
+  }
+  if (r.has("auth")) {
+    config->auth.Clear();
+    readAuth(r.child("auth"), &config->auth);
   }
 }
 
@@ -147,6 +214,16 @@ void validateControlConfig(const ControlConfig& config) {
   if (!limits.isOk()) {
     throw ConfigError("limits: " + limits.message());
   }
+  if (!config.admin_key.empty() && config.admin_key.size() < 32) {
+    throw ConfigError("admin key: at least 32 bytes");
+  }
+  if (!config.node_secret.empty() && config.node_secret.size() < 16) {
+    throw ConfigError("node_secret: at least 16 bytes");
+  }
+  Status auth = validateAuthSettings(config.auth);
+  if (!auth.isOk()) {
+    throw ConfigError("auth: " + auth.message());
+  }
   std::set<std::string> names;
   for (const auto& ns : config.namespaces) {
     Status s = validateNamespace(ns);
@@ -161,6 +238,12 @@ void validateControlConfig(const ControlConfig& config) {
 
 ControlConfig parseControlArgs(int argc, char** argv) {
   ControlConfig config;
+  if (const char* env = std::getenv("HERALD_ADMIN_KEY"); env != nullptr) {
+    config.admin_key = env;
+  }
+  if (const char* env = std::getenv("HERALD_NODE_SECRET"); env != nullptr) {
+    config.node_secret = env;
+  }
   // The config file is read first so that flags override it, wherever they appear.
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--config") {
@@ -187,6 +270,10 @@ ControlConfig parseControlArgs(int argc, char** argv) {
       config.heartbeat_interval_ms = parseUint(flag, value);
     } else if (flag == "--node-timeout-ms") {
       config.node_timeout_ms = parseUint(flag, value);
+    } else if (flag == "--admin-key") {
+      config.admin_key = value;
+    } else if (flag == "--node-secret") {
+      config.node_secret = value;
     } else if (flag == "--log-format") {
       config.log_format = value;
     } else if (flag == "--log-level") {

@@ -21,6 +21,13 @@ struct ControlConfig {
   // Applied at first start only (no state file yet); later changes go through the API.
   std::vector<herald::v1::Namespace> namespaces;
   herald::v1::Limits limits;
+  herald::v1::AuthSettings auth;
+  // First admin API key, when the operator picks it (--admin-key / HERALD_ADMIN_KEY); else
+  // one is generated at first start and printed once.
+  std::string admin_key;
+  // Shared secret every node must present in Hello (--node-secret / HERALD_NODE_SECRET);
+  // empty = nodes are not checked (loopback development only).
+  std::string node_secret;
 };
 
 // Parses argv. Prints help and exits 0 on --help; throws ConfigError on bad input.

@@ -2,18 +2,22 @@
 
 #include <stdexcept>
 
+#include "common/atomic_file.h"
 #include "common/host_port.h"
 #include "common/logging.h"
+#include "controlplane/api_key_store_impl.h"
 #include "controlplane/config_store_impl.h"
 
 namespace herald::control {
 
 ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) {
   store_ = std::make_unique<ConfigStoreImpl>(config_.data_dir, config_.namespaces, config_.limits,
-                                             config_.heartbeat_interval_ms);
-  control_service_ = std::make_unique<ControlService>(*store_, channels_, nodes_, router_);
-  link_service_ =
-      std::make_unique<NodeLinkService>(*store_, nodes_, router_, config_.node_queue_limit);
+                                             config_.auth, config_.heartbeat_interval_ms);
+  keys_ = std::make_unique<ApiKeyStoreImpl>(config_.data_dir);
+  bootstrapAdminKey();
+  control_service_ = std::make_unique<ControlService>(*store_, *keys_, channels_, nodes_, router_);
+  link_service_ = std::make_unique<NodeLinkService>(*store_, nodes_, router_,
+                                                    config_.node_queue_limit, config_.node_secret);
   store_->setChangeListener([this](const ConfigSnapshotPtr& snapshot) {
     componentLogger("control")->info("config version {}: pushing to {} nodes", snapshot->version(),
                                      nodes_.live().size());
@@ -21,6 +25,31 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
       session->sendConfig(snapshot);
     }
   });
+}
+
+void ControlServer::bootstrapAdminKey() {
+  auto log = componentLogger("control");
+  if (!config_.admin_key.empty()) {
+    auto imported = keys_->import("admin (from --admin-key)", herald::v1::API_KEY_ROLE_ADMIN,
+                                  config_.admin_key);
+    if (!imported.isOk() && imported.status().code() != ErrorCode::kAlreadyExists) {
+      throw std::runtime_error("admin key: " + imported.status().message());
+    }
+    return;
+  }
+  if (keys_->size() > 0) {
+    return;
+  }
+  auto created = keys_->create("first admin", herald::v1::API_KEY_ROLE_ADMIN);
+  if (!created.isOk()) {
+    throw std::runtime_error("cannot create the first admin key: " + created.status().message());
+  }
+  const std::string file = config_.data_dir + "/admin.key";
+  Status saved = writeFileAtomically(file, created->secret + "\n");
+  log->warn(
+      "created the first admin API key (shown once; also in {} with mode 0600, delete it "
+      "once stored elsewhere): {}",
+      saved.isOk() ? file : "<not saved: " + saved.message() + ">", created->secret);
 }
 
 ControlServer::~ControlServer() { shutdown(std::chrono::milliseconds(0)); }

@@ -9,6 +9,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "controlplane/api_key_store.h"
 #include "controlplane/channel_registry.h"
 #include "controlplane/config_store.h"
 #include "controlplane/control_config.h"
@@ -35,12 +36,15 @@ class ControlServer {
 
  private:
   void sweepLoop();
+  // First start: make sure an admin key exists (the operator's, or a new one printed once).
+  void bootstrapAdminKey();
 
   const ControlConfig config_;
   Router router_;
   ChannelRegistry channels_;
   NodeRegistry nodes_{router_};
   ConfigStorePtr store_;
+  ApiKeyStorePtr keys_;
   std::unique_ptr<ControlService> control_service_;
   std::unique_ptr<NodeLinkService> link_service_;
   std::unique_ptr<grpc::Server> server_;

@@ -7,6 +7,7 @@
 #include "common/channel_name.h"
 #include "common/clock.h"
 #include "common/version.h"
+#include "controlplane/namespace_rules.h"
 
 namespace herald::control {
 namespace {
@@ -97,9 +98,13 @@ grpc::Status validatePayload(const std::string& data, const std::string& event) 
 
 // ------------------------------------------------------------------------ namespaces, limits
 
-grpc::Status ControlService::CreateNamespace(Ctx*, const herald::v1::CreateNamespaceRequest* req,
+grpc::Status ControlService::CreateNamespace(Ctx* ctx,
+                                             const herald::v1::CreateNamespaceRequest* req,
                                              herald::v1::CreateNamespaceResponse* resp) {
   auto guard = track();
+  if (auto denied = authorize(ctx, Need::kAdmin, "CreateNamespace"); !denied.ok()) {
+    return denied;
+  }
   auto result = store_.createNamespace(req->namespace_());
   if (!result.isOk()) {
     return toGrpc(result.status());
@@ -109,9 +114,12 @@ grpc::Status ControlService::CreateNamespace(Ctx*, const herald::v1::CreateNames
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::GetNamespace(Ctx*, const herald::v1::GetNamespaceRequest* req,
+grpc::Status ControlService::GetNamespace(Ctx* ctx, const herald::v1::GetNamespaceRequest* req,
                                           herald::v1::GetNamespaceResponse* resp) {
   auto guard = track();
+  if (auto denied = authorize(ctx, Need::kReader, "GetNamespace"); !denied.ok()) {
+    return denied;
+  }
   auto result = store_.getNamespace(req->name());
   if (!result.isOk()) {
     return toGrpc(result.status());
@@ -120,9 +128,13 @@ grpc::Status ControlService::GetNamespace(Ctx*, const herald::v1::GetNamespaceRe
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::UpdateNamespace(Ctx*, const herald::v1::UpdateNamespaceRequest* req,
+grpc::Status ControlService::UpdateNamespace(Ctx* ctx,
+                                             const herald::v1::UpdateNamespaceRequest* req,
                                              herald::v1::UpdateNamespaceResponse* resp) {
   auto guard = track();
+  if (auto denied = authorize(ctx, Need::kAdmin, "UpdateNamespace"); !denied.ok()) {
+    return denied;
+  }
   auto result = store_.updateNamespace(req->namespace_());
   if (!result.isOk()) {
     return toGrpc(result.status());
@@ -132,9 +144,13 @@ grpc::Status ControlService::UpdateNamespace(Ctx*, const herald::v1::UpdateNames
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::DeleteNamespace(Ctx*, const herald::v1::DeleteNamespaceRequest* req,
+grpc::Status ControlService::DeleteNamespace(Ctx* ctx,
+                                             const herald::v1::DeleteNamespaceRequest* req,
                                              herald::v1::DeleteNamespaceResponse* resp) {
   auto guard = track();
+  if (auto denied = authorize(ctx, Need::kAdmin, "DeleteNamespace"); !denied.ok()) {
+    return denied;
+  }
   Status s = store_.deleteNamespace(req->name());
   if (!s.isOk()) {
     return toGrpc(s);
@@ -143,9 +159,12 @@ grpc::Status ControlService::DeleteNamespace(Ctx*, const herald::v1::DeleteNames
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::ListNamespaces(Ctx*, const herald::v1::ListNamespacesRequest* req,
+grpc::Status ControlService::ListNamespaces(Ctx* ctx, const herald::v1::ListNamespacesRequest* req,
                                             herald::v1::ListNamespacesResponse* resp) {
   auto guard = track();
+  if (auto denied = authorize(ctx, Need::kReader, "ListNamespaces"); !denied.ok()) {
+    return denied;
+  }
   if (!pageTokenValid(req->page_token())) {
     return grpc::Status(StatusCode::INVALID_ARGUMENT, "page_token was not returned by this RPC");
   }
@@ -164,17 +183,23 @@ grpc::Status ControlService::ListNamespaces(Ctx*, const herald::v1::ListNamespac
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::GetLimits(Ctx*, const herald::v1::GetLimitsRequest*,
+grpc::Status ControlService::GetLimits(Ctx* ctx, const herald::v1::GetLimitsRequest*,
                                        herald::v1::GetLimitsResponse* resp) {
   auto guard = track();
+  if (auto denied = authorize(ctx, Need::kReader, "GetLimits"); !denied.ok()) {
+    return denied;
+  }
   *resp->mutable_limits() = store_.limits();
   resp->set_config_version(store_.version());
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::SetLimits(Ctx*, const herald::v1::SetLimitsRequest* req,
+grpc::Status ControlService::SetLimits(Ctx* ctx, const herald::v1::SetLimitsRequest* req,
                                        herald::v1::SetLimitsResponse* resp) {
   auto guard = track();
+  if (auto denied = authorize(ctx, Need::kAdmin, "SetLimits"); !denied.ok()) {
+    return denied;
+  }
   auto result = store_.setLimits(req->limits());
   if (!result.isOk()) {
     return toGrpc(result.status());
@@ -182,6 +207,98 @@ grpc::Status ControlService::SetLimits(Ctx*, const herald::v1::SetLimitsRequest*
   *resp->mutable_limits() = result.value();
   resp->set_config_version(store_.version());
   return grpc::Status::OK;
+}
+
+grpc::Status ControlService::GetAuthSettings(Ctx* ctx, const herald::v1::GetAuthSettingsRequest*,
+                                             herald::v1::GetAuthSettingsResponse* resp) {
+  auto guard = track();
+  if (auto denied = authorize(ctx, Need::kAdmin, "GetAuthSettings"); !denied.ok()) {
+    return denied;
+  }
+  *resp->mutable_auth() = redactAuthSettings(store_.auth());
+  resp->set_config_version(store_.version());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::SetAuthSettings(Ctx* ctx,
+                                             const herald::v1::SetAuthSettingsRequest* req,
+                                             herald::v1::SetAuthSettingsResponse* resp) {
+  auto guard = track();
+  if (auto denied = authorize(ctx, Need::kAdmin, "SetAuthSettings"); !denied.ok()) {
+    return denied;
+  }
+  auto result = store_.setAuth(req->auth());
+  if (!result.isOk()) {
+    return toGrpc(result.status());
+  }
+  *resp->mutable_auth() = redactAuthSettings(result.value());
+  resp->set_config_version(store_.version());
+  return grpc::Status::OK;
+}
+
+// ------------------------------------------------------------------------ API keys
+
+grpc::Status ControlService::authorize(Ctx* ctx, Need need, const char* rpc) const {
+  const auto& md = ctx->client_metadata();
+  auto it = md.find("authorization");
+  std::optional<herald::v1::ApiKeyRole> role;
+  if (it != md.end()) {
+    const std::string value(it->second.data(), it->second.size());
+    constexpr char kBearer[] = "Bearer ";
+    if (value.rfind(kBearer, 0) == 0) {
+      role = keys_.roleOf(value.substr(sizeof(kBearer) - 1));
+    }
+  }
+  if (!role) {
+    return grpc::Status(StatusCode::UNAUTHENTICATED,
+                        "missing or unknown API key: send metadata 'authorization: Bearer <key>' "
+                        "(heraldctl: --api-key or HERALD_API_KEY)");
+  }
+  const bool ok = *role == herald::v1::API_KEY_ROLE_ADMIN ||
+                  (need == Need::kPublisher && *role == herald::v1::API_KEY_ROLE_PUBLISHER) ||
+                  (need == Need::kReader && *role == herald::v1::API_KEY_ROLE_READER);
+  if (!ok) {
+    return grpc::Status(
+        StatusCode::PERMISSION_DENIED,
+        std::string("an API key with role ") + roleName(*role) + " may not call " + rpc);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::CreateApiKey(Ctx* ctx, const herald::v1::CreateApiKeyRequest* req,
+                                          herald::v1::CreateApiKeyResponse* resp) {
+  auto guard = track();
+  if (auto denied = authorize(ctx, Need::kAdmin, "CreateApiKey"); !denied.ok()) {
+    return denied;
+  }
+  auto created = keys_.create(req->name(), req->role());
+  if (!created.isOk()) {
+    return toGrpc(created.status());
+  }
+  *resp->mutable_key() = created->key;
+  resp->set_secret(created->secret);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::ListApiKeys(Ctx* ctx, const herald::v1::ListApiKeysRequest*,
+                                         herald::v1::ListApiKeysResponse* resp) {
+  auto guard = track();
+  if (auto denied = authorize(ctx, Need::kAdmin, "ListApiKeys"); !denied.ok()) {
+    return denied;
+  }
+  for (auto& key : keys_.list()) {
+    *resp->add_keys() = std::move(key);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::RevokeApiKey(Ctx* ctx, const herald::v1::RevokeApiKeyRequest* req,
+                                          herald::v1::RevokeApiKeyResponse*) {
+  auto guard = track();
+  if (auto denied = authorize(ctx, Need::kAdmin, "RevokeApiKey"); !denied.ok()) {
+    return denied;
+  }
+  return toGrpc(keys_.revoke(req->id()));
 }
 
 // ------------------------------------------------------------------------ delivery
@@ -212,6 +329,9 @@ grpc::Status ControlService::publishOne(const herald::v1::PublishRequest& req,
 grpc::Status ControlService::Publish(Ctx* ctx, const herald::v1::PublishRequest* req,
                                      herald::v1::PublishResponse* resp) {
   auto guard = track();
+  if (auto denied = authorize(ctx, Need::kPublisher, "Publish"); !denied.ok()) {
+    return denied;
+  }
   if (ctx->IsCancelled()) {
     return grpc::Status(StatusCode::CANCELLED, "caller cancelled");
   }
@@ -221,6 +341,9 @@ grpc::Status ControlService::Publish(Ctx* ctx, const herald::v1::PublishRequest*
 grpc::Status ControlService::PublishBatch(Ctx* ctx, const herald::v1::PublishBatchRequest* req,
                                           herald::v1::PublishBatchResponse* resp) {
   auto guard = track();
+  if (auto denied = authorize(ctx, Need::kPublisher, "PublishBatch"); !denied.ok()) {
+    return denied;
+  }
   if (req->publications_size() == 0) {
     return grpc::Status(StatusCode::INVALID_ARGUMENT, "publications is empty");
   }
@@ -254,9 +377,12 @@ grpc::Status ControlService::PublishBatch(Ctx* ctx, const herald::v1::PublishBat
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::Broadcast(Ctx*, const herald::v1::BroadcastRequest* req,
+grpc::Status ControlService::Broadcast(Ctx* ctx, const herald::v1::BroadcastRequest* req,
                                        herald::v1::BroadcastResponse* resp) {
   auto guard = track();
+  if (auto denied = authorize(ctx, Need::kPublisher, "Broadcast"); !denied.ok()) {
+    return denied;
+  }
   grpc::Status payload = validatePayload(req->data(), req->event());
   if (!payload.ok()) {
     return payload;
@@ -296,9 +422,12 @@ grpc::Status ControlService::Broadcast(Ctx*, const herald::v1::BroadcastRequest*
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::SendToUser(Ctx*, const herald::v1::SendToUserRequest* req,
+grpc::Status ControlService::SendToUser(Ctx* ctx, const herald::v1::SendToUserRequest* req,
                                         herald::v1::SendToUserResponse* resp) {
   auto guard = track();
+  if (auto denied = authorize(ctx, Need::kPublisher, "SendToUser"); !denied.ok()) {
+    return denied;
+  }
   if (req->user().empty() || req->user().size() > 256) {
     return grpc::Status(StatusCode::INVALID_ARGUMENT, "user must be 1..256 bytes");
   }
@@ -318,9 +447,12 @@ grpc::Status ControlService::SendToUser(Ctx*, const herald::v1::SendToUserReques
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::Disconnect(Ctx*, const herald::v1::DisconnectRequest* req,
+grpc::Status ControlService::Disconnect(Ctx* ctx, const herald::v1::DisconnectRequest* req,
                                         herald::v1::DisconnectResponse* resp) {
   auto guard = track();
+  if (auto denied = authorize(ctx, Need::kPublisher, "Disconnect"); !denied.ok()) {
+    return denied;
+  }
   if (req->user().empty() && req->client().empty()) {
     return grpc::Status(StatusCode::INVALID_ARGUMENT, "give user, client, or both");
   }
@@ -347,18 +479,24 @@ grpc::Status ControlService::Disconnect(Ctx*, const herald::v1::DisconnectReques
 
 // ------------------------------------------------------------------------ reading
 
-grpc::Status ControlService::ListNodes(Ctx*, const herald::v1::ListNodesRequest*,
+grpc::Status ControlService::ListNodes(Ctx* ctx, const herald::v1::ListNodesRequest*,
                                        herald::v1::ListNodesResponse* resp) {
   auto guard = track();
+  if (auto denied = authorize(ctx, Need::kReader, "ListNodes"); !denied.ok()) {
+    return denied;
+  }
   for (auto& info : nodes_.list()) {
     *resp->add_nodes() = std::move(info);
   }
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::ListChannels(Ctx*, const herald::v1::ListChannelsRequest* req,
+grpc::Status ControlService::ListChannels(Ctx* ctx, const herald::v1::ListChannelsRequest* req,
                                           herald::v1::ListChannelsResponse* resp) {
   auto guard = track();
+  if (auto denied = authorize(ctx, Need::kReader, "ListChannels"); !denied.ok()) {
+    return denied;
+  }
   if (!pageTokenValid(req->page_token())) {
     return grpc::Status(StatusCode::INVALID_ARGUMENT, "page_token was not returned by this RPC");
   }
@@ -389,21 +527,30 @@ grpc::Status ControlService::ListChannels(Ctx*, const herald::v1::ListChannelsRe
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::History(Ctx*, const herald::v1::HistoryRequest*,
+grpc::Status ControlService::History(Ctx* ctx, const herald::v1::HistoryRequest*,
                                      herald::v1::HistoryResponse*) {
   auto guard = track();
+  if (auto denied = authorize(ctx, Need::kReader, "History"); !denied.ok()) {
+    return denied;
+  }
   return unimplemented("History", "history and recovery land with issue #4");
 }
 
-grpc::Status ControlService::Presence(Ctx*, const herald::v1::PresenceRequest*,
+grpc::Status ControlService::Presence(Ctx* ctx, const herald::v1::PresenceRequest*,
                                       herald::v1::PresenceResponse*) {
   auto guard = track();
+  if (auto denied = authorize(ctx, Need::kReader, "Presence"); !denied.ok()) {
+    return denied;
+  }
   return unimplemented("Presence", "presence lands with issue #4");
 }
 
-grpc::Status ControlService::ClusterStats(Ctx*, const herald::v1::ClusterStatsRequest*,
+grpc::Status ControlService::ClusterStats(Ctx* ctx, const herald::v1::ClusterStatsRequest*,
                                           herald::v1::ClusterStatsResponse* resp) {
   auto guard = track();
+  if (auto denied = authorize(ctx, Need::kReader, "ClusterStats"); !denied.ok()) {
+    return denied;
+  }
   for (const auto& session : nodes_.live()) {
     const auto info = session->info();
     resp->set_nodes(resp->nodes() + 1);
@@ -422,9 +569,12 @@ grpc::Status ControlService::ClusterStats(Ctx*, const herald::v1::ClusterStatsRe
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::Info(Ctx*, const herald::v1::InfoRequest*,
+grpc::Status ControlService::Info(Ctx* ctx, const herald::v1::InfoRequest*,
                                   herald::v1::InfoResponse* resp) {
   auto guard = track();
+  if (auto denied = authorize(ctx, Need::kReader, "Info"); !denied.ok()) {
+    return denied;
+  }
   resp->set_version(kVersion);
   resp->set_build(std::string("herald-control ") + kVersion);
   resp->set_engine("memory");

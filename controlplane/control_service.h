@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "common/clock.h"
+#include "controlplane/api_key_store.h"
 #include "controlplane/channel_registry.h"
 #include "controlplane/config_store.h"
 #include "controlplane/node_registry.h"
@@ -21,8 +22,9 @@ inline constexpr size_t kMaxPublicationBytes = 1 << 20;
 // The Control API handlers. Input is validated here; the engines below trust it.
 class ControlService final : public herald::v1::Control::Service {
  public:
-  ControlService(ConfigStore& store, ChannelRegistry& channels, NodeRegistry& nodes, Router& router)
-      : store_(store), channels_(channels), nodes_(nodes), router_(router) {}
+  ControlService(ConfigStore& store, ApiKeyStore& keys, ChannelRegistry& channels,
+                 NodeRegistry& nodes, Router& router)
+      : store_(store), keys_(keys), channels_(channels), nodes_(nodes), router_(router) {}
 
   void setListenAddress(std::string address) { listen_address_ = std::move(address); }
   // Calls being handled now; shutdown waits for this to reach zero (idle client connections
@@ -44,6 +46,16 @@ class ControlService final : public herald::v1::Control::Service {
                          herald::v1::GetLimitsResponse*) override;
   grpc::Status SetLimits(Ctx*, const herald::v1::SetLimitsRequest*,
                          herald::v1::SetLimitsResponse*) override;
+  grpc::Status GetAuthSettings(Ctx*, const herald::v1::GetAuthSettingsRequest*,
+                               herald::v1::GetAuthSettingsResponse*) override;
+  grpc::Status SetAuthSettings(Ctx*, const herald::v1::SetAuthSettingsRequest*,
+                               herald::v1::SetAuthSettingsResponse*) override;
+  grpc::Status CreateApiKey(Ctx*, const herald::v1::CreateApiKeyRequest*,
+                            herald::v1::CreateApiKeyResponse*) override;
+  grpc::Status ListApiKeys(Ctx*, const herald::v1::ListApiKeysRequest*,
+                           herald::v1::ListApiKeysResponse*) override;
+  grpc::Status RevokeApiKey(Ctx*, const herald::v1::RevokeApiKeyRequest*,
+                            herald::v1::RevokeApiKeyResponse*) override;
   grpc::Status Publish(Ctx*, const herald::v1::PublishRequest*,
                        herald::v1::PublishResponse*) override;
   grpc::Status PublishBatch(Ctx*, const herald::v1::PublishBatchRequest*,
@@ -82,8 +94,15 @@ class ControlService final : public herald::v1::Control::Service {
   };
   CallGuard track() { return CallGuard(in_flight_); }
 
+  // Which role an RPC needs; admin keys may call everything.
+  enum class Need { kAdmin, kPublisher, kReader };
+  // UNAUTHENTICATED without a valid `authorization: Bearer <key>`, PERMISSION_DENIED when the
+  // key's role does not cover `rpc`.
+  grpc::Status authorize(Ctx* ctx, Need need, const char* rpc) const;
+
   std::atomic<int64_t> in_flight_{0};
   ConfigStore& store_;
+  ApiKeyStore& keys_;
   ChannelRegistry& channels_;
   NodeRegistry& nodes_;
   Router& router_;

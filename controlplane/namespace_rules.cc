@@ -1,6 +1,9 @@
 #include "controlplane/namespace_rules.h"
 
+#include <set>
+
 #include "common/channel_name.h"
+#include "common/jwt_verifier.h"
 
 namespace herald::control {
 
@@ -37,6 +40,52 @@ Status validateLimits(const herald::v1::Limits& limits) {
     }
   }
   return Status::ok();
+}
+
+Status validateAuthSettings(const herald::v1::AuthSettings& auth) {
+  if (auth.keys_size() > 16) {
+    return Status(ErrorCode::kBadRequest, "at most 16 JWT keys");
+  }
+  std::set<std::string> kids;
+  for (int i = 0; i < auth.keys_size(); ++i) {
+    const auto& key = auth.keys(i);
+    const std::string where = "keys[" + std::to_string(i) + "]";
+    JwtKeySpec spec;
+    spec.kid = key.kid();
+    if (!parseJwtAlgorithm(key.algorithm(), &spec.algorithm)) {
+      return Status(ErrorCode::kBadRequest, where +
+                                                ": algorithm must be HS256, RS256 or ES256 (got '" +
+                                                key.algorithm().substr(0, 16) + "')");
+    }
+    const bool hmac = spec.algorithm == JwtAlgorithm::kHS256;
+    if (hmac ? !key.public_key_pem().empty() : !key.secret().empty()) {
+      return Status(ErrorCode::kBadRequest,
+                    where + (hmac ? ": HS256 takes `secret`, not `public_key_pem`"
+                                  : ": RS256/ES256 take `public_key_pem`, not `secret`"));
+    }
+    spec.material = hmac ? key.secret() : key.public_key_pem();
+    Status s = validateJwtKey(spec);
+    if (!s.isOk()) {
+      return Status(ErrorCode::kBadRequest, where + ": " + s.message());
+    }
+    if (!kids.insert(key.kid()).second) {
+      return Status(ErrorCode::kBadRequest, where + ": kid '" + key.kid() + "' used twice");
+    }
+  }
+  if (auth.leeway_seconds() > 600) {
+    return Status(ErrorCode::kBadRequest, "leeway_seconds above 600");
+  }
+  return Status::ok();
+}
+
+herald::v1::AuthSettings redactAuthSettings(const herald::v1::AuthSettings& auth) {
+  herald::v1::AuthSettings out = auth;
+  for (auto& key : *out.mutable_keys()) {
+    if (!key.secret().empty()) {
+      key.set_secret("<redacted>");
+    }
+  }
+  return out;
 }
 
 herald::v1::Limits withLimitDefaults(const herald::v1::Limits& in) {

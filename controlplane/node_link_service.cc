@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include <openssl/crypto.h>
+
 #include "common/logging.h"
 
 namespace herald::control {
@@ -30,6 +32,15 @@ grpc::Status NodeLinkService::Session(
   const herald::v1::Hello& hello = first.hello();
   if (hello.node_id().empty() || hello.node_id().size() > 128) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "Hello.node_id must be 1..128 bytes");
+  }
+
+  if (!node_secret_.empty() &&
+      (hello.secret().size() != node_secret_.size() ||
+       CRYPTO_memcmp(hello.secret().data(), node_secret_.data(), node_secret_.size()) != 0)) {
+    log->warn("refused node {} from {}: wrong or missing node secret", hello.node_id(),
+              context->peer());
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "unknown node: wrong or missing node secret (--node-secret)");
   }
 
   auto session = std::make_shared<NodeSession>(context, stream, hello, node_queue_limit_);

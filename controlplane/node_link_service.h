@@ -3,6 +3,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <string>
 
 #include <grpcpp/grpcpp.h>
 
@@ -17,8 +18,12 @@ namespace herald::control {
 class NodeLinkService final : public herald::v1::NodeLink::Service {
  public:
   NodeLinkService(ConfigStore& store, NodeRegistry& registry, Router& router,
-                  size_t node_queue_limit)
-      : store_(store), registry_(registry), router_(router), node_queue_limit_(node_queue_limit) {}
+                  size_t node_queue_limit, std::string node_secret)
+      : store_(store),
+        registry_(registry),
+        router_(router),
+        node_queue_limit_(node_queue_limit),
+        node_secret_(std::move(node_secret)) {}
 
   grpc::Status Session(grpc::ServerContext* context,
                        grpc::ServerReaderWriter<herald::v1::ControlMessage,
@@ -33,6 +38,7 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
   NodeRegistry& registry_;
   Router& router_;
   const size_t node_queue_limit_;
+  const std::string node_secret_;
   std::mutex pending_mu_;
   std::map<grpc::ServerContext*, std::chrono::steady_clock::time_point> awaiting_hello_;
 };

@@ -171,13 +171,15 @@ std::optional<std::string> queryParam(std::string_view query, std::string_view k
 
 std::string buildConnectedFrame(const std::string& client, const std::string& node,
                                 const std::string& user, uint32_t ping_interval_s,
-                                const std::vector<std::string>& subscribed) {
+                                const std::vector<std::string>& subscribed,
+                                std::optional<uint64_t> id) {
   json frame = {{"type", "connected"},
                 {"client", client},
                 {"node", node},
                 {"user", user},
                 {"ping_interval", ping_interval_s},
                 {"subscribed", subscribed}};
+  appendId(&frame, id);
   return frame.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

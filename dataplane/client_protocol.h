@@ -45,7 +45,8 @@ std::optional<std::string> queryParam(std::string_view query, std::string_view k
 // Server → client frames (except `message`, see frame_builder.h).
 std::string buildConnectedFrame(const std::string& client, const std::string& node,
                                 const std::string& user, uint32_t ping_interval_s,
-                                const std::vector<std::string>& subscribed);
+                                const std::vector<std::string>& subscribed,
+                                std::optional<uint64_t> id = std::nullopt);
 std::string buildReplyFrame(std::optional<uint64_t> id, const std::vector<std::string>& channels);
 std::string buildErrorFrame(std::optional<uint64_t> id, ErrorCode code, const std::string& message);
 std::string buildPongFrame(std::optional<uint64_t> id);

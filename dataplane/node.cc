@@ -111,6 +111,7 @@ std::string Node::start() {
   options.listen_address = address_;
   options.capacity = settings->limits.max_connections_per_node();
   options.reconnect_max_ms = config_.reconnect_max_ms;
+  options.secret = config_.node_secret;
   NodeLinkCallbacks callbacks;
   callbacks.apply_config = [this](const herald::v1::ConfigSnapshot& s) { return applyConfig(s); };
   callbacks.deliver = [this](const herald::v1::Deliver& d) { deliver(d); };
@@ -177,13 +178,15 @@ herald::v1::NodeStats Node::stats() const {
 
 std::string Node::statsJson() const {
   const auto s = stats();
-  uint64_t total = 0, refused = 0, errors = 0, slow = 0;
+  uint64_t total = 0, refused = 0, errors = 0, slow = 0, auth_failures = 0, expired = 0;
   for (const auto& shard : shards_) {
     const auto& c = shard->counters();
     total += c.connections_total.load(std::memory_order_relaxed);
     refused += c.connections_refused.load(std::memory_order_relaxed);
     errors += c.protocol_errors.load(std::memory_order_relaxed);
     slow += c.slow_consumers_closed.load(std::memory_order_relaxed);
+    auth_failures += c.auth_failures.load(std::memory_order_relaxed);
+    expired += c.tokens_expired.load(std::memory_order_relaxed);
   }
   nlohmann::json j = {
       {"node", config_.node_id},
@@ -199,6 +202,8 @@ std::string Node::statsJson() const {
       {"connections_refused", refused},
       {"protocol_errors", errors},
       {"slow_consumers_closed", slow},
+      {"auth_failures", auth_failures},
+      {"tokens_expired", expired},
       {"control_connected", link_ && link_->connected()},
       {"config_version", config_version_.load()},
   };

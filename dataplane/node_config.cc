@@ -17,6 +17,7 @@ constexpr const char* kUsage = R"(usage: herald-node [options]
   --node-id ID            node identity (default node-<host>-<port>)
   --config FILE           JSON config file (see docs/operations.md)
   --shards N              event-loop threads (default: one per hardware thread)
+  --node-secret SECRET    secret the control plane requires (also HERALD_NODE_SECRET)
   --reconnect-max-ms N    ceiling of the backoff between control-plane redials (default 5000)
   --log-format human|json log format (default human)
   --log-level LEVEL       trace, debug, info, warn, error (default info)
@@ -37,7 +38,9 @@ void loadNodeConfigFile(const std::string& file, NodeConfig* config) {
   const nlohmann::json doc = ConfigReader::loadFile(file);
   ConfigReader r(doc, file);
   r.rejectUnknownKeys({"listen", "control", "node_id", "shards", "ping_interval_ms",
-                       "handshake_timeout_ms", "reconnect_max_ms", "log_format", "log_level"});
+                       "handshake_timeout_ms", "reconnect_max_ms", "log_format", "log_level",
+                       "node_secret"});
+  r.readString("node_secret", &config->node_secret);
   r.readString("listen", &config->listen);
   r.readString("control", &config->control);
   r.readString("node_id", &config->node_id);
@@ -74,6 +77,9 @@ void validateNodeConfig(const NodeConfig& config) {
 
 NodeConfig parseNodeArgs(int argc, char** argv) {
   NodeConfig config;
+  if (const char* env = std::getenv("HERALD_NODE_SECRET"); env != nullptr) {
+    config.node_secret = env;
+  }
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--config") {
       loadNodeConfigFile(argv[i + 1], &config);
@@ -99,6 +105,8 @@ NodeConfig parseNodeArgs(int argc, char** argv) {
       // already applied
     } else if (flag == "--shards") {
       config.shards = parseUint(flag, value);
+    } else if (flag == "--node-secret") {
+      config.node_secret = value;
     } else if (flag == "--reconnect-max-ms") {
       config.reconnect_max_ms = parseUint(flag, value);
     } else if (flag == "--log-format") {

@@ -112,6 +112,7 @@ bool NodeLinkClient::runSession() {
   hello->set_build(std::string("herald-node ") + kVersion);
   hello->set_listen_address(options_.listen_address);
   hello->set_capacity(options_.capacity);
+  hello->set_secret(options_.secret);
   std::vector<std::string> channels, users;
   interest_.takeFull(&channels, &users);
   for (auto& c : channels) {
@@ -180,7 +181,9 @@ bool NodeLinkClient::runSession() {
     std::lock_guard<std::mutex> lock(mu_);
     context_ = nullptr;
   }
-  if (had_config && !stopping_) {
+  if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED && !stopping_) {
+    log->error("control plane refused this node: {}", status.error_message());
+  } else if (had_config && !stopping_) {
     log->warn("link to control plane closed: {}", status.error_message());
   } else if (!stopping_) {
     log->debug("link attempt failed: code {}: {}", static_cast<int>(status.error_code()),

@@ -22,6 +22,7 @@ struct NodeLinkOptions {
   std::string listen_address;
   uint32_t capacity = 0;
   uint32_t reconnect_max_ms = 5000;
+  std::string secret;
 };
 
 struct NodeLinkCallbacks {

@@ -64,6 +64,28 @@ Result<NodeSettingsPtr> buildNodeSettings(const herald::v1::ConfigSnapshot& snap
     }
   }
   s->limits = snapshot.limits();
+  const auto& auth = snapshot.auth();
+  s->allow_anonymous = auth.allow_anonymous();
+  JwtPolicy policy;
+  policy.issuer = auth.issuer();
+  policy.audience = auth.audience();
+  policy.leeway_seconds = auth.leeway_seconds();
+  for (const auto& key : auth.keys()) {
+    JwtKeySpec spec;
+    spec.kid = key.kid();
+    if (!parseJwtAlgorithm(key.algorithm(), &spec.algorithm)) {
+      return Status(ErrorCode::kBadRequest, "JWT key '" + key.kid() + "': unknown algorithm");
+    }
+    spec.material = spec.algorithm == JwtAlgorithm::kHS256 ? key.secret() : key.public_key_pem();
+    Status valid = validateJwtKey(spec);
+    if (!valid.isOk()) {
+      return Status(ErrorCode::kBadRequest, "JWT key '" + key.kid() + "': " + valid.message());
+    }
+    policy.keys.push_back(std::move(spec));
+  }
+  if (!policy.keys.empty()) {
+    s->verifier = makeJwtVerifier(std::move(policy));
+  }
   const auto& l = s->limits;
   if (l.max_connections_per_node() == 0 || l.max_subscriptions_per_connection() == 0 ||
       l.max_inbound_frame_bytes() < 256 || l.outbound_queue_bytes() == 0) {

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "common/jwt_verifier.h"
 #include "common/status.h"
 #include "herald/v1/node_link.pb.h"
 
@@ -20,6 +21,9 @@ struct NodeSettings {
   uint64_t version = 0;
   std::unordered_map<std::string, herald::v1::Namespace> namespaces;
   herald::v1::Limits limits;
+  // Null when no JWT key is configured: every token is then refused.
+  JwtVerifierPtr verifier;
+  bool allow_anonymous = false;
 
   // The namespace's rules, or the default namespace's for names not configured.
   const herald::v1::Namespace& namespaceFor(std::string_view ns) const;

@@ -11,6 +11,7 @@
 #include "common/channel_name.h"
 #include "common/logging.h"
 #include "dataplane/client_protocol.h"
+#include "dataplane/permissions.h"
 #include "dataplane/subscription_index.h"
 #include "dataplane/ws_config.h"
 
@@ -34,6 +35,10 @@ PreparedFramePtr prepareTextFrame(const std::string& payload) {
   frame->message = out;
   return frame;
 }
+
+// Close codes of docs/protocol.md.
+constexpr uint16_t kCloseUnauthorized = 4001;
+constexpr uint16_t kCloseTokenExpired = 4002;
 
 class Shard::Impl {
  public:
@@ -85,6 +90,7 @@ class Shard::Impl {
 
   void start() {
     work_ = std::make_unique<asio::io_service::work>(io_);
+    asio::post(io_, [this] { armSweep(); });
     thread_ = std::thread([this] { run(); });
   }
 
@@ -103,6 +109,7 @@ class Shard::Impl {
   void post(std::function<void()> fn) { asio::post(io_, std::move(fn)); }
 
   void stop() {
+    asio::post(io_, [this] { sweep_timer_.cancel(); });
     work_.reset();
     io_.stop();
     if (thread_.joinable()) {
@@ -144,8 +151,16 @@ class Shard::Impl {
     settings_ = std::move(settings);
     const auto max = settings_->limits.max_inbound_frame_bytes();
     server_.set_max_message_size(max);
+    std::vector<WsConnection*> waiting;
     for (WsConnection* con : all_) {
       con->set_max_message_size(max);
+      if (!con->greeted && settings_->allow_anonymous) {
+        waiting.push_back(con);
+      }
+    }
+    // Anonymous access was just turned on: connections waiting for a token may proceed.
+    for (WsConnection* con : waiting) {
+      greet(con, std::nullopt);
     }
   }
 
@@ -217,6 +232,16 @@ class Shard::Impl {
       con->set_body("{\"error\":\"not_found\",\"message\":\"WebSocket endpoint is /ws\"}");
       return false;
     }
+    if (settings_->version == 0) {
+      // No config from the control plane yet: no keys, rules or limits to apply.
+      counters_.connections_refused.fetch_add(1, std::memory_order_relaxed);
+      con->set_status(websocketpp::http::status_code::service_unavailable);
+      con->replace_header("Content-Type", "application/json");
+      con->set_body(
+          "{\"error\":\"unavailable\",\"message\":\"node has no config from the control "
+          "plane yet\"}");
+      return false;
+    }
     if (shutting_down_ || ctx_.node_connections->load(std::memory_order_relaxed) >=
                               settings_->limits.max_connections_per_node()) {
       counters_.connections_refused.fetch_add(1, std::memory_order_relaxed);
@@ -233,12 +258,37 @@ class Shard::Impl {
     WsConnection* con = ptr.get();
     con->open = true;
     con->client_seq = next_seq_++;
+    con->opened_ms = steadyMillis();
     con->all_index = static_cast<uint32_t>(all_.size());
     all_.push_back(con);
     counters_.connections.fetch_add(1, std::memory_order_relaxed);
     counters_.connections_total.fetch_add(1, std::memory_order_relaxed);
     ctx_.node_connections->fetch_add(1, std::memory_order_relaxed);
 
+    const std::string& resource = con->get_resource();
+    const size_t q = resource.find('?');
+    std::optional<std::string> token;
+    if (q != std::string::npos) {
+      token = queryParam(std::string_view(resource).substr(q + 1), "token");
+    }
+    if (token && !token->empty()) {
+      auto claims = verifyToken(*token);
+      if (!claims.isOk()) {
+        sendError(con, std::nullopt, claims.status());
+        closeWith(con, kCloseUnauthorized, "invalid token");
+        return;
+      }
+      setIdentity(con, std::make_shared<const TokenClaims>(std::move(claims.value())));
+    } else if (!settings_->allow_anonymous) {
+      // No token yet: the first frame must be `authenticate` (before the handshake deadline).
+      return;
+    }
+    greet(con, std::nullopt);
+  }
+
+  // Sends `connected` and applies `?subscribe=`; called once the connection may proceed.
+  void greet(WsConnection* con, std::optional<uint64_t> id) {
+    con->greeted = true;
     std::vector<std::string> subscribed;
     Status sub_status;
     const std::string& resource = con->get_resource();
@@ -252,10 +302,81 @@ class Shard::Impl {
       }
     }
     sendText(con, buildConnectedFrame(clientId(*con), *ctx_.node_id, con->user,
-                                      ctx_.ping_interval_s, subscribed));
+                                      ctx_.ping_interval_s, subscribed, id));
     if (!sub_status.isOk()) {
       sendError(con, std::nullopt, sub_status);
     }
+  }
+
+  Result<TokenClaims> verifyToken(const std::string& token) {
+    if (!settings_->verifier) {
+      counters_.auth_failures.fetch_add(1, std::memory_order_relaxed);
+      return Status(ErrorCode::kUnauthorized, "token authentication is not configured");
+    }
+    auto claims = settings_->verifier->verify(token);
+    if (!claims.isOk()) {
+      counters_.auth_failures.fetch_add(1, std::memory_order_relaxed);
+    }
+    return claims;
+  }
+
+  // Attaches a verified identity; a connection's user never changes once set.
+  void setIdentity(WsConnection* con, std::shared_ptr<const TokenClaims> claims) {
+    con->expires_at = claims->expires_at;
+    if (con->user.empty()) {
+      con->user = claims->subject;
+      auto& list = users_[con->user];
+      list.push_back(con);
+      if (list.size() == 1) {
+        counters_.users.fetch_add(1, std::memory_order_relaxed);
+        ctx_.interest->userAdded(con->user);
+      }
+    }
+    con->claims = std::move(claims);
+  }
+
+  void closeWith(WsConnection* con, uint16_t code, const std::string& reason) {
+    websocketpp::lib::error_code ec;
+    con->close(code, reason, ec);
+  }
+
+  // Once a second: close connections whose token expired or that never authenticated.
+  void armSweep() {
+    sweep_timer_.expires_after(std::chrono::seconds(1));
+    sweep_timer_.async_wait([this](const asio::error_code& ec) {
+      if (ec) {
+        return;
+      }
+      const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+      const int64_t now_ms = steadyMillis();
+      std::vector<std::pair<WsConnection*, uint16_t>> closing;
+      for (WsConnection* con : all_) {
+        if (con->expires_at != 0 && con->expires_at <= now_s) {
+          closing.emplace_back(con, kCloseTokenExpired);
+        } else if (!con->greeted && now_ms - con->opened_ms >= ctx_.handshake_timeout_ms) {
+          closing.emplace_back(con, kCloseUnauthorized);
+        }
+      }
+      for (auto& [con, code] : closing) {
+        con->expires_at = 0;
+        con->greeted = true;  // closed once, not again on the next sweep
+        if (code == kCloseTokenExpired) {
+          counters_.tokens_expired.fetch_add(1, std::memory_order_relaxed);
+          closeWith(con, code, "token expired");
+        } else {
+          closeWith(con, code, "authentication required");
+        }
+      }
+      armSweep();
+    });
+  }
+
+  static int64_t steadyMillis() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
   }
 
   void onClosed(websocketpp::connection_hdl hdl) {
@@ -332,6 +453,13 @@ class Shard::Impl {
       return;
     }
     const ClientCommand& cmd = parsed.command;
+    if (!con->greeted && cmd.type != CommandType::kAuthenticate) {
+      sendError(con, parsed.id,
+                Status(ErrorCode::kUnauthorized,
+                       "authenticate first: send {\"type\":"
+                       "\"authenticate\",\"token\":\"...\"}"));
+      return;
+    }
     switch (cmd.type) {
       case CommandType::kPing:
         sendText(con, buildPongFrame(parsed.id));
@@ -370,9 +498,30 @@ class Shard::Impl {
         break;
       }
       case CommandType::kAuthenticate:
-        sendError(con, parsed.id,
-                  Status(ErrorCode::kUnauthorized, "token authentication is not enabled"));
+        authenticate(con, parsed.id, cmd.token);
         break;
+    }
+  }
+
+  // First token on a waiting or anonymous connection, or a refresh before expiry.
+  void authenticate(WsConnection* con, std::optional<uint64_t> id, const std::string& token) {
+    auto claims = verifyToken(token);
+    if (!claims.isOk()) {
+      sendError(con, id, claims.status());
+      return;
+    }
+    if (!con->user.empty() && claims->subject != con->user) {
+      sendError(con, id,
+                Status(ErrorCode::kPermissionDenied,
+                       "token is for another user than this "
+                       "connection's"));
+      return;
+    }
+    setIdentity(con, std::make_shared<const TokenClaims>(std::move(claims.value())));
+    if (!con->greeted) {
+      greet(con, id);
+    } else {
+      sendText(con, buildReplyFrame(id, {}));
     }
   }
 
@@ -386,12 +535,10 @@ class Shard::Impl {
         return Status(ErrorCode::kBadRequest,
                       "channel '" + channel.substr(0, 300) + "': " + name.status().message());
       }
-      const auto& ns = settings_->namespaceFor(name->ns);
-      const auto rule = ns.subscribe_rule();
-      if (rule != herald::v1::SUBSCRIBE_RULE_PUBLIC &&
-          rule != herald::v1::SUBSCRIBE_RULE_UNSPECIFIED && con->user.empty()) {
-        return Status(ErrorCode::kPermissionDenied,
-                      "channel '" + channel + "' needs an authenticated connection");
+      Status allowed = checkSubscribe(settings_->namespaceFor(name->ns), name.value(), channel,
+                                      con->claims.get());
+      if (!allowed.isOk()) {
+        return allowed;
       }
       const bool already =
           std::find(con->channels.begin(), con->channels.end(), channel) != con->channels.end() ||
@@ -441,6 +588,7 @@ class Shard::Impl {
   SubscriptionIndex<WsConnection> index_;
   std::vector<WsConnection*> all_;
   std::unordered_map<std::string, std::vector<WsConnection*>> users_;
+  asio::steady_timer sweep_timer_{io_};
   uint64_t next_seq_ = 1;
   bool shutting_down_ = false;
 };

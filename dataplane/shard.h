@@ -37,6 +37,8 @@ struct alignas(64) ShardCounters {
   std::atomic<uint64_t> connections_refused{0};
   std::atomic<uint64_t> protocol_errors{0};
   std::atomic<uint64_t> slow_consumers_closed{0};
+  std::atomic<uint64_t> auth_failures{0};
+  std::atomic<uint64_t> tokens_expired{0};
 };
 
 struct ShardContext {

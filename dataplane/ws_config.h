@@ -4,12 +4,15 @@
 // need websocketpp (it is heavy to compile).
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <websocketpp/concurrency/none.hpp>
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
+
+#include "common/jwt_verifier.h"
 
 namespace herald::node {
 
@@ -19,8 +22,12 @@ struct ConnState {
   uint64_t client_seq = 0;
   uint32_t all_index = UINT32_MAX;  // position in the shard's connection list
   bool open = false;
-  std::string user;                   // empty: anonymous
-  std::vector<std::string> channels;  // subscribed, small (limit 50 by default)
+  bool greeted = false;    // `connected` sent; false while waiting for a token
+  int64_t opened_ms = 0;   // steady clock, for the authentication deadline
+  int64_t expires_at = 0;  // token `exp` (Unix seconds); 0 = none
+  std::string user;        // empty: anonymous
+  std::shared_ptr<const herald::TokenClaims> claims;  // null: anonymous
+  std::vector<std::string> channels;                  // subscribed, small (limit 50 by default)
 };
 
 struct WsConfig : public websocketpp::config::asio {

@@ -55,8 +55,10 @@ wait_listening() {
   return 1
 }
 
+# scripts/dev-control.json allows anonymous WebSocket clients (for the tour); it applies on
+# the first start of a data dir only: later changes go through the Control API.
 "$BUILD_DIR/controlplane/herald-control" --grpc-listen "$GRPC_ADDR" --data-dir "$DATA_DIR" \
-  >"$LOG_DIR/control.log" 2>&1 &
+  --config "${HERALD_CONTROL_CONFIG:-scripts/dev-control.json}" >"$LOG_DIR/control.log" 2>&1 &
 pids+=($!)
 grpc=$(wait_listening "$LOG_DIR/control.log" "${pids[0]}" herald-control)
 
@@ -72,8 +74,11 @@ cat <<BANNER
     gRPC        $grpc                (Control API; heraldctl --control $grpc)
     logs        $LOG_DIR/control.log, $LOG_DIR/node.log
 
+  heraldctl needs an API key: the first start created an admin key in $DATA_DIR/admin.key
+    export HERALD_API_KEY=\$(cat $DATA_DIR/admin.key) HERALD_CONTROL=$grpc
+
   Try it: connect a client to ws://$ws/ws?subscribe=token:price, then
-    $BUILD_DIR/cli/heraldctl --control $grpc publish token:price '{"price":50000}' --event price_update
+    $BUILD_DIR/cli/heraldctl publish token:price '{"price":50000}' --event price_update
 
   Ctrl-C stops both.
 

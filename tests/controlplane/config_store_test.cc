@@ -21,7 +21,8 @@ class ConfigStoreTest : public ::testing::Test {
   void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
 
   std::unique_ptr<ConfigStoreImpl> open(std::vector<herald::v1::Namespace> initial = {}) {
-    return std::make_unique<ConfigStoreImpl>(dir_, initial, herald::v1::Limits(), 1000);
+    return std::make_unique<ConfigStoreImpl>(dir_, initial, herald::v1::Limits(),
+                                             herald::v1::AuthSettings(), 1000);
   }
 
   static herald::v1::Namespace ns(const std::string& name, herald::v1::SubscribeRule rule) {

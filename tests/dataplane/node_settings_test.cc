@@ -24,6 +24,21 @@ TEST(NodeSettingsTest, BuildsFromValidSnapshot) {
   EXPECT_EQ(r.value()->namespaceFor("token").subscribe_rule(), herald::v1::SUBSCRIBE_RULE_PUBLIC);
 }
 
+TEST(NodeSettingsTest, AuthSettingsBuildAVerifier) {
+  auto s = validSnapshot();
+  EXPECT_EQ(buildNodeSettings(s).value()->verifier, nullptr) << "no keys: no verifier";
+  auto* key = s.mutable_auth()->add_keys();
+  key->set_kid("k");
+  key->set_algorithm("HS256");
+  key->set_secret("0123456789abcdef0123456789abcdef");
+  s.mutable_auth()->set_allow_anonymous(true);
+  auto r = buildNodeSettings(s);
+  ASSERT_TRUE(r.isOk()) << r.status().message();
+  EXPECT_NE(r.value()->verifier, nullptr);
+  EXPECT_TRUE(r.value()->allow_anonymous);
+  EXPECT_FALSE(defaultNodeSettings()->allow_anonymous) << "unconfigured nodes admit nobody";
+}
+
 TEST(NodeSettingsTest, ConfiguredDefaultNamespaceApplies) {
   auto s = validSnapshot();
   auto* def = s.add_namespaces();
@@ -49,6 +64,16 @@ TEST(NodeSettingsTest, RefusesInvalidSnapshots) {
   auto r = buildNodeSettings(no_limits);
   ASSERT_FALSE(r.isOk());
   EXPECT_NE(r.status().message().find("limits"), std::string::npos);
+
+  auto weak_key = validSnapshot();
+  auto* key = weak_key.mutable_auth()->add_keys();
+  key->set_algorithm("HS256");
+  key->set_secret("too-short");
+  EXPECT_FALSE(buildNodeSettings(weak_key).isOk()) << "a node must refuse keys it cannot use";
+
+  auto none_alg = validSnapshot();
+  none_alg.mutable_auth()->add_keys()->set_algorithm("none");
+  EXPECT_FALSE(buildNodeSettings(none_alg).isOk());
 
   auto bad_rule = validSnapshot();
   bad_rule.mutable_namespaces(0)->set_subscribe_rule(static_cast<herald::v1::SubscribeRule>(99));

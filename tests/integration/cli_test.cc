@@ -22,7 +22,7 @@ class CliTest : public ::testing::Test {
   }
 
   CommandResult ctl(std::vector<std::string> args, std::vector<std::string> env = {}) {
-    args.insert(args.begin(), {"--control", cluster_.controlAddress()});
+    args.insert(args.begin(), {"--control", cluster_.controlAddress(), "--api-key", kTestAdminKey});
     return runCommand(heraldctlBinary(), args, 30s, env);
   }
 
@@ -83,9 +83,15 @@ TEST_F(CliTest, HumanTables) {
 }
 
 TEST_F(CliTest, ControlAddressFromEnvironment) {
-  auto r = runCommand(heraldctlBinary(), {"stats"}, 30s,
-                      {"HERALD_CONTROL=" + cluster_.controlAddress()});
+  auto r = runCommand(
+      heraldctlBinary(), {"stats"}, 30s,
+      {"HERALD_CONTROL=" + cluster_.controlAddress(), "HERALD_API_KEY=" + kTestAdminKey});
   EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto no_key = runCommand(heraldctlBinary(), {"--control", cluster_.controlAddress(), "stats"},
+                           30s, {"HERALD_API_KEY="});
+  EXPECT_EQ(no_key.exit_code, 1);
+  EXPECT_NE(no_key.err.find("UNAUTHENTICATED"), std::string::npos) << no_key.err;
+  EXPECT_NE(no_key.err.find("no API key given"), std::string::npos) << no_key.err;
 }
 
 TEST_F(CliTest, ErrorsAreClearWithExitCodes) {
@@ -118,6 +124,60 @@ TEST(DaemonCommandLineTest, BadFlagsAndConfigStopStartUpWithExitCode2) {
   EXPECT_NE(help.out.find("--control"), std::string::npos);
 }
 
+TEST_F(CliTest, NamespacesLimitsAndKeysCommands) {
+  auto created = ctl({"namespaces", "create", "balance", "--rule", "owner", "--owner-claim",
+                      "address", "--history-size", "100"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  EXPECT_NE(created.out.find("created namespace 'balance'"), std::string::npos) << created.out;
+  auto list = ctl({"namespaces", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find("balance"), std::string::npos);
+  EXPECT_NE(list.out.find("owner"), std::string::npos);
+  EXPECT_NE(list.out.find("address"), std::string::npos);
+  auto get = ctl({"--json", "namespaces", "get", "balance"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(nlohmann::json::parse(get.out)["namespace"]["subscribe_rule"], "SUBSCRIBE_RULE_OWNER");
+  auto dup = ctl({"namespaces", "create", "balance"});
+  EXPECT_EQ(dup.exit_code, 1);
+  EXPECT_NE(dup.err.find("ALREADY_EXISTS"), std::string::npos) << dup.err;
+  ASSERT_EQ(ctl({"namespaces", "update", "balance", "--rule", "authenticated"}).exit_code, 0);
+  ASSERT_EQ(ctl({"namespaces", "delete", "balance"}).exit_code, 0);
+  EXPECT_EQ(ctl({"namespaces", "get", "balance"}).exit_code, 1);
+
+  auto set = ctl({"limits", "set", "max_subscriptions_per_connection=7",
+                  "allowed_origins=https://a.example,https://b.example"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  auto limits = ctl({"--json", "limits", "get"});
+  ASSERT_EQ(limits.exit_code, 0);
+  auto l = nlohmann::json::parse(limits.out)["limits"];
+  EXPECT_EQ(l["max_subscriptions_per_connection"], 7);
+  EXPECT_EQ(l["max_connections_per_node"], 10000) << "limits set keeps the other limits";
+  EXPECT_EQ(l["allowed_origins"].size(), 2u);
+  EXPECT_EQ(ctl({"limits", "set", "no_such_limit=1"}).exit_code, 2);
+
+  auto key = ctl({"--json", "keys", "create", "--role", "reader", "--name", "dashboards"});
+  ASSERT_EQ(key.exit_code, 0) << key.err;
+  auto k = nlohmann::json::parse(key.out);
+  const std::string secret = k["secret"];
+  auto as_reader =
+      runCommand(heraldctlBinary(),
+                 {"--control", cluster_.controlAddress(), "--api-key", secret, "nodes"}, 30s);
+  EXPECT_EQ(as_reader.exit_code, 0) << as_reader.err;
+  auto reader_publish = runCommand(
+      heraldctlBinary(),
+      {"--control", cluster_.controlAddress(), "--api-key", secret, "publish", "a", "1"}, 30s);
+  EXPECT_EQ(reader_publish.exit_code, 1);
+  EXPECT_NE(reader_publish.err.find("PERMISSION_DENIED"), std::string::npos);
+  auto keys = ctl({"keys", "list"});
+  EXPECT_NE(keys.out.find("dashboards"), std::string::npos) << keys.out;
+  EXPECT_EQ(keys.out.find(secret), std::string::npos) << "a listed key must not show its secret";
+  ASSERT_EQ(ctl({"keys", "revoke", k["key"]["id"]}).exit_code, 0);
+  EXPECT_EQ(runCommand(heraldctlBinary(),
+                       {"--control", cluster_.controlAddress(), "--api-key", secret, "nodes"}, 30s)
+                .exit_code,
+            1);
+}
+
 TEST_F(CliTest, SecondDaemonOnABusyAddressFailsToStart) {
   TempDir other;
   auto control =
@@ -139,6 +199,33 @@ TEST(DaemonCommandLineTest, CorruptStateFileStopsControlPlane) {
       runCommand(controlBinary(), {"--grpc-listen", "127.0.0.1:0", "--data-dir", dir.path()}, 30s);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("corrupt state file"), std::string::npos) << r.err;
+}
+
+TEST(DaemonCommandLineTest, FirstStartCreatesAnAdminKeyOnce) {
+  TempDir dir;
+  std::string key;
+  {
+    Process control(controlBinary(), {"--grpc-listen", "127.0.0.1:0", "--data-dir", dir.path()});
+    ASSERT_TRUE(control.waitListening(30s).has_value()) << control.output();
+    const std::string out = control.output();
+    const size_t at = out.find("hk_");
+    ASSERT_NE(at, std::string::npos) << out;
+    key = out.substr(at, 51);
+    std::ifstream saved(dir.path() + "/admin.key");
+    std::string from_file;
+    std::getline(saved, from_file);
+    EXPECT_EQ(from_file, key);
+    auto ok = runCommand(heraldctlBinary(),
+                         {"--control", *control.waitListening(1s), "--api-key", key, "info"}, 30s);
+    EXPECT_EQ(ok.exit_code, 0) << ok.err;
+    control.stop(SIGTERM, 15s);
+  }
+  Process again(controlBinary(), {"--grpc-listen", "127.0.0.1:0", "--data-dir", dir.path()});
+  ASSERT_TRUE(again.waitListening(30s).has_value());
+  EXPECT_EQ(again.output().find("hk_"), std::string::npos) << "the key is printed once only";
+  auto still = runCommand(heraldctlBinary(),
+                          {"--control", *again.waitListening(1s), "--api-key", key, "info"}, 30s);
+  EXPECT_EQ(still.exit_code, 0) << still.err;
 }
 
 TEST(DaemonCommandLineTest, JsonLogsAreOneObjectPerLineWithComponent) {

@@ -1,5 +1,6 @@
 // gRPC contract: every RPC of the v1 Control service, called on a running control plane, with
 // valid and invalid input; checks status codes and response shapes.
+#include <map>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -361,6 +362,95 @@ TEST_F(ContractTest, NodeLinkRefusesASessionWithoutHello) {
   EXPECT_EQ(stream->Finish().error_code(), StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(ContractTest, NodeLinkRefusesANodeWithoutTheSecret) {
+  auto channel =
+      grpc::CreateChannel(cluster_->controlAddress(), grpc::InsecureChannelCredentials());
+  auto stub = herald::v1::NodeLink::NewStub(channel);
+  for (const std::string& secret : {std::string(""), std::string("herald-test-node-secreT")}) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    auto stream = stub->Session(&ctx);
+    herald::v1::NodeMessage hello;
+    hello.mutable_hello()->set_node_id("intruder");
+    hello.mutable_hello()->set_secret(secret);
+    stream->Write(hello);
+    stream->WritesDone();
+    herald::v1::ControlMessage msg;
+    EXPECT_FALSE(stream->Read(&msg)) << "an unknown node received " << msg.DebugString();
+    EXPECT_EQ(stream->Finish().error_code(), StatusCode::UNAUTHENTICATED);
+  }
+}
+
+TEST_F(ContractTest, EveryRpcNeedsAKeyWithTheRightRole) {
+  auto anonymous = controlStub(cluster_->controlAddress(), "");
+  auto wrong = controlStub(cluster_->controlAddress(), "not-a-key-not-a-key-not-a-key-00");
+  for (auto* stub : {anonymous.get(), wrong.get()}) {
+    grpc::ClientContext ctx;
+    herald::v1::InfoResponse info;
+    auto s = stub->Info(&ctx, herald::v1::InfoRequest(), &info);
+    EXPECT_EQ(s.error_code(), StatusCode::UNAUTHENTICATED);
+    EXPECT_NE(s.error_message().find("authorization: Bearer"), std::string::npos);
+  }
+  // Make one key per role and check each RPC family against it.
+  std::map<herald::v1::ApiKeyRole, std::unique_ptr<herald::v1::Control::Stub>> stubs;
+  for (auto role : {herald::v1::API_KEY_ROLE_PUBLISHER, herald::v1::API_KEY_ROLE_READER}) {
+    herald::v1::CreateApiKeyRequest req;
+    req.set_name("contract");
+    req.set_role(role);
+    herald::v1::CreateApiKeyResponse resp;
+    ASSERT_TRUE(call(&Stub::CreateApiKey, req, &resp).ok());
+    EXPECT_EQ(resp.secret().rfind("hk_", 0), 0u);
+    stubs[role] = controlStub(cluster_->controlAddress(), resp.secret());
+  }
+  auto code = [](herald::v1::Control::Stub& stub, const std::string& rpc) {
+    grpc::ClientContext ctx;
+    if (rpc == "Publish") {
+      herald::v1::PublishRequest req;
+      req.set_channel("roles:x");
+      req.set_data("1");
+      herald::v1::PublishResponse resp;
+      return stub.Publish(&ctx, req, &resp).error_code();
+    }
+    if (rpc == "ListNodes") {
+      herald::v1::ListNodesResponse resp;
+      return stub.ListNodes(&ctx, herald::v1::ListNodesRequest(), &resp).error_code();
+    }
+    if (rpc == "SetLimits") {
+      herald::v1::SetLimitsResponse resp;
+      return stub.SetLimits(&ctx, herald::v1::SetLimitsRequest(), &resp).error_code();
+    }
+    herald::v1::ListApiKeysResponse resp;
+    return stub.ListApiKeys(&ctx, herald::v1::ListApiKeysRequest(), &resp).error_code();
+  };
+  auto& publisher = *stubs[herald::v1::API_KEY_ROLE_PUBLISHER];
+  auto& reader = *stubs[herald::v1::API_KEY_ROLE_READER];
+  EXPECT_EQ(code(publisher, "Publish"), StatusCode::OK);
+  EXPECT_EQ(code(publisher, "ListNodes"), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(code(publisher, "SetLimits"), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(code(publisher, "ListApiKeys"), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(code(reader, "Publish"), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(code(reader, "ListNodes"), StatusCode::OK);
+  EXPECT_EQ(code(reader, "SetLimits"), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(code(cluster_->api(), "ListApiKeys"), StatusCode::OK);
+
+  // Revoked keys stop working at once.
+  herald::v1::ListApiKeysResponse keys;
+  ASSERT_TRUE(call(&Stub::ListApiKeys, herald::v1::ListApiKeysRequest(), &keys).ok());
+  std::string reader_id;
+  for (const auto& k : keys.keys()) {
+    if (k.role() == herald::v1::API_KEY_ROLE_READER) {
+      reader_id = k.id();
+    }
+  }
+  ASSERT_FALSE(reader_id.empty());
+  herald::v1::RevokeApiKeyRequest revoke;
+  revoke.set_id(reader_id);
+  herald::v1::RevokeApiKeyResponse revoked;
+  ASSERT_TRUE(call(&Stub::RevokeApiKey, revoke, &revoked).ok());
+  EXPECT_EQ(code(reader, "ListNodes"), StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(call(&Stub::RevokeApiKey, revoke, &revoked).error_code(), StatusCode::NOT_FOUND);
+}
+
 TEST_F(ContractTest, NodeLinkSendsConfigAfterHelloAndRecordsNack) {
   auto channel =
       grpc::CreateChannel(cluster_->controlAddress(), grpc::InsecureChannelCredentials());
@@ -371,6 +461,7 @@ TEST_F(ContractTest, NodeLinkSendsConfigAfterHelloAndRecordsNack) {
   herald::v1::NodeMessage hello;
   hello.mutable_hello()->set_node_id("contract-fake-node");
   hello.mutable_hello()->set_listen_address("127.0.0.1:1");
+  hello.mutable_hello()->set_secret(kTestNodeSecret);
   ASSERT_TRUE(stream->Write(hello));
   herald::v1::ControlMessage first;
   ASSERT_TRUE(stream->Read(&first));

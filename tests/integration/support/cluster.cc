@@ -1,8 +1,11 @@
 #include "integration/support/cluster.h"
 
 #include <csignal>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
+
+#include <grpcpp/support/client_interceptor.h>
 
 namespace herald::testing {
 
@@ -23,7 +26,58 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
   }
 }
 
-Cluster::Cluster() = default;
+namespace {
+
+// Adds the API key to every call, as a real backend's client would.
+class BearerInterceptor : public grpc::experimental::Interceptor {
+ public:
+  BearerInterceptor(std::string key) : key_(std::move(key)) {}
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->insert({"authorization", "Bearer " + key_});
+    }
+    methods->Proceed();
+  }
+
+ private:
+  std::string key_;
+};
+
+class BearerInterceptorFactory : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit BearerInterceptorFactory(std::string key) : key_(std::move(key)) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo*) override {
+    return new BearerInterceptor(key_);
+  }
+
+ private:
+  std::string key_;
+};
+
+}  // namespace
+
+std::unique_ptr<herald::v1::Control::Stub> controlStub(const std::string& address,
+                                                       const std::string& api_key) {
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> factories;
+  if (!api_key.empty()) {
+    factories.push_back(std::make_unique<BearerInterceptorFactory>(api_key));
+  }
+  auto channel = grpc::experimental::CreateCustomChannelWithInterceptors(
+      address, grpc::InsecureChannelCredentials(), grpc::ChannelArguments(), std::move(factories));
+  return herald::v1::Control::NewStub(channel);
+}
+
+nlohmann::json defaultControlConfig() {
+  return {{"auth",
+           {{"allow_anonymous", true},
+            {"keys", {{{"kid", "test"}, {"algorithm", "HS256"}, {"secret", kTestJwtSecret}}}}}}};
+}
+
+Cluster::Cluster(nlohmann::json control_config) {
+  std::ofstream(data_dir_.path() + "/control.json") << control_config.dump(2);
+}
 
 Cluster::~Cluster() {
   for (auto& n : nodes_) {
@@ -38,11 +92,17 @@ void Cluster::startControl(const std::vector<std::string>& extra_args) {
   std::vector<std::string> args = {"--grpc-listen",
                                    control_address_,
                                    "--data-dir",
-                                   data_dir_.path(),
+                                   data_dir_.path() + "/state",
+                                   "--config",
+                                   data_dir_.path() + "/control.json",
                                    "--heartbeat-interval-ms",
                                    "200",
                                    "--node-timeout-ms",
-                                   "1500"};
+                                   "1500",
+                                   "--admin-key",
+                                   kTestAdminKey,
+                                   "--node-secret",
+                                   kTestNodeSecret};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   control_ = std::make_unique<Process>(controlBinary(), args);
   auto address = control_->waitListening(30s);
@@ -50,8 +110,7 @@ void Cluster::startControl(const std::vector<std::string>& extra_args) {
     throw std::runtime_error("herald-control did not start:\n" + control_->output());
   }
   control_address_ = *address;
-  channel_ = grpc::CreateChannel(control_address_, grpc::InsecureChannelCredentials());
-  stub_ = herald::v1::Control::NewStub(channel_);
+  stub_ = controlStub(control_address_, kTestAdminKey);
 }
 
 void Cluster::stopControl(int sig) {
@@ -61,8 +120,9 @@ void Cluster::stopControl(int sig) {
 }
 
 size_t Cluster::startNode(const std::vector<std::string>& extra_args) {
-  std::vector<std::string> args = {"--listen",       "127.0.0.1:0", "--control",
-                                   control_address_, "--shards",    "2"};
+  std::vector<std::string> args = {
+      "--listen", "127.0.0.1:0",   "--control",     control_address_,     "--shards",
+      "2",        "--node-secret", kTestNodeSecret, "--reconnect-max-ms", "500"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   nodes_.push_back(std::make_unique<Process>(nodeBinary(), args));
   auto address = nodes_.back()->waitListening(30s);
@@ -88,7 +148,8 @@ bool Cluster::waitHealthyNodes(size_t count, std::chrono::milliseconds timeout) 
         }
         size_t healthy = 0;
         for (const auto& n : resp.nodes()) {
-          healthy += n.health() == herald::v1::NODE_HEALTH_HEALTHY ? 1 : 0;
+          // Healthy and configured: a node accepts clients once it applied a config.
+          healthy += n.health() == herald::v1::NODE_HEALTH_HEALTHY && n.config_version_acked() > 0;
         }
         return healthy == count;
       },

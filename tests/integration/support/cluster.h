@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
+#include <nlohmann/json.hpp>
 
 #include "herald/v1/control.grpc.pb.h"
 #include "integration/support/process.h"
@@ -28,9 +29,23 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
  * A real Herald on loopback: one herald-control (port 0, its own data dir) and any number of
  * herald-node processes (port 0), with fast heartbeats so failure tests stay short.
  */
+// The HS256 secret (kid "test") every test cluster accepts client tokens for.
+inline const std::string kTestJwtSecret = "herald-test-secret-0123456789abcdef";
+
+// The admin API key and node secret of every test cluster.
+inline const std::string kTestAdminKey = "herald-test-admin-key-0123456789abcdef";
+inline const std::string kTestNodeSecret = "herald-test-node-secret";
+
+// A Control API stub whose calls carry `authorization: Bearer <api_key>` (none when empty).
+std::unique_ptr<herald::v1::Control::Stub> controlStub(const std::string& address,
+                                                       const std::string& api_key);
+
+// Control-plane config of a test cluster: anonymous clients allowed, one HS256 key.
+nlohmann::json defaultControlConfig();
+
 class Cluster {
  public:
-  Cluster();
+  explicit Cluster(nlohmann::json control_config = defaultControlConfig());
   ~Cluster();
 
   // Starts (or restarts, on the same port and data dir) the control plane.
@@ -64,7 +79,6 @@ class Cluster {
   std::unique_ptr<Process> control_;
   std::vector<std::unique_ptr<Process>> nodes_;
   std::vector<std::string> node_addresses_;
-  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<herald::v1::Control::Stub> stub_;
 };
 

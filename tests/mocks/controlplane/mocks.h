@@ -30,6 +30,9 @@ class MockConfigStore : public ConfigStore {
   MOCK_METHOD(std::vector<herald::v1::Namespace>, listNamespaces, (), (const, override));
   MOCK_METHOD(herald::v1::Limits, limits, (), (const, override));
   MOCK_METHOD(Result<herald::v1::Limits>, setLimits, (const herald::v1::Limits&), (override));
+  MOCK_METHOD(herald::v1::AuthSettings, auth, (), (const, override));
+  MOCK_METHOD(Result<herald::v1::AuthSettings>, setAuth, (const herald::v1::AuthSettings&),
+              (override));
   MOCK_METHOD(uint64_t, version, (), (const, override));
   MOCK_METHOD(ConfigSnapshotPtr, snapshot, (), (const, override));
   MOCK_METHOD(void, setChangeListener, (ChangeListener), (override));

@@ -1,0 +1,211 @@
+#include "controlplane/api_key_store_impl.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "common/atomic_file.h"
+#include "common/clock.h"
+
+namespace herald::control {
+namespace {
+
+std::string hex(const unsigned char* data, size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(n * 2);
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(kHex[data[i] >> 4]);
+    out.push_back(kHex[data[i] & 0xf]);
+  }
+  return out;
+}
+
+bool validRole(herald::v1::ApiKeyRole role) {
+  return role == herald::v1::API_KEY_ROLE_ADMIN || role == herald::v1::API_KEY_ROLE_PUBLISHER ||
+         role == herald::v1::API_KEY_ROLE_READER;
+}
+
+}  // namespace
+
+std::string sha256Hex(const std::string& text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr);
+  return hex(digest, len);
+}
+
+const char* roleName(herald::v1::ApiKeyRole role) {
+  switch (role) {
+    case herald::v1::API_KEY_ROLE_ADMIN:
+      return "admin";
+    case herald::v1::API_KEY_ROLE_PUBLISHER:
+      return "publisher";
+    case herald::v1::API_KEY_ROLE_READER:
+      return "reader";
+    default:
+      return "none";
+  }
+}
+
+bool parseRole(const std::string& text, herald::v1::ApiKeyRole* out) {
+  if (text == "admin") {
+    *out = herald::v1::API_KEY_ROLE_ADMIN;
+  } else if (text == "publisher") {
+    *out = herald::v1::API_KEY_ROLE_PUBLISHER;
+  } else if (text == "reader") {
+    *out = herald::v1::API_KEY_ROLE_READER;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+ApiKeyStoreImpl::ApiKeyStoreImpl(const std::string& data_dir) : file_(data_dir + "/api_keys.json") {
+  std::ifstream in(file_);
+  if (!in) {
+    return;
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string what = "corrupt API key file " + file_ + " (fix or move it away)";
+  auto doc = nlohmann::json::parse(buffer.str(), nullptr, false);
+  if (doc.is_discarded() || !doc.is_array()) {
+    throw std::runtime_error(what);
+  }
+  for (const auto& item : doc) {
+    if (!item.is_object() || !item.contains("sha256") || !item["sha256"].is_string() ||
+        !item.contains("id") || !item.contains("role") || !item["role"].is_string()) {
+      throw std::runtime_error(what + ": entry without sha256, id or role");
+    }
+    herald::v1::ApiKey key;
+    key.set_id(item["id"].get<std::string>());
+    key.set_name(item.value("name", ""));
+    herald::v1::ApiKeyRole role;
+    if (!parseRole(item["role"].get<std::string>(), &role)) {
+      throw std::runtime_error(what + ": unknown role");
+    }
+    key.set_role(role);
+    key.set_created_unix_ms(item.value("created_unix_ms", int64_t{0}));
+    by_hash_[item["sha256"].get<std::string>()] = key;
+  }
+}
+
+Status ApiKeyStoreImpl::persistLocked() const {
+  nlohmann::json doc = nlohmann::json::array();
+  for (const auto& [hash, key] : by_hash_) {
+    doc.push_back({{"id", key.id()},
+                   {"name", key.name()},
+                   {"role", roleName(key.role())},
+                   {"created_unix_ms", key.created_unix_ms()},
+                   {"sha256", hash}});
+  }
+  return writeFileAtomically(file_, doc.dump(2) + "\n");
+}
+
+Result<herald::v1::ApiKey> ApiKeyStoreImpl::addLocked(const std::string& name,
+                                                      herald::v1::ApiKeyRole role,
+                                                      const std::string& secret) {
+  if (!validRole(role)) {
+    return Status(ErrorCode::kBadRequest, "role must be admin, publisher or reader");
+  }
+  if (name.size() > 64) {
+    return Status(ErrorCode::kBadRequest, "name longer than 64 bytes");
+  }
+  const std::string hash = sha256Hex(secret);
+  if (by_hash_.count(hash) != 0) {
+    return Status(ErrorCode::kAlreadyExists, "this key already exists");
+  }
+  herald::v1::ApiKey key;
+  key.set_id(hash.substr(0, 12));
+  key.set_name(name);
+  key.set_role(role);
+  key.set_created_unix_ms(unixMillis());
+  by_hash_[hash] = key;
+  Status s = persistLocked();
+  if (!s.isOk()) {
+    by_hash_.erase(hash);
+    return s;
+  }
+  return key;
+}
+
+Result<ApiKeyStore::Created> ApiKeyStoreImpl::create(const std::string& name,
+                                                     herald::v1::ApiKeyRole role) {
+  unsigned char random[24];
+  if (RAND_bytes(random, sizeof(random)) != 1) {
+    return Status(ErrorCode::kInternal, "no randomness available for a new key");
+  }
+  const std::string secret = "hk_" + hex(random, sizeof(random));
+  std::lock_guard<std::mutex> lock(mu_);
+  auto key = addLocked(name, role, secret);
+  if (!key.isOk()) {
+    return key.status();
+  }
+  return Created{key.value(), secret};
+}
+
+Result<herald::v1::ApiKey> ApiKeyStoreImpl::import(const std::string& name,
+                                                   herald::v1::ApiKeyRole role,
+                                                   const std::string& secret) {
+  if (secret.size() < 32) {
+    return Status(ErrorCode::kBadRequest, "an API key must be at least 32 bytes");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  return addLocked(name, role, secret);
+}
+
+Status ApiKeyStoreImpl::revoke(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = by_hash_.begin(); it != by_hash_.end(); ++it) {
+    if (it->second.id() == id) {
+      const auto removed = *it;
+      by_hash_.erase(it);
+      Status s = persistLocked();
+      if (!s.isOk()) {
+        by_hash_.insert(removed);
+      }
+      return s;
+    }
+  }
+  return Status(ErrorCode::kNotFound, "no API key with id '" + id.substr(0, 64) + "'");
+}
+
+std::vector<herald::v1::ApiKey> ApiKeyStoreImpl::list() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<herald::v1::ApiKey> out;
+  for (const auto& [hash, key] : by_hash_) {
+    out.push_back(key);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.created_unix_ms() != b.created_unix_ms() ? a.created_unix_ms() < b.created_unix_ms()
+                                                      : a.id() < b.id();
+  });
+  return out;
+}
+
+std::optional<herald::v1::ApiKeyRole> ApiKeyStoreImpl::roleOf(const std::string& presented) const {
+  if (presented.empty() || presented.size() > 512) {
+    return std::nullopt;
+  }
+  const std::string hash = sha256Hex(presented);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_hash_.find(hash);
+  if (it == by_hash_.end()) {
+    return std::nullopt;
+  }
+  return it->second.role();
+}
+
+size_t ApiKeyStoreImpl::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return by_hash_.size();
+}
+
+}  // namespace herald::control
