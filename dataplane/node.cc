@@ -81,6 +81,7 @@ std::string Node::start() {
     ctx.handshake_timeout_ms = config_.handshake_timeout_ms;
     ctx.interest = &interest_;
     ctx.node_connections = &node_connections_;
+    ctx.ip_limiter = &ip_limiter_;
     ctx.http = [this](const std::string& path, int* status, std::string* type, std::string* body) {
       http(path, status, type, body);
     };
@@ -179,6 +180,7 @@ herald::v1::NodeStats Node::stats() const {
 std::string Node::statsJson() const {
   const auto s = stats();
   uint64_t total = 0, refused = 0, errors = 0, slow = 0, auth_failures = 0, expired = 0;
+  uint64_t rate_limited = 0, refused_origin = 0, refused_ip = 0;
   for (const auto& shard : shards_) {
     const auto& c = shard->counters();
     total += c.connections_total.load(std::memory_order_relaxed);
@@ -187,6 +189,9 @@ std::string Node::statsJson() const {
     slow += c.slow_consumers_closed.load(std::memory_order_relaxed);
     auth_failures += c.auth_failures.load(std::memory_order_relaxed);
     expired += c.tokens_expired.load(std::memory_order_relaxed);
+    rate_limited += c.rate_limited.load(std::memory_order_relaxed);
+    refused_origin += c.refused_origin.load(std::memory_order_relaxed);
+    refused_ip += c.refused_ip_rate.load(std::memory_order_relaxed);
   }
   nlohmann::json j = {
       {"node", config_.node_id},
@@ -204,6 +209,9 @@ std::string Node::statsJson() const {
       {"slow_consumers_closed", slow},
       {"auth_failures", auth_failures},
       {"tokens_expired", expired},
+      {"rate_limited", rate_limited},
+      {"refused_origin", refused_origin},
+      {"refused_ip_rate", refused_ip},
       {"control_connected", link_ && link_->connected()},
       {"config_version", config_version_.load()},
   };

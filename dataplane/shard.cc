@@ -6,6 +6,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include <nlohmann/json.hpp>
 #include <websocketpp/processors/hybi13.hpp>
 
 #include "common/channel_name.h"
@@ -39,6 +40,9 @@ PreparedFramePtr prepareTextFrame(const std::string& payload) {
 // Close codes of docs/protocol.md.
 constexpr uint16_t kCloseUnauthorized = 4001;
 constexpr uint16_t kCloseTokenExpired = 4002;
+constexpr uint16_t kCloseTooManyRequests = 4029;
+// Rate-limited frames in a row before the connection is closed with 4029.
+constexpr uint16_t kMaxRateViolations = 50;
 
 class Shard::Impl {
  public:
@@ -222,33 +226,54 @@ class Shard::Impl {
     sendText(con, buildErrorFrame(id, status.code(), status.message()));
   }
 
+  // Answers a refused upgrade with an HTTP status and a JSON body; counts it.
+  bool refuse(WsServer::connection_ptr& con, websocketpp::http::status_code::value status,
+              const char* code, const std::string& message) {
+    counters_.connections_refused.fetch_add(1, std::memory_order_relaxed);
+    con->set_status(status);
+    con->replace_header("Content-Type", "application/json");
+    con->set_body(nlohmann::json{{"error", code}, {"message", message}}.dump());
+    return false;
+  }
+
   bool onValidate(websocketpp::connection_hdl hdl) {
     auto con = server_.get_con_from_hdl(hdl);
+    using websocketpp::http::status_code::value;
     const std::string& resource = con->get_resource();
     const std::string path = resource.substr(0, resource.find('?'));
     if (path != "/ws") {
-      con->set_status(websocketpp::http::status_code::not_found);
-      con->replace_header("Content-Type", "application/json");
-      con->set_body("{\"error\":\"not_found\",\"message\":\"WebSocket endpoint is /ws\"}");
-      return false;
+      return refuse(con, websocketpp::http::status_code::not_found, "not_found",
+                    "WebSocket endpoint is /ws");
     }
     if (settings_->version == 0) {
       // No config from the control plane yet: no keys, rules or limits to apply.
-      counters_.connections_refused.fetch_add(1, std::memory_order_relaxed);
-      con->set_status(websocketpp::http::status_code::service_unavailable);
-      con->replace_header("Content-Type", "application/json");
-      con->set_body(
-          "{\"error\":\"unavailable\",\"message\":\"node has no config from the control "
-          "plane yet\"}");
-      return false;
+      return refuse(con, websocketpp::http::status_code::service_unavailable, "unavailable",
+                    "node has no config from the control plane yet");
+    }
+    const auto& limits = settings_->limits;
+    if (limits.allowed_origins_size() > 0) {
+      const std::string& origin = con->get_request_header("Origin");
+      if (std::find(limits.allowed_origins().begin(), limits.allowed_origins().end(), origin) ==
+          limits.allowed_origins().end()) {
+        counters_.refused_origin.fetch_add(1, std::memory_order_relaxed);
+        return refuse(con, websocketpp::http::status_code::forbidden, "permission_denied",
+                      "origin not allowed");
+      }
+    }
+    asio::error_code ec;
+    const auto remote = con->get_raw_socket().remote_endpoint(ec);
+    con->ip = ec ? std::string("?") : remote.address().to_string();
+    if (!ctx_.ip_limiter->admitConnection(con->ip, steadyMillis(),
+                                          limits.new_connections_per_ip_per_second(),
+                                          limits.failed_auth_per_ip_per_minute())) {
+      counters_.refused_ip_rate.fetch_add(1, std::memory_order_relaxed);
+      return refuse(con, websocketpp::http::status_code::too_many_requests, "rate_limited",
+                    "too many new connections or failed authentications from this address");
     }
     if (shutting_down_ || ctx_.node_connections->load(std::memory_order_relaxed) >=
-                              settings_->limits.max_connections_per_node()) {
-      counters_.connections_refused.fetch_add(1, std::memory_order_relaxed);
-      con->set_status(websocketpp::http::status_code::service_unavailable);
-      con->replace_header("Content-Type", "application/json");
-      con->set_body("{\"error\":\"limit_exceeded\",\"message\":\"node is full or draining\"}");
-      return false;
+                              limits.max_connections_per_node()) {
+      return refuse(con, websocketpp::http::status_code::service_unavailable, "limit_exceeded",
+                    "node is full or draining");
     }
     return true;
   }
@@ -272,7 +297,7 @@ class Shard::Impl {
       token = queryParam(std::string_view(resource).substr(q + 1), "token");
     }
     if (token && !token->empty()) {
-      auto claims = verifyToken(*token);
+      auto claims = verifyToken(con, *token);
       if (!claims.isOk()) {
         sendError(con, std::nullopt, claims.status());
         closeWith(con, kCloseUnauthorized, "invalid token");
@@ -308,14 +333,18 @@ class Shard::Impl {
     }
   }
 
-  Result<TokenClaims> verifyToken(const std::string& token) {
-    if (!settings_->verifier) {
-      counters_.auth_failures.fetch_add(1, std::memory_order_relaxed);
-      return Status(ErrorCode::kUnauthorized, "token authentication is not configured");
-    }
-    auto claims = settings_->verifier->verify(token);
+  Result<TokenClaims> verifyToken(WsConnection* con, const std::string& token) {
+    Result<TokenClaims> claims =
+        settings_->verifier ? settings_->verifier->verify(token)
+                            : Result<TokenClaims>(Status(ErrorCode::kUnauthorized,
+                                                         "token authentication is not configured"));
     if (!claims.isOk()) {
       counters_.auth_failures.fetch_add(1, std::memory_order_relaxed);
+      if (ctx_.ip_limiter->recordAuthFailure(con->ip, steadyMillis(),
+                                             settings_->limits.failed_auth_per_ip_per_minute())) {
+        // This address guesses tokens: stop talking to it (new connections get 429 too).
+        closeWith(con, kCloseTooManyRequests, "too many failed authentications");
+      }
     }
     return claims;
   }
@@ -442,6 +471,23 @@ class Shard::Impl {
     auto ptr = server_.get_con_from_hdl(hdl);
     WsConnection* con = ptr.get();
     counters_.messages_in.fetch_add(1, std::memory_order_relaxed);
+    const auto& limits = settings_->limits;
+    if (!con->bucket.take(steadyMillis(), limits.client_messages_per_minute(),
+                          limits.client_message_burst())) {
+      counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+      if (++con->rate_violations >= kMaxRateViolations) {
+        closeWith(con, kCloseTooManyRequests, "too many messages");
+        return;
+      }
+      auto parsed_id = parseClientFrame(msg->get_payload()).id;
+      sendError(con, parsed_id,
+                Status(ErrorCode::kRateLimited,
+                       "at most " + std::to_string(limits.client_messages_per_minute()) +
+                           " messages per minute (burst " +
+                           std::to_string(limits.client_message_burst()) + ")"));
+      return;
+    }
+    con->rate_violations = 0;
     if (msg->get_opcode() != websocketpp::frame::opcode::text) {
       sendError(con, std::nullopt,
                 Status(ErrorCode::kBadRequest, "binary frames are not supported: send JSON text"));
@@ -505,7 +551,7 @@ class Shard::Impl {
 
   // First token on a waiting or anonymous connection, or a refresh before expiry.
   void authenticate(WsConnection* con, std::optional<uint64_t> id, const std::string& token) {
-    auto claims = verifyToken(token);
+    auto claims = verifyToken(con, token);
     if (!claims.isOk()) {
       sendError(con, id, claims.status());
       return;
@@ -552,6 +598,21 @@ class Shard::Impl {
       return Status(ErrorCode::kLimitExceeded,
                     "at most " + std::to_string(limit) + " subscriptions per connection");
     }
+    const size_t per_ns = settings_->limits.max_subscriptions_per_namespace();
+    for (const auto& channel : fresh) {
+      const std::string_view ns = namespaceOf(channel);
+      size_t count = 0;
+      for (const auto* list : {&con->channels, &fresh}) {
+        for (const auto& held : *list) {
+          count += namespaceOf(held) == ns ? 1 : 0;
+        }
+      }
+      if (count > per_ns) {
+        return Status(ErrorCode::kLimitExceeded, "at most " + std::to_string(per_ns) +
+                                                     " subscriptions per namespace ('" +
+                                                     std::string(ns) + "') per connection");
+      }
+    }
     for (auto& channel : fresh) {
       if (index_.add(channel, con)) {
         ctx_.interest->channelAdded(channel);
@@ -561,6 +622,12 @@ class Shard::Impl {
     counters_.subscriptions.fetch_add(fresh.size(), std::memory_order_relaxed);
     *accepted = channels;
     return Status::ok();
+  }
+
+  static std::string_view namespaceOf(const std::string& channel) {
+    const size_t colon = channel.find(':');
+    return colon == std::string::npos ? std::string_view()
+                                      : std::string_view(channel).substr(0, colon);
   }
 
   void unsubscribe(WsConnection* con, const std::vector<std::string>& channels) {

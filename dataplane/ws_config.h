@@ -13,6 +13,7 @@
 #include <websocketpp/server.hpp>
 
 #include "common/jwt_verifier.h"
+#include "common/rate_limiter.h"
 
 namespace herald::node {
 
@@ -28,6 +29,9 @@ struct ConnState {
   std::string user;        // empty: anonymous
   std::shared_ptr<const herald::TokenClaims> claims;  // null: anonymous
   std::vector<std::string> channels;                  // subscribed, small (limit 50 by default)
+  std::string ip;                // remote address (fits the small-string buffer for IPv4)
+  herald::TokenBucket bucket;    // inbound message rate
+  uint16_t rate_violations = 0;  // rate-limited frames in a row
 };
 
 struct WsConfig : public websocketpp::config::asio {

@@ -8,7 +8,8 @@
 
 namespace herald::testing {
 
-RawWs::RawWs(const std::string& host_port, const std::string& path) {
+RawWs::RawWs(const std::string& host_port, const std::string& path,
+             const std::vector<std::string>& headers) {
   const size_t colon = host_port.rfind(':');
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -18,10 +19,14 @@ RawWs::RawWs(const std::string& host_port, const std::string& path) {
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     return;
   }
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + host_port +
-                              "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                              "Sec-WebSocket-Version: 13\r\n\r\n";
+  std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + host_port +
+                        "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                        "Sec-WebSocket-Version: 13\r\n";
+  for (const auto& h : headers) {
+    request += h + "\r\n";
+  }
+  request += "\r\n";
   if (::write(fd_, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
     return;
   }
@@ -34,7 +39,10 @@ RawWs::RawWs(const std::string& host_port, const std::string& path) {
     }
     head += byte;
   }
-  ok_ = head.compare(0, 12, "HTTP/1.1 101") == 0;
+  if (head.compare(0, 9, "HTTP/1.1 ") == 0 && head.size() >= 12) {
+    status_ = std::stoi(head.substr(9, 3));
+  }
+  ok_ = status_ == 101;
 }
 
 RawWs::~RawWs() {

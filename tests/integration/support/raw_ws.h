@@ -3,6 +3,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace herald::testing {
 
@@ -11,10 +12,14 @@ namespace herald::testing {
 class RawWs {
  public:
   // Connects and completes the handshake; check ok().
-  RawWs(const std::string& host_port, const std::string& path);
+  // `headers`: extra request lines such as "Origin: https://a.example".
+  RawWs(const std::string& host_port, const std::string& path,
+        const std::vector<std::string>& headers = {});
   ~RawWs();
 
   bool ok() const { return ok_; }
+  // The handshake's HTTP status (101 when upgraded), 0 when there was no answer.
+  int status() const { return status_; }
   // Sends one masked frame; `fin` false starts or continues a fragmented message.
   bool sendFrame(int opcode, const std::string& payload, bool fin = true);
 
@@ -31,6 +36,7 @@ class RawWs {
 
   int fd_ = -1;
   bool ok_ = false;
+  int status_ = 0;
   std::string buffer_;
 };
 
