@@ -11,7 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev zlib1g-dev libcpp-jwt-dev
   libhiredis-dev redis-server
-  clang-format
+  clang-format clang libclang-rt-14-dev
   python3 python3-websocket
 )
 
