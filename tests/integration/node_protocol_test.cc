@@ -1,7 +1,12 @@
 // The WebSocket protocol as a client sees it on a real node: greetings, replies, stable error
 // codes for bad input (the connection lives on), close codes for abuse, HTTP endpoints, and
 // config pushed from the control plane taking effect.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <string>
@@ -116,6 +121,31 @@ TEST_F(NodeProtocolTest, InvalidUtf8TextFrameClosesWith1007) {
   ASSERT_TRUE(raw.ok());
   ASSERT_TRUE(raw.sendFrame(0x1, "{\"type\":\"ping\",\"x\":\"\xff\xfe\"}"));
   EXPECT_EQ(raw.waitCloseCode(10s), 1007);
+}
+
+TEST_F(NodeProtocolTest, SlowlorisHandshakeIsCutOffAtTheDeadline) {
+  // Half a request line, then silence: the node must not hold the socket forever.
+  const std::string& address = cluster_.nodeAddress(0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1))));
+  ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const std::string partial = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  ASSERT_EQ(::write(fd, partial.data(), partial.size()), static_cast<ssize_t>(partial.size()));
+  const auto start = std::chrono::steady_clock::now();
+  pollfd p{fd, POLLIN, 0};
+  bool closed = false;
+  while (!closed && std::chrono::steady_clock::now() - start < 15s) {
+    if (::poll(&p, 1, 1000) > 0) {
+      char buf[256];
+      closed = ::read(fd, buf, sizeof(buf)) <= 0;
+    }
+  }
+  ::close(fd);
+  EXPECT_TRUE(closed) << "a handshake that never completes must be closed (deadline 5 s)";
+  expectAlive(*connect());
 }
 
 TEST_F(NodeProtocolTest, FragmentedFramesAreReassembled) {
