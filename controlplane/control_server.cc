@@ -16,7 +16,7 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
   keys_ = std::make_unique<ApiKeyStoreImpl>(config_.data_dir);
   bootstrapAdminKey();
   control_service_ = std::make_unique<ControlService>(*store_, *keys_, channels_, nodes_, router_);
-  link_service_ = std::make_unique<NodeLinkService>(*store_, nodes_, router_,
+  link_service_ = std::make_unique<NodeLinkService>(*store_, nodes_, router_, users_,
                                                     config_.node_queue_limit, config_.node_secret);
   store_->setChangeListener([this](const ConfigSnapshotPtr& snapshot) {
     componentLogger("control")->info("config version {}: pushing to {} nodes", snapshot->version(),
@@ -24,6 +24,8 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
     for (const auto& session : nodes_.live()) {
       session->sendConfig(snapshot);
     }
+    link_service_->announceUserLimits(
+        users_.setLimit(snapshot->limits().max_connections_per_user()));
   });
 }
 

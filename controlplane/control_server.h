@@ -41,6 +41,7 @@ class ControlServer {
 
   const ControlConfig config_;
   Router router_;
+  UserConnections users_;
   ChannelRegistry channels_;
   NodeRegistry nodes_{router_};
   ConfigStorePtr store_;

@@ -48,8 +48,17 @@ grpc::Status NodeLinkService::Session(
   router_.setNode(session,
                   std::vector<std::string>(hello.channels().begin(), hello.channels().end()),
                   std::vector<std::string>(hello.users().begin(), hello.users().end()));
+  const uint32_t user_limit = store_.limits().max_connections_per_user();
+  announceUserLimits(users_.report(session.get(), hello.user_counts(), /*full=*/true, user_limit));
   session->startWriter();
   session->sendConfig(store_.snapshot());
+  // This node may have missed blocks announced while it was away.
+  for (const auto& user : users_.blocked()) {
+    auto block = std::make_shared<herald::v1::ControlMessage>();
+    block->mutable_user_limit()->set_user(user);
+    block->mutable_user_limit()->set_blocked(true);
+    session->send(std::move(block));
+  }
   log->info("node {} connected from {} (listen {}, {} channels, {} users)", hello.node_id(),
             context->peer(), hello.listen_address(), hello.channels_size(), hello.users_size());
 
@@ -67,6 +76,11 @@ grpc::Status NodeLinkService::Session(
         break;
       case herald::v1::NodeMessage::kInterest:
         router_.applyDelta(session.get(), message.interest());
+        if (message.interest().user_counts_size() > 0) {
+          announceUserLimits(users_.report(session.get(), message.interest().user_counts(),
+                                           /*full=*/false,
+                                           store_.limits().max_connections_per_user()));
+        }
         break;
       case herald::v1::NodeMessage::kHello:
         log->warn("node {} sent a second Hello; ignored", hello.node_id());
@@ -76,9 +90,20 @@ grpc::Status NodeLinkService::Session(
     }
   }
   registry_.detach(session);
+  announceUserLimits(users_.removeNode(session.get(), store_.limits().max_connections_per_user()));
   session->stop();
   log->info("node {} disconnected", hello.node_id());
   return grpc::Status::OK;
+}
+
+void NodeLinkService::announceUserLimits(const UserConnections::Changes& changes) {
+  for (const auto& [user, blocked] : changes) {
+    auto message = std::make_shared<herald::v1::ControlMessage>();
+    message->mutable_user_limit()->set_user(user);
+    message->mutable_user_limit()->set_blocked(blocked);
+    ControlMessagePtr shared = std::move(message);
+    router_.forAll([&](NodeSink& node) { node.send(shared); });
+  }
 }
 
 size_t NodeLinkService::cancelSilentStreams(std::chrono::milliseconds timeout) {

@@ -10,6 +10,7 @@
 #include "controlplane/config_store.h"
 #include "controlplane/node_registry.h"
 #include "controlplane/router.h"
+#include "controlplane/user_connections.h"
 #include "herald/v1/node_link.grpc.pb.h"
 
 namespace herald::control {
@@ -18,10 +19,11 @@ namespace herald::control {
 class NodeLinkService final : public herald::v1::NodeLink::Service {
  public:
   NodeLinkService(ConfigStore& store, NodeRegistry& registry, Router& router,
-                  size_t node_queue_limit, std::string node_secret)
+                  UserConnections& users, size_t node_queue_limit, std::string node_secret)
       : store_(store),
         registry_(registry),
         router_(router),
+        users_(users),
         node_queue_limit_(node_queue_limit),
         node_secret_(std::move(node_secret)) {}
 
@@ -33,10 +35,14 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
   // handler blocked on the first read would otherwise hold a thread and stall Shutdown.
   size_t cancelSilentStreams(std::chrono::milliseconds timeout);
 
+  // Tells every node which users crossed max_connections_per_user (either way).
+  void announceUserLimits(const UserConnections::Changes& changes);
+
  private:
   ConfigStore& store_;
   NodeRegistry& registry_;
   Router& router_;
+  UserConnections& users_;
   const size_t node_queue_limit_;
   const std::string node_secret_;
   std::mutex pending_mu_;

@@ -45,19 +45,52 @@ void InterestTracker::takeSetDelta(Set& set, google::protobuf::RepeatedPtrField<
   set.dirty.clear();
 }
 
-void InterestTracker::takeFull(std::vector<std::string>* channels,
-                               std::vector<std::string>* users) {
+void InterestTracker::takeFull(
+    std::vector<std::string>* channels, std::vector<std::string>* users,
+    google::protobuf::RepeatedPtrField<herald::v1::UserCount>* user_counts) {
   std::lock_guard<std::mutex> lock(mu_);
   takeSetFull(channels_, channels);
   takeSetFull(users_, users);
+  dirty_user_counts_.clear();
+  if (user_counts != nullptr) {
+    for (const auto& [user, count] : user_connections_) {
+      auto* entry = user_counts->Add();
+      entry->set_user(user);
+      entry->set_connections(count);
+    }
+  }
+}
+
+void InterestTracker::userConnections(const std::string& user, int delta) {
+  std::function<void()> notify;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& count = user_connections_[user];
+    count = delta < 0 && count < static_cast<uint32_t>(-delta) ? 0 : count + delta;
+    if (count == 0) {
+      user_connections_.erase(user);
+    }
+    dirty_user_counts_.insert(user);
+    notify = notify_;
+  }
+  if (notify) {
+    notify();
+  }
 }
 
 bool InterestTracker::takeDelta(herald::v1::InterestDelta* delta) {
   std::lock_guard<std::mutex> lock(mu_);
   takeSetDelta(channels_, delta->mutable_channels_added(), delta->mutable_channels_removed());
   takeSetDelta(users_, delta->mutable_users_added(), delta->mutable_users_removed());
+  for (const auto& user : dirty_user_counts_) {
+    auto it = user_connections_.find(user);
+    auto* entry = delta->add_user_counts();
+    entry->set_user(user);
+    entry->set_connections(it == user_connections_.end() ? 0 : it->second);
+  }
+  dirty_user_counts_.clear();
   return delta->channels_added_size() + delta->channels_removed_size() + delta->users_added_size() +
-             delta->users_removed_size() >
+             delta->users_removed_size() + delta->user_counts_size() >
          0;
 }
 

@@ -23,9 +23,12 @@ class InterestTracker {
   void channelRemoved(const std::string& channel) { change(channels_, channel, -1); }
   void userAdded(const std::string& user) { change(users_, user, +1); }
   void userRemoved(const std::string& user) { change(users_, user, -1); }
+  // Every authenticated connection opened (+1) or closed (-1), for the per-user limit.
+  void userConnections(const std::string& user, int delta);
 
   // Full interest for a Hello; everything is then considered reported.
-  void takeFull(std::vector<std::string>* channels, std::vector<std::string>* users);
+  void takeFull(std::vector<std::string>* channels, std::vector<std::string>* users,
+                google::protobuf::RepeatedPtrField<herald::v1::UserCount>* user_counts = nullptr);
   // Changes since the last report; false when there are none.
   bool takeDelta(herald::v1::InterestDelta* delta);
 
@@ -50,6 +53,8 @@ class InterestTracker {
   Set channels_;
   Set users_;
   std::function<void()> notify_;
+  std::unordered_map<std::string, uint32_t> user_connections_;
+  std::unordered_set<std::string> dirty_user_counts_;
 };
 
 }  // namespace herald::node

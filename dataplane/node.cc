@@ -82,6 +82,7 @@ std::string Node::start() {
     ctx.interest = &interest_;
     ctx.node_connections = &node_connections_;
     ctx.ip_limiter = &ip_limiter_;
+    ctx.blocked_users = &blocked_users_;
     ctx.http = [this](const std::string& path, int* status, std::string* type, std::string* body) {
       http(path, status, type, body);
     };
@@ -118,6 +119,10 @@ std::string Node::start() {
   callbacks.deliver = [this](const herald::v1::Deliver& d) { deliver(d); };
   callbacks.disconnect = [this](const herald::v1::DisconnectCommand& c) { disconnect(c); };
   callbacks.stats = [this] { return stats(); };
+  callbacks.user_limit = [this](const herald::v1::UserLimit& l) {
+    blocked_users_.set(l.user(), l.blocked());
+  };
+  callbacks.session_started = [this] { blocked_users_.clear(); };
   link_ = std::make_unique<NodeLinkClient>(options, interest_, callbacks);
   link_->start();
   componentLogger("node")->info("node {} with {} shards; control plane {}", config_.node_id,
@@ -180,7 +185,7 @@ herald::v1::NodeStats Node::stats() const {
 std::string Node::statsJson() const {
   const auto s = stats();
   uint64_t total = 0, refused = 0, errors = 0, slow = 0, auth_failures = 0, expired = 0;
-  uint64_t rate_limited = 0, refused_origin = 0, refused_ip = 0;
+  uint64_t rate_limited = 0, refused_origin = 0, refused_ip = 0, refused_user = 0;
   for (const auto& shard : shards_) {
     const auto& c = shard->counters();
     total += c.connections_total.load(std::memory_order_relaxed);
@@ -192,6 +197,7 @@ std::string Node::statsJson() const {
     rate_limited += c.rate_limited.load(std::memory_order_relaxed);
     refused_origin += c.refused_origin.load(std::memory_order_relaxed);
     refused_ip += c.refused_ip_rate.load(std::memory_order_relaxed);
+    refused_user += c.refused_user_limit.load(std::memory_order_relaxed);
   }
   nlohmann::json j = {
       {"node", config_.node_id},
@@ -212,6 +218,7 @@ std::string Node::statsJson() const {
       {"rate_limited", rate_limited},
       {"refused_origin", refused_origin},
       {"refused_ip_rate", refused_ip},
+      {"refused_user_limit", refused_user},
       {"control_connected", link_ && link_->connected()},
       {"config_version", config_version_.load()},
   };

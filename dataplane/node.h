@@ -41,6 +41,7 @@ class Node {
   InterestTracker interest_;
   std::atomic<uint64_t> node_connections_{0};
   IpLimiter ip_limiter_;
+  BlockedUsers blocked_users_;
   std::atomic<uint64_t> config_version_{0};
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<NodeLinkClient> link_;

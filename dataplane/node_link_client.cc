@@ -106,6 +106,9 @@ bool NodeLinkClient::runSession() {
   session_configured_ = false;
   std::unique_ptr<Stream> stream = stub->Session(&context);
 
+  if (callbacks_.session_started) {
+    callbacks_.session_started();
+  }
   herald::v1::NodeMessage hello_msg;
   auto* hello = hello_msg.mutable_hello();
   hello->set_node_id(options_.node_id);
@@ -114,7 +117,7 @@ bool NodeLinkClient::runSession() {
   hello->set_capacity(options_.capacity);
   hello->set_secret(options_.secret);
   std::vector<std::string> channels, users;
-  interest_.takeFull(&channels, &users);
+  interest_.takeFull(&channels, &users, hello->mutable_user_counts());
   for (auto& c : channels) {
     hello->add_channels(std::move(c));
   }
@@ -160,6 +163,9 @@ bool NodeLinkClient::runSession() {
           break;
         case herald::v1::ControlMessage::kDisconnect:
           callbacks_.disconnect(message.disconnect());
+          break;
+        case herald::v1::ControlMessage::kUserLimit:
+          callbacks_.user_limit(message.user_limit());
           break;
         case herald::v1::ControlMessage::KIND_NOT_SET:
           break;

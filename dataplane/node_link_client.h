@@ -30,6 +30,9 @@ struct NodeLinkCallbacks {
   std::function<Status(const herald::v1::ConfigSnapshot&)> apply_config;
   std::function<void(const herald::v1::Deliver&)> deliver;
   std::function<void(const herald::v1::DisconnectCommand&)> disconnect;
+  std::function<void(const herald::v1::UserLimit&)> user_limit;
+  // A new session starts: state the previous one established (user blocks) is void.
+  std::function<void()> session_started;
   std::function<herald::v1::NodeStats()> stats;
 };
 

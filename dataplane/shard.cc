@@ -41,6 +41,7 @@ PreparedFramePtr prepareTextFrame(const std::string& payload) {
 constexpr uint16_t kCloseUnauthorized = 4001;
 constexpr uint16_t kCloseTokenExpired = 4002;
 constexpr uint16_t kCloseTooManyRequests = 4029;
+constexpr uint16_t kCloseUserLimit = 4030;
 // Rate-limited frames in a row before the connection is closed with 4029.
 constexpr uint16_t kMaxRateViolations = 50;
 
@@ -303,7 +304,9 @@ class Shard::Impl {
         closeWith(con, kCloseUnauthorized, "invalid token");
         return;
       }
-      setIdentity(con, std::make_shared<const TokenClaims>(std::move(claims.value())));
+      if (!setIdentity(con, std::make_shared<const TokenClaims>(std::move(claims.value())))) {
+        return;
+      }
     } else if (!settings_->allow_anonymous) {
       // No token yet: the first frame must be `authenticate` (before the handshake deadline).
       return;
@@ -349,11 +352,23 @@ class Shard::Impl {
     return claims;
   }
 
-  // Attaches a verified identity; a connection's user never changes once set.
-  void setIdentity(WsConnection* con, std::shared_ptr<const TokenClaims> claims) {
+  // Attaches a verified identity; a connection's user never changes once set. False (and the
+  // connection closing with 4030) when the user is at its cluster-wide connection limit.
+  bool setIdentity(WsConnection* con, std::shared_ptr<const TokenClaims> claims) {
+    if (con->user.empty() && ctx_.blocked_users->contains(claims->subject)) {
+      counters_.refused_user_limit.fetch_add(1, std::memory_order_relaxed);
+      sendError(con, std::nullopt,
+                Status(ErrorCode::kLimitExceeded,
+                       "user has max_connections_per_user (" +
+                           std::to_string(settings_->limits.max_connections_per_user()) +
+                           ") connections open across the cluster"));
+      closeWith(con, kCloseUserLimit, "too many connections for this user");
+      return false;
+    }
     con->expires_at = claims->expires_at;
     if (con->user.empty()) {
       con->user = claims->subject;
+      ctx_.interest->userConnections(con->user, +1);
       auto& list = users_[con->user];
       list.push_back(con);
       if (list.size() == 1) {
@@ -362,6 +377,7 @@ class Shard::Impl {
       }
     }
     con->claims = std::move(claims);
+    return true;
   }
 
   void closeWith(WsConnection* con, uint16_t code, const std::string& reason) {
@@ -423,6 +439,7 @@ class Shard::Impl {
     counters_.subscriptions.fetch_sub(con->channels.size(), std::memory_order_relaxed);
     con->channels.clear();
     if (!con->user.empty()) {
+      ctx_.interest->userConnections(con->user, -1);
       removeUser(con);
     }
     // Swap-and-pop out of the connection list.
@@ -563,7 +580,9 @@ class Shard::Impl {
                        "connection's"));
       return;
     }
-    setIdentity(con, std::make_shared<const TokenClaims>(std::move(claims.value())));
+    if (!setIdentity(con, std::make_shared<const TokenClaims>(std::move(claims.value())))) {
+      return;
+    }
     if (!con->greeted) {
       greet(con, id);
     } else {

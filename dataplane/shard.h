@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/rate_limiter.h"
+#include "dataplane/blocked_users.h"
 #include "dataplane/interest_tracker.h"
 #include "dataplane/node_settings.h"
 #include "herald/v1/node_link.pb.h"
@@ -43,6 +44,7 @@ struct alignas(64) ShardCounters {
   std::atomic<uint64_t> rate_limited{0};
   std::atomic<uint64_t> refused_origin{0};
   std::atomic<uint64_t> refused_ip_rate{0};
+  std::atomic<uint64_t> refused_user_limit{0};
 };
 
 struct ShardContext {
@@ -52,7 +54,8 @@ struct ShardContext {
   uint32_t handshake_timeout_ms = 5000;
   InterestTracker* interest = nullptr;
   std::atomic<uint64_t>* node_connections = nullptr;  // across shards, for the node limit
-  IpLimiter* ip_limiter = nullptr;                    // shared by the node's shards
+  IpLimiter* ip_limiter = nullptr;
+  const BlockedUsers* blocked_users = nullptr;  // shared by the node's shards
   // Answers plain HTTP GETs (/health, /stats): returns {status, content-type, body}.
   std::function<void(const std::string& path, int* status, std::string* type, std::string* body)>
       http;

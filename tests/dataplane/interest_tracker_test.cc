@@ -60,5 +60,27 @@ TEST(InterestTrackerTest, FullSnapshotResetsTheBaseline) {
   EXPECT_EQ(t.users(), 1u);
 }
 
+TEST(InterestTrackerTest, UserConnectionCountsAreReported) {
+  InterestTracker t;
+  t.userConnections("alice", +1);
+  t.userConnections("alice", +1);
+  herald::v1::InterestDelta d;
+  ASSERT_TRUE(t.takeDelta(&d));
+  ASSERT_EQ(d.user_counts_size(), 1);
+  EXPECT_EQ(d.user_counts(0).connections(), 2u);
+  t.userConnections("alice", -1);
+  t.userConnections("alice", -1);
+  herald::v1::InterestDelta gone;
+  ASSERT_TRUE(t.takeDelta(&gone));
+  ASSERT_EQ(gone.user_counts_size(), 1);
+  EXPECT_EQ(gone.user_counts(0).connections(), 0u) << "zero tells the control plane she left";
+  t.userConnections("bob", +1);
+  std::vector<std::string> channels, users;
+  google::protobuf::RepeatedPtrField<herald::v1::UserCount> full;
+  t.takeFull(&channels, &users, &full);
+  ASSERT_EQ(full.size(), 1);
+  EXPECT_EQ(full.Get(0).user(), "bob");
+}
+
 }  // namespace
 }  // namespace herald::node

@@ -259,6 +259,48 @@ TEST_F(AuthTest, KeysRotateAtRuntimeAndSecretsAreNeverShown) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(AuthTest, ConnectionsPerUserAreLimitedAcrossTheCluster) {
+  grpc::ClientContext ctx;
+  herald::v1::SetLimitsRequest req;
+  req.mutable_limits()->set_max_connections_per_user(2);
+  herald::v1::SetLimitsResponse resp;
+  ASSERT_TRUE(cluster_.api().SetLimits(&ctx, req, &resp).ok());
+  ASSERT_TRUE(cluster_.waitAckedVersion(resp.config_version()));
+  auto first = connect(0, "token=" + token("alice"));
+  auto second = connect(1, "token=" + token("alice"));
+  ASSERT_TRUE(first->nextOfType("connected", 10s));
+  ASSERT_TRUE(second->nextOfType("connected", 10s));
+  // The block reaches the nodes asynchronously: try until a third connection is refused.
+  std::optional<int> refused_code;
+  ASSERT_TRUE(eventually(
+      [&] {
+        WsClient third(cluster_.wsUrl(0, "token=" + token("alice")));
+        if (!third.waitOpen(10s)) {
+          return false;
+        }
+        auto frame = third.next(10s);
+        if (frame && (*frame)["type"] == "error" && (*frame)["code"] == "limit_exceeded") {
+          refused_code = third.waitClosed(10s);
+          return true;
+        }
+        return false;
+      },
+      15s));
+  EXPECT_EQ(refused_code, 4030);
+  // Bob is not affected.
+  auto bob = connect(0, "token=" + token("bob"));
+  ASSERT_TRUE(bob->nextOfType("connected", 10s));
+  // When one of alice's connections closes, she may connect again.
+  first->close();
+  ASSERT_TRUE(eventually(
+      [&] {
+        WsClient again(cluster_.wsUrl(1, "token=" + token("alice")));
+        auto frame = again.waitOpen(10s) ? again.next(10s) : std::nullopt;
+        return frame && (*frame)["type"] == "connected";
+      },
+      15s));
+}
+
 // A cluster that refuses anonymous clients.
 class AuthRequiredTest : public AuthTest {
  protected:

@@ -1,0 +1,105 @@
+#include "controlplane/user_connections.h"
+
+namespace herald::control {
+
+void UserConnections::setCountLocked(const void* node, const std::string& user, uint32_t count) {
+  Entry& e = users_[user];
+  auto it = e.per_node.find(node);
+  const uint32_t before = it == e.per_node.end() ? 0 : it->second;
+  e.total = e.total - before + count;
+  if (count == 0) {
+    if (it != e.per_node.end()) {
+      e.per_node.erase(it);
+    }
+    by_node_[node].erase(user);
+  } else {
+    e.per_node[node] = count;
+    by_node_[node].insert(user);
+  }
+}
+
+void UserConnections::evaluateLocked(const std::string& user, uint32_t limit, Changes* changes) {
+  auto it = users_.find(user);
+  const uint64_t total = it == users_.end() ? 0 : it->second.total;
+  const bool blocked = limit > 0 && total >= limit;
+  const bool was = blocked_.count(user) != 0;
+  if (blocked != was) {
+    if (blocked) {
+      blocked_.insert(user);
+    } else {
+      blocked_.erase(user);
+    }
+    changes->emplace_back(user, blocked);
+  }
+  if (it != users_.end() && it->second.total == 0) {
+    users_.erase(it);
+  }
+}
+
+UserConnections::Changes UserConnections::report(
+    const void* node, const google::protobuf::RepeatedPtrField<herald::v1::UserCount>& counts,
+    bool full, uint32_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::set<std::string> touched;
+  if (full) {
+    for (const auto& user : by_node_[node]) {
+      touched.insert(user);
+    }
+    for (const auto& user : touched) {
+      setCountLocked(node, user, 0);
+    }
+  }
+  for (const auto& c : counts) {
+    setCountLocked(node, c.user(), c.connections());
+    touched.insert(c.user());
+  }
+  Changes changes;
+  for (const auto& user : touched) {
+    evaluateLocked(user, limit, &changes);
+  }
+  return changes;
+}
+
+UserConnections::Changes UserConnections::removeNode(const void* node, uint32_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Changes changes;
+  auto it = by_node_.find(node);
+  if (it == by_node_.end()) {
+    return changes;
+  }
+  const std::set<std::string> users = it->second;
+  for (const auto& user : users) {
+    setCountLocked(node, user, 0);
+  }
+  by_node_.erase(node);
+  for (const auto& user : users) {
+    evaluateLocked(user, limit, &changes);
+  }
+  return changes;
+}
+
+UserConnections::Changes UserConnections::setLimit(uint32_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Changes changes;
+  std::set<std::string> users(blocked_.begin(), blocked_.end());
+  for (const auto& [user, entry] : users_) {
+    users.insert(user);
+  }
+  for (const auto& user : users) {
+    evaluateLocked(user, limit, &changes);
+  }
+  return changes;
+}
+
+std::vector<std::string> UserConnections::blocked() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return {blocked_.begin(), blocked_.end()};
+}
+
+uint64_t UserConnections::total(const std::string& user) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = users_.find(user);
+  return it == users_.end() ? 0 : it->second.total;
+}
+
+}  // namespace herald::control
