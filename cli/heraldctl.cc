@@ -10,6 +10,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "cli/table.h"
+#include "common/pem_file.h"
 #include "herald/v1/control.grpc.pb.h"
 
 namespace {
@@ -38,12 +39,17 @@ commands:
 
 The control plane address comes from --control, else $HERALD_CONTROL, else 127.0.0.1:7070.
 The API key comes from --api-key, else $HERALD_API_KEY (sent as authorization: Bearer KEY).
+TLS: --tls-ca FILE (or $HERALD_TLS_CA) trusts the control plane's CA; add --tls-cert/--tls-key
+($HERALD_TLS_CERT/$HERALD_TLS_KEY) when it requires client certificates.
 --json prints the raw response as JSON (field names as in proto/herald/v1/control.proto).
 Exit codes: 0 ok, 1 the call failed (message on stderr), 2 usage error.
 )";
 
 struct Options {
   std::string control;
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
   std::string api_key;
   std::string rule;
   std::string owner_claim;
@@ -72,6 +78,13 @@ Options parseArgs(int argc, char** argv) {
   o.control = env != nullptr && *env != '\0' ? env : "127.0.0.1:7070";
   if (const char* key = std::getenv("HERALD_API_KEY"); key != nullptr) {
     o.api_key = key;
+  }
+  for (auto [env_name, field] :
+       {std::pair{"HERALD_TLS_CA", &o.tls_ca}, std::pair{"HERALD_TLS_CERT", &o.tls_cert},
+        std::pair{"HERALD_TLS_KEY", &o.tls_key}}) {
+    if (const char* v = std::getenv(env_name); v != nullptr) {
+      *field = v;
+    }
   }
   auto number = [&](const std::string& flag, const std::string& text) -> int64_t {
     if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
@@ -108,6 +121,12 @@ Options parseArgs(int argc, char** argv) {
       o.channels = value("--channels");
     } else if (a == "--api-key") {
       o.api_key = value("--api-key");
+    } else if (a == "--tls-ca") {
+      o.tls_ca = value("--tls-ca");
+    } else if (a == "--tls-cert") {
+      o.tls_cert = value("--tls-cert");
+    } else if (a == "--tls-key") {
+      o.tls_key = value("--tls-key");
     } else if (a == "--rule") {
       o.rule = value("--rule");
     } else if (a == "--owner-claim") {
@@ -479,7 +498,21 @@ int keysCommand(herald::v1::Control::Stub& stub, grpc::ClientContext& ctx, const
 
 int main(int argc, char** argv) {
   const Options o = parseArgs(argc, argv);
-  auto channel = grpc::CreateChannel(o.control, grpc::InsecureChannelCredentials());
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!o.tls_ca.empty()) {
+    grpc::SslCredentialsOptions tls;
+    try {
+      tls.pem_root_certs = herald::readPemFile(o.tls_ca, "--tls-ca");
+      if (!o.tls_cert.empty()) {
+        tls.pem_cert_chain = herald::readPemFile(o.tls_cert, "--tls-cert");
+        tls.pem_private_key = herald::readPemFile(o.tls_key, "--tls-key");
+      }
+    } catch (const std::exception& e) {
+      usageError(e.what());
+    }
+    credentials = grpc::SslCredentials(tls);
+  }
+  auto channel = grpc::CreateChannel(o.control, credentials);
   auto stub = herald::v1::Control::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(o.timeout_s));

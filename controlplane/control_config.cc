@@ -24,6 +24,9 @@ constexpr const char* kUsage = R"(usage: herald-control [options]
   --admin-key KEY           first admin API key (else generated at first start and printed);
                             also HERALD_ADMIN_KEY
   --node-secret SECRET      secret nodes must present (also HERALD_NODE_SECRET)
+  --tls-cert FILE           serve gRPC over TLS with this PEM certificate chain
+  --tls-key FILE            ... and this PEM private key
+  --tls-client-ca FILE      require client certificates signed by this CA (mTLS)
   --log-format human|json   log format (default human)
   --log-level LEVEL         trace, debug, info, warn, error (default info)
   --help                    this text
@@ -166,8 +169,11 @@ void loadControlConfigFile(const std::string& file, ControlConfig* config) {
   ConfigReader r(doc, file);
   r.rejectUnknownKeys({"grpc_listen", "data_dir", "heartbeat_interval_ms", "node_timeout_ms",
                        "node_queue_limit", "log_format", "log_level", "namespaces", "limits",
-                       "auth", "node_secret"});
+                       "auth", "node_secret", "tls_cert", "tls_key", "tls_client_ca"});
   r.readString("node_secret", &config->node_secret);
+  r.readString("tls_cert", &config->tls_cert);
+  r.readString("tls_key", &config->tls_key);
+  r.readString("tls_client_ca", &config->tls_client_ca);
   r.readString("grpc_listen", &config->grpc_listen);
   r.readString("data_dir", &config->data_dir);
   r.readUint32("heartbeat_interval_ms", &config->heartbeat_interval_ms, 50, 600000);
@@ -213,6 +219,12 @@ void validateControlConfig(const ControlConfig& config) {
   Status limits = validateLimits(config.limits);
   if (!limits.isOk()) {
     throw ConfigError("limits: " + limits.message());
+  }
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    throw ConfigError("tls_cert and tls_key go together");
+  }
+  if (!config.tls_client_ca.empty() && config.tls_cert.empty()) {
+    throw ConfigError("tls_client_ca needs tls_cert and tls_key (mTLS is on top of TLS)");
   }
   if (!config.admin_key.empty() && config.admin_key.size() < 32) {
     throw ConfigError("admin key: at least 32 bytes");
@@ -274,6 +286,12 @@ ControlConfig parseControlArgs(int argc, char** argv) {
       config.admin_key = value;
     } else if (flag == "--node-secret") {
       config.node_secret = value;
+    } else if (flag == "--tls-cert") {
+      config.tls_cert = value;
+    } else if (flag == "--tls-key") {
+      config.tls_key = value;
+    } else if (flag == "--tls-client-ca") {
+      config.tls_client_ca = value;
     } else if (flag == "--log-format") {
       config.log_format = value;
     } else if (flag == "--log-level") {

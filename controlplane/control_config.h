@@ -28,6 +28,11 @@ struct ControlConfig {
   // Shared secret every node must present in Hello (--node-secret / HERALD_NODE_SECRET);
   // empty = nodes are not checked (loopback development only).
   std::string node_secret;
+  // TLS for the gRPC port: certificate chain and key (PEM files); with a client CA, every
+  // caller (nodes, heraldctl, backends) must present a certificate it signed (mTLS).
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
 };
 
 // Parses argv. Prints help and exits 0 on --help; throws ConfigError on bad input.

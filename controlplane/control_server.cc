@@ -5,6 +5,7 @@
 #include "common/atomic_file.h"
 #include "common/host_port.h"
 #include "common/logging.h"
+#include "common/pem_file.h"
 #include "controlplane/api_key_store_impl.h"
 #include "controlplane/config_store_impl.h"
 
@@ -60,7 +61,19 @@ std::string ControlServer::start() {
   auto hp = parseHostPort(config_.grpc_listen);
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(config_.grpc_listen, grpc::InsecureServerCredentials(), &bound_port);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!config_.tls_cert.empty()) {
+    grpc::SslServerCredentialsOptions tls(
+        config_.tls_client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                      : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    tls.pem_key_cert_pairs.push_back(
+        {readPemFile(config_.tls_key, "tls_key"), readPemFile(config_.tls_cert, "tls_cert")});
+    if (!config_.tls_client_ca.empty()) {
+      tls.pem_root_certs = readPemFile(config_.tls_client_ca, "tls_client_ca");
+    }
+    credentials = grpc::SslServerCredentials(tls);
+  }
+  builder.AddListeningPort(config_.grpc_listen, credentials, &bound_port);
   builder.SetMaxReceiveMessageSize(64 << 20);
   // gRPC shares ports by default: a second control plane on the same address must fail.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -74,6 +87,10 @@ std::string ControlServer::start() {
   const std::string address = hp->host + ":" + std::to_string(bound_port);
   control_service_->setListenAddress(address);
   sweeper_ = std::thread([this] { sweepLoop(); });
+  if (!config_.tls_cert.empty()) {
+    componentLogger("control")->info(
+        "gRPC over TLS{}", config_.tls_client_ca.empty() ? "" : " with client certificates");
+  }
   componentLogger("control")->info("listening on {}", address);
   return address;
 }

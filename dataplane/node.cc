@@ -14,6 +14,7 @@
 
 #include "common/host_port.h"
 #include "common/logging.h"
+#include "common/pem_file.h"
 #include "common/version.h"
 #include "dataplane/frame_builder.h"
 
@@ -114,6 +115,13 @@ std::string Node::start() {
   options.capacity = settings->limits.max_connections_per_node();
   options.reconnect_max_ms = config_.reconnect_max_ms;
   options.secret = config_.node_secret;
+  if (!config_.control_tls_ca.empty()) {
+    options.tls_ca = readPemFile(config_.control_tls_ca, "control_tls_ca");
+  }
+  if (!config_.control_tls_cert.empty()) {
+    options.tls_cert = readPemFile(config_.control_tls_cert, "control_tls_cert");
+    options.tls_key = readPemFile(config_.control_tls_key, "control_tls_key");
+  }
   NodeLinkCallbacks callbacks;
   callbacks.apply_config = [this](const herald::v1::ConfigSnapshot& s) { return applyConfig(s); };
   callbacks.deliver = [this](const herald::v1::Deliver& d) { deliver(d); };

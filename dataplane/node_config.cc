@@ -18,6 +18,9 @@ constexpr const char* kUsage = R"(usage: herald-node [options]
   --config FILE           JSON config file (see docs/operations.md)
   --shards N              event-loop threads (default: one per hardware thread)
   --node-secret SECRET    secret the control plane requires (also HERALD_NODE_SECRET)
+  --control-tls-ca FILE   reach the control plane over TLS, trusting this CA (PEM)
+  --control-tls-cert FILE client certificate for mTLS (with --control-tls-key)
+  --control-tls-key FILE  client private key for mTLS
   --reconnect-max-ms N    ceiling of the backoff between control-plane redials (default 5000)
   --log-format human|json log format (default human)
   --log-level LEVEL       trace, debug, info, warn, error (default info)
@@ -39,8 +42,11 @@ void loadNodeConfigFile(const std::string& file, NodeConfig* config) {
   ConfigReader r(doc, file);
   r.rejectUnknownKeys({"listen", "control", "node_id", "shards", "ping_interval_ms",
                        "handshake_timeout_ms", "reconnect_max_ms", "log_format", "log_level",
-                       "node_secret"});
+                       "node_secret", "control_tls_ca", "control_tls_cert", "control_tls_key"});
   r.readString("node_secret", &config->node_secret);
+  r.readString("control_tls_ca", &config->control_tls_ca);
+  r.readString("control_tls_cert", &config->control_tls_cert);
+  r.readString("control_tls_key", &config->control_tls_key);
   r.readString("listen", &config->listen);
   r.readString("control", &config->control);
   r.readString("node_id", &config->node_id);
@@ -62,6 +68,12 @@ void validateNodeConfig(const NodeConfig& config) {
   }
   if (config.node_id.size() > 128) {
     throw ConfigError("node_id: at most 128 bytes");
+  }
+  if (config.control_tls_cert.empty() != config.control_tls_key.empty()) {
+    throw ConfigError("control_tls_cert and control_tls_key go together");
+  }
+  if (!config.control_tls_cert.empty() && config.control_tls_ca.empty()) {
+    throw ConfigError("control_tls_cert needs control_tls_ca (mTLS is on top of TLS)");
   }
   if (config.reconnect_max_ms < 100) {
     throw ConfigError("reconnect_max_ms: at least 100");
@@ -107,6 +119,12 @@ NodeConfig parseNodeArgs(int argc, char** argv) {
       config.shards = parseUint(flag, value);
     } else if (flag == "--node-secret") {
       config.node_secret = value;
+    } else if (flag == "--control-tls-ca") {
+      config.control_tls_ca = value;
+    } else if (flag == "--control-tls-cert") {
+      config.control_tls_cert = value;
+    } else if (flag == "--control-tls-key") {
+      config.control_tls_key = value;
     } else if (flag == "--reconnect-max-ms") {
       config.reconnect_max_ms = parseUint(flag, value);
     } else if (flag == "--log-format") {

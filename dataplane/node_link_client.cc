@@ -86,8 +86,15 @@ std::unique_ptr<herald::v1::NodeLink::Stub> NodeLinkClient::newStub() const {
   // A fresh channel per attempt with its own subchannel: a subchannel left in a failed state
   // by a control plane that was still starting would otherwise be reused and fail again.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto channel =
-      grpc::CreateCustomChannel(options_.control_address, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!options_.tls_ca.empty()) {
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = options_.tls_ca;
+    tls.pem_cert_chain = options_.tls_cert;
+    tls.pem_private_key = options_.tls_key;
+    credentials = grpc::SslCredentials(tls);
+  }
+  auto channel = grpc::CreateCustomChannel(options_.control_address, credentials, args);
   return herald::v1::NodeLink::NewStub(channel);
 }
 

@@ -23,6 +23,10 @@ struct NodeLinkOptions {
   uint32_t capacity = 0;
   uint32_t reconnect_max_ms = 5000;
   std::string secret;
+  // Empty: plaintext. Else TLS with these PEM contents (cert/key only for mTLS).
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 struct NodeLinkCallbacks {

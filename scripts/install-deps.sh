@@ -12,6 +12,7 @@ PACKAGES=(
   libssl-dev zlib1g-dev libcpp-jwt-dev
   libhiredis-dev redis-server
   clang-format clang libclang-rt-14-dev
+  openssl
   python3 python3-websocket
 )
 

@@ -1,0 +1,141 @@
+// gRPC over TLS and mutual TLS between real processes, with certificates made by the test.
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "integration/support/cluster.h"
+#include "integration/support/ws_client.h"
+
+namespace herald::testing {
+namespace {
+
+// A throwaway CA, a server certificate for 127.0.0.1 and a client certificate.
+class Pki {
+ public:
+  Pki() {
+    openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", path("ca.key"), "-out", path("ca.pem"), "-days", "1", "-subj",
+             "/CN=herald-test-ca"});
+    issue("server", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+    issue("client", "extendedKeyUsage=clientAuth\n");
+  }
+  std::string path(const std::string& name) const { return dir_.path() + "/" + name; }
+
+ private:
+  void openssl(const std::vector<std::string>& args) {
+    auto r = runCommand("/usr/bin/openssl", args, 60s);
+    if (r.exit_code != 0) {
+      throw std::runtime_error("openssl failed: " + r.err);
+    }
+  }
+  void issue(const std::string& name, const std::string& extensions) {
+    std::ofstream(path(name + ".ext")) << extensions;
+    openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", path(name + ".key"), "-out", path(name + ".csr"), "-subj", "/CN=" + name});
+    openssl({"x509", "-req", "-in", path(name + ".csr"), "-CA", path("ca.pem"), "-CAkey",
+             path("ca.key"), "-CAcreateserial", "-out", path(name + ".pem"), "-days", "1",
+             "-extfile", path(name + ".ext")});
+  }
+  TempDir dir_;
+};
+
+class TlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::ofstream(data_.path() + "/control.json") << defaultControlConfig().dump();
+    control_ = std::make_unique<Process>(
+        controlBinary(),
+        std::vector<std::string>{
+            "--grpc-listen", "127.0.0.1:0", "--data-dir", data_.path() + "/state", "--config",
+            data_.path() + "/control.json", "--admin-key", kTestAdminKey, "--node-secret",
+            kTestNodeSecret, "--tls-cert", pki_.path("server.pem"), "--tls-key",
+            pki_.path("server.key"), "--tls-client-ca", pki_.path("ca.pem")});
+    auto address = control_->waitListening(30s);
+    ASSERT_TRUE(address.has_value()) << control_->output();
+    control_address_ = *address;
+    EXPECT_NE(control_->output().find("gRPC over TLS with client certificates"), std::string::npos);
+  }
+
+  CommandResult ctl(std::vector<std::string> args, bool client_cert = true) {
+    std::vector<std::string> full = {"--control", control_address_,    "--api-key", kTestAdminKey,
+                                     "--tls-ca",  pki_.path("ca.pem"), "--timeout", "5"};
+    if (client_cert) {
+      full.insert(full.end(),
+                  {"--tls-cert", pki_.path("client.pem"), "--tls-key", pki_.path("client.key")});
+    }
+    full.insert(full.end(), args.begin(), args.end());
+    return runCommand(heraldctlBinary(), full, 30s);
+  }
+
+  Pki pki_;
+  TempDir data_;
+  std::unique_ptr<Process> control_;
+  std::string control_address_;
+};
+
+TEST_F(TlsTest, NodeAndHeraldctlWorkOverMutualTls) {
+  Process node(
+      nodeBinary(),
+      {"--listen", "127.0.0.1:0", "--control", control_address_, "--node-secret", kTestNodeSecret,
+       "--control-tls-ca", pki_.path("ca.pem"), "--control-tls-cert", pki_.path("client.pem"),
+       "--control-tls-key", pki_.path("client.key"), "--reconnect-max-ms", "500"});
+  auto ws_address = node.waitListening(30s);
+  ASSERT_TRUE(ws_address.has_value()) << node.output();
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto r = ctl({"--json", "nodes"});
+        return r.exit_code == 0 && r.out.find("NODE_HEALTH_HEALTHY") != std::string::npos &&
+               r.out.find("\"config_version_acked\": \"0\"") == std::string::npos;
+      },
+      20s))
+      << node.output() << control_->output();
+
+  WsClient ws("ws://" + *ws_address + "/ws?subscribe=tls:demo");
+  ASSERT_TRUE(ws.waitOpen(10s));
+  ASSERT_TRUE(ws.nextOfType("connected", 10s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto r = ctl({"--json", "publish", "tls:demo", "{\"secure\":true}"});
+        return r.exit_code == 0 && nlohmann::json::parse(r.out)["nodes"] == 1;
+      },
+      20s));
+  auto frame = ws.nextOfType("message", 10s);
+  ASSERT_TRUE(frame.has_value());
+  EXPECT_EQ((*frame)["data"]["secure"], true);
+}
+
+TEST_F(TlsTest, CallersWithoutTheRightCredentialsAreRefused) {
+  auto no_client_cert = ctl({"info"}, /*client_cert=*/false);
+  EXPECT_EQ(no_client_cert.exit_code, 1) << "mTLS: a caller without a certificate gets nowhere";
+  auto plaintext = runCommand(
+      heraldctlBinary(),
+      {"--control", control_address_, "--api-key", kTestAdminKey, "--timeout", "5", "info"}, 30s);
+  EXPECT_EQ(plaintext.exit_code, 1);
+  auto no_key = runCommand(
+      heraldctlBinary(),
+      {"--control", control_address_, "--tls-ca", pki_.path("ca.pem"), "--tls-cert",
+       pki_.path("client.pem"), "--tls-key", pki_.path("client.key"), "--timeout", "5", "info"},
+      30s);
+  EXPECT_EQ(no_key.exit_code, 1);
+  EXPECT_NE(no_key.err.find("UNAUTHENTICATED"), std::string::npos)
+      << "TLS does not replace the API key: " << no_key.err;
+  auto ok = ctl({"info"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+}
+
+TEST_F(TlsTest, NodeWithoutClientCertificateNeverJoins) {
+  Process node(nodeBinary(), {"--listen", "127.0.0.1:0", "--control", control_address_,
+                              "--node-secret", kTestNodeSecret, "--control-tls-ca",
+                              pki_.path("ca.pem"), "--reconnect-max-ms", "200"});
+  ASSERT_TRUE(node.waitListening(30s).has_value());
+  // Give it several redials, then check the control plane never registered it.
+  ASSERT_TRUE(node.waitForOutput("retrying (attempt 2)", 20s)) << node.output();
+  auto r = ctl({"--json", "nodes"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["nodes"].size(), 0u) << r.out;
+}
+
+}  // namespace
+}  // namespace herald::testing
