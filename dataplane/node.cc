@@ -83,6 +83,8 @@ std::string Node::start() {
     ctx.interest = &interest_;
     ctx.node_connections = &node_connections_;
     ctx.ip_limiter = &ip_limiter_;
+    ctx.tls_cert_file = config_.tls_cert;
+    ctx.tls_key_file = config_.tls_key;
     ctx.blocked_users = &blocked_users_;
     ctx.http = [this](const std::string& path, int* status, std::string* type, std::string* body) {
       http(path, status, type, body);

@@ -18,6 +18,8 @@ constexpr const char* kUsage = R"(usage: herald-node [options]
   --config FILE           JSON config file (see docs/operations.md)
   --shards N              event-loop threads (default: one per hardware thread)
   --node-secret SECRET    secret the control plane requires (also HERALD_NODE_SECRET)
+  --tls-cert FILE         serve wss:// with this PEM certificate chain (with --tls-key)
+  --tls-key FILE          ... and this PEM private key
   --control-tls-ca FILE   reach the control plane over TLS, trusting this CA (PEM)
   --control-tls-cert FILE client certificate for mTLS (with --control-tls-key)
   --control-tls-key FILE  client private key for mTLS
@@ -42,9 +44,12 @@ void loadNodeConfigFile(const std::string& file, NodeConfig* config) {
   ConfigReader r(doc, file);
   r.rejectUnknownKeys({"listen", "control", "node_id", "shards", "ping_interval_ms",
                        "handshake_timeout_ms", "reconnect_max_ms", "log_format", "log_level",
-                       "node_secret", "control_tls_ca", "control_tls_cert", "control_tls_key"});
+                       "node_secret", "control_tls_ca", "control_tls_cert", "control_tls_key",
+                       "tls_cert", "tls_key"});
   r.readString("node_secret", &config->node_secret);
   r.readString("control_tls_ca", &config->control_tls_ca);
+  r.readString("tls_cert", &config->tls_cert);
+  r.readString("tls_key", &config->tls_key);
   r.readString("control_tls_cert", &config->control_tls_cert);
   r.readString("control_tls_key", &config->control_tls_key);
   r.readString("listen", &config->listen);
@@ -68,6 +73,9 @@ void validateNodeConfig(const NodeConfig& config) {
   }
   if (config.node_id.size() > 128) {
     throw ConfigError("node_id: at most 128 bytes");
+  }
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    throw ConfigError("tls_cert and tls_key go together");
   }
   if (config.control_tls_cert.empty() != config.control_tls_key.empty()) {
     throw ConfigError("control_tls_cert and control_tls_key go together");
@@ -119,6 +127,10 @@ NodeConfig parseNodeArgs(int argc, char** argv) {
       config.shards = parseUint(flag, value);
     } else if (flag == "--node-secret") {
       config.node_secret = value;
+    } else if (flag == "--tls-cert") {
+      config.tls_cert = value;
+    } else if (flag == "--tls-key") {
+      config.tls_key = value;
     } else if (flag == "--control-tls-ca") {
       config.control_tls_ca = value;
     } else if (flag == "--control-tls-cert") {

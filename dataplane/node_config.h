@@ -18,6 +18,9 @@ struct NodeConfig {
   std::string node_secret;
   // TLS to the control plane: CA that signed its certificate; client cert + key for mTLS.
   std::string control_tls_ca;
+  // wss:// for clients: PEM certificate chain and key files (both, or neither for ws://).
+  std::string tls_cert;
+  std::string tls_key;
   std::string control_tls_cert;
   std::string control_tls_key;  // presented in Hello (--node-secret / HERALD_NODE_SECRET)
   std::string log_format = "human";

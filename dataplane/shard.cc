@@ -45,10 +45,43 @@ constexpr uint16_t kCloseUserLimit = 4030;
 // Rate-limited frames in a row before the connection is closed with 4029.
 constexpr uint16_t kMaxRateViolations = 50;
 
+// What Shard needs of its engine; one engine per WebSocket flavour (ws://, wss://).
 class Shard::Impl {
  public:
-  Impl(ShardContext context, NodeSettingsPtr settings)
+  virtual ~Impl() = default;
+  virtual uint16_t listen(const std::string& host, uint16_t port) = 0;
+  virtual void start() = 0;
+  virtual void post(std::function<void()> fn) = 0;
+  virtual void stop() = 0;
+  virtual void deliver(const Delivery& d) = 0;
+  virtual void applySettings(NodeSettingsPtr settings) = 0;
+  virtual void disconnect(const herald::v1::DisconnectCommand& cmd) = 0;
+  virtual void beginShutdown(uint16_t code, const std::string& reason) = 0;
+
+  ShardCounters counters_;
+};
+
+// Both flavours share one message type, so a frame prepared once serves either.
+static_assert(std::is_same_v<WsConfig::message_type, WssConfig::message_type>);
+
+template <typename Config>
+class ShardEngine final : public Shard::Impl {
+  using WsServer = websocketpp::server<Config>;
+  using WsConnection = typename WsServer::connection_type;
+
+ public:
+  ShardEngine(ShardContext context, NodeSettingsPtr settings)
       : ctx_(std::move(context)), settings_(std::move(settings)), log_(componentLogger("shard")) {
+    if constexpr (std::is_same_v<Config, WssConfig>) {
+      // One TLS context per shard, loaded at start-up (throws on unreadable files).
+      tls_ = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+      tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                        asio::ssl::context::no_tlsv1_1);
+      tls_->use_certificate_chain_file(ctx_.tls_cert_file);
+      tls_->use_private_key_file(ctx_.tls_key_file, asio::ssl::context::pem);
+      server_.set_tls_init_handler([tls = tls_](websocketpp::connection_hdl) { return tls; });
+    }
     server_.init_asio(&io_);
     server_.set_reuse_addr(true);
     server_.set_listen_backlog(4096);
@@ -70,7 +103,7 @@ class Shard::Impl {
     server_.set_fail_handler([this](connection_hdl h) { onClosed(h); });
     server_.set_http_handler([this](connection_hdl h) { onHttp(h); });
     server_.set_message_handler(
-        [this](connection_hdl h, WsServer::message_ptr m) { onMessage(h, m); });
+        [this](connection_hdl h, typename WsServer::message_ptr m) { onMessage(h, m); });
   }
 
   uint16_t listen(const std::string& host, uint16_t port) {
@@ -194,8 +227,6 @@ class Shard::Impl {
     }
   }
 
-  ShardCounters counters_;
-
  private:
   std::string clientId(const ConnState& state) const {
     return *ctx_.node_id + "-" + std::to_string(ctx_.index) + "-" +
@@ -228,7 +259,7 @@ class Shard::Impl {
   }
 
   // Answers a refused upgrade with an HTTP status and a JSON body; counts it.
-  bool refuse(WsServer::connection_ptr& con, websocketpp::http::status_code::value status,
+  bool refuse(typename WsServer::connection_ptr& con, websocketpp::http::status_code::value status,
               const char* code, const std::string& message) {
     counters_.connections_refused.fetch_add(1, std::memory_order_relaxed);
     con->set_status(status);
@@ -484,7 +515,7 @@ class Shard::Impl {
     con->set_body(body);
   }
 
-  void onMessage(websocketpp::connection_hdl hdl, const WsServer::message_ptr& msg) {
+  void onMessage(websocketpp::connection_hdl hdl, const typename WsServer::message_ptr& msg) {
     auto ptr = server_.get_con_from_hdl(hdl);
     WsConnection* con = ptr.get();
     counters_.messages_in.fetch_add(1, std::memory_order_relaxed);
@@ -669,6 +700,7 @@ class Shard::Impl {
   std::shared_ptr<spdlog::logger> log_;
   asio::io_service io_;
   std::unique_ptr<asio::io_service::work> work_;
+  std::shared_ptr<asio::ssl::context> tls_;  // wss:// only
   WsServer server_;
   std::thread thread_;
   SubscriptionIndex<WsConnection> index_;
@@ -679,8 +711,13 @@ class Shard::Impl {
   bool shutting_down_ = false;
 };
 
-Shard::Shard(ShardContext context, NodeSettingsPtr settings)
-    : impl_(std::make_unique<Impl>(std::move(context), std::move(settings))) {}
+Shard::Shard(ShardContext context, NodeSettingsPtr settings) {
+  if (context.tls_cert_file.empty()) {
+    impl_ = std::make_unique<ShardEngine<WsConfig>>(std::move(context), std::move(settings));
+  } else {
+    impl_ = std::make_unique<ShardEngine<WssConfig>>(std::move(context), std::move(settings));
+  }
+}
 
 Shard::~Shard() { impl_->stop(); }
 

@@ -54,6 +54,9 @@ struct ShardContext {
   uint32_t handshake_timeout_ms = 5000;
   InterestTracker* interest = nullptr;
   std::atomic<uint64_t>* node_connections = nullptr;  // across shards, for the node limit
+  // wss:// when set: PEM certificate chain and private key files.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   IpLimiter* ip_limiter = nullptr;
   const BlockedUsers* blocked_users = nullptr;  // shared by the node's shards
   // Answers plain HTTP GETs (/health, /stats): returns {status, content-type, body}.
@@ -86,8 +89,10 @@ class Shard {
 
   const ShardCounters& counters() const;
 
- private:
+  // The engine behind a shard (one per WebSocket flavour); defined in shard.cc.
   class Impl;
+
+ private:
   std::unique_ptr<Impl> impl_;
 };
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <websocketpp/concurrency/none.hpp>
+#include <websocketpp/config/asio.hpp>
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
 
@@ -66,7 +67,35 @@ struct WsConfig : public websocketpp::config::asio {
   static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
 };
 
-using WsServer = websocketpp::server<WsConfig>;
-using WsConnection = WsServer::connection_type;
+// The same, over TLS (wss://).
+struct WssConfig : public websocketpp::config::asio_tls {
+  typedef WssConfig type;
+  typedef websocketpp::config::asio_tls base;
+  typedef websocketpp::concurrency::none concurrency_type;
+  typedef base::request_type request_type;
+  typedef base::response_type response_type;
+  typedef base::message_type message_type;
+  typedef base::con_msg_manager_type con_msg_manager_type;
+  typedef base::endpoint_msg_manager_type endpoint_msg_manager_type;
+  typedef websocketpp::log::basic<concurrency_type, websocketpp::log::elevel> elog_type;
+  typedef websocketpp::log::basic<concurrency_type, websocketpp::log::alevel> alog_type;
+  typedef base::rng_type rng_type;
+
+  struct transport_config : public base::transport_config {
+    typedef type::concurrency_type concurrency_type;
+    typedef type::alog_type alog_type;
+    typedef type::elog_type elog_type;
+    typedef type::request_type request_type;
+    typedef type::response_type response_type;
+    typedef websocketpp::transport::asio::tls_socket::endpoint socket_type;
+    static bool const enable_multithreading = false;
+  };
+  typedef websocketpp::transport::asio::endpoint<transport_config> transport_type;
+
+  typedef ConnState connection_base;
+  static const size_t connection_read_buffer_size = 2048;
+  static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
+  static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
+};
 
 }  // namespace herald::node
