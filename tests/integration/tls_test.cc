@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "integration/support/cluster.h"
+#include "integration/support/raw_ws.h"
 #include "integration/support/ws_client.h"
 
 namespace herald::testing {
@@ -135,6 +136,37 @@ TEST_F(TlsTest, NodeWithoutClientCertificateNeverJoins) {
   auto r = ctl({"--json", "nodes"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["nodes"].size(), 0u) << r.out;
+}
+
+TEST_F(TlsTest, NodeServesWssWithItsCertificate) {
+  Process node(nodeBinary(),
+               {"--listen", "127.0.0.1:0", "--control", control_address_, "--node-secret",
+                kTestNodeSecret, "--control-tls-ca", pki_.path("ca.pem"), "--control-tls-cert",
+                pki_.path("client.pem"), "--control-tls-key", pki_.path("client.key"), "--tls-cert",
+                pki_.path("server.pem"), "--tls-key", pki_.path("server.key")});
+  auto address = node.waitListening(30s);
+  ASSERT_TRUE(address.has_value()) << node.output();
+  ASSERT_TRUE(eventually(
+      [&] {
+        RawWs probe(*address, "/ws", {}, pki_.path("ca.pem"));
+        return probe.ok();
+      },
+      20s))
+      << node.output();
+  RawWs wss(*address, "/ws?subscribe=tls:wss", {}, pki_.path("ca.pem"));
+  ASSERT_TRUE(wss.ok());
+  auto connected = wss.readFrame(10s);
+  ASSERT_TRUE(connected.has_value());
+  auto c = nlohmann::json::parse(connected->payload);
+  EXPECT_EQ(c["type"], "connected");
+  EXPECT_EQ(c["subscribed"], nlohmann::json::array({"tls:wss"}));
+  ASSERT_TRUE(wss.sendFrame(0x1, R"({"type":"ping","id":3})"));
+  auto pong = wss.readFrame(10s);
+  ASSERT_TRUE(pong.has_value());
+  EXPECT_EQ(nlohmann::json::parse(pong->payload)["id"], 3);
+  // A plaintext client gets no WebSocket out of a TLS port.
+  RawWs plain(*address, "/ws");
+  EXPECT_FALSE(plain.ok());
 }
 
 }  // namespace

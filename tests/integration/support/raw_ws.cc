@@ -6,10 +6,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 namespace herald::testing {
 
 RawWs::RawWs(const std::string& host_port, const std::string& path,
-             const std::vector<std::string>& headers) {
+             const std::vector<std::string>& headers, const std::string& tls_ca) {
   const size_t colon = host_port.rfind(':');
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -19,6 +22,19 @@ RawWs::RawWs(const std::string& host_port, const std::string& path,
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     return;
   }
+  if (!tls_ca.empty()) {
+    tls_ctx_ = SSL_CTX_new(TLS_client_method());
+    if (SSL_CTX_load_verify_locations(tls_ctx_, tls_ca.c_str(), nullptr) != 1) {
+      return;
+    }
+    SSL_CTX_set_verify(tls_ctx_, SSL_VERIFY_PEER, nullptr);
+    tls_ = SSL_new(tls_ctx_);
+    SSL_set_fd(tls_, fd_);
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls_), host_port.substr(0, colon).c_str());
+    if (SSL_connect(tls_) != 1) {
+      return;
+    }
+  }
   std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + host_port +
                         "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -27,7 +43,7 @@ RawWs::RawWs(const std::string& host_port, const std::string& path,
     request += h + "\r\n";
   }
   request += "\r\n";
-  if (::write(fd_, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
+  if (!writeAll(request)) {
     return;
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -46,9 +62,33 @@ RawWs::RawWs(const std::string& host_port, const std::string& path,
 }
 
 RawWs::~RawWs() {
+  if (tls_ != nullptr) {
+    SSL_free(tls_);
+  }
+  if (tls_ctx_ != nullptr) {
+    SSL_CTX_free(tls_ctx_);
+  }
   if (fd_ >= 0) {
     ::close(fd_);
   }
+}
+
+bool RawWs::writeAll(const std::string& data) {
+  size_t sent = 0;
+  while (sent < data.size()) {
+    const ssize_t w =
+        tls_ != nullptr ? SSL_write(tls_, data.data() + sent, static_cast<int>(data.size() - sent))
+                        : ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    if (w <= 0) {
+      return false;
+    }
+    sent += static_cast<size_t>(w);
+  }
+  return true;
+}
+
+ssize_t RawWs::readSome(char* buf, size_t n) {
+  return tls_ != nullptr ? SSL_read(tls_, buf, static_cast<int>(n)) : ::recv(fd_, buf, n, 0);
 }
 
 bool RawWs::sendFrame(int opcode, const std::string& payload, bool fin) {
@@ -72,15 +112,7 @@ bool RawWs::sendFrame(int opcode, const std::string& payload, bool fin) {
   for (size_t i = 0; i < n; ++i) {
     frame.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
   }
-  size_t sent = 0;
-  while (sent < frame.size()) {
-    const ssize_t w = ::send(fd_, frame.data() + sent, frame.size() - sent, MSG_NOSIGNAL);
-    if (w <= 0) {
-      return false;
-    }
-    sent += static_cast<size_t>(w);
-  }
-  return true;
+  return writeAll(frame);
 }
 
 bool RawWs::readExact(size_t n, std::string* out, std::chrono::steady_clock::time_point deadline) {
@@ -91,12 +123,15 @@ bool RawWs::readExact(size_t n, std::string* out, std::chrono::steady_clock::tim
     if (left.count() <= 0) {
       return false;
     }
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
-      continue;
+    // TLS may hold decrypted bytes already: only wait on the socket when it does not.
+    if (tls_ == nullptr || SSL_pending(tls_) == 0) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+        continue;
+      }
     }
     char buf[4096];
-    const ssize_t r = ::recv(fd_, buf, std::min(sizeof(buf), n - out->size()), 0);
+    const ssize_t r = readSome(buf, std::min(sizeof(buf), n - out->size()));
     if (r <= 0) {
       return false;
     }

@@ -5,6 +5,9 @@
 #include <string>
 #include <vector>
 
+struct ssl_ctx_st;
+struct ssl_st;
+
 namespace herald::testing {
 
 // A hand-driven WebSocket client over a plain socket, for sending what well-behaved
@@ -13,8 +16,9 @@ class RawWs {
  public:
   // Connects and completes the handshake; check ok().
   // `headers`: extra request lines such as "Origin: https://a.example".
+  // `tls_ca`: when set, speak TLS (wss://) and verify the server against this CA file.
   RawWs(const std::string& host_port, const std::string& path,
-        const std::vector<std::string>& headers = {});
+        const std::vector<std::string>& headers = {}, const std::string& tls_ca = "");
   ~RawWs();
 
   bool ok() const { return ok_; }
@@ -33,8 +37,12 @@ class RawWs {
 
  private:
   bool readExact(size_t n, std::string* out, std::chrono::steady_clock::time_point deadline);
+  bool writeAll(const std::string& data);
+  ssize_t readSome(char* buf, size_t n);
 
   int fd_ = -1;
+  ssl_ctx_st* tls_ctx_ = nullptr;
+  ssl_st* tls_ = nullptr;
   bool ok_ = false;
   int status_ = 0;
   std::string buffer_;
