@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,8 +30,9 @@ commands:
   info                     control plane version and config version
   namespaces list | get NAME | delete NAME
   namespaces create|update NAME [--rule public|authenticated|owner|granted]
-                           [--owner-claim CLAIM] [--client-publish] [--history-size N]
-                           [--history-ttl SECONDS] [--max-subscribers N]
+                           [--owner-claim CLAIM] [--client-publish|--no-client-publish]
+                           [--history-size N] [--history-ttl SECONDS] [--max-subscribers N]
+                           (update changes only the settings given)
   limits get               cluster-wide limits (defaults filled in)
   limits set NAME=VALUE... change some limits, keep the others (names as in `limits get`)
   keys list | revoke ID    Control API keys (admin)
@@ -52,10 +54,10 @@ struct Options {
   std::string tls_key;
   std::string api_key;
   std::string rule;
-  std::string owner_claim;
+  std::optional<std::string> owner_claim;
   std::string role;
   std::string name;
-  bool client_publish = false;
+  std::optional<bool> client_publish;
   int64_t history_size = -1;
   int64_t history_ttl = -1;
   int64_t max_subscribers = -1;
@@ -137,6 +139,8 @@ Options parseArgs(int argc, char** argv) {
       o.name = value("--name");
     } else if (a == "--client-publish") {
       o.client_publish = true;
+    } else if (a == "--no-client-publish") {
+      o.client_publish = false;
     } else if (a == "--history-size") {
       o.history_size = number(a, value("--history-size"));
     } else if (a == "--history-ttl") {
@@ -216,6 +220,16 @@ std::vector<std::string> splitCommas(const std::string& text) {
     start = comma + 1;
   }
   return out;
+}
+
+// A context for one call, with the deadline and the API key.
+std::unique_ptr<grpc::ClientContext> newContext(const Options& o) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(o.timeout_s));
+  if (!o.api_key.empty()) {
+    ctx->AddMetadata("authorization", "Bearer " + o.api_key);
+  }
+  return ctx;
 }
 
 void printNamespaces(const std::vector<herald::v1::Namespace>& list) {
@@ -299,10 +313,25 @@ int namespacesCommand(herald::v1::Control::Stub& stub, grpc::ClientContext& ctx,
   if (sub != "create" && sub != "update") {
     usageError("namespaces: unknown subcommand '" + sub + "'");
   }
+  // update changes only what the flags name: read the namespace first.
   herald::v1::Namespace ns;
   ns.set_name(name);
-  const std::string rule = o.rule.empty() ? "public" : o.rule;
-  if (rule == "public") {
+  ns.set_subscribe_rule(herald::v1::SUBSCRIBE_RULE_PUBLIC);
+  if (sub == "update") {
+    herald::v1::GetNamespaceRequest get;
+    get.set_name(name);
+    herald::v1::GetNamespaceResponse current;
+    auto read_ctx = newContext(o);  // a ClientContext serves one call only
+    grpc::Status s = stub.GetNamespace(read_ctx.get(), get, &current);
+    if (!s.ok()) {
+      return fail("namespaces update", s, o);
+    }
+    ns = current.namespace_();
+  }
+  const std::string rule = o.rule;
+  if (rule.empty()) {
+    // keep
+  } else if (rule == "public") {
     ns.set_subscribe_rule(herald::v1::SUBSCRIBE_RULE_PUBLIC);
   } else if (rule == "authenticated") {
     ns.set_subscribe_rule(herald::v1::SUBSCRIBE_RULE_AUTHENTICATED);
@@ -313,11 +342,23 @@ int namespacesCommand(herald::v1::Control::Stub& stub, grpc::ClientContext& ctx,
   } else {
     usageError("--rule must be public, authenticated, owner or granted");
   }
-  ns.set_owner_claim(o.owner_claim);
-  ns.set_allow_client_publish(o.client_publish);
-  ns.set_history_size(o.history_size < 0 ? 0 : static_cast<uint32_t>(o.history_size));
-  ns.set_history_ttl_seconds(o.history_ttl < 0 ? 0 : static_cast<uint32_t>(o.history_ttl));
-  ns.set_max_subscribers(o.max_subscribers < 0 ? 0 : static_cast<uint32_t>(o.max_subscribers));
+  if (o.owner_claim) {
+    ns.set_owner_claim(*o.owner_claim);
+  } else if (!rule.empty() && rule != "owner") {
+    ns.clear_owner_claim();  // only the owner rule has one
+  }
+  if (o.client_publish) {
+    ns.set_allow_client_publish(*o.client_publish);
+  }
+  if (o.history_size >= 0) {
+    ns.set_history_size(static_cast<uint32_t>(o.history_size));
+  }
+  if (o.history_ttl >= 0) {
+    ns.set_history_ttl_seconds(static_cast<uint32_t>(o.history_ttl));
+  }
+  if (o.max_subscribers >= 0) {
+    ns.set_max_subscribers(static_cast<uint32_t>(o.max_subscribers));
+  }
   grpc::Status s;
   uint64_t version = 0;
   google::protobuf::Message* shown = nullptr;
@@ -409,15 +450,11 @@ int limitsCommand(herald::v1::Control::Stub& stub, grpc::ClientContext& ctx, con
       reflection->SetUInt32(&limits, field, static_cast<uint32_t>(std::stoul(value)));
     }
   }
-  grpc::ClientContext set_ctx;
-  set_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(o.timeout_s));
-  if (!o.api_key.empty()) {
-    set_ctx.AddMetadata("authorization", "Bearer " + o.api_key);
-  }
+  auto set_ctx = newContext(o);
   herald::v1::SetLimitsRequest req;
   *req.mutable_limits() = limits;
   herald::v1::SetLimitsResponse resp;
-  s = stub.SetLimits(&set_ctx, req, &resp);
+  s = stub.SetLimits(set_ctx.get(), req, &resp);
   if (!s.ok()) {
     return fail("limits set", s, o);
   }
@@ -514,11 +551,8 @@ int main(int argc, char** argv) {
   }
   auto channel = grpc::CreateChannel(o.control, credentials);
   auto stub = herald::v1::Control::NewStub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(o.timeout_s));
-  if (!o.api_key.empty()) {
-    ctx.AddMetadata("authorization", "Bearer " + o.api_key);
-  }
+  auto ctx_holder = newContext(o);
+  grpc::ClientContext& ctx = *ctx_holder;
   const std::string& cmd = o.args[0];
   const size_t nargs = o.args.size() - 1;
 

@@ -229,11 +229,18 @@ Status validateJwtKey(const JwtKeySpec& key) {
   }
   const int type = EVP_PKEY_base_id(pkey);
   const int bits = EVP_PKEY_bits(pkey);
+  char group[64] = {};
+  size_t group_len = 0;
+  if (type == EVP_PKEY_EC) {
+    EVP_PKEY_get_group_name(pkey, group, sizeof(group), &group_len);
+  }
   EVP_PKEY_free(pkey);
   if (key.algorithm == JwtAlgorithm::kRS256 && (type != EVP_PKEY_RSA || bits < 2048)) {
     return Status(ErrorCode::kBadRequest, "RS256 key must be an RSA public key of 2048+ bits");
   }
-  if (key.algorithm == JwtAlgorithm::kES256 && (type != EVP_PKEY_EC || bits != 256)) {
+  const std::string curve(group, group_len);
+  if (key.algorithm == JwtAlgorithm::kES256 &&
+      (type != EVP_PKEY_EC || bits != 256 || (curve != "prime256v1" && curve != "P-256"))) {
     return Status(ErrorCode::kBadRequest, "ES256 key must be a P-256 EC public key");
   }
   return Status::ok();

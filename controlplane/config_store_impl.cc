@@ -56,6 +56,7 @@ ConfigStoreImpl::ConfigStoreImpl(std::string data_dir,
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (exists) {
+    loaded_existing_ = true;
     std::stringstream buffer;
     buffer << in.rdbuf();
     load(buffer.str());

@@ -35,6 +35,9 @@ class ConfigStoreImpl : public ConfigStore {
   ConfigSnapshotPtr snapshot() const override;
   void setChangeListener(ChangeListener listener) override;
 
+  // True when start-up found a state file (so initial settings were not applied).
+  bool loadedExistingState() const { return loaded_existing_; }
+
  private:
   // Bumps the version, persists, rebuilds the snapshot; returns the snapshot to announce.
   // Persist failures are reported and the in-memory change is rolled back by the caller.
@@ -54,6 +57,7 @@ class ConfigStoreImpl : public ConfigStore {
   uint64_t version_ = 0;
   ConfigSnapshotPtr snapshot_;
   ChangeListener listener_;
+  bool loaded_existing_ = false;
 };
 
 }  // namespace herald::control

@@ -181,6 +181,7 @@ void loadControlConfigFile(const std::string& file, ControlConfig* config) {
   r.readUint32("node_queue_limit", &config->node_queue_limit, 1000, 100000000);
   r.readString("log_format", &config->log_format);
   r.readString("log_level", &config->log_level);
+  config->file_sets_initial_state = r.has("namespaces") || r.has("limits") || r.has("auth");
   config->namespaces.clear();
   for (const auto& item : r.childList("namespaces")) {
     herald::v1::Namespace ns;

@@ -22,6 +22,8 @@ struct ControlConfig {
   std::vector<herald::v1::Namespace> namespaces;
   herald::v1::Limits limits;
   herald::v1::AuthSettings auth;
+  // The config file set namespaces, limits or auth (used at first start only).
+  bool file_sets_initial_state = false;
   // First admin API key, when the operator picks it (--admin-key / HERALD_ADMIN_KEY); else
   // one is generated at first start and printed once.
   std::string admin_key;

@@ -12,8 +12,16 @@
 namespace herald::control {
 
 ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) {
-  store_ = std::make_unique<ConfigStoreImpl>(config_.data_dir, config_.namespaces, config_.limits,
-                                             config_.auth, config_.heartbeat_interval_ms);
+  auto store =
+      std::make_unique<ConfigStoreImpl>(config_.data_dir, config_.namespaces, config_.limits,
+                                        config_.auth, config_.heartbeat_interval_ms);
+  if (store->loadedExistingState() && config_.file_sets_initial_state) {
+    componentLogger("control")->warn(
+        "{}/state.json exists: the config file's namespaces, limits and auth apply at first "
+        "start only and are ignored now (change them with heraldctl or the Control API)",
+        config_.data_dir);
+  }
+  store_ = std::move(store);
   keys_ = std::make_unique<ApiKeyStoreImpl>(config_.data_dir);
   bootstrapAdminKey();
   control_service_ = std::make_unique<ControlService>(*store_, *keys_, channels_, nodes_, router_);

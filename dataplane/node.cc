@@ -196,6 +196,7 @@ std::string Node::statsJson() const {
   const auto s = stats();
   uint64_t total = 0, refused = 0, errors = 0, slow = 0, auth_failures = 0, expired = 0;
   uint64_t rate_limited = 0, refused_origin = 0, refused_ip = 0, refused_user = 0;
+  uint64_t subscribe_denied = 0, subscribe_over_limit = 0;
   for (const auto& shard : shards_) {
     const auto& c = shard->counters();
     total += c.connections_total.load(std::memory_order_relaxed);
@@ -208,6 +209,8 @@ std::string Node::statsJson() const {
     refused_origin += c.refused_origin.load(std::memory_order_relaxed);
     refused_ip += c.refused_ip_rate.load(std::memory_order_relaxed);
     refused_user += c.refused_user_limit.load(std::memory_order_relaxed);
+    subscribe_denied += c.subscribe_denied.load(std::memory_order_relaxed);
+    subscribe_over_limit += c.subscribe_over_limit.load(std::memory_order_relaxed);
   }
   nlohmann::json j = {
       {"node", config_.node_id},
@@ -229,6 +232,8 @@ std::string Node::statsJson() const {
       {"refused_origin", refused_origin},
       {"refused_ip_rate", refused_ip},
       {"refused_user_limit", refused_user},
+      {"subscribe_denied", subscribe_denied},
+      {"subscribe_over_limit", subscribe_over_limit},
       {"control_connected", link_ && link_->connected()},
       {"config_version", config_version_.load()},
   };
@@ -238,8 +243,10 @@ std::string Node::statsJson() const {
 void Node::http(const std::string& path, int* status, std::string* type, std::string* body) const {
   *type = "application/json";
   if (path == "/health") {
-    *status = 200;
-    nlohmann::json j = {{"status", "ok"},
+    // Load balancers should not send clients to a node that refuses them for lack of config.
+    const bool configured = config_version_.load() > 0;
+    *status = configured ? 200 : 503;
+    nlohmann::json j = {{"status", configured ? "ok" : "starting"},
                         {"node", config_.node_id},
                         {"control_connected", link_ && link_->connected()}};
     *body = j.dump();

@@ -15,14 +15,15 @@ struct NodeConfig {
   uint32_t ping_interval_ms = 25000;  // advertised to clients in `connected`
   uint32_t handshake_timeout_ms = 5000;
   uint32_t reconnect_max_ms = 5000;  // NodeLink backoff ceiling
+  // Presented in Hello (--node-secret / HERALD_NODE_SECRET).
   std::string node_secret;
   // TLS to the control plane: CA that signed its certificate; client cert + key for mTLS.
   std::string control_tls_ca;
+  std::string control_tls_cert;
+  std::string control_tls_key;
   // wss:// for clients: PEM certificate chain and key files (both, or neither for ws://).
   std::string tls_cert;
   std::string tls_key;
-  std::string control_tls_cert;
-  std::string control_tls_key;  // presented in Hello (--node-secret / HERALD_NODE_SECRET)
   std::string log_format = "human";
   std::string log_level = "info";
 };

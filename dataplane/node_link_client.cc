@@ -188,7 +188,11 @@ bool NodeLinkClient::runSession() {
   if (writer.joinable()) {
     writer.join();
   }
-  context.TryCancel();
+  if (stopping_) {
+    // Otherwise the stream has ended already (closed, refused, or cancelled by the redial
+    // watchdog) and Finish returns the control plane's status, e.g. UNAUTHENTICATED.
+    context.TryCancel();
+  }
   grpc::Status status = stream->Finish();
   {
     std::lock_guard<std::mutex> lock(mu_);

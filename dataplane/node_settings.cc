@@ -66,6 +66,7 @@ Result<NodeSettingsPtr> buildNodeSettings(const herald::v1::ConfigSnapshot& snap
   s->limits = snapshot.limits();
   const auto& auth = snapshot.auth();
   s->allow_anonymous = auth.allow_anonymous();
+  s->leeway_seconds = auth.leeway_seconds();
   JwtPolicy policy;
   policy.issuer = auth.issuer();
   policy.audience = auth.audience();

@@ -24,6 +24,7 @@ struct NodeSettings {
   // Null when no JWT key is configured: every token is then refused.
   JwtVerifierPtr verifier;
   bool allow_anonymous = false;
+  uint32_t leeway_seconds = 0;  // also applied to the expiry of open connections
 
   // The namespace's rules, or the default namespace's for names not configured.
   const herald::v1::Namespace& namespaceFor(std::string_view ns) const;

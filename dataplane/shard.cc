@@ -177,7 +177,9 @@ class ShardEngine final : public Shard::Impl {
       }
       case herald::v1::DELIVERY_TARGET_ALL:
         for (WsConnection* con : all_) {
-          sendFrame(con, *d.frame);
+          if (con->greeted) {  // not to connections still waiting for a token
+            sendFrame(con, *d.frame);
+          }
         }
         break;
       default:
@@ -396,7 +398,8 @@ class ShardEngine final : public Shard::Impl {
       closeWith(con, kCloseUserLimit, "too many connections for this user");
       return false;
     }
-    con->expires_at = claims->expires_at;
+    // The same leeway as at verification: a token accepted late must not expire at once.
+    con->expires_at = claims->expires_at == 0 ? 0 : claims->expires_at + settings_->leeway_seconds;
     if (con->user.empty()) {
       con->user = claims->subject;
       ctx_.interest->userConnections(con->user, +1);
@@ -621,9 +624,21 @@ class ShardEngine final : public Shard::Impl {
     }
   }
 
-  // All-or-nothing: a frame with one bad channel subscribes to none of its channels.
+  // Counts refused subscriptions by kind for /stats.
   Status subscribe(WsConnection* con, const std::vector<std::string>& channels,
                    std::vector<std::string>* accepted) {
+    Status s = subscribeAll(con, channels, accepted);
+    if (s.code() == ErrorCode::kPermissionDenied) {
+      counters_.subscribe_denied.fetch_add(1, std::memory_order_relaxed);
+    } else if (s.code() == ErrorCode::kLimitExceeded) {
+      counters_.subscribe_over_limit.fetch_add(1, std::memory_order_relaxed);
+    }
+    return s;
+  }
+
+  // All-or-nothing: a frame with one bad channel subscribes to none of its channels.
+  Status subscribeAll(WsConnection* con, const std::vector<std::string>& channels,
+                      std::vector<std::string>* accepted) {
     std::vector<std::string> fresh;
     for (const auto& channel : channels) {
       auto name = parseChannelName(channel);

@@ -45,6 +45,8 @@ struct alignas(64) ShardCounters {
   std::atomic<uint64_t> refused_origin{0};
   std::atomic<uint64_t> refused_ip_rate{0};
   std::atomic<uint64_t> refused_user_limit{0};
+  std::atomic<uint64_t> subscribe_denied{0};
+  std::atomic<uint64_t> subscribe_over_limit{0};
 };
 
 struct ShardContext {

@@ -160,6 +160,9 @@ TEST(JwtVerifierTest, KeyValidation) {
   auto ec = herald::testing::makeEcKeyPair();
   EXPECT_FALSE(validateJwtKey({"", JwtAlgorithm::kRS256, ec.public_pem}).isOk())
       << "an EC key is not an RSA key";
+  auto k1 = herald::testing::makeEcKeyPair("secp256k1");
+  EXPECT_FALSE(validateJwtKey({"", JwtAlgorithm::kES256, k1.public_pem}).isOk())
+      << "ES256 means P-256, not any 256-bit curve";
   JwtAlgorithm alg;
   EXPECT_FALSE(parseJwtAlgorithm("none", &alg));
   EXPECT_FALSE(parseJwtAlgorithm("HS512", &alg));

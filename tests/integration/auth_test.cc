@@ -188,6 +188,8 @@ TEST_F(AuthTest, AnonymousConnectionsGetPublicChannelsOnly) {
   for (const char* channel : {"members:lounge", "user:alice", "intent:42", "balance:0xabc"}) {
     EXPECT_EQ(subscribe(*ws, channel, 2)["code"], "permission_denied") << channel;
   }
+  auto stats = json::parse(httpGet(cluster_.nodeAddress(0), "/stats").body);
+  EXPECT_EQ(stats["subscribe_denied"], 4);
 }
 
 TEST_F(AuthTest, ExpiryClosesWith4002UnlessRefreshed) {
@@ -326,6 +328,42 @@ TEST_F(AuthRequiredTest, TokenMayComeInTheFirstFrame) {
   EXPECT_EQ((*c)["id"], 2);
   EXPECT_EQ((*c)["user"], "alice");
   EXPECT_EQ((*c)["subscribed"], json::array({"token:price"}));
+}
+
+TEST_F(AuthRequiredTest, BroadcastsSkipConnectionsWaitingForAToken) {
+  auto waiting = connect(0, "");
+  auto member = connect(0, "token=" + token("alice"));
+  ASSERT_TRUE(member->nextOfType("connected", 10s));
+  grpc::ClientContext ctx;
+  herald::v1::BroadcastRequest req;
+  req.set_data(R"({"all":true})");
+  herald::v1::BroadcastResponse resp;
+  ASSERT_TRUE(cluster_.api().Broadcast(&ctx, req, &resp).ok());
+  ASSERT_TRUE(member->nextOfType("message", 10s).has_value());
+  waiting->send(json{{"type", "authenticate"}, {"token", token("bob")}}.dump());
+  auto first = waiting->next(10s);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ((*first)["type"], "connected") << "nothing reaches a connection before its token";
+}
+
+TEST_F(AuthTest, LeewayAlsoAppliesToExpiryOfOpenConnections) {
+  grpc::ClientContext ctx;
+  herald::v1::SetAuthSettingsRequest req;
+  req.mutable_auth()->set_allow_anonymous(true);
+  req.mutable_auth()->set_leeway_seconds(30);
+  auto* key = req.mutable_auth()->add_keys();
+  key->set_kid("test");
+  key->set_algorithm("HS256");
+  key->set_secret(kTestJwtSecret);
+  herald::v1::SetAuthSettingsResponse resp;
+  ASSERT_TRUE(cluster_.api().SetAuthSettings(&ctx, req, &resp).ok());
+  ASSERT_TRUE(cluster_.waitAckedVersion(resp.config_version()));
+  auto ws = connect(0, "token=" + token("alice", json::object(), -5));
+  ASSERT_TRUE(ws->nextOfType("connected", 10s)) << "5 s past exp is within the 30 s leeway";
+  // The expiry sweep runs every second: two sweeps later the connection is still open.
+  EXPECT_FALSE(ws->waitClosed(2500ms).has_value());
+  ws->send(R"({"type":"ping","id":1})");
+  EXPECT_TRUE(ws->nextOfType("pong", 10s).has_value());
 }
 
 TEST_F(AuthRequiredTest, NoTokenWithinTheDeadlineCloses4001) {

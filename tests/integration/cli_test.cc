@@ -140,6 +140,12 @@ TEST_F(CliTest, NamespacesLimitsAndKeysCommands) {
   auto dup = ctl({"namespaces", "create", "balance"});
   EXPECT_EQ(dup.exit_code, 1);
   EXPECT_NE(dup.err.find("ALREADY_EXISTS"), std::string::npos) << dup.err;
+  ASSERT_EQ(ctl({"namespaces", "update", "balance", "--history-size", "200"}).exit_code, 0);
+  auto kept = nlohmann::json::parse(ctl({"--json", "namespaces", "get", "balance"}).out);
+  EXPECT_EQ(kept["namespace"]["subscribe_rule"], "SUBSCRIBE_RULE_OWNER")
+      << "update must not reset settings it was not given";
+  EXPECT_EQ(kept["namespace"]["owner_claim"], "address");
+  EXPECT_EQ(kept["namespace"]["history_size"], 200);
   ASSERT_EQ(ctl({"namespaces", "update", "balance", "--rule", "authenticated"}).exit_code, 0);
   ASSERT_EQ(ctl({"namespaces", "delete", "balance"}).exit_code, 0);
   EXPECT_EQ(ctl({"namespaces", "get", "balance"}).exit_code, 1);
@@ -176,6 +182,47 @@ TEST_F(CliTest, NamespacesLimitsAndKeysCommands) {
                        {"--control", cluster_.controlAddress(), "--api-key", secret, "nodes"}, 30s)
                 .exit_code,
             1);
+}
+
+TEST_F(CliTest, StateSurvivesAControlPlaneRestart) {
+  ASSERT_EQ(ctl({"namespaces", "create", "vault", "--rule", "granted"}).exit_code, 0);
+  ASSERT_EQ(ctl({"limits", "set", "max_subscriptions_per_connection=9"}).exit_code, 0);
+  auto key = ctl({"--json", "keys", "create", "--role", "publisher"});
+  ASSERT_EQ(key.exit_code, 0);
+  const std::string secret = nlohmann::json::parse(key.out)["secret"];
+  auto before = nlohmann::json::parse(ctl({"--json", "info"}).out);
+
+  cluster_.stopControl(SIGTERM);
+  cluster_.startControl();
+
+  auto ns = ctl({"--json", "namespaces", "get", "vault"});
+  ASSERT_EQ(ns.exit_code, 0) << ns.err;
+  EXPECT_EQ(nlohmann::json::parse(ns.out)["namespace"]["subscribe_rule"], "SUBSCRIBE_RULE_GRANTED");
+  auto limits = nlohmann::json::parse(ctl({"--json", "limits", "get"}).out);
+  EXPECT_EQ(limits["limits"]["max_subscriptions_per_connection"], 9);
+  auto after = nlohmann::json::parse(ctl({"--json", "info"}).out);
+  EXPECT_EQ(after["config_version"], before["config_version"]);
+  auto publish = runCommand(
+      heraldctlBinary(),
+      {"--control", cluster_.controlAddress(), "--api-key", secret, "publish", "a", "1"}, 30s);
+  EXPECT_EQ(publish.exit_code, 0) << "an API key survives the restart: " << publish.err;
+  // And the node picked the state up again when it reconnected.
+  ASSERT_TRUE(cluster_.waitHealthyNodes(1));
+  ASSERT_TRUE(cluster_.waitAckedVersion(std::stoull(after["config_version"].get<std::string>())));
+}
+
+TEST_F(CliTest, NodeWithAWrongSecretIsRefusedAndSaysSo) {
+  Process intruder(nodeBinary(),
+                   {"--listen", "127.0.0.1:0", "--control", cluster_.controlAddress(),
+                    "--node-secret", "not-the-node-secret", "--reconnect-max-ms", "200"});
+  ASSERT_TRUE(intruder.waitListening(30s).has_value());
+  EXPECT_TRUE(intruder.waitForOutput("control plane refused this node", 20s)) << intruder.output();
+  auto nodes = nlohmann::json::parse(ctl({"--json", "nodes"}).out);
+  EXPECT_EQ(nodes["nodes"].size(), 1u) << "only the cluster's own node is registered";
+  // Without a config it must not look healthy to a load balancer either.
+  auto health = httpGet(*intruder.waitListening(1s), "/health");
+  EXPECT_EQ(health.status, 503);
+  EXPECT_EQ(nlohmann::json::parse(health.body)["status"], "starting");
 }
 
 TEST_F(CliTest, SecondDaemonOnABusyAddressFailsToStart) {

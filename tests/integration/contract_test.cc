@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <grpcpp/generic/generic_stub.h>
+
 #include "herald/v1/node_link.grpc.pb.h"
 #include "integration/support/cluster.h"
 #include "integration/support/ws_client.h"
@@ -449,6 +451,86 @@ TEST_F(ContractTest, EveryRpcNeedsAKeyWithTheRightRole) {
   ASSERT_TRUE(call(&Stub::RevokeApiKey, revoke, &revoked).ok());
   EXPECT_EQ(code(reader, "ListNodes"), StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(call(&Stub::RevokeApiKey, revoke, &revoked).error_code(), StatusCode::NOT_FOUND);
+}
+
+// Every RPC of the service, from the descriptor, against a key of each role: a new RPC fails
+// this test until it is given a role here (and in docs/security.md).
+TEST_F(ContractTest, RoleTableCoversEveryRpc) {
+  const std::map<std::string, std::string> need = {{"CreateNamespace", "admin"},
+                                                   {"UpdateNamespace", "admin"},
+                                                   {"DeleteNamespace", "admin"},
+                                                   {"SetLimits", "admin"},
+                                                   {"GetAuthSettings", "admin"},
+                                                   {"SetAuthSettings", "admin"},
+                                                   {"CreateApiKey", "admin"},
+                                                   {"ListApiKeys", "admin"},
+                                                   {"RevokeApiKey", "admin"},
+                                                   {"Publish", "publisher"},
+                                                   {"PublishBatch", "publisher"},
+                                                   {"Broadcast", "publisher"},
+                                                   {"SendToUser", "publisher"},
+                                                   {"Disconnect", "publisher"},
+                                                   {"GetNamespace", "reader"},
+                                                   {"ListNamespaces", "reader"},
+                                                   {"GetLimits", "reader"},
+                                                   {"ListNodes", "reader"},
+                                                   {"ListChannels", "reader"},
+                                                   {"History", "reader"},
+                                                   {"Presence", "reader"},
+                                                   {"ClusterStats", "reader"},
+                                                   {"Info", "reader"}};
+  std::map<std::string, std::string> keys = {{"none", ""}};
+  for (auto [name, role] : {std::pair{"publisher", herald::v1::API_KEY_ROLE_PUBLISHER},
+                            std::pair{"reader", herald::v1::API_KEY_ROLE_READER}}) {
+    herald::v1::CreateApiKeyRequest req;
+    req.set_role(role);
+    herald::v1::CreateApiKeyResponse resp;
+    ASSERT_TRUE(call(&Stub::CreateApiKey, req, &resp).ok());
+    keys[name] = resp.secret();
+  }
+  auto channel =
+      grpc::CreateChannel(cluster_->controlAddress(), grpc::InsecureChannelCredentials());
+  grpc::GenericStub generic(channel);
+  // An empty request: allowed calls fail validation (or succeed) but are never refused for
+  // the key; refused calls are refused before anything else.
+  auto codeOf = [&](const std::string& method, const std::string& key) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    if (!key.empty()) {
+      ctx.AddMetadata("authorization", "Bearer " + key);
+    }
+    grpc::CompletionQueue cq;
+    grpc::Slice empty("");
+    grpc::ByteBuffer request(&empty, 1);
+    auto rpc = generic.PrepareUnaryCall(&ctx, "/herald.v1.Control/" + method, request, &cq);
+    rpc->StartCall();
+    grpc::ByteBuffer response;
+    grpc::Status status;
+    rpc->Finish(&response, &status, reinterpret_cast<void*>(1));
+    void* tag = nullptr;
+    bool ok = false;
+    cq.Next(&tag, &ok);
+    return status.error_code();
+  };
+  const auto* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName("herald.v1.Control");
+  ASSERT_NE(service, nullptr);
+  for (int i = 0; i < service->method_count(); ++i) {
+    const std::string method = service->method(i)->name();
+    auto it = need.find(method);
+    ASSERT_NE(it, need.end()) << method << " has no role in this table";
+    EXPECT_EQ(codeOf(method, keys["none"]), StatusCode::UNAUTHENTICATED) << method;
+    for (const char* role : {"publisher", "reader"}) {
+      const auto code = codeOf(method, keys[role]);
+      if (it->second == role) {
+        EXPECT_NE(code, StatusCode::PERMISSION_DENIED) << role << " may call " << method;
+        EXPECT_NE(code, StatusCode::UNAUTHENTICATED) << method;
+      } else {
+        EXPECT_EQ(code, StatusCode::PERMISSION_DENIED) << role << " may not call " << method;
+      }
+    }
+  }
+  EXPECT_EQ(static_cast<size_t>(service->method_count()), need.size()) << "stale table entries";
 }
 
 TEST_F(ContractTest, NodeLinkSendsConfigAfterHelloAndRecordsNack) {

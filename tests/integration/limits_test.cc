@@ -146,6 +146,7 @@ TEST_F(LimitsTest, SubscriptionsPerNamespacePerConnection) {
   auto ok = ws.next(10s);
   ASSERT_TRUE(ok.has_value());
   EXPECT_EQ((*ok)["type"], "reply") << "other namespaces have their own allowance";
+  EXPECT_EQ(stats()["subscribe_over_limit"], 1);
 }
 
 TEST_F(LimitsTest, ConnectionsPerNodeAnswer503) {

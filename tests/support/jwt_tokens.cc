@@ -60,7 +60,9 @@ KeyPair makeRsaKeyPair() {
   return exportPair(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048}));
 }
 
-KeyPair makeEcKeyPair() { return exportPair(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256")); }
+KeyPair makeEcKeyPair(const char* curve) {
+  return exportPair(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curve));
+}
 
 std::string signToken(const std::string& alg, const std::string& key, const nlohmann::json& payload,
                       const std::string& kid) {

@@ -12,7 +12,7 @@ struct KeyPair {
   std::string public_pem;
 };
 KeyPair makeRsaKeyPair();
-KeyPair makeEcKeyPair();
+KeyPair makeEcKeyPair(const char* curve = "P-256");
 
 // Signs `payload` with alg HS256/RS256/ES256 (`key`: secret or private PEM); adds `kid` when
 // not empty.
