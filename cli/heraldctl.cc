@@ -12,6 +12,7 @@
 
 #include "cli/table.h"
 #include "common/pem_file.h"
+#include "common/strings.h"
 #include "herald/v1/control.grpc.pb.h"
 
 namespace {
@@ -204,22 +205,6 @@ const char* healthName(herald::v1::NodeHealth h) {
     default:
       return "unknown";
   }
-}
-
-std::vector<std::string> splitCommas(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = text.find(',', start);
-    if (comma == std::string::npos) {
-      comma = text.size();
-    }
-    if (comma > start) {
-      out.push_back(text.substr(start, comma - start));
-    }
-    start = comma + 1;
-  }
-  return out;
 }
 
 // A context for one call, with the deadline and the API key.
@@ -439,7 +424,7 @@ int limitsCommand(herald::v1::Control::Stub& stub, grpc::ClientContext& ctx, con
     const std::string value = kv.substr(eq + 1);
     if (field->is_repeated()) {
       reflection->ClearField(&limits, field);
-      for (const auto& item : splitCommas(value)) {
+      for (const auto& item : herald::splitNonEmpty(value, ',')) {
         reflection->AddString(&limits, field, item);
       }
     } else {
@@ -586,7 +571,7 @@ int main(int argc, char** argv) {
     herald::v1::BroadcastRequest req;
     req.set_data(o.args[1]);
     req.set_event(o.event);
-    for (const auto& c : splitCommas(o.channels)) {
+    for (const auto& c : herald::splitNonEmpty(o.channels, ',')) {
       req.add_channels(c);
     }
     herald::v1::BroadcastResponse resp;

@@ -1,9 +1,18 @@
 #include "common/config_reader.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 namespace herald {
+
+uint32_t parseFlagUint(const std::string& flag, const std::string& text) {
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
+      text.size() > 9) {
+    throw ConfigError(flag + ": expected a positive integer, got '" + text + "'");
+  }
+  return static_cast<uint32_t>(std::strtoul(text.c_str(), nullptr, 10));
+}
 
 ConfigReader::ConfigReader(const nlohmann::json& object, std::string path)
     : object_(object), path_(std::move(path)) {

@@ -17,6 +17,9 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Parses a command-line number (digits only, at most 9) for `flag`; throws ConfigError.
+uint32_t parseFlagUint(const std::string& flag, const std::string& text);
+
 class ConfigReader {
  public:
   ConfigReader(const nlohmann::json& object, std::string path);

@@ -32,14 +32,6 @@ constexpr const char* kUsage = R"(usage: herald-control [options]
   --help                    this text
 )";
 
-uint32_t parseUint(const std::string& flag, const std::string& text) {
-  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
-      text.size() > 9) {
-    throw ConfigError(flag + ": expected a positive integer, got '" + text + "'");
-  }
-  return static_cast<uint32_t>(std::strtoul(text.c_str(), nullptr, 10));
-}
-
 void readNamespace(const ConfigReader& r, herald::v1::Namespace* ns) {
   r.rejectUnknownKeys({"name", "subscribe_rule", "allow_client_publish", "history_size",
                        "history_ttl_seconds", "max_subscribers", "owner_claim"});
@@ -280,9 +272,9 @@ ControlConfig parseControlArgs(int argc, char** argv) {
     } else if (flag == "--config") {
       // already applied
     } else if (flag == "--heartbeat-interval-ms") {
-      config.heartbeat_interval_ms = parseUint(flag, value);
+      config.heartbeat_interval_ms = parseFlagUint(flag, value);
     } else if (flag == "--node-timeout-ms") {
-      config.node_timeout_ms = parseUint(flag, value);
+      config.node_timeout_ms = parseFlagUint(flag, value);
     } else if (flag == "--admin-key") {
       config.admin_key = value;
     } else if (flag == "--node-secret") {

@@ -4,6 +4,7 @@
 
 #include "common/config_reader.h"
 #include "common/logging.h"
+#include "common/signals.h"
 #include "controlplane/control_config.h"
 #include "controlplane/control_server.h"
 
@@ -18,22 +19,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "herald-control: %s\n", e.what());
     return 2;
   }
-  // Signals are taken synchronously by one thread; every other thread blocks them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  const sigset_t signals = herald::blockTerminationSignals();
 
   auto log = herald::componentLogger("control");
   try {
     herald::control::ControlServer server(config);
     server.start();
-    int sig = 0;
-    sigwait(&signals, &sig);
-    log->info("{} received: finishing in-flight calls (5 s at most)",
-              sig == SIGINT ? "SIGINT" : "SIGTERM");
+    const char* received = herald::waitForTerminationSignal(signals);
+    log->info("{} received: finishing in-flight calls (5 s at most)", received);
     server.shutdown(std::chrono::seconds(5));
     server.wait();
     log->info("stopped");

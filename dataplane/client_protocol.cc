@@ -1,5 +1,7 @@
 #include "dataplane/client_protocol.h"
 
+#include "common/strings.h"
+
 #include <nlohmann/json.hpp>
 
 namespace herald::node {
@@ -111,19 +113,7 @@ ParsedFrame parseClientFrame(std::string_view text) {
 }
 
 std::vector<std::string> splitChannelList(std::string_view list) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t comma = list.find(',', start);
-    if (comma == std::string_view::npos) {
-      comma = list.size();
-    }
-    if (comma > start) {
-      out.emplace_back(list.substr(start, comma - start));
-    }
-    start = comma + 1;
-  }
-  return out;
+  return splitNonEmpty(list, ',');
 }
 
 std::optional<std::string> urlDecode(std::string_view text) {

@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "common/logging.h"
+#include "common/signals.h"
 #include "dataplane/node.h"
 #include "dataplane/node_config.h"
 
@@ -17,21 +18,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "herald-node: %s\n", e.what());
     return 2;
   }
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  const sigset_t signals = herald::blockTerminationSignals();
 
   auto log = herald::componentLogger("node");
   try {
     herald::node::Node node(config);
     node.start();
-    int sig = 0;
-    sigwait(&signals, &sig);
-    log->info("{} received: closing client connections (1012) and stopping",
-              sig == SIGINT ? "SIGINT" : "SIGTERM");
+    const char* received = herald::waitForTerminationSignal(signals);
+    log->info("{} received: closing client connections (1012) and stopping", received);
     node.shutdown(std::chrono::seconds(5));
     log->info("stopped");
   } catch (const std::exception& e) {

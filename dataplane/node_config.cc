@@ -29,14 +29,6 @@ constexpr const char* kUsage = R"(usage: herald-node [options]
   --help                  this text
 )";
 
-uint32_t parseUint(const std::string& flag, const std::string& text) {
-  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
-      text.size() > 9) {
-    throw ConfigError(flag + ": expected a positive integer, got '" + text + "'");
-  }
-  return static_cast<uint32_t>(std::strtoul(text.c_str(), nullptr, 10));
-}
-
 }  // namespace
 
 void loadNodeConfigFile(const std::string& file, NodeConfig* config) {
@@ -124,7 +116,7 @@ NodeConfig parseNodeArgs(int argc, char** argv) {
     } else if (flag == "--config") {
       // already applied
     } else if (flag == "--shards") {
-      config.shards = parseUint(flag, value);
+      config.shards = parseFlagUint(flag, value);
     } else if (flag == "--node-secret") {
       config.node_secret = value;
     } else if (flag == "--tls-cert") {
@@ -138,7 +130,7 @@ NodeConfig parseNodeArgs(int argc, char** argv) {
     } else if (flag == "--control-tls-key") {
       config.control_tls_key = value;
     } else if (flag == "--reconnect-max-ms") {
-      config.reconnect_max_ms = parseUint(flag, value);
+      config.reconnect_max_ms = parseFlagUint(flag, value);
     } else if (flag == "--log-format") {
       config.log_format = value;
     } else if (flag == "--log-level") {
