@@ -78,7 +78,8 @@ std::string Node::start() {
     ShardContext ctx;
     ctx.index = i;
     ctx.node_id = &config_.node_id;
-    ctx.ping_interval_s = config_.ping_interval_ms / 1000;
+    ctx.ping_interval_ms = config_.ping_interval_ms;
+    ctx.pong_timeout_ms = config_.pong_timeout_ms;
     ctx.handshake_timeout_ms = config_.handshake_timeout_ms;
     ctx.interest = &interest_;
     ctx.node_connections = &node_connections_;
@@ -196,7 +197,7 @@ std::string Node::statsJson() const {
   const auto s = stats();
   uint64_t total = 0, refused = 0, errors = 0, slow = 0, auth_failures = 0, expired = 0;
   uint64_t rate_limited = 0, refused_origin = 0, refused_ip = 0, refused_user = 0;
-  uint64_t subscribe_denied = 0, subscribe_over_limit = 0;
+  uint64_t subscribe_denied = 0, subscribe_over_limit = 0, ping_timeouts = 0;
   for (const auto& shard : shards_) {
     const auto& c = shard->counters();
     total += c.connections_total.load(std::memory_order_relaxed);
@@ -211,6 +212,7 @@ std::string Node::statsJson() const {
     refused_user += c.refused_user_limit.load(std::memory_order_relaxed);
     subscribe_denied += c.subscribe_denied.load(std::memory_order_relaxed);
     subscribe_over_limit += c.subscribe_over_limit.load(std::memory_order_relaxed);
+    ping_timeouts += c.ping_timeouts.load(std::memory_order_relaxed);
   }
   nlohmann::json j = {
       {"node", config_.node_id},
@@ -234,6 +236,7 @@ std::string Node::statsJson() const {
       {"refused_user_limit", refused_user},
       {"subscribe_denied", subscribe_denied},
       {"subscribe_over_limit", subscribe_over_limit},
+      {"ping_timeouts", ping_timeouts},
       {"control_connected", link_ && link_->connected()},
       {"config_version", config_version_.load()},
   };

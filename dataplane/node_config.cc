@@ -17,6 +17,9 @@ constexpr const char* kUsage = R"(usage: herald-node [options]
   --node-id ID            node identity (default node-<host>-<port>)
   --config FILE           JSON config file (see docs/operations.md)
   --shards N              event-loop threads (default: one per hardware thread)
+  --ping-interval-ms N    WebSocket ping to every client this often (default 30000)
+  --pong-timeout-ms N     close a client that does not answer a ping within N ms (default
+                          10000), with code 4015
   --node-secret SECRET    secret the control plane requires (also HERALD_NODE_SECRET)
   --tls-cert FILE         serve wss:// with this PEM certificate chain (with --tls-key)
   --tls-key FILE          ... and this PEM private key
@@ -35,9 +38,9 @@ void loadNodeConfigFile(const std::string& file, NodeConfig* config) {
   const nlohmann::json doc = ConfigReader::loadFile(file);
   ConfigReader r(doc, file);
   r.rejectUnknownKeys({"listen", "control", "node_id", "shards", "ping_interval_ms",
-                       "handshake_timeout_ms", "reconnect_max_ms", "log_format", "log_level",
-                       "node_secret", "control_tls_ca", "control_tls_cert", "control_tls_key",
-                       "tls_cert", "tls_key"});
+                       "pong_timeout_ms", "handshake_timeout_ms", "reconnect_max_ms", "log_format",
+                       "log_level", "node_secret", "control_tls_ca", "control_tls_cert",
+                       "control_tls_key", "tls_cert", "tls_key"});
   r.readString("node_secret", &config->node_secret);
   r.readString("control_tls_ca", &config->control_tls_ca);
   r.readString("tls_cert", &config->tls_cert);
@@ -49,6 +52,7 @@ void loadNodeConfigFile(const std::string& file, NodeConfig* config) {
   r.readString("node_id", &config->node_id);
   r.readUint32("shards", &config->shards, 0, 256);
   r.readUint32("ping_interval_ms", &config->ping_interval_ms, 1000, 3600000);
+  r.readUint32("pong_timeout_ms", &config->pong_timeout_ms, 100, 600000);
   r.readUint32("handshake_timeout_ms", &config->handshake_timeout_ms, 100, 120000);
   r.readUint32("reconnect_max_ms", &config->reconnect_max_ms, 100, 600000);
   r.readString("log_format", &config->log_format);
@@ -74,6 +78,12 @@ void validateNodeConfig(const NodeConfig& config) {
   }
   if (!config.control_tls_cert.empty() && config.control_tls_ca.empty()) {
     throw ConfigError("control_tls_cert needs control_tls_ca (mTLS is on top of TLS)");
+  }
+  if (config.ping_interval_ms < 1000) {
+    throw ConfigError("ping_interval_ms: at least 1000");
+  }
+  if (config.pong_timeout_ms < 100) {
+    throw ConfigError("pong_timeout_ms: at least 100");
   }
   if (config.reconnect_max_ms < 100) {
     throw ConfigError("reconnect_max_ms: at least 100");
@@ -117,6 +127,10 @@ NodeConfig parseNodeArgs(int argc, char** argv) {
       // already applied
     } else if (flag == "--shards") {
       config.shards = parseFlagUint(flag, value);
+    } else if (flag == "--ping-interval-ms") {
+      config.ping_interval_ms = parseFlagUint(flag, value);
+    } else if (flag == "--pong-timeout-ms") {
+      config.pong_timeout_ms = parseFlagUint(flag, value);
     } else if (flag == "--node-secret") {
       config.node_secret = value;
     } else if (flag == "--tls-cert") {

@@ -12,7 +12,8 @@ struct NodeConfig {
   std::string control = "127.0.0.1:7070";
   std::string node_id;                // default: "node-<host>-<port>"
   uint32_t shards = 0;                // 0 = one per hardware thread
-  uint32_t ping_interval_ms = 25000;  // advertised to clients in `connected`
+  uint32_t ping_interval_ms = 30000;  // WebSocket ping period; advertised in `connected`
+  uint32_t pong_timeout_ms = 10000;   // no pong this long after a ping: close 4015
   uint32_t handshake_timeout_ms = 5000;
   uint32_t reconnect_max_ms = 5000;  // NodeLink backoff ceiling
   // Presented in Hello (--node-secret / HERALD_NODE_SECRET).

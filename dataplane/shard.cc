@@ -42,6 +42,7 @@ constexpr uint16_t kCloseUnauthorized = 4001;
 constexpr uint16_t kCloseTokenExpired = 4002;
 constexpr uint16_t kCloseTooManyRequests = 4029;
 constexpr uint16_t kCloseUserLimit = 4030;
+constexpr uint16_t kClosePingTimeout = 4015;
 // Rate-limited frames in a row before the connection is closed with 4029.
 constexpr uint16_t kMaxRateViolations = 50;
 
@@ -86,6 +87,13 @@ class ShardEngine final : public Shard::Impl {
     server_.set_reuse_addr(true);
     server_.set_listen_backlog(4096);
     server_.set_open_handshake_timeout(ctx_.handshake_timeout_ms);
+    server_.set_pong_timeout(ctx_.pong_timeout_ms);
+    server_.set_pong_timeout_handler([this](websocketpp::connection_hdl h, std::string) {
+      // The peer is gone or stuck: close it so its state is freed (docs/protocol.md, 4015).
+      auto con = server_.get_con_from_hdl(h);
+      counters_.ping_timeouts.fetch_add(1, std::memory_order_relaxed);
+      closeWith(con.get(), kClosePingTimeout, "ping timeout");
+    });
     server_.set_max_message_size(settings_->limits.max_inbound_frame_bytes());
     server_.set_tcp_pre_bind_handler([](const auto& acceptor) {
       // Every shard binds the same port; the kernel spreads new connections over them.
@@ -318,6 +326,7 @@ class ShardEngine final : public Shard::Impl {
     con->open = true;
     con->client_seq = next_seq_++;
     con->opened_ms = steadyMillis();
+    con->last_ping_ms = con->opened_ms;
     con->all_index = static_cast<uint32_t>(all_.size());
     all_.push_back(con);
     counters_.connections.fetch_add(1, std::memory_order_relaxed);
@@ -363,7 +372,7 @@ class ShardEngine final : public Shard::Impl {
       }
     }
     sendText(con, buildConnectedFrame(clientId(*con), *ctx_.node_id, con->user,
-                                      ctx_.ping_interval_s, subscribed, id));
+                                      ctx_.ping_interval_ms / 1000, subscribed, id));
     if (!sub_status.isOk()) {
       sendError(con, std::nullopt, sub_status);
     }
@@ -432,6 +441,13 @@ class ShardEngine final : public Shard::Impl {
       const int64_t now_ms = steadyMillis();
       std::vector<std::pair<WsConnection*, uint16_t>> closing;
       for (WsConnection* con : all_) {
+        // WebSocket pings keep connections honest: no pong in time closes them (4015).
+        if (now_ms - con->last_ping_ms >= ctx_.ping_interval_ms &&
+            con->get_state() == websocketpp::session::state::open) {
+          con->last_ping_ms = now_ms;
+          websocketpp::lib::error_code ping_ec;
+          con->ping("", ping_ec);
+        }
         if (con->expires_at != 0 && con->expires_at <= now_s) {
           closing.emplace_back(con, kCloseTokenExpired);
         } else if (!con->greeted && now_ms - con->opened_ms >= ctx_.handshake_timeout_ms) {

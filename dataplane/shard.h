@@ -47,12 +47,14 @@ struct alignas(64) ShardCounters {
   std::atomic<uint64_t> refused_user_limit{0};
   std::atomic<uint64_t> subscribe_denied{0};
   std::atomic<uint64_t> subscribe_over_limit{0};
+  std::atomic<uint64_t> ping_timeouts{0};
 };
 
 struct ShardContext {
   uint32_t index = 0;
   const std::string* node_id = nullptr;  // owned by the Node, set before start()
-  uint32_t ping_interval_s = 25;
+  uint32_t ping_interval_ms = 30000;
+  uint32_t pong_timeout_ms = 10000;
   uint32_t handshake_timeout_ms = 5000;
   InterestTracker* interest = nullptr;
   std::atomic<uint64_t>* node_connections = nullptr;  // across shards, for the node limit

@@ -24,10 +24,11 @@ struct ConnState {
   uint64_t client_seq = 0;
   uint32_t all_index = UINT32_MAX;  // position in the shard's connection list
   bool open = false;
-  bool greeted = false;    // `connected` sent; false while waiting for a token
-  int64_t opened_ms = 0;   // steady clock, for the authentication deadline
-  int64_t expires_at = 0;  // token `exp` (Unix seconds); 0 = none
-  std::string user;        // empty: anonymous
+  bool greeted = false;      // `connected` sent; false while waiting for a token
+  int64_t opened_ms = 0;     // steady clock, for the authentication deadline
+  int64_t last_ping_ms = 0;  // steady clock, last WebSocket ping sent
+  int64_t expires_at = 0;    // token `exp` (Unix seconds); 0 = none
+  std::string user;          // empty: anonymous
   std::shared_ptr<const herald::TokenClaims> claims;  // null: anonymous
   std::vector<std::string> channels;                  // subscribed, small (limit 50 by default)
   std::string ip;                // remote address (fits the small-string buffer for IPv4)

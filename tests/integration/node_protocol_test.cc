@@ -71,7 +71,7 @@ TEST_F(NodeProtocolTest, ConnectedGreetingDescribesTheConnection) {
   EXPECT_FALSE((*c)["client"].get<std::string>().empty());
   EXPECT_FALSE((*c)["node"].get<std::string>().empty());
   EXPECT_EQ((*c)["user"], "");
-  EXPECT_EQ((*c)["ping_interval"], 25);
+  EXPECT_EQ((*c)["ping_interval"], 30);
   EXPECT_EQ((*c)["subscribed"], nlohmann::json::array({"token:price", "news"}));
 }
 
@@ -146,6 +146,44 @@ TEST_F(NodeProtocolTest, SlowlorisHandshakeIsCutOffAtTheDeadline) {
   ::close(fd);
   EXPECT_TRUE(closed) << "a handshake that never completes must be closed (deadline 5 s)";
   expectAlive(*connect());
+}
+
+TEST_F(NodeProtocolTest, ClientThatNeverAnswersPingsIsClosedWithinIntervalPlusTimeout) {
+  const size_t fast =
+      cluster_.startNode({"--ping-interval-ms", "1000", "--pong-timeout-ms", "1000"});
+  ASSERT_TRUE(cluster_.waitHealthyNodes(2));
+  WsClient answering(cluster_.wsUrl(fast));  // websocketpp answers pings by itself
+  ASSERT_TRUE(answering.waitOpen(10s));
+  auto greeting = answering.nextOfType("connected", 10s);
+  ASSERT_TRUE(greeting.has_value());
+  EXPECT_EQ((*greeting)["ping_interval"], 1);
+  RawWs silent(cluster_.nodeAddress(fast), "/ws");  // reads, never answers a ping
+  ASSERT_TRUE(silent.ok());
+  const auto start = std::chrono::steady_clock::now();
+  bool pinged = false;
+  std::optional<int> code;
+  while (!code && std::chrono::steady_clock::now() - start < 10s) {
+    auto frame = silent.readFrame(10s);
+    if (!frame) {
+      break;
+    }
+    pinged |= frame->opcode == 0x9;
+    if (frame->opcode == 0x8) {
+      code = (static_cast<unsigned char>(frame->payload[0]) << 8) |
+             static_cast<unsigned char>(frame->payload[1]);
+    }
+  }
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(pinged) << "the node sends WebSocket pings";
+  EXPECT_EQ(code, 4015);
+  // interval 1 s + timeout 1 s, plus up to 1 s for the once-a-second ping sweep; the rest
+  // is slack for a loaded machine (the default interval alone would be 30 s).
+  EXPECT_LT(waited, 6s);
+  auto stats = nlohmann::json::parse(httpGet(cluster_.nodeAddress(fast), "/stats").body);
+  EXPECT_GE(stats["ping_timeouts"].get<int>(), 1);
+  // The answering client outlived several ping rounds.
+  answering.send(R"({"type":"ping","id":4})");
+  EXPECT_TRUE(answering.nextOfType("pong", 10s).has_value());
 }
 
 TEST_F(NodeProtocolTest, FragmentedFramesAreReassembled) {
