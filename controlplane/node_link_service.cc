@@ -72,7 +72,11 @@ grpc::Status NodeLinkService::Session(
         session->recordNack(message.nack());
         break;
       case herald::v1::NodeMessage::kStats:
-        session->recordStats(message.stats());
+        if (session->recordStats(message.stats())) {
+          // A draining node is letting its clients go: route nothing more to it.
+          router_.removeNode(session.get());
+          log->info("node {} is draining: removed from routing", hello.node_id());
+        }
         break;
       case herald::v1::NodeMessage::kInterest:
         router_.applyDelta(session.get(), message.interest());

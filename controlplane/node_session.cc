@@ -116,8 +116,10 @@ void NodeSession::sendConfig(const std::shared_ptr<const herald::v1::ConfigSnaps
   send(std::move(message));
 }
 
-void NodeSession::recordStats(const herald::v1::NodeStats& stats) {
+bool NodeSession::recordStats(const herald::v1::NodeStats& stats) {
   std::lock_guard<std::mutex> lock(info_mu_);
+  const bool became_draining =
+      stats.draining() && info_.health() != herald::v1::NODE_HEALTH_DRAINING;
   info_.set_connections(stats.connections());
   info_.set_users(stats.users());
   info_.set_subscriptions(stats.subscriptions());
@@ -130,6 +132,7 @@ void NodeSession::recordStats(const herald::v1::NodeStats& stats) {
                                       : herald::v1::NODE_HEALTH_HEALTHY);
   }
   last_heartbeat_ = std::chrono::steady_clock::now();
+  return became_draining;
 }
 
 void NodeSession::recordAck(const herald::v1::Ack& ack) {

@@ -41,7 +41,8 @@ class NodeSession : public NodeSink {
 
   // Queues a config snapshot with a fresh nonce.
   void sendConfig(const std::shared_ptr<const herald::v1::ConfigSnapshot>& snapshot);
-  void recordStats(const herald::v1::NodeStats& stats);
+  // Returns true when these stats are the first to say the node is draining.
+  bool recordStats(const herald::v1::NodeStats& stats);
   void recordAck(const herald::v1::Ack& ack);
   void recordNack(const herald::v1::Nack& nack);
   void markUnhealthy();

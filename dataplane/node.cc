@@ -188,6 +188,7 @@ herald::v1::NodeStats Node::stats() const {
     s.set_messages_out(s.messages_out() + c.messages_out.load(std::memory_order_relaxed));
   }
   users = interest_.users();
+  s.set_draining(draining_.load());
   s.set_users(users);
   s.set_channels(interest_.channels());
   return s;
@@ -267,6 +268,11 @@ void Node::shutdown(std::chrono::milliseconds grace) {
     return;
   }
   stopped_ = true;
+  // Tell the control plane first, so it stops routing here while clients are let go.
+  draining_ = true;
+  if (link_ && !link_->reportStatsNow(std::chrono::seconds(1))) {
+    componentLogger("node")->warn("could not tell the control plane this node is draining");
+  }
   for (auto& shard : shards_) {
     shard->beginShutdown(1012, "service restart");
   }

@@ -43,6 +43,7 @@ class Node {
   IpLimiter ip_limiter_;
   BlockedUsers blocked_users_;
   std::atomic<uint64_t> config_version_{0};
+  std::atomic<bool> draining_{false};
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<NodeLinkClient> link_;
   std::string address_;

@@ -1,5 +1,6 @@
 #include "dataplane/node_link_client.h"
 
+#include <algorithm>
 #include <random>
 
 #include "common/logging.h"
@@ -40,6 +41,17 @@ void NodeLinkClient::stop() {
   if (thread_.joinable()) {
     thread_.join();
   }
+}
+
+bool NodeLinkClient::reportStatsNow(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!connected_) {
+    return false;
+  }
+  const uint64_t generation = ++stats_requested_;
+  cv_.notify_all();
+  return cv_.wait_for(lock, timeout, [&] { return stats_written_ >= generation || stopping_; }) &&
+         stats_written_ >= generation;
 }
 
 void NodeLinkClient::runLoop() {
@@ -226,12 +238,16 @@ void NodeLinkClient::writerLoop(Stream* stream) {
     }
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_until(lock, next_stats,
-                     [this] { return stopping_ || session_over_ || interest_pending_; });
+      cv_.wait_until(lock, next_stats, [this] {
+        return stopping_ || session_over_ || interest_pending_ || stats_requested_ > stats_written_;
+      });
       if (stopping_ || session_over_) {
         return;
       }
       interest_pending_ = false;
+      if (stats_requested_ > stats_written_) {
+        next_stats = std::chrono::steady_clock::now();
+      }
     }
     herald::v1::NodeMessage delta;
     if (interest_.takeDelta(delta.mutable_interest())) {
@@ -240,10 +256,20 @@ void NodeLinkClient::writerLoop(Stream* stream) {
       }
     }
     if (std::chrono::steady_clock::now() >= next_stats) {
+      uint64_t generation = 0;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        generation = stats_requested_;
+      }
       herald::v1::NodeMessage stats;
       *stats.mutable_stats() = callbacks_.stats();
       if (!write(stream, stats)) {
         return;
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        stats_written_ = std::max(stats_written_, generation);
+        cv_.notify_all();
       }
       next_stats = std::chrono::steady_clock::now() + std::chrono::milliseconds(heartbeat_ms_);
     }

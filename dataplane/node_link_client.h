@@ -54,6 +54,9 @@ class NodeLinkClient {
   void start();
   void stop();
   bool connected() const { return connected_.load(); }
+  // Sends a stats message now (e.g. to say "draining") and waits up to `timeout` for it to be
+  // written; false when there is no link or it did not go out in time.
+  bool reportStatsNow(std::chrono::milliseconds timeout);
   uint64_t reconnects() const { return reconnects_.load(); }
 
  private:
@@ -83,6 +86,8 @@ class NodeLinkClient {
   grpc::ClientContext* context_ = nullptr;
   bool session_over_ = false;
   bool interest_pending_ = false;
+  uint64_t stats_requested_ = 0;  // generation of the last reportStatsNow request
+  uint64_t stats_written_ = 0;    // generation covered by the last stats write
 
   std::mutex write_mu_;  // the gRPC stream allows one writer at a time
 };

@@ -276,6 +276,33 @@ TEST_F(NodeProtocolTest, NodeShutdownClosesClientsWith1012) {
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << cluster_.node(0).output();
 }
 
+TEST_F(NodeProtocolTest, SigtermDrainsQueuedMessagesBefore1012AndLeavesRouting) {
+  auto ws = connect("subscribe=drain:1");
+  ASSERT_TRUE(cluster_.waitInterest("drain:1", 1));
+  constexpr int kMessages = 300;
+  for (int i = 1; i <= kMessages; ++i) {
+    cluster_.publish("drain:1", std::to_string(i));
+  }
+  // Every publication has been queued to the connection by the node.
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto stats = nlohmann::json::parse(httpGet(cluster_.nodeAddress(0), "/stats").body);
+        return stats["messages_out"].get<int>() >= kMessages;
+      },
+      10s));
+  cluster_.node(0).signal(SIGTERM);
+  int expected = 1;
+  while (expected <= kMessages) {
+    auto frame = ws->nextOfType("message", 10s);
+    ASSERT_TRUE(frame.has_value()) << "message " << expected << " lost in the drain";
+    ASSERT_EQ((*frame)["offset"], expected) << "out of order or duplicated";
+    ++expected;
+  }
+  EXPECT_EQ(ws->waitClosed(10s), 1012) << "the close comes after every queued message";
+  EXPECT_TRUE(cluster_.control().waitForOutput("is draining: removed from routing", 10s))
+      << cluster_.control().output();
+}
+
 TEST_F(NodeProtocolTest, SilentNodeIsMarkedUnhealthyAndRecovers) {
   auto ws = connect("subscribe=hb:1");
   ASSERT_TRUE(cluster_.waitInterest("hb:1", 1));
