@@ -149,6 +149,11 @@ void ConfigStoreImpl::announce(const ConfigSnapshotPtr& snap) {
     std::lock_guard<std::mutex> lock(mu_);
     listener = listener_;
   }
+  std::lock_guard<std::mutex> order(announce_mu_);
+  if (snap->version() <= last_announced_) {
+    return;
+  }
+  last_announced_ = snap->version();
   if (listener) {
     listener(snap);
   }

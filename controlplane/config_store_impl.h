@@ -57,6 +57,10 @@ class ConfigStoreImpl : public ConfigStore {
   uint64_t version_ = 0;
   ConfigSnapshotPtr snapshot_;
   ChangeListener listener_;
+  // Changes commit under mu_ but are announced after it; this keeps announcements in version
+  // order (a late, older snapshot is dropped: the newer one already contains its change).
+  std::mutex announce_mu_;
+  uint64_t last_announced_ = 0;
   bool loaded_existing_ = false;
 };
 

@@ -44,7 +44,12 @@ grpc::Status NodeLinkService::Session(
   }
 
   auto session = std::make_shared<NodeSession>(context, stream, hello, node_queue_limit_);
-  registry_.attach(session);
+  const auto replaced = registry_.attach(session);
+  if (replaced) {
+    // Its user counts describe the same connections the new Hello reports: drop them first.
+    announceUserLimits(
+        users_.removeNode(replaced.get(), store_.limits().max_connections_per_user()));
+  }
   router_.setNode(session,
                   std::vector<std::string>(hello.channels().begin(), hello.channels().end()),
                   std::vector<std::string>(hello.users().begin(), hello.users().end()));

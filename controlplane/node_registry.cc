@@ -4,7 +4,7 @@
 
 namespace herald::control {
 
-void NodeRegistry::attach(const std::shared_ptr<NodeSession>& session) {
+std::shared_ptr<NodeSession> NodeRegistry::attach(const std::shared_ptr<NodeSession>& session) {
   std::shared_ptr<NodeSession> previous;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -17,6 +17,7 @@ void NodeRegistry::attach(const std::shared_ptr<NodeSession>& session) {
     router_.removeNode(previous.get());
     previous->cancel("replaced by a new session with the same node id");
   }
+  return previous;
 }
 
 void NodeRegistry::detach(const std::shared_ptr<NodeSession>& session) {

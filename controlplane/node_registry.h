@@ -23,7 +23,8 @@ class NodeRegistry {
   explicit NodeRegistry(Router& router) : router_(router) {}
 
   // Adds a session; an older session with the same node id is cancelled and replaced.
-  void attach(const std::shared_ptr<NodeSession>& session);
+  // Returns the replaced session, if any (already cancelled and out of routing).
+  std::shared_ptr<NodeSession> attach(const std::shared_ptr<NodeSession>& session);
   // Removes a session whose stream ended (no-op if it was replaced meanwhile).
   void detach(const std::shared_ptr<NodeSession>& session);
 

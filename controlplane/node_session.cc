@@ -109,10 +109,14 @@ void NodeSession::sendConfig(const std::shared_ptr<const herald::v1::ConfigSnaps
   *message->mutable_config() = *snapshot;
   const std::string nonce = newRandomEpoch();
   message->mutable_config()->set_nonce(nonce);
-  {
-    std::lock_guard<std::mutex> lock(info_mu_);
-    pending_nonce_ = nonce;
+  // The Hello push and a change announcement can race: queue only newer versions, and queue
+  // under the same lock so the queue order is the version order.
+  std::lock_guard<std::mutex> lock(info_mu_);
+  if (snapshot->version() < last_sent_version_) {
+    return;
   }
+  last_sent_version_ = snapshot->version();
+  pending_nonce_ = nonce;
   send(std::move(message));
 }
 

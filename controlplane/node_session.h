@@ -72,6 +72,7 @@ class NodeSession : public NodeSink {
   mutable std::mutex info_mu_;
   herald::v1::NodeInfo info_;
   std::string pending_nonce_;
+  uint64_t last_sent_version_ = 0;  // pushes to one node never go back in version
   std::chrono::steady_clock::time_point last_heartbeat_;
 };
 

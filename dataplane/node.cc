@@ -107,9 +107,6 @@ std::string Node::start() {
     config_.node_id = "node-" + host + "-" + std::to_string(port);
   }
   // Shards read the id through a pointer, only once their threads start (below).
-  for (auto& shard : shards_) {
-    shard->start();
-  }
 
   NodeLinkOptions options;
   options.control_address = config_.control;
@@ -133,8 +130,16 @@ std::string Node::start() {
   callbacks.user_limit = [this](const herald::v1::UserLimit& l) {
     blocked_users_.set(l.user(), l.blocked());
   };
-  callbacks.session_started = [this] { blocked_users_.clear(); };
+  callbacks.session_started = [this] {
+    blocked_users_.clear();
+    // A restarted control plane may count versions anew (e.g. a wiped state file).
+    session_config_high_water_ = 0;
+  };
   link_ = std::make_unique<NodeLinkClient>(options, interest_, callbacks);
+  // Shards answer /health and /stats, which read link_: start them once it exists.
+  for (auto& shard : shards_) {
+    shard->start();
+  }
   link_->start();
   componentLogger("node")->info("node {} with {} shards; control plane {}", config_.node_id,
                                 shard_count, config_.control);
@@ -143,6 +148,9 @@ std::string Node::start() {
 }
 
 Status Node::applyConfig(const herald::v1::ConfigSnapshot& snapshot) {
+  if (snapshot.version() < session_config_high_water_) {
+    return Status::ok();  // older than what this session applied: ack, keep the newer one
+  }
   auto settings = buildNodeSettings(snapshot);
   if (!settings.isOk()) {
     return settings.status();
@@ -151,6 +159,7 @@ Status Node::applyConfig(const herald::v1::ConfigSnapshot& snapshot) {
     componentLogger("node")->info("applying config version {}", snapshot.version());
   }
   config_version_ = snapshot.version();
+  session_config_high_water_ = snapshot.version();
   for (auto& shard : shards_) {
     shard->applySettings(settings.value());
   }

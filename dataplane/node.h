@@ -44,6 +44,7 @@ class Node {
   BlockedUsers blocked_users_;
   std::atomic<uint64_t> config_version_{0};
   std::atomic<bool> draining_{false};
+  uint64_t session_config_high_water_ = 0;  // NodeLink reader thread only
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<NodeLinkClient> link_;
   std::string address_;

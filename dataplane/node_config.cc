@@ -85,6 +85,12 @@ void validateNodeConfig(const NodeConfig& config) {
   if (config.pong_timeout_ms < 100) {
     throw ConfigError("pong_timeout_ms: at least 100");
   }
+  if (config.pong_timeout_ms >= config.ping_interval_ms) {
+    // Each ping restarts websocketpp's pong timer: a timeout as long as the interval never fires.
+    throw ConfigError("pong_timeout_ms (" + std::to_string(config.pong_timeout_ms) +
+                      ") must be shorter than ping_interval_ms (" +
+                      std::to_string(config.ping_interval_ms) + ")");
+  }
   if (config.reconnect_max_ms < 100) {
     throw ConfigError("reconnect_max_ms: at least 100");
   }

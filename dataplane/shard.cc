@@ -91,6 +91,9 @@ class ShardEngine final : public Shard::Impl {
     server_.set_pong_timeout_handler([this](websocketpp::connection_hdl h, std::string) {
       // The peer is gone or stuck: close it so its state is freed (docs/protocol.md, 4015).
       auto con = server_.get_con_from_hdl(h);
+      if (con->get_state() != websocketpp::session::state::open) {
+        return;  // already closing for another reason
+      }
       counters_.ping_timeouts.fetch_add(1, std::memory_order_relaxed);
       closeWith(con.get(), kClosePingTimeout, "ping timeout");
     });
@@ -332,6 +335,12 @@ class ShardEngine final : public Shard::Impl {
     counters_.connections.fetch_add(1, std::memory_order_relaxed);
     counters_.connections_total.fetch_add(1, std::memory_order_relaxed);
     ctx_.node_connections->fetch_add(1, std::memory_order_relaxed);
+    if (shutting_down_) {
+      // Validated before the shutdown began, opened after: it gets the same 1012.
+      con->greeted = true;
+      closeWith(con, 1012, "service restart");
+      return;
+    }
 
     const std::string& resource = con->get_resource();
     const size_t q = resource.find('?');
@@ -455,6 +464,9 @@ class ShardEngine final : public Shard::Impl {
         }
       }
       for (auto& [con, code] : closing) {
+        if (con->get_state() != websocketpp::session::state::open) {
+          continue;
+        }
         con->expires_at = 0;
         con->greeted = true;  // closed once, not again on the next sweep
         if (code == kCloseTokenExpired) {

@@ -4,7 +4,10 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -70,6 +73,34 @@ TEST_F(ConfigStoreTest, ChangesBumpVersionNotifyAndSurviveRestart) {
   EXPECT_EQ(balance->subscribe_rule(), herald::v1::SUBSCRIBE_RULE_OWNER);
   EXPECT_FALSE(reopened->getNamespace("ignored").isOk()) << "initial config applies once only";
   EXPECT_EQ(reopened->limits().max_subscriptions_per_connection(), 7u);
+}
+
+TEST_F(ConfigStoreTest, ConcurrentChangesAreAnnouncedInVersionOrder) {
+  auto store = open();
+  std::mutex mu;
+  std::vector<uint64_t> announced;
+  store->setChangeListener([&](const ConfigSnapshotPtr& s) {
+    std::lock_guard<std::mutex> lock(mu);
+    announced.push_back(s->version());
+  });
+  std::vector<std::thread> admins;
+  for (int t = 0; t < 4; ++t) {
+    admins.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        herald::v1::Namespace n;
+        n.set_name("ns-" + std::to_string(t) + "-" + std::to_string(i));
+        ASSERT_TRUE(store->createNamespace(n).isOk());
+      }
+    });
+  }
+  for (auto& a : admins) {
+    a.join();
+  }
+  ASSERT_FALSE(announced.empty());
+  for (size_t i = 1; i < announced.size(); ++i) {
+    ASSERT_LT(announced[i - 1], announced[i]) << "a node would apply an older config last";
+  }
+  EXPECT_EQ(announced.back(), store->version()) << "the newest version is always announced";
 }
 
 TEST_F(ConfigStoreTest, ErrorsHaveStableCodes) {

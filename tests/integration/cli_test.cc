@@ -119,6 +119,10 @@ TEST(DaemonCommandLineTest, BadFlagsAndConfigStopStartUpWithExitCode2) {
   auto node = runCommand(nodeBinary(), {"--listen", "nowhere"}, 30s);
   EXPECT_EQ(node.exit_code, 2);
   EXPECT_NE(node.err.find("listen"), std::string::npos) << node.err;
+  auto pong =
+      runCommand(nodeBinary(), {"--ping-interval-ms", "5000", "--pong-timeout-ms", "5000"}, 30s);
+  EXPECT_EQ(pong.exit_code, 2);
+  EXPECT_NE(pong.err.find("must be shorter than ping_interval_ms"), std::string::npos) << pong.err;
   auto help = runCommand(nodeBinary(), {"--help"}, 30s);
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("--control"), std::string::npos);
