@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/config_reader.h"
+#include "common/flag_parser.h"
 #include "common/host_port.h"
 #include "common/logging.h"
 #include "controlplane/namespace_rules.h"
@@ -249,50 +250,19 @@ ControlConfig parseControlArgs(int argc, char** argv) {
   if (const char* env = std::getenv("HERALD_NODE_SECRET"); env != nullptr) {
     config.node_secret = env;
   }
-  // The config file is read first so that flags override it, wherever they appear.
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::string(argv[i]) == "--config") {
-      loadControlConfigFile(argv[i + 1], &config);
-    }
-  }
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      std::fputs(kUsage, stdout);
-      std::exit(0);
-    }
-    if (i + 1 >= argc) {
-      throw ConfigError(flag + ": unknown flag or missing value (see --help)");
-    }
-    const std::string value = argv[++i];
-    if (flag == "--grpc-listen") {
-      config.grpc_listen = value;
-    } else if (flag == "--data-dir") {
-      config.data_dir = value;
-    } else if (flag == "--config") {
-      // already applied
-    } else if (flag == "--heartbeat-interval-ms") {
-      config.heartbeat_interval_ms = parseFlagUint(flag, value);
-    } else if (flag == "--node-timeout-ms") {
-      config.node_timeout_ms = parseFlagUint(flag, value);
-    } else if (flag == "--admin-key") {
-      config.admin_key = value;
-    } else if (flag == "--node-secret") {
-      config.node_secret = value;
-    } else if (flag == "--tls-cert") {
-      config.tls_cert = value;
-    } else if (flag == "--tls-key") {
-      config.tls_key = value;
-    } else if (flag == "--tls-client-ca") {
-      config.tls_client_ca = value;
-    } else if (flag == "--log-format") {
-      config.log_format = value;
-    } else if (flag == "--log-level") {
-      config.log_level = value;
-    } else {
-      throw ConfigError(flag + ": unknown flag (see --help)");
-    }
-  }
+  FlagParser flags(kUsage);
+  flags.addString("--grpc-listen", &config.grpc_listen);
+  flags.addString("--data-dir", &config.data_dir);
+  flags.addUint("--heartbeat-interval-ms", &config.heartbeat_interval_ms);
+  flags.addUint("--node-timeout-ms", &config.node_timeout_ms);
+  flags.addString("--admin-key", &config.admin_key);
+  flags.addString("--node-secret", &config.node_secret);
+  flags.addString("--tls-cert", &config.tls_cert);
+  flags.addString("--tls-key", &config.tls_key);
+  flags.addString("--tls-client-ca", &config.tls_client_ca);
+  flags.addString("--log-format", &config.log_format);
+  flags.addString("--log-level", &config.log_level);
+  flags.parse(argc, argv, [&](const std::string& file) { loadControlConfigFile(file, &config); });
   validateControlConfig(config);
   return config;
 }

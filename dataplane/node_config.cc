@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "common/config_reader.h"
+#include "common/flag_parser.h"
 #include "common/host_port.h"
 #include "common/logging.h"
 
@@ -108,57 +109,23 @@ NodeConfig parseNodeArgs(int argc, char** argv) {
   if (const char* env = std::getenv("HERALD_NODE_SECRET"); env != nullptr) {
     config.node_secret = env;
   }
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::string(argv[i]) == "--config") {
-      loadNodeConfigFile(argv[i + 1], &config);
-    }
-  }
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      std::fputs(kUsage, stdout);
-      std::exit(0);
-    }
-    if (i + 1 >= argc) {
-      throw ConfigError(flag + ": unknown flag or missing value (see --help)");
-    }
-    const std::string value = argv[++i];
-    if (flag == "--listen") {
-      config.listen = value;
-    } else if (flag == "--control") {
-      config.control = value;
-    } else if (flag == "--node-id") {
-      config.node_id = value;
-    } else if (flag == "--config") {
-      // already applied
-    } else if (flag == "--shards") {
-      config.shards = parseFlagUint(flag, value);
-    } else if (flag == "--ping-interval-ms") {
-      config.ping_interval_ms = parseFlagUint(flag, value);
-    } else if (flag == "--pong-timeout-ms") {
-      config.pong_timeout_ms = parseFlagUint(flag, value);
-    } else if (flag == "--node-secret") {
-      config.node_secret = value;
-    } else if (flag == "--tls-cert") {
-      config.tls_cert = value;
-    } else if (flag == "--tls-key") {
-      config.tls_key = value;
-    } else if (flag == "--control-tls-ca") {
-      config.control_tls_ca = value;
-    } else if (flag == "--control-tls-cert") {
-      config.control_tls_cert = value;
-    } else if (flag == "--control-tls-key") {
-      config.control_tls_key = value;
-    } else if (flag == "--reconnect-max-ms") {
-      config.reconnect_max_ms = parseFlagUint(flag, value);
-    } else if (flag == "--log-format") {
-      config.log_format = value;
-    } else if (flag == "--log-level") {
-      config.log_level = value;
-    } else {
-      throw ConfigError(flag + ": unknown flag (see --help)");
-    }
-  }
+  FlagParser flags(kUsage);
+  flags.addString("--listen", &config.listen);
+  flags.addString("--control", &config.control);
+  flags.addString("--node-id", &config.node_id);
+  flags.addUint("--shards", &config.shards);
+  flags.addUint("--ping-interval-ms", &config.ping_interval_ms);
+  flags.addUint("--pong-timeout-ms", &config.pong_timeout_ms);
+  flags.addString("--node-secret", &config.node_secret);
+  flags.addString("--tls-cert", &config.tls_cert);
+  flags.addString("--tls-key", &config.tls_key);
+  flags.addString("--control-tls-ca", &config.control_tls_ca);
+  flags.addString("--control-tls-cert", &config.control_tls_cert);
+  flags.addString("--control-tls-key", &config.control_tls_key);
+  flags.addUint("--reconnect-max-ms", &config.reconnect_max_ms);
+  flags.addString("--log-format", &config.log_format);
+  flags.addString("--log-level", &config.log_level);
+  flags.parse(argc, argv, [&](const std::string& file) { loadNodeConfigFile(file, &config); });
   validateNodeConfig(config);
   return config;
 }
