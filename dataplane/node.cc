@@ -186,44 +186,52 @@ void Node::disconnect(const herald::v1::DisconnectCommand& command) {
   }
 }
 
+namespace {
+
+using ShardCounter = std::atomic<uint64_t> ShardCounters::*;
+
+// /stats fields that are a sum over shards, beside those of NodeStats. A new counter in
+// ShardCounters needs one line here.
+constexpr std::pair<const char*, ShardCounter> kSummedCounters[] = {
+    {"connections_total", &ShardCounters::connections_total},
+    {"connections_refused", &ShardCounters::connections_refused},
+    {"protocol_errors", &ShardCounters::protocol_errors},
+    {"slow_consumers_closed", &ShardCounters::slow_consumers_closed},
+    {"auth_failures", &ShardCounters::auth_failures},
+    {"tokens_expired", &ShardCounters::tokens_expired},
+    {"rate_limited", &ShardCounters::rate_limited},
+    {"refused_origin", &ShardCounters::refused_origin},
+    {"refused_ip_rate", &ShardCounters::refused_ip_rate},
+    {"refused_user_limit", &ShardCounters::refused_user_limit},
+    {"subscribe_denied", &ShardCounters::subscribe_denied},
+    {"subscribe_over_limit", &ShardCounters::subscribe_over_limit},
+    {"ping_timeouts", &ShardCounters::ping_timeouts},
+};
+
+}  // namespace
+
+uint64_t Node::sumOverShards(std::atomic<uint64_t> ShardCounters::*counter) const {
+  uint64_t total = 0;
+  for (const auto& shard : shards_) {
+    total += (shard->counters().*counter).load(std::memory_order_relaxed);
+  }
+  return total;
+}
+
 herald::v1::NodeStats Node::stats() const {
   herald::v1::NodeStats s;
-  uint64_t users = 0;
-  for (const auto& shard : shards_) {
-    const auto& c = shard->counters();
-    s.set_connections(s.connections() + c.connections.load(std::memory_order_relaxed));
-    s.set_subscriptions(s.subscriptions() + c.subscriptions.load(std::memory_order_relaxed));
-    s.set_messages_in(s.messages_in() + c.messages_in.load(std::memory_order_relaxed));
-    s.set_messages_out(s.messages_out() + c.messages_out.load(std::memory_order_relaxed));
-  }
-  users = interest_.users();
-  s.set_draining(draining_.load());
-  s.set_users(users);
+  s.set_connections(sumOverShards(&ShardCounters::connections));
+  s.set_subscriptions(sumOverShards(&ShardCounters::subscriptions));
+  s.set_messages_in(sumOverShards(&ShardCounters::messages_in));
+  s.set_messages_out(sumOverShards(&ShardCounters::messages_out));
+  s.set_users(interest_.users());
   s.set_channels(interest_.channels());
+  s.set_draining(draining_.load());
   return s;
 }
 
 std::string Node::statsJson() const {
   const auto s = stats();
-  uint64_t total = 0, refused = 0, errors = 0, slow = 0, auth_failures = 0, expired = 0;
-  uint64_t rate_limited = 0, refused_origin = 0, refused_ip = 0, refused_user = 0;
-  uint64_t subscribe_denied = 0, subscribe_over_limit = 0, ping_timeouts = 0;
-  for (const auto& shard : shards_) {
-    const auto& c = shard->counters();
-    total += c.connections_total.load(std::memory_order_relaxed);
-    refused += c.connections_refused.load(std::memory_order_relaxed);
-    errors += c.protocol_errors.load(std::memory_order_relaxed);
-    slow += c.slow_consumers_closed.load(std::memory_order_relaxed);
-    auth_failures += c.auth_failures.load(std::memory_order_relaxed);
-    expired += c.tokens_expired.load(std::memory_order_relaxed);
-    rate_limited += c.rate_limited.load(std::memory_order_relaxed);
-    refused_origin += c.refused_origin.load(std::memory_order_relaxed);
-    refused_ip += c.refused_ip_rate.load(std::memory_order_relaxed);
-    refused_user += c.refused_user_limit.load(std::memory_order_relaxed);
-    subscribe_denied += c.subscribe_denied.load(std::memory_order_relaxed);
-    subscribe_over_limit += c.subscribe_over_limit.load(std::memory_order_relaxed);
-    ping_timeouts += c.ping_timeouts.load(std::memory_order_relaxed);
-  }
   nlohmann::json j = {
       {"node", config_.node_id},
       {"version", kVersion},
@@ -234,22 +242,12 @@ std::string Node::statsJson() const {
       {"channels", s.channels()},
       {"messages_in", s.messages_in()},
       {"messages_out", s.messages_out()},
-      {"connections_total", total},
-      {"connections_refused", refused},
-      {"protocol_errors", errors},
-      {"slow_consumers_closed", slow},
-      {"auth_failures", auth_failures},
-      {"tokens_expired", expired},
-      {"rate_limited", rate_limited},
-      {"refused_origin", refused_origin},
-      {"refused_ip_rate", refused_ip},
-      {"refused_user_limit", refused_user},
-      {"subscribe_denied", subscribe_denied},
-      {"subscribe_over_limit", subscribe_over_limit},
-      {"ping_timeouts", ping_timeouts},
       {"control_connected", link_ && link_->connected()},
       {"config_version", config_version_.load()},
   };
+  for (const auto& [name, counter] : kSummedCounters) {
+    j[name] = sumOverShards(counter);
+  }
   return j.dump();
 }
 

@@ -29,6 +29,7 @@ class Node {
   void shutdown(std::chrono::milliseconds grace);
 
   herald::v1::NodeStats stats() const;
+  uint64_t sumOverShards(std::atomic<uint64_t> ShardCounters::*counter) const;
   std::string statsJson() const;
 
  private:
