@@ -144,16 +144,25 @@ TEST_F(AuthTest, DisconnectByUserClosesAllItsConnections) {
   auto a2 = connect(1, "token=" + token("alice"));
   ASSERT_TRUE(a1->nextOfType("connected", 10s));
   ASSERT_TRUE(a2->nextOfType("connected", 10s));
+  // Wait until both nodes have reported alice, with a harmless probe: a Disconnect retried
+  // here would close the first node's connection before the second is known.
   ASSERT_TRUE(eventually(
       [&] {
         grpc::ClientContext ctx;
-        herald::v1::DisconnectRequest req;
-        req.set_user("alice");
-        req.set_code(4403);
-        herald::v1::DisconnectResponse resp;
-        return cluster_.api().Disconnect(&ctx, req, &resp).ok() && resp.nodes() == 2;
+        herald::v1::SendToUserRequest probe;
+        probe.set_user("alice");
+        probe.set_data(R"({"probe":true})");
+        herald::v1::SendToUserResponse resp;
+        return cluster_.api().SendToUser(&ctx, probe, &resp).ok() && resp.nodes() == 2;
       },
       10s));
+  grpc::ClientContext ctx;
+  herald::v1::DisconnectRequest req;
+  req.set_user("alice");
+  req.set_code(4403);
+  herald::v1::DisconnectResponse resp;
+  ASSERT_TRUE(cluster_.api().Disconnect(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.nodes(), 2);
   EXPECT_EQ(a1->waitClosed(10s), 4403);
   EXPECT_EQ(a2->waitClosed(10s), 4403);
 }
