@@ -11,4 +11,11 @@ inline int64_t unixMillis() {
       .count();
 }
 
+// For intervals and TTLs: never jumps with wall-clock changes.
+inline int64_t steadyMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace herald

@@ -3,6 +3,8 @@
 #include <functional>
 #include <random>
 
+#include "common/clock.h"
+
 namespace herald::control {
 
 std::string newRandomEpoch() {
@@ -17,30 +19,70 @@ std::string newRandomEpoch() {
   return out;
 }
 
-ChannelRegistry::Stripe& ChannelRegistry::stripeFor(const std::string& channel) {
-  return stripes_[std::hash<std::string>{}(channel) % kStripes];
+ChannelRegistry::Stripe& ChannelRegistry::stripeFor(const std::string& key) {
+  return stripes_[std::hash<std::string>{}(key) % kStripes];
+}
+
+const ChannelRegistry::Stripe& ChannelRegistry::stripeFor(const std::string& key) const {
+  return stripes_[std::hash<std::string>{}(key) % kStripes];
+}
+
+PublishOutcome ChannelRegistry::append(Stream& stream, herald::v1::Deliver deliver,
+                                       const HistoryPolicy& policy, int64_t now_ms,
+                                       const std::function<uint32_t(const Router::Visit&)>& route) {
+  if (stream.epoch.empty()) {
+    stream.epoch = newRandomEpoch();
+  }
+  PublishOutcome outcome;
+  outcome.epoch = stream.epoch;
+  outcome.offset = ++stream.offset;
+  stream.ttl_ms = policy.ttl_ms;
+  stream.last_ms = now_ms;
+  publications_.fetch_add(1, std::memory_order_relaxed);
+
+  auto* pub = deliver.mutable_publication();
+  pub->set_offset(outcome.offset);
+  pub->set_epoch(stream.epoch);
+  if (policy.size > 0) {
+    stream.history.append(std::make_shared<const herald::v1::Publication>(*pub), policy, now_ms);
+  } else if (!stream.history.empty()) {
+    stream.history = ChannelHistory();  // history was turned off for this namespace
+  }
+  auto message = std::make_shared<herald::v1::ControlMessage>();
+  *message->mutable_deliver() = std::move(deliver);
+  ControlMessagePtr shared = std::move(message);
+  // Still under the stripe lock: queue order per node equals offset order.
+  outcome.nodes = route([&](NodeSink& node) { node.send(shared); });
+  return outcome;
 }
 
 PublishOutcome ChannelRegistry::publish(const std::string& channel, const std::string& event,
                                         const std::string& data, const std::string& idempotency_key,
-                                        int64_t ts_unix_ms, const Router& router) {
+                                        int64_t ts_unix_ms, const HistoryPolicy& history,
+                                        const Router& router) {
   Stripe& stripe = stripeFor(channel);
   std::lock_guard<std::mutex> lock(stripe.mu);
-  Channel& ch = stripe.channels[channel];
-  if (ch.epoch.empty()) {
-    ch.epoch = newRandomEpoch();
-  }
-  PublishOutcome outcome;
-  outcome.epoch = ch.epoch;
+  Stream& ch = stripe.streams[channel];
   if (!idempotency_key.empty()) {
     auto it = ch.keys.find(idempotency_key);
     if (it != ch.keys.end()) {
+      PublishOutcome outcome;
+      outcome.epoch = ch.epoch;
       outcome.offset = it->second;
       outcome.duplicate = true;
       return outcome;
     }
   }
-  outcome.offset = ++ch.offset;
+  herald::v1::Deliver deliver;
+  deliver.set_target(herald::v1::DELIVERY_TARGET_CHANNEL);
+  auto* pub = deliver.mutable_publication();
+  pub->set_channel(channel);
+  pub->set_event(event);
+  pub->set_data(data);
+  pub->set_ts_unix_ms(ts_unix_ms);
+  PublishOutcome outcome =
+      append(ch, std::move(deliver), history, steadyMillis(),
+             [&](const Router::Visit& visit) { return router.forChannel(channel, visit); });
   if (!idempotency_key.empty()) {
     ch.keys.emplace(idempotency_key, outcome.offset);
     ch.key_order.push_back(idempotency_key);
@@ -49,30 +91,88 @@ PublishOutcome ChannelRegistry::publish(const std::string& channel, const std::s
       ch.key_order.pop_front();
     }
   }
-  publications_.fetch_add(1, std::memory_order_relaxed);
+  return outcome;
+}
 
-  auto message = std::make_shared<herald::v1::ControlMessage>();
-  auto* deliver = message->mutable_deliver();
-  deliver->set_target(herald::v1::DELIVERY_TARGET_CHANNEL);
-  auto* pub = deliver->mutable_publication();
-  pub->set_channel(channel);
-  pub->set_offset(outcome.offset);
-  pub->set_epoch(ch.epoch);
+PublishOutcome ChannelRegistry::sendToUser(const std::string& user, const std::string& event,
+                                           const std::string& data, int64_t ts_unix_ms,
+                                           const HistoryPolicy& history, const Router& router) {
+  const std::string key = userKey(user);
+  Stripe& stripe = stripeFor(key);
+  std::lock_guard<std::mutex> lock(stripe.mu);
+  herald::v1::Deliver deliver;
+  deliver.set_target(herald::v1::DELIVERY_TARGET_USER);
+  deliver.set_user(user);
+  auto* pub = deliver.mutable_publication();
   pub->set_event(event);
   pub->set_data(data);
   pub->set_ts_unix_ms(ts_unix_ms);
-  ControlMessagePtr shared = std::move(message);
-  // Still under the stripe lock: queue order per node equals offset order.
-  outcome.nodes = router.forChannel(channel, [&](NodeSink& node) { node.send(shared); });
-  return outcome;
+  return append(stripe.streams[key], std::move(deliver), history, steadyMillis(),
+                [&](const Router::Visit& visit) { return router.forUser(user, visit); });
+}
+
+HistoryResult ChannelRegistry::read(const std::string& key, const HistoryQuery& query,
+                                    int64_t now_ms) const {
+  const Stripe& stripe = stripeFor(key);
+  std::lock_guard<std::mutex> lock(stripe.mu);
+  HistoryResult result;
+  auto it = stripe.streams.find(key);
+  if (it == stripe.streams.end()) {
+    // Never published here: nothing was missed, unless the position is from another epoch.
+    result.recovered = query.epoch.empty() && query.since == 0;
+    return result;
+  }
+  const Stream& stream = it->second;
+  result.offset = stream.offset;
+  result.epoch = stream.epoch;
+  const bool same_epoch = query.epoch.empty() || query.epoch == stream.epoch;
+  // A position from another epoch says nothing about this one: read from the start.
+  const uint64_t since = same_epoch ? query.since : 0;
+  HistoryRead read = stream.history.readSince(since, stream.offset, query.limit, query.max_bytes,
+                                              stream.ttl_ms, now_ms);
+  result.publications = std::move(read.publications);
+  result.recovered = same_epoch && read.recovered;
+  return result;
+}
+
+HistoryResult ChannelRegistry::history(const std::string& channel, const HistoryQuery& query,
+                                       int64_t now_ms) const {
+  return read(channel, query, now_ms);
+}
+
+HistoryResult ChannelRegistry::userHistory(const std::string& user, const HistoryQuery& query,
+                                           int64_t now_ms) const {
+  return read(userKey(user), query, now_ms);
+}
+
+size_t ChannelRegistry::expire(int64_t now_ms) {
+  size_t dropped = 0;
+  for (auto& stripe : stripes_) {
+    std::lock_guard<std::mutex> lock(stripe.mu);
+    for (auto it = stripe.streams.begin(); it != stripe.streams.end();) {
+      dropped += it->second.history.expire(it->second.ttl_ms, now_ms);
+      // A personal stream idle for a day with nothing left to recover is forgotten (a later
+      // SendToUser starts a new epoch; a client returning with the old one gets
+      // recovered:false). Channels keep their offsets for as long as the process runs.
+      if (isUserKey(it->first) && it->second.history.empty() &&
+          now_ms - it->second.last_ms >= kIdleUserStreamMs) {
+        it = stripe.streams.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  return dropped;
 }
 
 std::map<std::string, ChannelRegistry::ChannelState> ChannelRegistry::list() const {
   std::map<std::string, ChannelState> out;
   for (const auto& stripe : stripes_) {
     std::lock_guard<std::mutex> lock(stripe.mu);
-    for (const auto& [name, ch] : stripe.channels) {
-      out[name] = ChannelState{ch.offset, ch.epoch};
+    for (const auto& [name, stream] : stripe.streams) {
+      if (!isUserKey(name)) {
+        out[name] = ChannelState{stream.offset, stream.epoch, stream.history.size()};
+      }
     }
   }
   return out;

@@ -8,7 +8,9 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
+#include "controlplane/channel_history.h"
 #include "controlplane/router.h"
 #include "herald/v1/control.pb.h"
 
@@ -21,11 +23,28 @@ struct PublishOutcome {
   bool duplicate = false;
 };
 
+// A stream's retained past as read by History and recovery.
+struct HistoryResult {
+  std::vector<PublicationPtr> publications;  // oldest first
+  uint64_t offset = 0;                       // the stream's current offset
+  std::string epoch;                         // the stream's current epoch ("" if never used)
+  bool recovered = false;                    // publications start right after `since`
+};
+
+// What a history read asks for. An empty epoch means "the current one".
+struct HistoryQuery {
+  uint64_t since = 0;
+  std::string epoch;
+  uint32_t limit = 0;    // 0 = no limit
+  size_t max_bytes = 0;  // 0 = no limit
+};
+
 /**
- * Per-channel offsets and epochs. publish() assigns the next offset and hands the
- * publication to the router under the channel's stripe lock, so every node receives a
- * channel's publications in offset order. Epochs are random per channel per process: a
- * restart (which loses in-memory state) changes them, as clients need to know.
+ * Streams: per-channel (and per-user, for SendToUser) offsets, epochs and history. publish()
+ * assigns the next offset, stores the publication in history and hands it to the router, all
+ * under the stream's stripe lock, so every node receives a stream in offset order and a
+ * history read sees either all of a publication or none of it. Epochs are random per stream
+ * per process: a restart (which loses in-memory state) changes them, as clients need to know.
  */
 class ChannelRegistry {
  public:
@@ -35,30 +54,57 @@ class ChannelRegistry {
   // `channel` and `data` are already validated by the caller.
   PublishOutcome publish(const std::string& channel, const std::string& event,
                          const std::string& data, const std::string& idempotency_key,
-                         int64_t ts_unix_ms, const Router& router);
+                         int64_t ts_unix_ms, const HistoryPolicy& history, const Router& router);
+  // A publication on `user`'s personal stream, routed to every node holding the user.
+  PublishOutcome sendToUser(const std::string& user, const std::string& event,
+                            const std::string& data, int64_t ts_unix_ms,
+                            const HistoryPolicy& history, const Router& router);
+
+  HistoryResult history(const std::string& channel, const HistoryQuery& query,
+                        int64_t now_ms) const;
+  HistoryResult userHistory(const std::string& user, const HistoryQuery& query,
+                            int64_t now_ms) const;
+
+  // Drops history past its TTL and forgets personal streams with nothing left to recover.
+  // Returns the number of publications dropped.
+  size_t expire(int64_t now_ms);
 
   struct ChannelState {
     uint64_t offset = 0;
     std::string epoch;
+    uint64_t history = 0;  // publications retained
   };
-  // A consistent-per-channel copy of every channel's state, sorted by name.
+  // A consistent-per-channel copy of every channel's state, sorted by name (no user streams).
   std::map<std::string, ChannelState> list() const;
   uint64_t publications() const;
 
  private:
-  struct Channel {
+  struct Stream {
     uint64_t offset = 0;
     std::string epoch;
+    int64_t ttl_ms = 0;   // of the policy last published with
+    int64_t last_ms = 0;  // steady time of the last publication
+    ChannelHistory history;
     std::unordered_map<std::string, uint64_t> keys;  // idempotency key -> offset
     std::deque<std::string> key_order;
   };
   struct Stripe {
     mutable std::mutex mu;
-    std::unordered_map<std::string, Channel> channels;
+    std::unordered_map<std::string, Stream> streams;
   };
   static constexpr size_t kStripes = 64;
+  // An idle personal stream with no history left is forgotten after this long.
+  static constexpr int64_t kIdleUserStreamMs = 24 * 3600 * 1000;
+  // Channel names never start with '#', so user streams cannot collide with channels.
+  static std::string userKey(const std::string& user) { return "#" + user; }
+  static bool isUserKey(const std::string& key) { return !key.empty() && key[0] == '#'; }
 
-  Stripe& stripeFor(const std::string& channel);
+  Stripe& stripeFor(const std::string& key);
+  const Stripe& stripeFor(const std::string& key) const;
+  // Under the stripe lock: next offset, history, routing.
+  PublishOutcome append(Stream& stream, herald::v1::Deliver deliver, const HistoryPolicy& policy,
+                        int64_t now_ms, const std::function<uint32_t(const Router::Visit&)>& route);
+  HistoryResult read(const std::string& key, const HistoryQuery& query, int64_t now_ms) const;
 
   std::array<Stripe, kStripes> stripes_;
   std::atomic<uint64_t> publications_{0};

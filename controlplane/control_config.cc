@@ -33,9 +33,26 @@ constexpr const char* kUsage = R"(usage: herald-control [options]
   --help                    this text
 )";
 
+// "drop" or "disconnect"; absent gives `fallback`.
+herald::v1::SlowConsumerPolicy readPolicy(const ConfigReader& r,
+                                          herald::v1::SlowConsumerPolicy fallback) {
+  std::string text;
+  r.readString("slow_consumer_policy", &text);
+  if (!r.has("slow_consumer_policy")) {
+    return fallback;
+  }
+  herald::v1::SlowConsumerPolicy policy;
+  if (!parseSlowConsumerPolicy(text, &policy)) {
+    throw ConfigError(r.where("slow_consumer_policy") + ": '" + text +
+                      "' is not one of drop, disconnect");
+  }
+  return policy;
+}
+
 void readNamespace(const ConfigReader& r, herald::v1::Namespace* ns) {
   r.rejectUnknownKeys({"name", "subscribe_rule", "allow_client_publish", "history_size",
-                       "history_ttl_seconds", "max_subscribers", "owner_claim"});
+                       "history_ttl_seconds", "max_subscribers", "owner_claim",
+                       "slow_consumer_policy"});
   std::string name;
   r.readString("name", &name);
   ns->set_name(name);
@@ -62,6 +79,7 @@ void readNamespace(const ConfigReader& r, herald::v1::Namespace* ns) {
   std::string claim;
   r.readString("owner_claim", &claim);
   ns->set_owner_claim(claim);
+  ns->set_slow_consumer_policy(readPolicy(r, herald::v1::SLOW_CONSUMER_POLICY_UNSPECIFIED));
 }
 
 void readLimits(const ConfigReader& r, herald::v1::Limits* l) {
@@ -70,7 +88,8 @@ void readLimits(const ConfigReader& r, herald::v1::Limits* l) {
                        "client_messages_per_minute", "client_message_burst",
                        "max_inbound_frame_bytes", "new_connections_per_ip_per_second",
                        "failed_auth_per_ip_per_minute", "allowed_origins",
-                       "outbound_queue_messages", "outbound_queue_bytes"});
+                       "outbound_queue_messages", "outbound_queue_bytes", "slow_consumer_policy",
+                       "user_history_size", "user_history_ttl_seconds"});
   auto field = [&](const char* key, void (herald::v1::Limits::*set)(uint32_t)) {
     uint32_t v = 0;
     r.readUint32(key, &v);
@@ -92,6 +111,9 @@ void readLimits(const ConfigReader& r, herald::v1::Limits* l) {
   field("failed_auth_per_ip_per_minute", &herald::v1::Limits::set_failed_auth_per_ip_per_minute);
   field("outbound_queue_messages", &herald::v1::Limits::set_outbound_queue_messages);
   field("outbound_queue_bytes", &herald::v1::Limits::set_outbound_queue_bytes);
+  field("user_history_size", &herald::v1::Limits::set_user_history_size);
+  field("user_history_ttl_seconds", &herald::v1::Limits::set_user_history_ttl_seconds);
+  l->set_slow_consumer_policy(readPolicy(r, herald::v1::SLOW_CONSUMER_POLICY_UNSPECIFIED));
   std::vector<std::string> origins;
   r.readStringList("allowed_origins", &origins);
   for (const auto& o : origins) {

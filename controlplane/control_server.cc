@@ -24,9 +24,11 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
   store_ = std::move(store);
   keys_ = std::make_unique<ApiKeyStoreImpl>(config_.data_dir);
   bootstrapAdminKey();
-  control_service_ = std::make_unique<ControlService>(*store_, *keys_, channels_, nodes_, router_);
-  link_service_ = std::make_unique<NodeLinkService>(*store_, nodes_, router_, users_,
-                                                    config_.node_queue_limit, config_.node_secret);
+  control_service_ =
+      std::make_unique<ControlService>(*store_, *keys_, channels_, nodes_, router_, presence_);
+  link_service_ =
+      std::make_unique<NodeLinkService>(*store_, nodes_, router_, users_, channels_, presence_,
+                                        config_.node_queue_limit, config_.node_secret);
   store_->setChangeListener([this](const ConfigSnapshotPtr& snapshot) {
     componentLogger("control")->info("config version {}: pushing to {} nodes", snapshot->version(),
                                      nodes_.live().size());
@@ -110,6 +112,7 @@ void ControlServer::sweepLoop() {
   while (!sweep_cv_.wait_for(lock, period, [this] { return stopping_; })) {
     lock.unlock();
     const size_t marked = nodes_.sweep(std::chrono::milliseconds(config_.node_timeout_ms));
+    channels_.expire(steadyMillis());
     const size_t silent = link_service_->cancelSilentStreams(std::chrono::seconds(5));
     if (silent > 0) {
       componentLogger("control")->warn("{} NodeLink stream(s) sent no Hello in 5 s: closed",

@@ -16,6 +16,7 @@
 #include "controlplane/control_service.h"
 #include "controlplane/node_link_service.h"
 #include "controlplane/node_registry.h"
+#include "controlplane/presence_broker.h"
 #include "controlplane/router.h"
 
 namespace herald::control {
@@ -43,6 +44,7 @@ class ControlServer {
   Router router_;
   UserConnections users_;
   ChannelRegistry channels_;
+  PresenceBroker presence_;
   NodeRegistry nodes_{router_};
   ConfigStorePtr store_;
   ApiKeyStorePtr keys_;

@@ -1,6 +1,9 @@
 #include "controlplane/control_service.h"
 
 #include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -18,6 +21,10 @@ constexpr uint32_t kDefaultPageSize = 100;
 constexpr uint32_t kMaxPageSize = 1000;
 constexpr size_t kMaxBatch = 10000;
 constexpr size_t kMaxIdempotencyKey = 256;
+constexpr uint32_t kDefaultHistoryLimit = 100;
+constexpr uint32_t kMaxHistoryLimit = 10000;
+// Keeps a History response well under gRPC's default 4 MiB client limit.
+constexpr size_t kMaxHistoryResponseBytes = 2 << 20;
 
 // Page tokens carry the last name returned, behind a prefix so that the empty name (the
 // default namespace) is a token too; an empty token means "from the start".
@@ -39,11 +46,6 @@ uint32_t pageSize(uint32_t requested) {
     return kDefaultPageSize;
   }
   return std::min(requested, kMaxPageSize);
-}
-
-grpc::Status unimplemented(const char* rpc, const char* issue) {
-  return grpc::Status(StatusCode::UNIMPLEMENTED,
-                      std::string(rpc) + " is not implemented in this build yet (" + issue + ")");
 }
 
 bool validEventChar(char c) {
@@ -317,8 +319,9 @@ grpc::Status ControlService::publishOne(const herald::v1::PublishRequest& req,
   if (req.idempotency_key().size() > kMaxIdempotencyKey) {
     return grpc::Status(StatusCode::INVALID_ARGUMENT, "idempotency_key longer than 256 bytes");
   }
+  const HistoryPolicy history = historyPolicyFor(*store_.snapshot(), name->ns);
   PublishOutcome out = channels_.publish(req.channel(), req.event(), req.data(),
-                                         req.idempotency_key(), unixMillis(), router_);
+                                         req.idempotency_key(), unixMillis(), history, router_);
   resp->set_offset(out.offset);
   resp->set_epoch(out.epoch);
   resp->set_nodes(out.nodes);
@@ -435,15 +438,12 @@ grpc::Status ControlService::SendToUser(Ctx* ctx, const herald::v1::SendToUserRe
   if (!payload.ok()) {
     return payload;
   }
-  auto message = std::make_shared<herald::v1::ControlMessage>();
-  auto* deliver = message->mutable_deliver();
-  deliver->set_target(herald::v1::DELIVERY_TARGET_USER);
-  deliver->set_user(req->user());
-  deliver->mutable_publication()->set_data(req->data());
-  deliver->mutable_publication()->set_event(req->event());
-  deliver->mutable_publication()->set_ts_unix_ms(unixMillis());
-  ControlMessagePtr shared = std::move(message);
-  resp->set_nodes(router_.forUser(req->user(), [&](NodeSink& node) { node.send(shared); }));
+  PublishOutcome out =
+      channels_.sendToUser(req->user(), req->event(), req->data(), unixMillis(),
+                           userHistoryPolicy(store_.snapshot()->limits()), router_);
+  resp->set_nodes(out.nodes);
+  resp->set_offset(out.offset);
+  resp->set_epoch(out.epoch);
   return grpc::Status::OK;
 }
 
@@ -524,25 +524,111 @@ grpc::Status ControlService::ListChannels(Ctx* ctx, const herald::v1::ListChanne
     auto it = interest.find(name);
     info->set_nodes(it == interest.end() ? 0 : it->second);
   }
+  // Subscriber counts live on the nodes: ask the ones with subscribers on this page.
+  herald::v1::PresenceQuery query;
+  for (const auto& info : resp->channels()) {
+    if (info.nodes() > 0) {
+      query.add_count_channels(info.channel());
+    }
+  }
+  if (query.count_channels_size() > 0) {
+    auto gathered = presence_.ask(
+        std::move(query),
+        [&](const Router::Visit& visit) {
+          return router_.forAll([&](NodeSink& node) { visit(node); });
+        },
+        kPresenceTimeout);
+    std::map<std::string, uint64_t> counts;
+    for (const auto& reply : gathered.replies) {
+      for (const auto& count : reply.counts()) {
+        counts[count.channel()] += count.subscribers();
+      }
+    }
+    for (auto& info : *resp->mutable_channels()) {
+      auto it = counts.find(info.channel());
+      info.set_subscribers(it == counts.end() ? 0 : it->second);
+    }
+  }
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::History(Ctx* ctx, const herald::v1::HistoryRequest*,
-                                     herald::v1::HistoryResponse*) {
+grpc::Status ControlService::History(Ctx* ctx, const herald::v1::HistoryRequest* req,
+                                     herald::v1::HistoryResponse* resp) {
   auto guard = track();
   if (auto denied = authorize(ctx, Need::kReader, "History"); !denied.ok()) {
     return denied;
   }
-  return unimplemented("History", "history and recovery land with issue #4");
+  if (req->channel().empty() == req->user().empty()) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT, "give either channel or user");
+  }
+  if (!req->channel().empty()) {
+    auto name = parseChannelName(req->channel());
+    if (!name.isOk()) {
+      return grpc::Status(
+          StatusCode::INVALID_ARGUMENT,
+          "channel '" + req->channel().substr(0, 300) + "': " + name.status().message());
+    }
+  } else if (req->user().size() > 256) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT, "user must be 1..256 bytes");
+  }
+  if (req->limit() > kMaxHistoryLimit) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT, "limit is at most 10000");
+  }
+  HistoryQuery query;
+  query.since = req->since_offset();
+  query.epoch = req->epoch();
+  query.limit = req->limit() == 0 ? kDefaultHistoryLimit : req->limit();
+  query.max_bytes = kMaxHistoryResponseBytes;
+  const int64_t now = steadyMillis();
+  HistoryResult result = req->user().empty() ? channels_.history(req->channel(), query, now)
+                                             : channels_.userHistory(req->user(), query, now);
+  for (const auto& pub : result.publications) {
+    *resp->add_publications() = *pub;
+  }
+  resp->set_offset(result.offset);
+  resp->set_epoch(result.epoch);
+  resp->set_recovered(result.recovered);
+  return grpc::Status::OK;
 }
 
-grpc::Status ControlService::Presence(Ctx* ctx, const herald::v1::PresenceRequest*,
-                                      herald::v1::PresenceResponse*) {
+grpc::Status ControlService::Presence(Ctx* ctx, const herald::v1::PresenceRequest* req,
+                                      herald::v1::PresenceResponse* resp) {
   auto guard = track();
   if (auto denied = authorize(ctx, Need::kReader, "Presence"); !denied.ok()) {
     return denied;
   }
-  return unimplemented("Presence", "presence lands with issue #4");
+  auto name = parseChannelName(req->channel());
+  if (!name.isOk()) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT, "channel '" + req->channel().substr(0, 300) +
+                                                          "': " + name.status().message());
+  }
+  herald::v1::PresenceQuery query;
+  query.set_channel(req->channel());
+  query.set_max_entries(kPresenceEntriesPerNode);
+  auto gathered = presence_.ask(
+      std::move(query),
+      [&](const Router::Visit& visit) { return router_.forChannel(req->channel(), visit); },
+      kPresenceTimeout);
+  std::set<std::string> users;
+  uint64_t connections = 0;
+  for (auto& reply : gathered.replies) {
+    connections += reply.connections();
+    resp->set_truncated(resp->truncated() || reply.truncated());
+    for (auto& entry : *reply.mutable_entries()) {
+      if (!entry.user().empty()) {
+        users.insert(entry.user());
+      }
+      *resp->add_entries() = std::move(entry);
+    }
+  }
+  std::sort(resp->mutable_entries()->begin(), resp->mutable_entries()->end(),
+            [](const auto& a, const auto& b) {
+              return std::tie(a.user(), a.client()) < std::tie(b.user(), b.client());
+            });
+  resp->set_connections(connections);
+  resp->set_users(static_cast<uint32_t>(users.size()));
+  resp->set_nodes_unanswered(gathered.asked - static_cast<uint32_t>(gathered.replies.size()));
+  return grpc::Status::OK;
 }
 
 grpc::Status ControlService::ClusterStats(Ctx* ctx, const herald::v1::ClusterStatsRequest*,

@@ -11,6 +11,7 @@
 #include "controlplane/channel_registry.h"
 #include "controlplane/config_store.h"
 #include "controlplane/node_registry.h"
+#include "controlplane/presence_broker.h"
 #include "controlplane/router.h"
 #include "herald/v1/control.grpc.pb.h"
 
@@ -23,8 +24,18 @@ inline constexpr size_t kMaxPublicationBytes = 1 << 20;
 class ControlService final : public herald::v1::Control::Service {
  public:
   ControlService(ConfigStore& store, ApiKeyStore& keys, ChannelRegistry& channels,
-                 NodeRegistry& nodes, Router& router)
-      : store_(store), keys_(keys), channels_(channels), nodes_(nodes), router_(router) {}
+                 NodeRegistry& nodes, Router& router, PresenceBroker& presence)
+      : store_(store),
+        keys_(keys),
+        channels_(channels),
+        nodes_(nodes),
+        router_(router),
+        presence_(presence) {}
+
+  // How long Presence and ListChannels wait for nodes to answer.
+  static constexpr std::chrono::milliseconds kPresenceTimeout{2000};
+  // Most entries one node lists in a Presence answer.
+  static constexpr uint32_t kPresenceEntriesPerNode = 10000;
 
   void setListenAddress(std::string address) { listen_address_ = std::move(address); }
   // Calls being handled now; shutdown waits for this to reach zero (idle client connections
@@ -106,6 +117,7 @@ class ControlService final : public herald::v1::Control::Service {
   ChannelRegistry& channels_;
   NodeRegistry& nodes_;
   Router& router_;
+  PresenceBroker& presence_;
   std::string listen_address_;
   const int64_t started_unix_ms_ = unixMillis();
 };

@@ -34,6 +34,12 @@ Status validateLimits(const herald::v1::Limits& limits) {
   if (limits.max_inbound_frame_bytes() > (64u << 20)) {
     return Status(ErrorCode::kBadRequest, "max_inbound_frame_bytes above 64 MiB");
   }
+  if (!herald::v1::SlowConsumerPolicy_IsValid(limits.slow_consumer_policy())) {
+    return Status(ErrorCode::kBadRequest, "slow_consumer_policy is not a known policy");
+  }
+  if (limits.user_history_size() > 100000) {
+    return Status(ErrorCode::kBadRequest, "user_history_size above 100000");
+  }
   for (const auto& origin : limits.allowed_origins()) {
     if (origin.empty() || origin.size() > 255) {
       return Status(ErrorCode::kBadRequest, "allowed_origins entries must be 1..255 bytes");
@@ -102,6 +108,11 @@ herald::v1::Limits withLimitDefaults(const herald::v1::Limits& in) {
   l.set_failed_auth_per_ip_per_minute(def(l.failed_auth_per_ip_per_minute(), 30));
   l.set_outbound_queue_messages(def(l.outbound_queue_messages(), 1024));
   l.set_outbound_queue_bytes(def(l.outbound_queue_bytes(), 1 << 20));
+  if (l.slow_consumer_policy() == herald::v1::SLOW_CONSUMER_POLICY_UNSPECIFIED) {
+    l.set_slow_consumer_policy(herald::v1::SLOW_CONSUMER_POLICY_DROP);
+  }
+  l.set_user_history_size(def(l.user_history_size(), 100));
+  l.set_user_history_ttl_seconds(def(l.user_history_ttl_seconds(), 600));
   return l;
 }
 
@@ -118,6 +129,56 @@ bool parseSubscribeRule(const std::string& text, herald::v1::SubscribeRule* out)
     return false;
   }
   return true;
+}
+
+HistoryPolicy historyPolicyFor(const herald::v1::ConfigSnapshot& config, std::string_view ns) {
+  const herald::v1::Namespace* fallback = nullptr;
+  const herald::v1::Namespace* match = nullptr;
+  for (const auto& candidate : config.namespaces()) {
+    if (candidate.name() == ns) {
+      match = &candidate;
+      break;
+    }
+    if (candidate.name().empty()) {
+      fallback = &candidate;
+    }
+  }
+  const herald::v1::Namespace* chosen = match != nullptr ? match : fallback;
+  HistoryPolicy policy;
+  if (chosen != nullptr) {
+    policy.size = chosen->history_size();
+    policy.ttl_ms = static_cast<int64_t>(chosen->history_ttl_seconds()) * 1000;
+  }
+  return policy;
+}
+
+HistoryPolicy userHistoryPolicy(const herald::v1::Limits& limits) {
+  HistoryPolicy policy;
+  policy.size = limits.user_history_size();
+  policy.ttl_ms = static_cast<int64_t>(limits.user_history_ttl_seconds()) * 1000;
+  return policy;
+}
+
+bool parseSlowConsumerPolicy(const std::string& text, herald::v1::SlowConsumerPolicy* out) {
+  if (text == "drop") {
+    *out = herald::v1::SLOW_CONSUMER_POLICY_DROP;
+  } else if (text == "disconnect") {
+    *out = herald::v1::SLOW_CONSUMER_POLICY_DISCONNECT;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+const char* slowConsumerPolicyName(herald::v1::SlowConsumerPolicy policy) {
+  switch (policy) {
+    case herald::v1::SLOW_CONSUMER_POLICY_DROP:
+      return "drop";
+    case herald::v1::SLOW_CONSUMER_POLICY_DISCONNECT:
+      return "disconnect";
+    default:
+      return "";
+  }
 }
 
 const char* subscribeRuleName(herald::v1::SubscribeRule rule) {

@@ -1,7 +1,9 @@
 #pragma once
 
 #include "common/status.h"
+#include "controlplane/channel_history.h"
 #include "herald/v1/control.pb.h"
+#include "herald/v1/node_link.pb.h"
 
 namespace herald::control {
 
@@ -24,5 +26,13 @@ herald::v1::Limits withLimitDefaults(const herald::v1::Limits& limits);
 // granted. Returns false for anything else.
 bool parseSubscribeRule(const std::string& text, herald::v1::SubscribeRule* out);
 const char* subscribeRuleName(herald::v1::SubscribeRule rule);
+// The history kept for channels of namespace `ns` (falling back to the default namespace).
+HistoryPolicy historyPolicyFor(const herald::v1::ConfigSnapshot& config, std::string_view ns);
+// The history kept for each user's personal stream.
+HistoryPolicy userHistoryPolicy(const herald::v1::Limits& limits);
+
+// "drop" / "disconnect" (the names heraldctl and config files use).
+bool parseSlowConsumerPolicy(const std::string& text, herald::v1::SlowConsumerPolicy* out);
+const char* slowConsumerPolicyName(herald::v1::SlowConsumerPolicy policy);
 
 }  // namespace herald::control

@@ -4,6 +4,7 @@
 
 #include <openssl/crypto.h>
 
+#include "common/clock.h"
 #include "common/logging.h"
 
 namespace herald::control {
@@ -91,6 +92,12 @@ grpc::Status NodeLinkService::Session(
                                            store_.limits().max_connections_per_user()));
         }
         break;
+      case herald::v1::NodeMessage::kRecover:
+        session->send(recover(channels_, message.recover()));
+        break;
+      case herald::v1::NodeMessage::kPresence:
+        presence_.onReply(message.presence());
+        break;
       case herald::v1::NodeMessage::kHello:
         log->warn("node {} sent a second Hello; ignored", hello.node_id());
         break;
@@ -103,6 +110,33 @@ grpc::Status NodeLinkService::Session(
   session->stop();
   log->info("node {} disconnected", hello.node_id());
   return grpc::Status::OK;
+}
+
+ControlMessagePtr NodeLinkService::recover(const ChannelRegistry& channels,
+                                           const herald::v1::RecoverRequest& request) {
+  HistoryQuery query;
+  query.since = request.since_offset();
+  query.epoch = request.epoch();
+  query.limit = kRecoverPageSize;
+  query.max_bytes = kRecoverPageBytes;
+  const int64_t now = steadyMillis();
+  HistoryResult result = request.user().empty() ? channels.history(request.channel(), query, now)
+                                                : channels.userHistory(request.user(), query, now);
+  auto message = std::make_shared<herald::v1::ControlMessage>();
+  auto* resp = message->mutable_recovered();
+  resp->set_request_id(request.request_id());
+  resp->set_offset(result.offset);
+  resp->set_epoch(result.epoch);
+  resp->set_recovered(result.recovered);
+  // Not recovered: the client restarts from `offset`; history it cannot place is not sent.
+  if (result.recovered) {
+    for (const auto& pub : result.publications) {
+      *resp->add_publications() = *pub;
+    }
+  }
+  resp->set_complete(!result.recovered || result.publications.empty() ||
+                     result.publications.back()->offset() == result.offset);
+  return message;
 }
 
 void NodeLinkService::announceUserLimits(const UserConnections::Changes& changes) {

@@ -7,23 +7,33 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "controlplane/channel_registry.h"
 #include "controlplane/config_store.h"
 #include "controlplane/node_registry.h"
+#include "controlplane/presence_broker.h"
 #include "controlplane/router.h"
 #include "controlplane/user_connections.h"
 #include "herald/v1/node_link.grpc.pb.h"
 
 namespace herald::control {
 
-// NodeLink.Session: Hello → full config snapshot → Ack/Nack, stats, interest deltas.
+// NodeLink.Session: Hello → full config snapshot → Ack/Nack, stats, interest deltas,
+// recovery requests (answered from history) and presence replies.
 class NodeLinkService final : public herald::v1::NodeLink::Service {
  public:
+  // Most publications and data bytes in one RecoverResponse page.
+  static constexpr uint32_t kRecoverPageSize = 1000;
+  static constexpr size_t kRecoverPageBytes = 1 << 20;
+
   NodeLinkService(ConfigStore& store, NodeRegistry& registry, Router& router,
-                  UserConnections& users, size_t node_queue_limit, std::string node_secret)
+                  UserConnections& users, ChannelRegistry& channels, PresenceBroker& presence,
+                  size_t node_queue_limit, std::string node_secret)
       : store_(store),
         registry_(registry),
         router_(router),
         users_(users),
+        channels_(channels),
+        presence_(presence),
         node_queue_limit_(node_queue_limit),
         node_secret_(std::move(node_secret)) {}
 
@@ -39,10 +49,16 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
   void announceUserLimits(const UserConnections::Changes& changes);
 
  private:
+  // Answers one page of a recovery from history.
+  static ControlMessagePtr recover(const ChannelRegistry& channels,
+                                   const herald::v1::RecoverRequest& request);
+
   ConfigStore& store_;
   NodeRegistry& registry_;
   Router& router_;
   UserConnections& users_;
+  ChannelRegistry& channels_;
+  PresenceBroker& presence_;
   const size_t node_queue_limit_;
   const std::string node_secret_;
   std::mutex pending_mu_;

@@ -1,8 +1,10 @@
 #include "dataplane/client_protocol.h"
 
-#include "common/strings.h"
+#include <algorithm>
 
 #include <nlohmann/json.hpp>
+
+#include "common/strings.h"
 
 namespace herald::node {
 namespace {
@@ -31,6 +33,71 @@ Status readChannelList(const json& frame, std::vector<std::string>* out) {
       return bad("'channels' must be an array of strings");
     }
     out->push_back(item.get<std::string>());
+  }
+  return Status::ok();
+}
+
+constexpr size_t kMaxEpochBytes = 64;
+
+bool validEpoch(const std::string& epoch) {
+  if (epoch.size() > kMaxEpochBytes) {
+    return false;
+  }
+  for (char c : epoch) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// {"offset": N, "epoch": "..."}; epoch optional.
+bool readPosition(const json& value, StreamPosition* out) {
+  if (!value.is_object()) {
+    return false;
+  }
+  auto offset = value.find("offset");
+  if (offset == value.end() || !offset->is_number_unsigned()) {
+    return false;
+  }
+  out->offset = offset->get<uint64_t>();
+  if (auto epoch = value.find("epoch"); epoch != value.end()) {
+    if (!epoch->is_string() || !validEpoch(epoch->get_ref<const std::string&>())) {
+      return false;
+    }
+    out->epoch = epoch->get<std::string>();
+  }
+  return true;
+}
+
+Status readSince(const json& frame, ClientCommand* cmd) {
+  auto since = frame.find("since");
+  if (since == frame.end()) {
+    return Status::ok();
+  }
+  if (!since->is_object()) {
+    return bad("'since' must be an object: {\"CHANNEL\":{\"offset\":N,\"epoch\":\"E\"}}");
+  }
+  for (const auto& channel : cmd->channels) {
+    auto it = since->find(channel);
+    if (it == since->end()) {
+      continue;
+    }
+    StreamPosition position;
+    if (!readPosition(*it, &position)) {
+      return bad("'since' for '" + channel.substr(0, 300) +
+                 "' must be {\"offset\":N,\"epoch\":\"E\"} (offset a non-negative integer, "
+                 "epoch up to 64 letters and digits)");
+    }
+    if (std::none_of(cmd->since.begin(), cmd->since.end(),
+                     [&](const auto& p) { return p.first == channel; })) {
+      cmd->since.emplace_back(channel, std::move(position));
+    }
+  }
+  for (const auto& item : since->items()) {
+    if (std::find(cmd->channels.begin(), cmd->channels.end(), item.key()) == cmd->channels.end()) {
+      return bad("'since' names '" + item.key().substr(0, 300) + "', which is not in 'channels'");
+    }
   }
   return Status::ok();
 }
@@ -79,6 +146,9 @@ ParsedFrame parseClientFrame(std::string_view text) {
   if (name == "subscribe") {
     cmd.type = CommandType::kSubscribe;
     out.status = readChannelList(frame, &cmd.channels);
+    if (out.status.isOk()) {
+      out.status = readSince(frame, &cmd);
+    }
   } else if (name == "unsubscribe") {
     cmd.type = CommandType::kUnsubscribe;
     out.status = readChannelList(frame, &cmd.channels);
@@ -104,6 +174,16 @@ ParsedFrame parseClientFrame(std::string_view text) {
       out.status = bad("'token' is required and must be a non-empty string");
     } else {
       cmd.token = token->get<std::string>();
+    }
+    if (auto since = frame.find("user_since"); out.status.isOk() && since != frame.end()) {
+      StreamPosition position;
+      if (!readPosition(*since, &position)) {
+        out.status =
+            bad("'user_since' must be {\"offset\":N,\"epoch\":\"E\"} (offset a non-negative "
+                "integer, epoch up to 64 letters and digits)");
+      } else {
+        cmd.user_since = std::move(position);
+      }
     }
   } else {
     out.status = bad("unknown type '" + name.substr(0, 64) +
@@ -157,6 +237,49 @@ std::optional<std::string> queryParam(std::string_view query, std::string_view k
     start = amp + 1;
   }
   return std::nullopt;
+}
+
+std::optional<StreamPosition> parseStreamPosition(std::string_view text) {
+  const size_t colon = text.find(':');
+  const std::string_view number = text.substr(0, colon);
+  if (number.empty() || number.size() > 20) {
+    return std::nullopt;
+  }
+  StreamPosition position;
+  for (char c : number) {
+    if (c < '0' || c > '9') {
+      return std::nullopt;
+    }
+    const uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (position.offset > (UINT64_MAX - digit) / 10) {
+      return std::nullopt;
+    }
+    position.offset = position.offset * 10 + digit;
+  }
+  if (colon != std::string_view::npos) {
+    position.epoch = std::string(text.substr(colon + 1));
+    if (!validEpoch(position.epoch)) {
+      return std::nullopt;
+    }
+  }
+  return position;
+}
+
+std::string buildRecoveryFrame(const RecoveryOutcome& outcome) {
+  json frame = {{"type", "recovery"}};
+  if (outcome.channel.empty()) {
+    frame["user"] = outcome.user;
+  } else {
+    frame["channel"] = outcome.channel;
+  }
+  frame["recovered"] = outcome.recovered;
+  frame["offset"] = outcome.offset;
+  frame["epoch"] = outcome.epoch;
+  frame["missed"] = outcome.missed;
+  if (!outcome.reason.empty()) {
+    frame["reason"] = outcome.reason;
+  }
+  return frame.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string buildConnectedFrame(const std::string& client, const std::string& node,

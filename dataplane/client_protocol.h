@@ -16,12 +16,22 @@ enum class CommandType { kSubscribe, kUnsubscribe, kPing, kPublish, kAuthenticat
 // Most channels one subscribe/unsubscribe frame may name.
 inline constexpr size_t kMaxChannelsPerCommand = 100;
 
+// Where a client is in a stream: the last offset it received, in `epoch` ("" when it has no
+// epoch yet: then offset 0 asks for everything retained).
+struct StreamPosition {
+  uint64_t offset = 0;
+  std::string epoch;
+};
+
 struct ClientCommand {
   CommandType type = CommandType::kPing;
   std::vector<std::string> channels;  // subscribe, unsubscribe
-  std::string channel;                // publish
-  std::string data;                   // publish: JSON text, re-serialised compactly
-  std::string token;                  // authenticate
+  // subscribe: channels to recover from a position, in the order of `channels`.
+  std::vector<std::pair<std::string, StreamPosition>> since;
+  std::optional<StreamPosition> user_since;  // authenticate: recover the personal stream
+  std::string channel;                       // publish
+  std::string data;                          // publish: JSON text, re-serialised compactly
+  std::string token;                         // authenticate
 };
 
 struct ParsedFrame {
@@ -42,6 +52,9 @@ std::optional<std::string> urlDecode(std::string_view text);
 // Returns the value of `key` in a query string ("a=1&b=2"), URL-decoded, or nullopt.
 std::optional<std::string> queryParam(std::string_view query, std::string_view key);
 
+// Parses the `user_since=OFFSET[:EPOCH]` query value; nullopt when malformed.
+std::optional<StreamPosition> parseStreamPosition(std::string_view text);
+
 // Server → client frames (except `message`, see frame_builder.h).
 std::string buildConnectedFrame(const std::string& client, const std::string& node,
                                 const std::string& user, uint32_t ping_interval_s,
@@ -50,5 +63,19 @@ std::string buildConnectedFrame(const std::string& client, const std::string& no
 std::string buildReplyFrame(std::optional<uint64_t> id, const std::vector<std::string>& channels);
 std::string buildErrorFrame(std::optional<uint64_t> id, ErrorCode code, const std::string& message);
 std::string buildPongFrame(std::optional<uint64_t> id);
+
+// The end of a recovery: `missed` publications were sent before it; live ones follow.
+// `channel` empty means the user's personal stream (then `user` is named). `reason` is set
+// only when the recovery could not be attempted (e.g. "unavailable").
+struct RecoveryOutcome {
+  std::string channel;
+  std::string user;
+  bool recovered = false;
+  uint64_t offset = 0;
+  std::string epoch;
+  uint64_t missed = 0;
+  std::string reason;
+};
+std::string buildRecoveryFrame(const RecoveryOutcome& outcome);
 
 }  // namespace herald::node

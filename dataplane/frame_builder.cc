@@ -43,7 +43,8 @@ std::string buildMessageFrame(const herald::v1::Deliver& deliver) {
     out.append(",\"event\":");
     appendJsonString(&out, pub.event());
   }
-  if (deliver.target() == herald::v1::DELIVERY_TARGET_CHANNEL) {
+  // Channel and personal publications have a stream position; broadcasts to all do not.
+  if (deliver.target() != herald::v1::DELIVERY_TARGET_ALL && pub.offset() != 0) {
     out.append(",\"offset\":");
     out.append(std::to_string(pub.offset()));
     out.append(",\"epoch\":");

@@ -87,6 +87,11 @@ std::string Node::start() {
     ctx.tls_cert_file = config_.tls_cert;
     ctx.tls_key_file = config_.tls_key;
     ctx.blocked_users = &blocked_users_;
+    ctx.recover = [this](const herald::v1::RecoverRequest& request) {
+      herald::v1::NodeMessage message;
+      *message.mutable_recover() = request;
+      return link_ != nullptr && link_->send(std::move(message));
+    };
     ctx.http = [this](const std::string& path, int* status, std::string* type, std::string* body) {
       http(path, status, type, body);
     };
@@ -130,6 +135,14 @@ std::string Node::start() {
   callbacks.user_limit = [this](const herald::v1::UserLimit& l) {
     blocked_users_.set(l.user(), l.blocked());
   };
+  callbacks.recovered = [this](const herald::v1::RecoverResponse& page) {
+    // The shard that asked is in the request id's top bits.
+    const uint64_t shard = page.request_id() >> 48;
+    if (shard < shards_.size()) {
+      shards_[shard]->recovered(std::make_shared<const herald::v1::RecoverResponse>(page));
+    }
+  };
+  callbacks.presence_query = [this](const herald::v1::PresenceQuery& q) { presence(q); };
   callbacks.session_started = [this] {
     blocked_users_.clear();
     // A restarted control plane may count versions anew (e.g. a wiped state file).
@@ -171,11 +184,49 @@ void Node::deliver(const herald::v1::Deliver& deliver) {
   delivery->target = deliver.target();
   delivery->channel = deliver.publication().channel();
   delivery->user = deliver.user();
+  delivery->offset = deliver.publication().offset();
   // Serialised and framed once here; every shard and connection shares these bytes.
   delivery->frame = prepareTextFrame(buildMessageFrame(deliver));
   DeliveryPtr shared = std::move(delivery);
   for (auto& shard : shards_) {
     shard->deliver(shared);
+  }
+}
+
+void Node::presence(const herald::v1::PresenceQuery& query) {
+  // Each shard answers for its own connections on its own thread; the last one sends.
+  struct Gather {
+    std::mutex mu;
+    herald::v1::PresenceReply reply;
+    size_t remaining = 0;
+  };
+  auto gather = std::make_shared<Gather>();
+  gather->reply.set_request_id(query.request_id());
+  gather->remaining = shards_.size();
+  auto shared = std::make_shared<const herald::v1::PresenceQuery>(query);
+  const int max_entries = static_cast<int>(query.max_entries());
+  for (auto& shard : shards_) {
+    shard->presence(shared, [this, gather, max_entries](herald::v1::PresenceReply part) {
+      std::lock_guard<std::mutex> lock(gather->mu);
+      auto& reply = gather->reply;
+      reply.set_connections(reply.connections() + part.connections());
+      reply.set_truncated(reply.truncated() || part.truncated());
+      for (auto& entry : *part.mutable_entries()) {
+        if (reply.entries_size() >= max_entries) {
+          reply.set_truncated(true);
+          break;
+        }
+        *reply.add_entries() = std::move(entry);
+      }
+      for (auto& count : *part.mutable_counts()) {
+        *reply.add_counts() = std::move(count);
+      }
+      if (--gather->remaining == 0 && link_) {
+        herald::v1::NodeMessage message;
+        *message.mutable_presence() = std::move(reply);
+        link_->send(std::move(message));
+      }
+    });
   }
 }
 
@@ -206,6 +257,11 @@ constexpr std::pair<const char*, ShardCounter> kSummedCounters[] = {
     {"subscribe_denied", &ShardCounters::subscribe_denied},
     {"subscribe_over_limit", &ShardCounters::subscribe_over_limit},
     {"ping_timeouts", &ShardCounters::ping_timeouts},
+    {"messages_dropped", &ShardCounters::messages_dropped},
+    {"backlogged_connections", &ShardCounters::backlogged_connections},
+    {"recoveries", &ShardCounters::recoveries},
+    {"recoveries_failed", &ShardCounters::recoveries_failed},
+    {"messages_recovered", &ShardCounters::messages_recovered},
 };
 
 }  // namespace

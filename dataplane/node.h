@@ -36,6 +36,7 @@ class Node {
   Status applyConfig(const herald::v1::ConfigSnapshot& snapshot);
   void deliver(const herald::v1::Deliver& deliver);
   void disconnect(const herald::v1::DisconnectCommand& command);
+  void presence(const herald::v1::PresenceQuery& query);
   void http(const std::string& path, int* status, std::string* type, std::string* body) const;
 
   NodeConfig config_;

@@ -54,6 +54,16 @@ bool NodeLinkClient::reportStatsNow(std::chrono::milliseconds timeout) {
          stats_written_ >= generation;
 }
 
+bool NodeLinkClient::send(herald::v1::NodeMessage message) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (outbox_.size() >= kMaxOutbox || stopping_) {
+    return false;
+  }
+  outbox_.push_back(std::move(message));
+  cv_.notify_all();
+  return true;
+}
+
 void NodeLinkClient::runLoop() {
   auto log = componentLogger("link");
   uint32_t attempt = 0;
@@ -186,6 +196,16 @@ bool NodeLinkClient::runSession() {
         case herald::v1::ControlMessage::kUserLimit:
           callbacks_.user_limit(message.user_limit());
           break;
+        case herald::v1::ControlMessage::kRecovered:
+          if (callbacks_.recovered) {
+            callbacks_.recovered(message.recovered());
+          }
+          break;
+        case herald::v1::ControlMessage::kPresenceQuery:
+          if (callbacks_.presence_query) {
+            callbacks_.presence_query(message.presence_query());
+          }
+          break;
         case herald::v1::ControlMessage::KIND_NOT_SET:
           break;
       }
@@ -227,6 +247,7 @@ void NodeLinkClient::writerLoop(Stream* stream) {
   constexpr auto kFirstConfigTimeout = std::chrono::seconds(2);
   const auto started = std::chrono::steady_clock::now();
   auto next_stats = started;
+  std::vector<herald::v1::NodeMessage> outgoing;
   for (;;) {
     if (!session_configured_ && std::chrono::steady_clock::now() - started > kFirstConfigTimeout) {
       componentLogger("link")->warn("no config from control plane within 2 s of Hello; redialing");
@@ -239,7 +260,8 @@ void NodeLinkClient::writerLoop(Stream* stream) {
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_until(lock, next_stats, [this] {
-        return stopping_ || session_over_ || interest_pending_ || stats_requested_ > stats_written_;
+        return stopping_ || session_over_ || interest_pending_ ||
+               stats_requested_ > stats_written_ || (session_configured_ && !outbox_.empty());
       });
       if (stopping_ || session_over_) {
         return;
@@ -248,6 +270,11 @@ void NodeLinkClient::writerLoop(Stream* stream) {
       if (stats_requested_ > stats_written_) {
         next_stats = std::chrono::steady_clock::now();
       }
+      // Taken before the interest delta: every queued request's interest is then in it (or
+      // in an earlier one), so the control plane routes the stream here before answering.
+      if (session_configured_) {
+        outgoing.swap(outbox_);
+      }
     }
     herald::v1::NodeMessage delta;
     if (interest_.takeDelta(delta.mutable_interest())) {
@@ -255,6 +282,16 @@ void NodeLinkClient::writerLoop(Stream* stream) {
         return;
       }
     }
+    for (size_t i = 0; i < outgoing.size(); ++i) {
+      if (!write(stream, outgoing[i])) {
+        // Requeue what did not go out, ahead of newer messages, for the next session.
+        std::lock_guard<std::mutex> lock(mu_);
+        outbox_.insert(outbox_.begin(), std::make_move_iterator(outgoing.begin() + i),
+                       std::make_move_iterator(outgoing.end()));
+        return;
+      }
+    }
+    outgoing.clear();
     if (std::chrono::steady_clock::now() >= next_stats) {
       uint64_t generation = 0;
       {

@@ -35,6 +35,8 @@ struct NodeLinkCallbacks {
   std::function<void(const herald::v1::Deliver&)> deliver;
   std::function<void(const herald::v1::DisconnectCommand&)> disconnect;
   std::function<void(const herald::v1::UserLimit&)> user_limit;
+  std::function<void(const herald::v1::RecoverResponse&)> recovered;
+  std::function<void(const herald::v1::PresenceQuery&)> presence_query;
   // A new session starts: state the previous one established (user blocks) is void.
   std::function<void()> session_started;
   std::function<herald::v1::NodeStats()> stats;
@@ -58,6 +60,13 @@ class NodeLinkClient {
   // written; false when there is no link or it did not go out in time.
   bool reportStatsNow(std::chrono::milliseconds timeout);
   uint64_t reconnects() const { return reconnects_.load(); }
+  // Queues a message (a recovery request, a presence reply) for the control plane. It goes
+  // out after any interest change recorded before this call, on this session or the next
+  // (after Hello). False when the outbox is full.
+  bool send(herald::v1::NodeMessage message);
+
+  // Most messages waiting in the outbox (e.g. while the control plane is away).
+  static constexpr size_t kMaxOutbox = 10000;
 
  private:
   void runLoop();
@@ -88,6 +97,7 @@ class NodeLinkClient {
   bool interest_pending_ = false;
   uint64_t stats_requested_ = 0;  // generation of the last reportStatsNow request
   uint64_t stats_written_ = 0;    // generation covered by the last stats write
+  std::vector<herald::v1::NodeMessage> outbox_;
 
   std::mutex write_mu_;  // the gRPC stream allows one writer at a time
 };

@@ -24,6 +24,9 @@ herald::v1::Limits defaultLimits() {
   l.set_failed_auth_per_ip_per_minute(30);
   l.set_outbound_queue_messages(1024);
   l.set_outbound_queue_bytes(1 << 20);
+  l.set_slow_consumer_policy(herald::v1::SLOW_CONSUMER_POLICY_DROP);
+  l.set_user_history_size(100);
+  l.set_user_history_ttl_seconds(600);
   return l;
 }
 

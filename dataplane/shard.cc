@@ -12,6 +12,7 @@
 #include "common/channel_name.h"
 #include "common/logging.h"
 #include "dataplane/client_protocol.h"
+#include "dataplane/frame_builder.h"
 #include "dataplane/permissions.h"
 #include "dataplane/subscription_index.h"
 #include "dataplane/ws_config.h"
@@ -43,8 +44,16 @@ constexpr uint16_t kCloseTokenExpired = 4002;
 constexpr uint16_t kCloseTooManyRequests = 4029;
 constexpr uint16_t kCloseUserLimit = 4030;
 constexpr uint16_t kClosePingTimeout = 4015;
+constexpr uint16_t kCloseSlowConsumer = 4008;
 // Rate-limited frames in a row before the connection is closed with 4029.
 constexpr uint16_t kMaxRateViolations = 50;
+// Most bytes handed to websocketpp (and the kernel behind it) per connection; beyond it frames
+// wait in the connection's own bounded queue, where the slow-consumer policy applies.
+constexpr size_t kSocketWindowBytes = 256 * 1024;
+// How often backlogged connections are topped up from their queues.
+constexpr auto kFlushInterval = std::chrono::milliseconds(2);
+// A recovery that has not finished by then reports recovered:false ("timeout").
+constexpr int64_t kRecoveryTimeoutMs = 10000;
 
 // What Shard needs of its engine; one engine per WebSocket flavour (ws://, wss://).
 class Shard::Impl {
@@ -57,6 +66,9 @@ class Shard::Impl {
   virtual void deliver(const Delivery& d) = 0;
   virtual void applySettings(NodeSettingsPtr settings) = 0;
   virtual void disconnect(const herald::v1::DisconnectCommand& cmd) = 0;
+  virtual void recovered(const herald::v1::RecoverResponse& page) = 0;
+  virtual void presence(const herald::v1::PresenceQuery& query,
+                        const Shard::PresenceDone& done) = 0;
   virtual void beginShutdown(uint16_t code, const std::string& reason) = 0;
 
   ShardCounters counters_;
@@ -158,7 +170,10 @@ class ShardEngine final : public Shard::Impl {
   void post(std::function<void()> fn) { asio::post(io_, std::move(fn)); }
 
   void stop() {
-    asio::post(io_, [this] { sweep_timer_.cancel(); });
+    asio::post(io_, [this] {
+      sweep_timer_.cancel();
+      flush_timer_.cancel();
+    });
     work_.reset();
     io_.stop();
     if (thread_.joinable()) {
@@ -172,30 +187,85 @@ class ShardEngine final : public Shard::Impl {
     switch (d.target) {
       case herald::v1::DELIVERY_TARGET_CHANNEL:
         if (const auto* subs = index_.find(d.channel)) {
+          const bool drop = dropsOldest(&d.channel);
           for (WsConnection* con : *subs) {
-            sendFrame(con, *d.frame);
+            if (con->recovering.empty() || !holdForRecovery(con, &d.channel, d)) {
+              sendFrame(con, d.frame, drop);
+            }
           }
         }
         break;
       case herald::v1::DELIVERY_TARGET_USER: {
         auto it = users_.find(d.user);
         if (it != users_.end()) {
+          const bool drop = dropsOldest(nullptr);
           for (WsConnection* con : it->second) {
-            sendFrame(con, *d.frame);
+            if (con->recovering.empty() || !holdForRecovery(con, nullptr, d)) {
+              sendFrame(con, d.frame, drop);
+            }
           }
         }
         break;
       }
-      case herald::v1::DELIVERY_TARGET_ALL:
+      case herald::v1::DELIVERY_TARGET_ALL: {
+        const bool drop = dropsOldest(nullptr);
         for (WsConnection* con : all_) {
           if (con->greeted) {  // not to connections still waiting for a token
-            sendFrame(con, *d.frame);
+            sendFrame(con, d.frame, drop);
           }
         }
         break;
+      }
       default:
         break;
     }
+  }
+
+  void recovered(const herald::v1::RecoverResponse& page) {
+    auto it = recoveries_.find(page.request_id());
+    if (it == recoveries_.end()) {
+      return;  // the connection closed, or the recovery timed out meanwhile
+    }
+    WsConnection* con = it->second;
+    Recovery* recovery = findRecovery(con, page.request_id());
+    if (recovery == nullptr) {
+      return;
+    }
+    auto step = recovery->onPage(page);
+    if (applyRecoveryStep(con, recovery, step)) {
+      return;
+    }
+    if (!ctx_.recover || !ctx_.recover(recovery->nextRequest())) {
+      auto failed = recovery->fail("unavailable");
+      applyRecoveryStep(con, recovery, failed);
+    }
+  }
+
+  void presence(const herald::v1::PresenceQuery& query, const Shard::PresenceDone& done) {
+    herald::v1::PresenceReply reply;
+    if (!query.channel().empty()) {
+      if (const auto* subs = index_.find(query.channel())) {
+        reply.set_connections(subs->size());
+        for (WsConnection* con : *subs) {
+          if (static_cast<uint32_t>(reply.entries_size()) >= query.max_entries()) {
+            reply.set_truncated(true);
+            break;
+          }
+          auto* entry = reply.add_entries();
+          entry->set_user(con->user);
+          entry->set_client(clientId(*con));
+          entry->set_node_id(*ctx_.node_id);
+        }
+      }
+    }
+    for (const auto& channel : query.count_channels()) {
+      if (const auto* subs = index_.find(channel)) {
+        auto* count = reply.add_counts();
+        count->set_channel(channel);
+        count->set_subscribers(subs->size());
+      }
+    }
+    done(std::move(reply));
   }
 
   void applySettings(NodeSettingsPtr settings) {
@@ -225,8 +295,7 @@ class ShardEngine final : public Shard::Impl {
       }
     }
     for (WsConnection* con : targets) {
-      websocketpp::lib::error_code ec;
-      con->close(static_cast<websocketpp::close::status::value>(cmd.code()), cmd.reason(), ec);
+      closeWith(con, static_cast<uint16_t>(cmd.code()), cmd.reason());
     }
   }
 
@@ -236,7 +305,7 @@ class ShardEngine final : public Shard::Impl {
     server_.stop_listening(ec);
     const std::vector<WsConnection*> targets = all_;
     for (WsConnection* con : targets) {
-      con->close(code, reason, ec);
+      closeWith(con, code, reason);  // queued frames go out first
     }
   }
 
@@ -246,24 +315,201 @@ class ShardEngine final : public Shard::Impl {
            std::to_string(state.client_seq);
   }
 
-  void sendFrame(WsConnection* con, const PreparedFrame& frame) {
+  size_t socketWindow() const {
+    return std::min<size_t>(kSocketWindowBytes, settings_->limits.outbound_queue_bytes());
+  }
+
+  // The slow-consumer policy for a channel's namespace (nullptr: personal and broadcast
+  // frames), falling back to the global one: true = drop oldest, false = disconnect.
+  bool dropsOldest(const std::string* channel) const {
+    auto policy = herald::v1::SLOW_CONSUMER_POLICY_UNSPECIFIED;
+    if (channel != nullptr) {
+      policy = settings_->namespaceFor(namespaceOf(*channel)).slow_consumer_policy();
+    }
+    if (policy == herald::v1::SLOW_CONSUMER_POLICY_UNSPECIFIED) {
+      policy = settings_->limits.slow_consumer_policy();
+    }
+    return policy != herald::v1::SLOW_CONSUMER_POLICY_DISCONNECT;
+  }
+
+  // The fast path: a reading client's frame goes straight to its socket. Only a client that
+  // has fallen a window behind gets a queue, so a slow client never delays anyone else.
+  void sendFrame(WsConnection* con, const FramePtr& frame, bool drop_oldest) {
     if (con->get_state() != websocketpp::session::state::open) {
       return;  // closing: neither a delivery nor another slow-consumer close
     }
-    if (con->get_buffered_amount() > settings_->limits.outbound_queue_bytes()) {
-      // The client is not reading: cut it off rather than buffer without bound (code 4008).
-      websocketpp::lib::error_code ec;
-      con->close(4008, "slow consumer: outbound queue full", ec);
-      counters_.slow_consumers_closed.fetch_add(1, std::memory_order_relaxed);
+    if (!con->backlog && con->get_buffered_amount() < socketWindow()) {
+      if (!con->send(frame->message)) {
+        counters_.messages_out.fetch_add(1, std::memory_order_relaxed);
+      }
       return;
     }
-    if (!con->send(frame.message)) {
-      counters_.messages_out.fetch_add(1, std::memory_order_relaxed);
+    enqueue(con, frame, drop_oldest);
+  }
+
+  void enqueue(WsConnection* con, const FramePtr& frame, bool drop_oldest) {
+    if (!con->backlog) {
+      con->backlog = std::make_unique<OutboundQueue<FramePtr>>();
+      backlog_.push_back(con);
+      counters_.backlogged_connections.fetch_add(1, std::memory_order_relaxed);
+      armFlush();
+    }
+    const auto& limits = settings_->limits;
+    const size_t bytes = frame->message->get_header().size() + frame->message->get_payload().size();
+    const uint64_t dropped_before = con->backlog->dropped();
+    const auto result = con->backlog->push(frame, bytes, limits.outbound_queue_messages(),
+                                           limits.outbound_queue_bytes(), drop_oldest);
+    if (result == OutboundQueue<FramePtr>::PushResult::kOverflow) {
+      counters_.slow_consumers_closed.fetch_add(1, std::memory_order_relaxed);
+      con->backlog->clear();  // cut off: what it did not read is not sent
+      closeWith(con, kCloseSlowConsumer, "slow consumer: outbound queue full");
+    } else if (result == OutboundQueue<FramePtr>::PushResult::kDropped) {
+      counters_.messages_dropped.fetch_add(con->backlog->dropped() - dropped_before,
+                                           std::memory_order_relaxed);
     }
   }
 
+  void armFlush() {
+    if (flush_armed_) {
+      return;
+    }
+    flush_armed_ = true;
+    flush_timer_.expires_after(kFlushInterval);
+    flush_timer_.async_wait([this](const asio::error_code& ec) {
+      flush_armed_ = false;
+      if (ec) {
+        return;
+      }
+      flushBacklogs();
+      if (!backlog_.empty()) {
+        armFlush();
+      }
+    });
+  }
+
+  // Moves queued frames into sockets that have room again (all of them when `everything`).
+  void flushBacklog(WsConnection* con, bool everything) {
+    auto& queue = *con->backlog;
+    const size_t window = socketWindow();
+    while (!queue.empty() && (everything || con->get_buffered_amount() < window)) {
+      if (!con->send(queue.pop()->message)) {
+        counters_.messages_out.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  }
+
+  void flushBacklogs() {
+    for (size_t i = 0; i < backlog_.size();) {
+      WsConnection* con = backlog_[i];
+      if (con->get_state() == websocketpp::session::state::open) {
+        flushBacklog(con, false);
+      } else {
+        con->backlog->clear();
+      }
+      if (con->backlog->empty()) {
+        dropBacklog(con);  // swaps the last entry into i
+      } else {
+        ++i;
+      }
+    }
+  }
+
+  void dropBacklog(WsConnection* con) {
+    auto it = std::find(backlog_.begin(), backlog_.end(), con);
+    if (it != backlog_.end()) {
+      *it = backlog_.back();
+      backlog_.pop_back();
+      counters_.backlogged_connections.fetch_sub(1, std::memory_order_relaxed);
+    }
+    con->backlog.reset();
+  }
+
+  // Server frames (replies, errors, recovery ends) keep their place behind queued frames.
   void sendText(WsConnection* con, const std::string& text) {
+    if (con->backlog) {
+      enqueue(con, prepareTextFrame(text), dropsOldest(nullptr));
+      return;
+    }
     con->send(text, websocketpp::frame::opcode::text);
+  }
+
+  using Recovery = StreamRecovery<FramePtr>;
+
+  // Starts recovering a channel (or, with an empty channel, the user's personal stream) for
+  // a connection that is already subscribed to it.
+  void startRecovery(WsConnection* con, std::string channel, StreamPosition since) {
+    const uint64_t id = (static_cast<uint64_t>(ctx_.index) << 48) | next_recovery_++;
+    std::string user = channel.empty() ? con->user : std::string();
+    auto owned = std::make_unique<Recovery>(id, std::move(channel), std::move(user),
+                                            std::move(since), steadyMillis() + kRecoveryTimeoutMs,
+                                            settings_->limits.outbound_queue_messages());
+    Recovery* recovery = owned.get();
+    con->recovering.push_back(std::move(owned));
+    recoveries_[id] = con;
+    if (!ctx_.recover || !ctx_.recover(recovery->nextRequest())) {
+      auto failed = recovery->fail("unavailable");
+      applyRecoveryStep(con, recovery, failed);
+    }
+  }
+
+  Recovery* findRecovery(WsConnection* con, uint64_t id) {
+    for (auto& r : con->recovering) {
+      if (r->requestId() == id) {
+        return r.get();
+      }
+    }
+    return nullptr;
+  }
+
+  // A live frame for a stream this connection is recovering: held until the history is out.
+  bool holdForRecovery(WsConnection* con, const std::string* channel, const Delivery& d) {
+    for (auto& r : con->recovering) {
+      const bool match = channel == nullptr ? r->isUserStream() : r->channel() == *channel;
+      if (match) {
+        if (!r->hold(d.offset, d.frame)) {
+          counters_.messages_dropped.fetch_add(1, std::memory_order_relaxed);
+        }
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Sends what a recovery step produced; true when the recovery is over (and destroyed).
+  bool applyRecoveryStep(WsConnection* con, Recovery* recovery, Recovery::Step& step) {
+    const std::string& channel = recovery->channel();
+    const bool drop = dropsOldest(recovery->isUserStream() ? nullptr : &channel);
+    for (const herald::v1::Publication* pub : step.send) {
+      herald::v1::Deliver deliver;
+      if (recovery->isUserStream()) {
+        deliver.set_target(herald::v1::DELIVERY_TARGET_USER);
+        deliver.set_user(con->user);
+      } else {
+        deliver.set_target(herald::v1::DELIVERY_TARGET_CHANNEL);
+      }
+      *deliver.mutable_publication() = *pub;
+      sendFrame(con, prepareTextFrame(buildMessageFrame(deliver)), drop);
+      counters_.messages_recovered.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (!step.finished) {
+      return false;
+    }
+    if (con->get_state() == websocketpp::session::state::open) {
+      sendText(con, buildRecoveryFrame(step.outcome));
+      for (const auto& frame : step.release) {
+        sendFrame(con, frame, drop);
+      }
+    }
+    counters_.recoveries.fetch_add(1, std::memory_order_relaxed);
+    if (!step.outcome.recovered) {
+      counters_.recoveries_failed.fetch_add(1, std::memory_order_relaxed);
+    }
+    recoveries_.erase(recovery->requestId());
+    auto& list = con->recovering;
+    list.erase(std::remove_if(list.begin(), list.end(),
+                              [&](const auto& r) { return r.get() == recovery; }),
+               list.end());
+    return true;
   }
 
   void sendError(WsConnection* con, std::optional<uint64_t> id, const Status& status) {
@@ -347,6 +593,10 @@ class ShardEngine final : public Shard::Impl {
     std::optional<std::string> token;
     if (q != std::string::npos) {
       token = queryParam(std::string_view(resource).substr(q + 1), "token");
+      if (auto since = queryParam(std::string_view(resource).substr(q + 1), "user_since")) {
+        con->pending_user_since = parseStreamPosition(*since);
+        con->user_since_invalid = !con->pending_user_since.has_value();
+      }
     }
     if (token && !token->empty()) {
       auto claims = verifyToken(con, *token);
@@ -385,6 +635,24 @@ class ShardEngine final : public Shard::Impl {
     if (!sub_status.isOk()) {
       sendError(con, std::nullopt, sub_status);
     }
+    if (con->user_since_invalid) {
+      con->user_since_invalid = false;
+      sendError(con, std::nullopt,
+                Status(ErrorCode::kBadRequest,
+                       "user_since: expected OFFSET or OFFSET:EPOCH (epoch up to 64 letters and "
+                       "digits)"));
+    }
+    startUserRecovery(con);
+  }
+
+  // The personal stream recovers once the connection has a user and asked with user_since.
+  void startUserRecovery(WsConnection* con) {
+    if (!con->pending_user_since || con->user.empty()) {
+      return;
+    }
+    StreamPosition since = std::move(*con->pending_user_since);
+    con->pending_user_since.reset();
+    startRecovery(con, std::string(), std::move(since));
   }
 
   Result<TokenClaims> verifyToken(WsConnection* con, const std::string& token) {
@@ -433,6 +701,10 @@ class ShardEngine final : public Shard::Impl {
   }
 
   void closeWith(WsConnection* con, uint16_t code, const std::string& reason) {
+    if (con->backlog && code != kCloseSlowConsumer &&
+        con->get_state() == websocketpp::session::state::open) {
+      flushBacklog(con, true);  // what was queued goes out before the close frame
+    }
     websocketpp::lib::error_code ec;
     con->close(code, reason, ec);
   }
@@ -461,6 +733,18 @@ class ShardEngine final : public Shard::Impl {
           closing.emplace_back(con, kCloseTokenExpired);
         } else if (!con->greeted && now_ms - con->opened_ms >= ctx_.handshake_timeout_ms) {
           closing.emplace_back(con, kCloseUnauthorized);
+        }
+      }
+      std::vector<std::pair<WsConnection*, uint64_t>> overdue;
+      for (const auto& [id, con] : recoveries_) {
+        if (Recovery* r = findRecovery(con, id); r != nullptr && r->deadlineMs() <= now_ms) {
+          overdue.emplace_back(con, id);
+        }
+      }
+      for (const auto& [con, id] : overdue) {
+        if (Recovery* r = findRecovery(con, id)) {
+          auto failed = r->fail("timeout");
+          applyRecoveryStep(con, r, failed);
         }
       }
       for (auto& [con, code] : closing) {
@@ -493,6 +777,13 @@ class ShardEngine final : public Shard::Impl {
       return;  // failed handshake: never registered
     }
     con->open = false;
+    for (const auto& recovery : con->recovering) {
+      recoveries_.erase(recovery->requestId());
+    }
+    con->recovering.clear();
+    if (con->backlog) {
+      dropBacklog(con);
+    }
     for (const auto& channel : con->channels) {
       if (index_.remove(channel, con)) {
         ctx_.interest->channelRemoved(channel);
@@ -591,11 +882,18 @@ class ShardEngine final : public Shard::Impl {
         break;
       case CommandType::kSubscribe: {
         std::vector<std::string> accepted;
-        Status s = subscribe(con, cmd.channels, &accepted);
-        if (s.isOk()) {
-          sendText(con, buildReplyFrame(parsed.id, accepted));
-        } else {
+        std::vector<std::string> fresh;
+        Status s = subscribe(con, cmd.channels, &accepted, &fresh);
+        if (!s.isOk()) {
           sendError(con, parsed.id, s);
+          break;
+        }
+        sendText(con, buildReplyFrame(parsed.id, accepted));
+        // `since` applies to channels this frame subscribed; held ones already get live frames.
+        for (const auto& [channel, position] : cmd.since) {
+          if (std::find(fresh.begin(), fresh.end(), channel) != fresh.end()) {
+            startRecovery(con, channel, position);
+          }
         }
         break;
       }
@@ -623,6 +921,9 @@ class ShardEngine final : public Shard::Impl {
         break;
       }
       case CommandType::kAuthenticate:
+        if (cmd.user_since && con->user.empty()) {
+          con->pending_user_since = cmd.user_since;
+        }
         authenticate(con, parsed.id, cmd.token);
         break;
     }
@@ -649,13 +950,14 @@ class ShardEngine final : public Shard::Impl {
       greet(con, id);
     } else {
       sendText(con, buildReplyFrame(id, {}));
+      startUserRecovery(con);
     }
   }
 
   // Counts refused subscriptions by kind for /stats.
   Status subscribe(WsConnection* con, const std::vector<std::string>& channels,
-                   std::vector<std::string>* accepted) {
-    Status s = subscribeAll(con, channels, accepted);
+                   std::vector<std::string>* accepted, std::vector<std::string>* fresh = nullptr) {
+    Status s = subscribeAll(con, channels, accepted, fresh);
     if (s.code() == ErrorCode::kPermissionDenied) {
       counters_.subscribe_denied.fetch_add(1, std::memory_order_relaxed);
     } else if (s.code() == ErrorCode::kLimitExceeded) {
@@ -666,7 +968,7 @@ class ShardEngine final : public Shard::Impl {
 
   // All-or-nothing: a frame with one bad channel subscribes to none of its channels.
   Status subscribeAll(WsConnection* con, const std::vector<std::string>& channels,
-                      std::vector<std::string>* accepted) {
+                      std::vector<std::string>* accepted, std::vector<std::string>* added) {
     std::vector<std::string> fresh;
     for (const auto& channel : channels) {
       auto name = parseChannelName(channel);
@@ -714,6 +1016,9 @@ class ShardEngine final : public Shard::Impl {
     }
     counters_.subscriptions.fetch_add(fresh.size(), std::memory_order_relaxed);
     *accepted = channels;
+    if (added != nullptr) {
+      *added = std::move(fresh);
+    }
     return Status::ok();
   }
 
@@ -750,6 +1055,11 @@ class ShardEngine final : public Shard::Impl {
   std::vector<WsConnection*> all_;
   std::unordered_map<std::string, std::vector<WsConnection*>> users_;
   asio::steady_timer sweep_timer_{io_};
+  asio::steady_timer flush_timer_{io_};
+  bool flush_armed_ = false;
+  std::vector<WsConnection*> backlog_;                      // connections with queued frames
+  std::unordered_map<uint64_t, WsConnection*> recoveries_;  // request id -> connection
+  uint64_t next_recovery_ = 1;
   uint64_t next_seq_ = 1;
   bool shutting_down_ = false;
 };
@@ -783,6 +1093,17 @@ void Shard::applySettings(NodeSettingsPtr settings) {
 void Shard::disconnect(std::shared_ptr<const herald::v1::DisconnectCommand> command) {
   Impl* impl = impl_.get();
   impl_->post([impl, command = std::move(command)] { impl->disconnect(*command); });
+}
+
+void Shard::recovered(std::shared_ptr<const herald::v1::RecoverResponse> page) {
+  Impl* impl = impl_.get();
+  impl_->post([impl, page = std::move(page)] { impl->recovered(*page); });
+}
+
+void Shard::presence(std::shared_ptr<const herald::v1::PresenceQuery> query, PresenceDone done) {
+  Impl* impl = impl_.get();
+  impl_->post(
+      [impl, query = std::move(query), done = std::move(done)] { impl->presence(*query, done); });
 }
 
 void Shard::beginShutdown(uint16_t code, const std::string& reason) {

@@ -24,6 +24,7 @@ struct Delivery {
   herald::v1::DeliveryTarget target = herald::v1::DELIVERY_TARGET_CHANNEL;
   std::string channel;
   std::string user;
+  uint64_t offset = 0;  // position in the channel's or user's stream; 0 for broadcasts
   PreparedFramePtr frame;
 };
 using DeliveryPtr = std::shared_ptr<const Delivery>;
@@ -48,6 +49,11 @@ struct alignas(64) ShardCounters {
   std::atomic<uint64_t> subscribe_denied{0};
   std::atomic<uint64_t> subscribe_over_limit{0};
   std::atomic<uint64_t> ping_timeouts{0};
+  std::atomic<uint64_t> messages_dropped{0};        // oldest frames dropped from full queues
+  std::atomic<uint64_t> backlogged_connections{0};  // connections with a queue right now
+  std::atomic<uint64_t> recoveries{0};              // recoveries finished
+  std::atomic<uint64_t> recoveries_failed{0};       // of which recovered:false
+  std::atomic<uint64_t> messages_recovered{0};      // publications sent from history
 };
 
 struct ShardContext {
@@ -63,6 +69,8 @@ struct ShardContext {
   std::string tls_key_file;
   IpLimiter* ip_limiter = nullptr;
   const BlockedUsers* blocked_users = nullptr;  // shared by the node's shards
+  // Sends a recovery request to the control plane (queued; false when it cannot be).
+  std::function<bool(const herald::v1::RecoverRequest&)> recover;
   // Answers plain HTTP GETs (/health, /stats): returns {status, content-type, body}.
   std::function<void(const std::string& path, int* status, std::string* type, std::string* body)>
       http;
@@ -86,6 +94,11 @@ class Shard {
   void deliver(DeliveryPtr delivery);
   void applySettings(NodeSettingsPtr settings);
   void disconnect(std::shared_ptr<const herald::v1::DisconnectCommand> command);
+  // A page of history for a recovery this shard asked for (request ids carry the shard).
+  void recovered(std::shared_ptr<const herald::v1::RecoverResponse> page);
+  // Fills this shard's part of a presence answer on its loop, then calls `done` there.
+  using PresenceDone = std::function<void(herald::v1::PresenceReply)>;
+  void presence(std::shared_ptr<const herald::v1::PresenceQuery> query, PresenceDone done);
   // Stops accepting and closes every connection with `code` (e.g. 1012 service restart).
   void beginShutdown(uint16_t code, const std::string& reason);
   // Stops the loop and joins the thread.

@@ -15,8 +15,13 @@
 
 #include "common/jwt_verifier.h"
 #include "common/rate_limiter.h"
+#include "dataplane/outbound_queue.h"
+#include "dataplane/stream_recovery.h"
 
 namespace herald::node {
+
+struct PreparedFrame;
+using FramePtr = std::shared_ptr<const PreparedFrame>;
 
 // Per-connection state lives inside websocketpp's connection object (its connection_base),
 // so a connection costs one allocation and no side table.
@@ -34,6 +39,12 @@ struct ConnState {
   std::string ip;                // remote address (fits the small-string buffer for IPv4)
   herald::TokenBucket bucket;    // inbound message rate
   uint16_t rate_violations = 0;  // rate-limited frames in a row
+  // Frames the socket could not take yet; allocated only while the client lags behind.
+  std::unique_ptr<OutboundQueue<FramePtr>> backlog;
+  // Streams being recovered (usually none: an empty vector allocates nothing).
+  std::vector<std::unique_ptr<StreamRecovery<FramePtr>>> recovering;
+  std::optional<StreamPosition> pending_user_since;  // until the user stream can recover
+  bool user_since_invalid = false;                   // reported after `connected`
 };
 
 struct WsConfig : public websocketpp::config::asio {

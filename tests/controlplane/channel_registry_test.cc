@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/clock.h"
 #include "mocks/controlplane/mocks.h"
 
 namespace herald::control {
@@ -19,10 +20,10 @@ using ::testing::NiceMock;
 TEST(ChannelRegistryTest, OffsetsStartAtOneAndIncreasePerChannel) {
   ChannelRegistry registry;
   Router router;
-  auto a1 = registry.publish("a", "", "1", "", 0, router);
-  auto a2 = registry.publish("a", "", "2", "", 0, router);
-  auto b1 = registry.publish("b", "", "1", "", 0, router);
-  auto a3 = registry.publish("a", "", "3", "", 0, router);
+  auto a1 = registry.publish("a", "", "1", "", 0, {}, router);
+  auto a2 = registry.publish("a", "", "2", "", 0, {}, router);
+  auto b1 = registry.publish("b", "", "1", "", 0, {}, router);
+  auto a3 = registry.publish("a", "", "3", "", 0, {}, router);
   EXPECT_EQ(a1.offset, 1u);
   EXPECT_EQ(a2.offset, 2u);
   EXPECT_EQ(a3.offset, 3u);
@@ -40,8 +41,8 @@ TEST(ChannelRegistryTest, EpochDiffersBetweenRegistries) {
   // A restarted control plane (new registry) must not reuse an epoch: clients detect the loss.
   ChannelRegistry first, second;
   Router router;
-  EXPECT_NE(first.publish("a", "", "1", "", 0, router).epoch,
-            second.publish("a", "", "1", "", 0, router).epoch);
+  EXPECT_NE(first.publish("a", "", "1", "", 0, {}, router).epoch,
+            second.publish("a", "", "1", "", 0, {}, router).epoch);
 }
 
 TEST(ChannelRegistryTest, IdempotencyKeyPreventsSecondDelivery) {
@@ -50,8 +51,8 @@ TEST(ChannelRegistryTest, IdempotencyKeyPreventsSecondDelivery) {
   auto node = std::make_shared<NiceMock<MockNodeSink>>("n1");
   router.setNode(node, {"a"}, {});
   EXPECT_CALL(*node, send(_)).Times(1);
-  auto first = registry.publish("a", "", "1", "key-1", 0, router);
-  auto retry = registry.publish("a", "", "1", "key-1", 0, router);
+  auto first = registry.publish("a", "", "1", "key-1", 0, {}, router);
+  auto retry = registry.publish("a", "", "1", "key-1", 0, {}, router);
   EXPECT_FALSE(first.duplicate);
   EXPECT_TRUE(retry.duplicate);
   EXPECT_EQ(retry.offset, first.offset);
@@ -60,12 +61,12 @@ TEST(ChannelRegistryTest, IdempotencyKeyPreventsSecondDelivery) {
 TEST(ChannelRegistryTest, IdempotencyWindowForgetsOldestKeys) {
   ChannelRegistry registry;
   Router router;
-  registry.publish("a", "", "1", "k0", 0, router);
+  registry.publish("a", "", "1", "k0", 0, {}, router);
   for (size_t i = 1; i <= ChannelRegistry::kIdempotencyWindow; ++i) {
-    registry.publish("a", "", "1", "k" + std::to_string(i), 0, router);
+    registry.publish("a", "", "1", "k" + std::to_string(i), 0, {}, router);
   }
-  EXPECT_FALSE(registry.publish("a", "", "1", "k0", 0, router).duplicate);
-  EXPECT_TRUE(registry.publish("a", "", "1", "k1000", 0, router).duplicate);
+  EXPECT_FALSE(registry.publish("a", "", "1", "k0", 0, {}, router).duplicate);
+  EXPECT_TRUE(registry.publish("a", "", "1", "k1000", 0, {}, router).duplicate);
 }
 
 TEST(ChannelRegistryTest, RoutesOnlyToInterestedNodesWithFullPublication) {
@@ -81,7 +82,7 @@ TEST(ChannelRegistryTest, RoutesOnlyToInterestedNodesWithFullPublication) {
     return true;
   }));
   EXPECT_CALL(*other, send(_)).Times(0);
-  auto out = registry.publish("token:price", "price_update", "{\"price\":1}", "", 1234, router);
+  auto out = registry.publish("token:price", "price_update", "{\"price\":1}", "", 1234, {}, router);
   EXPECT_EQ(out.nodes, 1u);
   ASSERT_TRUE(seen);
   const auto& pub = seen->deliver().publication();
@@ -111,7 +112,7 @@ TEST(ChannelRegistryTest, ConcurrentPublishersReachEachNodeInOffsetOrder) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < kEach; ++i) {
-        registry.publish("hot", "", "1", "", 0, router);
+        registry.publish("hot", "", "1", "", 0, {}, router);
       }
     });
   }
@@ -122,6 +123,88 @@ TEST(ChannelRegistryTest, ConcurrentPublishersReachEachNodeInOffsetOrder) {
   for (size_t i = 0; i < received.size(); ++i) {
     ASSERT_EQ(received[i], i + 1) << "delivery order differs from offset order at " << i;
   }
+}
+
+}  // namespace
+}  // namespace herald::control
+
+namespace herald::control {
+namespace {
+
+TEST(ChannelRegistryHistoryTest, ReadsWhatWasPublishedAfterAPosition) {
+  ChannelRegistry registry;
+  Router router;
+  const HistoryPolicy keep{100, 0};
+  std::string epoch;
+  for (int i = 1; i <= 5; ++i) {
+    epoch = registry.publish("a", "ev", std::to_string(i), "", 0, keep, router).epoch;
+  }
+  auto read = registry.history("a", HistoryQuery{2, epoch, 0, 0}, 0);
+  EXPECT_TRUE(read.recovered);
+  EXPECT_EQ(read.offset, 5u);
+  EXPECT_EQ(read.epoch, epoch);
+  ASSERT_EQ(read.publications.size(), 3u);
+  EXPECT_EQ(read.publications[0]->offset(), 3u);
+  EXPECT_EQ(read.publications[0]->data(), "3");
+  EXPECT_EQ(read.publications[0]->channel(), "a");
+  EXPECT_EQ(read.publications[0]->epoch(), epoch);
+}
+
+TEST(ChannelRegistryHistoryTest, AnotherEpochIsNeverRecovered) {
+  ChannelRegistry registry;
+  Router router;
+  registry.publish("a", "", "1", "", 0, HistoryPolicy{100, 0}, router);
+  auto read = registry.history("a", HistoryQuery{0, "0123456789abcdef", 0, 0}, 0);
+  EXPECT_FALSE(read.recovered);
+  EXPECT_EQ(read.publications.size(), 1u) << "History still lists what it has, from the start";
+  // Unknown channel: nothing was missed from no position, but a position proves a lost epoch.
+  EXPECT_TRUE(registry.history("never", HistoryQuery{0, "", 0, 0}, 0).recovered);
+  EXPECT_FALSE(registry.history("never", HistoryQuery{3, "0123456789abcdef", 0, 0}, 0).recovered);
+}
+
+TEST(ChannelRegistryHistoryTest, WithoutHistoryAGapCannotBeRecovered) {
+  ChannelRegistry registry;
+  Router router;
+  auto out = registry.publish("a", "", "1", "", 0, HistoryPolicy{}, router);
+  registry.publish("a", "", "2", "", 0, HistoryPolicy{}, router);
+  EXPECT_FALSE(registry.history("a", HistoryQuery{1, out.epoch, 0, 0}, 0).recovered);
+  EXPECT_TRUE(registry.history("a", HistoryQuery{2, out.epoch, 0, 0}, 0).recovered);
+}
+
+TEST(ChannelRegistryHistoryTest, UserStreamsAreSeparateFromChannelsAndRouteToTheUser) {
+  ChannelRegistry registry;
+  Router router;
+  auto node = std::make_shared<NiceMock<MockNodeSink>>("n1");
+  router.setNode(node, {}, {"alice"});
+  ControlMessagePtr seen;
+  EXPECT_CALL(*node, send(_)).WillOnce(Invoke([&](ControlMessagePtr m) {
+    seen = m;
+    return true;
+  }));
+  auto first = registry.sendToUser("alice", "notice", "{}", 7, HistoryPolicy{10, 0}, router);
+  auto second = registry.sendToUser("bob", "notice", "{}", 7, HistoryPolicy{10, 0}, router);
+  EXPECT_EQ(first.offset, 1u);
+  EXPECT_EQ(first.nodes, 1u);
+  EXPECT_EQ(second.nodes, 0u);
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->deliver().target(), herald::v1::DELIVERY_TARGET_USER);
+  EXPECT_EQ(seen->deliver().user(), "alice");
+  EXPECT_EQ(seen->deliver().publication().offset(), 1u);
+  auto read = registry.userHistory("alice", HistoryQuery{0, "", 0, 0}, 0);
+  EXPECT_TRUE(read.recovered);
+  ASSERT_EQ(read.publications.size(), 1u);
+  EXPECT_TRUE(registry.list().empty()) << "user streams are not channels";
+}
+
+TEST(ChannelRegistryHistoryTest, ExpireDropsHistoryPastTheTtl) {
+  ChannelRegistry registry;
+  Router router;
+  const int64_t now = steadyMillis();
+  registry.publish("a", "", "1", "", 0, HistoryPolicy{10, 1}, router);
+  registry.sendToUser("alice", "", "1", 0, HistoryPolicy{10, 1}, router);
+  EXPECT_EQ(registry.expire(now + 10000), 2u);
+  EXPECT_EQ(registry.list()["a"].history, 0u);
+  EXPECT_EQ(registry.list()["a"].offset, 1u) << "the channel keeps its offset";
 }
 
 }  // namespace

@@ -132,5 +132,76 @@ TEST(QueryTest, DecodesAndSplits) {
   EXPECT_TRUE(splitChannelList("").empty());
 }
 
+TEST(ClientProtocolTest, SubscribeCarriesRecoveryPositions) {
+  auto p = parseClientFrame(
+      R"({"type":"subscribe","channels":["a","b"],"since":{"b":{"offset":17,"epoch":"ae1a"}}})");
+  ASSERT_TRUE(p.status.isOk()) << p.status.message();
+  ASSERT_EQ(p.command.since.size(), 1u);
+  EXPECT_EQ(p.command.since[0].first, "b");
+  EXPECT_EQ(p.command.since[0].second.offset, 17u);
+  EXPECT_EQ(p.command.since[0].second.epoch, "ae1a");
+  auto no_epoch =
+      parseClientFrame(R"({"type":"subscribe","channels":["a"],"since":{"a":{"offset":0}}})");
+  ASSERT_TRUE(no_epoch.status.isOk());
+  EXPECT_EQ(no_epoch.command.since[0].second.epoch, "");
+}
+
+TEST(ClientProtocolTest, MalformedRecoveryPositionsAreBadRequests) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"type":"subscribe","channels":["a"],"since":[1]})", "'since' must be an object"},
+      {R"({"type":"subscribe","channels":["a"],"since":{"a":{"offset":-1}}})", "'since' for 'a'"},
+      {R"({"type":"subscribe","channels":["a"],"since":{"a":{"epoch":"x"}}})", "'since' for 'a'"},
+      {R"({"type":"subscribe","channels":["a"],"since":{"a":{"offset":1,"epoch":"a b"}}})",
+       "'since' for 'a'"},
+      {R"({"type":"subscribe","channels":["a"],"since":{"z":{"offset":1}}})",
+       "'since' names 'z', which is not in 'channels'"},
+      {R"({"type":"authenticate","token":"t","user_since":{"offset":"1"}})", "'user_since' must"},
+  };
+  for (const auto& [input, expected] : cases) {
+    auto p = parseClientFrame(input);
+    EXPECT_EQ(p.status.code(), ErrorCode::kBadRequest) << input;
+    EXPECT_NE(p.status.message().find(expected), std::string::npos)
+        << input << " -> " << p.status.message();
+  }
+}
+
+TEST(ClientProtocolTest, AuthenticateCarriesTheUserStreamPosition) {
+  auto p = parseClientFrame(
+      R"({"type":"authenticate","token":"t","user_since":{"offset":4,"epoch":"e1"}})");
+  ASSERT_TRUE(p.status.isOk());
+  ASSERT_TRUE(p.command.user_since.has_value());
+  EXPECT_EQ(p.command.user_since->offset, 4u);
+  EXPECT_EQ(p.command.user_since->epoch, "e1");
+}
+
+TEST(ClientProtocolTest, ParsesUserSinceQueryValues) {
+  auto full = parseStreamPosition("17:ae1a4e3ebaaab331");
+  ASSERT_TRUE(full.has_value());
+  EXPECT_EQ(full->offset, 17u);
+  EXPECT_EQ(full->epoch, "ae1a4e3ebaaab331");
+  auto bare = parseStreamPosition("0");
+  ASSERT_TRUE(bare.has_value());
+  EXPECT_EQ(bare->epoch, "");
+  for (const char* bad : {"", "x", "-1", "1:a-b", "99999999999999999999999", ":e1"}) {
+    EXPECT_FALSE(parseStreamPosition(bad).has_value()) << bad;
+  }
+}
+
+TEST(ClientProtocolTest, RecoveryFrameNamesTheStream) {
+  RecoveryOutcome channel{"chat:a", "", true, 12, "e1", 3, ""};
+  auto c = json::parse(buildRecoveryFrame(channel));
+  EXPECT_EQ(c["type"], "recovery");
+  EXPECT_EQ(c["channel"], "chat:a");
+  EXPECT_EQ(c["recovered"], true);
+  EXPECT_EQ(c["offset"], 12);
+  EXPECT_EQ(c["missed"], 3);
+  EXPECT_FALSE(c.contains("reason"));
+  RecoveryOutcome user{"", "alice", false, 0, "", 0, "unavailable"};
+  auto u = json::parse(buildRecoveryFrame(user));
+  EXPECT_EQ(u["user"], "alice");
+  EXPECT_FALSE(u.contains("channel"));
+  EXPECT_EQ(u["reason"], "unavailable");
+}
+
 }  // namespace
 }  // namespace herald::node

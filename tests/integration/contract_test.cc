@@ -335,16 +335,80 @@ TEST_F(ContractTest, ReadingRpcs) {
   EXPECT_GT(info.started_unix_ms(), 0);
 }
 
-TEST_F(ContractTest, NotYetImplementedRpcsSaySo) {
-  herald::v1::HistoryRequest h;
-  h.set_channel("contract:ok");
-  herald::v1::HistoryResponse hr;
-  auto s = call(&Stub::History, h, &hr);
-  EXPECT_EQ(s.error_code(), StatusCode::UNIMPLEMENTED);
-  EXPECT_NE(s.error_message().find("not implemented"), std::string::npos);
-  herald::v1::PresenceRequest p;
-  herald::v1::PresenceResponse pr;
-  EXPECT_EQ(call(&Stub::Presence, p, &pr).error_code(), StatusCode::UNIMPLEMENTED);
+TEST_F(ContractTest, HistoryValidatesItsArguments) {
+  auto code = [&](const herald::v1::HistoryRequest& req) {
+    herald::v1::HistoryResponse resp;
+    return call(&Stub::History, req, &resp).error_code();
+  };
+  herald::v1::HistoryRequest neither;
+  EXPECT_EQ(code(neither), StatusCode::INVALID_ARGUMENT);
+  herald::v1::HistoryRequest both;
+  both.set_channel("a");
+  both.set_user("alice");
+  EXPECT_EQ(code(both), StatusCode::INVALID_ARGUMENT);
+  herald::v1::HistoryRequest bad_name;
+  bad_name.set_channel("bad name");
+  EXPECT_EQ(code(bad_name), StatusCode::INVALID_ARGUMENT);
+  herald::v1::HistoryRequest too_many;
+  too_many.set_channel("a");
+  too_many.set_limit(10001);
+  EXPECT_EQ(code(too_many), StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ContractTest, HistoryReturnsWhatTheNamespaceRetains) {
+  herald::v1::CreateNamespaceRequest create;
+  *create.mutable_namespace_() = ns("kept", herald::v1::SUBSCRIBE_RULE_PUBLIC);
+  create.mutable_namespace_()->set_history_size(3);
+  create.mutable_namespace_()->set_history_ttl_seconds(3600);
+  herald::v1::CreateNamespaceResponse created;
+  ASSERT_TRUE(call(&Stub::CreateNamespace, create, &created).ok());
+  std::string epoch;
+  for (int i = 1; i <= 5; ++i) {
+    herald::v1::PublishRequest pub;
+    pub.set_channel("kept:a");
+    pub.set_data("{\"n\":" + std::to_string(i) + "}");
+    herald::v1::PublishResponse out;
+    ASSERT_TRUE(call(&Stub::Publish, pub, &out).ok());
+    epoch = out.epoch();
+  }
+  herald::v1::HistoryRequest all;
+  all.set_channel("kept:a");
+  herald::v1::HistoryResponse resp;
+  ASSERT_TRUE(call(&Stub::History, all, &resp).ok());
+  EXPECT_EQ(resp.offset(), 5u);
+  EXPECT_EQ(resp.epoch(), epoch);
+  EXPECT_FALSE(resp.recovered()) << "offsets 1 and 2 are no longer retained";
+  ASSERT_EQ(resp.publications_size(), 3);
+  EXPECT_EQ(resp.publications(0).offset(), 3u);
+  EXPECT_EQ(resp.publications(2).data(), "{\"n\":5}");
+
+  herald::v1::HistoryRequest since;
+  since.set_channel("kept:a");
+  since.set_since_offset(3);
+  since.set_epoch(epoch);
+  since.set_limit(1);
+  herald::v1::HistoryResponse page;
+  ASSERT_TRUE(call(&Stub::History, since, &page).ok());
+  EXPECT_TRUE(page.recovered());
+  ASSERT_EQ(page.publications_size(), 1);
+  EXPECT_EQ(page.publications(0).offset(), 4u);
+
+  since.set_epoch("0000000000000000");
+  herald::v1::HistoryResponse other_epoch;
+  ASSERT_TRUE(call(&Stub::History, since, &other_epoch).ok());
+  EXPECT_FALSE(other_epoch.recovered());
+}
+
+TEST_F(ContractTest, PresenceValidatesTheChannelAndAnswersForAnEmptyOne) {
+  herald::v1::PresenceRequest bad;
+  herald::v1::PresenceResponse resp;
+  EXPECT_EQ(call(&Stub::Presence, bad, &resp).error_code(), StatusCode::INVALID_ARGUMENT);
+  herald::v1::PresenceRequest empty;
+  empty.set_channel("nobody:here");
+  ASSERT_TRUE(call(&Stub::Presence, empty, &resp).ok());
+  EXPECT_EQ(resp.entries_size(), 0);
+  EXPECT_EQ(resp.connections(), 0u);
+  EXPECT_EQ(resp.nodes_unanswered(), 0u);
 }
 
 TEST_F(ContractTest, NodeLinkRefusesASessionWithoutHello) {
