@@ -357,11 +357,13 @@ class ShardEngine final : public Shard::Impl {
     const auto& limits = settings_->limits;
     const size_t bytes = frame->message->get_header().size() + frame->message->get_payload().size();
     const uint64_t dropped_before = con->backlog->dropped();
+    const size_t bytes_before = con->backlog->bytes();
     const auto result = con->backlog->push(frame, bytes, limits.outbound_queue_messages(),
                                            limits.outbound_queue_bytes(), drop_oldest);
+    countQueued(bytes_before, con->backlog->bytes());
     if (result == OutboundQueue<FramePtr>::PushResult::kOverflow) {
       counters_.slow_consumers_closed.fetch_add(1, std::memory_order_relaxed);
-      con->backlog->clear();  // cut off: what it did not read is not sent
+      clearBacklog(con);  // cut off: what it did not read is not sent
       closeWith(con, kCloseSlowConsumer, "slow consumer: outbound queue full");
     } else if (result == OutboundQueue<FramePtr>::PushResult::kDropped) {
       counters_.messages_dropped.fetch_add(con->backlog->dropped() - dropped_before,
@@ -391,10 +393,26 @@ class ShardEngine final : public Shard::Impl {
   void flushBacklog(WsConnection* con, bool everything) {
     auto& queue = *con->backlog;
     const size_t window = socketWindow();
+    const size_t bytes_before = queue.bytes();
     while (!queue.empty() && (everything || con->get_buffered_amount() < window)) {
       if (!con->send(queue.pop()->message)) {
         counters_.messages_out.fetch_add(1, std::memory_order_relaxed);
       }
+    }
+    countQueued(bytes_before, queue.bytes());
+  }
+
+  void clearBacklog(WsConnection* con) {
+    countQueued(con->backlog->bytes(), 0);
+    con->backlog->clear();
+  }
+
+  // Keeps the /stats gauge of queued bytes in step with the queues.
+  void countQueued(size_t before, size_t after) {
+    if (after >= before) {
+      counters_.outbound_queued_bytes.fetch_add(after - before, std::memory_order_relaxed);
+    } else {
+      counters_.outbound_queued_bytes.fetch_sub(before - after, std::memory_order_relaxed);
     }
   }
 
@@ -404,7 +422,7 @@ class ShardEngine final : public Shard::Impl {
       if (con->get_state() == websocketpp::session::state::open) {
         flushBacklog(con, false);
       } else {
-        con->backlog->clear();
+        clearBacklog(con);
       }
       if (con->backlog->empty()) {
         dropBacklog(con);  // swaps the last entry into i
@@ -421,6 +439,7 @@ class ShardEngine final : public Shard::Impl {
       backlog_.pop_back();
       counters_.backlogged_connections.fetch_sub(1, std::memory_order_relaxed);
     }
+    clearBacklog(con);
     con->backlog.reset();
   }
 

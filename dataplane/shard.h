@@ -51,6 +51,7 @@ struct alignas(64) ShardCounters {
   std::atomic<uint64_t> ping_timeouts{0};
   std::atomic<uint64_t> messages_dropped{0};        // oldest frames dropped from full queues
   std::atomic<uint64_t> backlogged_connections{0};  // connections with a queue right now
+  std::atomic<uint64_t> outbound_queued_bytes{0};   // bytes in those queues right now
   std::atomic<uint64_t> recoveries{0};              // recoveries finished
   std::atomic<uint64_t> recoveries_failed{0};       // of which recovered:false
   std::atomic<uint64_t> messages_recovered{0};      // publications sent from history
