@@ -12,13 +12,19 @@
 namespace herald::testing {
 
 RawWs::RawWs(const std::string& host_port, const std::string& path,
-             const std::vector<std::string>& headers, const std::string& tls_ca) {
+             const std::vector<std::string>& headers, const std::string& tls_ca,
+             int receive_buffer) {
   const size_t colon = host_port.rfind(':');
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(std::stoi(host_port.substr(colon + 1))));
   ::inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &addr.sin_addr);
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (receive_buffer > 0) {
+    // Before connect, so the advertised window stays small: a client that does not read
+    // then fills up the node's queue instead of the kernel's buffers.
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
+  }
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     return;
   }

@@ -17,8 +17,10 @@ class RawWs {
   // Connects and completes the handshake; check ok().
   // `headers`: extra request lines such as "Origin: https://a.example".
   // `tls_ca`: when set, speak TLS (wss://) and verify the server against this CA file.
+  // `receive_buffer`: SO_RCVBUF in bytes when > 0 (a small one models a slow reader).
   RawWs(const std::string& host_port, const std::string& path,
-        const std::vector<std::string>& headers = {}, const std::string& tls_ca = "");
+        const std::vector<std::string>& headers = {}, const std::string& tls_ca = "",
+        int receive_buffer = 0);
   ~RawWs();
 
   bool ok() const { return ok_; }

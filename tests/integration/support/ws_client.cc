@@ -132,6 +132,16 @@ std::optional<nlohmann::json> WsClient::next(std::chrono::milliseconds timeout) 
   return parsed;
 }
 
+std::optional<std::string> WsClient::nextText(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(impl_->mu_);
+  if (!impl_->cv_.wait_for(lock, timeout, [this] { return !impl_->frames_.empty(); })) {
+    return std::nullopt;
+  }
+  std::string frame = std::move(impl_->frames_.front());
+  impl_->frames_.pop_front();
+  return frame;
+}
+
 std::optional<nlohmann::json> WsClient::nextOfType(const std::string& type,
                                                    std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -24,6 +24,8 @@ class WsClient {
   void sendBinary(const std::string& bytes);
   // The next text frame as JSON (nullopt on timeout or close); frames are kept in order.
   std::optional<nlohmann::json> next(std::chrono::milliseconds timeout);
+  // The next text frame as received, unparsed (for tests that read many frames).
+  std::optional<std::string> nextText(std::chrono::milliseconds timeout);
   // Skips frames until one of `type` arrives.
   std::optional<nlohmann::json> nextOfType(const std::string& type,
                                            std::chrono::milliseconds timeout);
