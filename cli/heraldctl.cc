@@ -1,6 +1,7 @@
 // heraldctl: the admin's and script's view of the Control API.
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -25,14 +26,21 @@ commands:
                            publish JSON to a channel; prints offset and epoch
   broadcast JSON [--event NAME] [--channels a,b]
                            send to every connection of every node (or publish to each channel)
+  send-to-user USER JSON [--event NAME]
+                           deliver to every connection of USER (kept in the user's history)
+  history CHANNEL [--since OFFSET] [--epoch EPOCH] [--limit N]
+  history --user USER [--since OFFSET] [--epoch EPOCH] [--limit N]
+                           retained publications after OFFSET (default: all, at most 100)
+  presence CHANNEL         connections subscribed to CHANNEL on every node
   nodes                    list nodes with health and load
   stats                    cluster totals
-  channels [PREFIX]        channels with offsets and interested nodes
+  channels [PREFIX]        channels with offsets, retained history, nodes and subscribers
   info                     control plane version and config version
   namespaces list | get NAME | delete NAME
   namespaces create|update NAME [--rule public|authenticated|owner|granted]
                            [--owner-claim CLAIM] [--client-publish|--no-client-publish]
                            [--history-size N] [--history-ttl SECONDS] [--max-subscribers N]
+                           [--slow-consumer drop|disconnect|inherit]
                            (update changes only the settings given)
   limits get               cluster-wide limits (defaults filled in)
   limits set NAME=VALUE... change some limits, keep the others (names as in `limits get`)
@@ -62,6 +70,11 @@ struct Options {
   int64_t history_size = -1;
   int64_t history_ttl = -1;
   int64_t max_subscribers = -1;
+  std::string slow_consumer;
+  std::string user;
+  std::string epoch;
+  int64_t since = -1;
+  int64_t limit = -1;
   bool json = false;
   int timeout_s = 10;
   std::string event;
@@ -148,6 +161,21 @@ Options parseArgs(int argc, char** argv) {
       o.history_ttl = number(a, value("--history-ttl"));
     } else if (a == "--max-subscribers") {
       o.max_subscribers = number(a, value("--max-subscribers"));
+    } else if (a == "--slow-consumer") {
+      o.slow_consumer = value("--slow-consumer");
+    } else if (a == "--user") {
+      o.user = value("--user");
+    } else if (a == "--epoch") {
+      o.epoch = value("--epoch");
+    } else if (a == "--since") {
+      const std::string text = value("--since");
+      if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
+          text.size() > 19) {
+        usageError("--since needs a non-negative number");
+      }
+      o.since = std::stoll(text);
+    } else if (a == "--limit") {
+      o.limit = number(a, value("--limit"));
     } else if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
       usageError("unknown flag " + a);
     } else {
@@ -217,9 +245,44 @@ std::unique_ptr<grpc::ClientContext> newContext(const Options& o) {
   return ctx;
 }
 
+const char* policyName(herald::v1::SlowConsumerPolicy p) {
+  switch (p) {
+    case herald::v1::SLOW_CONSUMER_POLICY_DROP:
+      return "drop";
+    case herald::v1::SLOW_CONSUMER_POLICY_DISCONNECT:
+      return "disconnect";
+    default:
+      return "inherit";
+  }
+}
+
+std::optional<herald::v1::SlowConsumerPolicy> parsePolicy(const std::string& text) {
+  if (text == "drop") {
+    return herald::v1::SLOW_CONSUMER_POLICY_DROP;
+  }
+  if (text == "disconnect") {
+    return herald::v1::SLOW_CONSUMER_POLICY_DISCONNECT;
+  }
+  if (text == "inherit") {
+    return herald::v1::SLOW_CONSUMER_POLICY_UNSPECIFIED;
+  }
+  return std::nullopt;
+}
+
+std::string formatTime(int64_t unix_ms) {
+  const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc);
+  char out[48];
+  std::snprintf(out, sizeof(out), "%s.%03dZ", buf, static_cast<int>(unix_ms % 1000));
+  return out;
+}
+
 void printNamespaces(const std::vector<herald::v1::Namespace>& list) {
-  herald::cli::Table t(
-      {"NAMESPACE", "RULE", "OWNER CLAIM", "CLIENT PUBLISH", "HISTORY", "TTL", "MAX SUBS"});
+  herald::cli::Table t({"NAMESPACE", "RULE", "OWNER CLAIM", "CLIENT PUBLISH", "HISTORY", "TTL",
+                        "MAX SUBS", "SLOW CONSUMER"});
   for (const auto& n : list) {
     std::string rule = "public";
     switch (n.subscribe_rule()) {
@@ -238,7 +301,7 @@ void printNamespaces(const std::vector<herald::v1::Namespace>& list) {
     t.add({n.name().empty() ? "(default)" : n.name(), rule,
            n.owner_claim().empty() ? "-" : n.owner_claim(), n.allow_client_publish() ? "yes" : "no",
            std::to_string(n.history_size()), std::to_string(n.history_ttl_seconds()),
-           std::to_string(n.max_subscribers())});
+           std::to_string(n.max_subscribers()), policyName(n.slow_consumer_policy())});
   }
   t.print(stdout);
 }
@@ -344,6 +407,13 @@ int namespacesCommand(herald::v1::Control::Stub& stub, grpc::ClientContext& ctx,
   if (o.max_subscribers >= 0) {
     ns.set_max_subscribers(static_cast<uint32_t>(o.max_subscribers));
   }
+  if (!o.slow_consumer.empty()) {
+    auto policy = parsePolicy(o.slow_consumer);
+    if (!policy) {
+      usageError("--slow-consumer must be drop, disconnect or inherit");
+    }
+    ns.set_slow_consumer_policy(*policy);
+  }
   grpc::Status s;
   uint64_t version = 0;
   google::protobuf::Message* shown = nullptr;
@@ -398,6 +468,9 @@ int limitsCommand(herald::v1::Control::Stub& stub, grpc::ClientContext& ctx, con
           value += (j ? "," : "") + reflection->GetRepeatedString(current.limits(), field, j);
         }
         value = value.empty() ? "(any)" : value;
+      } else if (field->type() == google::protobuf::FieldDescriptor::TYPE_ENUM) {
+        value = policyName(static_cast<herald::v1::SlowConsumerPolicy>(
+            reflection->GetEnumValue(current.limits(), field)));
       } else {
         value = std::to_string(reflection->GetUInt32(current.limits(), field));
       }
@@ -427,6 +500,12 @@ int limitsCommand(herald::v1::Control::Stub& stub, grpc::ClientContext& ctx, con
       for (const auto& item : herald::splitNonEmpty(value, ',')) {
         reflection->AddString(&limits, field, item);
       }
+    } else if (field->type() == google::protobuf::FieldDescriptor::TYPE_ENUM) {
+      auto policy = parsePolicy(value);
+      if (!policy || *policy == herald::v1::SLOW_CONSUMER_POLICY_UNSPECIFIED) {
+        usageError(field->name() + " must be drop or disconnect");
+      }
+      reflection->SetEnumValue(&limits, field, *policy);
     } else {
       if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos ||
           value.size() > 9) {
@@ -656,15 +735,104 @@ int main(int argc, char** argv) {
       std::cout << toJson(resp);
       return 0;
     }
-    herald::cli::Table t({"CHANNEL", "OFFSET", "EPOCH", "NODES"});
+    herald::cli::Table t({"CHANNEL", "OFFSET", "EPOCH", "NODES", "SUBSCRIBERS"});
     for (const auto& c : resp.channels()) {
       t.add({c.channel(), std::to_string(c.offset()), c.epoch().empty() ? "-" : c.epoch(),
-             std::to_string(c.nodes())});
+             std::to_string(c.nodes()), std::to_string(c.subscribers())});
     }
     t.print(stdout);
     if (!resp.next_page_token().empty()) {
       std::printf("(more channels: narrow with a PREFIX)\n");
     }
+    return 0;
+  }
+  if (cmd == "send-to-user") {
+    if (nargs != 2) {
+      usageError("send-to-user needs USER and JSON, e.g. send-to-user alice '{\"n\":1}'");
+    }
+    herald::v1::SendToUserRequest req;
+    req.set_user(o.args[1]);
+    req.set_data(o.args[2]);
+    req.set_event(o.event);
+    herald::v1::SendToUserResponse resp;
+    grpc::Status s = stub->SendToUser(&ctx, req, &resp);
+    if (!s.ok()) {
+      return fail("send-to-user", s, o);
+    }
+    if (o.json) {
+      std::cout << toJson(resp);
+    } else {
+      std::printf("sent to %s: offset %llu, epoch %s, %u node(s) with a connection\n",
+                  o.args[1].c_str(), static_cast<unsigned long long>(resp.offset()),
+                  resp.epoch().c_str(), resp.nodes());
+    }
+    return 0;
+  }
+  if (cmd == "history") {
+    if ((nargs == 1) == !o.user.empty()) {
+      usageError("history needs CHANNEL or --user USER (not both)");
+    }
+    herald::v1::HistoryRequest req;
+    if (nargs == 1) {
+      req.set_channel(o.args[1]);
+    }
+    req.set_user(o.user);
+    req.set_since_offset(o.since < 0 ? 0 : static_cast<uint64_t>(o.since));
+    req.set_epoch(o.epoch);
+    req.set_limit(o.limit < 0 ? 0 : static_cast<uint32_t>(o.limit));
+    herald::v1::HistoryResponse resp;
+    grpc::Status s = stub->History(&ctx, req, &resp);
+    if (!s.ok()) {
+      return fail("history", s, o);
+    }
+    if (o.json) {
+      std::cout << toJson(resp);
+      return 0;
+    }
+    herald::cli::Table t({"OFFSET", "TIME (UTC)", "EVENT", "DATA"});
+    for (const auto& p : resp.publications()) {
+      std::string data = p.data();
+      if (data.size() > 80) {
+        data = data.substr(0, 77) + "...";
+      }
+      t.add({std::to_string(p.offset()), formatTime(p.ts_unix_ms()),
+             p.event().empty() ? "-" : p.event(), data});
+    }
+    t.print(stdout);
+    std::printf("current offset %llu, epoch %s; %s\n",
+                static_cast<unsigned long long>(resp.offset()),
+                resp.epoch().empty() ? "-" : resp.epoch().c_str(),
+                resp.recovered() ? "complete after the given offset"
+                                 : "NOT complete: history does not reach back that far "
+                                   "(or the epoch differs)");
+    return 0;
+  }
+  if (cmd == "presence") {
+    if (nargs != 1) {
+      usageError("presence needs CHANNEL");
+    }
+    herald::v1::PresenceRequest req;
+    req.set_channel(o.args[1]);
+    herald::v1::PresenceResponse resp;
+    grpc::Status s = stub->Presence(&ctx, req, &resp);
+    if (!s.ok()) {
+      return fail("presence", s, o);
+    }
+    if (o.json) {
+      std::cout << toJson(resp);
+      return 0;
+    }
+    herald::cli::Table t({"USER", "CLIENT", "NODE"});
+    for (const auto& e : resp.entries()) {
+      t.add({e.user().empty() ? "(anonymous)" : e.user(), e.client(), e.node_id()});
+    }
+    t.print(stdout);
+    std::printf(
+        "%llu connection(s), %u user(s)%s%s\n", static_cast<unsigned long long>(resp.connections()),
+        resp.users(), resp.truncated() ? "; list truncated" : "",
+        resp.nodes_unanswered() > 0
+            ? ("; " + std::to_string(resp.nodes_unanswered()) + " node(s) did not answer").c_str()
+            : "");
     return 0;
   }
   if (cmd == "info") {

@@ -188,6 +188,68 @@ TEST_F(CliTest, NamespacesLimitsAndKeysCommands) {
             1);
 }
 
+TEST_F(CliTest, HistoryPresenceAndPersonalDeliveryCommands) {
+  ASSERT_EQ(ctl({"namespaces", "create", "feed", "--history-size", "10", "--history-ttl", "600",
+                 "--slow-consumer", "disconnect"})
+                .exit_code,
+            0);
+  auto list = ctl({"namespaces", "list"});
+  EXPECT_NE(list.out.find("disconnect"), std::string::npos) << list.out;
+  WsClient ws(cluster_.wsUrl(0, "subscribe=feed:a"));
+  ASSERT_TRUE(ws.waitOpen(10s));
+  ASSERT_TRUE(cluster_.waitInterest("feed:a", 1));
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_EQ(ctl({"publish", "feed:a", "{\"n\":" + std::to_string(i) + "}", "--event", "tick"})
+                  .exit_code,
+              0);
+  }
+  auto history = ctl({"history", "feed:a", "--since", "1"});
+  ASSERT_EQ(history.exit_code, 0) << history.err;
+  EXPECT_NE(history.out.find("{\"n\":2}"), std::string::npos) << history.out;
+  EXPECT_EQ(history.out.find("{\"n\":1}"), std::string::npos) << history.out;
+  EXPECT_NE(history.out.find("current offset 3"), std::string::npos) << history.out;
+  EXPECT_NE(history.out.find("complete after the given offset"), std::string::npos);
+  auto json_history = nlohmann::json::parse(ctl({"--json", "history", "feed:a"}).out);
+  EXPECT_EQ(json_history["publications"].size(), 3u);
+  EXPECT_EQ(json_history["recovered"], true);
+  EXPECT_EQ(ctl({"history"}).exit_code, 2);
+
+  auto presence = ctl({"presence", "feed:a"});
+  ASSERT_EQ(presence.exit_code, 0) << presence.err;
+  EXPECT_NE(presence.out.find("(anonymous)"), std::string::npos) << presence.out;
+  EXPECT_NE(presence.out.find("1 connection(s)"), std::string::npos) << presence.out;
+  auto channels = ctl({"channels", "feed:"});
+  EXPECT_NE(channels.out.find("SUBSCRIBERS"), std::string::npos) << channels.out;
+
+  auto sent = ctl({"send-to-user", "alice", R"({"hi":1})", "--event", "notice"});
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  EXPECT_NE(sent.out.find("offset 1"), std::string::npos) << sent.out;
+  auto user_history = nlohmann::json::parse(ctl({"--json", "history", "--user", "alice"}).out);
+  ASSERT_EQ(user_history["publications"].size(), 1u);
+  EXPECT_EQ(user_history["publications"][0]["event"], "notice");
+
+  ASSERT_EQ(ctl({"limits", "set", "slow_consumer_policy=disconnect"}).exit_code, 0);
+  auto limits = nlohmann::json::parse(ctl({"--json", "limits", "get"}).out)["limits"];
+  EXPECT_EQ(limits["slow_consumer_policy"], "SLOW_CONSUMER_POLICY_DISCONNECT");
+  EXPECT_NE(ctl({"limits", "get"}).out.find("disconnect"), std::string::npos);
+  EXPECT_EQ(ctl({"limits", "set", "slow_consumer_policy=sometimes"}).exit_code, 2);
+}
+
+TEST_F(CliTest, PublishingWhileTheControlPlaneIsDownFailsFastWithUnavailable) {
+  cluster_.stopControl(SIGTERM);
+  auto r = ctl({"--timeout", "20", "publish", "a", "1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("UNAVAILABLE"), std::string::npos)
+      << "not a silent drop, not a timeout: " << r.err;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 20s);
+  herald::v1::PublishRequest req;
+  req.set_channel("a");
+  req.set_data("1");
+  herald::v1::PublishResponse resp;
+  EXPECT_EQ(cluster_.api().Publish(&ctx, req, &resp).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
 TEST_F(CliTest, StateSurvivesAControlPlaneRestart) {
   ASSERT_EQ(ctl({"namespaces", "create", "vault", "--rule", "granted"}).exit_code, 0);
   ASSERT_EQ(ctl({"limits", "set", "max_subscriptions_per_connection=9"}).exit_code, 0);
