@@ -135,7 +135,23 @@ std::string Node::start() {
   callbacks.user_limit = [this](const herald::v1::UserLimit& l) {
     blocked_users_.set(l.user(), l.blocked());
   };
+  resync_ =
+      std::make_unique<LinkResync>([this](const herald::v1::Deliver& d) { return makeDelivery(d); },
+                                   [this](const DeliveryPtr& d) { dispatch(d); },
+                                   [this](const herald::v1::RecoverRequest& request) {
+                                     herald::v1::NodeMessage message;
+                                     *message.mutable_recover() = request;
+                                     return link_->send(std::move(message));
+                                   });
+  callbacks.hello_sent = [this](const herald::v1::Hello& hello) {
+    resync_->sessionStarted({hello.channels().begin(), hello.channels().end()},
+                            {hello.users().begin(), hello.users().end()});
+  };
   callbacks.recovered = [this](const herald::v1::RecoverResponse& page) {
+    if (LinkResync::ownsRequest(page.request_id())) {
+      resync_->page(page);
+      return;
+    }
     // The shard that asked is in the request id's top bits.
     const uint64_t shard = page.request_id() >> 48;
     if (shard < shards_.size()) {
@@ -179,7 +195,9 @@ Status Node::applyConfig(const herald::v1::ConfigSnapshot& snapshot) {
   return Status::ok();
 }
 
-void Node::deliver(const herald::v1::Deliver& deliver) {
+void Node::deliver(const herald::v1::Deliver& deliver) { resync_->deliver(deliver); }
+
+DeliveryPtr Node::makeDelivery(const herald::v1::Deliver& deliver) const {
   auto delivery = std::make_shared<Delivery>();
   delivery->target = deliver.target();
   delivery->channel = deliver.publication().channel();
@@ -187,9 +205,12 @@ void Node::deliver(const herald::v1::Deliver& deliver) {
   delivery->offset = deliver.publication().offset();
   // Serialised and framed once here; every shard and connection shares these bytes.
   delivery->frame = prepareTextFrame(buildMessageFrame(deliver));
-  DeliveryPtr shared = std::move(delivery);
+  return delivery;
+}
+
+void Node::dispatch(const DeliveryPtr& delivery) {
   for (auto& shard : shards_) {
-    shard->deliver(shared);
+    shard->deliver(delivery);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dataplane/interest_tracker.h"
+#include "dataplane/link_resync.h"
 #include "dataplane/node_config.h"
 #include "dataplane/node_link_client.h"
 #include "dataplane/node_settings.h"
@@ -35,6 +36,8 @@ class Node {
  private:
   Status applyConfig(const herald::v1::ConfigSnapshot& snapshot);
   void deliver(const herald::v1::Deliver& deliver);
+  DeliveryPtr makeDelivery(const herald::v1::Deliver& deliver) const;
+  void dispatch(const DeliveryPtr& delivery);
   void disconnect(const herald::v1::DisconnectCommand& command);
   void presence(const herald::v1::PresenceQuery& query);
   void http(const std::string& path, int* status, std::string* type, std::string* body) const;
@@ -49,6 +52,7 @@ class Node {
   uint64_t session_config_high_water_ = 0;  // NodeLink reader thread only
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<NodeLinkClient> link_;
+  std::unique_ptr<LinkResync> resync_;  // NodeLink reader thread only
   std::string address_;
   bool stopped_ = false;
 };

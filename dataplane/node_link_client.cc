@@ -157,6 +157,9 @@ bool NodeLinkClient::runSession() {
   bool had_config = false;
   std::thread writer;
   if (write(stream.get(), hello_msg)) {
+    if (callbacks_.hello_sent) {
+      callbacks_.hello_sent(hello_msg.hello());
+    }
     writer = std::thread([this, s = stream.get()] { writerLoop(s); });
     herald::v1::ControlMessage message;
     while (stream->Read(&message)) {

@@ -39,6 +39,8 @@ struct NodeLinkCallbacks {
   std::function<void(const herald::v1::PresenceQuery&)> presence_query;
   // A new session starts: state the previous one established (user blocks) is void.
   std::function<void()> session_started;
+  // Hello went out with this full interest (the session's first message).
+  std::function<void(const herald::v1::Hello&)> hello_sent;
   std::function<herald::v1::NodeStats()> stats;
 };
 

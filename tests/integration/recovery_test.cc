@@ -2,6 +2,7 @@
 // node killed with SIGKILL, with publications racing the recovery), personal streams that a
 // returning user recovers, and presence. Real binaries on loopback.
 #include <atomic>
+#include <csignal>
 #include <map>
 #include <string>
 #include <thread>
@@ -255,6 +256,60 @@ TEST_F(RecoveryTest, KillNineNodeWith200ClientsTheyResumeOnTheOtherWithoutGapOrD
     ASSERT_TRUE(contiguous(all, all.front(), final_offset)) << "client " << i;
     ASSERT_TRUE(seen.recovery.has_value()) << "client " << i;
     EXPECT_EQ((*seen.recovery)["recovered"], true) << "client " << i << ": " << *seen.recovery;
+  }
+}
+
+TEST_F(RecoveryTest, NodeWhoseLinkBrokeFetchesWhatItsClientsMissed) {
+  auto ws = connect(0, "token=" + token("alice") + "&subscribe=feed:f");
+  ASSERT_TRUE(cluster_.waitInterest("feed:f", 1));
+  cluster_.publish("feed:f", "{}");
+  ASSERT_TRUE(ws->nextOfType("message", 10s).has_value());
+  // The node resyncs streams it has delivered on (it knows their position): one personal
+  // message before the freeze gives alice's stream a position.
+  herald::v1::SendToUserRequest personal;
+  personal.set_user("alice");
+  personal.set_data(R"({"while":"running"})");
+  herald::v1::SendToUserResponse sent;
+  ASSERT_TRUE(eventually(
+      [&] {
+        grpc::ClientContext c;
+        return cluster_.api().SendToUser(&c, personal, &sent).ok() && sent.nodes() == 1;
+      },
+      10s));
+  ASSERT_TRUE(ws->nextOfType("message", 10s).has_value());
+
+  // A frozen node misses heartbeats: herald-control drops it from routing and cuts its link.
+  cluster_.node(0).signal(SIGSTOP);
+  ASSERT_TRUE(eventually([&] { return cluster_.publish("feed:f", "{}").nodes() == 0; }, 20s));
+  publishBatch("feed:f", 49);  // 2..51 (the probes above included) never reach node 0
+  grpc::ClientContext ctx;
+  personal.set_data(R"({"while":"frozen"})");
+  ASSERT_TRUE(cluster_.api().SendToUser(&ctx, personal, &sent).ok());
+  EXPECT_EQ(sent.nodes(), 0u);
+  const uint64_t before_resume = cluster_.publish("feed:f", "{}").offset();
+  cluster_.node(0).signal(SIGCONT);
+  ASSERT_TRUE(cluster_.waitHealthyNodes(2)) << cluster_.node(0).output();
+  ASSERT_TRUE(cluster_.waitInterest("feed:f", 1));
+  const uint64_t last = cluster_.publish("feed:f", "{}").offset();
+
+  // The client did nothing: the node fetched the gap itself when its link came back.
+  std::vector<uint64_t> offsets;
+  bool got_personal = false;
+  while (offsets.empty() || offsets.back() < last) {
+    auto frame = ws->next(20s);
+    ASSERT_TRUE(frame.has_value()) << "stopped after " << ::testing::PrintToString(offsets);
+    if ((*frame)["type"] == "message" && frame->contains("channel")) {
+      offsets.push_back((*frame)["offset"]);
+    } else if ((*frame)["type"] == "message" && frame->contains("user")) {
+      got_personal = (*frame)["data"]["while"] == "frozen";
+    }
+  }
+  EXPECT_GT(last, before_resume);
+  EXPECT_TRUE(contiguous(offsets, 2, last));
+  if (!got_personal) {
+    auto frame = ws->nextOfType("message", 10s);
+    ASSERT_TRUE(frame.has_value()) << "the personal message sent while frozen never came";
+    EXPECT_EQ((*frame)["data"]["while"], "frozen");
   }
 }
 
