@@ -735,10 +735,11 @@ int main(int argc, char** argv) {
       std::cout << toJson(resp);
       return 0;
     }
-    herald::cli::Table t({"CHANNEL", "OFFSET", "EPOCH", "NODES", "SUBSCRIBERS"});
+    herald::cli::Table t({"CHANNEL", "OFFSET", "EPOCH", "HISTORY", "NODES", "SUBSCRIBERS"});
     for (const auto& c : resp.channels()) {
       t.add({c.channel(), std::to_string(c.offset()), c.epoch().empty() ? "-" : c.epoch(),
-             std::to_string(c.nodes()), std::to_string(c.subscribers())});
+             std::to_string(c.history()), std::to_string(c.nodes()),
+             std::to_string(c.subscribers())});
     }
     t.print(stdout);
     if (!resp.next_page_token().empty()) {

@@ -108,11 +108,16 @@ std::string ControlServer::start() {
 void ControlServer::sweepLoop() {
   const auto period =
       std::chrono::milliseconds(std::max<uint32_t>(config_.heartbeat_interval_ms / 2, 25));
+  int64_t last_expire_ms = 0;
   std::unique_lock<std::mutex> lock(sweep_mu_);
   while (!sweep_cv_.wait_for(lock, period, [this] { return stopping_; })) {
     lock.unlock();
     const size_t marked = nodes_.sweep(std::chrono::milliseconds(config_.node_timeout_ms));
-    channels_.expire(steadyMillis());
+    // History expiry walks every stream: once a second is enough for TTLs in seconds.
+    if (const int64_t now = steadyMillis(); now - last_expire_ms >= 1000) {
+      channels_.expire(now);
+      last_expire_ms = now;
+    }
     const size_t silent = link_service_->cancelSilentStreams(std::chrono::seconds(5));
     if (silent > 0) {
       componentLogger("control")->warn("{} NodeLink stream(s) sent no Hello in 5 s: closed",

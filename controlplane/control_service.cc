@@ -523,8 +523,10 @@ grpc::Status ControlService::ListChannels(Ctx* ctx, const herald::v1::ListChanne
     info->set_epoch(state.epoch);
     auto it = interest.find(name);
     info->set_nodes(it == interest.end() ? 0 : it->second);
+    info->set_history(state.history);
   }
-  // Subscriber counts live on the nodes: ask the ones with subscribers on this page.
+  // Subscriber counts live on the nodes: ask them all (one message each) about the channels
+  // of this page that have interest.
   herald::v1::PresenceQuery query;
   for (const auto& info : resp->channels()) {
     if (info.nodes() > 0) {

@@ -118,7 +118,9 @@ ControlMessagePtr NodeLinkService::recover(const ChannelRegistry& channels,
   query.since = request.since_offset();
   query.epoch = request.epoch();
   query.limit = kRecoverPageSize;
-  query.max_bytes = kRecoverPageBytes;
+  query.max_bytes = request.max_bytes() == 0
+                        ? kRecoverPageBytes
+                        : std::min<size_t>(request.max_bytes(), kRecoverPageBytes);
   const int64_t now = steadyMillis();
   HistoryResult result = request.user().empty() ? channels.history(request.channel(), query, now)
                                                 : channels.userHistory(request.user(), query, now);

@@ -235,6 +235,17 @@ class ShardEngine final : public Shard::Impl {
     if (applyRecoveryStep(con, recovery, step)) {
       return;
     }
+    recovery->extendDeadline(steadyMillis() + kRecoveryTimeoutMs);
+    if (con->backlog) {
+      // Pace the history to the client: the next page once this one has left the queue.
+      recovery->setWaitingForDrain(true);
+      return;
+    }
+    requestNextPage(con, recovery);
+  }
+
+  void requestNextPage(WsConnection* con, StreamRecovery<FramePtr>* recovery) {
+    recovery->setWaitingForDrain(false);
     if (!ctx_.recover || !ctx_.recover(recovery->nextRequest())) {
       auto failed = recovery->fail("unavailable");
       applyRecoveryStep(con, recovery, failed);
@@ -347,7 +358,7 @@ class ShardEngine final : public Shard::Impl {
     enqueue(con, frame, drop_oldest);
   }
 
-  void enqueue(WsConnection* con, const FramePtr& frame, bool drop_oldest) {
+  void enqueue(WsConnection* con, const FramePtr& frame, bool drop_oldest, bool kept = false) {
     if (!con->backlog) {
       con->backlog = std::make_unique<OutboundQueue<FramePtr>>();
       backlog_.push_back(con);
@@ -359,7 +370,7 @@ class ShardEngine final : public Shard::Impl {
     const uint64_t dropped_before = con->backlog->dropped();
     const size_t bytes_before = con->backlog->bytes();
     const auto result = con->backlog->push(frame, bytes, limits.outbound_queue_messages(),
-                                           limits.outbound_queue_bytes(), drop_oldest);
+                                           limits.outbound_queue_bytes(), drop_oldest, kept);
     countQueued(bytes_before, con->backlog->bytes());
     if (result == OutboundQueue<FramePtr>::PushResult::kOverflow) {
       counters_.slow_consumers_closed.fetch_add(1, std::memory_order_relaxed);
@@ -395,7 +406,8 @@ class ShardEngine final : public Shard::Impl {
     const size_t window = socketWindow();
     const size_t bytes_before = queue.bytes();
     while (!queue.empty() && (everything || con->get_buffered_amount() < window)) {
-      if (!con->send(queue.pop()->message)) {
+      auto entry = queue.pop();
+      if (!con->send(entry.frame->message) && !entry.kept) {
         counters_.messages_out.fetch_add(1, std::memory_order_relaxed);
       }
     }
@@ -426,8 +438,23 @@ class ShardEngine final : public Shard::Impl {
       }
       if (con->backlog->empty()) {
         dropBacklog(con);  // swaps the last entry into i
+        resumeRecoveries(con);
       } else {
         ++i;
+      }
+    }
+  }
+
+  void resumeRecoveries(WsConnection* con) {
+    std::vector<StreamRecovery<FramePtr>*> waiting;
+    for (auto& r : con->recovering) {
+      if (r->waitingForDrain()) {
+        waiting.push_back(r.get());
+      }
+    }
+    for (auto* r : waiting) {
+      if (con->get_state() == websocketpp::session::state::open) {
+        requestNextPage(con, r);
       }
     }
   }
@@ -446,7 +473,7 @@ class ShardEngine final : public Shard::Impl {
   // Server frames (replies, errors, recovery ends) keep their place behind queued frames.
   void sendText(WsConnection* con, const std::string& text) {
     if (con->backlog) {
-      enqueue(con, prepareTextFrame(text), dropsOldest(nullptr));
+      enqueue(con, prepareTextFrame(text), true, /*kept=*/true);
       return;
     }
     con->send(text, websocketpp::frame::opcode::text);
@@ -463,6 +490,8 @@ class ShardEngine final : public Shard::Impl {
                                             std::move(since), steadyMillis() + kRecoveryTimeoutMs,
                                             settings_->limits.outbound_queue_messages());
     Recovery* recovery = owned.get();
+    recovery->setPageBytes(
+        static_cast<uint32_t>(std::max<size_t>(settings_->limits.outbound_queue_bytes() / 2, 1)));
     con->recovering.push_back(std::move(owned));
     recoveries_[id] = con;
     if (!ctx_.recover || !ctx_.recover(recovery->nextRequest())) {
@@ -615,6 +644,8 @@ class ShardEngine final : public Shard::Impl {
       if (auto since = queryParam(std::string_view(resource).substr(q + 1), "user_since")) {
         con->pending_user_since = parseStreamPosition(*since);
         con->user_since_invalid = !con->pending_user_since.has_value();
+      } else if (resource.find("user_since=", q) != std::string::npos) {
+        con->user_since_invalid = true;  // a malformed %-escape
       }
     }
     if (token && !token->empty()) {
@@ -952,6 +983,9 @@ class ShardEngine final : public Shard::Impl {
   void authenticate(WsConnection* con, std::optional<uint64_t> id, const std::string& token) {
     auto claims = verifyToken(con, token);
     if (!claims.isOk()) {
+      if (con->user.empty()) {
+        con->pending_user_since.reset();  // it belonged to this attempt
+      }
       sendError(con, id, claims.status());
       return;
     }

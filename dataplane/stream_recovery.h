@@ -36,6 +36,13 @@ class StreamRecovery {
   const std::string& channel() const { return channel_; }
   bool isUserStream() const { return channel_.empty(); }
   int64_t deadlineMs() const { return deadline_ms_; }
+  // Progress moves the deadline: a long recovery that keeps going does not time out.
+  void extendDeadline(int64_t deadline_ms) { deadline_ms_ = deadline_ms; }
+  // Data bytes asked per page, so one page fits the connection's queue (0: the default).
+  void setPageBytes(uint32_t bytes) { page_bytes_ = bytes; }
+  // The next page waits until the connection has sent what the last one queued.
+  bool waitingForDrain() const { return waiting_for_drain_; }
+  void setWaitingForDrain(bool waiting) { waiting_for_drain_ = waiting; }
   // The request for the next page (after the last offset delivered).
   herald::v1::RecoverRequest nextRequest() const {
     herald::v1::RecoverRequest request;
@@ -46,6 +53,7 @@ class StreamRecovery {
     }
     request.set_since_offset(next_ - 1);
     request.set_epoch(epoch_);
+    request.set_max_bytes(page_bytes_);
     return request;
   }
 
@@ -131,8 +139,10 @@ class StreamRecovery {
   std::string epoch_;
   uint64_t next_;  // first offset the client has not received
   uint64_t missed_ = 0;
-  const int64_t deadline_ms_;
+  int64_t deadline_ms_;
   const size_t max_held_;
+  uint32_t page_bytes_ = 0;
+  bool waiting_for_drain_ = false;
   std::deque<std::pair<uint64_t, Frame>> held_;
 };
 

@@ -20,9 +20,9 @@ TEST(OutboundQueueTest, DropPolicyDropsOldestFirstWhenOverMessages) {
   EXPECT_EQ(q.push(frame(4), 10, 3, 0, true), Queue::PushResult::kDropped);
   EXPECT_EQ(q.size(), 3u);
   EXPECT_EQ(q.dropped(), 1u);
-  EXPECT_EQ(*q.pop(), 2) << "the oldest (1) went first";
-  EXPECT_EQ(*q.pop(), 3);
-  EXPECT_EQ(*q.pop(), 4);
+  EXPECT_EQ(*q.pop().frame, 2) << "the oldest (1) went first";
+  EXPECT_EQ(*q.pop().frame, 3);
+  EXPECT_EQ(*q.pop().frame, 4);
   EXPECT_TRUE(q.empty());
   EXPECT_EQ(q.bytes(), 0u);
 }
@@ -33,7 +33,7 @@ TEST(OutboundQueueTest, DropPolicyHonoursTheByteBound) {
   q.push(frame(2), 30, 0, 100, true);
   EXPECT_EQ(q.push(frame(3), 50, 0, 100, true), Queue::PushResult::kDropped);
   EXPECT_EQ(q.bytes(), 80u);
-  EXPECT_EQ(*q.pop(), 2);
+  EXPECT_EQ(*q.pop().frame, 2);
 }
 
 TEST(OutboundQueueTest, DisconnectPolicyReportsOverflowAndQueuesNothing) {
@@ -50,7 +50,27 @@ TEST(OutboundQueueTest, AFrameLargerThanTheBoundIsStillQueuedAlone) {
   EXPECT_EQ(q.push(frame(1), 500, 0, 100, false), Queue::PushResult::kQueued);
   EXPECT_EQ(q.push(frame(2), 500, 0, 100, true), Queue::PushResult::kDropped);
   EXPECT_EQ(q.size(), 1u);
-  EXPECT_EQ(*q.pop(), 2);
+  EXPECT_EQ(*q.pop().frame, 2);
+}
+
+TEST(OutboundQueueTest, ServerFramesAreNeverDroppedAndPublicationsAroundThemAre) {
+  Queue q;
+  q.push(frame(1), 10, 3, 0, true);
+  q.push(frame(2), 10, 3, 0, true, /*kept=*/true);  // e.g. a `recovery` frame
+  q.push(frame(3), 10, 3, 0, true);
+  EXPECT_EQ(q.push(frame(4), 10, 3, 0, true), Queue::PushResult::kDropped);
+  EXPECT_EQ(q.push(frame(5), 10, 3, 0, true), Queue::PushResult::kDropped);
+  auto first = q.pop();
+  EXPECT_EQ(*first.frame, 2);
+  EXPECT_TRUE(first.kept);
+  EXPECT_EQ(*q.pop().frame, 4);
+  EXPECT_EQ(*q.pop().frame, 5);
+  // Kept frames are queued even over the bounds, under either policy.
+  q.push(frame(6), 10, 1, 0, false);
+  EXPECT_EQ(q.push(frame(7), 10, 1, 0, false, true), Queue::PushResult::kQueued);
+  EXPECT_EQ(q.size(), 2u);
+  // ... but not without end: twice the bounds overflows.
+  EXPECT_EQ(q.push(frame(8), 10, 1, 0, false, true), Queue::PushResult::kOverflow);
 }
 
 }  // namespace
