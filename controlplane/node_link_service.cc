@@ -117,7 +117,9 @@ ControlMessagePtr NodeLinkService::recover(const ChannelRegistry& channels,
   HistoryQuery query;
   query.since = request.since_offset();
   query.epoch = request.epoch();
-  query.limit = kRecoverPageSize;
+  query.limit = request.max_publications() == 0
+                    ? kRecoverPageSize
+                    : std::min<uint32_t>(request.max_publications(), kRecoverPageSize);
   query.max_bytes = request.max_bytes() == 0
                         ? kRecoverPageBytes
                         : std::min<size_t>(request.max_bytes(), kRecoverPageBytes);

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -43,7 +45,9 @@ class LinkResync {
     DeliveryPtr delivery = make_(deliver);
     if (!key.empty()) {
       if (auto it = resyncing_.find(key); it != resyncing_.end()) {
-        it->second->hold(delivery->offset, delivery);
+        if (!it->second->hold(delivery->offset, delivery)) {
+          dropped_.fetch_add(1, std::memory_order_relaxed);
+        }
         return;
       }
       auto& position = positions_[key];
@@ -58,22 +62,27 @@ class LinkResync {
   void sessionStarted(const std::vector<std::string>& channels,
                       const std::vector<std::string>& users) {
     std::unordered_map<std::string, StreamPosition> kept;
+    std::unordered_map<std::string, std::unique_ptr<Recovery>> still;
+    std::vector<Recovery*> to_request;
     auto start = [&](const std::string& key, const std::string& channel, const std::string& user) {
-      if (auto it = resyncing_.find(key); it != resyncing_.end()) {
-        request(*it->second);
-        return;
-      }
       auto pos = positions_.find(key);
-      if (pos == positions_.end()) {
+      if (pos != positions_.end()) {
+        kept[key] = pos->second;
+      }
+      if (auto it = resyncing_.find(key); it != resyncing_.end()) {
+        to_request.push_back(it->second.get());  // its request may have died with the link
+        still[key] = std::move(it->second);
         return;
       }
-      kept[key] = pos->second;
+      if (pos == positions_.end()) {
+        return;  // nothing delivered here yet: no position to resume from
+      }
       auto recovery =
           std::make_unique<Recovery>(kTopBit | next_id_++, channel, user, pos->second, 0, kMaxHeld);
+      recovery->setReleaseAllWhenUnrecovered(true);
       by_id_[recovery->requestId()] = key;
-      Recovery& r = *recovery;
-      resyncing_[key] = std::move(recovery);
-      request(r);
+      to_request.push_back(recovery.get());
+      still[key] = std::move(recovery);
     };
     for (const auto& channel : channels) {
       start(channel, channel, "");
@@ -81,7 +90,18 @@ class LinkResync {
     for (const auto& user : users) {
       start(userKey(user), "", user);
     }
-    positions_ = std::move(kept);  // streams without interest now need no position
+    // Streams without interest now need neither a position nor a resync (their held frames
+    // have no one to go to).
+    for (const auto& [key, recovery] : resyncing_) {
+      if (recovery) {
+        by_id_.erase(recovery->requestId());
+      }
+    }
+    positions_ = std::move(kept);
+    resyncing_ = std::move(still);
+    for (Recovery* r : to_request) {
+      request(*r);
+    }
   }
 
   // A page for one of our requests (see ownsRequest).
@@ -113,6 +133,8 @@ class LinkResync {
   }
 
   size_t resyncing() const { return resyncing_.size(); }
+  // Live deliveries dropped because a stream held more than kMaxHeld (any thread).
+  uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
 
  private:
   using Recovery = StreamRecovery<DeliveryPtr>;
@@ -141,12 +163,15 @@ class LinkResync {
   }
 
   void finish(const std::string& key, Recovery::Step& step) {
-    for (const auto& delivery : step.release) {
-      positions_[key].offset = delivery->offset;
-      dispatch_(delivery);
+    // The node now has the stream up to the outcome's offset (or restarts from it).
+    if (!step.outcome.epoch.empty()) {
+      positions_[key] = StreamPosition{step.outcome.offset, step.outcome.epoch};
     }
-    if (step.outcome.recovered || !step.outcome.epoch.empty()) {
-      positions_[key].epoch = step.outcome.epoch;
+    for (const auto& delivery : step.release) {
+      if (auto pos = positions_.find(key); pos != positions_.end()) {
+        pos->second.offset = std::max(pos->second.offset, delivery->offset);
+      }
+      dispatch_(delivery);
     }
     auto it = resyncing_.find(key);
     by_id_.erase(it->second->requestId());
@@ -160,6 +185,7 @@ class LinkResync {
   std::unordered_map<std::string, StreamPosition> positions_;  // last delivered per stream
   std::unordered_map<std::string, std::unique_ptr<Recovery>> resyncing_;
   std::unordered_map<uint64_t, std::string> by_id_;
+  std::atomic<uint64_t> dropped_{0};
 };
 
 }  // namespace herald::node

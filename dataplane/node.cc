@@ -141,7 +141,7 @@ std::string Node::start() {
                                    [this](const herald::v1::RecoverRequest& request) {
                                      herald::v1::NodeMessage message;
                                      *message.mutable_recover() = request;
-                                     return link_->send(std::move(message));
+                                     return link_->send(std::move(message), /*first=*/true);
                                    });
   callbacks.hello_sent = [this](const herald::v1::Hello& hello) {
     resync_->sessionStarted({hello.channels().begin(), hello.channels().end()},
@@ -322,6 +322,7 @@ std::string Node::statsJson() const {
       {"messages_out", s.messages_out()},
       {"control_connected", link_ && link_->connected()},
       {"config_version", config_version_.load()},
+      {"resync_dropped", resync_ ? resync_->dropped() : 0},
   };
   for (const auto& [name, counter] : kSummedCounters) {
     j[name] = sumOverShards(counter);

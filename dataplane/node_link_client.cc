@@ -54,12 +54,16 @@ bool NodeLinkClient::reportStatsNow(std::chrono::milliseconds timeout) {
          stats_written_ >= generation;
 }
 
-bool NodeLinkClient::send(herald::v1::NodeMessage message) {
+bool NodeLinkClient::send(herald::v1::NodeMessage message, bool first) {
   std::lock_guard<std::mutex> lock(mu_);
   if (outbox_.size() >= kMaxOutbox || stopping_) {
     return false;
   }
-  outbox_.push_back(std::move(message));
+  if (first) {
+    outbox_.insert(outbox_.begin(), std::move(message));
+  } else {
+    outbox_.push_back(std::move(message));
+  }
   cv_.notify_all();
   return true;
 }

@@ -65,7 +65,9 @@ class NodeLinkClient {
   // Queues a message (a recovery request, a presence reply) for the control plane. It goes
   // out after any interest change recorded before this call, on this session or the next
   // (after Hello). False when the outbox is full.
-  bool send(herald::v1::NodeMessage message);
+  // `first`: ahead of what is already waiting (the node's own resync goes before the
+  // recoveries its clients asked for while the link was down).
+  bool send(herald::v1::NodeMessage message, bool first = false);
 
   // Most messages waiting in the outbox (e.g. while the control plane is away).
   static constexpr size_t kMaxOutbox = 10000;

@@ -490,8 +490,9 @@ class ShardEngine final : public Shard::Impl {
                                             std::move(since), steadyMillis() + kRecoveryTimeoutMs,
                                             settings_->limits.outbound_queue_messages());
     Recovery* recovery = owned.get();
-    recovery->setPageBytes(
-        static_cast<uint32_t>(std::max<size_t>(settings_->limits.outbound_queue_bytes() / 2, 1)));
+    const auto& limits = settings_->limits;
+    recovery->setPageSize(std::max<uint32_t>(limits.outbound_queue_bytes() / 2, 1),
+                          std::max<uint32_t>(limits.outbound_queue_messages() / 2, 1));
     con->recovering.push_back(std::move(owned));
     recoveries_[id] = con;
     if (!ctx_.recover || !ctx_.recover(recovery->nextRequest())) {
@@ -970,34 +971,37 @@ class ShardEngine final : public Shard::Impl {
         }
         break;
       }
-      case CommandType::kAuthenticate:
+      case CommandType::kAuthenticate: {
+        // The frame's position replaces the URL's for this attempt only.
+        auto previous = con->pending_user_since;
         if (cmd.user_since && con->user.empty()) {
           con->pending_user_since = cmd.user_since;
         }
-        authenticate(con, parsed.id, cmd.token);
+        if (!authenticate(con, parsed.id, cmd.token) && con->user.empty()) {
+          con->pending_user_since = std::move(previous);
+        }
         break;
+      }
     }
   }
 
   // First token on a waiting or anonymous connection, or a refresh before expiry.
-  void authenticate(WsConnection* con, std::optional<uint64_t> id, const std::string& token) {
+  // False when the token was refused.
+  bool authenticate(WsConnection* con, std::optional<uint64_t> id, const std::string& token) {
     auto claims = verifyToken(con, token);
     if (!claims.isOk()) {
-      if (con->user.empty()) {
-        con->pending_user_since.reset();  // it belonged to this attempt
-      }
       sendError(con, id, claims.status());
-      return;
+      return false;
     }
     if (!con->user.empty() && claims->subject != con->user) {
       sendError(con, id,
                 Status(ErrorCode::kPermissionDenied,
                        "token is for another user than this "
                        "connection's"));
-      return;
+      return false;
     }
     if (!setIdentity(con, std::make_shared<const TokenClaims>(std::move(claims.value())))) {
-      return;
+      return false;
     }
     if (!con->greeted) {
       greet(con, id);
@@ -1005,6 +1009,7 @@ class ShardEngine final : public Shard::Impl {
       sendText(con, buildReplyFrame(id, {}));
       startUserRecovery(con);
     }
+    return true;
   }
 
   // Counts refused subscriptions by kind for /stats.

@@ -38,8 +38,15 @@ class StreamRecovery {
   int64_t deadlineMs() const { return deadline_ms_; }
   // Progress moves the deadline: a long recovery that keeps going does not time out.
   void extendDeadline(int64_t deadline_ms) { deadline_ms_ = deadline_ms; }
-  // Data bytes asked per page, so one page fits the connection's queue (0: the default).
-  void setPageBytes(uint32_t bytes) { page_bytes_ = bytes; }
+  // Data bytes and publications asked per page, so one page fits the connection's queue
+  // (0: the control plane's default).
+  void setPageSize(uint32_t bytes, uint32_t publications) {
+    page_bytes_ = bytes;
+    page_publications_ = publications;
+  }
+  // Unrecovered, release every held live frame rather than those after the reported offset:
+  // for the node's own resync, where no client is told about the gap.
+  void setReleaseAllWhenUnrecovered(bool all) { release_all_unrecovered_ = all; }
   // The next page waits until the connection has sent what the last one queued.
   bool waitingForDrain() const { return waiting_for_drain_; }
   void setWaitingForDrain(bool waiting) { waiting_for_drain_ = waiting; }
@@ -54,6 +61,7 @@ class StreamRecovery {
     request.set_since_offset(next_ - 1);
     request.set_epoch(epoch_);
     request.set_max_bytes(page_bytes_);
+    request.set_max_publications(page_publications_);
     return request;
   }
 
@@ -124,7 +132,7 @@ class StreamRecovery {
     out.missed = missed_;
     out.reason = reason;
     // Live frames after what was delivered (recovered) or after the reported offset (not).
-    const uint64_t first = recovered ? next_ : top + 1;
+    const uint64_t first = recovered ? next_ : (release_all_unrecovered_ ? 0 : top + 1);
     for (auto& [offset, frame] : held_) {
       if (offset >= first) {
         step->release.push_back(std::move(frame));
@@ -142,7 +150,9 @@ class StreamRecovery {
   int64_t deadline_ms_;
   const size_t max_held_;
   uint32_t page_bytes_ = 0;
+  uint32_t page_publications_ = 0;
   bool waiting_for_drain_ = false;
+  bool release_all_unrecovered_ = false;
   std::deque<std::pair<uint64_t, Frame>> held_;
 };
 

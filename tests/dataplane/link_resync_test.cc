@@ -81,3 +81,60 @@ TEST_F(LinkResyncTest, StreamsWithoutInterestAreForgottenAndUnsendableRequestsRe
 
 }  // namespace
 }  // namespace herald::node
+
+namespace herald::node {
+namespace {
+
+TEST_F(LinkResyncTest, UnrecoveredResyncReleasesEveryHeldDeliveryAndAdoptsTheNewEpoch) {
+  resync_.deliver(channelDeliver(9, "old"));
+  resync_.sessionStarted({"c"}, {});
+  ASSERT_EQ(requests_.size(), 1u);
+  // herald-control restarted: new epoch, offsets from 1; these were routed after Hello.
+  resync_.deliver(channelDeliver(1, "new"));
+  resync_.deliver(channelDeliver(2, "new"));
+  herald::v1::RecoverResponse page;
+  page.set_request_id(requests_[0].request_id());
+  page.set_offset(2);
+  page.set_epoch("new");
+  page.set_recovered(false);
+  page.set_complete(true);
+  resync_.page(page);
+  EXPECT_EQ(dispatched_, (std::vector<uint64_t>{9, 1, 2})) << "no client is told: lose nothing";
+  resync_.sessionStarted({"c"}, {});
+  ASSERT_EQ(requests_.size(), 2u);
+  EXPECT_EQ(requests_[1].since_offset(), 2u);
+  EXPECT_EQ(requests_[1].epoch(), "new");
+}
+
+TEST_F(LinkResyncTest, AnInterruptedResyncWithoutInterestIsAbandoned) {
+  resync_.deliver(channelDeliver(1));
+  resync_.sessionStarted({"c"}, {});
+  EXPECT_EQ(resync_.resyncing(), 1u);
+  resync_.sessionStarted({}, {});  // link broke again; nobody subscribes to c any more
+  EXPECT_EQ(resync_.resyncing(), 0u);
+  resync_.deliver(channelDeliver(5));
+  EXPECT_EQ(dispatched_.back(), 5u) << "live deliveries are not held for an abandoned resync";
+}
+
+TEST_F(LinkResyncTest, AnInterruptedResyncIsAskedAgainFromItsProgress) {
+  resync_.deliver(channelDeliver(1));
+  resync_.sessionStarted({"c"}, {});
+  herald::v1::RecoverResponse page;
+  page.set_request_id(requests_[0].request_id());
+  auto* p = page.add_publications();
+  p->set_offset(2);
+  p->set_epoch("e1");
+  page.set_offset(5);
+  page.set_epoch("e1");
+  page.set_recovered(true);
+  page.set_complete(false);
+  resync_.page(page);
+  ASSERT_EQ(requests_.size(), 2u);
+  resync_.sessionStarted({"c"}, {});  // the link broke before the next page came
+  ASSERT_EQ(requests_.size(), 3u);
+  EXPECT_EQ(requests_[2].since_offset(), 2u);
+  EXPECT_EQ(requests_[2].request_id(), requests_[0].request_id());
+}
+
+}  // namespace
+}  // namespace herald::node
