@@ -12,6 +12,7 @@ namespace herald::testing {
 const char* controlBinary() { return HERALD_CONTROL_BIN; }
 const char* nodeBinary() { return HERALD_NODE_BIN; }
 const char* heraldctlBinary() { return HERALDCTL_BIN; }
+const char* benchBinary() { return HERALD_BENCH_BIN; }
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -21,6 +21,7 @@ using namespace std::chrono_literals;
 const char* controlBinary();
 const char* nodeBinary();
 const char* heraldctlBinary();
+const char* benchBinary();
 
 // Polls `condition` until it holds or `timeout` passes (for state only visible by asking).
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
