@@ -1,0 +1,131 @@
+// Google Benchmark micro-benchmarks for the hot paths: what one publication costs on the way
+// through herald-control and herald-node, and what herald-bench spends per received frame.
+// Run: build/tests/hot_paths_benchmark (figures in docs/benchmarks.md).
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include "cli/bench/latency_histogram.h"
+#include "cli/bench/ws_frames.h"
+#include "controlplane/channel_registry.h"
+#include "dataplane/client_protocol.h"
+#include "dataplane/frame_builder.h"
+#include "dataplane/shard.h"
+#include "dataplane/subscription_index.h"
+
+namespace {
+
+herald::v1::Deliver samplePublication(size_t data_bytes) {
+  herald::v1::Deliver d;
+  d.set_target(herald::v1::DELIVERY_TARGET_CHANNEL);
+  auto* p = d.mutable_publication();
+  p->set_channel("token:price");
+  p->set_event("price_update");
+  p->set_offset(123456);
+  p->set_epoch("ae1a4e3ebaaab331");
+  p->set_ts_unix_ms(1795476231899);
+  p->set_data("{\"p\":\"" + std::string(data_bytes > 8 ? data_bytes - 8 : 0, 'x') + "\"}");
+  return d;
+}
+
+// herald-node, once per publication: the client `message` JSON.
+void BM_BuildMessageFrame(benchmark::State& state) {
+  const auto d = samplePublication(static_cast<size_t>(state.range(0)));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(herald::node::buildMessageFrame(d));
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
+}
+BENCHMARK(BM_BuildMessageFrame)->Arg(200)->Arg(4096);
+
+// herald-node, once per publication: WebSocket framing of that JSON (shared by all shards).
+void BM_PrepareTextFrame(benchmark::State& state) {
+  const std::string json = herald::node::buildMessageFrame(samplePublication(200));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(herald::node::prepareTextFrame(json));
+  }
+}
+BENCHMARK(BM_PrepareTextFrame);
+
+struct FakeConnection {
+  int id = 0;
+};
+
+// herald-node, once per publication per shard: finding a channel's subscribers.
+void BM_SubscriptionIndexFind(benchmark::State& state) {
+  herald::node::SubscriptionIndex<FakeConnection> index;
+  std::vector<FakeConnection> connections(static_cast<size_t>(state.range(0)));
+  for (size_t i = 0; i < connections.size(); ++i) {
+    index.add("own:" + std::to_string(i), &connections[i]);
+    index.add("token:price", &connections[i]);
+  }
+  const std::string channel = "token:price";
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(index.find(channel));
+  }
+}
+BENCHMARK(BM_SubscriptionIndexFind)->Arg(10000);
+
+// herald-node, per subscribe/unsubscribe (churn).
+void BM_SubscriptionIndexAddRemove(benchmark::State& state) {
+  herald::node::SubscriptionIndex<FakeConnection> index;
+  std::vector<FakeConnection> connections(1000);
+  for (size_t i = 0; i < connections.size(); ++i) {
+    index.add("token:price", &connections[i]);
+  }
+  FakeConnection extra;
+  const std::string channel = "token:price";
+  for (auto _ : state) {
+    index.add(channel, &extra);
+    index.remove(channel, &extra);
+  }
+}
+BENCHMARK(BM_SubscriptionIndexAddRemove);
+
+// herald-node, per client frame: JSON parsing of a subscribe.
+void BM_ParseSubscribeFrame(benchmark::State& state) {
+  const std::string frame =
+      R"({"type":"subscribe","id":4,"channels":["token:price","alerts"],"since":{"alerts":{"offset":17,"epoch":"ae1a4e3ebaaab331"}}})";
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(herald::node::parseClientFrame(frame));
+  }
+}
+BENCHMARK(BM_ParseSubscribeFrame);
+
+// herald-control, per publication: offset, history and routing (no node attached).
+void BM_ChannelRegistryPublish(benchmark::State& state) {
+  herald::control::ChannelRegistry registry;
+  herald::control::Router router;
+  const herald::control::HistoryPolicy history{static_cast<uint32_t>(state.range(0)), 0};
+  const std::string data = "{\"p\":\"" + std::string(192, 'x') + "\"}";
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(registry.publish("token:price", "", data, "", 0, history, router));
+  }
+}
+BENCHMARK(BM_ChannelRegistryPublish)->Arg(0)->Arg(1000);
+
+// herald-bench, per received frame: frame parse, timestamp and offset lookup, histogram.
+void BM_BenchReceivesFrame(benchmark::State& state) {
+  const std::string json = herald::node::buildMessageFrame(samplePublication(200));
+  std::string wire = herald::node::buildMessageFrame(samplePublication(200));
+  wire.insert(
+      0, std::string{static_cast<char>(0x81), static_cast<char>(126),
+                     static_cast<char>(json.size() >> 8), static_cast<char>(json.size() & 0xff)});
+  herald::bench::LatencyHistogram histogram;
+  for (auto _ : state) {
+    herald::bench::ServerFrame frame;
+    herald::bench::parseServerFrame(wire, &frame);
+    uint64_t offset = 0;
+    uint64_t ts = 0;
+    herald::bench::findNumber(frame.payload, "\"offset\":", &offset);
+    herald::bench::findNumber(frame.payload, "\"ts\":", &ts);
+    histogram.record(ts & 0xffff);
+    benchmark::DoNotOptimize(offset);
+  }
+}
+BENCHMARK(BM_BenchReceivesFrame);
+
+}  // namespace
+
+BENCHMARK_MAIN();
