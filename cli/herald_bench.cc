@@ -17,6 +17,7 @@
 #include "cli/bench/load_client.h"
 #include "cli/bench/publisher.h"
 #include "cli/table.h"
+#include "common/file_limit.h"
 
 namespace {
 
@@ -50,6 +51,9 @@ publishing:
   --rate N                  publications per second (default 0: as fast as accepted)
   --batch N                 publications per PublishBatch when --rate is 0 (default 100)
   --payload BYTES           JSON payload size, timestamp included (default 200)
+  --window N                closed loop for one-channel fan-out: publish only while fewer
+                            than N publications are still on their way to the average client
+                            ("as fast as delivered"; default 0: open loop)
   --no-publish              only open and hold the connections
 run:
   --duration SECONDS        how long to publish (or hold) once connected (default 10)
@@ -69,6 +73,7 @@ struct Options {
   std::string pattern;
   uint32_t pattern_count = 0;
   bool publish_enabled = true;
+  uint64_t window = 0;
   double duration_s = 10;
   std::vector<int> server_pids;
   bool json = false;
@@ -154,6 +159,8 @@ Options parseArgs(int argc, char** argv) {
       o.publish.batch = std::max<uint32_t>(1, static_cast<uint32_t>(number(a, value())));
     } else if (a == "--payload") {
       o.publish.payload_bytes = static_cast<size_t>(number(a, value()));
+    } else if (a == "--window") {
+      o.window = number(a, value());
     } else if (a == "--no-publish") {
       o.publish_enabled = false;
     } else if (a == "--duration") {
@@ -206,18 +213,6 @@ double cpuSeconds() {
          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
-// Raises the open-file limit as far as allowed; returns the limit now in force.
-uint64_t raiseFileLimit() {
-  rlimit limit{};
-  getrlimit(RLIMIT_NOFILE, &limit);
-  if (limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);
-    getrlimit(RLIMIT_NOFILE, &limit);
-  }
-  return limit.rlim_cur;
-}
-
 std::string formatRate(double v) {
   char buf[32];
   if (v >= 1e6) {
@@ -245,7 +240,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", line.c_str());
     }
   };
-  const uint64_t files = raiseFileLimit();
+  const uint64_t files = herald::raiseOpenFileLimit();
   if (o.load.connections + 64 > files) {
     std::fprintf(stderr,
                  "herald-bench: this process may open %llu files, too few for %u connections: "
@@ -294,9 +289,16 @@ int main(int argc, char** argv) {
   // Let the server register the subscriptions before the first publication.
   std::this_thread::sleep_for(std::chrono::seconds(1));
 
+  const uint64_t messages_before = load.progress().messages;
+  if (o.window > 0) {
+    const uint64_t clients = std::max<uint64_t>(load.progress().established, 1);
+    o.publish.may_publish = [&load, &o, clients, messages_before](uint64_t published) {
+      const uint64_t delivered = load.progress().messages - messages_before;
+      return published < delivered / clients + o.window;
+    };
+  }
   Publisher publisher(o.publish);
   const auto run_start = std::chrono::steady_clock::now();
-  const uint64_t messages_before = load.progress().messages;
   if (o.publish_enabled) {
     publisher.start();
   }
@@ -339,8 +341,7 @@ int main(int argc, char** argv) {
     }
   }
   // Deliveries per second over the time they took: publishing plus the tail still in flight.
-  const double delivery_seconds =
-      std::chrono::duration<double>(last_growth - run_start).count();
+  const double delivery_seconds = std::chrono::duration<double>(last_growth - run_start).count();
   std::vector<uint64_t> rss_after;
   for (int pid : o.server_pids) {
     rss_after.push_back(rssKib(pid));

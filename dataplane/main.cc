@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "common/file_limit.h"
 #include "common/logging.h"
 #include "common/signals.h"
 #include "dataplane/node.h"
@@ -22,6 +23,8 @@ int main(int argc, char** argv) {
 
   auto log = herald::componentLogger("node");
   try {
+    const uint64_t files = herald::raiseOpenFileLimit();
+    log->info("open-file limit {} (each client connection holds one)", files);
     herald::node::Node node(config);
     node.start();
     const char* received = herald::waitForTerminationSignal(signals);

@@ -76,6 +76,14 @@ void Publisher::runGrpc() {
         break;
       }
     }
+    if (options_.may_publish) {
+      while (!stopping_ && !options_.may_publish(published_.load(std::memory_order_relaxed))) {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+      if (stopping_) {
+        break;
+      }
+    }
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     if (!options_.api_key.empty()) {

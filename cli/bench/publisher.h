@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -20,6 +21,8 @@ struct PublishOptions {
   double rate = 0;                    // publications per second; 0 = as fast as accepted
   uint32_t batch = 1;                 // Herald: publications per PublishBatch call
   size_t payload_bytes = 200;         // size of the JSON data, timestamp included
+  // Closed loop: called before each call; false = wait (e.g. too much is still in flight).
+  std::function<bool(uint64_t published)> may_publish;
 };
 
 /**
