@@ -26,14 +26,15 @@ class OutboundQueue {
   struct Entry {
     Frame frame;
     size_t bytes = 0;
-    bool kept = false;  // a server frame: never dropped
+    bool kept = false;   // a server frame: never dropped
+    uint32_t count = 1;  // publications in the frame (a joined run carries several)
   };
 
   // A single frame larger than max_bytes is still queued alone, so it is not lost for size.
   // A kept frame is queued over the bounds too, up to twice them: a client that sends but
   // never reads must not grow its queue of answers without end (kOverflow under any policy).
   PushResult push(Frame frame, size_t bytes, size_t max_messages, size_t max_bytes,
-                  bool drop_oldest, bool kept = false) {
+                  bool drop_oldest, bool kept = false, uint32_t count = 1) {
     if (kept ? over(bytes, 2 * max_messages, 2 * max_bytes)
              : over(bytes, max_messages, max_bytes) && !drop_oldest) {
       return PushResult::kOverflow;
@@ -47,11 +48,11 @@ class OutboundQueue {
           continue;
         }
         bytes_ -= it->bytes;
+        dropped += it->count;
         it = frames_.erase(it);
-        ++dropped;
       }
     }
-    frames_.push_back(Entry{std::move(frame), bytes, kept});
+    frames_.push_back(Entry{std::move(frame), bytes, kept, count});
     bytes_ += bytes;
     dropped_ += dropped;
     return dropped == 0 ? PushResult::kQueued : PushResult::kDropped;

@@ -38,6 +38,28 @@ PreparedFramePtr prepareTextFrame(const std::string& payload) {
   return frame;
 }
 
+// Several prepared frames back to back as one prepared message: one write (and one queue
+// entry) per connection for a run of publications on the same channel.
+PreparedFramePtr concatenateFrames(const std::vector<const PreparedFrame*>& frames) {
+  thread_local auto manager = std::make_shared<WsConfig::con_msg_manager_type>();
+  size_t total = 0;
+  for (const auto* f : frames) {
+    total += f->message->get_header().size() + f->message->get_payload().size();
+  }
+  std::string bytes;
+  bytes.reserve(total);
+  for (const auto* f : frames) {
+    bytes.append(f->message->get_header());
+    bytes.append(f->message->get_payload());
+  }
+  auto out = manager->get_message(websocketpp::frame::opcode::text, 0);
+  out->set_payload(std::move(bytes));
+  out->set_prepared(true);
+  auto frame = std::make_shared<PreparedFrame>();
+  frame->message = out;
+  return frame;
+}
+
 // Close codes of docs/protocol.md.
 constexpr uint16_t kCloseUnauthorized = 4001;
 constexpr uint16_t kCloseTokenExpired = 4002;
@@ -64,6 +86,8 @@ class Shard::Impl {
   virtual void post(std::function<void()> fn) = 0;
   virtual void stop() = 0;
   virtual void deliver(const Delivery& d) = 0;
+  // Deliveries in arrival order; runs on one channel go out as one write per connection.
+  virtual void deliverBatch(const std::vector<DeliveryPtr>& batch) = 0;
   virtual void applySettings(NodeSettingsPtr settings) = 0;
   virtual void disconnect(const herald::v1::DisconnectCommand& cmd) = 0;
   virtual void recovered(const herald::v1::RecoverResponse& page) = 0;
@@ -221,6 +245,53 @@ class ShardEngine final : public Shard::Impl {
     }
   }
 
+  void deliverBatch(const std::vector<DeliveryPtr>& batch) {
+    size_t i = 0;
+    while (i < batch.size()) {
+      size_t j = i + 1;
+      if (batch[i]->target == herald::v1::DELIVERY_TARGET_CHANNEL) {
+        while (j < batch.size() && batch[j]->target == herald::v1::DELIVERY_TARGET_CHANNEL &&
+               batch[j]->channel == batch[i]->channel) {
+          ++j;
+        }
+      }
+      if (j - i == 1) {
+        deliver(*batch[i]);
+      } else {
+        deliverRun(batch, i, j);
+      }
+      i = j;
+    }
+  }
+
+  // Publications i..j-1 of one channel: their frames joined once, written once per connection.
+  void deliverRun(const std::vector<DeliveryPtr>& batch, size_t i, size_t j) {
+    const std::string& channel = batch[i]->channel;
+    const auto* subs = index_.find(channel);
+    if (subs == nullptr) {
+      return;
+    }
+    std::vector<const PreparedFrame*> frames;
+    frames.reserve(j - i);
+    for (size_t k = i; k < j; ++k) {
+      frames.push_back(batch[k]->frame.get());
+    }
+    const FramePtr joined = concatenateFrames(frames);
+    const bool drop = dropsOldest(&channel);
+    const auto count = static_cast<uint32_t>(j - i);
+    for (WsConnection* con : *subs) {
+      if (con->recovering.empty()) {
+        sendFrame(con, joined, drop, count);
+        continue;
+      }
+      for (size_t k = i; k < j; ++k) {  // a recovering connection holds them one by one
+        if (!holdForRecovery(con, &channel, *batch[k])) {
+          sendFrame(con, batch[k]->frame, drop);
+        }
+      }
+    }
+  }
+
   void recovered(const herald::v1::RecoverResponse& page) {
     auto it = recoveries_.find(page.request_id());
     if (it == recoveries_.end()) {
@@ -345,20 +416,22 @@ class ShardEngine final : public Shard::Impl {
 
   // The fast path: a reading client's frame goes straight to its socket. Only a client that
   // has fallen a window behind gets a queue, so a slow client never delays anyone else.
-  void sendFrame(WsConnection* con, const FramePtr& frame, bool drop_oldest) {
+  // `count`: publications in the frame (a joined run carries several).
+  void sendFrame(WsConnection* con, const FramePtr& frame, bool drop_oldest, uint32_t count = 1) {
     if (con->get_state() != websocketpp::session::state::open) {
       return;  // closing: neither a delivery nor another slow-consumer close
     }
     if (!con->backlog && con->get_buffered_amount() < socketWindow()) {
       if (!con->send(frame->message)) {
-        counters_.messages_out.fetch_add(1, std::memory_order_relaxed);
+        counters_.messages_out.fetch_add(count, std::memory_order_relaxed);
       }
       return;
     }
-    enqueue(con, frame, drop_oldest);
+    enqueue(con, frame, drop_oldest, false, count);
   }
 
-  void enqueue(WsConnection* con, const FramePtr& frame, bool drop_oldest, bool kept = false) {
+  void enqueue(WsConnection* con, const FramePtr& frame, bool drop_oldest, bool kept = false,
+               uint32_t count = 1) {
     if (!con->backlog) {
       con->backlog = std::make_unique<OutboundQueue<FramePtr>>();
       backlog_.push_back(con);
@@ -370,7 +443,7 @@ class ShardEngine final : public Shard::Impl {
     const uint64_t dropped_before = con->backlog->dropped();
     const size_t bytes_before = con->backlog->bytes();
     const auto result = con->backlog->push(frame, bytes, limits.outbound_queue_messages(),
-                                           limits.outbound_queue_bytes(), drop_oldest, kept);
+                                           limits.outbound_queue_bytes(), drop_oldest, kept, count);
     countQueued(bytes_before, con->backlog->bytes());
     if (result == OutboundQueue<FramePtr>::PushResult::kOverflow) {
       counters_.slow_consumers_closed.fetch_add(1, std::memory_order_relaxed);
@@ -408,7 +481,7 @@ class ShardEngine final : public Shard::Impl {
     while (!queue.empty() && (everything || con->get_buffered_amount() < window)) {
       auto entry = queue.pop();
       if (!con->send(entry.frame->message) && !entry.kept) {
-        counters_.messages_out.fetch_add(1, std::memory_order_relaxed);
+        counters_.messages_out.fetch_add(entry.count, std::memory_order_relaxed);
       }
     }
     countQueued(bytes_before, queue.bytes());
@@ -1137,8 +1210,24 @@ uint16_t Shard::listen(const std::string& host, uint16_t port) { return impl_->l
 void Shard::start() { impl_->start(); }
 
 void Shard::deliver(DeliveryPtr delivery) {
-  Impl* impl = impl_.get();
-  impl_->post([impl, delivery = std::move(delivery)] { impl->deliver(*delivery); });
+  bool first = false;
+  {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    first = pending_.empty();
+    pending_.push_back(std::move(delivery));
+  }
+  if (!first) {
+    return;  // a drain is already posted: it will take this one too
+  }
+  // One post per burst: the shard takes everything that arrived meanwhile in one go.
+  impl_->post([this] {
+    std::vector<DeliveryPtr> batch;
+    {
+      std::lock_guard<std::mutex> lock(pending_mu_);
+      batch.swap(pending_);
+    }
+    impl_->deliverBatch(batch);
+  });
 }
 
 void Shard::applySettings(NodeSettingsPtr settings) {

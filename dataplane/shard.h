@@ -4,7 +4,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "common/rate_limiter.h"
 #include "dataplane/blocked_users.h"
@@ -112,6 +114,8 @@ class Shard {
 
  private:
   std::unique_ptr<Impl> impl_;
+  std::mutex pending_mu_;  // deliveries not yet taken by the shard's loop
+  std::vector<DeliveryPtr> pending_;
 };
 
 }  // namespace herald::node
