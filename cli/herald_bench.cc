@@ -50,6 +50,8 @@ publishing:
   --pattern-count COUNT
   --rate N                  publications per second (default 0: as fast as accepted)
   --batch N                 publications per PublishBatch when --rate is 0 (default 100)
+  --stream                  publish on one PublishStream call (client streaming) instead;
+                            the end-of-run loss count then needs offsets it does not get
   --payload BYTES           JSON payload size, timestamp included (default 200)
   --window N                closed loop for one-channel fan-out: publish only while fewer
                             than N publications are still on their way to the average client
@@ -161,6 +163,8 @@ Options parseArgs(int argc, char** argv) {
       o.publish.payload_bytes = static_cast<size_t>(number(a, value()));
     } else if (a == "--window") {
       o.window = number(a, value());
+    } else if (a == "--stream") {
+      o.publish.stream = true;
     } else if (a == "--no-publish") {
       o.publish_enabled = false;
     } else if (a == "--duration") {

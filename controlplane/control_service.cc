@@ -381,6 +381,31 @@ grpc::Status ControlService::PublishBatch(Ctx* ctx, const herald::v1::PublishBat
   return grpc::Status::OK;
 }
 
+grpc::Status ControlService::PublishStream(Ctx* ctx,
+                                           grpc::ServerReader<herald::v1::PublishRequest>* reader,
+                                           herald::v1::PublishStreamResponse* resp) {
+  auto guard = track();
+  if (auto denied = authorize(ctx, Need::kPublisher, "PublishStream"); !denied.ok()) {
+    return denied;
+  }
+  herald::v1::PublishRequest req;
+  herald::v1::PublishResponse out;
+  while (reader->Read(&req)) {
+    out.Clear();
+    grpc::Status s = publishOne(req, &out);
+    if (!s.ok()) {
+      return grpc::Status(s.error_code(), "publication " + std::to_string(resp->published()) +
+                                              " (after " + std::to_string(resp->published()) +
+                                              " accepted): " + s.error_message());
+    }
+    resp->set_published(resp->published() + 1);
+    if (out.duplicate()) {
+      resp->set_duplicates(resp->duplicates() + 1);
+    }
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status ControlService::Broadcast(Ctx* ctx, const herald::v1::BroadcastRequest* req,
                                        herald::v1::BroadcastResponse* resp) {
   auto guard = track();

@@ -71,6 +71,8 @@ class ControlService final : public herald::v1::Control::Service {
                        herald::v1::PublishResponse*) override;
   grpc::Status PublishBatch(Ctx*, const herald::v1::PublishBatchRequest*,
                             herald::v1::PublishBatchResponse*) override;
+  grpc::Status PublishStream(Ctx*, grpc::ServerReader<herald::v1::PublishRequest>*,
+                             herald::v1::PublishStreamResponse*) override;
   grpc::Status Broadcast(Ctx*, const herald::v1::BroadcastRequest*,
                          herald::v1::BroadcastResponse*) override;
   grpc::Status SendToUser(Ctx*, const herald::v1::SendToUserRequest*,

@@ -27,7 +27,15 @@ Publisher::Publisher(PublishOptions options) : options_(std::move(options)) {
 Publisher::~Publisher() { stop(); }
 
 void Publisher::start() {
-  thread_ = std::thread([this] { options_.http_url.empty() ? runGrpc() : runHttp(); });
+  thread_ = std::thread([this] {
+    if (!options_.http_url.empty()) {
+      runHttp();
+    } else if (options_.stream) {
+      runStream();
+    } else {
+      runGrpc();
+    }
+  });
 }
 
 void Publisher::stop() {
@@ -114,6 +122,48 @@ void Publisher::runGrpc() {
       uint64_t& last = last_offsets_[batch.publications(i).channel()];
       last = std::max(last, resp.results(i).offset());
     }
+  }
+}
+
+void Publisher::runStream() {
+  auto stub = herald::v1::Control::NewStub(
+      grpc::CreateChannel(options_.control, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  if (!options_.api_key.empty()) {
+    ctx.AddMetadata("authorization", "Bearer " + options_.api_key);
+  }
+  herald::v1::PublishStreamResponse resp;
+  auto writer = stub->PublishStream(&ctx, &resp);
+  const auto start = std::chrono::steady_clock::now();
+  size_t next_channel = 0;
+  uint64_t sent = 0;
+  herald::v1::PublishRequest p;
+  while (!stopping_) {
+    if (options_.rate > 0) {
+      std::this_thread::sleep_until(start +
+                                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                        std::chrono::duration<double>(sent / options_.rate)));
+    }
+    if (options_.may_publish) {
+      while (!stopping_ && !options_.may_publish(published_.load(std::memory_order_relaxed))) {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+    }
+    p.set_channel(options_.channels[next_channel]);
+    next_channel = (next_channel + 1) % options_.channels.size();
+    p.set_data(payload());
+    ++sent;
+    if (!writer->Write(p)) {
+      failures_.fetch_add(1, std::memory_order_relaxed);
+      break;  // the server ended the call: Finish says why
+    }
+    published_.fetch_add(1, std::memory_order_relaxed);
+  }
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  if (!s.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    first_error_ = "publish stream: " + s.error_message();
   }
 }
 

@@ -20,6 +20,7 @@ struct PublishOptions {
   std::vector<std::string> channels;  // published round-robin
   double rate = 0;                    // publications per second; 0 = as fast as accepted
   uint32_t batch = 1;                 // Herald: publications per PublishBatch call
+  bool stream = false;                // Herald: one PublishStream call instead of batches
   size_t payload_bytes = 200;         // size of the JSON data, timestamp included
   // Closed loop: called before each call; false = wait (e.g. too much is still in flight).
   std::function<bool(uint64_t published)> may_publish;
@@ -45,6 +46,7 @@ class Publisher {
 
  private:
   void runGrpc();
+  void runStream();
   void runHttp();
   std::string payload() const;
 

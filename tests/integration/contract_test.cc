@@ -214,6 +214,47 @@ TEST_F(ContractTest, PublishIdempotencyKey) {
   EXPECT_EQ(retry.offset(), first.offset());
 }
 
+TEST_F(ContractTest, PublishStreamPublishesEachAsItComesAndStopsAtTheFirstInvalid) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+  herald::v1::PublishStreamResponse resp;
+  auto writer = cluster_->api().PublishStream(&ctx, &resp);
+  for (int i = 0; i < 3; ++i) {
+    herald::v1::PublishRequest p;
+    p.set_channel("stream:a");
+    p.set_data("{\"i\":" + std::to_string(i) + "}");
+    p.set_idempotency_key(i == 2 ? "k0" : "k" + std::to_string(i));  // the third repeats k0
+    ASSERT_TRUE(writer->Write(p));
+  }
+  writer->WritesDone();
+  ASSERT_TRUE(writer->Finish().ok());
+  EXPECT_EQ(resp.published(), 3u);
+  EXPECT_EQ(resp.duplicates(), 1u);
+  herald::v1::HistoryRequest h;
+  h.set_channel("stream:a");
+  herald::v1::HistoryResponse hr;
+  ASSERT_TRUE(call(&Stub::History, h, &hr).ok());
+  EXPECT_EQ(hr.offset(), 2u) << "the repeated key was not published again";
+
+  grpc::ClientContext bad_ctx;
+  bad_ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+  herald::v1::PublishStreamResponse bad_resp;
+  auto bad = cluster_->api().PublishStream(&bad_ctx, &bad_resp);
+  herald::v1::PublishRequest ok;
+  ok.set_channel("stream:a");
+  ok.set_data("1");
+  herald::v1::PublishRequest invalid;
+  invalid.set_channel("bad channel");
+  invalid.set_data("1");
+  bad->Write(ok);
+  bad->Write(invalid);
+  bad->WritesDone();
+  auto status = bad->Finish();
+  EXPECT_EQ(status.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("after 1 accepted"), std::string::npos)
+      << status.error_message();
+}
+
 TEST_F(ContractTest, PublishBatchIsAllOrNothing) {
   herald::v1::PublishBatchRequest req;
   for (int i = 0; i < 3; ++i) {
@@ -520,29 +561,15 @@ TEST_F(ContractTest, EveryRpcNeedsAKeyWithTheRightRole) {
 // Every RPC of the service, from the descriptor, against a key of each role: a new RPC fails
 // this test until it is given a role here (and in docs/security.md).
 TEST_F(ContractTest, RoleTableCoversEveryRpc) {
-  const std::map<std::string, std::string> need = {{"CreateNamespace", "admin"},
-                                                   {"UpdateNamespace", "admin"},
-                                                   {"DeleteNamespace", "admin"},
-                                                   {"SetLimits", "admin"},
-                                                   {"GetAuthSettings", "admin"},
-                                                   {"SetAuthSettings", "admin"},
-                                                   {"CreateApiKey", "admin"},
-                                                   {"ListApiKeys", "admin"},
-                                                   {"RevokeApiKey", "admin"},
-                                                   {"Publish", "publisher"},
-                                                   {"PublishBatch", "publisher"},
-                                                   {"Broadcast", "publisher"},
-                                                   {"SendToUser", "publisher"},
-                                                   {"Disconnect", "publisher"},
-                                                   {"GetNamespace", "reader"},
-                                                   {"ListNamespaces", "reader"},
-                                                   {"GetLimits", "reader"},
-                                                   {"ListNodes", "reader"},
-                                                   {"ListChannels", "reader"},
-                                                   {"History", "reader"},
-                                                   {"Presence", "reader"},
-                                                   {"ClusterStats", "reader"},
-                                                   {"Info", "reader"}};
+  const std::map<std::string, std::string> need = {
+      {"CreateNamespace", "admin"}, {"UpdateNamespace", "admin"},  {"DeleteNamespace", "admin"},
+      {"SetLimits", "admin"},       {"GetAuthSettings", "admin"},  {"SetAuthSettings", "admin"},
+      {"CreateApiKey", "admin"},    {"ListApiKeys", "admin"},      {"RevokeApiKey", "admin"},
+      {"Publish", "publisher"},     {"PublishBatch", "publisher"}, {"PublishStream", "publisher"},
+      {"Broadcast", "publisher"},   {"SendToUser", "publisher"},   {"Disconnect", "publisher"},
+      {"GetNamespace", "reader"},   {"ListNamespaces", "reader"},  {"GetLimits", "reader"},
+      {"ListNodes", "reader"},      {"ListChannels", "reader"},    {"History", "reader"},
+      {"Presence", "reader"},       {"ClusterStats", "reader"},    {"Info", "reader"}};
   std::map<std::string, std::string> keys = {{"none", ""}};
   for (auto [name, role] : {std::pair{"publisher", herald::v1::API_KEY_ROLE_PUBLISHER},
                             std::pair{"reader", herald::v1::API_KEY_ROLE_READER}}) {
