@@ -41,6 +41,8 @@ target:
   --source-addresses K      spread clients over 127.0.0.1..127.0.0.K (default 1; use K > 1
                             beyond ~28,000 connections on loopback)
   --threads T               client threads (default 1)
+  --jwt-secret SECRET       sign an HS256 token per client (sub "bench-<i>", 1 h) and send it
+                            as token=... in the URL; --jwt-kid KID names the key
 publishing:
   --control HOST:PORT       Herald Control API (default $HERALD_CONTROL or 127.0.0.1:7070)
   --api-key KEY             Control API key (default $HERALD_API_KEY)
@@ -140,6 +142,10 @@ Options parseArgs(int argc, char** argv) {
           std::clamp<uint32_t>(static_cast<uint32_t>(number(a, value())), 1, 254);
     } else if (a == "--threads") {
       o.load.threads = std::max<uint32_t>(1, static_cast<uint32_t>(number(a, value())));
+    } else if (a == "--jwt-secret") {
+      o.load.jwt_secret = value();
+    } else if (a == "--jwt-kid") {
+      o.load.jwt_kid = value();
     } else if (a == "--control") {
       o.publish.control = value();
     } else if (a == "--api-key") {

@@ -9,6 +9,7 @@
 
 #include <asio.hpp>
 
+#include "cli/bench/jwt_signer.h"
 #include "cli/bench/ws_frames.h"
 
 namespace herald::bench {
@@ -138,9 +139,14 @@ struct LoadClient::Worker {
     }
     asio::error_code ignored;
     c.socket.set_option(tcp::no_delay(true), ignored);
+    std::string path = substitute(options.path, c.index);
+    if (!options.jwt_secret.empty()) {
+      path +=
+          (path.find('?') == std::string::npos ? "?token=" : "&token=") +
+          signHs256(options.jwt_secret, options.jwt_kid, "bench-" + std::to_string(c.index), 3600);
+    }
     auto request = std::make_shared<std::string>(
-        "GET " + substitute(options.path, c.index) + " HTTP/1.1\r\nHost: " + options.host + ":" +
-        std::to_string(options.port) +
+        "GET " + path + " HTTP/1.1\r\nHost: " + options.host + ":" + std::to_string(options.port) +
         "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
     asio::async_write(c.socket, asio::buffer(*request),

@@ -22,6 +22,9 @@ struct LoadOptions {
   uint32_t connect_rate = 0;      // new connections per second; 0 = as fast as possible
   uint32_t source_addresses = 1;  // bind to 127.0.0.1 .. 127.0.0.N (more than 28k on loopback)
   uint32_t threads = 1;
+  // HS256 tokens: when set, each connection adds token=<JWT for sub "bench-{i}"> to its URL.
+  std::string jwt_secret;
+  std::string jwt_kid;
 };
 
 // Live counters, read by the progress line while the run goes on.

@@ -49,6 +49,30 @@ TEST(BenchSmokeTest, SmallRunDeliversEverythingInOrderAndReportsIt) {
   EXPECT_EQ(r["first_error"], "");
 }
 
+TEST(BenchSmokeTest, SignedTokensAreAcceptedByTheNode) {
+  Cluster cluster;
+  cluster.startControl();
+  cluster.startNode();
+  ASSERT_TRUE(cluster.waitHealthyNodes(1));
+  // A bad signature would close each connection with 4001 right after the upgrade.
+  auto run = runCommand(benchBinary(), {"--url",         cluster.wsUrl(0, "subscribe=bench:jwt"),
+                                        "--control",     cluster.controlAddress(),
+                                        "--api-key",     kTestAdminKey,
+                                        "--connections", "20",
+                                        "--jwt-secret",  kTestJwtSecret,
+                                        "--jwt-kid",     "test",
+                                        "--channel",     "bench:jwt",
+                                        "--rate",        "20",
+                                        "--duration",    "1",
+                                        "--json",        "--quiet"},
+                        60s);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const json r = json::parse(run.out);
+  EXPECT_EQ(r["connections"]["established"], 20) << r.dump(2);
+  EXPECT_EQ(r["connections"]["closed_during_run"], 0) << r.dump(2);
+  EXPECT_EQ(r["deliveries"]["total"], r["publishing"]["published"].get<uint64_t>() * 20);
+}
+
 TEST(BenchSmokeTest, ClearUsageErrors) {
   auto bad = runCommand(benchBinary(), {"--connections", "many"}, 30s);
   EXPECT_EQ(bad.exit_code, 2);
