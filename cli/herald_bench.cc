@@ -251,7 +251,7 @@ int main(int argc, char** argv) {
     }
   };
   const uint64_t files = herald::raiseOpenFileLimit();
-  if (o.load.connections + 64 > files) {
+  if (o.load.connections + 32 > files) {  // its own files: stdio, epoll, gRPC channel
     std::fprintf(stderr,
                  "herald-bench: this process may open %llu files, too few for %u connections: "
                  "the extra ones will fail. Run several herald-bench processes (each with "

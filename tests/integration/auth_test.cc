@@ -23,6 +23,21 @@ class AuthTest : public ::testing::Test {
  protected:
   explicit AuthTest(json config = defaultControlConfig()) : cluster_(std::move(config)) {}
 
+  // Until `nodes` nodes have reported `user`, probing with harmless personal messages (a
+  // retried Disconnect would act on the first node before the second is known).
+  bool waitUserOnNodes(const std::string& user, uint32_t nodes) {
+    return eventually(
+        [&] {
+          grpc::ClientContext ctx;
+          herald::v1::SendToUserRequest probe;
+          probe.set_user(user);
+          probe.set_data(R"({"probe":true})");
+          herald::v1::SendToUserResponse resp;
+          return cluster_.api().SendToUser(&ctx, probe, &resp).ok() && resp.nodes() == nodes;
+        },
+        10s);
+  }
+
   void SetUp() override {
     cluster_.startControl();
     cluster_.startNode();
@@ -105,16 +120,7 @@ TEST_F(AuthTest, SendToUserReachesEveryConnectionOfThatUserOnEveryNode) {
   for (auto* ws : {a1.get(), a2.get(), b.get()}) {
     ASSERT_TRUE(ws->nextOfType("connected", 10s));
   }
-  ASSERT_TRUE(eventually(
-      [&] {
-        grpc::ClientContext ctx;
-        herald::v1::SendToUserRequest probe;
-        probe.set_user("alice");
-        probe.set_data(R"({"probe":true})");
-        herald::v1::SendToUserResponse resp;
-        return cluster_.api().SendToUser(&ctx, probe, &resp).ok() && resp.nodes() == 2;
-      },
-      10s));
+  ASSERT_TRUE(waitUserOnNodes("alice", 2));
   grpc::ClientContext ctx;
   herald::v1::SendToUserRequest req;
   req.set_user("alice");
@@ -144,18 +150,7 @@ TEST_F(AuthTest, DisconnectByUserClosesAllItsConnections) {
   auto a2 = connect(1, "token=" + token("alice"));
   ASSERT_TRUE(a1->nextOfType("connected", 10s));
   ASSERT_TRUE(a2->nextOfType("connected", 10s));
-  // Wait until both nodes have reported alice, with a harmless probe: a Disconnect retried
-  // here would close the first node's connection before the second is known.
-  ASSERT_TRUE(eventually(
-      [&] {
-        grpc::ClientContext ctx;
-        herald::v1::SendToUserRequest probe;
-        probe.set_user("alice");
-        probe.set_data(R"({"probe":true})");
-        herald::v1::SendToUserResponse resp;
-        return cluster_.api().SendToUser(&ctx, probe, &resp).ok() && resp.nodes() == 2;
-      },
-      10s));
+  ASSERT_TRUE(waitUserOnNodes("alice", 2));
   grpc::ClientContext ctx;
   herald::v1::DisconnectRequest req;
   req.set_user("alice");
