@@ -41,6 +41,9 @@ target:
   --source-addresses K      spread clients over 127.0.0.1..127.0.0.K (default 1; use K > 1
                             beyond ~28,000 connections on loopback)
   --threads T               client threads (default 1)
+  --churn CHANNEL           each client subscribes to / unsubscribes from CHANNEL ({i} too)
+                            in turn, as fast as answered; reports operations per second
+                            (combine with --no-publish)
   --jwt-secret SECRET       sign an HS256 token per client (sub "bench-<i>", 1 h) and send it
                             as token=... in the URL; --jwt-kid KID names the key
 publishing:
@@ -142,6 +145,8 @@ Options parseArgs(int argc, char** argv) {
           std::clamp<uint32_t>(static_cast<uint32_t>(number(a, value())), 1, 254);
     } else if (a == "--threads") {
       o.load.threads = std::max<uint32_t>(1, static_cast<uint32_t>(number(a, value())));
+    } else if (a == "--churn") {
+      o.load.churn_channel = value();
     } else if (a == "--jwt-secret") {
       o.load.jwt_secret = value();
     } else if (a == "--jwt-kid") {
@@ -300,6 +305,7 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::seconds(1));
 
   const uint64_t messages_before = load.progress().messages;
+  const uint64_t churn_before = load.progress().churn_ops;
   if (o.window > 0) {
     const uint64_t clients = std::max<uint64_t>(load.progress().established, 1);
     o.publish.may_publish = [&load, &o, clients, messages_before](uint64_t published) {
@@ -334,6 +340,7 @@ int main(int argc, char** argv) {
     prev_messages = p.messages;
     prev_published = published;
   }
+  const uint64_t churn_ops = load.progress().churn_ops - churn_before;
   publisher.stop();
   const double publish_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
@@ -404,6 +411,9 @@ int main(int argc, char** argv) {
         {"gaps", r.gaps},
         {"out_of_order_or_duplicate", r.out_of_order},
         {"missing_at_end", tail_missing}}},
+      {"churn",
+       {{"operations", churn_ops},
+        {"per_s", publish_seconds > 0 ? static_cast<double>(churn_ops) / publish_seconds : 0.0}}},
       {"latency_us",
        {{"p50", r.latency.quantile(0.5)},
         {"p90", r.latency.quantile(0.9)},
@@ -435,6 +445,10 @@ int main(int argc, char** argv) {
                           formatRate(summary["publishing"]["rate_per_s"]) + "/s, " +
                           std::to_string(publisher.failures()) + " errors)"});
   t.add({"deliveries", std::to_string(delivered) + " (" + formatRate(deliveries_per_s) + "/s)"});
+  if (!o.load.churn_channel.empty()) {
+    t.add({"subscribe/unsubscribe answered",
+           std::to_string(churn_ops) + " (" + formatRate(summary["churn"]["per_s"]) + "/s)"});
+  }
   t.add({"per client min / median",
          std::to_string(min_per_client) + " / " + std::to_string(median_per_client)});
   t.add({"gaps / out of order / missing at end", std::to_string(r.gaps) + " / " +

@@ -48,6 +48,7 @@ struct Connection {
   std::string partial;        // bytes of an incomplete frame (or the handshake answer)
   std::vector<Track> tracks;  // usually one or two channels
   uint64_t messages = 0;
+  bool subscribed = false;  // churn: the next frame unsubscribes
 };
 
 struct LoadClient::Worker {
@@ -62,7 +63,7 @@ struct LoadClient::Worker {
   size_t next = 0;
   std::mt19937 rng{std::random_device{}()};
 
-  std::atomic<uint64_t> established{0}, failed{0}, closed{0}, messages{0};
+  std::atomic<uint64_t> established{0}, failed{0}, closed{0}, messages{0}, churn_ops{0};
   uint64_t bytes = 0, gaps = 0, out_of_order = 0;
   LatencyHistogram latency;
   std::string first_error;
@@ -224,6 +225,9 @@ struct LoadClient::Worker {
         send(c, clientFrame(1, substitute(options.first_frame, c.index),
                             static_cast<uint32_t>(rng())));
       }
+      if (!options.churn_channel.empty()) {
+        churn(c);
+      }
     }
     for (;;) {
       ServerFrame frame;
@@ -259,7 +263,23 @@ struct LoadClient::Worker {
     }
   }
 
+  // Sends the next subscribe or unsubscribe of the churn.
+  void churn(Connection& c) {
+    const std::string channel = substitute(options.churn_channel, c.index);
+    const char* type = c.subscribed ? "unsubscribe" : "subscribe";
+    c.subscribed = !c.subscribed;
+    send(c, clientFrame(
+                1, std::string("{\"type\":\"") + type + "\",\"channels\":[\"" + channel + "\"]}",
+                static_cast<uint32_t>(rng())));
+  }
+
   void onText(Connection& c, std::string_view payload) {
+    if (!options.churn_channel.empty() &&
+        payload.find("\"type\":\"reply\"") != std::string_view::npos) {
+      churn_ops.fetch_add(1, std::memory_order_relaxed);
+      churn(c);
+      return;
+    }
     uint64_t sent_us = 0;
     if (!findNumber(payload, "\"t\":", &sent_us)) {
       return;  // not a bench message (connected, reply, ...)
@@ -337,6 +357,7 @@ LoadProgress LoadClient::progress() const {
     p.failed += w->failed.load(std::memory_order_relaxed);
     p.closed += w->closed.load(std::memory_order_relaxed);
     p.messages += w->messages.load(std::memory_order_relaxed);
+    p.churn_ops += w->churn_ops.load(std::memory_order_relaxed);
   }
   return p;
 }
@@ -359,6 +380,7 @@ LoadResults LoadClient::results() const {
     r.failed += w->failed.load();
     r.closed += w->closed.load();
     r.messages += w->messages.load();
+    r.churn_ops += w->churn_ops.load();
     r.bytes += w->bytes;
     r.gaps += w->gaps;
     r.out_of_order += w->out_of_order;

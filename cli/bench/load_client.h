@@ -25,6 +25,9 @@ struct LoadOptions {
   // HS256 tokens: when set, each connection adds token=<JWT for sub "bench-{i}"> to its URL.
   std::string jwt_secret;
   std::string jwt_kid;
+  // Churn: each client subscribes to and unsubscribes from CHANNEL ({i} as above) in turn,
+  // the next frame as soon as the previous one is answered. Empty: no churn.
+  std::string churn_channel;
 };
 
 // Live counters, read by the progress line while the run goes on.
@@ -33,9 +36,11 @@ struct LoadProgress {
   uint64_t failed = 0;
   uint64_t closed = 0;
   uint64_t messages = 0;
+  uint64_t churn_ops = 0;  // subscribe/unsubscribe frames answered
 };
 
 struct LoadResults {
+  uint64_t churn_ops = 0;
   uint64_t established = 0;
   uint64_t failed = 0;
   uint64_t closed = 0;  // closed by the server (or the network) during the run
