@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -50,7 +51,8 @@ publishing:
   --control HOST:PORT       Herald Control API (default $HERALD_CONTROL or 127.0.0.1:7070)
   --api-key KEY             Control API key (default $HERALD_API_KEY)
   --http-publish URL        POST each payload to this http:// URL instead (other servers)
-  --channel NAME            publish to this channel (repeatable; default bench:hot)
+  --channel NAME[*W]        publish to this channel (repeatable; default bench:hot); *W
+                            gives it W turns in the round-robin (e.g. bench:hot*100)
   --channel-pattern PAT     also publish to PAT with {i} = 0..COUNT-1 (round-robin)
   --pattern-count COUNT
   --rate N                  publications per second (default 0: as fast as accepted)
@@ -161,7 +163,13 @@ Options parseArgs(int argc, char** argv) {
         usageError("--http-publish must be an http:// URL");
       }
     } else if (a == "--channel") {
-      o.publish.channels.push_back(value());
+      // NAME*W: W turns in the round-robin ('*' is not valid in channel names).
+      const std::string spec = value();
+      const size_t star = spec.rfind('*');
+      const uint64_t weight = star == std::string::npos ? 1 : number(a, spec.substr(star + 1));
+      for (uint64_t w = 0; w < std::max<uint64_t>(weight, 1); ++w) {
+        o.publish.channels.push_back(spec.substr(0, star));
+      }
     } else if (a == "--channel-pattern") {
       o.pattern = value();
     } else if (a == "--pattern-count") {
@@ -206,6 +214,8 @@ Options parseArgs(int argc, char** argv) {
   if (o.publish.channels.empty()) {
     o.publish.channels.push_back("bench:hot");
   }
+  // Interleave weighted and patterned channels (same order every run).
+  std::shuffle(o.publish.channels.begin(), o.publish.channels.end(), std::mt19937(42));
   return o;
 }
 
