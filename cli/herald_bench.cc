@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <random>
 #include <iostream>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>

@@ -691,9 +691,25 @@ class ShardEngine final : public Shard::Impl {
     return true;
   }
 
+  // The upgrade's headers are not read once the connection is open (get_resource() reads the
+  // parsed URI), but websocketpp keeps them for the connection's life: free them.
+  template <typename Message>
+  static void dropHeaders(const Message& message) {
+    auto& headers = const_cast<Message&>(message);
+    std::vector<std::string> names;
+    for (const auto& header : headers.get_headers()) {
+      names.push_back(header.first);
+    }
+    for (const auto& name : names) {
+      headers.remove_header(name);
+    }
+  }
+
   void onOpen(websocketpp::connection_hdl hdl) {
     auto ptr = server_.get_con_from_hdl(hdl);
     WsConnection* con = ptr.get();
+    dropHeaders(con->get_request());
+    dropHeaders(con->get_response());
     con->open = true;
     con->client_seq = next_seq_++;
     con->opened_ms = steadyMillis();
