@@ -208,6 +208,14 @@ DeliveryPtr Node::makeDelivery(const herald::v1::Deliver& deliver) const {
   return delivery;
 }
 
+uint64_t Node::backpressureWaits() const {
+  uint64_t total = 0;
+  for (const auto& shard : shards_) {
+    total += shard->backpressureWaits();
+  }
+  return total;
+}
+
 void Node::dispatch(const DeliveryPtr& delivery) {
   for (auto& shard : shards_) {
     shard->deliver(delivery);
@@ -323,6 +331,7 @@ std::string Node::statsJson() const {
       {"control_connected", link_ && link_->connected()},
       {"config_version", config_version_.load()},
       {"resync_dropped", resync_ ? resync_->dropped() : 0},
+      {"delivery_backpressure_waits", backpressureWaits()},
   };
   for (const auto& [name, counter] : kSummedCounters) {
     j[name] = sumOverShards(counter);

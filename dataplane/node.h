@@ -31,6 +31,7 @@ class Node {
 
   herald::v1::NodeStats stats() const;
   uint64_t sumOverShards(std::atomic<uint64_t> ShardCounters::*counter) const;
+  uint64_t backpressureWaits() const;
   std::string statsJson() const;
 
  private:

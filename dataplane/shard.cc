@@ -1219,7 +1219,7 @@ Shard::Shard(ShardContext context, NodeSettingsPtr settings) {
   }
 }
 
-Shard::~Shard() { impl_->stop(); }
+Shard::~Shard() { stop(); }
 
 uint16_t Shard::listen(const std::string& host, uint16_t port) { return impl_->listen(host, port); }
 
@@ -1228,7 +1228,17 @@ void Shard::start() { impl_->start(); }
 void Shard::deliver(DeliveryPtr delivery) {
   bool first = false;
   {
-    std::lock_guard<std::mutex> lock(pending_mu_);
+    std::unique_lock<std::mutex> lock(pending_mu_);
+    // Backpressure instead of an unbounded queue: a shard that cannot keep up slows the
+    // NodeLink reader, herald-control's queue for this node fills and it cuts the node off,
+    // and the node resyncs what it missed from history when it reconnects.
+    if (pending_.size() >= kMaxPendingDeliveries) {
+      backpressure_waits_.fetch_add(1, std::memory_order_relaxed);
+      pending_cv_.wait(lock, [&] { return pending_.size() < kMaxPendingDeliveries || stopped_; });
+    }
+    if (stopped_) {
+      return;
+    }
     first = pending_.empty();
     pending_.push_back(std::move(delivery));
   }
@@ -1242,6 +1252,7 @@ void Shard::deliver(DeliveryPtr delivery) {
       std::lock_guard<std::mutex> lock(pending_mu_);
       batch.swap(pending_);
     }
+    pending_cv_.notify_all();
     impl_->deliverBatch(batch);
   });
 }
@@ -1274,7 +1285,14 @@ void Shard::beginShutdown(uint16_t code, const std::string& reason) {
   impl_->post([impl, code, reason] { impl->beginShutdown(code, reason); });
 }
 
-void Shard::stop() { impl_->stop(); }
+void Shard::stop() {
+  {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    stopped_ = true;
+  }
+  pending_cv_.notify_all();
+  impl_->stop();
+}
 
 const ShardCounters& Shard::counters() const { return impl_->counters_; }
 

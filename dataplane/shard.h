@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -112,10 +113,18 @@ class Shard {
   // The engine behind a shard (one per WebSocket flavour); defined in shard.cc.
   class Impl;
 
+  // Most deliveries waiting for the shard's loop before deliver() blocks its caller.
+  static constexpr size_t kMaxPendingDeliveries = 65536;
+  // How often deliver() had to wait for the shard (/stats delivery_backpressure_waits).
+  uint64_t backpressureWaits() const { return backpressure_waits_.load(); }
+
  private:
   std::unique_ptr<Impl> impl_;
   std::mutex pending_mu_;  // deliveries not yet taken by the shard's loop
+  std::condition_variable pending_cv_;
   std::vector<DeliveryPtr> pending_;
+  bool stopped_ = false;
+  std::atomic<uint64_t> backpressure_waits_{0};
 };
 
 }  // namespace herald::node
