@@ -45,6 +45,7 @@ target:
   --churn CHANNEL           each client subscribes to / unsubscribes from CHANNEL ({i} too)
                             in turn, as fast as answered; reports operations per second
                             (combine with --no-publish)
+  --churn-depth N           churn frames in flight per client (default 1: one at a time)
   --jwt-secret SECRET       sign an HS256 token per client (sub "bench-<i>", 1 h) and send it
                             as token=... in the URL; --jwt-kid KID names the key
 publishing:
@@ -149,6 +150,8 @@ Options parseArgs(int argc, char** argv) {
       o.load.threads = std::max<uint32_t>(1, static_cast<uint32_t>(number(a, value())));
     } else if (a == "--churn") {
       o.load.churn_channel = value();
+    } else if (a == "--churn-depth") {
+      o.load.churn_depth = std::max<uint32_t>(1, static_cast<uint32_t>(number(a, value())));
     } else if (a == "--jwt-secret") {
       o.load.jwt_secret = value();
     } else if (a == "--jwt-kid") {

@@ -225,7 +225,7 @@ struct LoadClient::Worker {
         send(c, clientFrame(1, substitute(options.first_frame, c.index),
                             static_cast<uint32_t>(rng())));
       }
-      if (!options.churn_channel.empty()) {
+      for (uint32_t i = 0; !options.churn_channel.empty() && i < options.churn_depth; ++i) {
         churn(c);
       }
     }

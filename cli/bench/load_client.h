@@ -28,6 +28,7 @@ struct LoadOptions {
   // Churn: each client subscribes to and unsubscribes from CHANNEL ({i} as above) in turn,
   // the next frame as soon as the previous one is answered. Empty: no churn.
   std::string churn_channel;
+  uint32_t churn_depth = 1;  // churn frames in flight per client
 };
 
 // Live counters, read by the progress line while the run goes on.
