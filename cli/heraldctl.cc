@@ -804,8 +804,8 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(resp.offset()),
                 resp.epoch().empty() ? "-" : resp.epoch().c_str(),
                 resp.recovered() ? "complete after the given offset"
-                                 : "NOT complete: history does not reach back that far "
-                                   "(or the epoch differs)");
+                                 : "NOT complete: the history does not reach back that far, "
+                                   "the epoch differs, or the namespace keeps no history");
     return 0;
   }
   if (cmd == "presence") {
