@@ -95,6 +95,9 @@ class ControlService final : public herald::v1::Control::Service {
   // Validates one publish request; on success fills the response.
   grpc::Status publishOne(const herald::v1::PublishRequest& request,
                           herald::v1::PublishResponse* response);
+  // The publish itself, for a request already validated; `ns` is its channel's namespace.
+  void publishValidated(const herald::v1::PublishRequest& request, std::string_view ns,
+                        herald::v1::PublishResponse* response);
 
   // Counts one handler invocation for inFlight().
   class CallGuard {

@@ -65,6 +65,20 @@ std::string Publisher::payload() const {
   return out;
 }
 
+bool Publisher::waitForTurn(std::chrono::steady_clock::time_point start, uint64_t sent) {
+  if (options_.rate > 0) {
+    // Fixed rate: each call waits for its slot, so bursts do not catch up unseen.
+    std::this_thread::sleep_until(start +
+                                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                      std::chrono::duration<double>(sent / options_.rate)));
+  }
+  while (options_.may_publish && !stopping_ &&
+         !options_.may_publish(published_.load(std::memory_order_relaxed))) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return !stopping_;
+}
+
 void Publisher::runGrpc() {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
@@ -75,22 +89,8 @@ void Publisher::runGrpc() {
   size_t next_channel = 0;
   uint64_t sent = 0;
   while (!stopping_) {
-    if (options_.rate > 0) {
-      // Fixed rate: each call waits for its slot, so bursts do not catch up unseen.
-      const auto due = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                   std::chrono::duration<double>(sent / options_.rate));
-      std::this_thread::sleep_until(due);
-      if (stopping_) {
-        break;
-      }
-    }
-    if (options_.may_publish) {
-      while (!stopping_ && !options_.may_publish(published_.load(std::memory_order_relaxed))) {
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
-      }
-      if (stopping_) {
-        break;
-      }
+    if (!waitForTurn(start, sent)) {
+      break;
     }
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -139,15 +139,8 @@ void Publisher::runStream() {
   uint64_t sent = 0;
   herald::v1::PublishRequest p;
   while (!stopping_) {
-    if (options_.rate > 0) {
-      std::this_thread::sleep_until(start +
-                                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                        std::chrono::duration<double>(sent / options_.rate)));
-    }
-    if (options_.may_publish) {
-      while (!stopping_ && !options_.may_publish(published_.load(std::memory_order_relaxed))) {
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
-      }
+    if (!waitForTurn(start, sent)) {
+      break;
     }
     p.set_channel(options_.channels[next_channel]);
     next_channel = (next_channel + 1) % options_.channels.size();
@@ -188,10 +181,8 @@ void Publisher::runHttp() {
   uint64_t sent = 0;
   std::string response;
   while (!stopping_) {
-    if (options_.rate > 0) {
-      std::this_thread::sleep_until(start +
-                                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                        std::chrono::duration<double>(sent / options_.rate)));
+    if (!waitForTurn(start, sent)) {
+      break;
     }
     ++sent;
     asio::error_code ec;

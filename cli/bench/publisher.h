@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -49,6 +50,8 @@ class Publisher {
   void runStream();
   void runHttp();
   std::string payload() const;
+  // Waits for the next slot (fixed rate) and for room (closed loop); false when stopping.
+  bool waitForTurn(std::chrono::steady_clock::time_point start, uint64_t sent);
 
   PublishOptions options_;
   std::thread thread_;
