@@ -311,6 +311,8 @@ int main(int argc, char** argv) {
     }
   }
   const double connect_wall = elapsed();
+  // Nearly all of it is spent opening connections: after the last one the bench idles here.
+  const double connect_cpu = cpuSeconds() - cpu0;
   auto connected = load.progress();
   log("connected: " + std::to_string(connected.established) + " established, " +
       std::to_string(connected.failed) + " failed in " + std::to_string(connect_wall) + " s");
@@ -434,7 +436,12 @@ int main(int argc, char** argv) {
         {"p999", r.latency.quantile(0.999)},
         {"max", r.latency.max()}}},
       {"bench",
-       {{"cpu_seconds", cpu}, {"wall_seconds", wall}, {"cpu_percent", 100.0 * cpu / wall}}},
+       {{"cpu_seconds", cpu},
+        {"wall_seconds", wall},
+        {"cpu_percent", 100.0 * cpu / wall},
+        {"connect_cpu_seconds", connect_cpu},
+        {"connect_cpu_us_per_connection",
+         r.established > 0 ? 1e6 * connect_cpu / static_cast<double>(r.established) : 0.0}}},
       {"server",
        {{"rss_kib", rss_total},
         {"rss_growth_kib", rss_growth},
@@ -474,6 +481,11 @@ int main(int argc, char** argv) {
   char cpu_line[64];
   std::snprintf(cpu_line, sizeof(cpu_line), "%.1f%% of one core", 100.0 * cpu / wall);
   t.add({"bench CPU", cpu_line});
+  if (r.established > 0) {
+    std::snprintf(cpu_line, sizeof(cpu_line), "%.1f µs per connection",
+                  summary["bench"]["connect_cpu_us_per_connection"].get<double>());
+    t.add({"bench CPU while connecting", cpu_line});
+  }
   if (!rss_after.empty()) {
     char rss_line[96];
     std::snprintf(rss_line, sizeof(rss_line), "%.1f MiB (%.2f KiB per open connection)",

@@ -1,5 +1,7 @@
 #include "dataplane/shard.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <stdexcept>
@@ -688,7 +690,15 @@ class ShardEngine final : public Shard::Impl {
       return refuse(con, websocketpp::http::status_code::service_unavailable, "limit_exceeded",
                     "node is full or draining");
     }
+    // Hold the 101 response in the kernel until onOpen has queued `connected` behind it: one
+    // segment and one client wake-up instead of two (onOpen uncorks).
+    setCork(con->get_raw_socket().native_handle(), true);
     return true;
+  }
+
+  static void setCork(int fd, bool on) {
+    const int value = on ? 1 : 0;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &value, sizeof(value));
   }
 
   // The upgrade's headers are not read once the connection is open (get_resource() reads the
@@ -708,6 +718,17 @@ class ShardEngine final : public Shard::Impl {
   void onOpen(websocketpp::connection_hdl hdl) {
     auto ptr = server_.get_con_from_hdl(hdl);
     WsConnection* con = ptr.get();
+    // websocketpp writes what onOpen sends (`connected`) from a handler it posts; uncorking from
+    // a handler posted after it lets the 101 and that frame leave in one segment.
+    struct Uncork {
+      WsServer& server;
+      typename WsServer::connection_ptr con;
+      ~Uncork() {
+        asio::post(server.get_io_service(), [con = std::move(con)] {
+          setCork(con->get_raw_socket().native_handle(), false);
+        });
+      }
+    } uncork{server_, ptr};
     dropHeaders(con->get_request());
     dropHeaders(con->get_response());
     con->open = true;

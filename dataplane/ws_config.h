@@ -112,3 +112,18 @@ struct WssConfig : public websocketpp::config::asio_tls {
 };
 
 }  // namespace herald::node
+
+// websocketpp formats an access-log line with a stringstream for every open, close and failed
+// handshake even when access logging is off (alevel::none); the node logs none of them.
+template <>
+inline void websocketpp::connection<herald::node::WsConfig>::log_open_result() {}
+template <>
+inline void websocketpp::connection<herald::node::WsConfig>::log_close_result() {}
+template <>
+inline void websocketpp::connection<herald::node::WsConfig>::log_fail_result() {}
+template <>
+inline void websocketpp::connection<herald::node::WssConfig>::log_open_result() {}
+template <>
+inline void websocketpp::connection<herald::node::WssConfig>::log_close_result() {}
+template <>
+inline void websocketpp::connection<herald::node::WssConfig>::log_fail_result() {}
