@@ -11,6 +11,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include "cli/demo_feed.h"
 #include "cli/table.h"
 #include "common/pem_file.h"
 #include "common/strings.h"
@@ -47,6 +48,10 @@ commands:
   keys list | revoke ID    Control API keys (admin)
   keys create --role admin|publisher|reader [--name NAME]
                            prints the new key once
+  demo-feed [--rate N] [--duration SECONDS] [--count N]
+                           live prices and transfers on demo:prices and demo:transfers for
+                           the demo page (http://NODE/demo); creates namespace 'demo' with
+                           history if missing; 4/s until Ctrl-C by default
 
 The control plane address comes from --control, else $HERALD_CONTROL, else 127.0.0.1:7070.
 The API key comes from --api-key, else $HERALD_API_KEY (sent as authorization: Bearer KEY).
@@ -80,6 +85,9 @@ struct Options {
   std::string event;
   std::string idempotency_key;
   std::string channels;
+  double rate = 4;
+  int64_t duration_s = 0;
+  int64_t count = 0;
   std::vector<std::string> args;
 };
 
@@ -135,6 +143,17 @@ Options parseArgs(int argc, char** argv) {
       o.idempotency_key = value("--idempotency-key");
     } else if (a == "--channels") {
       o.channels = value("--channels");
+    } else if (a == "--rate") {
+      const std::string text = value("--rate");
+      char* end = nullptr;
+      o.rate = std::strtod(text.c_str(), &end);
+      if (text.empty() || *end != '\0' || !(o.rate > 0) || o.rate > 10000) {
+        usageError("--rate needs a number of publications per second in (0, 10000]");
+      }
+    } else if (a == "--duration") {
+      o.duration_s = number(a, value("--duration"));
+    } else if (a == "--count") {
+      o.count = number(a, value("--count"));
     } else if (a == "--api-key") {
       o.api_key = value("--api-key");
     } else if (a == "--tls-ca") {
@@ -620,6 +639,18 @@ int main(int argc, char** argv) {
   const std::string& cmd = o.args[0];
   const size_t nargs = o.args.size() - 1;
 
+  if (cmd == "demo-feed") {
+    if (nargs != 0) {
+      usageError("demo-feed takes no arguments (options: --rate, --duration, --count)");
+    }
+    herald::cli::DemoFeedOptions feed;
+    feed.rate = o.rate;
+    feed.duration_s = o.duration_s;
+    feed.count = o.count;
+    return herald::cli::runDemoFeed(
+        *stub, [&o] { return newContext(o); }, feed,
+        [&o](const std::string& what, const grpc::Status& s) { return fail(what, s, o); });
+  }
   if (cmd == "publish") {
     if (nargs != 2) {
       usageError("publish needs CHANNEL and JSON, e.g. publish token:price '{\"price\":1}'");

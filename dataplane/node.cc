@@ -17,6 +17,7 @@
 #include "common/pem_file.h"
 #include "common/version.h"
 #include "dataplane/frame_builder.h"
+#include "dataplane/web_assets.h"
 
 namespace herald::node {
 
@@ -352,9 +353,15 @@ void Node::http(const std::string& path, int* status, std::string* type, std::st
   } else if (path == "/stats") {
     *status = 200;
     *body = statsJson();
+  } else if (const WebAsset* asset = findWebAsset(path); asset != nullptr) {
+    *status = 200;
+    *type = std::string(asset->content_type);
+    *body = std::string(asset->body);
   } else {
     *status = 404;
-    *body = "{\"error\":\"not_found\",\"message\":\"try /ws, /health or /stats\"}";
+    *body =
+        "{\"error\":\"not_found\",\"message\":\"try /ws, /health, /stats, /demo or "
+        "/herald.js\"}";
   }
 }
 

@@ -14,7 +14,13 @@ PACKAGES=(
   clang-format clang libclang-rt-14-dev
   openssl
   python3 python3-websocket
+  chromium
 )
+# The browser tests run on Node.js (playwright-core from npm drives Debian's chromium); use the
+# machine's node when it has one, else Debian's.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

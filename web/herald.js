@@ -1,0 +1,541 @@
+// Herald browser client: an ES module with no dependencies and no build step.
+// Served by every herald-node at /herald.js; docs/client.md is its manual.
+//
+//   import { HeraldClient } from "/herald.js";
+//   const client = new HeraldClient("ws://127.0.0.1:8080/ws");
+//   client.subscribe("token:price", (msg) => console.log(msg.data));
+//   client.connect();
+//
+// It keeps each stream's last offset and epoch, so that after a reconnect it subscribes again
+// with `since` and the node sends what was missed (within the namespace's history) before the
+// live messages. What cannot be recovered is reported as a `gap` event, never hidden.
+
+const DEFAULTS = {
+  token: "",
+  getToken: null,
+  minReconnectDelayMs: 250,
+  maxReconnectDelayMs: 10000,
+  pingIntervalMs: 25000,
+  pongTimeoutMs: 10000,
+  tokenRefreshMarginS: 30,
+  WebSocket: null,
+};
+
+// Close codes after which the same token will not work again (docs/protocol.md#close-codes).
+const TOKEN_CLOSE_CODES = new Set([4001, 4002]);
+const MAX_CHANNELS_PER_FRAME = 100;
+
+export const ClientState = Object.freeze({
+  IDLE: "idle",
+  CONNECTING: "connecting",
+  CONNECTED: "connected",
+  RECONNECT_WAIT: "reconnect_wait",
+  CLOSED: "closed",
+});
+
+/** The `exp` claim of a JWT (seconds), or 0 when it has none or cannot be read. */
+export function tokenExpiry(token) {
+  try {
+    const part = token.split(".")[1];
+    const json = atob(part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "="));
+    const exp = JSON.parse(json).exp;
+    return typeof exp === "number" ? exp : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Delay before reconnect attempt `attempt` (0-based): exponential, with "equal jitter". */
+export function reconnectDelay(attempt, minMs, maxMs, random = Math.random) {
+  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+class Subscription {
+  constructor(client, channel) {
+    this.client = client;
+    this.channel = channel;
+    this.handlers = new Set();
+    this.errorHandlers = new Set();
+    this.offset = 0; // last offset delivered to the app; 0 = none yet
+    this.epoch = "";
+    this.active = false; // the node confirmed it on the current connection
+    this.recovering = false; // `since` sent, `recovery` frame not yet received
+    this.sent = false; // a subscribe frame for it awaits its reply
+  }
+}
+
+export class HeraldClient {
+  constructor(url, options = {}) {
+    if (typeof url !== "string" || !/^wss?:\/\//.test(url)) {
+      throw new TypeError("HeraldClient: url must start with ws:// or wss://");
+    }
+    this.url = url;
+    this.options = { ...DEFAULTS, ...options };
+    this._WebSocket = this.options.WebSocket || globalThis.WebSocket;
+    this._listeners = new Map();
+    this._subs = new Map();
+    this._user = { offset: 0, epoch: "" };
+    this._state = ClientState.IDLE;
+    this._ws = null;
+    this._attempt = 0;
+    this._reconnects = 0;
+    this._token = this.options.token || "";
+    this._nextId = 1;
+    this._pending = new Map(); // frame id -> {kind, channels, resolve, reject}
+    this._timers = { reconnect: 0, ping: 0, pong: 0, refresh: 0 };
+    this._flushQueued = false;
+    this.session = null; // the last `connected` frame
+  }
+
+  /** idle, connecting, connected, reconnect_wait or closed. */
+  get state() {
+    return this._state;
+  }
+
+  /** Reconnections made so far (the first connection does not count). */
+  get reconnects() {
+    return this._reconnects;
+  }
+
+  /**
+   * Listens to `connected`, `disconnected`, `error`, `message`, `personal`, `broadcast`,
+   * `recovered`, `gap` or `state`. Returns a function that removes the listener.
+   */
+  on(event, handler) {
+    if (!this._listeners.has(event)) this._listeners.set(event, new Set());
+    this._listeners.get(event).add(handler);
+    return () => this.off(event, handler);
+  }
+
+  off(event, handler) {
+    this._listeners.get(event)?.delete(handler);
+  }
+
+  connect() {
+    if (this._state === ClientState.CONNECTING || this._state === ClientState.CONNECTED) return;
+    clearTimeout(this._timers.reconnect);
+    this._open();
+  }
+
+  /** Closes for good (code 1000); no reconnect follows. */
+  close() {
+    const ws = this._ws;
+    this._stopTimers();
+    clearTimeout(this._timers.reconnect);
+    this._ws = null;
+    const wasOpen = ws !== null;
+    if (ws) {
+      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      try {
+        ws.close(1000, "client closed");
+      } catch {
+        /* already closing */
+      }
+    }
+    this._failPending(new Error("client closed"));
+    for (const sub of this._subs.values()) sub.active = false;
+    this._setState(ClientState.CLOSED);
+    if (wasOpen) {
+      this._emit("disconnected", { code: 1000, reason: "client closed", willReconnect: false, delayMs: 0 });
+    }
+  }
+
+  /**
+   * Subscribes to `channel`; `onMessage(msg)` gets each `message` frame of it, in offset order,
+   * without duplicates. Subscribing works before connect() and survives reconnects.
+   * `options.since = {offset, epoch}` starts from a stored position (recovery).
+   * `options.onError(err)` hears a refusal (`permission_denied`, `limit_exceeded`, ...).
+   */
+  subscribe(channel, onMessage, options = {}) {
+    let sub = this._subs.get(channel);
+    const fresh = !sub;
+    if (fresh) {
+      sub = new Subscription(this, channel);
+      if (options.since && Number.isInteger(options.since.offset)) {
+        sub.offset = options.since.offset;
+        sub.epoch = options.since.epoch || "";
+      }
+      this._subs.set(channel, sub);
+    }
+    if (onMessage) sub.handlers.add(onMessage);
+    if (options.onError) sub.errorHandlers.add(options.onError);
+    if (fresh && this._state === ClientState.CONNECTED) this._queueFlush();
+    return {
+      channel,
+      unsubscribe: () => this._removeHandler(channel, onMessage, options.onError),
+      position: () => this.position(channel),
+    };
+  }
+
+  /** Drops every handler of `channel` and tells the node. */
+  unsubscribe(channel) {
+    const sub = this._subs.get(channel);
+    if (!sub) return;
+    this._subs.delete(channel);
+    if ((sub.active || sub.sent) && this._state === ClientState.CONNECTED) {
+      this._send({ type: "unsubscribe", id: this._id(), channels: [channel] });
+    }
+  }
+
+  /** The last position delivered on `channel` ({offset, epoch}), or null. */
+  position(channel) {
+    const sub = this._subs.get(channel);
+    return sub && sub.offset > 0 ? { offset: sub.offset, epoch: sub.epoch } : null;
+  }
+
+  /** The last position of the user's personal stream, or null. */
+  userPosition() {
+    return this._user.offset > 0 ? { ...this._user } : null;
+  }
+
+  /** Application ping; resolves with the round trip in milliseconds. */
+  ping() {
+    return new Promise((resolve, reject) => {
+      if (this._state !== ClientState.CONNECTED) {
+        reject(new Error("not connected"));
+        return;
+      }
+      const id = this._id();
+      const started = performanceNow();
+      this._pending.set(id, { kind: "ping", resolve: () => resolve(performanceNow() - started), reject });
+      this._send({ type: "ping", id });
+    });
+  }
+
+  // ---- connection lifecycle ----
+
+  async _open() {
+    this._setState(ClientState.CONNECTING);
+    if (this.options.getToken && (!this._token || this._tokenStale)) {
+      try {
+        this._token = (await this.options.getToken()) || "";
+        this._tokenStale = false;
+      } catch (e) {
+        this._emit("error", { code: "token_unavailable", message: String(e && e.message ? e.message : e) });
+        this._scheduleReconnect(0, "getToken failed");
+        return;
+      }
+      if (this._state !== ClientState.CONNECTING) return; // closed meanwhile
+    }
+    let ws;
+    try {
+      ws = new this._WebSocket(this._connectUrl());
+    } catch (e) {
+      this._emit("error", { code: "connect_failed", message: String(e && e.message ? e.message : e) });
+      this._scheduleReconnect(0, "connect failed");
+      return;
+    }
+    this._ws = ws;
+    ws.onmessage = (ev) => this._onFrame(ev.data);
+    ws.onclose = (ev) => this._onClose(ws, ev.code, ev.reason);
+    ws.onerror = () => {}; // onclose follows with the code
+  }
+
+  _connectUrl() {
+    const params = [];
+    if (this._token) params.push("token=" + encodeURIComponent(this._token));
+    if (this._user.offset > 0) {
+      this._user.recovering = true; // until the node's `recovery` frame for the user stream
+      params.push("user_since=" + this._user.offset + (this._user.epoch ? "%3A" + this._user.epoch : ""));
+    }
+    if (params.length === 0) return this.url;
+    return this.url + (this.url.includes("?") ? "&" : "?") + params.join("&");
+  }
+
+  _onClose(ws, code, reason) {
+    if (ws !== this._ws) return; // an old socket we already gave up on
+    this._ws = null;
+    this._stopTimers();
+    this._failPending(new Error("connection closed"));
+    for (const sub of this._subs.values()) {
+      sub.active = false;
+      sub.recovering = false;
+    }
+    if (TOKEN_CLOSE_CODES.has(code)) {
+      if (!this.options.getToken) {
+        this._setState(ClientState.CLOSED);
+        this._emit("error", { code: "unauthorized", message: `closed ${code} ${reason}; no getToken to get a new token`, fatal: true });
+        this._emit("disconnected", { code, reason, willReconnect: false, delayMs: 0 });
+        return;
+      }
+      this._tokenStale = true;
+    }
+    this._scheduleReconnect(code, reason);
+  }
+
+  _scheduleReconnect(code, reason) {
+    // A node that restarts (1012) is usually back at once: start the backoff from its floor.
+    if (code === 1012) this._attempt = 0;
+    const delayMs = reconnectDelay(this._attempt++, this.options.minReconnectDelayMs, this.options.maxReconnectDelayMs);
+    this._setState(ClientState.RECONNECT_WAIT);
+    this._emit("disconnected", { code, reason: reason || "", willReconnect: true, delayMs });
+    this._timers.reconnect = setTimeout(() => {
+      this._reconnects++;
+      this._open();
+    }, delayMs);
+  }
+
+  _stopTimers() {
+    clearTimeout(this._timers.ping);
+    clearTimeout(this._timers.pong);
+    clearTimeout(this._timers.refresh);
+  }
+
+  // Browsers answer the node's WebSocket pings without telling the page, so a dead path
+  // (laptop sleep, NAT timeout) shows only through an application ping that gets no answer.
+  _schedulePing() {
+    clearTimeout(this._timers.ping);
+    this._timers.ping = setTimeout(() => {
+      if (this._state !== ClientState.CONNECTED) return;
+      const id = this._id();
+      this._pending.set(id, { kind: "ping", resolve: () => {}, reject: () => {} });
+      this._send({ type: "ping", id });
+      this._timers.pong = setTimeout(() => this._abandon(4000, "ping timeout"), this.options.pongTimeoutMs);
+    }, this.options.pingIntervalMs);
+  }
+
+  // Gives up on the socket at once (its close handshake may never finish) and reconnects.
+  _abandon(code, reason) {
+    const ws = this._ws;
+    if (!ws) return;
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    try {
+      ws.close(code, reason);
+    } catch {
+      /* ignore */
+    }
+    this._onClose(ws, code, reason);
+    this._ws = null;
+  }
+
+  _scheduleRefresh() {
+    clearTimeout(this._timers.refresh);
+    if (!this.options.getToken || !this._token) return;
+    const exp = tokenExpiry(this._token);
+    if (!exp) return;
+    const inMs = Math.max(1000, (exp - this.options.tokenRefreshMarginS) * 1000 - Date.now());
+    this._timers.refresh = setTimeout(async () => {
+      let token;
+      try {
+        token = await this.options.getToken();
+      } catch (e) {
+        this._emit("error", { code: "token_unavailable", message: String(e && e.message ? e.message : e) });
+        return;
+      }
+      if (!token || this._state !== ClientState.CONNECTED) return;
+      this._token = token;
+      const id = this._id();
+      this._pending.set(id, {
+        kind: "authenticate",
+        resolve: () => this._scheduleRefresh(),
+        reject: (err) => this._emit("error", err),
+      });
+      this._send({ type: "authenticate", id, token });
+    }, inMs);
+  }
+
+  // ---- frames ----
+
+  _onFrame(text) {
+    clearTimeout(this._timers.pong); // any frame shows the path is alive
+    let frame;
+    try {
+      frame = JSON.parse(text);
+    } catch {
+      this._emit("error", { code: "bad_frame", message: "frame from the node is not JSON" });
+      return;
+    }
+    switch (frame.type) {
+      case "connected":
+        return this._onConnected(frame);
+      case "message":
+        return this._onMessage(frame);
+      case "recovery":
+        return this._onRecovery(frame);
+      case "reply":
+      case "pong":
+        return this._settle(frame.id, null, frame);
+      case "error":
+        if (frame.id !== undefined && this._pending.has(frame.id)) {
+          return this._settle(frame.id, { code: frame.code, message: frame.message }, frame);
+        }
+        return this._emit("error", { code: frame.code, message: frame.message });
+      default:
+        return undefined; // frames of later protocol versions
+    }
+  }
+
+  _onConnected(frame) {
+    const reconnected = this.session !== null;
+    this.session = frame;
+    this._attempt = 0;
+    this._setState(ClientState.CONNECTED);
+    this._schedulePing();
+    this._scheduleRefresh();
+    this._emit("connected", { client: frame.client, node: frame.node, user: frame.user, reconnected });
+    this._flush();
+  }
+
+  _queueFlush() {
+    if (this._flushQueued) return;
+    this._flushQueued = true;
+    // Subscribes made in the same tick go out in one frame (the rate limit counts frames).
+    queueMicrotask(() => {
+      this._flushQueued = false;
+      if (this._state === ClientState.CONNECTED) this._flush();
+    });
+  }
+
+  // Subscribes every channel the node does not have yet, with `since` where a position is known.
+  _flush() {
+    const todo = [...this._subs.values()].filter((s) => !s.active && !s.sent);
+    for (let i = 0; i < todo.length; i += MAX_CHANNELS_PER_FRAME) {
+      const chunk = todo.slice(i, i + MAX_CHANNELS_PER_FRAME);
+      const frame = { type: "subscribe", id: this._id(), channels: chunk.map((s) => s.channel) };
+      const since = {};
+      for (const s of chunk) {
+        s.sent = true;
+        if (s.offset > 0) {
+          since[s.channel] = s.epoch ? { offset: s.offset, epoch: s.epoch } : { offset: s.offset };
+          s.recovering = true;
+        }
+      }
+      if (Object.keys(since).length > 0) frame.since = since;
+      this._pending.set(frame.id, { kind: "subscribe", channels: chunk.map((s) => s.channel), resolve: () => {}, reject: () => {} });
+      this._send(frame);
+    }
+  }
+
+  _settle(id, error, frame) {
+    const pending = this._pending.get(id);
+    if (!pending) return;
+    this._pending.delete(id);
+    if (pending.kind === "subscribe") {
+      for (const channel of pending.channels) {
+        const sub = this._subs.get(channel);
+        if (!sub) continue;
+        sub.sent = false;
+        if (!error) {
+          sub.active = true;
+          continue;
+        }
+        // Subscribing is all-or-nothing per frame: every channel of the frame was refused.
+        this._subs.delete(channel);
+        const err = { code: error.code, message: error.message, channel };
+        for (const h of sub.errorHandlers) callSafely(h, err);
+        this._emit("error", err);
+      }
+      return;
+    }
+    if (error) pending.reject({ code: error.code, message: error.message });
+    else pending.resolve(frame);
+  }
+
+  _onMessage(msg) {
+    this._emit("message", msg);
+    if (msg.broadcast) {
+      this._emit("broadcast", msg);
+      return;
+    }
+    if (msg.user !== undefined && msg.channel === undefined) {
+      if (this._accept(this._user, msg, { user: msg.user })) this._emit("personal", msg);
+      return;
+    }
+    const sub = this._subs.get(msg.channel);
+    if (!sub) return; // unsubscribed meanwhile
+    if (!this._accept(sub, msg, { channel: msg.channel })) return;
+    for (const h of sub.handlers) callSafely(h, msg);
+  }
+
+  // Advances a stream's position; false for a message already delivered. A jump in offsets
+  // or a new epoch outside a recovery is reported as a gap (e.g. dropped for a slow reader).
+  _accept(pos, msg, stream) {
+    if (typeof msg.offset !== "number") return true;
+    if (pos.epoch === msg.epoch && msg.offset <= pos.offset) return false;
+    if (!pos.recovering && pos.offset > 0) {
+      if (pos.epoch !== msg.epoch) {
+        this._emit("gap", { ...stream, fromOffset: pos.offset + 1, toOffset: msg.offset - 1, epoch: msg.epoch, reason: "epoch_changed" });
+      } else if (msg.offset > pos.offset + 1) {
+        this._emit("gap", { ...stream, fromOffset: pos.offset + 1, toOffset: msg.offset - 1, epoch: msg.epoch, reason: "skipped" });
+      }
+    }
+    pos.offset = msg.offset;
+    pos.epoch = msg.epoch;
+    return true;
+  }
+
+  _onRecovery(frame) {
+    const isUser = frame.channel === undefined;
+    const pos = isUser ? this._user : this._subs.get(frame.channel);
+    if (!pos) return;
+    const stream = isUser ? { user: frame.user } : { channel: frame.channel };
+    pos.recovering = false;
+    if (frame.recovered) {
+      this._emit("recovered", { ...stream, missed: frame.missed, offset: frame.offset, epoch: frame.epoch });
+      return;
+    }
+    this._emit("gap", {
+      ...stream,
+      fromOffset: pos.epoch === frame.epoch ? pos.offset + 1 : 1,
+      toOffset: frame.offset,
+      epoch: frame.epoch,
+      reason: frame.reason || "not_in_history",
+    });
+    if (!frame.reason) {
+      pos.offset = frame.offset;
+      pos.epoch = frame.epoch;
+    }
+  }
+
+  // ---- helpers ----
+
+  _removeHandler(channel, onMessage, onError) {
+    const sub = this._subs.get(channel);
+    if (!sub) return;
+    if (onMessage) sub.handlers.delete(onMessage);
+    if (onError) sub.errorHandlers.delete(onError);
+    if (sub.handlers.size === 0) this.unsubscribe(channel);
+  }
+
+  _failPending(error) {
+    for (const p of this._pending.values()) callSafely(p.reject, { code: "disconnected", message: error.message });
+    this._pending.clear();
+    for (const sub of this._subs.values()) sub.sent = false;
+  }
+
+  _send(frame) {
+    if (this._ws && this._ws.readyState === 1) this._ws.send(JSON.stringify(frame));
+  }
+
+  _id() {
+    return this._nextId++;
+  }
+
+  _setState(state) {
+    if (this._state === state) return;
+    this._state = state;
+    this._emit("state", { state });
+  }
+
+  _emit(event, detail) {
+    const set = this._listeners.get(event);
+    if (!set) return;
+    for (const h of [...set]) callSafely(h, detail);
+  }
+}
+
+function callSafely(fn, arg) {
+  try {
+    fn(arg);
+  } catch (e) {
+    // An app handler's exception must not break delivery to the others.
+    setTimeout(() => {
+      throw e;
+    });
+  }
+}
+
+function performanceNow() {
+  return globalThis.performance ? globalThis.performance.now() : Date.now();
+}
