@@ -80,6 +80,9 @@ cat <<BANNER
   Try it: connect a client to ws://$ws/ws?subscribe=token:price, then
     $BUILD_DIR/cli/heraldctl publish token:price '{"price":50000}' --event price_update
 
+  Live demo: open http://$ws/demo and start a feed of prices and transfers:
+    $BUILD_DIR/cli/heraldctl demo-feed
+
   Ctrl-C stops both.
 
 BANNER
