@@ -13,7 +13,7 @@ PACKAGES=(
   libhiredis-dev redis-server
   clang-format clang libclang-rt-14-dev
   openssl
-  python3 python3-websocket
+  python3 python3-websocket python3-grpcio python3-protobuf
   chromium
 )
 # The browser tests run on Node.js (playwright-core from npm drives Debian's chromium); use the
