@@ -232,7 +232,9 @@ int fail(const std::string& what, const grpc::Status& status, const Options& o) 
   if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED && o.api_key.empty()) {
     std::fprintf(stderr, "heraldctl: no API key given (--api-key or HERALD_API_KEY)\n");
   }
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+  // herald-control's own dependencies (Redis) also answer UNAVAILABLE, with their name first.
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      status.error_message().rfind("redis", 0) != 0) {
     std::fprintf(stderr,
                  "heraldctl: is herald-control running at %s? (--control or "
                  "HERALD_CONTROL)\n",

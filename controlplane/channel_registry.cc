@@ -165,7 +165,7 @@ size_t ChannelRegistry::expire(int64_t now_ms) {
   return dropped;
 }
 
-std::map<std::string, ChannelRegistry::ChannelState> ChannelRegistry::list() const {
+Result<std::map<std::string, StreamEngine::ChannelState>> ChannelRegistry::list() const {
   std::map<std::string, ChannelState> out;
   for (const auto& stripe : stripes_) {
     std::lock_guard<std::mutex> lock(stripe.mu);

@@ -12,71 +12,42 @@
 
 #include "controlplane/channel_history.h"
 #include "controlplane/router.h"
+#include "controlplane/stream_engine.h"
 #include "herald/v1/control.pb.h"
 
 namespace herald::control {
 
-struct PublishOutcome {
-  uint64_t offset = 0;
-  std::string epoch;
-  uint32_t nodes = 0;
-  bool duplicate = false;
-};
-
-// A stream's retained past as read by History and recovery.
-struct HistoryResult {
-  std::vector<PublicationPtr> publications;  // oldest first
-  uint64_t offset = 0;                       // the stream's current offset
-  std::string epoch;                         // the stream's current epoch ("" if never used)
-  bool recovered = false;                    // publications start right after `since`
-};
-
-// What a history read asks for. An empty epoch means "the current one".
-struct HistoryQuery {
-  uint64_t since = 0;
-  std::string epoch;
-  uint32_t limit = 0;    // 0 = no limit
-  size_t max_bytes = 0;  // 0 = no limit
-};
-
 /**
- * Streams: per-channel (and per-user, for SendToUser) offsets, epochs and history. publish()
- * assigns the next offset, stores the publication in history and hands it to the router, all
- * under the stream's stripe lock, so every node receives a stream in offset order and a
- * history read sees either all of a publication or none of it. Epochs are random per stream
+ * The `memory` stream engine. Streams: per-channel (and per-user, for SendToUser) offsets, epochs
+ * and history. publish() assigns the next offset, stores the publication in history and hands it to
+ * the router, all under the stream's stripe lock, so every node receives a stream in offset order
+ * and a history read sees either all of a publication or none of it. Epochs are random per stream
  * per process: a restart (which loses in-memory state) changes them, as clients need to know.
  */
-class ChannelRegistry {
+class ChannelRegistry : public StreamEngine {
  public:
   // How many idempotency keys per channel are remembered (oldest forgotten first).
   static constexpr size_t kIdempotencyWindow = 1000;
 
-  // `channel` and `data` are already validated by the caller.
   PublishOutcome publish(const std::string& channel, const std::string& event,
                          const std::string& data, const std::string& idempotency_key,
-                         int64_t ts_unix_ms, const HistoryPolicy& history, const Router& router);
-  // A publication on `user`'s personal stream, routed to every node holding the user.
+                         int64_t ts_unix_ms, const HistoryPolicy& history,
+                         const Router& router) override;
   PublishOutcome sendToUser(const std::string& user, const std::string& event,
                             const std::string& data, int64_t ts_unix_ms,
-                            const HistoryPolicy& history, const Router& router);
+                            const HistoryPolicy& history, const Router& router) override;
 
   HistoryResult history(const std::string& channel, const HistoryQuery& query,
-                        int64_t now_ms) const;
+                        int64_t now_ms) const override;
   HistoryResult userHistory(const std::string& user, const HistoryQuery& query,
-                            int64_t now_ms) const;
+                            int64_t now_ms) const override;
 
-  // Drops history past its TTL and forgets personal streams with nothing left to recover.
-  // Returns the number of publications dropped.
-  size_t expire(int64_t now_ms);
+  // Also forgets personal streams with nothing left to recover.
+  size_t expire(int64_t now_ms) override;
 
-  struct ChannelState {
-    uint64_t offset = 0;
-    std::string epoch;
-    uint64_t history = 0;  // publications retained
-  };
-  // A consistent-per-channel copy of every channel's state, sorted by name (no user streams).
-  std::map<std::string, ChannelState> list() const;
-  uint64_t publications() const;
+  // A consistent-per-channel copy of every channel's state.
+  Result<std::map<std::string, ChannelState>> list() const override;
+  uint64_t publications() const override;
 
  private:
   struct Stream {

@@ -10,7 +10,9 @@
 #include "common/flag_parser.h"
 #include "common/host_port.h"
 #include "common/logging.h"
+#include "common/strings.h"
 #include "controlplane/namespace_rules.h"
+#include "controlplane/redis_client.h"
 
 namespace herald::control {
 namespace {
@@ -28,6 +30,9 @@ constexpr const char* kUsage = R"(usage: herald-control [options]
   --tls-cert FILE           serve gRPC over TLS with this PEM certificate chain
   --tls-key FILE            ... and this PEM private key
   --tls-client-ca FILE      require client certificates signed by this CA (mTLS)
+  --engine memory|redis     where channel offsets and history live (default memory)
+  --redis URL[,URL...]      Redis instances for --engine redis (redis://HOST:PORT[/DB]);
+                            channels are spread over several by hashing their names
   --log-format human|json   log format (default human)
   --log-level LEVEL         trace, debug, info, warn, error (default info)
   --help                    this text
@@ -184,7 +189,10 @@ void loadControlConfigFile(const std::string& file, ControlConfig* config) {
   ConfigReader r(doc, file);
   r.rejectUnknownKeys({"grpc_listen", "data_dir", "heartbeat_interval_ms", "node_timeout_ms",
                        "node_queue_limit", "log_format", "log_level", "namespaces", "limits",
-                       "auth", "node_secret", "tls_cert", "tls_key", "tls_client_ca"});
+                       "auth", "node_secret", "tls_cert", "tls_key", "tls_client_ca", "engine",
+                       "redis"});
+  r.readString("engine", &config->engine);
+  r.readString("redis", &config->redis);
   r.readString("node_secret", &config->node_secret);
   r.readString("tls_cert", &config->tls_cert);
   r.readString("tls_key", &config->tls_key);
@@ -248,6 +256,28 @@ void validateControlConfig(const ControlConfig& config) {
   if (!config.node_secret.empty() && config.node_secret.size() < 16) {
     throw ConfigError("node_secret: at least 16 bytes");
   }
+  if (config.engine != "memory" && config.engine != "redis") {
+    throw ConfigError("engine: '" + config.engine + "' is not memory or redis");
+  }
+  if (config.engine == "redis") {
+    if (config.redis.empty()) {
+      throw ConfigError("engine redis needs --redis URL[,URL...] (e.g. redis://127.0.0.1:6379)");
+    }
+    std::set<std::string> seen;
+    for (const auto& item : splitNonEmpty(config.redis, ',')) {
+      auto address = parseRedisAddress(item);
+      if (!address.isOk()) {
+        throw ConfigError("redis: " + address.status().message());
+      }
+      if (!seen.insert(address->host + ":" + std::to_string(address->port) + "/" +
+                       std::to_string(address->db))
+               .second) {
+        throw ConfigError("redis: '" + item + "' is listed twice");
+      }
+    }
+  } else if (!config.redis.empty()) {
+    throw ConfigError("redis is set but engine is memory (add --engine redis)");
+  }
   Status auth = validateAuthSettings(config.auth);
   if (!auth.isOk()) {
     throw ConfigError("auth: " + auth.message());
@@ -282,6 +312,8 @@ ControlConfig parseControlArgs(int argc, char** argv) {
   flags.addString("--tls-cert", &config.tls_cert);
   flags.addString("--tls-key", &config.tls_key);
   flags.addString("--tls-client-ca", &config.tls_client_ca);
+  flags.addString("--engine", &config.engine);
+  flags.addString("--redis", &config.redis);
   flags.addString("--log-format", &config.log_format);
   flags.addString("--log-level", &config.log_level);
   flags.parse(argc, argv, [&](const std::string& file) { loadControlConfigFile(file, &config); });

@@ -35,6 +35,10 @@ struct ControlConfig {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;
+  // Where streams (offsets, epochs, history) live: "memory" (this process) or "redis" (shared
+  // by every replica; `redis` lists the instances, channels spread over them by hashing).
+  std::string engine = "memory";
+  std::string redis;  // comma-separated redis://HOST:PORT[/DB]
 };
 
 // Parses argv. Prints help and exits 0 on --help; throws ConfigError on bad input.

@@ -6,12 +6,40 @@
 #include "common/host_port.h"
 #include "common/logging.h"
 #include "common/pem_file.h"
+#include "common/strings.h"
 #include "controlplane/api_key_store_impl.h"
+#include "controlplane/channel_registry.h"
 #include "controlplane/config_store_impl.h"
+#include "controlplane/redis_client.h"
+#include "controlplane/redis_stream_engine.h"
 
 namespace herald::control {
 
 ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) {
+  if (config_.engine == "redis") {
+    RedisStreamEngine::Options options;
+    for (const auto& item : splitNonEmpty(config_.redis, ',')) {
+      options.shards.push_back(parseRedisAddress(item).value());  // validated at start-up
+    }
+    auto engine =
+        std::make_unique<RedisStreamEngine>(options, router_, [this](const std::string& shard) {
+          // Publications made while the subscription was down never reached our nodes: make
+          // them reconnect, which resyncs their streams from the history in Redis.
+          auto sessions = nodes_.live();
+          componentLogger("control")->warn(
+              "redis {} subscription restored: asking {} node(s) to resync", shard,
+              sessions.size());
+          for (const auto& session : sessions) {
+            session->cancel("redis subscription was lost; reconnect and resync");
+          }
+        });
+    engine->start();
+    RedisStreamEngine* raw = engine.get();
+    stop_engine_ = [raw] { raw->stop(); };
+    channels_ = std::move(engine);
+  } else {
+    channels_ = std::make_unique<ChannelRegistry>();
+  }
   auto store =
       std::make_unique<ConfigStoreImpl>(config_.data_dir, config_.namespaces, config_.limits,
                                         config_.auth, config_.heartbeat_interval_ms);
@@ -25,9 +53,9 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
   keys_ = std::make_unique<ApiKeyStoreImpl>(config_.data_dir);
   bootstrapAdminKey();
   control_service_ =
-      std::make_unique<ControlService>(*store_, *keys_, channels_, nodes_, router_, presence_);
+      std::make_unique<ControlService>(*store_, *keys_, *channels_, nodes_, router_, presence_);
   link_service_ =
-      std::make_unique<NodeLinkService>(*store_, nodes_, router_, users_, channels_, presence_,
+      std::make_unique<NodeLinkService>(*store_, nodes_, router_, users_, *channels_, presence_,
                                         config_.node_queue_limit, config_.node_secret);
   store_->setChangeListener([this](const ConfigSnapshotPtr& snapshot) {
     componentLogger("control")->info("config version {}: pushing to {} nodes", snapshot->version(),
@@ -115,7 +143,7 @@ void ControlServer::sweepLoop() {
     const size_t marked = nodes_.sweep(std::chrono::milliseconds(config_.node_timeout_ms));
     // History expiry walks every stream: once a second is enough for TTLs in seconds.
     if (const int64_t now = steadyMillis(); now - last_expire_ms >= 1000) {
-      channels_.expire(now);
+      channels_->expire(now);
       last_expire_ms = now;
     }
     const size_t silent = link_service_->cancelSilentStreams(std::chrono::seconds(5));
@@ -167,6 +195,9 @@ void ControlServer::shutdown(std::chrono::milliseconds grace) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     shutdown.join();
+  }
+  if (stop_engine_) {
+    stop_engine_();
   }
 }
 

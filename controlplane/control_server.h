@@ -10,7 +10,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include "controlplane/api_key_store.h"
-#include "controlplane/channel_registry.h"
 #include "controlplane/config_store.h"
 #include "controlplane/control_config.h"
 #include "controlplane/control_service.h"
@@ -18,6 +17,7 @@
 #include "controlplane/node_registry.h"
 #include "controlplane/presence_broker.h"
 #include "controlplane/router.h"
+#include "controlplane/stream_engine.h"
 
 namespace herald::control {
 
@@ -43,7 +43,8 @@ class ControlServer {
   const ControlConfig config_;
   Router router_;
   UserConnections users_;
-  ChannelRegistry channels_;
+  std::unique_ptr<StreamEngine> channels_;
+  std::function<void()> stop_engine_;  // the redis engine's subscriber threads
   PresenceBroker presence_;
   NodeRegistry nodes_{router_};
   ConfigStorePtr store_;

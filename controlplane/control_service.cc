@@ -319,19 +319,23 @@ grpc::Status ControlService::publishOne(const herald::v1::PublishRequest& req,
   if (req.idempotency_key().size() > kMaxIdempotencyKey) {
     return grpc::Status(StatusCode::INVALID_ARGUMENT, "idempotency_key longer than 256 bytes");
   }
-  publishValidated(req, name->ns, resp);
-  return grpc::Status::OK;
+  return publishValidated(req, name->ns, resp);
 }
 
-void ControlService::publishValidated(const herald::v1::PublishRequest& req, std::string_view ns,
-                                      herald::v1::PublishResponse* resp) {
+grpc::Status ControlService::publishValidated(const herald::v1::PublishRequest& req,
+                                              std::string_view ns,
+                                              herald::v1::PublishResponse* resp) {
   const HistoryPolicy history = historyPolicyFor(*store_.snapshot(), ns);
   PublishOutcome out = channels_.publish(req.channel(), req.event(), req.data(),
                                          req.idempotency_key(), unixMillis(), history, router_);
+  if (!out.status.isOk()) {
+    return toGrpc(out.status);
+  }
   resp->set_offset(out.offset);
   resp->set_epoch(out.epoch);
   resp->set_nodes(out.nodes);
   resp->set_duplicate(out.duplicate);
+  return grpc::Status::OK;
 }
 
 grpc::Status ControlService::Publish(Ctx* ctx, const herald::v1::PublishRequest* req,
@@ -380,7 +384,13 @@ grpc::Status ControlService::PublishBatch(Ctx* ctx, const herald::v1::PublishBat
     }
     // Validated above: publish without parsing the JSON a second time.
     const auto& p = req->publications(i);
-    publishValidated(p, parseChannelName(p.channel())->ns, resp->add_results());
+    grpc::Status s = publishValidated(p, parseChannelName(p.channel())->ns, resp->add_results());
+    if (!s.ok()) {
+      // Publications before this one are out (and delivered); say where the batch stopped.
+      return grpc::Status(s.error_code(), "publications[" + std::to_string(i) + "] (after " +
+                                              std::to_string(i) +
+                                              " published): " + s.error_message());
+    }
   }
   return grpc::Status::OK;
 }
@@ -471,6 +481,9 @@ grpc::Status ControlService::SendToUser(Ctx* ctx, const herald::v1::SendToUserRe
   PublishOutcome out =
       channels_.sendToUser(req->user(), req->event(), req->data(), unixMillis(),
                            userHistoryPolicy(store_.snapshot()->limits()), router_);
+  if (!out.status.isOk()) {
+    return toGrpc(out.status);
+  }
   resp->set_nodes(out.nodes);
   resp->set_offset(out.offset);
   resp->set_epoch(out.epoch);
@@ -531,10 +544,14 @@ grpc::Status ControlService::ListChannels(Ctx* ctx, const herald::v1::ListChanne
     return grpc::Status(StatusCode::INVALID_ARGUMENT, "page_token was not returned by this RPC");
   }
   const uint32_t limit = pageSize(req->page_size());
-  auto states = channels_.list();
+  auto listed = channels_.list();
+  if (!listed.isOk()) {
+    return toGrpc(listed.status());
+  }
+  auto& states = listed.value();
   const auto interest = router_.channelsWithInterest();
   for (const auto& [name, nodes] : interest) {
-    states.emplace(name, ChannelRegistry::ChannelState{});
+    states.emplace(name, StreamEngine::ChannelState{});
   }
   for (const auto& [name, state] : states) {
     if (name.compare(0, req->prefix().size(), req->prefix()) != 0) {
@@ -614,6 +631,9 @@ grpc::Status ControlService::History(Ctx* ctx, const herald::v1::HistoryRequest*
   const int64_t now = steadyMillis();
   HistoryResult result = req->user().empty() ? channels_.history(req->channel(), query, now)
                                              : channels_.userHistory(req->user(), query, now);
+  if (!result.status.isOk()) {
+    return toGrpc(result.status);
+  }
   for (const auto& pub : result.publications) {
     *resp->add_publications() = *pub;
   }

@@ -8,11 +8,11 @@
 
 #include "common/clock.h"
 #include "controlplane/api_key_store.h"
-#include "controlplane/channel_registry.h"
 #include "controlplane/config_store.h"
 #include "controlplane/node_registry.h"
 #include "controlplane/presence_broker.h"
 #include "controlplane/router.h"
+#include "controlplane/stream_engine.h"
 #include "herald/v1/control.grpc.pb.h"
 
 namespace herald::control {
@@ -23,8 +23,8 @@ inline constexpr size_t kMaxPublicationBytes = 1 << 20;
 // The Control API handlers. Input is validated here; the engines below trust it.
 class ControlService final : public herald::v1::Control::Service {
  public:
-  ControlService(ConfigStore& store, ApiKeyStore& keys, ChannelRegistry& channels,
-                 NodeRegistry& nodes, Router& router, PresenceBroker& presence)
+  ControlService(ConfigStore& store, ApiKeyStore& keys, StreamEngine& channels, NodeRegistry& nodes,
+                 Router& router, PresenceBroker& presence)
       : store_(store),
         keys_(keys),
         channels_(channels),
@@ -96,8 +96,8 @@ class ControlService final : public herald::v1::Control::Service {
   grpc::Status publishOne(const herald::v1::PublishRequest& request,
                           herald::v1::PublishResponse* response);
   // The publish itself, for a request already validated; `ns` is its channel's namespace.
-  void publishValidated(const herald::v1::PublishRequest& request, std::string_view ns,
-                        herald::v1::PublishResponse* response);
+  grpc::Status publishValidated(const herald::v1::PublishRequest& request, std::string_view ns,
+                                herald::v1::PublishResponse* response);
 
   // Counts one handler invocation for inFlight().
   class CallGuard {
@@ -119,7 +119,7 @@ class ControlService final : public herald::v1::Control::Service {
   std::atomic<int64_t> in_flight_{0};
   ConfigStore& store_;
   ApiKeyStore& keys_;
-  ChannelRegistry& channels_;
+  StreamEngine& channels_;
   NodeRegistry& nodes_;
   Router& router_;
   PresenceBroker& presence_;

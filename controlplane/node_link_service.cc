@@ -93,7 +93,9 @@ grpc::Status NodeLinkService::Session(
         }
         break;
       case herald::v1::NodeMessage::kRecover:
-        session->send(recover(channels_, message.recover()));
+        if (auto reply = recover(channels_, message.recover())) {
+          session->send(reply);
+        }
         break;
       case herald::v1::NodeMessage::kPresence:
         presence_.onReply(message.presence());
@@ -112,7 +114,7 @@ grpc::Status NodeLinkService::Session(
   return grpc::Status::OK;
 }
 
-ControlMessagePtr NodeLinkService::recover(const ChannelRegistry& channels,
+ControlMessagePtr NodeLinkService::recover(const StreamEngine& channels,
                                            const herald::v1::RecoverRequest& request) {
   HistoryQuery query;
   query.since = request.since_offset();
@@ -126,6 +128,11 @@ ControlMessagePtr NodeLinkService::recover(const ChannelRegistry& channels,
   const int64_t now = steadyMillis();
   HistoryResult result = request.user().empty() ? channels.history(request.channel(), query, now)
                                                 : channels.userHistory(request.user(), query, now);
+  if (!result.status.isOk()) {
+    // No answer: the node's recovery times out (reason `timeout`) rather than claiming a gap.
+    componentLogger("link")->warn("history read for recovery failed: {}", result.status.message());
+    return nullptr;
+  }
   auto message = std::make_shared<herald::v1::ControlMessage>();
   auto* resp = message->mutable_recovered();
   resp->set_request_id(request.request_id());

@@ -7,11 +7,11 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "controlplane/channel_registry.h"
 #include "controlplane/config_store.h"
 #include "controlplane/node_registry.h"
 #include "controlplane/presence_broker.h"
 #include "controlplane/router.h"
+#include "controlplane/stream_engine.h"
 #include "controlplane/user_connections.h"
 #include "herald/v1/node_link.grpc.pb.h"
 
@@ -26,7 +26,7 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
   static constexpr size_t kRecoverPageBytes = 1 << 20;
 
   NodeLinkService(ConfigStore& store, NodeRegistry& registry, Router& router,
-                  UserConnections& users, ChannelRegistry& channels, PresenceBroker& presence,
+                  UserConnections& users, StreamEngine& channels, PresenceBroker& presence,
                   size_t node_queue_limit, std::string node_secret)
       : store_(store),
         registry_(registry),
@@ -50,14 +50,14 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
 
  private:
   // Answers one page of a recovery from history.
-  static ControlMessagePtr recover(const ChannelRegistry& channels,
+  static ControlMessagePtr recover(const StreamEngine& channels,
                                    const herald::v1::RecoverRequest& request);
 
   ConfigStore& store_;
   NodeRegistry& registry_;
   Router& router_;
   UserConnections& users_;
-  ChannelRegistry& channels_;
+  StreamEngine& channels_;
   PresenceBroker& presence_;
   const size_t node_queue_limit_;
   const std::string node_secret_;

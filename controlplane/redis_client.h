@@ -1,0 +1,66 @@
+#pragma once
+
+// A small synchronous Redis client over hiredis: one connection, reconnected on demand, with
+// connect and command timeouts so that an unreachable Redis fails calls fast (UNAVAILABLE).
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+struct redisContext;
+struct redisReply;
+
+namespace herald::control {
+
+// `redis://HOST:PORT[/DB]`, or `HOST:PORT`.
+struct RedisAddress {
+  std::string host;
+  int port = 6379;
+  int db = 0;
+  std::string text;  // as given, for messages
+};
+Result<RedisAddress> parseRedisAddress(const std::string& text);
+
+struct ReplyDeleter {
+  void operator()(redisReply* reply) const;
+};
+using RedisReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
+
+// A reply as a value tree (what the engine needs of it; nil is kNil).
+struct RedisValue {
+  enum class Type { kNil, kInteger, kString, kArray, kStatus, kError };
+  Type type = Type::kNil;
+  long long integer = 0;
+  std::string str;
+  std::vector<RedisValue> elements;
+};
+RedisValue toValue(const redisReply* reply);
+
+class RedisConnection {
+ public:
+  RedisConnection(RedisAddress address, std::chrono::milliseconds timeout);
+  ~RedisConnection();
+  RedisConnection(const RedisConnection&) = delete;
+  RedisConnection& operator=(const RedisConnection&) = delete;
+
+  // Runs one command (connecting first if needed). A Redis error reply comes back as a value
+  // of type kError; a lost or unreachable server as kUnavailable (the connection is dropped
+  // and the next call dials again). Thread-safe (one command at a time).
+  Result<RedisValue> command(const std::vector<std::string>& args);
+
+  const RedisAddress& address() const { return address_; }
+
+ private:
+  Status connectLocked();
+
+  const RedisAddress address_;
+  const std::chrono::milliseconds timeout_;
+  std::mutex mu_;
+  redisContext* context_ = nullptr;
+};
+
+}  // namespace herald::control

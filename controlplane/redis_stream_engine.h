@@ -1,0 +1,91 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "controlplane/redis_client.h"
+#include "controlplane/stream_engine.h"
+
+namespace herald::control {
+
+/**
+ * The `redis` stream engine: offsets, epochs and history in Redis, shared by every
+ * control-plane replica. A Lua script assigns the next offset (HINCRBY), appends to the
+ * stream's history (a Redis stream with ids OFFSET-1, trimmed to history_size, expiring after
+ * the TTL) and PUBLISHes the publication, atomically, so two replicas never hand out the same
+ * offset and the pub/sub order of a channel is its offset order. Every replica (the publishing
+ * one too) delivers to its own nodes from its pub/sub subscription, so each publication
+ * reaches every interested node once, in order.
+ *
+ * Channels are spread over the given Redis instances by consistent hashing of the stream name
+ * (64 points per instance on a ring of FNV-1a hashes, the same on every replica). A missing
+ * epoch (a flushed or restarted Redis without persistence) starts a new one, so clients are
+ * told their position cannot be recovered instead of getting a silent gap.
+ */
+class RedisStreamEngine : public StreamEngine {
+ public:
+  struct Options {
+    std::vector<RedisAddress> shards;
+    std::chrono::milliseconds timeout{1000};  // connect and command timeout
+    size_t connections_per_shard = 4;
+    std::chrono::seconds idempotency_ttl{3600};
+  };
+  // `router` receives every publication from the subscriptions. `on_resubscribed` is called
+  // after a subscription came back from a break (publications may have been missed meanwhile).
+  RedisStreamEngine(Options options, const Router& router,
+                    std::function<void(const std::string& shard)> on_resubscribed);
+  ~RedisStreamEngine() override;
+
+  // Starts one subscriber thread per shard.
+  void start();
+  void stop();
+
+  PublishOutcome publish(const std::string& channel, const std::string& event,
+                         const std::string& data, const std::string& idempotency_key,
+                         int64_t ts_unix_ms, const HistoryPolicy& history,
+                         const Router& router) override;
+  PublishOutcome sendToUser(const std::string& user, const std::string& event,
+                            const std::string& data, int64_t ts_unix_ms,
+                            const HistoryPolicy& history, const Router& router) override;
+  HistoryResult history(const std::string& channel, const HistoryQuery& query,
+                        int64_t now_ms) const override;
+  HistoryResult userHistory(const std::string& user, const HistoryQuery& query,
+                            int64_t now_ms) const override;
+  // Redis trims and expires history itself.
+  size_t expire(int64_t) override { return 0; }
+  Result<std::map<std::string, ChannelState>> list() const override;
+  uint64_t publications() const override { return publications_.load(); }
+
+  // Which shard (index into Options::shards) holds a stream; exposed for tests and docs.
+  size_t shardFor(const std::string& stream_key) const;
+
+ private:
+  struct Shard;
+
+  PublishOutcome append(const std::string& key, const herald::v1::Publication& pub,
+                        const HistoryPolicy& policy, const std::string& idempotency_key,
+                        const std::function<uint32_t()>& local_nodes);
+  HistoryResult read(const std::string& key, const HistoryQuery& query) const;
+  RedisConnection& connectionFor(const std::string& key) const;
+  void subscribeLoop(Shard* shard);
+  void onPublication(const std::string& redis_channel, const std::string& payload);
+
+  const Options options_;
+  const Router& router_;
+  const std::function<void(const std::string&)> on_resubscribed_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::vector<std::pair<uint64_t, size_t>> ring_;  // (point, shard), sorted
+  std::atomic<uint64_t> publications_{0};
+  mutable std::atomic<uint64_t> next_connection_{0};
+  std::atomic<bool> stopping_{false};
+};
+
+uint64_t fnv1a64(const std::string& text);
+
+}  // namespace herald::control

@@ -1,0 +1,78 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "controlplane/channel_history.h"
+#include "controlplane/router.h"
+
+namespace herald::control {
+
+struct PublishOutcome {
+  Status status;  // not ok: nothing was published (e.g. kUnavailable when Redis is away)
+  uint64_t offset = 0;
+  std::string epoch;
+  uint32_t nodes = 0;  // nodes of this control plane the publication was routed to
+  bool duplicate = false;
+};
+
+// A stream's retained past as read by History and recovery.
+struct HistoryResult {
+  Status status;                             // not ok: the read failed, nothing is known
+  std::vector<PublicationPtr> publications;  // oldest first
+  uint64_t offset = 0;                       // the stream's current offset
+  std::string epoch;                         // the stream's current epoch ("" if never used)
+  bool recovered = false;                    // publications start right after `since`
+};
+
+// What a history read asks for. An empty epoch means "the current one".
+struct HistoryQuery {
+  uint64_t since = 0;
+  std::string epoch;
+  uint32_t limit = 0;    // 0 = no limit
+  size_t max_bytes = 0;  // 0 = no limit
+};
+
+/**
+ * Where streams live: per-channel (and per-user, for SendToUser) offsets, epochs and history,
+ * and the hand-off of each publication to the nodes that want it, in offset order.
+ * `memory` (ChannelRegistry) keeps them in this process; `redis` (RedisStreamEngine) in Redis,
+ * shared by every control-plane replica. Thread-safe.
+ */
+class StreamEngine {
+ public:
+  virtual ~StreamEngine() = default;
+
+  // `channel` and `data` are already validated by the caller.
+  virtual PublishOutcome publish(const std::string& channel, const std::string& event,
+                                 const std::string& data, const std::string& idempotency_key,
+                                 int64_t ts_unix_ms, const HistoryPolicy& history,
+                                 const Router& router) = 0;
+  // A publication on `user`'s personal stream, routed to every node holding the user.
+  virtual PublishOutcome sendToUser(const std::string& user, const std::string& event,
+                                    const std::string& data, int64_t ts_unix_ms,
+                                    const HistoryPolicy& history, const Router& router) = 0;
+
+  virtual HistoryResult history(const std::string& channel, const HistoryQuery& query,
+                                int64_t now_ms) const = 0;
+  virtual HistoryResult userHistory(const std::string& user, const HistoryQuery& query,
+                                    int64_t now_ms) const = 0;
+
+  // Drops history past its TTL; returns the number of publications dropped.
+  virtual size_t expire(int64_t now_ms) = 0;
+
+  struct ChannelState {
+    uint64_t offset = 0;
+    std::string epoch;
+    uint64_t history = 0;  // publications retained
+  };
+  // Every channel's state, sorted by name (no user streams).
+  virtual Result<std::map<std::string, ChannelState>> list() const = 0;
+  // Publications accepted through this process.
+  virtual uint64_t publications() const = 0;
+};
+
+}  // namespace herald::control
