@@ -31,7 +31,7 @@ TEST(ChannelRegistryTest, OffsetsStartAtOneAndIncreasePerChannel) {
   EXPECT_EQ(a1.epoch, a3.epoch);
   EXPECT_EQ(a1.epoch.size(), 16u);
   EXPECT_EQ(registry.publications(), 4u);
-  auto list = registry.list();
+  auto list = registry.list().value();
   ASSERT_EQ(list.size(), 2u);
   EXPECT_EQ(list["a"].offset, 3u);
   EXPECT_EQ(list["b"].offset, 1u);
@@ -193,7 +193,7 @@ TEST(ChannelRegistryHistoryTest, UserStreamsAreSeparateFromChannelsAndRouteToThe
   auto read = registry.userHistory("alice", HistoryQuery{0, "", 0, 0}, 0);
   EXPECT_TRUE(read.recovered);
   ASSERT_EQ(read.publications.size(), 1u);
-  EXPECT_TRUE(registry.list().empty()) << "user streams are not channels";
+  EXPECT_TRUE(registry.list().value().empty()) << "user streams are not channels";
 }
 
 TEST(ChannelRegistryHistoryTest, ExpireDropsHistoryPastTheTtl) {
@@ -203,8 +203,8 @@ TEST(ChannelRegistryHistoryTest, ExpireDropsHistoryPastTheTtl) {
   registry.publish("a", "", "1", "", 0, HistoryPolicy{10, 1}, router);
   registry.sendToUser("alice", "", "1", 0, HistoryPolicy{10, 1}, router);
   EXPECT_EQ(registry.expire(now + 10000), 2u);
-  EXPECT_EQ(registry.list()["a"].history, 0u);
-  EXPECT_EQ(registry.list()["a"].offset, 1u) << "the channel keeps its offset";
+  EXPECT_EQ(registry.list().value()["a"].history, 0u);
+  EXPECT_EQ(registry.list().value()["a"].offset, 1u) << "the channel keeps its offset";
 }
 
 }  // namespace
