@@ -1,0 +1,353 @@
+// Several herald-control replicas sharing streams through a real redis-server (started here on
+// a loopback port), with nodes and WebSocket clients on each replica.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <csignal>
+#include <fstream>
+
+#include "integration/support/cluster.h"
+#include "integration/support/ws_client.h"
+
+namespace herald::testing {
+namespace {
+
+using json = nlohmann::json;
+
+// A port free right now on 127.0.0.1 (redis-server needs a real one to listen on).
+int freePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+class RedisServer {
+ public:
+  // `persistent`: append-only file, fsync always, so a restart keeps every stream.
+  explicit RedisServer(bool persistent) : port_(freePort()), persistent_(persistent) { start(); }
+  ~RedisServer() {
+    if (process_) {
+      process_->stop(SIGKILL, 10s);
+    }
+  }
+
+  void start() {
+    std::vector<std::string> args = {
+        "--port", std::to_string(port_), "--bind",      "127.0.0.1", "--save", "",
+        "--dir",  dir_.path(),           "--daemonize", "no"};
+    if (persistent_) {
+      args.insert(args.end(), {"--appendonly", "yes", "--appendfsync", "always"});
+    } else {
+      args.insert(args.end(), {"--appendonly", "no"});
+    }
+    process_ = std::make_unique<Process>("/usr/bin/redis-server", args);
+    if (!process_->waitForOutput("Ready to accept connections", 20s)) {
+      throw std::runtime_error("redis-server did not start:\n" + process_->output());
+    }
+  }
+  void stop(int sig) { process_->stop(sig, 15s); }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  int port() const { return port_; }
+
+ private:
+  TempDir dir_;
+  const int port_;
+  const bool persistent_;
+  std::unique_ptr<Process> process_;
+};
+
+json clusterConfig() {
+  json config = defaultControlConfig();
+  config["namespaces"] =
+      json::array({{{"name", "feed"}, {"history_size", 20000}, {"history_ttl_seconds", 600}}});
+  // Hundreds of clients connect from 127.0.0.1 at once here.
+  config["limits"] = {{"new_connections_per_ip_per_second", 100000}};
+  return config;
+}
+
+// herald-control replicas and herald-nodes on one Redis, all on loopback.
+class RedisClusterTest : public ::testing::Test {
+ protected:
+  void startRedis(bool persistent) { redis_ = std::make_unique<RedisServer>(persistent); }
+
+  size_t startReplica() {
+    const std::string dir = dir_.path() + "/replica" + std::to_string(replicas_.size());
+    std::ofstream(dir_.path() + "/control.json") << clusterConfig().dump(2);
+    replicas_.push_back(std::make_unique<Process>(
+        controlBinary(),
+        std::vector<std::string>{"--grpc-listen", "127.0.0.1:0", "--data-dir", dir, "--config",
+                                 dir_.path() + "/control.json", "--heartbeat-interval-ms", "200",
+                                 "--node-timeout-ms", "1500", "--admin-key", kTestAdminKey,
+                                 "--node-secret", kTestNodeSecret, "--engine", "redis", "--redis",
+                                 redis_->url()}));
+    auto address = replicas_.back()->waitListening(30s);
+    if (!address) {
+      throw std::runtime_error("herald-control did not start:\n" + replicas_.back()->output());
+    }
+    replica_addresses_.push_back(*address);
+    stubs_.push_back(controlStub(*address, kTestAdminKey));
+    return replicas_.size() - 1;
+  }
+
+  size_t startNode(const std::string& control) {
+    nodes_.push_back(std::make_unique<Process>(
+        nodeBinary(),
+        std::vector<std::string>{"--listen", "127.0.0.1:0", "--control", control, "--shards", "2",
+                                 "--node-secret", kTestNodeSecret, "--reconnect-max-ms", "500"}));
+    auto address = nodes_.back()->waitListening(30s);
+    if (!address) {
+      throw std::runtime_error("herald-node did not start:\n" + nodes_.back()->output());
+    }
+    node_addresses_.push_back(*address);
+    // Serving once it has its config.
+    EXPECT_TRUE(eventually([&] { return httpGet(*address, "/health").status == 200; }, 20s));
+    return nodes_.size() - 1;
+  }
+
+  // Subscribers of `channel` on replica `r`'s nodes, as its ListChannels reports them.
+  uint32_t subscribers(size_t r, const std::string& channel) {
+    herald::v1::ListChannelsRequest req;
+    req.set_prefix(channel);
+    herald::v1::ListChannelsResponse resp;
+    grpc::ClientContext ctx;
+    if (!stubs_[r]->ListChannels(&ctx, req, &resp).ok()) {
+      return 0;
+    }
+    for (const auto& c : resp.channels()) {
+      if (c.channel() == channel) {
+        return static_cast<uint32_t>(c.subscribers());
+      }
+    }
+    return 0;
+  }
+
+  grpc::Status publish(size_t r, const std::string& channel, const std::string& data,
+                       herald::v1::PublishResponse* resp) {
+    herald::v1::PublishRequest req;
+    req.set_channel(channel);
+    req.set_data(data);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    return stubs_[r]->Publish(&ctx, req, resp);
+  }
+
+  std::unique_ptr<WsClient> connect(size_t node, const std::string& query) {
+    auto ws = std::make_unique<WsClient>("ws://" + node_addresses_[node] + "/ws?" + query);
+    EXPECT_TRUE(ws->waitOpen(15s)) << ws->failReason();
+    EXPECT_TRUE(ws->nextOfType("connected", 15s).has_value());
+    return ws;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<RedisServer> redis_;
+  std::vector<std::unique_ptr<Process>> replicas_;
+  std::vector<std::string> replica_addresses_;
+  std::vector<std::unique_ptr<herald::v1::Control::Stub>> stubs_;
+  std::vector<std::unique_ptr<Process>> nodes_;
+  std::vector<std::string> node_addresses_;
+};
+
+// The offset of a `message` frame, read without a JSON parse (300 clients x 5,000 frames).
+std::optional<uint64_t> messageOffset(const std::string& text) {
+  if (text.find("\"type\":\"message\"") == std::string::npos) {
+    return std::nullopt;
+  }
+  const size_t at = text.find("\"offset\":");
+  if (at == std::string::npos) {
+    return std::nullopt;
+  }
+  return std::strtoull(text.c_str() + at + 9, nullptr, 10);
+}
+
+// Reads until offset `last` or 60 s; returns offsets in arrival order.
+std::vector<uint64_t> readOffsets(WsClient& ws, uint64_t last) {
+  std::vector<uint64_t> offsets;
+  while (offsets.empty() || offsets.back() < last) {
+    auto text = ws.nextText(60s);
+    if (!text) {
+      break;
+    }
+    if (auto offset = messageOffset(*text)) {
+      offsets.push_back(*offset);
+    }
+  }
+  return offsets;
+}
+
+::testing::AssertionResult contiguous(const std::vector<uint64_t>& offsets, uint64_t first,
+                                      uint64_t last) {
+  uint64_t expected = first;
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    if (offsets[i] != expected) {
+      return ::testing::AssertionFailure()
+             << "at position " << i << " got offset " << offsets[i] << ", expected " << expected
+             << (offsets[i] < expected ? " (duplicate or out of order)" : " (gap)");
+    }
+    ++expected;
+  }
+  if (expected != last + 1) {
+    return ::testing::AssertionFailure()
+           << "stopped at " << expected - 1 << ", expected up to " << last;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST_F(RedisClusterTest, TwoReplicasThreeNodes300ClientsGetEveryMessageOnceInOrder) {
+  startRedis(false);
+  const size_t a = startReplica();
+  const size_t b = startReplica();
+  startNode(replica_addresses_[a]);
+  startNode(replica_addresses_[b]);
+  startNode(replica_addresses_[a]);
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (size_t i = 0; i < 300; ++i) {
+    clients.push_back(connect(i % 3, "subscribe=feed:all"));
+  }
+  ASSERT_TRUE(eventually([&] { return subscribers(a, "feed:all") == 200; }, 30s));
+  ASSERT_TRUE(eventually([&] { return subscribers(b, "feed:all") == 100; }, 30s));
+
+  constexpr uint64_t kMessages = 5000;
+  std::string epoch;
+  for (uint64_t i = 1; i <= kMessages; ++i) {
+    herald::v1::PublishResponse resp;
+    // Alternately through both replicas: offsets come from Redis, one sequence for both.
+    ASSERT_TRUE(
+        publish(i % 2 == 0 ? a : b, "feed:all", "{\"n\":" + std::to_string(i) + "}", &resp).ok());
+    ASSERT_EQ(resp.offset(), i);
+    if (epoch.empty()) {
+      epoch = resp.epoch();
+    }
+    ASSERT_EQ(resp.epoch(), epoch);
+  }
+  for (size_t i = 0; i < clients.size(); ++i) {
+    ASSERT_TRUE(contiguous(readOffsets(*clients[i], kMessages), 1, kMessages))
+        << "client " << i << " on node " << i % 3;
+  }
+}
+
+TEST_F(RedisClusterTest, ClientMovingToAnotherReplicasNodeRecoversFromRedisHistory) {
+  startRedis(false);
+  const size_t a = startReplica();
+  const size_t b = startReplica();
+  const size_t on_a = startNode(replica_addresses_[a]);
+  const size_t on_b = startNode(replica_addresses_[b]);
+  auto first = connect(on_a, "subscribe=feed:move");
+  ASSERT_TRUE(eventually([&] { return subscribers(a, "feed:move") == 1; }, 15s));
+  herald::v1::PublishResponse resp;
+  for (int i = 1; i <= 10; ++i) {
+    ASSERT_TRUE(publish(a, "feed:move", "{}", &resp).ok());
+  }
+  const std::string epoch = resp.epoch();
+  ASSERT_TRUE(contiguous(readOffsets(*first, 10), 1, 10));
+  first->close();
+  // Published while the client is away, through both replicas.
+  for (int i = 11; i <= 40; ++i) {
+    ASSERT_TRUE(publish(i % 2 == 0 ? a : b, "feed:move", "{}", &resp).ok());
+  }
+  auto second = connect(on_b, "");
+  second->send(json{{"type", "subscribe"},
+                    {"id", 1},
+                    {"channels", {"feed:move"}},
+                    {"since", {{"feed:move", {{"offset", 10}, {"epoch", epoch}}}}}}
+                   .dump());
+  std::vector<uint64_t> offsets;
+  std::optional<json> recovery;
+  while (!recovery) {
+    auto frame = second->next(20s);
+    ASSERT_TRUE(frame.has_value()) << "no recovery frame";
+    if ((*frame)["type"] == "message") {
+      offsets.push_back((*frame)["offset"].get<uint64_t>());
+    } else if ((*frame)["type"] == "recovery") {
+      recovery = *frame;
+    }
+  }
+  EXPECT_TRUE((*recovery)["recovered"].get<bool>()) << recovery->dump();
+  EXPECT_EQ((*recovery)["missed"], 30);
+  EXPECT_TRUE(contiguous(offsets, 11, 40));
+  // Live ones follow on the new node.
+  ASSERT_TRUE(publish(a, "feed:move", "{}", &resp).ok());
+  EXPECT_TRUE(contiguous(readOffsets(*second, 41), 41, 41));
+}
+
+TEST_F(RedisClusterTest, RedisOutageFailsPublishesFastThenEverythingResumesWithoutAGap) {
+  startRedis(true);
+  const size_t a = startReplica();
+  const size_t b = startReplica();
+  startNode(replica_addresses_[a]);
+  startNode(replica_addresses_[b]);
+  auto on_a = connect(0, "subscribe=feed:outage");
+  auto on_b = connect(1, "subscribe=feed:outage");
+  ASSERT_TRUE(eventually([&] { return subscribers(a, "feed:outage") == 1; }, 15s));
+  ASSERT_TRUE(eventually([&] { return subscribers(b, "feed:outage") == 1; }, 15s));
+  herald::v1::PublishResponse resp;
+  for (int i = 1; i <= 20; ++i) {
+    ASSERT_TRUE(publish(i % 2, "feed:outage", "{}", &resp).ok());
+  }
+  const std::string epoch = resp.epoch();
+
+  redis_->stop(SIGTERM);
+  for (int i = 0; i < 10; ++i) {
+    const auto started = std::chrono::steady_clock::now();
+    grpc::Status s = publish(i % 2, "feed:outage", "{}", &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+    // Fails fast instead of hanging until the caller's deadline (10 s here).
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  }
+  redis_->start();
+  // Publishes succeed again (a replica redials Redis on the next call), offsets continue.
+  ASSERT_TRUE(eventually([&] { return publish(a, "feed:outage", "{}", &resp).ok(); }, 20s));
+  EXPECT_EQ(resp.offset(), 21u);
+  EXPECT_EQ(resp.epoch(), epoch) << "a persistent Redis keeps the epoch";
+  for (int i = 22; i <= 40; ++i) {
+    ASSERT_TRUE(publish(i % 2, "feed:outage", "{}", &resp).ok());
+  }
+  // Each client sees 1..40 once and in order: nothing accepted was lost, nothing repeated.
+  EXPECT_TRUE(contiguous(readOffsets(*on_a, 40), 1, 40));
+  EXPECT_TRUE(contiguous(readOffsets(*on_b, 40), 1, 40));
+  for (auto& replica : replicas_) {
+    EXPECT_TRUE(replica->running()) << replica->output();
+  }
+  for (auto& node : nodes_) {
+    EXPECT_TRUE(node->running()) << node->output();
+  }
+}
+
+TEST_F(RedisClusterTest, RedisThatLostItsDataGivesANewEpochSoRecoveryIsRefused) {
+  startRedis(false);
+  const size_t a = startReplica();
+  startNode(replica_addresses_[a]);
+  herald::v1::PublishResponse resp;
+  for (int i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(publish(a, "feed:lost", "{}", &resp).ok());
+  }
+  const std::string old_epoch = resp.epoch();
+  // A restart without persistence loses every stream.
+  redis_->stop(SIGKILL);
+  redis_->start();
+  ASSERT_TRUE(eventually([&] { return publish(a, "feed:lost", "{}", &resp).ok(); }, 20s));
+  EXPECT_EQ(resp.offset(), 1u);
+  EXPECT_NE(resp.epoch(), old_epoch);
+
+  auto ws = connect(0, "");
+  ws->send(json{{"type", "subscribe"},
+                {"id", 1},
+                {"channels", {"feed:lost"}},
+                {"since", {{"feed:lost", {{"offset", 5}, {"epoch", old_epoch}}}}}}
+               .dump());
+  auto recovery = ws->nextOfType("recovery", 20s);
+  ASSERT_TRUE(recovery.has_value());
+  EXPECT_FALSE((*recovery)["recovered"].get<bool>()) << recovery->dump();
+  EXPECT_EQ((*recovery)["epoch"], resp.epoch());
+  EXPECT_EQ((*recovery)["offset"], 1);
+}
+
+}  // namespace
+}  // namespace herald::testing
