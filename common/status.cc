@@ -24,6 +24,8 @@ const char* errorCodeName(ErrorCode code) {
       return "internal";
     case ErrorCode::kAlreadyExists:
       return "already_exists";
+    case ErrorCode::kConflict:
+      return "conflict";
     case ErrorCode::kUnavailable:
       return "unavailable";
   }

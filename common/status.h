@@ -21,6 +21,7 @@ enum class ErrorCode {
   // Internal only (control plane), mapped to gRPC codes; never sent to WebSocket clients.
   kAlreadyExists,
   kUnavailable,
+  kConflict,  // a concurrent change elsewhere won (gRPC ABORTED): retry
 };
 
 const char* errorCodeName(ErrorCode code);

@@ -1,19 +1,15 @@
 #include "controlplane/config_store_impl.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
 #include <google/protobuf/util/json_util.h>
 #include <nlohmann/json.hpp>
 
-#include "common/atomic_file.h"
 #include "controlplane/namespace_rules.h"
 
 namespace herald::control {
@@ -41,41 +37,81 @@ ConfigStoreImpl::ConfigStoreImpl(std::string data_dir,
                                  const herald::v1::Limits& initial_limits,
                                  const herald::v1::AuthSettings& initial_auth,
                                  uint32_t heartbeat_interval_ms)
-    : data_dir_(std::move(data_dir)),
-      state_file_(data_dir_ + "/state.json"),
-      heartbeat_interval_ms_(heartbeat_interval_ms) {
-  if (::mkdir(data_dir_.c_str(), 0700) != 0 && errno != EEXIST) {
-    throw std::runtime_error("data dir " + data_dir_ + ": " + std::strerror(errno));
-  }
-  struct stat st {};
-  const bool exists = ::stat(state_file_.c_str(), &st) == 0;
-  std::ifstream in(state_file_);
-  if (exists && !in) {
-    throw std::runtime_error("state file " + state_file_ + " exists but cannot be read: " +
-                             std::strerror(errno) + " (Herald will not start empty over it)");
-  }
+    : ConfigStoreImpl(makeFilePersistence(data_dir), initial_ns, initial_limits, initial_auth,
+                      heartbeat_interval_ms) {}
+
+ConfigStoreImpl::ConfigStoreImpl(ConfigPersistencePtr persistence,
+                                 const std::vector<herald::v1::Namespace>& initial_ns,
+                                 const herald::v1::Limits& initial_limits,
+                                 const herald::v1::AuthSettings& initial_auth,
+                                 uint32_t heartbeat_interval_ms)
+    : persistence_(std::move(persistence)), heartbeat_interval_ms_(heartbeat_interval_ms) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (exists) {
-    loaded_existing_ = true;
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    load(buffer.str());
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto stored = persistence_->load();
+    if (!stored.isOk()) {
+      throw std::runtime_error(stored.status().message());
+    }
+    if (!stored->empty()) {
+      loaded_existing_ = true;
+      load(stored.value());
+      rebuildSnapshotLocked();
+      return;
+    }
+    for (const auto& ns : initial_ns) {
+      namespaces_[ns.name()] = ns;
+    }
+    limits_ = initial_limits;
+    auth_ = initial_auth;
+    Status s = commitLocked();
+    if (s.isOk()) {
+      return;
+    }
+    if (s.code() != ErrorCode::kConflict) {
+      throw std::runtime_error(s.message());
+    }
+    // Another replica stored its initial state first: use that one.
+    namespaces_.clear();
+  }
+  throw std::runtime_error(persistence_->describe() + ": the config kept changing during start-up");
+}
+
+Status ConfigStoreImpl::reloadIfNewer() {
+  auto stored_version = persistence_->storedVersion();
+  if (!stored_version.isOk()) {
+    return stored_version.status();
+  }
+  ConfigSnapshotPtr snap;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stored_version.value() == 0 && version_ > 0) {
+      // The store lost the config (a flushed or restarted Redis): put ours back.
+      return persistence_->store(0, version_, serializeLocked());
+    }
+    if (stored_version.value() <= version_) {
+      return Status::ok();
+    }
+    auto stored = persistence_->load();
+    if (!stored.isOk()) {
+      return stored.status();
+    }
+    if (stored->empty()) {
+      return Status::ok();
+    }
+    try {
+      load(stored.value());
+    } catch (const std::exception& e) {
+      return Status(ErrorCode::kInternal, e.what());
+    }
     rebuildSnapshotLocked();
-    return;
+    snap = snapshot_;
   }
-  for (const auto& ns : initial_ns) {
-    namespaces_[ns.name()] = ns;
-  }
-  limits_ = initial_limits;
-  auth_ = initial_auth;
-  Status s = commitLocked();
-  if (!s.isOk()) {
-    throw std::runtime_error(s.message());
-  }
+  announce(snap);
+  return Status::ok();
 }
 
 void ConfigStoreImpl::load(const std::string& text) {
-  const std::string what = "corrupt state file " + state_file_ +
+  const std::string what = "corrupt state in " + persistence_->describe() +
                            " (fix or move it away; Herald will not start empty over it)";
   nlohmann::json doc;
   try {
@@ -88,7 +124,10 @@ void ConfigStoreImpl::load(const std::string& text) {
       !doc["limits"].is_object()) {
     throw std::runtime_error(what + ": missing version, namespaces or limits");
   }
-  version_ = doc["version"].get<uint64_t>();
+  // Parsed into fresh values first: a bad document leaves the current state untouched.
+  std::map<std::string, herald::v1::Namespace> namespaces;
+  herald::v1::Limits limits;
+  herald::v1::AuthSettings auth;
   for (const auto& item : doc["namespaces"]) {
     herald::v1::Namespace ns;
     fromJson(item.dump(), &ns, what);
@@ -96,16 +135,20 @@ void ConfigStoreImpl::load(const std::string& text) {
     if (!s.isOk()) {
       throw std::runtime_error(what + ": namespace '" + ns.name() + "': " + s.message());
     }
-    namespaces_[ns.name()] = ns;
+    namespaces[ns.name()] = ns;
   }
-  fromJson(doc["limits"].dump(), &limits_, what);
+  fromJson(doc["limits"].dump(), &limits, what);
   if (doc.contains("auth")) {
-    fromJson(doc["auth"].dump(), &auth_, what);
-    Status s = validateAuthSettings(auth_);
+    fromJson(doc["auth"].dump(), &auth, what);
+    Status s = validateAuthSettings(auth);
     if (!s.isOk()) {
       throw std::runtime_error(what + ": auth: " + s.message());
     }
   }
+  version_ = doc["version"].get<uint64_t>();
+  namespaces_ = std::move(namespaces);
+  limits_ = std::move(limits);
+  auth_ = std::move(auth);
 }
 
 std::string ConfigStoreImpl::serializeLocked() const {
@@ -122,7 +165,7 @@ std::string ConfigStoreImpl::serializeLocked() const {
 
 Status ConfigStoreImpl::commitLocked() {
   ++version_;
-  Status s = writeFileAtomically(state_file_, serializeLocked());
+  Status s = persistence_->store(version_ - 1, version_, serializeLocked());
   if (!s.isOk()) {
     --version_;
     return s;

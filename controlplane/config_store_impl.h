@@ -4,13 +4,15 @@
 #include <mutex>
 #include <string>
 
+#include "controlplane/config_persistence.h"
 #include "controlplane/config_store.h"
 
 namespace herald::control {
 
 /**
- * ConfigStore kept in memory and persisted to `<data_dir>/state.json`, written to a temporary
- * file, fsynced and renamed so a crash never leaves it half-written.
+ * ConfigStore kept in memory and persisted through a ConfigPersistence: `<data_dir>/state.json`
+ * (written to a temporary file, fsynced and renamed so a crash never leaves it half-written),
+ * or Redis, shared by control-plane replicas (reloadIfNewer() picks up their changes).
  */
 class ConfigStoreImpl : public ConfigStore {
  public:
@@ -20,6 +22,16 @@ class ConfigStoreImpl : public ConfigStore {
   ConfigStoreImpl(std::string data_dir, const std::vector<herald::v1::Namespace>& initial_ns,
                   const herald::v1::Limits& initial_limits,
                   const herald::v1::AuthSettings& initial_auth, uint32_t heartbeat_interval_ms);
+  // The same over any persistence: the stored state if there is one, else the initial one
+  // (stored). Throws std::runtime_error when the stored state is corrupt or unreachable.
+  ConfigStoreImpl(ConfigPersistencePtr persistence,
+                  const std::vector<herald::v1::Namespace>& initial_ns,
+                  const herald::v1::Limits& initial_limits,
+                  const herald::v1::AuthSettings& initial_auth, uint32_t heartbeat_interval_ms);
+
+  // Shared persistence: loads a newer stored version (another replica's change) and announces
+  // it; stores ours again when the store lost it (e.g. a flushed Redis). Called periodically.
+  Status reloadIfNewer();
 
   // herald::control::ConfigStore
   Result<herald::v1::Namespace> createNamespace(const herald::v1::Namespace& ns) override;
@@ -44,11 +56,11 @@ class ConfigStoreImpl : public ConfigStore {
   Status commitLocked();
   void rebuildSnapshotLocked();
   void announce(const ConfigSnapshotPtr& snap);
+  // Replaces namespaces, limits, auth and version with the stored text; throws on bad input.
   void load(const std::string& text);
   std::string serializeLocked() const;
 
-  const std::string data_dir_;
-  const std::string state_file_;
+  const ConfigPersistencePtr persistence_;
   const uint32_t heartbeat_interval_ms_;
   mutable std::mutex mu_;
   std::map<std::string, herald::v1::Namespace> namespaces_;

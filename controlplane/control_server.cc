@@ -1,5 +1,9 @@
 #include "controlplane/control_server.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 #include "common/atomic_file.h"
@@ -11,11 +15,16 @@
 #include "controlplane/channel_registry.h"
 #include "controlplane/config_store_impl.h"
 #include "controlplane/redis_client.h"
+#include "controlplane/redis_config_persistence.h"
 #include "controlplane/redis_stream_engine.h"
 
 namespace herald::control {
 
 ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) {
+  // API keys (and, with the memory engine, the config) live here.
+  if (::mkdir(config_.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    throw std::runtime_error("data dir " + config_.data_dir + ": " + std::strerror(errno));
+  }
   if (config_.engine == "redis") {
     RedisStreamEngine::Options options;
     for (const auto& item : splitNonEmpty(config_.redis, ',')) {
@@ -40,14 +49,25 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
   } else {
     channels_ = std::make_unique<ChannelRegistry>();
   }
+  // With Redis the config (namespaces, limits, auth) is the cluster's, kept on the first
+  // Redis listed; the data dir keeps only this replica's API keys.
+  ConfigPersistencePtr persistence =
+      config_.engine == "redis"
+          ? makeRedisPersistence(parseRedisAddress(splitNonEmpty(config_.redis, ',')[0]).value(),
+                                 std::chrono::milliseconds(1000))
+          : makeFilePersistence(config_.data_dir);
+  const std::string where = persistence->describe();
   auto store =
-      std::make_unique<ConfigStoreImpl>(config_.data_dir, config_.namespaces, config_.limits,
+      std::make_unique<ConfigStoreImpl>(std::move(persistence), config_.namespaces, config_.limits,
                                         config_.auth, config_.heartbeat_interval_ms);
   if (store->loadedExistingState() && config_.file_sets_initial_state) {
     componentLogger("control")->warn(
-        "{}/state.json exists: the config file's namespaces, limits and auth apply at first "
-        "start only and are ignored now (change them with heraldctl or the Control API)",
-        config_.data_dir);
+        "{} already holds a config: the config file's namespaces, limits and auth apply at "
+        "first start only and are ignored now (change them with heraldctl or the Control API)",
+        where);
+  }
+  if (config_.engine == "redis") {
+    shared_config_ = store.get();
   }
   store_ = std::move(store);
   keys_ = std::make_unique<ApiKeyStoreImpl>(config_.data_dir);
@@ -125,6 +145,9 @@ std::string ControlServer::start() {
   const std::string address = hp->host + ":" + std::to_string(bound_port);
   control_service_->setListenAddress(address);
   sweeper_ = std::thread([this] { sweepLoop(); });
+  if (shared_config_ != nullptr) {
+    config_watcher_ = std::thread([this] { watchConfigLoop(); });
+  }
   if (!config_.tls_cert.empty()) {
     componentLogger("control")->info(
         "gRPC over TLS{}", config_.tls_client_ca.empty() ? "" : " with client certificates");
@@ -159,6 +182,22 @@ void ControlServer::sweepLoop() {
   }
 }
 
+void ControlServer::watchConfigLoop() {
+  // Another replica's change reaches this replica's nodes within this period plus a push.
+  constexpr auto kPeriod = std::chrono::milliseconds(250);
+  std::string last_error;
+  std::unique_lock<std::mutex> lock(sweep_mu_);
+  while (!sweep_cv_.wait_for(lock, kPeriod, [this] { return stopping_; })) {
+    lock.unlock();
+    Status s = shared_config_->reloadIfNewer();
+    if (!s.isOk() && s.message() != last_error) {
+      componentLogger("control")->warn("shared config: {}", s.message());
+    }
+    last_error = s.isOk() ? "" : s.message();
+    lock.lock();
+  }
+}
+
 void ControlServer::shutdown(std::chrono::milliseconds grace) {
   {
     std::lock_guard<std::mutex> lock(sweep_mu_);
@@ -170,6 +209,9 @@ void ControlServer::shutdown(std::chrono::milliseconds grace) {
   sweep_cv_.notify_all();
   if (sweeper_.joinable()) {
     sweeper_.join();
+  }
+  if (config_watcher_.joinable()) {
+    config_watcher_.join();
   }
   if (server_) {
     // Shutdown stops accepting calls at once but waits for in-flight ones; NodeLink streams

@@ -11,6 +11,7 @@
 
 #include "controlplane/api_key_store.h"
 #include "controlplane/config_store.h"
+#include "controlplane/config_store_impl.h"
 #include "controlplane/control_config.h"
 #include "controlplane/control_service.h"
 #include "controlplane/node_link_service.h"
@@ -57,6 +58,10 @@ class ControlServer {
   std::condition_variable sweep_cv_;
   bool stopping_ = false;
   std::thread sweeper_;
+  // --engine redis: polls the shared config for other replicas' changes.
+  ConfigStoreImpl* shared_config_ = nullptr;
+  std::thread config_watcher_;
+  void watchConfigLoop();
 };
 
 }  // namespace herald::control

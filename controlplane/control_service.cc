@@ -75,6 +75,8 @@ grpc::Status toGrpc(const Status& status) {
       return grpc::Status(StatusCode::ALREADY_EXISTS, status.message());
     case ErrorCode::kUnavailable:
       return grpc::Status(StatusCode::UNAVAILABLE, status.message());
+    case ErrorCode::kConflict:
+      return grpc::Status(StatusCode::ABORTED, status.message());
     case ErrorCode::kInternal:
       break;
   }

@@ -320,6 +320,53 @@ TEST_F(RedisClusterTest, RedisOutageFailsPublishesFastThenEverythingResumesWitho
   }
 }
 
+TEST_F(RedisClusterTest, ConfigChangedThroughOneReplicaReachesTheNodesOfEvery) {
+  startRedis(false);
+  const size_t a = startReplica();
+  const size_t b = startReplica();
+  const size_t on_a = startNode(replica_addresses_[a]);
+  const size_t on_b = startNode(replica_addresses_[b]);
+  // Through B: a namespace whose subscribe rule refuses anonymous clients.
+  herald::v1::CreateNamespaceRequest create;
+  create.mutable_namespace_()->set_name("members");
+  create.mutable_namespace_()->set_subscribe_rule(herald::v1::SUBSCRIBE_RULE_AUTHENTICATED);
+  herald::v1::CreateNamespaceResponse created;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stubs_[b]->CreateNamespace(&ctx, create, &created).ok());
+  const uint64_t version = created.config_version();
+  // Replica A serves it, and the node of replica A applies it.
+  ASSERT_TRUE(eventually(
+      [&] {
+        herald::v1::GetNamespaceRequest get;
+        get.set_name("members");
+        herald::v1::GetNamespaceResponse got;
+        grpc::ClientContext get_ctx;
+        return stubs_[a]->GetNamespace(&get_ctx, get, &got).ok();
+      },
+      10s));
+  for (size_t node : {on_a, on_b}) {
+    ASSERT_TRUE(eventually(
+        [&] {
+          auto stats = json::parse(httpGet(node_addresses_[node], "/stats").body);
+          return stats["config_version"].get<uint64_t>() >= version;
+        },
+        10s))
+        << "node " << node;
+  }
+  auto ws = connect(on_a, "");
+  ws->send(R"({"type":"subscribe","id":1,"channels":["members:x"]})");
+  auto answer = ws->nextOfType("error", 10s);
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ((*answer)["code"], "permission_denied");
+  // A replica started later takes the cluster's config, not its own file's.
+  const size_t c = startReplica();
+  herald::v1::GetNamespaceRequest get;
+  get.set_name("members");
+  herald::v1::GetNamespaceResponse got;
+  grpc::ClientContext get_ctx;
+  EXPECT_TRUE(stubs_[c]->GetNamespace(&get_ctx, get, &got).ok());
+}
+
 TEST_F(RedisClusterTest, RedisThatLostItsDataGivesANewEpochSoRecoveryIsRefused) {
   startRedis(false);
   const size_t a = startReplica();
