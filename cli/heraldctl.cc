@@ -714,14 +714,39 @@ int main(int argc, char** argv) {
       std::cout << toJson(resp);
       return 0;
     }
-    herald::cli::Table t({"NODE", "ADDRESS", "HEALTH", "CONNS", "SUBS", "CHANNELS", "MSG IN",
-                          "MSG OUT", "CONFIG", "LAST NACK"});
+    // A Redis-backed cluster: its control-plane replicas first, then every node with its replica.
+    const bool cluster = resp.replicas_size() > 0;
+    if (cluster) {
+      herald::cli::Table r({"REPLICA", "HEALTH", "NODES", "PUBLICATIONS", "LAST SEEN (UTC)"});
+      for (const auto& rep : resp.replicas()) {
+        r.add({rep.replica_id() + (rep.self() ? " (this one)" : ""),
+               rep.healthy() ? "healthy" : "unhealthy", std::to_string(rep.nodes()),
+               std::to_string(rep.publications()), formatTime(rep.last_seen_unix_ms())});
+      }
+      r.print(stdout);
+      std::printf("\n");
+    }
+    std::vector<std::string> header = {"NODE",     "ADDRESS", "HEALTH",  "CONNS",  "SUBS",
+                                       "CHANNELS", "MSG IN",  "MSG OUT", "CONFIG", "LAST NACK"};
+    if (cluster) {
+      header.insert(header.begin() + 2, "REPLICA");
+    }
+    herald::cli::Table t(header);
     for (const auto& n : resp.nodes()) {
-      t.add({n.node_id(), n.address(), healthName(n.health()), std::to_string(n.connections()),
-             std::to_string(n.subscriptions()), std::to_string(n.channels()),
-             std::to_string(n.messages_in()), std::to_string(n.messages_out()),
-             std::to_string(n.config_version_acked()),
-             n.last_nack_error().empty() ? "-" : n.last_nack_error()});
+      std::vector<std::string> row = {n.node_id(),
+                                      n.address(),
+                                      healthName(n.health()),
+                                      std::to_string(n.connections()),
+                                      std::to_string(n.subscriptions()),
+                                      std::to_string(n.channels()),
+                                      std::to_string(n.messages_in()),
+                                      std::to_string(n.messages_out()),
+                                      std::to_string(n.config_version_acked()),
+                                      n.last_nack_error().empty() ? "-" : n.last_nack_error()};
+      if (cluster) {
+        row.insert(row.begin() + 2, n.replica().empty() ? "-" : n.replica());
+      }
+      t.add(row);
     }
     t.print(stdout);
     if (resp.nodes_size() == 0) {
@@ -740,6 +765,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     herald::cli::Table t({"METRIC", "VALUE"});
+    t.add({"control-plane replicas", std::to_string(resp.replicas()) + " (" +
+                                         std::to_string(resp.healthy_replicas()) + " healthy)"});
     t.add({"nodes", std::to_string(resp.nodes())});
     t.add({"healthy nodes", std::to_string(resp.healthy_nodes())});
     t.add({"connections", std::to_string(resp.connections())});

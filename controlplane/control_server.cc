@@ -146,6 +146,10 @@ std::string ControlServer::start() {
   control_service_->setListenAddress(address);
   sweeper_ = std::thread([this] { sweepLoop(); });
   if (shared_config_ != nullptr) {
+    replicas_ = std::make_unique<ReplicaDirectory>(
+        parseRedisAddress(splitNonEmpty(config_.redis, ',')[0]).value(),
+        std::chrono::milliseconds(1000));
+    control_service_->setReplicaDirectory(replicas_.get());
     config_watcher_ = std::thread([this] { watchConfigLoop(); });
   }
   if (!config_.tls_cert.empty()) {
@@ -186,10 +190,18 @@ void ControlServer::watchConfigLoop() {
   // Another replica's change reaches this replica's nodes within this period plus a push.
   constexpr auto kPeriod = std::chrono::milliseconds(250);
   std::string last_error;
+  int tick = 0;
   std::unique_lock<std::mutex> lock(sweep_mu_);
   while (!sweep_cv_.wait_for(lock, kPeriod, [this] { return stopping_; })) {
     lock.unlock();
     Status s = shared_config_->reloadIfNewer();
+    // Once a second: this replica and its nodes, for the others' ListNodes and ClusterStats.
+    if (tick++ % 4 == 0) {
+      Status announced = replicas_->announce(control_service_->selfEntry());
+      if (s.isOk()) {
+        s = announced;
+      }
+    }
     if (!s.isOk() && s.message() != last_error) {
       componentLogger("control")->warn("shared config: {}", s.message());
     }

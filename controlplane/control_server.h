@@ -17,6 +17,7 @@
 #include "controlplane/node_link_service.h"
 #include "controlplane/node_registry.h"
 #include "controlplane/presence_broker.h"
+#include "controlplane/replica_directory.h"
 #include "controlplane/router.h"
 #include "controlplane/stream_engine.h"
 
@@ -60,6 +61,7 @@ class ControlServer {
   std::thread sweeper_;
   // --engine redis: polls the shared config for other replicas' changes.
   ConfigStoreImpl* shared_config_ = nullptr;
+  std::unique_ptr<ReplicaDirectory> replicas_;
   std::thread config_watcher_;
   void watchConfigLoop();
 };

@@ -530,10 +530,77 @@ grpc::Status ControlService::ListNodes(Ctx* ctx, const herald::v1::ListNodesRequ
   if (auto denied = authorize(ctx, Need::kReader, "ListNodes"); !denied.ok()) {
     return denied;
   }
-  for (auto& info : nodes_.list()) {
-    *resp->add_nodes() = std::move(info);
+  std::string unavailable;
+  *resp = clusterNodes(false, &unavailable);
+  if (!unavailable.empty()) {
+    // Nodes keep serving while Redis is away: show what this replica knows, and say why.
+    ctx->AddTrailingMetadata("herald-partial", unavailable);
   }
   return grpc::Status::OK;
+}
+
+herald::v1::ListNodesResponse ControlService::selfEntry() const {
+  herald::v1::ListNodesResponse out;
+  for (const auto& session : nodes_.live()) {
+    auto* info = out.add_nodes();
+    *info = session->info();
+    info->set_replica(listen_address_);
+  }
+  auto* self = out.add_replicas();
+  self->set_replica_id(listen_address_);
+  self->set_engine(engine_);
+  self->set_started_unix_ms(started_unix_ms_);
+  self->set_last_seen_unix_ms(unixMillis());
+  self->set_healthy(true);
+  self->set_nodes(static_cast<uint32_t>(out.nodes_size()));
+  self->set_publications(channels_.publications());
+  return out;
+}
+
+herald::v1::ListNodesResponse ControlService::clusterNodes(bool live_only,
+                                                           std::string* unavailable) const {
+  herald::v1::ListNodesResponse out;
+  std::map<std::string, herald::v1::NodeInfo> by_id;
+  auto keep = [&](herald::v1::NodeInfo info) {
+    auto it = by_id.find(info.node_id());
+    // A node that moved between replicas shows once: where it reported last.
+    if (it == by_id.end() || info.last_heartbeat_unix_ms() > it->second.last_heartbeat_unix_ms()) {
+      by_id[info.node_id()] = std::move(info);
+    }
+  };
+  herald::v1::ListNodesResponse self = selfEntry();
+  if (live_only) {
+    for (const auto& info : self.nodes()) {
+      keep(info);
+    }
+  } else {
+    for (auto& info : nodes_.list()) {
+      info.set_replica(listen_address_);
+      keep(std::move(info));
+    }
+  }
+  if (replicas_ != nullptr) {
+    *out.add_replicas() = self.replicas(0);
+    out.mutable_replicas(0)->set_self(true);
+    auto all = replicas_->all(unixMillis());
+    if (!all.isOk()) {
+      *unavailable = all.status().message();
+    } else {
+      for (auto& entry : all.value()) {
+        if (entry.replicas(0).replica_id() == listen_address_) {
+          continue;  // ours is fresher
+        }
+        *out.add_replicas() = entry.replicas(0);
+        for (auto& info : *entry.mutable_nodes()) {
+          keep(std::move(info));
+        }
+      }
+    }
+  }
+  for (auto& [id, info] : by_id) {
+    *out.add_nodes() = std::move(info);
+  }
+  return out;
 }
 
 grpc::Status ControlService::ListChannels(Ctx* ctx, const herald::v1::ListChannelsRequest* req,
@@ -691,8 +758,12 @@ grpc::Status ControlService::ClusterStats(Ctx* ctx, const herald::v1::ClusterSta
   if (auto denied = authorize(ctx, Need::kReader, "ClusterStats"); !denied.ok()) {
     return denied;
   }
-  for (const auto& session : nodes_.live()) {
-    const auto info = session->info();
+  std::string unavailable;
+  const herald::v1::ListNodesResponse cluster = clusterNodes(true, &unavailable);
+  if (!unavailable.empty()) {
+    ctx->AddTrailingMetadata("herald-partial", unavailable);
+  }
+  for (const auto& info : cluster.nodes()) {
     resp->set_nodes(resp->nodes() + 1);
     if (info.health() == herald::v1::NODE_HEALTH_HEALTHY) {
       resp->set_healthy_nodes(resp->healthy_nodes() + 1);
@@ -705,6 +776,18 @@ grpc::Status ControlService::ClusterStats(Ctx* ctx, const herald::v1::ClusterSta
   }
   resp->set_channels(router_.channelsWithInterest().size());
   resp->set_publications(channels_.publications());
+  resp->set_replicas(1);
+  resp->set_healthy_replicas(1);
+  if (cluster.replicas_size() > 0) {
+    resp->set_publications(0);
+    resp->set_replicas(0);
+    resp->set_healthy_replicas(0);
+    for (const auto& replica : cluster.replicas()) {
+      resp->set_publications(resp->publications() + replica.publications());
+      resp->set_replicas(resp->replicas() + 1);
+      resp->set_healthy_replicas(resp->healthy_replicas() + (replica.healthy() ? 1 : 0));
+    }
+  }
   resp->set_config_version(store_.version());
   return grpc::Status::OK;
 }
@@ -717,7 +800,7 @@ grpc::Status ControlService::Info(Ctx* ctx, const herald::v1::InfoRequest*,
   }
   resp->set_version(kVersion);
   resp->set_build(std::string("herald-control ") + kVersion);
-  resp->set_engine("memory");
+  resp->set_engine(engine_);
   resp->set_config_version(store_.version());
   resp->set_started_unix_ms(started_unix_ms_);
   resp->set_grpc_listen(listen_address_);

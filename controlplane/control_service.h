@@ -11,6 +11,7 @@
 #include "controlplane/config_store.h"
 #include "controlplane/node_registry.h"
 #include "controlplane/presence_broker.h"
+#include "controlplane/replica_directory.h"
 #include "controlplane/router.h"
 #include "controlplane/stream_engine.h"
 #include "herald/v1/control.grpc.pb.h"
@@ -38,6 +39,13 @@ class ControlService final : public herald::v1::Control::Service {
   static constexpr uint32_t kPresenceEntriesPerNode = 10000;
 
   void setListenAddress(std::string address) { listen_address_ = std::move(address); }
+  // --engine redis: ListNodes and ClusterStats show every replica of the cluster.
+  void setReplicaDirectory(ReplicaDirectory* directory) {
+    replicas_ = directory;
+    engine_ = "redis";
+  }
+  // This replica and its live nodes, as announced to the other replicas.
+  herald::v1::ListNodesResponse selfEntry() const;
   // Calls being handled now; shutdown waits for this to reach zero (idle client connections
   // would otherwise hold gRPC's graceful shutdown until its deadline).
   int64_t inFlight() const { return in_flight_.load(); }
@@ -125,6 +133,11 @@ class ControlService final : public herald::v1::Control::Service {
   PresenceBroker& presence_;
   std::string listen_address_;
   const int64_t started_unix_ms_ = unixMillis();
+  ReplicaDirectory* replicas_ = nullptr;
+  std::string engine_ = "memory";
+  // Every node of the cluster (this replica's and, with redis, the others'), one entry per
+  // node id, and the replicas; `*unavailable` set when Redis could not be read.
+  herald::v1::ListNodesResponse clusterNodes(bool live_only, std::string* unavailable) const;
 };
 
 // Maps an internal Status to the gRPC status with the precise code (docs/api.md).
