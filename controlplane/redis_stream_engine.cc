@@ -91,6 +91,13 @@ uint64_t fnv1a64(const std::string& text) {
     h ^= c;
     h *= 1099511628211ull;
   }
+  // FNV-1a leaves names that differ in their last bytes close together in the high bits
+  // (feed:s1, feed:s2, ...); murmur3's finaliser spreads them over the whole ring.
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
   return h;
 }
 

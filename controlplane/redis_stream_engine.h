@@ -24,7 +24,8 @@ namespace herald::control {
  * reaches every interested node once, in order.
  *
  * Channels are spread over the given Redis instances by consistent hashing of the stream name
- * (64 points per instance on a ring of FNV-1a hashes, the same on every replica). A missing
+ * (64 points per instance on a ring of FNV-1a hashes with murmur3's finaliser, the same on
+ * every replica). A missing
  * epoch (a flushed or restarted Redis without persistence) starts a new one, so clients are
  * told their position cannot be recovered instead of getting a silent gap.
  */

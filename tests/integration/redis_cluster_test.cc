@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <algorithm>
 #include <csignal>
 #include <fstream>
+#include <map>
 
 #include "integration/support/cluster.h"
 #include "integration/support/ws_client.h"
@@ -78,7 +80,9 @@ class RedisClusterTest : public ::testing::Test {
  protected:
   void startRedis(bool persistent) { redis_ = std::make_unique<RedisServer>(persistent); }
 
-  size_t startReplica() {
+  size_t startReplica() { return startReplica(redis_->url()); }
+
+  size_t startReplica(const std::string& redis_urls) {
     const std::string dir = dir_.path() + "/replica" + std::to_string(replicas_.size());
     std::ofstream(dir_.path() + "/control.json") << clusterConfig().dump(2);
     replicas_.push_back(std::make_unique<Process>(
@@ -87,7 +91,7 @@ class RedisClusterTest : public ::testing::Test {
                                  dir_.path() + "/control.json", "--heartbeat-interval-ms", "200",
                                  "--node-timeout-ms", "1500", "--admin-key", kTestAdminKey,
                                  "--node-secret", kTestNodeSecret, "--engine", "redis", "--redis",
-                                 redis_->url()}));
+                                 redis_urls}));
     auto address = replicas_.back()->waitListening(30s);
     if (!address) {
       throw std::runtime_error("herald-control did not start:\n" + replicas_.back()->output());
@@ -365,6 +369,53 @@ TEST_F(RedisClusterTest, ConfigChangedThroughOneReplicaReachesTheNodesOfEvery) {
   herald::v1::GetNamespaceResponse got;
   grpc::ClientContext get_ctx;
   EXPECT_TRUE(stubs_[c]->GetNamespace(&get_ctx, get, &got).ok());
+}
+
+TEST_F(RedisClusterTest, ChannelsSpreadOverTwoRedisInstancesAndBothReplicasAgreeWhere) {
+  startRedis(false);
+  RedisServer second(false);
+  const std::string both = redis_->url() + "," + second.url();
+  const size_t a = startReplica(both);
+  const size_t b = startReplica(both);
+  const size_t node = startNode(replica_addresses_[a]);
+  constexpr int kChannels = 40;
+  std::string subscribe = "subscribe=";
+  for (int c = 0; c < kChannels; ++c) {
+    subscribe += (c ? "," : "") + std::string("feed:s") + std::to_string(c);
+  }
+  auto ws = connect(node, subscribe);
+  ASSERT_TRUE(eventually([&] { return subscribers(a, "feed:s39") == 1; }, 15s));
+  // Three rounds over every channel, alternating replicas: offsets 1..3 on each channel, so
+  // both replicas hashed each channel to the same instance.
+  for (int round = 1; round <= 3; ++round) {
+    for (int c = 0; c < kChannels; ++c) {
+      herald::v1::PublishResponse resp;
+      ASSERT_TRUE(
+          publish((round + c) % 2 == 0 ? a : b, "feed:s" + std::to_string(c), "{}", &resp).ok());
+      ASSERT_EQ(resp.offset(), static_cast<uint64_t>(round)) << "channel feed:s" << c;
+    }
+  }
+  // Both instances hold some of the channels.
+  for (int port : {redis_->port(), second.port()}) {
+    auto keys =
+        runCommand("/usr/bin/redis-cli",
+                   {"-p", std::to_string(port), "--scan", "--pattern", "herald:s:feed:s*:m"}, 10s);
+    ASSERT_EQ(keys.exit_code, 0) << keys.err;
+    const size_t count = std::count(keys.out.begin(), keys.out.end(), '\n');
+    EXPECT_GT(count, 5u) << "redis on port " << port << " holds " << count << " channels";
+    EXPECT_LT(count, 35u) << "redis on port " << port << " holds " << count << " channels";
+  }
+  // The client got every publication of every channel once.
+  std::map<std::string, std::vector<uint64_t>> seen;
+  for (int i = 0; i < 3 * kChannels; ++i) {
+    auto frame = ws->nextOfType("message", 20s);
+    ASSERT_TRUE(frame.has_value()) << "after " << i << " messages";
+    seen[(*frame)["channel"].get<std::string>()].push_back((*frame)["offset"].get<uint64_t>());
+  }
+  ASSERT_EQ(seen.size(), static_cast<size_t>(kChannels));
+  for (const auto& [channel, offsets] : seen) {
+    EXPECT_TRUE(contiguous(offsets, 1, 3)) << channel;
+  }
 }
 
 TEST_F(RedisClusterTest, RedisThatLostItsDataGivesANewEpochSoRecoveryIsRefused) {

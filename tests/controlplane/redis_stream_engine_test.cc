@@ -1,0 +1,75 @@
+#include "controlplane/redis_stream_engine.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace herald::control {
+namespace {
+
+RedisStreamEngine::Options shards(const std::vector<std::string>& urls) {
+  RedisStreamEngine::Options options;
+  for (const auto& url : urls) {
+    options.shards.push_back(parseRedisAddress(url).value());
+  }
+  return options;
+}
+
+TEST(RedisAddressTest, ParsesUrlsAndRefusesWhatItCannotUse) {
+  auto a = parseRedisAddress("redis://10.0.0.5:6380/2");
+  ASSERT_TRUE(a.isOk());
+  EXPECT_EQ(a->host, "10.0.0.5");
+  EXPECT_EQ(a->port, 6380);
+  EXPECT_EQ(a->db, 2);
+  auto b = parseRedisAddress("localhost");
+  ASSERT_TRUE(b.isOk());
+  EXPECT_EQ(b->port, 6379);
+  EXPECT_FALSE(parseRedisAddress("rediss://h:1").isOk()) << "TLS is not supported";
+  EXPECT_FALSE(parseRedisAddress("redis://:pw@h:1").isOk()) << "passwords are not supported";
+  EXPECT_FALSE(parseRedisAddress("redis://h:0").isOk());
+  EXPECT_FALSE(parseRedisAddress("redis://h:99999").isOk());
+  EXPECT_FALSE(parseRedisAddress("redis://h:1/x").isOk());
+  EXPECT_FALSE(parseRedisAddress("redis://:6379").isOk());
+}
+
+TEST(RedisStreamEngineTest, ChannelsSpreadEvenlyAndEveryReplicaAgrees) {
+  Router router;
+  const std::vector<std::string> urls = {"redis://r1:6379", "redis://r2:6379", "redis://r3:6379"};
+  RedisStreamEngine one(shards(urls), router, nullptr);
+  // Another replica, listing the same instances in another order: the same placement.
+  RedisStreamEngine other(shards({urls[2], urls[0], urls[1]}), router, nullptr);
+  std::map<std::string, int> per_shard;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string channel = "feed:s" + std::to_string(i);
+    const std::string where = urls[one.shardFor(channel)];
+    per_shard[where]++;
+    const size_t o = other.shardFor(channel);
+    EXPECT_EQ(where, (std::vector<std::string>{urls[2], urls[0], urls[1]})[o]) << channel;
+  }
+  for (const auto& [url, count] : per_shard) {
+    EXPECT_GT(count, 600) << url;
+    EXPECT_LT(count, 1400) << url;
+  }
+}
+
+TEST(RedisStreamEngineTest, AddingAnInstanceMovesAboutItsShareOfChannels) {
+  Router router;
+  RedisStreamEngine two(shards({"redis://r1:6379", "redis://r2:6379"}), router, nullptr);
+  RedisStreamEngine three(shards({"redis://r1:6379", "redis://r2:6379", "redis://r3:6379"}), router,
+                          nullptr);
+  int moved = 0;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string channel = "c" + std::to_string(i);
+    const size_t before = two.shardFor(channel);
+    const size_t after = three.shardFor(channel);
+    if (after != before) {
+      ++moved;
+      EXPECT_EQ(after, 2u) << "a channel only moves to the new instance";
+    }
+  }
+  EXPECT_GT(moved, 600);
+  EXPECT_LT(moved, 1400);
+}
+
+}  // namespace
+}  // namespace herald::control
