@@ -115,7 +115,7 @@ std::string Node::start() {
   // Shards read the id through a pointer, only once their threads start (below).
 
   NodeLinkOptions options;
-  options.control_address = config_.control;
+  options.control_addresses = controlAddresses(config_);
   options.node_id = config_.node_id;
   options.listen_address = address_;
   options.capacity = settings->limits.max_connections_per_node();
@@ -330,6 +330,7 @@ std::string Node::statsJson() const {
       {"messages_in", s.messages_in()},
       {"messages_out", s.messages_out()},
       {"control_connected", link_ && link_->connected()},
+      {"control_address", link_ ? link_->controlAddress() : std::string()},
       {"config_version", config_version_.load()},
       {"resync_dropped", resync_ ? resync_->dropped() : 0},
       {"delivery_backpressure_waits", backpressureWaits()},
@@ -348,7 +349,8 @@ void Node::http(const std::string& path, int* status, std::string* type, std::st
     *status = configured ? 200 : 503;
     nlohmann::json j = {{"status", configured ? "ok" : "starting"},
                         {"node", config_.node_id},
-                        {"control_connected", link_ && link_->connected()}};
+                        {"control_connected", link_ && link_->connected()},
+                        {"control_address", link_ ? link_->controlAddress() : std::string()}};
     *body = j.dump();
   } else if (path == "/stats") {
     *status = 200;

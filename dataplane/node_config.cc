@@ -7,6 +7,7 @@
 #include "common/flag_parser.h"
 #include "common/host_port.h"
 #include "common/logging.h"
+#include "dataplane/control_endpoints.h"
 
 namespace herald::node {
 namespace {
@@ -14,7 +15,10 @@ namespace {
 constexpr const char* kUsage = R"(usage: herald-node [options]
 
   --listen HOST:PORT      WebSocket and HTTP address (default 127.0.0.1:8080; port 0 = any)
-  --control HOST:PORT     herald-control NodeLink address (default 127.0.0.1:7070)
+  --control HOST:PORT[,HOST:PORT...]
+                          herald-control NodeLink address(es) (default 127.0.0.1:7070); with
+                          several, the first is dialled at start and the node fails over to the
+                          next one, round-robin, when its link breaks
   --node-id ID            node identity (default node-<host>-<port>)
   --config FILE           JSON config file (see docs/operations.md)
   --shards N              event-loop threads (default: one per hardware thread)
@@ -49,7 +53,19 @@ void loadNodeConfigFile(const std::string& file, NodeConfig* config) {
   r.readString("control_tls_cert", &config->control_tls_cert);
   r.readString("control_tls_key", &config->control_tls_key);
   r.readString("listen", &config->listen);
-  r.readString("control", &config->control);
+  if (r.has("control") && doc.at("control").is_array()) {
+    // ["A:7070", "B:7070"] is the same as "A:7070,B:7070".
+    std::vector<std::string> list;
+    r.readStringList("control", &list);
+    config->control.clear();
+    for (const auto& item : list) {
+      config->control += (config->control.empty() ? "" : ",") + item;
+    }
+  } else if (r.has("control") && !doc.at("control").is_string()) {
+    throw ConfigError(r.where("control") + ": expected a string or an array of strings");
+  } else {
+    r.readString("control", &config->control);
+  }
   r.readString("node_id", &config->node_id);
   r.readUint32("shards", &config->shards, 0, 256);
   r.readUint32("ping_interval_ms", &config->ping_interval_ms, 1000, 3600000);
@@ -60,14 +76,19 @@ void loadNodeConfigFile(const std::string& file, NodeConfig* config) {
   r.readString("log_level", &config->log_level);
 }
 
-void validateNodeConfig(const NodeConfig& config) {
-  for (const auto* field : {&config.listen, &config.control}) {
-    auto hp = parseHostPort(*field);
-    if (!hp.isOk()) {
-      throw ConfigError((field == &config.listen ? "listen: " : "control: ") +
-                        hp.status().message());
-    }
+std::vector<std::string> controlAddresses(const NodeConfig& config) {
+  auto list = ControlEndpoints::parseList(config.control);
+  if (!list.isOk()) {
+    throw ConfigError("control: " + list.status().message());
   }
+  return list.value();
+}
+
+void validateNodeConfig(const NodeConfig& config) {
+  if (auto hp = parseHostPort(config.listen); !hp.isOk()) {
+    throw ConfigError("listen: " + hp.status().message());
+  }
+  controlAddresses(config);
   if (config.node_id.size() > 128) {
     throw ConfigError("node_id: at most 128 bytes");
   }

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace herald::node {
 
@@ -9,6 +10,7 @@ namespace herald::node {
 // embedded defaults. Errors throw herald::ConfigError.
 struct NodeConfig {
   std::string listen = "127.0.0.1:8080";
+  // herald-control address(es): "HOST:PORT[,HOST:PORT...]" (an array in the config file).
   std::string control = "127.0.0.1:7070";
   std::string node_id;                // default: "node-<host>-<port>"
   uint32_t shards = 0;                // 0 = one per hardware thread
@@ -32,5 +34,8 @@ struct NodeConfig {
 NodeConfig parseNodeArgs(int argc, char** argv);
 void loadNodeConfigFile(const std::string& file, NodeConfig* config);
 void validateNodeConfig(const NodeConfig& config);
+// The control-plane addresses of `config.control`, in order; throws ConfigError when the list
+// is empty or has an empty item, an item that is not HOST:PORT, or an address twice.
+std::vector<std::string> controlAddresses(const NodeConfig& config);
 
 }  // namespace herald::node

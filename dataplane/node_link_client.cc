@@ -1,7 +1,6 @@
 #include "dataplane/node_link_client.h"
 
 #include <algorithm>
-#include <random>
 
 #include "common/logging.h"
 #include "common/version.h"
@@ -12,7 +11,10 @@ using Stream = grpc::ClientReaderWriter<herald::v1::NodeMessage, herald::v1::Con
 
 NodeLinkClient::NodeLinkClient(NodeLinkOptions options, InterestTracker& interest,
                                NodeLinkCallbacks callbacks)
-    : options_(std::move(options)), interest_(interest), callbacks_(std::move(callbacks)) {
+    : options_(std::move(options)),
+      interest_(interest),
+      callbacks_(std::move(callbacks)),
+      endpoints_(options_.control_addresses, options_.reconnect_max_ms) {
   interest_.setNotifier([this] {
     std::lock_guard<std::mutex> lock(mu_);
     interest_pending_ = true;
@@ -70,29 +72,33 @@ bool NodeLinkClient::send(herald::v1::NodeMessage message, bool first) {
 
 void NodeLinkClient::runLoop() {
   auto log = componentLogger("link");
-  uint32_t attempt = 0;
+  const bool several = endpoints_.size() > 1;
   while (!stopping_) {
-    const bool had_config = runSession();
+    runSession();
     if (stopping_) {
       break;
     }
-    attempt = had_config ? 0 : attempt + 1;
+    const std::string failed = endpoints_.current();
+    const auto delay = endpoints_.onFailure();
+    current_ = endpoints_.currentIndex();
     reconnects_.fetch_add(1);
-    if (attempt <= 1 || attempt % 10 == 0) {
-      log->warn("control plane {} unreachable or link closed; retrying (attempt {})",
-                options_.control_address, attempt + 1);
+    const uint32_t attempt = endpoints_.failures();
+    if (attempt <= endpoints_.size() || attempt % 10 == 0) {
+      if (several) {
+        log->warn(
+            "control plane {} unreachable or link closed; retrying with {} in {} ms "
+            "(attempt {})",
+            failed, endpoints_.current(), delay.count(), attempt + 1);
+      } else {
+        log->warn("control plane {} unreachable or link closed; retrying (attempt {})", failed,
+                  attempt + 1);
+      }
     }
-    sleepBackoff(attempt);
+    sleep(delay);
   }
 }
 
-void NodeLinkClient::sleepBackoff(uint32_t attempt) {
-  static thread_local std::mt19937 rng(std::random_device{}());
-  const uint64_t base =
-      std::min<uint64_t>(options_.reconnect_max_ms, 100ull << std::min<uint32_t>(attempt, 10));
-  // Full jitter in [base/2, base]: nodes restarted together do not reconnect in lockstep.
-  std::uniform_int_distribution<uint64_t> dist(base / 2, base);
-  const auto delay = std::chrono::milliseconds(dist(rng));
+void NodeLinkClient::sleep(std::chrono::milliseconds delay) {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait_for(lock, delay, [this] { return stopping_.load(); });
 }
@@ -102,7 +108,7 @@ bool NodeLinkClient::write(Stream* stream, const herald::v1::NodeMessage& messag
   return stream->Write(message);
 }
 
-std::unique_ptr<herald::v1::NodeLink::Stub> NodeLinkClient::newStub() const {
+std::shared_ptr<grpc::Channel> NodeLinkClient::newChannel(const std::string& address) const {
   grpc::ChannelArguments args;
   // Detect a control plane that vanished without closing the connection.
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
@@ -120,18 +126,47 @@ std::unique_ptr<herald::v1::NodeLink::Stub> NodeLinkClient::newStub() const {
     tls.pem_private_key = options_.tls_key;
     credentials = grpc::SslCredentials(tls);
   }
-  auto channel = grpc::CreateCustomChannel(options_.control_address, credentials, args);
-  return herald::v1::NodeLink::NewStub(channel);
+  return grpc::CreateCustomChannel(address, credentials, args);
 }
 
-bool NodeLinkClient::runSession() {
+bool NodeLinkClient::dialed(grpc::Channel& channel, const std::string& address) const {
+  // Without this, a call on a channel that is still connecting waits for gRPC's own connect
+  // timeout (20 s) before it fails, and the live addresses after this one wait with it.
+  const auto deadline = std::chrono::system_clock::now() + kDialTimeout;
+  grpc_connectivity_state state = channel.GetState(/*try_to_connect=*/true);
+  while (state != GRPC_CHANNEL_READY) {
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN) {
+      return false;  // refused, unreachable, TLS failed: the call would fail too
+    }
+    if (stopping_) {
+      return false;
+    }
+    if (std::chrono::system_clock::now() >= deadline) {
+      componentLogger("link")->warn("control plane {} did not answer within {} s", address,
+                                    kDialTimeout.count());
+      return false;
+    }
+    // In slices, so that stop() is not held up by a dial.
+    channel.WaitForStateChange(state, std::min(deadline, std::chrono::system_clock::now() +
+                                                             std::chrono::milliseconds(100)));
+    state = channel.GetState(/*try_to_connect=*/true);
+  }
+  return true;
+}
+
+void NodeLinkClient::runSession() {
   auto log = componentLogger("link");
-  auto stub = newStub();
+  const std::string address = endpoints_.current();
+  auto channel = newChannel(address);
+  if (endpoints_.size() > 1 && !dialed(*channel, address)) {
+    return;
+  }
+  auto stub = herald::v1::NodeLink::NewStub(channel);
   grpc::ClientContext context;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) {
-      return false;
+      return;
     }
     context_ = &context;
     session_over_ = false;
@@ -179,8 +214,9 @@ bool NodeLinkClient::runSession() {
             reply.mutable_ack()->set_version(snap.version());
             reply.mutable_ack()->set_nonce(snap.nonce());
             if (!had_config) {
-              log->info("connected to control plane {}; config version {} applied",
-                        options_.control_address, snap.version());
+              log->info("connected to control plane {}; config version {} applied", address,
+                        snap.version());
+              endpoints_.onConnected();
             }
             had_config = true;
             session_configured_ = true;
@@ -240,12 +276,11 @@ bool NodeLinkClient::runSession() {
   if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED && !stopping_) {
     log->error("control plane refused this node: {}", status.error_message());
   } else if (had_config && !stopping_) {
-    log->warn("link to control plane closed: {}", status.error_message());
+    log->warn("link to control plane {} closed: {}", address, status.error_message());
   } else if (!stopping_) {
-    log->debug("link attempt failed: code {}: {}", static_cast<int>(status.error_code()),
-               status.error_message());
+    log->debug("link attempt to {} failed: code {}: {}", address,
+               static_cast<int>(status.error_code()), status.error_message());
   }
-  return had_config;
 }
 
 void NodeLinkClient::writerLoop(Stream* stream) {

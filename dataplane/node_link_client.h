@@ -7,17 +7,20 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
 #include "common/status.h"
+#include "dataplane/control_endpoints.h"
 #include "dataplane/interest_tracker.h"
 #include "herald/v1/node_link.grpc.pb.h"
 
 namespace herald::node {
 
 struct NodeLinkOptions {
-  std::string control_address;
+  // Dialled in order, round-robin (see ControlEndpoints); at least one.
+  std::vector<std::string> control_addresses;
   std::string node_id;
   std::string listen_address;
   uint32_t capacity = 0;
@@ -47,8 +50,9 @@ struct NodeLinkCallbacks {
 /**
  * The node's end of NodeLink.Session. One thread reads (config, deliveries, commands), one
  * writes (heartbeat stats every interval, interest deltas as soon as they happen). When the
- * stream breaks it reconnects with exponential backoff and jitter and resyncs its full
- * interest in Hello; the node keeps serving with its last config meanwhile.
+ * stream breaks it reconnects, to the next control-plane address when it has several, with
+ * exponential backoff and jitter (ControlEndpoints) and resyncs its full interest in Hello;
+ * the node keeps serving with its last config meanwhile.
  */
 class NodeLinkClient {
  public:
@@ -58,6 +62,9 @@ class NodeLinkClient {
   void start();
   void stop();
   bool connected() const { return connected_.load(); }
+  // The control-plane address of the session that is up, or, while there is none, the one
+  // being dialled or dialled next.
+  const std::string& controlAddress() const { return options_.control_addresses[current_.load()]; }
   // Sends a stats message now (e.g. to say "draining") and waits up to `timeout` for it to be
   // written; false when there is no link or it did not go out in time.
   bool reportStatsNow(std::chrono::milliseconds timeout);
@@ -71,21 +78,29 @@ class NodeLinkClient {
 
   // Most messages waiting in the outbox (e.g. while the control plane is away).
   static constexpr size_t kMaxOutbox = 10000;
+  // How long a dial may take before the next address is tried (several addresses only).
+  static constexpr std::chrono::seconds kDialTimeout{5};
 
  private:
   void runLoop();
-  std::unique_ptr<herald::v1::NodeLink::Stub> newStub() const;
-  // One session from Hello to stream end; returns true if a config snapshot was received.
-  bool runSession();
+  std::shared_ptr<grpc::Channel> newChannel(const std::string& address) const;
+  // With several addresses: waits until `channel` is connected (TCP, TLS, HTTP/2). False when
+  // the dial fails, when it is still not done after kDialTimeout (a host that swallows SYNs,
+  // a stopped process), or when stopping: the next address is tried instead.
+  bool dialed(grpc::Channel& channel, const std::string& address) const;
+  // One session on endpoints_.current(), from Hello to stream end.
+  void runSession();
   void writerLoop(
       grpc::ClientReaderWriter<herald::v1::NodeMessage, herald::v1::ControlMessage>* stream);
   bool write(grpc::ClientReaderWriter<herald::v1::NodeMessage, herald::v1::ControlMessage>* stream,
              const herald::v1::NodeMessage& message);
-  void sleepBackoff(uint32_t attempt);
+  void sleep(std::chrono::milliseconds delay);
 
   const NodeLinkOptions options_;
   InterestTracker& interest_;
   const NodeLinkCallbacks callbacks_;
+  ControlEndpoints endpoints_;      // NodeLink thread only
+  std::atomic<size_t> current_{0};  // endpoints_.currentIndex(), for other threads
 
   std::thread thread_;
   std::atomic<bool> stopping_{false};

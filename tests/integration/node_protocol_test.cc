@@ -250,6 +250,7 @@ TEST_F(NodeProtocolTest, HttpEndpoints) {
   auto h = nlohmann::json::parse(health.body);
   EXPECT_EQ(h["status"], "ok");
   EXPECT_EQ(h["control_connected"], true);
+  EXPECT_EQ(h["control_address"], cluster_.controlAddress());
 
   auto stats = httpGet(cluster_.nodeAddress(0), "/stats");
   EXPECT_EQ(stats.status, 200);
@@ -257,6 +258,7 @@ TEST_F(NodeProtocolTest, HttpEndpoints) {
   EXPECT_EQ(s["connections"], 1);
   EXPECT_EQ(s["subscriptions"], 2);
   EXPECT_EQ(s["channels"], 2);
+  EXPECT_EQ(s["control_address"], cluster_.controlAddress());
   for (const char* key : {"node", "users", "messages_in", "messages_out", "connections_total"}) {
     EXPECT_TRUE(s.contains(key)) << key;
   }
