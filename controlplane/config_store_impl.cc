@@ -111,7 +111,7 @@ Status ConfigStoreImpl::reloadIfNewer() {
 }
 
 void ConfigStoreImpl::load(const std::string& text) {
-  const std::string what = "corrupt state in " + persistence_->describe() +
+  const std::string what = "corrupt " + persistence_->describe() +
                            " (fix or move it away; Herald will not start empty over it)";
   nlohmann::json doc;
   try {

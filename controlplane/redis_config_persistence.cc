@@ -63,7 +63,7 @@ class RedisPersistence : public ConfigPersistence {
     return static_cast<uint64_t>(std::strtoull(reply->str.c_str(), nullptr, 10));
   }
 
-  std::string describe() const override { return "redis " + conn_.address().text; }
+  std::string describe() const override { return "shared config in redis " + conn_.address().text; }
 
  private:
   RedisConnection conn_;

@@ -237,6 +237,51 @@ TEST_F(RedisClusterTest, TwoReplicasThreeNodes300ClientsGetEveryMessageOnceInOrd
   }
 }
 
+TEST_F(RedisClusterTest, KillNineReplicaWhilePublishingItsNodesFailOverWithoutGapOrDuplicate) {
+  startRedis(false);
+  const size_t a = startReplica();
+  const size_t b = startReplica();
+  // Each node knows both replicas and starts on a different one.
+  const size_t on_a = startNode(replica_addresses_[a] + "," + replica_addresses_[b]);
+  const size_t on_b = startNode(replica_addresses_[b] + "," + replica_addresses_[a]);
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (size_t i = 0; i < 100; ++i) {
+    clients.push_back(connect(i % 2 == 0 ? on_a : on_b, "subscribe=feed:kill"));
+  }
+  ASSERT_TRUE(eventually([&] { return subscribers(a, "feed:kill") == 50; }, 30s));
+  ASSERT_TRUE(eventually([&] { return subscribers(b, "feed:kill") == 50; }, 30s));
+
+  constexpr uint64_t kMessages = 2000;
+  uint64_t last = 0;
+  bool killed = false;
+  for (uint64_t i = 1; last < kMessages; ++i) {
+    if (i == kMessages / 3) {
+      replicas_[a]->signal(SIGKILL);  // mid-stream, no goodbye
+      killed = true;
+    }
+    herald::v1::PublishResponse resp;
+    // Alternately through both while A lives; what A cannot take goes through B.
+    grpc::Status s = publish(!killed && i % 2 == 0 ? a : b, "feed:kill", "{}", &resp);
+    if (!s.ok() && !killed) {
+      s = publish(b, "feed:kill", "{}", &resp);
+    }
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    last = resp.offset();
+  }
+  // The node of A moved to B (and still holds its clients).
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto health = json::parse(httpGet(node_addresses_[on_a], "/health").body);
+        return health["control_connected"] == true &&
+               health["control_address"] == replica_addresses_[b];
+      },
+      20s));
+  for (size_t i = 0; i < clients.size(); ++i) {
+    ASSERT_TRUE(contiguous(readOffsets(*clients[i], last), 1, last))
+        << "client " << i << " on the node of replica " << (i % 2 == 0 ? "A" : "B");
+  }
+}
+
 TEST_F(RedisClusterTest, ClientMovingToAnotherReplicasNodeRecoversFromRedisHistory) {
   startRedis(false);
   const size_t a = startReplica();
