@@ -174,4 +174,49 @@ Result<RedisValue> RedisConnection::command(const std::vector<std::string>& args
   }
 }
 
+RedisConnection::PipelineResult RedisConnection::pipeline(
+    const std::vector<std::vector<std::string>>& commands) {
+  PipelineResult result;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int attempt = 0;; ++attempt) {
+    const bool fresh = context_ == nullptr;
+    if (fresh) {
+      if (Status s = connectLocked(); !s.isOk()) {
+        result.status = s;
+        return result;
+      }
+    }
+    for (const auto& args : commands) {
+      std::vector<const char*> argv;
+      std::vector<size_t> lengths;
+      for (const auto& a : args) {
+        argv.push_back(a.data());
+        lengths.push_back(a.size());
+      }
+      redisAppendCommandArgv(context_, static_cast<int>(argv.size()), argv.data(), lengths.data());
+    }
+    for (size_t i = 0; i < commands.size(); ++i) {
+      void* raw = nullptr;
+      if (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr) {
+        const int err = context_->err;
+        std::string why = context_->errstr;
+        redisFree(context_);
+        context_ = nullptr;
+        // As in command(): a stale pooled connection fails on the first reply, before the new
+        // server saw anything; dial once more.
+        if (!fresh && attempt == 0 && i == 0 && err == REDIS_ERR_EOF) {
+          break;
+        }
+        result.status = Status(ErrorCode::kUnavailable, "redis " + address_.text + ": " + why);
+        return result;
+      }
+      RedisReplyPtr reply(static_cast<redisReply*>(raw));
+      result.replies.push_back(toValue(reply.get()));
+    }
+    if (context_ != nullptr) {
+      return result;
+    }
+  }
+}
+
 }  // namespace herald::control

@@ -52,6 +52,15 @@ class RedisConnection {
   // and the next call dials again). Thread-safe (one command at a time).
   Result<RedisValue> command(const std::vector<std::string>& args);
 
+  // Sends every command at once and reads the replies in order: one round trip. When the
+  // connection fails partway, `replies` holds what was read and `status` says why; commands
+  // after those may or may not have run.
+  struct PipelineResult {
+    std::vector<RedisValue> replies;
+    Status status;
+  };
+  PipelineResult pipeline(const std::vector<std::vector<std::string>>& commands);
+
   const RedisAddress& address() const { return address_; }
 
  private:

@@ -168,24 +168,27 @@ void RedisStreamEngine::stop() {
   }
 }
 
-PublishOutcome RedisStreamEngine::append(const std::string& key, const herald::v1::Publication& pub,
-                                         const HistoryPolicy& policy,
-                                         const std::string& idempotency_key,
-                                         const std::function<uint32_t()>& local_nodes) {
-  PublishOutcome out;
+std::vector<std::string> RedisStreamEngine::publishArgs(const std::string& key,
+                                                        const herald::v1::Publication& pub,
+                                                        const HistoryPolicy& policy,
+                                                        const std::string& idempotency_key) const {
   const std::string base = kKeyPrefix + key;
   std::string bytes;
   pub.SerializeToString(&bytes);
-  auto reply = connectionFor(key).command(
-      {"EVAL", kPublishScript, "2", base + ":m", base + ":h", bytes, std::to_string(policy.size),
-       std::to_string(policy.ttl_ms), randomEpoch(), kPubSubPrefix + key,
-       idempotency_key.empty() ? "" : base + ":i:" + idempotency_key,
-       std::to_string(options_.idempotency_ttl.count())});
-  if (!reply.isOk()) {
-    out.status = reply.status();
-    return out;
-  }
-  const RedisValue& v = reply.value();
+  return {"2",
+          base + ":m",
+          base + ":h",
+          std::move(bytes),
+          std::to_string(policy.size),
+          std::to_string(policy.ttl_ms),
+          randomEpoch(),
+          kPubSubPrefix + key,
+          idempotency_key.empty() ? "" : base + ":i:" + idempotency_key,
+          std::to_string(options_.idempotency_ttl.count())};
+}
+
+PublishOutcome RedisStreamEngine::outcomeOf(const RedisValue& v) const {
+  PublishOutcome out;
   if (v.type != RedisValue::Type::kArray || v.elements.size() != 3) {
     out.status = unexpected(v, "publish");
     return out;
@@ -193,11 +196,98 @@ PublishOutcome RedisStreamEngine::append(const std::string& key, const herald::v
   out.offset = static_cast<uint64_t>(v.elements[0].integer);
   out.epoch = v.elements[1].str;
   out.duplicate = v.elements[2].integer == 1;
-  if (!out.duplicate) {
+  return out;
+}
+
+PublishOutcome RedisStreamEngine::append(const std::string& key, const herald::v1::Publication& pub,
+                                         const HistoryPolicy& policy,
+                                         const std::string& idempotency_key,
+                                         const std::function<uint32_t()>& local_nodes) {
+  std::vector<std::string> args = publishArgs(key, pub, policy, idempotency_key);
+  args.insert(args.begin(), {"EVAL", kPublishScript});
+  auto reply = connectionFor(key).command(args);
+  if (!reply.isOk()) {
+    PublishOutcome out;
+    out.status = reply.status();
+    return out;
+  }
+  PublishOutcome out = outcomeOf(reply.value());
+  if (out.status.isOk() && !out.duplicate) {
     publications_.fetch_add(1, std::memory_order_relaxed);
   }
   // Delivery happens from the subscription (ours included); report who will get it here.
-  out.nodes = local_nodes();
+  if (out.status.isOk()) {
+    out.nodes = local_nodes();
+  }
+  return out;
+}
+
+std::vector<PublishOutcome> RedisStreamEngine::publishBatch(const std::vector<PublishItem>& items,
+                                                            const Router&) {
+  std::vector<PublishOutcome> out(items.size());
+  std::vector<std::vector<size_t>> by_shard(shards_.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    by_shard[shardFor(items[i].channel)].push_back(i);
+  }
+  size_t first_failure = items.size();
+  for (size_t shard = 0; shard < by_shard.size(); ++shard) {
+    const auto& indexes = by_shard[shard];
+    if (indexes.empty()) {
+      continue;
+    }
+    // SCRIPT LOAD first (idempotent, and it returns the sha) so that no EVALSHA of the
+    // pipeline meets an empty script cache (a Redis that restarted): all run or none.
+    std::vector<std::vector<std::string>> commands;
+    commands.reserve(indexes.size() + 1);
+    commands.push_back({"SCRIPT", "LOAD", kPublishScript});
+    std::string sha;
+    {
+      std::lock_guard<std::mutex> lock(sha_mu_);
+      sha = publish_sha_;
+    }
+    for (size_t i : indexes) {
+      herald::v1::Publication pub;
+      pub.set_channel(items[i].channel);
+      pub.set_event(items[i].event);
+      pub.set_data(items[i].data);
+      pub.set_ts_unix_ms(items[i].ts_unix_ms);
+      std::vector<std::string> args =
+          publishArgs(items[i].channel, pub, items[i].history, items[i].idempotency_key);
+      if (sha.empty()) {
+        args.insert(args.begin(), {"EVAL", kPublishScript});
+      } else {
+        args.insert(args.begin(), {"EVALSHA", sha});
+      }
+      commands.push_back(std::move(args));
+    }
+    Shard& s = *shards_[shard];
+    auto result = s.pool[next_connection_.fetch_add(1) % s.pool.size()]->pipeline(commands);
+    if (sha.empty() && !result.replies.empty() &&
+        result.replies[0].type == RedisValue::Type::kString) {
+      std::lock_guard<std::mutex> lock(sha_mu_);
+      publish_sha_ = result.replies[0].str;
+    }
+    for (size_t k = 0; k < indexes.size(); ++k) {
+      PublishOutcome& o = out[indexes[k]];
+      if (k + 1 < result.replies.size()) {
+        o = outcomeOf(result.replies[k + 1]);
+      } else {
+        o.status = result.status.isOk() ? Status(ErrorCode::kUnavailable, "redis: reply missing")
+                                        : result.status;
+      }
+      if (o.status.isOk()) {
+        if (!o.duplicate) {
+          publications_.fetch_add(1, std::memory_order_relaxed);
+        }
+        o.nodes = router_.nodesForChannel(items[indexes[k]].channel);
+      } else {
+        first_failure = std::min(first_failure, indexes[k]);
+      }
+    }
+  }
+  if (first_failure < items.size()) {
+    out.resize(first_failure + 1);
+  }
   return out;
 }
 

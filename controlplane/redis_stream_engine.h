@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,6 +52,9 @@ class RedisStreamEngine : public StreamEngine {
                          const std::string& data, const std::string& idempotency_key,
                          int64_t ts_unix_ms, const HistoryPolicy& history,
                          const Router& router) override;
+  // One pipeline per Redis instance: a batch of 1,000 costs a few round trips, not 1,000.
+  std::vector<PublishOutcome> publishBatch(const std::vector<PublishItem>& items,
+                                           const Router& router) override;
   PublishOutcome sendToUser(const std::string& user, const std::string& event,
                             const std::string& data, int64_t ts_unix_ms,
                             const HistoryPolicy& history, const Router& router) override;
@@ -73,6 +77,10 @@ class RedisStreamEngine : public StreamEngine {
                         const HistoryPolicy& policy, const std::string& idempotency_key,
                         const std::function<uint32_t()>& local_nodes);
   HistoryResult read(const std::string& key, const HistoryQuery& query) const;
+  std::vector<std::string> publishArgs(const std::string& key, const herald::v1::Publication& pub,
+                                       const HistoryPolicy& policy,
+                                       const std::string& idempotency_key) const;
+  PublishOutcome outcomeOf(const RedisValue& reply) const;
   RedisConnection& connectionFor(const std::string& key) const;
   void subscribeLoop(Shard* shard);
   void onPublication(const std::string& redis_channel, const std::string& payload);
@@ -85,6 +93,9 @@ class RedisStreamEngine : public StreamEngine {
   std::atomic<uint64_t> publications_{0};
   mutable std::atomic<uint64_t> next_connection_{0};
   std::atomic<bool> stopping_{false};
+  // The publish script's sha, once a SCRIPT LOAD told it (batches use EVALSHA after that).
+  mutable std::mutex sha_mu_;
+  std::string publish_sha_;
 };
 
 uint64_t fnv1a64(const std::string& text);

@@ -36,6 +36,16 @@ struct HistoryQuery {
   size_t max_bytes = 0;  // 0 = no limit
 };
 
+// One publication of a batch; `channel` and `data` are already validated.
+struct PublishItem {
+  std::string channel;
+  std::string event;
+  std::string data;
+  std::string idempotency_key;
+  int64_t ts_unix_ms = 0;
+  HistoryPolicy history;
+};
+
 /**
  * Where streams live: per-channel (and per-user, for SendToUser) offsets, epochs and history,
  * and the hand-off of each publication to the nodes that want it, in offset order.
@@ -51,6 +61,21 @@ class StreamEngine {
                                  const std::string& data, const std::string& idempotency_key,
                                  int64_t ts_unix_ms, const HistoryPolicy& history,
                                  const Router& router) = 0;
+  // Publishes `items` in order; returns one outcome per item published or attempted: the
+  // last one carries the status when one failed (items after it were not attempted).
+  virtual std::vector<PublishOutcome> publishBatch(const std::vector<PublishItem>& items,
+                                                   const Router& router) {
+    std::vector<PublishOutcome> out;
+    out.reserve(items.size());
+    for (const auto& item : items) {
+      out.push_back(publish(item.channel, item.event, item.data, item.idempotency_key,
+                            item.ts_unix_ms, item.history, router));
+      if (!out.back().status.isOk()) {
+        break;
+      }
+    }
+    return out;
+  }
   // A publication on `user`'s personal stream, routed to every node holding the user.
   virtual PublishOutcome sendToUser(const std::string& user, const std::string& event,
                                     const std::string& data, int64_t ts_unix_ms,

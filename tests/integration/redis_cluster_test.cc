@@ -463,6 +463,55 @@ TEST_F(RedisClusterTest, ChannelsSpreadOverTwoRedisInstancesAndBothReplicasAgree
   }
 }
 
+TEST_F(RedisClusterTest, PublishBatchOverTwoInstancesKeepsRequestOrderPerChannel) {
+  startRedis(false);
+  RedisServer second(false);
+  const size_t a = startReplica(redis_->url() + "," + second.url());
+  const size_t node = startNode(replica_addresses_[a]);
+  constexpr int kChannels = 10;
+  constexpr int kPerChannel = 100;
+  std::string subscribe = "subscribe=";
+  for (int c = 0; c < kChannels; ++c) {
+    subscribe += (c ? "," : "") + std::string("feed:b") + std::to_string(c);
+  }
+  auto ws = connect(node, subscribe);
+  ASSERT_TRUE(eventually([&] { return subscribers(a, "feed:b9") == 1; }, 15s));
+  herald::v1::PublishBatchRequest batch;
+  for (int k = 0; k < kPerChannel; ++k) {
+    for (int c = 0; c < kChannels; ++c) {
+      auto* p = batch.add_publications();
+      p->set_channel("feed:b" + std::to_string(c));
+      p->set_data("{\"k\":" + std::to_string(k) + "}");
+    }
+  }
+  // A retried entry with the same idempotency key is not published twice.
+  auto* first = batch.add_publications();
+  first->set_channel("feed:b0");
+  first->set_data("{}");
+  first->set_idempotency_key("once");
+  *batch.add_publications() = *first;
+  herald::v1::PublishBatchResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stubs_[a]->PublishBatch(&ctx, batch, &resp).ok());
+  ASSERT_EQ(resp.results_size(), kChannels * kPerChannel + 2);
+  for (int i = 0; i < kChannels * kPerChannel; ++i) {
+    ASSERT_EQ(resp.results(i).offset(), static_cast<uint64_t>(i / kChannels + 1)) << "entry " << i;
+  }
+  EXPECT_FALSE(resp.results(kChannels * kPerChannel).duplicate());
+  EXPECT_TRUE(resp.results(kChannels * kPerChannel + 1).duplicate());
+  EXPECT_EQ(resp.results(kChannels * kPerChannel + 1).offset(), kPerChannel + 1u);
+  std::map<std::string, std::vector<uint64_t>> seen;
+  for (int i = 0; i < kChannels * kPerChannel + 1; ++i) {
+    auto frame = ws->nextOfType("message", 20s);
+    ASSERT_TRUE(frame.has_value()) << "after " << i << " messages";
+    seen[(*frame)["channel"].get<std::string>()].push_back((*frame)["offset"].get<uint64_t>());
+  }
+  for (int c = 0; c < kChannels; ++c) {
+    const std::string channel = "feed:b" + std::to_string(c);
+    EXPECT_TRUE(contiguous(seen[channel], 1, c == 0 ? kPerChannel + 1 : kPerChannel)) << channel;
+  }
+}
+
 TEST_F(RedisClusterTest, RedisThatLostItsDataGivesANewEpochSoRecoveryIsRefused) {
   startRedis(false);
   const size_t a = startReplica();
