@@ -191,6 +191,8 @@ void ControlServer::watchConfigLoop() {
   constexpr auto kPeriod = std::chrono::milliseconds(250);
   std::string last_error;
   int tick = 0;
+  // Known to the other replicas at once, not a period later.
+  (void)replicas_->announce(control_service_->selfEntry());
   std::unique_lock<std::mutex> lock(sweep_mu_);
   while (!sweep_cv_.wait_for(lock, kPeriod, [this] { return stopping_; })) {
     lock.unlock();

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "integration/support/cluster.h"
 #include "integration/support/ws_client.h"
@@ -268,6 +269,15 @@ TEST_F(RedisClusterTest, KillNineReplicaWhilePublishingItsNodesFailOverWithoutGa
     ASSERT_TRUE(s.ok()) << s.error_message();
     last = resp.offset();
   }
+  // The dead replica drops out of the cluster view (its entry expires in 3 s).
+  ASSERT_TRUE(eventually(
+      [&] {
+        herald::v1::ClusterStatsResponse stats;
+        grpc::ClientContext ctx;
+        return stubs_[b]->ClusterStats(&ctx, herald::v1::ClusterStatsRequest(), &stats).ok() &&
+               stats.replicas() == 1 && stats.nodes() == 2;
+      },
+      20s));
   // The node of A moved to B (and still holds its clients).
   ASSERT_TRUE(eventually(
       [&] {
@@ -407,6 +417,35 @@ TEST_F(RedisClusterTest, ConfigChangedThroughOneReplicaReachesTheNodesOfEvery) {
   auto answer = ws->nextOfType("error", 10s);
   ASSERT_TRUE(answer.has_value());
   EXPECT_EQ((*answer)["code"], "permission_denied");
+  // Either replica shows the whole cluster: both replicas, both nodes, each with its replica.
+  ASSERT_TRUE(eventually(
+      [&] {
+        herald::v1::ListNodesResponse nodes;
+        grpc::ClientContext list_ctx;
+        if (!stubs_[b]->ListNodes(&list_ctx, herald::v1::ListNodesRequest(), &nodes).ok() ||
+            nodes.replicas_size() != 2 || nodes.nodes_size() != 2) {
+          return false;
+        }
+        std::set<std::string> replicas;
+        for (const auto& n : nodes.nodes()) {
+          replicas.insert(n.replica());
+        }
+        return replicas == std::set<std::string>{replica_addresses_[a], replica_addresses_[b]};
+      },
+      10s));
+  // Replicas announce themselves every second: A sees B's nodes within about that.
+  herald::v1::ClusterStatsResponse stats;
+  ASSERT_TRUE(eventually(
+      [&] {
+        grpc::ClientContext stats_ctx;
+        return stubs_[a]
+                   ->ClusterStats(&stats_ctx, herald::v1::ClusterStatsRequest(), &stats)
+                   .ok() &&
+               stats.nodes() == 2 && stats.connections() == 1;  // from the nodes' heartbeats
+      },
+      10s));
+  EXPECT_EQ(stats.replicas(), 2u);
+  EXPECT_EQ(stats.healthy_replicas(), 2u);
   // A replica started later takes the cluster's config, not its own file's.
   const size_t c = startReplica();
   herald::v1::GetNamespaceRequest get;
