@@ -2,9 +2,6 @@
 // to the next when its control plane dies, round-robin, and keeps its WebSocket clients
 // connected and served throughout. The two control planes are independent processes (each
 // with its own data dir and in-memory state): what the node must carry over is its interest.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <csignal>
@@ -39,17 +36,7 @@ bool linkedTo(const std::string& node, const std::string& control) {
 }
 
 // A loopback address where nothing listens (a port just released by the kernel).
-std::string deadAddress() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
-}
+std::string deadAddress() { return "127.0.0.1:" + std::to_string(freeLoopbackPort()); }
 
 class FailoverTest : public ::testing::Test {
  protected:

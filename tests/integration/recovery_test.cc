@@ -108,25 +108,6 @@ Seen readUntil(WsClient& ws, uint64_t last) {
   return seen;
 }
 
-// Every offset from `first` to `last` exactly once, in order.
-::testing::AssertionResult contiguous(const std::vector<uint64_t>& offsets, uint64_t first,
-                                      uint64_t last) {
-  uint64_t expected = first;
-  for (size_t i = 0; i < offsets.size(); ++i) {
-    if (offsets[i] != expected) {
-      return ::testing::AssertionFailure()
-             << "at position " << i << " got offset " << offsets[i] << ", expected " << expected
-             << (offsets[i] < expected ? " (duplicate or out of order)" : " (gap)");
-    }
-    ++expected;
-  }
-  if (expected != last + 1) {
-    return ::testing::AssertionFailure()
-           << "stopped at " << expected - 1 << ", expected up to " << last;
-  }
-  return ::testing::AssertionSuccess();
-}
-
 TEST_F(RecoveryTest, MissedThousandComeFromTheOtherNodeInOrderThenLiveOnes) {
   auto first = connect(0, "subscribe=feed:x");
   ASSERT_TRUE(cluster_.waitInterest("feed:x", 1));

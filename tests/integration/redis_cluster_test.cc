@@ -1,8 +1,5 @@
 // Several herald-control replicas sharing streams through a real redis-server (started here on
 // a loopback port), with nodes and WebSocket clients on each replica.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <algorithm>
@@ -19,23 +16,12 @@ namespace {
 
 using json = nlohmann::json;
 
-// A port free right now on 127.0.0.1 (redis-server needs a real one to listen on).
-int freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 class RedisServer {
  public:
   // `persistent`: append-only file, fsync always, so a restart keeps every stream.
-  explicit RedisServer(bool persistent) : port_(freePort()), persistent_(persistent) { start(); }
+  explicit RedisServer(bool persistent) : port_(freeLoopbackPort()), persistent_(persistent) {
+    start();
+  }
   ~RedisServer() {
     if (process_) {
       process_->stop(SIGKILL, 10s);
@@ -185,24 +171,6 @@ std::vector<uint64_t> readOffsets(WsClient& ws, uint64_t last) {
     }
   }
   return offsets;
-}
-
-::testing::AssertionResult contiguous(const std::vector<uint64_t>& offsets, uint64_t first,
-                                      uint64_t last) {
-  uint64_t expected = first;
-  for (size_t i = 0; i < offsets.size(); ++i) {
-    if (offsets[i] != expected) {
-      return ::testing::AssertionFailure()
-             << "at position " << i << " got offset " << offsets[i] << ", expected " << expected
-             << (offsets[i] < expected ? " (duplicate or out of order)" : " (gap)");
-    }
-    ++expected;
-  }
-  if (expected != last + 1) {
-    return ::testing::AssertionFailure()
-           << "stopped at " << expected - 1 << ", expected up to " << last;
-  }
-  return ::testing::AssertionSuccess();
 }
 
 TEST_F(RedisClusterTest, TwoReplicasThreeNodes300ClientsGetEveryMessageOnceInOrder) {

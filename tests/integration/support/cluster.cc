@@ -1,5 +1,9 @@
 #include "integration/support/cluster.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <fstream>
 #include <stdexcept>
@@ -13,6 +17,36 @@ const char* controlBinary() { return HERALD_CONTROL_BIN; }
 const char* nodeBinary() { return HERALD_NODE_BIN; }
 const char* heraldctlBinary() { return HERALDCTL_BIN; }
 const char* benchBinary() { return HERALD_BENCH_BIN; }
+
+::testing::AssertionResult contiguous(const std::vector<uint64_t>& offsets, uint64_t first,
+                                      uint64_t last) {
+  uint64_t expected = first;
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    if (offsets[i] != expected) {
+      return ::testing::AssertionFailure()
+             << "at position " << i << " got offset " << offsets[i] << ", expected " << expected
+             << (offsets[i] < expected ? " (duplicate or out of order)" : " (gap)");
+    }
+    ++expected;
+  }
+  if (expected != last + 1) {
+    return ::testing::AssertionFailure()
+           << "stopped at " << expected - 1 << ", expected up to " << last;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+int freeLoopbackPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;

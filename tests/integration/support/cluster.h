@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "herald/v1/control.grpc.pb.h"
@@ -25,6 +26,14 @@ const char* benchBinary();
 
 // Polls `condition` until it holds or `timeout` passes (for state only visible by asking).
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+
+// Every offset from `first` to `last` exactly once, in order; says where it broke if not.
+::testing::AssertionResult contiguous(const std::vector<uint64_t>& offsets, uint64_t first,
+                                      uint64_t last);
+
+// A TCP port on 127.0.0.1 that was free a moment ago (the kernel just released it): for a
+// server that needs a real port (redis-server), or an address where nothing listens.
+int freeLoopbackPort();
 
 /**
  * A real Herald on loopback: one herald-control (port 0, its own data dir) and any number of
