@@ -84,9 +84,10 @@ Status ConfigStoreImpl::reloadIfNewer() {
   ConfigSnapshotPtr snap;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stored_version.value() == 0 && version_ > 0) {
-      // The store lost the config (a flushed or restarted Redis): put ours back.
-      return persistence_->store(0, version_, serializeLocked());
+    if (stored_version.value() < version_) {
+      // The store lost the config, or went back to an older copy (a flushed Redis, or one
+      // restarted from an old snapshot): put ours back, or every later change would conflict.
+      return persistence_->store(stored_version.value(), version_, serializeLocked());
     }
     if (stored_version.value() <= version_) {
       return Status::ok();

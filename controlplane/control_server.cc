@@ -1,7 +1,9 @@
 #include "controlplane/control_server.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -42,8 +44,8 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
             session->cancel("redis subscription was lost; reconnect and resync");
           }
         });
-    engine->start();
     RedisStreamEngine* raw = engine.get();
+    start_engine_ = [raw] { raw->start(); };
     stop_engine_ = [raw] { raw->stop(); };
     channels_ = std::move(engine);
   } else {
@@ -53,8 +55,7 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
   // Redis listed; the data dir keeps only this replica's API keys.
   ConfigPersistencePtr persistence =
       config_.engine == "redis"
-          ? makeRedisPersistence(parseRedisAddress(splitNonEmpty(config_.redis, ',')[0]).value(),
-                                 std::chrono::milliseconds(1000))
+          ? makeRedisPersistence(configRedis(), std::chrono::milliseconds(1000))
           : makeFilePersistence(config_.data_dir);
   const std::string where = persistence->describe();
   auto store =
@@ -144,12 +145,20 @@ std::string ControlServer::start() {
   }
   const std::string address = hp->host + ":" + std::to_string(bound_port);
   control_service_->setListenAddress(address);
+  if (start_engine_) {
+    start_engine_();  // its subscriber threads route to nodes: start them with the server
+  }
   sweeper_ = std::thread([this] { sweepLoop(); });
   if (shared_config_ != nullptr) {
-    replicas_ = std::make_unique<ReplicaDirectory>(
-        parseRedisAddress(splitNonEmpty(config_.redis, ',')[0]).value(),
-        std::chrono::milliseconds(1000));
-    control_service_->setReplicaDirectory(replicas_.get());
+    replicas_ = std::make_unique<ReplicaDirectory>(configRedis(), std::chrono::milliseconds(1000));
+    // Listening on every interface: the others know this replica by host name and port.
+    std::string id = address;
+    if (hp->host == "0.0.0.0" || hp->host == "::" || hp->host == "[::]" || hp->host.empty()) {
+      char host[256] = {};
+      ::gethostname(host, sizeof(host) - 1);
+      id = std::string(host) + ":" + std::to_string(bound_port);
+    }
+    control_service_->setReplicaDirectory(replicas_.get(), id);
     config_watcher_ = std::thread([this] { watchConfigLoop(); });
   }
   if (!config_.tls_cert.empty()) {
@@ -184,6 +193,13 @@ void ControlServer::sweepLoop() {
     }
     lock.lock();
   }
+}
+
+RedisAddress ControlServer::configRedis() const {
+  // The instance whose address sorts first, so the order of --redis does not matter.
+  auto items = splitNonEmpty(config_.redis, ',');
+  std::sort(items.begin(), items.end());
+  return parseRedisAddress(items.front()).value();  // validated at start-up
 }
 
 void ControlServer::watchConfigLoop() {

@@ -17,6 +17,7 @@
 #include "controlplane/node_link_service.h"
 #include "controlplane/node_registry.h"
 #include "controlplane/presence_broker.h"
+#include "controlplane/redis_client.h"
 #include "controlplane/replica_directory.h"
 #include "controlplane/router.h"
 #include "controlplane/stream_engine.h"
@@ -46,7 +47,10 @@ class ControlServer {
   Router router_;
   UserConnections users_;
   std::unique_ptr<StreamEngine> channels_;
-  std::function<void()> stop_engine_;  // the redis engine's subscriber threads
+  std::function<void()> start_engine_;
+  std::function<void()> stop_engine_;
+  // --engine redis: where the config and the replica directory live.
+  RedisAddress configRedis() const;  // the redis engine's subscriber threads
   PresenceBroker presence_;
   NodeRegistry nodes_{router_};
   ConfigStorePtr store_;

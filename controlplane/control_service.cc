@@ -566,15 +566,16 @@ grpc::Status ControlService::ListNodes(Ctx* ctx, const herald::v1::ListNodesRequ
 }
 
 herald::v1::ListNodesResponse ControlService::selfEntry() const {
+  const Identity me = identity();
   herald::v1::ListNodesResponse out;
   for (const auto& session : nodes_.live()) {
     auto* info = out.add_nodes();
     *info = session->info();
-    info->set_replica(listen_address_);
+    info->set_replica(me.replica_id);
   }
   auto* self = out.add_replicas();
-  self->set_replica_id(listen_address_);
-  self->set_engine(engine_);
+  self->set_replica_id(me.replica_id);
+  self->set_engine(me.engine);
   self->set_started_unix_ms(started_unix_ms_);
   self->set_last_seen_unix_ms(unixMillis());
   self->set_healthy(true);
@@ -585,6 +586,7 @@ herald::v1::ListNodesResponse ControlService::selfEntry() const {
 
 herald::v1::ListNodesResponse ControlService::clusterNodes(bool live_only,
                                                            std::string* unavailable) const {
+  const Identity me = identity();
   herald::v1::ListNodesResponse out;
   std::map<std::string, herald::v1::NodeInfo> by_id;
   auto keep = [&](herald::v1::NodeInfo info) {
@@ -601,19 +603,19 @@ herald::v1::ListNodesResponse ControlService::clusterNodes(bool live_only,
     }
   } else {
     for (auto& info : nodes_.list()) {
-      info.set_replica(listen_address_);
+      info.set_replica(me.replica_id);
       keep(std::move(info));
     }
   }
-  if (replicas_ != nullptr) {
+  if (me.replicas != nullptr) {
     *out.add_replicas() = self.replicas(0);
     out.mutable_replicas(0)->set_self(true);
-    auto all = replicas_->all(unixMillis());
+    auto all = me.replicas->all(unixMillis());
     if (!all.isOk()) {
       *unavailable = all.status().message();
     } else {
       for (auto& entry : all.value()) {
-        if (entry.replicas(0).replica_id() == listen_address_) {
+        if (entry.replicas(0).replica_id() == me.replica_id) {
           continue;  // ours is fresher
         }
         *out.add_replicas() = entry.replicas(0);
@@ -826,10 +828,11 @@ grpc::Status ControlService::Info(Ctx* ctx, const herald::v1::InfoRequest*,
   }
   resp->set_version(kVersion);
   resp->set_build(std::string("herald-control ") + kVersion);
-  resp->set_engine(engine_);
+  const Identity me = identity();
+  resp->set_engine(me.engine);
   resp->set_config_version(store_.version());
   resp->set_started_unix_ms(started_unix_ms_);
-  resp->set_grpc_listen(listen_address_);
+  resp->set_grpc_listen(me.listen_address);
   return grpc::Status::OK;
 }
 

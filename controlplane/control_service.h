@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
@@ -38,10 +39,17 @@ class ControlService final : public herald::v1::Control::Service {
   // Most entries one node lists in a Presence answer.
   static constexpr uint32_t kPresenceEntriesPerNode = 10000;
 
-  void setListenAddress(std::string address) { listen_address_ = std::move(address); }
+  // Set once the port is bound (calls may already be running: hence the lock).
+  void setListenAddress(std::string address) {
+    std::lock_guard<std::mutex> lock(identity_mu_);
+    listen_address_ = std::move(address);
+  }
   // --engine redis: ListNodes and ClusterStats show every replica of the cluster.
-  void setReplicaDirectory(ReplicaDirectory* directory) {
+  // `replica_id`: how the other replicas name this one (its reachable gRPC address).
+  void setReplicaDirectory(ReplicaDirectory* directory, std::string replica_id) {
+    std::lock_guard<std::mutex> lock(identity_mu_);
     replicas_ = directory;
+    replica_id_ = std::move(replica_id);
     engine_ = "redis";
   }
   // This replica and its live nodes, as announced to the other replicas.
@@ -131,10 +139,22 @@ class ControlService final : public herald::v1::Control::Service {
   NodeRegistry& nodes_;
   Router& router_;
   PresenceBroker& presence_;
-  std::string listen_address_;
   const int64_t started_unix_ms_ = unixMillis();
+  mutable std::mutex identity_mu_;
+  std::string listen_address_;  // under identity_mu_
   ReplicaDirectory* replicas_ = nullptr;
+  std::string replica_id_;
   std::string engine_ = "memory";
+  struct Identity {
+    std::string listen_address;
+    std::string engine;
+    ReplicaDirectory* replicas;
+    std::string replica_id;
+  };
+  Identity identity() const {
+    std::lock_guard<std::mutex> lock(identity_mu_);
+    return {listen_address_, engine_, replicas_, replica_id_};
+  }
   // Every node of the cluster (this replica's and, with redis, the others'), one entry per
   // node id, and the replicas; `*unavailable` set when Redis could not be read.
   herald::v1::ListNodesResponse clusterNodes(bool live_only, std::string* unavailable) const;

@@ -133,6 +133,10 @@ ControlMessagePtr NodeLinkService::recover(const StreamEngine& channels,
     componentLogger("link")->warn("history read for recovery failed: {}", result.status.message());
     return nullptr;
   }
+  // With Redis, live publications reach this replica through its subscription, which may run
+  // behind the read: let them reach the node before the reply that already contains them.
+  channels.awaitRouted(request.user().empty() ? request.channel() : request.user(),
+                       !request.user().empty(), std::chrono::seconds(2));
   auto message = std::make_shared<herald::v1::ControlMessage>();
   auto* resp = message->mutable_recovered();
   resp->set_request_id(request.request_id());

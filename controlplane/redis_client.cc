@@ -1,6 +1,7 @@
 #include "controlplane/redis_client.h"
 
 #include <hiredis/hiredis.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -145,78 +146,65 @@ Result<RedisValue> RedisConnection::command(const std::vector<std::string>& args
     lengths.push_back(a.size());
   }
   std::lock_guard<std::mutex> lock(mu_);
-  for (int attempt = 0;; ++attempt) {
-    const bool fresh = context_ == nullptr;
-    if (fresh) {
-      if (Status s = connectLocked(); !s.isOk()) {
-        return s;
-      }
-    }
-    RedisReplyPtr reply(static_cast<redisReply*>(
-        redisCommandArgv(context_, static_cast<int>(argv.size()), argv.data(), lengths.data())));
-    if (reply != nullptr) {
-      return toValue(reply.get());
-    }
-    const int err = context_->err;
-    const int sys_errno = errno;
+  if (Status s = readyLocked(); !s.isOk()) {
+    return s;
+  }
+  RedisReplyPtr reply(static_cast<redisReply*>(
+      redisCommandArgv(context_, static_cast<int>(argv.size()), argv.data(), lengths.data())));
+  if (reply == nullptr) {
+    // Lost or timed out after sending: the command may have run, so it is not sent again.
     std::string why = context_->errstr;
     redisFree(context_);
     context_ = nullptr;
-    // A pooled connection to a Redis that restarted meanwhile finds the socket closed or reset:
-    // that server is gone and the new one never saw the command, so dial once more. A timeout
-    // is not retried (the command may have run).
-    const bool stale = err == REDIS_ERR_EOF ||
-                       (err == REDIS_ERR_IO && (sys_errno == ECONNRESET || sys_errno == EPIPE));
-    if (!fresh && attempt == 0 && stale) {
-      continue;
-    }
     return Status(ErrorCode::kUnavailable, "redis " + address_.text + ": " + why);
   }
+  return toValue(reply.get());
+}
+
+Status RedisConnection::readyLocked() {
+  if (context_ != nullptr) {
+    // A pooled connection whose server went away (a Redis restart) reads EOF or an error
+    // without blocking: drop it and dial before sending, rather than resend after a failure.
+    char byte;
+    const ssize_t n = ::recv(context_->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+      redisFree(context_);
+      context_ = nullptr;
+    }
+  }
+  return context_ == nullptr ? connectLocked() : Status::ok();
 }
 
 RedisConnection::PipelineResult RedisConnection::pipeline(
     const std::vector<std::vector<std::string>>& commands) {
   PipelineResult result;
   std::lock_guard<std::mutex> lock(mu_);
-  for (int attempt = 0;; ++attempt) {
-    const bool fresh = context_ == nullptr;
-    if (fresh) {
-      if (Status s = connectLocked(); !s.isOk()) {
-        result.status = s;
-        return result;
-      }
+  if (Status s = readyLocked(); !s.isOk()) {
+    result.status = s;
+    return result;
+  }
+  for (const auto& args : commands) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lengths;
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lengths.push_back(a.size());
     }
-    for (const auto& args : commands) {
-      std::vector<const char*> argv;
-      std::vector<size_t> lengths;
-      for (const auto& a : args) {
-        argv.push_back(a.data());
-        lengths.push_back(a.size());
-      }
-      redisAppendCommandArgv(context_, static_cast<int>(argv.size()), argv.data(), lengths.data());
-    }
-    for (size_t i = 0; i < commands.size(); ++i) {
-      void* raw = nullptr;
-      if (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr) {
-        const int err = context_->err;
-        std::string why = context_->errstr;
-        redisFree(context_);
-        context_ = nullptr;
-        // As in command(): a stale pooled connection fails on the first reply, before the new
-        // server saw anything; dial once more.
-        if (!fresh && attempt == 0 && i == 0 && err == REDIS_ERR_EOF) {
-          break;
-        }
-        result.status = Status(ErrorCode::kUnavailable, "redis " + address_.text + ": " + why);
-        return result;
-      }
-      RedisReplyPtr reply(static_cast<redisReply*>(raw));
-      result.replies.push_back(toValue(reply.get()));
-    }
-    if (context_ != nullptr) {
+    redisAppendCommandArgv(context_, static_cast<int>(argv.size()), argv.data(), lengths.data());
+  }
+  for (size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr) {
+      std::string why = context_->errstr;
+      redisFree(context_);
+      context_ = nullptr;
+      result.status = Status(ErrorCode::kUnavailable, "redis " + address_.text + ": " + why);
       return result;
     }
+    RedisReplyPtr reply(static_cast<redisReply*>(raw));
+    result.replies.push_back(toValue(reply.get()));
   }
+  return result;
 }
 
 }  // namespace herald::control

@@ -65,6 +65,8 @@ class RedisConnection {
 
  private:
   Status connectLocked();
+  // Connected, with a pooled connection that the server closed replaced by a new one.
+  Status readyLocked();
 
   const RedisAddress address_;
   const std::chrono::milliseconds timeout_;

@@ -32,9 +32,14 @@ local offset = redis.call('HINCRBY', KEYS[1], 'offset', 1)
 local size = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'ttl', ttl)
+if ARGV[8] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[8]) end
 if size > 0 then
   redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-1', 'p', ARGV[1])
-  if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+  if ttl > 0 then
+    redis.call('PEXPIRE', KEYS[2], ttl)
+  else
+    redis.call('PERSIST', KEYS[2])
+  end
 else
   redis.call('DEL', KEYS[2])
 end
@@ -55,7 +60,9 @@ return {meta[1] or '0', meta[2] or '', meta[3] or '0', entries}
 )lua";
 
 constexpr const char* kKeyPrefix = "herald:s:";
-constexpr const char* kPubSubPrefix = "herald:p:";
+constexpr const char* kIdempotencyPrefix = "herald:i:";
+// A personal stream nobody sent to for a day is forgotten (as by the memory engine).
+constexpr int64_t kIdleUserStreamMs = 24 * 3600 * 1000;
 
 std::string userKey(const std::string& user) { return "#" + user; }
 
@@ -102,6 +109,8 @@ uint64_t fnv1a64(const std::string& text) {
 }
 
 struct RedisStreamEngine::Shard {
+  size_t index = 0;
+  std::atomic<bool> subscribed{false};  // a marker can only come back while subscribed
   RedisAddress address;
   std::vector<std::unique_ptr<RedisConnection>> pool;
   std::thread subscriber;
@@ -111,9 +120,14 @@ struct RedisStreamEngine::Shard {
 
 RedisStreamEngine::RedisStreamEngine(Options options, const Router& router,
                                      std::function<void(const std::string&)> on_resubscribed)
-    : options_(std::move(options)), router_(router), on_resubscribed_(std::move(on_resubscribed)) {
+    : options_(std::move(options)),
+      router_(router),
+      on_resubscribed_(std::move(on_resubscribed)),
+      marker_token_(randomEpoch()),
+      markers_seen_(options_.shards.size(), 0) {
   for (size_t i = 0; i < options_.shards.size(); ++i) {
     auto shard = std::make_unique<Shard>();
+    shard->index = i;
     shard->address = options_.shards[i];
     for (size_t c = 0; c < std::max<size_t>(options_.connections_per_shard, 1); ++c) {
       shard->pool.push_back(std::make_unique<RedisConnection>(shard->address, options_.timeout));
@@ -175,16 +189,14 @@ std::vector<std::string> RedisStreamEngine::publishArgs(const std::string& key,
   const std::string base = kKeyPrefix + key;
   std::string bytes;
   pub.SerializeToString(&bytes);
-  return {"2",
-          base + ":m",
-          base + ":h",
-          std::move(bytes),
-          std::to_string(policy.size),
-          std::to_string(policy.ttl_ms),
-          randomEpoch(),
-          kPubSubPrefix + key,
-          idempotency_key.empty() ? "" : base + ":i:" + idempotency_key,
-          std::to_string(options_.idempotency_ttl.count())};
+  return {"2", base + ":m", base + ":h", std::move(bytes), std::to_string(policy.size),
+          std::to_string(policy.ttl_ms), randomEpoch(), pubsubPrefix(shardFor(key)) + key,
+          // The channel's length first, so that no (channel, key) pair names another's.
+          idempotency_key.empty()
+              ? ""
+              : kIdempotencyPrefix + std::to_string(key.size()) + ":" + key + ":" + idempotency_key,
+          std::to_string(options_.idempotency_ttl.count()),
+          key[0] == '#' ? std::to_string(kIdleUserStreamMs) : "0"};
 }
 
 PublishOutcome RedisStreamEngine::outcomeOf(const RedisValue& v) const {
@@ -318,23 +330,26 @@ PublishOutcome RedisStreamEngine::sendToUser(const std::string& user, const std:
 HistoryResult RedisStreamEngine::read(const std::string& key, const HistoryQuery& query) const {
   HistoryResult result;
   const std::string base = kKeyPrefix + key;
-  auto fetch = [&](uint64_t since) {
-    const uint32_t count = query.limit == 0 ? 100000 : query.limit;
-    return connectionFor(key).command({"EVAL", kReadScript, "2", base + ":m", base + ":h",
-                                       std::to_string(since + 1) + "-0", std::to_string(count)});
+  // Pages of at most 256 entries, so that a limit of thousands of large publications does
+  // not make Redis build one huge reply: reading stops at max_bytes like the memory engine's.
+  constexpr uint32_t kPage = 256;
+  const uint32_t wanted = query.limit == 0 ? UINT32_MAX : query.limit;
+  auto fetch = [&](uint64_t after, uint32_t count) -> Result<RedisValue> {
+    auto reply =
+        connectionFor(key).command({"EVAL", kReadScript, "2", base + ":m", base + ":h",
+                                    std::to_string(after + 1) + "-0", std::to_string(count)});
+    if (reply.isOk() && (reply->type != RedisValue::Type::kArray || reply->elements.size() != 4)) {
+      return unexpected(reply.value(), "history");
+    }
+    return reply;
   };
-  auto reply = fetch(query.since);
+  auto reply = fetch(query.since, std::min(wanted, kPage));
   if (!reply.isOk()) {
     result.status = reply.status();
     return result;
   }
-  const RedisValue* v = &reply.value();
-  if (v->type != RedisValue::Type::kArray || v->elements.size() != 4) {
-    result.status = unexpected(*v, "history");
-    return result;
-  }
-  result.offset = toU64(v->elements[0].str);
-  result.epoch = v->elements[1].str;
+  result.offset = toU64(reply->elements[0].str);
+  result.epoch = reply->elements[1].str;
   if (result.epoch.empty()) {
     // Never published (or lost): nothing was missed, unless the position is from elsewhere.
     result.recovered = query.epoch.empty() && query.since == 0;
@@ -345,45 +360,63 @@ HistoryResult RedisStreamEngine::read(const std::string& key, const HistoryQuery
   if (!same_epoch && query.since > 0) {
     // A position from another epoch says nothing about this one: read from the start.
     since = 0;
-    reply = fetch(0);
+    reply = fetch(0, std::min(wanted, kPage));
     if (!reply.isOk()) {
       result.status = reply.status();
       return result;
     }
-    v = &reply.value();
-    if (v->type != RedisValue::Type::kArray || v->elements.size() != 4) {
-      result.status = unexpected(*v, "history");
-      return result;
-    }
-    result.offset = toU64(v->elements[0].str);
+    result.offset = toU64(reply->elements[0].str);
   }
-  const int64_t ttl_ms = static_cast<int64_t>(toU64(v->elements[2].str));
+  const int64_t ttl_ms = static_cast<int64_t>(toU64(reply->elements[2].str));
   const int64_t oldest_ms = ttl_ms > 0 ? unixMillisNow() - ttl_ms : INT64_MIN;
   size_t bytes = 0;
   uint64_t expected = since + 1;
+  uint64_t last_read = since;
   bool contiguous = true;
-  for (const RedisValue& entry : v->elements[3].elements) {
-    if (entry.elements.size() != 2 || entry.elements[1].elements.size() != 2) {
-      continue;
+  bool full = false;  // max_bytes or the limit reached
+  for (;;) {
+    const auto& entries = reply->elements[3].elements;
+    for (const RedisValue& entry : entries) {
+      if (entry.elements.size() != 2 || entry.elements[1].elements.size() != 2) {
+        continue;
+      }
+      last_read = toU64(entry.elements[0].str);  // "OFFSET-1": strtoull stops at '-'
+      auto pub = std::make_shared<herald::v1::Publication>();
+      if (!pub->ParseFromString(entry.elements[1].elements[1].str)) {
+        continue;
+      }
+      pub->set_offset(last_read);
+      pub->set_epoch(result.epoch);
+      if (pub->ts_unix_ms() < oldest_ms) {
+        continue;  // past its TTL (the key expires as a whole; single entries are skipped here)
+      }
+      if (pub->offset() != expected) {
+        contiguous = false;
+      }
+      expected = pub->offset() + 1;
+      bytes += pub->data().size() + pub->event().size();
+      if (query.max_bytes > 0 && bytes > query.max_bytes && !result.publications.empty()) {
+        full = true;
+        break;
+      }
+      result.publications.push_back(std::move(pub));
+      if (result.publications.size() >= wanted) {
+        full = true;
+        break;
+      }
     }
-    auto pub = std::make_shared<herald::v1::Publication>();
-    if (!pub->ParseFromString(entry.elements[1].elements[1].str)) {
-      continue;
-    }
-    pub->set_offset(toU64(entry.elements[0].str));  // "OFFSET-1": strtoull stops at '-'
-    pub->set_epoch(result.epoch);
-    if (pub->ts_unix_ms() < oldest_ms) {
-      continue;  // past its TTL (the key expires as a whole; single entries are skipped here)
-    }
-    if (pub->offset() != expected) {
-      contiguous = false;
-    }
-    expected = pub->offset() + 1;
-    bytes += pub->data().size() + pub->event().size();
-    if (query.max_bytes > 0 && bytes > query.max_bytes && !result.publications.empty()) {
+    if (full || entries.size() < kPage) {
       break;
     }
-    result.publications.push_back(std::move(pub));
+    reply = fetch(last_read, std::min<uint32_t>(wanted - result.publications.size(), kPage));
+    if (!reply.isOk()) {
+      result.status = reply.status();
+      result.publications.clear();
+      return result;
+    }
+    if (reply->elements[1].str != result.epoch) {
+      break;  // the stream started over meanwhile: keep what was read in the old epoch
+    }
   }
   if (since >= result.offset) {
     result.recovered = same_epoch && since == result.offset;
@@ -448,9 +481,51 @@ Result<std::map<std::string, StreamEngine::ChannelState>> RedisStreamEngine::lis
   return out;
 }
 
-void RedisStreamEngine::onPublication(const std::string& redis_channel,
+std::string RedisStreamEngine::pubsubPrefix(size_t shard) const {
+  return "herald:p:" + std::to_string(options_.shards[shard].db) + ":";
+}
+
+void RedisStreamEngine::awaitRouted(const std::string& name, bool user_stream,
+                                    std::chrono::milliseconds max) const {
+  const std::string key = user_stream ? userKey(name) : name;
+  const size_t shard = shardFor(key);
+  if (!shards_[shard]->subscribed.load()) {
+    // Nothing is routed now; when the subscription returns, the nodes resync anyway.
+    return;
+  }
+  const uint64_t marker = next_marker_.fetch_add(1) + 1;
+  // Channel names cannot start with '!', so a marker never meets a real stream.
+  auto reply = connectionFor(key).command(
+      {"PUBLISH", pubsubPrefix(shard) + "!sync:" + marker_token_ + ":" + std::to_string(marker),
+       ""});
+  if (!reply.isOk()) {
+    return;  // the history read before it would have failed too
+  }
+  std::unique_lock<std::mutex> lock(marker_mu_);
+  marker_cv_.wait_for(lock, max, [&] { return markers_seen_[shard] >= marker; });
+}
+
+void RedisStreamEngine::onPublication(size_t shard, const std::string& redis_channel,
                                       const std::string& payload) {
-  const std::string key = redis_channel.substr(std::string(kPubSubPrefix).size());
+  // "herald:p:<db>:<stream>"
+  const size_t prefix_end = redis_channel.find(':', std::string("herald:p:").size());
+  if (prefix_end == std::string::npos) {
+    return;
+  }
+  const std::string key = redis_channel.substr(prefix_end + 1);
+  if (key.compare(0, 6, "!sync:") == 0) {
+    // A marker of awaitRouted(): everything this instance published before it is routed.
+    const std::string ours = "!sync:" + marker_token_ + ":";
+    if (key.compare(0, ours.size(), ours) == 0) {
+      const uint64_t marker = toU64(key.substr(ours.size()));
+      {
+        std::lock_guard<std::mutex> lock(marker_mu_);
+        markers_seen_[shard] = std::max(markers_seen_[shard], marker);
+      }
+      marker_cv_.notify_all();
+    }
+    return;
+  }
   const size_t colon1 = payload.find(':');
   const size_t colon2 = colon1 == std::string::npos ? colon1 : payload.find(':', colon1 + 1);
   if (key.empty() || colon2 == std::string::npos) {
@@ -490,8 +565,12 @@ void RedisStreamEngine::subscribeLoop(Shard* shard) {
     bool subscribed = false;
     if (ctx != nullptr && ctx->err == 0) {
       redisEnableKeepAlive(ctx);
-      RedisReplyPtr reply(
-          static_cast<redisReply*>(redisCommand(ctx, "PSUBSCRIBE %s*", kPubSubPrefix)));
+      // hiredis times out the connect only: bound the PSUBSCRIBE reply too (a stopped Redis
+      // that still accepts connections would otherwise hold stop() forever).
+      redisSetTimeout(ctx, tv);
+      const std::string pattern = pubsubPrefix(shard->index) + "*";
+      RedisReplyPtr reply(static_cast<redisReply*>(
+          redisCommand(ctx, "PSUBSCRIBE %b", pattern.data(), pattern.size())));
       subscribed = reply != nullptr && reply->type == REDIS_REPLY_ARRAY;
     }
     if (!subscribed) {
@@ -514,6 +593,7 @@ void RedisStreamEngine::subscribeLoop(Shard* shard) {
       std::lock_guard<std::mutex> lock(shard->sub_mu);
       shard->sub_context = ctx;
     }
+    shard->subscribed = true;
     if (stopping_.load()) {
       // stop() may have looked before the context was published: do not block in a read.
       std::lock_guard<std::mutex> lock(shard->sub_mu);
@@ -523,11 +603,13 @@ void RedisStreamEngine::subscribeLoop(Shard* shard) {
     }
     if (had_subscription) {
       log->warn("redis {} subscription restored after a break", shard->address.text);
-      if (on_resubscribed_) {
-        on_resubscribed_(shard->address.text);
-      }
     } else {
       log->info("subscribed to publications on redis {}", shard->address.text);
+    }
+    // Nodes linked while there was no subscription (a break, or a late first one) missed
+    // publications: they reconnect and resync from history. With none linked, a no-op.
+    if (on_resubscribed_) {
+      on_resubscribed_(shard->address.text);
     }
     had_subscription = true;
     attempt = 0;
@@ -543,10 +625,11 @@ void RedisStreamEngine::subscribeLoop(Shard* shard) {
       if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 4 &&
           reply->element[2]->type == REDIS_REPLY_STRING &&
           reply->element[3]->type == REDIS_REPLY_STRING) {
-        onPublication(std::string(reply->element[2]->str, reply->element[2]->len),
+        onPublication(shard->index, std::string(reply->element[2]->str, reply->element[2]->len),
                       std::string(reply->element[3]->str, reply->element[3]->len));
       }
     }
+    shard->subscribed = false;
     {
       std::lock_guard<std::mutex> lock(shard->sub_mu);
       shard->sub_context = nullptr;

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -62,6 +63,10 @@ class RedisStreamEngine : public StreamEngine {
                         int64_t now_ms) const override;
   HistoryResult userHistory(const std::string& user, const HistoryQuery& query,
                             int64_t now_ms) const override;
+  // Publishes a marker on the stream's instance and waits until our subscription sees it: by
+  // then every earlier publication of that instance has been routed to our nodes.
+  void awaitRouted(const std::string& name, bool user_stream,
+                   std::chrono::milliseconds max) const override;
   // Redis trims and expires history itself.
   size_t expire(int64_t) override { return 0; }
   Result<std::map<std::string, ChannelState>> list() const override;
@@ -83,7 +88,10 @@ class RedisStreamEngine : public StreamEngine {
   PublishOutcome outcomeOf(const RedisValue& reply) const;
   RedisConnection& connectionFor(const std::string& key) const;
   void subscribeLoop(Shard* shard);
-  void onPublication(const std::string& redis_channel, const std::string& payload);
+  void onPublication(size_t shard, const std::string& redis_channel, const std::string& payload);
+  // "herald:p:<db>:" of a shard: pub/sub is shared by every database of a Redis, so the
+  // database number keeps two clusters on one Redis apart.
+  std::string pubsubPrefix(size_t shard) const;
 
   const Options options_;
   const Router& router_;
@@ -93,6 +101,12 @@ class RedisStreamEngine : public StreamEngine {
   std::atomic<uint64_t> publications_{0};
   mutable std::atomic<uint64_t> next_connection_{0};
   std::atomic<bool> stopping_{false};
+  // Markers of awaitRouted(): ours carry `marker_token_`; the highest seen per shard.
+  const std::string marker_token_;
+  mutable std::atomic<uint64_t> next_marker_{0};
+  mutable std::mutex marker_mu_;
+  mutable std::condition_variable marker_cv_;
+  std::vector<uint64_t> markers_seen_;
   // The publish script's sha, once a SCRIPT LOAD told it (batches use EVALSHA after that).
   mutable std::mutex sha_mu_;
   std::string publish_sha_;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -85,6 +86,12 @@ class StreamEngine {
                                 int64_t now_ms) const = 0;
   virtual HistoryResult userHistory(const std::string& user, const HistoryQuery& query,
                                     int64_t now_ms) const = 0;
+
+  // Returns once every publication of the stream made before the call has been handed to this
+  // process's nodes (at most `max` later), so that a recovery reply sent after it cannot
+  // overtake live deliveries it already contains. The memory engine routes while publishing.
+  virtual void awaitRouted(const std::string& /*name*/, bool /*user_stream*/,
+                           std::chrono::milliseconds /*max*/) const {}
 
   // Drops history past its TTL; returns the number of publications dropped.
   virtual size_t expire(int64_t now_ms) = 0;

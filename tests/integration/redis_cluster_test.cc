@@ -3,10 +3,12 @@
 
 #include <gtest/gtest.h>
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "integration/support/cluster.h"
 #include "integration/support/ws_client.h"
@@ -258,6 +260,84 @@ TEST_F(RedisClusterTest, KillNineReplicaWhilePublishingItsNodesFailOverWithoutGa
     ASSERT_TRUE(contiguous(readOffsets(*clients[i], last), 1, last))
         << "client " << i << " on the node of replica " << (i % 2 == 0 ? "A" : "B");
   }
+}
+
+TEST_F(RedisClusterTest, RecoveriesOnOneReplicaWhileAnotherPublishesGiveNoRepeatOrReorder) {
+  startRedis(false);
+  const size_t a = startReplica();
+  const size_t b = startReplica();
+  startNode(replica_addresses_[a]);
+  const size_t on_b = startNode(replica_addresses_[b]);
+  herald::v1::PublishResponse resp;
+  ASSERT_TRUE(publish(a, "feed:busy", "{}", &resp).ok());
+  const std::string epoch = resp.epoch();
+  // A steady publisher through A while clients of B's node join with `since` again and again:
+  // live publications reach B through its subscription, history through reads.
+  std::atomic<bool> stop{false};
+  std::thread publisher([&] {
+    herald::v1::PublishResponse r;
+    while (!stop.load()) {
+      publish(a, "feed:busy", "{}", &r);
+    }
+  });
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (int i = 0; i < 20; ++i) {
+    auto ws = connect(on_b, "");
+    ws->send(json{{"type", "subscribe"},
+                  {"id", 1},
+                  {"channels", {"feed:busy"}},
+                  {"since", {{"feed:busy", {{"offset", 1}, {"epoch", epoch}}}}}}
+                 .dump());
+    clients.push_back(std::move(ws));
+    std::this_thread::sleep_for(20ms);  // spread the joins over the publishing
+  }
+  stop = true;
+  publisher.join();
+  ASSERT_TRUE(publish(a, "feed:busy", "{}", &resp).ok());
+  const uint64_t last = resp.offset();
+  for (size_t i = 0; i < clients.size(); ++i) {
+    std::vector<uint64_t> offsets;
+    std::optional<json> recovery;
+    // The recovery frame may come after `last` (history read once `last` was published).
+    while (offsets.empty() || offsets.back() < last || !recovery) {
+      auto frame = clients[i]->next(20s);
+      ASSERT_TRUE(frame.has_value()) << "client " << i;
+      if ((*frame)["type"] == "message") {
+        offsets.push_back((*frame)["offset"].get<uint64_t>());
+      } else if ((*frame)["type"] == "recovery") {
+        recovery = *frame;
+      }
+    }
+    ASSERT_TRUE(recovery.has_value());
+    EXPECT_TRUE((*recovery)["recovered"].get<bool>()) << recovery->dump();
+    EXPECT_TRUE(contiguous(offsets, 2, last)) << "client " << i;
+  }
+}
+
+TEST_F(RedisClusterTest, ASubscriptionCutWhileRedisStaysUpLosesNothingForThatReplicasNodes) {
+  startRedis(false);
+  const size_t a = startReplica();
+  const size_t b = startReplica();
+  startNode(replica_addresses_[a]);
+  const size_t on_b = startNode(replica_addresses_[b]);
+  auto ws = connect(on_b, "subscribe=feed:cut");
+  ASSERT_TRUE(eventually([&] { return subscribers(b, "feed:cut") == 1; }, 15s));
+  herald::v1::PublishResponse resp;
+  for (int i = 1; i <= 20; ++i) {
+    ASSERT_TRUE(publish(a, "feed:cut", "{}", &resp).ok());
+    if (i == 10) {
+      // Redis drops every pub/sub connection (as when one outgrows its output buffer).
+      auto killed = runCommand(
+          "/usr/bin/redis-cli",
+          {"-p", std::to_string(redis_->port()), "CLIENT", "KILL", "TYPE", "pubsub"}, 10s);
+      ASSERT_EQ(killed.exit_code, 0) << killed.err;
+    }
+  }
+  for (int i = 21; i <= 40; ++i) {
+    ASSERT_TRUE(publish(a, "feed:cut", "{}", &resp).ok());
+  }
+  // Published through A while B's subscription was down: B's node resyncs from history.
+  EXPECT_TRUE(contiguous(readOffsets(*ws, 40), 1, 40));
 }
 
 TEST_F(RedisClusterTest, ClientMovingToAnotherReplicasNodeRecoversFromRedisHistory) {
