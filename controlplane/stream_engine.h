@@ -62,8 +62,9 @@ class StreamEngine {
                                  const std::string& data, const std::string& idempotency_key,
                                  int64_t ts_unix_ms, const HistoryPolicy& history,
                                  const Router& router) = 0;
-  // Publishes `items` in order; returns one outcome per item published or attempted: the
-  // last one carries the status when one failed (items after it were not attempted).
+  // Publishes `items` in order (per channel); returns one outcome per item up to the first
+  // failure, whose status the last one carries. The memory engine attempts nothing after it;
+  // the redis engine may have published later items that live on other Redis instances.
   virtual std::vector<PublishOutcome> publishBatch(const std::vector<PublishItem>& items,
                                                    const Router& router) {
     std::vector<PublishOutcome> out;
