@@ -9,13 +9,6 @@
 namespace herald::control {
 namespace {
 
-timeval toTimeval(std::chrono::milliseconds ms) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
-}
-
 bool parsePort(const std::string& text, int* port) {
   if (text.empty() || text.size() > 5 ||
       text.find_first_not_of("0123456789") != std::string::npos) {
@@ -26,6 +19,13 @@ bool parsePort(const std::string& text, int* port) {
 }
 
 }  // namespace
+
+timeval toTimeval(std::chrono::milliseconds ms) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
 
 void ReplyDeleter::operator()(redisReply* reply) const { freeReplyObject(reply); }
 
@@ -137,28 +137,12 @@ Status RedisConnection::connectLocked() {
 }
 
 Result<RedisValue> RedisConnection::command(const std::vector<std::string>& args) {
-  std::vector<const char*> argv;
-  std::vector<size_t> lengths;
-  argv.reserve(args.size());
-  lengths.reserve(args.size());
-  for (const auto& a : args) {
-    argv.push_back(a.data());
-    lengths.push_back(a.size());
+  // A pipeline of one: a command lost or timed out after sending is not sent again.
+  PipelineResult result = pipeline({args});
+  if (!result.status.isOk()) {
+    return result.status;
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  if (Status s = readyLocked(); !s.isOk()) {
-    return s;
-  }
-  RedisReplyPtr reply(static_cast<redisReply*>(
-      redisCommandArgv(context_, static_cast<int>(argv.size()), argv.data(), lengths.data())));
-  if (reply == nullptr) {
-    // Lost or timed out after sending: the command may have run, so it is not sent again.
-    std::string why = context_->errstr;
-    redisFree(context_);
-    context_ = nullptr;
-    return Status(ErrorCode::kUnavailable, "redis " + address_.text + ": " + why);
-  }
-  return toValue(reply.get());
+  return std::move(result.replies.front());
 }
 
 Status RedisConnection::readyLocked() {

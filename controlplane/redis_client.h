@@ -3,6 +3,8 @@
 // A small synchronous Redis client over hiredis: one connection, reconnected on demand, with
 // connect and command timeouts so that an unreachable Redis fails calls fast (UNAVAILABLE).
 
+#include <sys/time.h>
+
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -24,6 +26,9 @@ struct RedisAddress {
   std::string text;  // as given, for messages
 };
 Result<RedisAddress> parseRedisAddress(const std::string& text);
+
+// hiredis takes its timeouts as a timeval.
+timeval toTimeval(std::chrono::milliseconds ms);
 
 struct ReplyDeleter {
   void operator()(redisReply* reply) const;

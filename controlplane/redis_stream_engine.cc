@@ -86,6 +86,17 @@ Status unexpected(const RedisValue& v, const char* what) {
   return Status(ErrorCode::kInternal, std::string(what) + ": unexpected reply from redis");
 }
 
+// What a stream stores and publishes; offset and epoch are added by the script's caller.
+herald::v1::Publication publicationOf(const std::string& channel, const std::string& event,
+                                      const std::string& data, int64_t ts_unix_ms) {
+  herald::v1::Publication pub;
+  pub.set_channel(channel);
+  pub.set_event(event);
+  pub.set_data(data);
+  pub.set_ts_unix_ms(ts_unix_ms);
+  return pub;
+}
+
 uint64_t toU64(const std::string& text) {
   return text.empty() ? 0 : std::strtoull(text.c_str(), nullptr, 10);
 }
@@ -153,9 +164,13 @@ size_t RedisStreamEngine::shardFor(const std::string& stream_key) const {
 }
 
 RedisConnection& RedisStreamEngine::connectionFor(const std::string& key) const {
-  Shard& shard = *shards_[shardFor(key)];
+  return connectionOf(shardFor(key));
+}
+
+RedisConnection& RedisStreamEngine::connectionOf(size_t shard) const {
+  const Shard& s = *shards_[shard];
   const uint64_t n = next_connection_.fetch_add(1, std::memory_order_relaxed);
-  return *shard.pool[n % shard.pool.size()];
+  return *s.pool[n % s.pool.size()];
 }
 
 void RedisStreamEngine::start() {
@@ -258,13 +273,10 @@ std::vector<PublishOutcome> RedisStreamEngine::publishBatch(const std::vector<Pu
       sha = publish_sha_;
     }
     for (size_t i : indexes) {
-      herald::v1::Publication pub;
-      pub.set_channel(items[i].channel);
-      pub.set_event(items[i].event);
-      pub.set_data(items[i].data);
-      pub.set_ts_unix_ms(items[i].ts_unix_ms);
-      std::vector<std::string> args =
-          publishArgs(items[i].channel, pub, items[i].history, items[i].idempotency_key);
+      std::vector<std::string> args = publishArgs(
+          items[i].channel,
+          publicationOf(items[i].channel, items[i].event, items[i].data, items[i].ts_unix_ms),
+          items[i].history, items[i].idempotency_key);
       if (sha.empty()) {
         args.insert(args.begin(), {"EVAL", kPublishScript});
       } else {
@@ -272,8 +284,7 @@ std::vector<PublishOutcome> RedisStreamEngine::publishBatch(const std::vector<Pu
       }
       commands.push_back(std::move(args));
     }
-    Shard& s = *shards_[shard];
-    auto result = s.pool[next_connection_.fetch_add(1) % s.pool.size()]->pipeline(commands);
+    auto result = connectionOf(shard).pipeline(commands);
     if (sha.empty() && !result.replies.empty() &&
         result.replies[0].type == RedisValue::Type::kString) {
       std::lock_guard<std::mutex> lock(sha_mu_);
@@ -307,23 +318,15 @@ PublishOutcome RedisStreamEngine::publish(const std::string& channel, const std:
                                           const std::string& data,
                                           const std::string& idempotency_key, int64_t ts_unix_ms,
                                           const HistoryPolicy& history, const Router&) {
-  herald::v1::Publication pub;
-  pub.set_channel(channel);
-  pub.set_event(event);
-  pub.set_data(data);
-  pub.set_ts_unix_ms(ts_unix_ms);
-  return append(channel, pub, history, idempotency_key,
+  return append(channel, publicationOf(channel, event, data, ts_unix_ms), history, idempotency_key,
                 [&] { return router_.nodesForChannel(channel); });
 }
 
 PublishOutcome RedisStreamEngine::sendToUser(const std::string& user, const std::string& event,
                                              const std::string& data, int64_t ts_unix_ms,
                                              const HistoryPolicy& history, const Router&) {
-  herald::v1::Publication pub;
-  pub.set_event(event);
-  pub.set_data(data);
-  pub.set_ts_unix_ms(ts_unix_ms);
-  return append(userKey(user), pub, history, "",
+  // Personal publications carry no channel: the stream key says whose they are.
+  return append(userKey(user), publicationOf("", event, data, ts_unix_ms), history, "",
                 [&] { return router_.forUser(user, [](NodeSink&) {}); });
 }
 
@@ -557,9 +560,7 @@ void RedisStreamEngine::subscribeLoop(Shard* shard) {
   int attempt = 0;
   std::mt19937 rng{std::random_device{}()};
   while (!stopping_.load()) {
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(options_.timeout.count() / 1000);
-    tv.tv_usec = static_cast<suseconds_t>((options_.timeout.count() % 1000) * 1000);
+    const timeval tv = toTimeval(options_.timeout);
     redisContext* ctx =
         redisConnectWithTimeout(shard->address.host.c_str(), shard->address.port, tv);
     bool subscribed = false;

@@ -87,6 +87,7 @@ class RedisStreamEngine : public StreamEngine {
                                        const std::string& idempotency_key) const;
   PublishOutcome outcomeOf(const RedisValue& reply) const;
   RedisConnection& connectionFor(const std::string& key) const;
+  RedisConnection& connectionOf(size_t shard) const;
   void subscribeLoop(Shard* shard);
   void onPublication(size_t shard, const std::string& redis_channel, const std::string& payload);
   // "herald:p:<db>:" of a shard: pub/sub is shared by every database of a Redis, so the
