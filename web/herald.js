@@ -306,7 +306,6 @@ export class HeraldClient {
       /* ignore */
     }
     this._onClose(ws, code, reason);
-    this._ws = null;
   }
 
   _scheduleRefresh() {
