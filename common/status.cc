@@ -32,4 +32,17 @@ const char* errorCodeName(ErrorCode code) {
   return "internal";
 }
 
+ErrorCode errorCodeFromName(std::string_view name) {
+  for (ErrorCode code :
+       {ErrorCode::kOk, ErrorCode::kBadRequest, ErrorCode::kUnauthorized,
+        ErrorCode::kPermissionDenied, ErrorCode::kLimitExceeded, ErrorCode::kRateLimited,
+        ErrorCode::kNotFound, ErrorCode::kTooLarge, ErrorCode::kInternal, ErrorCode::kAlreadyExists,
+        ErrorCode::kUnavailable, ErrorCode::kConflict}) {
+    if (name == errorCodeName(code)) {
+      return code;
+    }
+  }
+  return ErrorCode::kInternal;
+}
+
 }  // namespace herald

@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace herald {
@@ -18,13 +19,16 @@ enum class ErrorCode {
   kNotFound,
   kTooLarge,
   kInternal,
-  // Internal only (control plane), mapped to gRPC codes; never sent to WebSocket clients.
+  // Control plane: mapped to gRPC codes. `unavailable` also reaches WebSocket clients (a
+  // client publish the control plane could not take); the other two never do.
   kAlreadyExists,
   kUnavailable,
   kConflict,  // a concurrent change elsewhere won (gRPC ABORTED): retry
 };
 
 const char* errorCodeName(ErrorCode code);
+// The code named `name` (errorCodeName's inverse); kInternal for an unknown name.
+ErrorCode errorCodeFromName(std::string_view name);
 
 // A small status value for hot paths, where exceptions are not used.
 class Status {

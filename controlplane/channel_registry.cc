@@ -59,7 +59,7 @@ PublishOutcome ChannelRegistry::append(Stream& stream, herald::v1::Deliver deliv
 PublishOutcome ChannelRegistry::publish(const std::string& channel, const std::string& event,
                                         const std::string& data, const std::string& idempotency_key,
                                         int64_t ts_unix_ms, const HistoryPolicy& history,
-                                        const Router& router) {
+                                        const Router& router, const PublisherInfo& publisher) {
   Stripe& stripe = stripeFor(channel);
   std::lock_guard<std::mutex> lock(stripe.mu);
   Stream& ch = stripe.streams[channel];
@@ -80,6 +80,8 @@ PublishOutcome ChannelRegistry::publish(const std::string& channel, const std::s
   pub->set_event(event);
   pub->set_data(data);
   pub->set_ts_unix_ms(ts_unix_ms);
+  pub->set_publisher_user(publisher.user);
+  pub->set_publisher_client(publisher.client);
   PublishOutcome outcome =
       append(ch, std::move(deliver), history, steadyMillis(),
              [&](const Router::Visit& visit) { return router.forChannel(channel, visit); });

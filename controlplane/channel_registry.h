@@ -31,8 +31,8 @@ class ChannelRegistry : public StreamEngine {
 
   PublishOutcome publish(const std::string& channel, const std::string& event,
                          const std::string& data, const std::string& idempotency_key,
-                         int64_t ts_unix_ms, const HistoryPolicy& history,
-                         const Router& router) override;
+                         int64_t ts_unix_ms, const HistoryPolicy& history, const Router& router,
+                         const PublisherInfo& publisher) override;
   PublishOutcome sendToUser(const std::string& user, const std::string& event,
                             const std::string& data, int64_t ts_unix_ms,
                             const HistoryPolicy& history, const Router& router) override;

@@ -328,8 +328,9 @@ grpc::Status ControlService::publishValidated(const herald::v1::PublishRequest& 
                                               std::string_view ns,
                                               herald::v1::PublishResponse* resp) {
   const HistoryPolicy history = historyPolicyFor(*store_.snapshot(), ns);
-  PublishOutcome out = channels_.publish(req.channel(), req.event(), req.data(),
-                                         req.idempotency_key(), unixMillis(), history, router_);
+  PublishOutcome out =
+      channels_.publish(req.channel(), req.event(), req.data(), req.idempotency_key(), unixMillis(),
+                        history, router_, PublisherInfo{});
   if (!out.status.isOk()) {
     return toGrpc(out.status);
   }

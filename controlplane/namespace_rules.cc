@@ -131,7 +131,8 @@ bool parseSubscribeRule(const std::string& text, herald::v1::SubscribeRule* out)
   return true;
 }
 
-HistoryPolicy historyPolicyFor(const herald::v1::ConfigSnapshot& config, std::string_view ns) {
+const herald::v1::Namespace* namespaceFor(const herald::v1::ConfigSnapshot& config,
+                                          std::string_view ns) {
   const herald::v1::Namespace* fallback = nullptr;
   const herald::v1::Namespace* match = nullptr;
   for (const auto& candidate : config.namespaces()) {
@@ -143,7 +144,11 @@ HistoryPolicy historyPolicyFor(const herald::v1::ConfigSnapshot& config, std::st
       fallback = &candidate;
     }
   }
-  const herald::v1::Namespace* chosen = match != nullptr ? match : fallback;
+  return match != nullptr ? match : fallback;
+}
+
+HistoryPolicy historyPolicyFor(const herald::v1::ConfigSnapshot& config, std::string_view ns) {
+  const herald::v1::Namespace* chosen = namespaceFor(config, ns);
   HistoryPolicy policy;
   if (chosen != nullptr) {
     policy.size = chosen->history_size();

@@ -26,6 +26,9 @@ herald::v1::Limits withLimitDefaults(const herald::v1::Limits& limits);
 // granted. Returns false for anything else.
 bool parseSubscribeRule(const std::string& text, herald::v1::SubscribeRule* out);
 const char* subscribeRuleName(herald::v1::SubscribeRule rule);
+// The settings of namespace `ns`, else of the default namespace (empty name), else null.
+const herald::v1::Namespace* namespaceFor(const herald::v1::ConfigSnapshot& config,
+                                          std::string_view ns);
 // The history kept for channels of namespace `ns` (falling back to the default namespace).
 HistoryPolicy historyPolicyFor(const herald::v1::ConfigSnapshot& config, std::string_view ns);
 // The history kept for each user's personal stream.

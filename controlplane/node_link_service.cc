@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "common/logging.h"
+#include "controlplane/client_publish.h"
 
 namespace herald::control {
 
@@ -97,6 +98,13 @@ grpc::Status NodeLinkService::Session(
           session->send(reply);
         }
         break;
+      case herald::v1::NodeMessage::kPublish: {
+        auto reply = std::make_shared<herald::v1::ControlMessage>();
+        *reply->mutable_published() =
+            publishForClient(store_, channels_, router_, message.publish());
+        session->send(std::move(reply));
+        break;
+      }
       case herald::v1::NodeMessage::kPresence:
         presence_.onReply(message.presence());
         break;

@@ -18,7 +18,7 @@
 namespace herald::control {
 
 // NodeLink.Session: Hello → full config snapshot → Ack/Nack, stats, interest deltas,
-// recovery requests (answered from history) and presence replies.
+// recovery requests (answered from history), client publications and presence replies.
 class NodeLinkService final : public herald::v1::NodeLink::Service {
  public:
   // Most publications and data bytes in one RecoverResponse page.

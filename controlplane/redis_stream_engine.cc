@@ -88,12 +88,15 @@ Status unexpected(const RedisValue& v, const char* what) {
 
 // What a stream stores and publishes; offset and epoch are added by the script's caller.
 herald::v1::Publication publicationOf(const std::string& channel, const std::string& event,
-                                      const std::string& data, int64_t ts_unix_ms) {
+                                      const std::string& data, int64_t ts_unix_ms,
+                                      const PublisherInfo& publisher = {}) {
   herald::v1::Publication pub;
   pub.set_channel(channel);
   pub.set_event(event);
   pub.set_data(data);
   pub.set_ts_unix_ms(ts_unix_ms);
+  pub.set_publisher_user(publisher.user);
+  pub.set_publisher_client(publisher.client);
   return pub;
 }
 
@@ -273,10 +276,11 @@ std::vector<PublishOutcome> RedisStreamEngine::publishBatch(const std::vector<Pu
       sha = publish_sha_;
     }
     for (size_t i : indexes) {
-      std::vector<std::string> args = publishArgs(
-          items[i].channel,
-          publicationOf(items[i].channel, items[i].event, items[i].data, items[i].ts_unix_ms),
-          items[i].history, items[i].idempotency_key);
+      std::vector<std::string> args =
+          publishArgs(items[i].channel,
+                      publicationOf(items[i].channel, items[i].event, items[i].data,
+                                    items[i].ts_unix_ms, items[i].publisher),
+                      items[i].history, items[i].idempotency_key);
       if (sha.empty()) {
         args.insert(args.begin(), {"EVAL", kPublishScript});
       } else {
@@ -317,9 +321,10 @@ std::vector<PublishOutcome> RedisStreamEngine::publishBatch(const std::vector<Pu
 PublishOutcome RedisStreamEngine::publish(const std::string& channel, const std::string& event,
                                           const std::string& data,
                                           const std::string& idempotency_key, int64_t ts_unix_ms,
-                                          const HistoryPolicy& history, const Router&) {
-  return append(channel, publicationOf(channel, event, data, ts_unix_ms), history, idempotency_key,
-                [&] { return router_.nodesForChannel(channel); });
+                                          const HistoryPolicy& history, const Router&,
+                                          const PublisherInfo& publisher) {
+  return append(channel, publicationOf(channel, event, data, ts_unix_ms, publisher), history,
+                idempotency_key, [&] { return router_.nodesForChannel(channel); });
 }
 
 PublishOutcome RedisStreamEngine::sendToUser(const std::string& user, const std::string& event,

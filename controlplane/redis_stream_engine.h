@@ -51,8 +51,8 @@ class RedisStreamEngine : public StreamEngine {
 
   PublishOutcome publish(const std::string& channel, const std::string& event,
                          const std::string& data, const std::string& idempotency_key,
-                         int64_t ts_unix_ms, const HistoryPolicy& history,
-                         const Router& router) override;
+                         int64_t ts_unix_ms, const HistoryPolicy& history, const Router& router,
+                         const PublisherInfo& publisher) override;
   // One pipeline per Redis instance: a batch of 1,000 costs a few round trips, not 1,000.
   std::vector<PublishOutcome> publishBatch(const std::vector<PublishItem>& items,
                                            const Router& router) override;

@@ -37,6 +37,12 @@ struct HistoryQuery {
   size_t max_bytes = 0;  // 0 = no limit
 };
 
+// Who sent a client publication (WebSocket `publish`); empty for Control API publications.
+struct PublisherInfo {
+  std::string user;
+  std::string client;
+};
+
 // One publication of a batch; `channel` and `data` are already validated.
 struct PublishItem {
   std::string channel;
@@ -45,6 +51,7 @@ struct PublishItem {
   std::string idempotency_key;
   int64_t ts_unix_ms = 0;
   HistoryPolicy history;
+  PublisherInfo publisher;
 };
 
 /**
@@ -61,7 +68,7 @@ class StreamEngine {
   virtual PublishOutcome publish(const std::string& channel, const std::string& event,
                                  const std::string& data, const std::string& idempotency_key,
                                  int64_t ts_unix_ms, const HistoryPolicy& history,
-                                 const Router& router) = 0;
+                                 const Router& router, const PublisherInfo& publisher) = 0;
   // Publishes `items` in order (per channel); returns one outcome per item up to the first
   // failure, whose status the last one carries. The memory engine attempts nothing after it;
   // the redis engine may have published later items that live on other Redis instances.
@@ -71,7 +78,7 @@ class StreamEngine {
     out.reserve(items.size());
     for (const auto& item : items) {
       out.push_back(publish(item.channel, item.event, item.data, item.idempotency_key,
-                            item.ts_unix_ms, item.history, router));
+                            item.ts_unix_ms, item.history, router, item.publisher));
       if (!out.back().status.isOk()) {
         break;
       }

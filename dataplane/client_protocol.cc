@@ -158,13 +158,25 @@ ParsedFrame parseClientFrame(std::string_view text) {
     cmd.type = CommandType::kPublish;
     auto channel = frame.find("channel");
     auto data = frame.find("data");
+    auto event = frame.find("event");
+    auto key = frame.find("idempotency_key");
     if (channel == frame.end() || !channel->is_string()) {
       out.status = bad("'channel' is required and must be a string");
     } else if (data == frame.end()) {
       out.status = bad("'data' is required");
+    } else if (event != frame.end() && !event->is_string()) {
+      out.status = bad("'event' must be a string");
+    } else if (key != frame.end() && !key->is_string()) {
+      out.status = bad("'idempotency_key' must be a string");
     } else {
       cmd.channel = channel->get<std::string>();
       cmd.data = data->dump();
+      if (event != frame.end()) {
+        cmd.event = event->get<std::string>();
+      }
+      if (key != frame.end()) {
+        cmd.idempotency_key = key->get<std::string>();
+      }
     }
   } else if (name == "authenticate") {
     cmd.type = CommandType::kAuthenticate;
@@ -314,6 +326,19 @@ std::string buildErrorFrame(std::optional<uint64_t> id, ErrorCode code,
   frame["message"] = message;
   // Messages may quote client input: replace invalid UTF-8 instead of failing.
   return frame.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string buildPublishReplyFrame(std::optional<uint64_t> id, uint64_t offset,
+                                   const std::string& epoch, bool duplicate) {
+  json frame = {{"type", "reply"}};
+  appendId(&frame, id);
+  frame["ok"] = true;
+  frame["offset"] = offset;
+  frame["epoch"] = epoch;
+  if (duplicate) {
+    frame["duplicate"] = true;
+  }
+  return frame.dump();
 }
 
 std::string buildPongFrame(std::optional<uint64_t> id) {

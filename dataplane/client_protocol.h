@@ -31,6 +31,8 @@ struct ClientCommand {
   std::optional<StreamPosition> user_since;  // authenticate: recover the personal stream
   std::string channel;                       // publish
   std::string data;                          // publish: JSON text, re-serialised compactly
+  std::string event;                         // publish: optional event name
+  std::string idempotency_key;               // publish: optional, makes a retry safe
   std::string token;                         // authenticate
 };
 
@@ -63,6 +65,10 @@ std::string buildConnectedFrame(const std::string& client, const std::string& no
 std::string buildReplyFrame(std::optional<uint64_t> id, const std::vector<std::string>& channels);
 std::string buildErrorFrame(std::optional<uint64_t> id, ErrorCode code, const std::string& message);
 std::string buildPongFrame(std::optional<uint64_t> id);
+// The answer to a client publish: where the publication landed (`duplicate`: an earlier
+// publish with the same idempotency key did, and this one was not published again).
+std::string buildPublishReplyFrame(std::optional<uint64_t> id, uint64_t offset,
+                                   const std::string& epoch, bool duplicate);
 
 // The end of a recovery: `missed` publications were sent before it; live ones follow.
 // `channel` empty means the user's personal stream (then `user` is named). `reason` is set

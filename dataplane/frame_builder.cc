@@ -50,6 +50,17 @@ std::string buildMessageFrame(const herald::v1::Deliver& deliver) {
     out.append(",\"epoch\":");
     appendJsonString(&out, pub.epoch());
   }
+  if (!pub.publisher_client().empty()) {  // sent by a WebSocket client: say who
+    out.append(",\"publisher\":{");
+    if (!pub.publisher_user().empty()) {
+      out.append("\"user\":");
+      appendJsonString(&out, pub.publisher_user());
+      out.push_back(',');
+    }
+    out.append("\"client\":");
+    appendJsonString(&out, pub.publisher_client());
+    out.push_back('}');
+  }
   out.append(",\"data\":");
   out.append(pub.data());
   out.append(",\"ts\":");

@@ -93,6 +93,15 @@ std::string Node::start() {
       *message.mutable_recover() = request;
       return link_ != nullptr && link_->send(std::move(message));
     };
+    ctx.publish = [this](const herald::v1::ClientPublish& request) {
+      // Not queued for a later session: the client hears "unavailable" now and may retry.
+      if (link_ == nullptr || !link_->connected()) {
+        return false;
+      }
+      herald::v1::NodeMessage message;
+      *message.mutable_publish() = request;
+      return link_->send(std::move(message));
+    };
     ctx.http = [this](const std::string& path, int* status, std::string* type, std::string* body) {
       http(path, status, type, body);
     };
@@ -157,6 +166,12 @@ std::string Node::start() {
     const uint64_t shard = page.request_id() >> 48;
     if (shard < shards_.size()) {
       shards_[shard]->recovered(std::make_shared<const herald::v1::RecoverResponse>(page));
+    }
+  };
+  callbacks.published = [this](const herald::v1::ClientPublishResult& result) {
+    const uint64_t shard = result.request_id() >> 48;
+    if (shard < shards_.size()) {
+      shards_[shard]->published(std::make_shared<const herald::v1::ClientPublishResult>(result));
     }
   };
   callbacks.presence_query = [this](const herald::v1::PresenceQuery& q) { presence(q); };
@@ -293,6 +308,14 @@ constexpr std::pair<const char*, ShardCounter> kSummedCounters[] = {
     {"recoveries", &ShardCounters::recoveries},
     {"recoveries_failed", &ShardCounters::recoveries_failed},
     {"messages_recovered", &ShardCounters::messages_recovered},
+    {"client_publishes", &ShardCounters::client_publishes},
+    {"frames_too_large", &ShardCounters::frames_too_large},
+    {"invalid_utf8", &ShardCounters::invalid_utf8},
+    {"protocol_violations", &ShardCounters::protocol_violations},
+    {"handshake_timeouts", &ShardCounters::handshake_timeouts},
+    {"auth_timeouts", &ShardCounters::auth_timeouts},
+    {"publish_denied", &ShardCounters::publish_denied},
+    {"publish_failed", &ShardCounters::publish_failed},
 };
 
 }  // namespace

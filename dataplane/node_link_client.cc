@@ -239,6 +239,11 @@ void NodeLinkClient::runSession() {
         case herald::v1::ControlMessage::kUserLimit:
           callbacks_.user_limit(message.user_limit());
           break;
+        case herald::v1::ControlMessage::kPublished:
+          if (callbacks_.published) {
+            callbacks_.published(message.published());
+          }
+          break;
         case herald::v1::ControlMessage::kRecovered:
           if (callbacks_.recovered) {
             callbacks_.recovered(message.recovered());

@@ -39,6 +39,7 @@ struct NodeLinkCallbacks {
   std::function<void(const herald::v1::DisconnectCommand&)> disconnect;
   std::function<void(const herald::v1::UserLimit&)> user_limit;
   std::function<void(const herald::v1::RecoverResponse&)> recovered;
+  std::function<void(const herald::v1::ClientPublishResult&)> published;
   std::function<void(const herald::v1::PresenceQuery&)> presence_query;
   // A new session starts: state the previous one established (user blocks) is void.
   std::function<void()> session_started;

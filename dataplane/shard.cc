@@ -15,6 +15,7 @@
 #include "common/logging.h"
 #include "dataplane/client_protocol.h"
 #include "dataplane/frame_builder.h"
+#include "dataplane/pending_publishes.h"
 #include "dataplane/permissions.h"
 #include "dataplane/subscription_index.h"
 #include "dataplane/ws_config.h"
@@ -78,6 +79,10 @@ constexpr size_t kSocketWindowBytes = 256 * 1024;
 constexpr auto kFlushInterval = std::chrono::milliseconds(2);
 // A recovery that has not finished by then reports recovered:false ("timeout").
 constexpr int64_t kRecoveryTimeoutMs = 10000;
+// How long a client publication may wait for the control plane's answer.
+constexpr int64_t kPublishTimeoutMs = 5000;
+// Publications of one connection waiting for an answer at once.
+constexpr uint16_t kMaxPublishesInFlight = 64;
 
 // What Shard needs of its engine; one engine per WebSocket flavour (ws://, wss://).
 class Shard::Impl {
@@ -93,6 +98,7 @@ class Shard::Impl {
   virtual void applySettings(NodeSettingsPtr settings) = 0;
   virtual void disconnect(const herald::v1::DisconnectCommand& cmd) = 0;
   virtual void recovered(const herald::v1::RecoverResponse& page) = 0;
+  virtual void published(const herald::v1::ClientPublishResult& result) = 0;
   virtual void presence(const herald::v1::PresenceQuery& query,
                         const Shard::PresenceDone& done) = 0;
   virtual void beginShutdown(uint16_t code, const std::string& reason) = 0;
@@ -636,6 +642,81 @@ class ShardEngine final : public Shard::Impl {
     return true;
   }
 
+  // A client's `publish`: checked here (namespace flag, subscribe rule, answers in flight),
+  // then published by the control plane, which answers through published().
+  void publishFromClient(WsConnection* con, std::optional<uint64_t> frame_id,
+                         const ClientCommand& cmd) {
+    Status allowed = checkPublish(con, cmd.channel);
+    if (!allowed.isOk()) {
+      counters_.publish_denied.fetch_add(1, std::memory_order_relaxed);
+      sendError(con, frame_id, allowed);
+      return;
+    }
+    if (con->publishes_in_flight >= kMaxPublishesInFlight) {
+      counters_.publish_denied.fetch_add(1, std::memory_order_relaxed);
+      sendError(con, frame_id,
+                Status(ErrorCode::kLimitExceeded,
+                       "more than " + std::to_string(kMaxPublishesInFlight) +
+                           " publications waiting for an answer; wait for their replies"));
+      return;
+    }
+    herald::v1::ClientPublish request;
+    const uint64_t id = (static_cast<uint64_t>(ctx_.index) << 48) | next_publish_++;
+    request.set_request_id(id);
+    request.set_channel(cmd.channel);
+    request.set_event(cmd.event);
+    request.set_data(cmd.data);
+    request.set_idempotency_key(cmd.idempotency_key);
+    request.set_user(con->user);
+    request.set_client(clientId(*con));
+    if (!ctx_.publish || !ctx_.publish(request)) {
+      counters_.publish_failed.fetch_add(1, std::memory_order_relaxed);
+      sendError(con, frame_id,
+                Status(ErrorCode::kUnavailable,
+                       "herald-control is not reachable from this node; nothing was published"));
+      return;
+    }
+    ++con->publishes_in_flight;
+    pending_publishes_.add(id, {con, frame_id, steadyMillis() + kPublishTimeoutMs});
+  }
+
+  Status checkPublish(const WsConnection* con, const std::string& channel) const {
+    auto name = parseChannelName(channel);
+    if (!name.isOk()) {
+      return Status(ErrorCode::kBadRequest,
+                    "channel '" + channel.substr(0, 300) + "': " + name.status().message());
+    }
+    const herald::v1::Namespace& ns = settings_->namespaceFor(name->ns);
+    if (!ns.allow_client_publish()) {
+      return Status(ErrorCode::kPermissionDenied,
+                    "client publish is not allowed in namespace '" + std::string(name->ns) + "'");
+    }
+    // Whoever may not read a channel may not write to it either.
+    Status readable = checkSubscribe(ns, name.value(), channel, con->claims.get());
+    if (!readable.isOk()) {
+      return Status(readable.code(), "publish refused: " + readable.message());
+    }
+    return Status::ok();
+  }
+
+  void published(const herald::v1::ClientPublishResult& result) override {
+    auto entry = pending_publishes_.take(result.request_id());
+    if (!entry) {
+      return;  // the connection closed, or the answer came after the timeout
+    }
+    WsConnection* con = entry->con;
+    --con->publishes_in_flight;
+    if (!result.error().empty()) {
+      counters_.publish_failed.fetch_add(1, std::memory_order_relaxed);
+      sendText(con, buildErrorFrame(entry->frame_id, errorCodeFromName(result.error()),
+                                    result.message()));
+      return;
+    }
+    counters_.client_publishes.fetch_add(1, std::memory_order_relaxed);
+    sendText(con, buildPublishReplyFrame(entry->frame_id, result.offset(), result.epoch(),
+                                         result.duplicate()));
+  }
+
   void sendError(WsConnection* con, std::optional<uint64_t> id, const Status& status) {
     counters_.protocol_errors.fetch_add(1, std::memory_order_relaxed);
     sendText(con, buildErrorFrame(id, status.code(), status.message()));
@@ -908,6 +989,16 @@ class ShardEngine final : public Shard::Impl {
           applyRecoveryStep(con, r, failed);
         }
       }
+      for (const auto& entry : pending_publishes_.takeOverdue(now_ms)) {
+        --entry.con->publishes_in_flight;
+        counters_.publish_failed.fetch_add(1, std::memory_order_relaxed);
+        sendText(entry.con,
+                 buildErrorFrame(entry.frame_id, ErrorCode::kUnavailable,
+                                 "no answer from herald-control within " +
+                                     std::to_string(kPublishTimeoutMs / 1000) +
+                                     " s: the publication may or may not have been published; "
+                                     "retry with the same idempotency_key"));
+      }
       for (auto& [con, code] : closing) {
         if (con->get_state() != websocketpp::session::state::open) {
           continue;
@@ -918,6 +1009,7 @@ class ShardEngine final : public Shard::Impl {
           counters_.tokens_expired.fetch_add(1, std::memory_order_relaxed);
           closeWith(con, code, "token expired");
         } else {
+          counters_.auth_timeouts.fetch_add(1, std::memory_order_relaxed);
           closeWith(con, code, "authentication required");
         }
       }
@@ -931,17 +1023,44 @@ class ShardEngine final : public Shard::Impl {
         .count();
   }
 
+  // Closes websocketpp sends by itself for bad frames (docs/protocol.md close codes).
+  void countProtocolClose(websocketpp::close::status::value code) {
+    switch (code) {
+      case websocketpp::close::status::message_too_big:  // 1009
+        counters_.frames_too_large.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case websocketpp::close::status::invalid_payload:  // 1007, e.g. invalid UTF-8
+        counters_.invalid_utf8.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case websocketpp::close::status::protocol_error:  // 1002
+        counters_.protocol_violations.fetch_add(1, std::memory_order_relaxed);
+        break;
+      default:
+        break;
+    }
+  }
+
   void onClosed(websocketpp::connection_hdl hdl) {
     auto ptr = server_.get_con_from_hdl(hdl);
     WsConnection* con = ptr.get();
     if (!con->open) {
-      return;  // failed handshake: never registered
+      // A failed handshake: never registered. One that never finished in time is counted.
+      if (con->get_ec() ==
+          websocketpp::error::make_error_code(websocketpp::error::open_handshake_timeout)) {
+        counters_.handshake_timeouts.fetch_add(1, std::memory_order_relaxed);
+      }
+      return;
     }
+    countProtocolClose(con->get_local_close_code());
     con->open = false;
     for (const auto& recovery : con->recovering) {
       recoveries_.erase(recovery->requestId());
     }
     con->recovering.clear();
+    if (con->publishes_in_flight > 0) {
+      pending_publishes_.forget(con);
+      con->publishes_in_flight = 0;
+    }
     if (con->backlog) {
       dropBacklog(con);
     }
@@ -1062,25 +1181,9 @@ class ShardEngine final : public Shard::Impl {
         unsubscribe(con, cmd.channels);
         sendText(con, buildReplyFrame(parsed.id, cmd.channels));
         break;
-      case CommandType::kPublish: {
-        auto name = parseChannelName(cmd.channel);
-        if (!name.isOk()) {
-          sendError(con, parsed.id,
-                    Status(ErrorCode::kBadRequest, "channel '" + cmd.channel.substr(0, 300) +
-                                                       "': " + name.status().message()));
-        } else if (!settings_->namespaceFor(name->ns).allow_client_publish()) {
-          sendError(
-              con, parsed.id,
-              Status(ErrorCode::kPermissionDenied,
-                     "client publish is not allowed in namespace '" + std::string(name->ns) + "'"));
-        } else {
-          sendError(con, parsed.id,
-                    Status(ErrorCode::kNotFound,
-                           "client publish is not available in this release; publish through "
-                           "the Control API"));
-        }
+      case CommandType::kPublish:
+        publishFromClient(con, parsed.id, cmd);
         break;
-      }
       case CommandType::kAuthenticate: {
         // The frame's position replaces the URL's for this attempt only.
         auto previous = con->pending_user_since;
@@ -1228,6 +1331,8 @@ class ShardEngine final : public Shard::Impl {
   std::vector<WsConnection*> backlog_;                      // connections with queued frames
   std::unordered_map<uint64_t, WsConnection*> recoveries_;  // request id -> connection
   uint64_t next_recovery_ = 1;
+  uint64_t next_publish_ = 1;
+  PendingPublishes<WsConnection> pending_publishes_;
   uint64_t next_seq_ = 1;
   bool shutting_down_ = false;
 };
@@ -1293,6 +1398,11 @@ void Shard::disconnect(std::shared_ptr<const herald::v1::DisconnectCommand> comm
 void Shard::recovered(std::shared_ptr<const herald::v1::RecoverResponse> page) {
   Impl* impl = impl_.get();
   impl_->post([impl, page = std::move(page)] { impl->recovered(*page); });
+}
+
+void Shard::published(std::shared_ptr<const herald::v1::ClientPublishResult> result) {
+  Impl* impl = impl_.get();
+  impl_->post([impl, result = std::move(result)] { impl->published(*result); });
 }
 
 void Shard::presence(std::shared_ptr<const herald::v1::PresenceQuery> query, PresenceDone done) {

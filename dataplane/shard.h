@@ -58,6 +58,14 @@ struct alignas(64) ShardCounters {
   std::atomic<uint64_t> recoveries{0};              // recoveries finished
   std::atomic<uint64_t> recoveries_failed{0};       // of which recovered:false
   std::atomic<uint64_t> messages_recovered{0};      // publications sent from history
+  std::atomic<uint64_t> client_publishes{0};        // client publications published
+  std::atomic<uint64_t> frames_too_large{0};        // closed 1009
+  std::atomic<uint64_t> invalid_utf8{0};            // closed 1007
+  std::atomic<uint64_t> protocol_violations{0};     // closed 1002 (bad framing)
+  std::atomic<uint64_t> handshake_timeouts{0};      // upgrade not finished in time
+  std::atomic<uint64_t> auth_timeouts{0};           // no token in time (closed 4001)
+  std::atomic<uint64_t> publish_denied{0};          // refused by the node (rule, limit)
+  std::atomic<uint64_t> publish_failed{0};          // refused by the control plane, or no answer
 };
 
 struct ShardContext {
@@ -75,6 +83,8 @@ struct ShardContext {
   const BlockedUsers* blocked_users = nullptr;  // shared by the node's shards
   // Sends a recovery request to the control plane (queued; false when it cannot be).
   std::function<bool(const herald::v1::RecoverRequest&)> recover;
+  // Sends a client publication to the control plane; false when the link is down.
+  std::function<bool(const herald::v1::ClientPublish&)> publish;
   // Answers plain HTTP GETs (/health, /stats): returns {status, content-type, body}.
   std::function<void(const std::string& path, int* status, std::string* type, std::string* body)>
       http;
@@ -100,6 +110,8 @@ class Shard {
   void disconnect(std::shared_ptr<const herald::v1::DisconnectCommand> command);
   // A page of history for a recovery this shard asked for (request ids carry the shard).
   void recovered(std::shared_ptr<const herald::v1::RecoverResponse> page);
+  // The control plane's answer to a client publication this shard sent (id carries the shard).
+  void published(std::shared_ptr<const herald::v1::ClientPublishResult> result);
   // Fills this shard's part of a presence answer on its loop, then calls `done` there.
   using PresenceDone = std::function<void(herald::v1::PresenceReply)>;
   void presence(std::shared_ptr<const herald::v1::PresenceQuery> query, PresenceDone done);

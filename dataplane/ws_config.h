@@ -36,9 +36,10 @@ struct ConnState {
   std::string user;          // empty: anonymous
   std::shared_ptr<const herald::TokenClaims> claims;  // null: anonymous
   std::vector<std::string> channels;                  // subscribed, small (limit 50 by default)
-  std::string ip;                // remote address (fits the small-string buffer for IPv4)
-  herald::TokenBucket bucket;    // inbound message rate
-  uint16_t rate_violations = 0;  // rate-limited frames in a row
+  std::string ip;                    // remote address (fits the small-string buffer for IPv4)
+  herald::TokenBucket bucket;        // inbound message rate
+  uint16_t rate_violations = 0;      // rate-limited frames in a row
+  uint16_t publishes_in_flight = 0;  // client publications waiting for the control plane
   // Frames the socket could not take yet; allocated only while the client lags behind.
   std::unique_ptr<OutboundQueue<FramePtr>> backlog;
   // Streams being recovered (usually none: an empty vector allocates nothing).

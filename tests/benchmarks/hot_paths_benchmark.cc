@@ -100,7 +100,7 @@ void BM_ChannelRegistryPublish(benchmark::State& state) {
   const herald::control::HistoryPolicy history{static_cast<uint32_t>(state.range(0)), 0};
   const std::string data = "{\"p\":\"" + std::string(192, 'x') + "\"}";
   for (auto _ : state) {
-    benchmark::DoNotOptimize(registry.publish("token:price", "", data, "", 0, history, router));
+    benchmark::DoNotOptimize(registry.publish("token:price", "", data, "", 0, history, router, {}));
   }
 }
 BENCHMARK(BM_ChannelRegistryPublish)->Arg(0)->Arg(1000);

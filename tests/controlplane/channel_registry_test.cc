@@ -20,10 +20,10 @@ using ::testing::NiceMock;
 TEST(ChannelRegistryTest, OffsetsStartAtOneAndIncreasePerChannel) {
   ChannelRegistry registry;
   Router router;
-  auto a1 = registry.publish("a", "", "1", "", 0, {}, router);
-  auto a2 = registry.publish("a", "", "2", "", 0, {}, router);
-  auto b1 = registry.publish("b", "", "1", "", 0, {}, router);
-  auto a3 = registry.publish("a", "", "3", "", 0, {}, router);
+  auto a1 = registry.publish("a", "", "1", "", 0, {}, router, {});
+  auto a2 = registry.publish("a", "", "2", "", 0, {}, router, {});
+  auto b1 = registry.publish("b", "", "1", "", 0, {}, router, {});
+  auto a3 = registry.publish("a", "", "3", "", 0, {}, router, {});
   EXPECT_EQ(a1.offset, 1u);
   EXPECT_EQ(a2.offset, 2u);
   EXPECT_EQ(a3.offset, 3u);
@@ -41,8 +41,8 @@ TEST(ChannelRegistryTest, EpochDiffersBetweenRegistries) {
   // A restarted control plane (new registry) must not reuse an epoch: clients detect the loss.
   ChannelRegistry first, second;
   Router router;
-  EXPECT_NE(first.publish("a", "", "1", "", 0, {}, router).epoch,
-            second.publish("a", "", "1", "", 0, {}, router).epoch);
+  EXPECT_NE(first.publish("a", "", "1", "", 0, {}, router, {}).epoch,
+            second.publish("a", "", "1", "", 0, {}, router, {}).epoch);
 }
 
 TEST(ChannelRegistryTest, IdempotencyKeyPreventsSecondDelivery) {
@@ -51,8 +51,8 @@ TEST(ChannelRegistryTest, IdempotencyKeyPreventsSecondDelivery) {
   auto node = std::make_shared<NiceMock<MockNodeSink>>("n1");
   router.setNode(node, {"a"}, {});
   EXPECT_CALL(*node, send(_)).Times(1);
-  auto first = registry.publish("a", "", "1", "key-1", 0, {}, router);
-  auto retry = registry.publish("a", "", "1", "key-1", 0, {}, router);
+  auto first = registry.publish("a", "", "1", "key-1", 0, {}, router, {});
+  auto retry = registry.publish("a", "", "1", "key-1", 0, {}, router, {});
   EXPECT_FALSE(first.duplicate);
   EXPECT_TRUE(retry.duplicate);
   EXPECT_EQ(retry.offset, first.offset);
@@ -61,12 +61,12 @@ TEST(ChannelRegistryTest, IdempotencyKeyPreventsSecondDelivery) {
 TEST(ChannelRegistryTest, IdempotencyWindowForgetsOldestKeys) {
   ChannelRegistry registry;
   Router router;
-  registry.publish("a", "", "1", "k0", 0, {}, router);
+  registry.publish("a", "", "1", "k0", 0, {}, router, {});
   for (size_t i = 1; i <= ChannelRegistry::kIdempotencyWindow; ++i) {
-    registry.publish("a", "", "1", "k" + std::to_string(i), 0, {}, router);
+    registry.publish("a", "", "1", "k" + std::to_string(i), 0, {}, router, {});
   }
-  EXPECT_FALSE(registry.publish("a", "", "1", "k0", 0, {}, router).duplicate);
-  EXPECT_TRUE(registry.publish("a", "", "1", "k1000", 0, {}, router).duplicate);
+  EXPECT_FALSE(registry.publish("a", "", "1", "k0", 0, {}, router, {}).duplicate);
+  EXPECT_TRUE(registry.publish("a", "", "1", "k1000", 0, {}, router, {}).duplicate);
 }
 
 TEST(ChannelRegistryTest, RoutesOnlyToInterestedNodesWithFullPublication) {
@@ -82,7 +82,8 @@ TEST(ChannelRegistryTest, RoutesOnlyToInterestedNodesWithFullPublication) {
     return true;
   }));
   EXPECT_CALL(*other, send(_)).Times(0);
-  auto out = registry.publish("token:price", "price_update", "{\"price\":1}", "", 1234, {}, router);
+  auto out =
+      registry.publish("token:price", "price_update", "{\"price\":1}", "", 1234, {}, router, {});
   EXPECT_EQ(out.nodes, 1u);
   ASSERT_TRUE(seen);
   const auto& pub = seen->deliver().publication();
@@ -112,7 +113,7 @@ TEST(ChannelRegistryTest, ConcurrentPublishersReachEachNodeInOffsetOrder) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < kEach; ++i) {
-        registry.publish("hot", "", "1", "", 0, {}, router);
+        registry.publish("hot", "", "1", "", 0, {}, router, {});
       }
     });
   }
@@ -137,7 +138,7 @@ TEST(ChannelRegistryHistoryTest, ReadsWhatWasPublishedAfterAPosition) {
   const HistoryPolicy keep{100, 0};
   std::string epoch;
   for (int i = 1; i <= 5; ++i) {
-    epoch = registry.publish("a", "ev", std::to_string(i), "", 0, keep, router).epoch;
+    epoch = registry.publish("a", "ev", std::to_string(i), "", 0, keep, router, {}).epoch;
   }
   auto read = registry.history("a", HistoryQuery{2, epoch, 0, 0}, 0);
   EXPECT_TRUE(read.recovered);
@@ -153,7 +154,7 @@ TEST(ChannelRegistryHistoryTest, ReadsWhatWasPublishedAfterAPosition) {
 TEST(ChannelRegistryHistoryTest, AnotherEpochIsNeverRecovered) {
   ChannelRegistry registry;
   Router router;
-  registry.publish("a", "", "1", "", 0, HistoryPolicy{100, 0}, router);
+  registry.publish("a", "", "1", "", 0, HistoryPolicy{100, 0}, router, {});
   auto read = registry.history("a", HistoryQuery{0, "0123456789abcdef", 0, 0}, 0);
   EXPECT_FALSE(read.recovered);
   EXPECT_EQ(read.publications.size(), 1u) << "History still lists what it has, from the start";
@@ -165,8 +166,8 @@ TEST(ChannelRegistryHistoryTest, AnotherEpochIsNeverRecovered) {
 TEST(ChannelRegistryHistoryTest, WithoutHistoryAGapCannotBeRecovered) {
   ChannelRegistry registry;
   Router router;
-  auto out = registry.publish("a", "", "1", "", 0, HistoryPolicy{}, router);
-  registry.publish("a", "", "2", "", 0, HistoryPolicy{}, router);
+  auto out = registry.publish("a", "", "1", "", 0, HistoryPolicy{}, router, {});
+  registry.publish("a", "", "2", "", 0, HistoryPolicy{}, router, {});
   EXPECT_FALSE(registry.history("a", HistoryQuery{1, out.epoch, 0, 0}, 0).recovered);
   EXPECT_TRUE(registry.history("a", HistoryQuery{2, out.epoch, 0, 0}, 0).recovered);
 }
@@ -200,7 +201,7 @@ TEST(ChannelRegistryHistoryTest, ExpireDropsHistoryPastTheTtl) {
   ChannelRegistry registry;
   Router router;
   const int64_t now = steadyMillis();
-  registry.publish("a", "", "1", "", 0, HistoryPolicy{10, 1}, router);
+  registry.publish("a", "", "1", "", 0, HistoryPolicy{10, 1}, router, {});
   registry.sendToUser("alice", "", "1", 0, HistoryPolicy{10, 1}, router);
   EXPECT_EQ(registry.expire(now + 10000), 2u);
   EXPECT_EQ(registry.list().value()["a"].history, 0u);

@@ -29,6 +29,12 @@ TEST(ClientProtocolTest, ParsesOtherCommands) {
   ASSERT_TRUE(pub.status.isOk());
   EXPECT_EQ(pub.command.channel, "chat:1");
   EXPECT_EQ(pub.command.data, R"({"t":"hi"})");
+  EXPECT_EQ(pub.command.event, "");
+  auto full = parseClientFrame(
+      R"({"type":"publish","channel":"chat:1","data":1,"event":"said","idempotency_key":"k1"})");
+  ASSERT_TRUE(full.status.isOk());
+  EXPECT_EQ(full.command.event, "said");
+  EXPECT_EQ(full.command.idempotency_key, "k1");
   auto auth = parseClientFrame(R"({"type":"authenticate","token":"abc"})");
   ASSERT_TRUE(auth.status.isOk());
   EXPECT_EQ(auth.command.token, "abc");
@@ -51,6 +57,8 @@ TEST(ClientProtocolTest, MalformedInputGetsBadRequest) {
       R"({"type":"subscribe","channels":[1]})",
       R"({"type":"publish","data":1})",
       R"({"type":"publish","channel":"a"})",
+      R"({"type":"publish","channel":"a","data":1,"event":2})",
+      R"({"type":"publish","channel":"a","data":1,"idempotency_key":["k"]})",
       R"({"type":"authenticate","token":""})",
       R"({"type":"teleport"})",
       R"({"type":"ping","id":-1})",

@@ -25,6 +25,19 @@ TEST(FrameBuilderTest, ChannelMessageMatchesTheProtocol) {
             "\"offset\":1,\"epoch\":\"e1\",\"data\":{\"price\":50000},\"ts\":1700000000000}");
 }
 
+TEST(FrameBuilderTest, ClientPublicationsNameTheirSender) {
+  auto d = channelDelivery();
+  d.mutable_publication()->set_publisher_user("alice");
+  d.mutable_publication()->set_publisher_client("n1-0-7");
+  EXPECT_EQ(buildMessageFrame(d),
+            "{\"type\":\"message\",\"channel\":\"token:price\",\"event\":\"price_update\","
+            "\"offset\":1,\"epoch\":\"e1\",\"publisher\":{\"user\":\"alice\",\"client\":"
+            "\"n1-0-7\"},\"data\":{\"price\":50000},\"ts\":1700000000000}");
+  d.mutable_publication()->clear_publisher_user();  // an anonymous sender
+  auto j = nlohmann::json::parse(buildMessageFrame(d));
+  EXPECT_EQ(j["publisher"], (nlohmann::json{{"client", "n1-0-7"}}));
+}
+
 TEST(FrameBuilderTest, EventIsOmittedWhenEmpty) {
   auto d = channelDelivery();
   d.mutable_publication()->clear_event();

@@ -1,0 +1,24 @@
+#pragma once
+
+#include "controlplane/config_store.h"
+#include "controlplane/router.h"
+#include "controlplane/stream_engine.h"
+#include "herald/v1/node_link.pb.h"
+
+namespace herald::control {
+
+// Longest idempotency key a client may send (the Control API allows the same).
+inline constexpr size_t kMaxClientIdempotencyKey = 256;
+
+/**
+ * Publishes what a node's client sent in a `publish` frame, under the same rules as the
+ * Control API's Publish: the namespace must allow client publish (checked again here, as the
+ * node's config may be older), the data must be JSON, the event and key short. The
+ * publication records who sent it. Idempotency keys are scoped to the sender's user, so one
+ * client cannot claim a key a backend or another user relies on.
+ */
+herald::v1::ClientPublishResult publishForClient(const ConfigStore& store, StreamEngine& engine,
+                                                 const Router& router,
+                                                 const herald::v1::ClientPublish& request);
+
+}  // namespace herald::control
