@@ -1,7 +1,9 @@
 // heraldctl: the admin's and script's view of the Control API.
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -54,7 +56,9 @@ commands:
                            history if missing; 4/s until Ctrl-C by default
 
 The control plane address comes from --control, else $HERALD_CONTROL, else 127.0.0.1:7070.
-The API key comes from --api-key, else $HERALD_API_KEY (sent as authorization: Bearer KEY).
+The API key comes from --api-key, else $HERALD_API_KEY, else the file --api-key-file (or
+$HERALD_API_KEY_FILE) names, else ./herald-data/admin.key when it exists (the key the first
+start of scripts/run.sh writes); it is sent as authorization: Bearer KEY.
 TLS: --tls-ca FILE (or $HERALD_TLS_CA) trusts the control plane's CA; add --tls-cert/--tls-key
 ($HERALD_TLS_CERT/$HERALD_TLS_KEY) when it requires client certificates.
 --json prints the raw response as JSON (field names as in proto/herald/v1/control.proto).
@@ -67,6 +71,8 @@ struct Options {
   std::string tls_cert;
   std::string tls_key;
   std::string api_key;
+  std::string api_key_file;
+  std::string api_key_read_from;  // the file the key came from, if it came from one
   std::string rule;
   std::optional<std::string> owner_claim;
   std::string role;
@@ -94,6 +100,37 @@ struct Options {
 [[noreturn]] void usageError(const std::string& message) {
   std::fprintf(stderr, "heraldctl: %s\n\n%s", message.c_str(), kUsage);
   std::exit(2);
+}
+
+// The key of --api-key-file / $HERALD_API_KEY_FILE, else of ./herald-data/admin.key, when no
+// key was given directly: the tour's commands then work as pasted next to run.sh.
+void resolveApiKeyFile(Options* o) {
+  if (!o->api_key.empty()) {
+    return;
+  }
+  std::string path = o->api_key_file;
+  if (const char* env = std::getenv("HERALD_API_KEY_FILE"); path.empty() && env != nullptr) {
+    path = env;
+  }
+  const bool named = !path.empty();
+  if (!named) {
+    path = "herald-data/admin.key";
+  }
+  std::ifstream in(path);
+  if (!in) {
+    if (named) {
+      usageError("cannot read the API key file " + path);
+    }
+    return;
+  }
+  std::getline(in, o->api_key);
+  o->api_key_read_from = path;
+  while (!o->api_key.empty() && std::isspace(static_cast<unsigned char>(o->api_key.back()))) {
+    o->api_key.pop_back();
+  }
+  if (named && o->api_key.empty()) {
+    usageError("the API key file " + path + " is empty");
+  }
 }
 
 Options parseArgs(int argc, char** argv) {
@@ -156,6 +193,8 @@ Options parseArgs(int argc, char** argv) {
       o.count = number(a, value("--count"));
     } else if (a == "--api-key") {
       o.api_key = value("--api-key");
+    } else if (a == "--api-key-file") {
+      o.api_key_file = value("--api-key-file");
     } else if (a == "--tls-ca") {
       o.tls_ca = value("--tls-ca");
     } else if (a == "--tls-cert") {
@@ -204,6 +243,7 @@ Options parseArgs(int argc, char** argv) {
   if (o.args.empty()) {
     usageError("no command given");
   }
+  resolveApiKeyFile(&o);
   return o;
 }
 
@@ -230,7 +270,13 @@ int fail(const std::string& what, const grpc::Status& status, const Options& o) 
   std::fprintf(stderr, "heraldctl: %s failed: %s: %s\n", what.c_str(),
                it == kNames.end() ? "ERROR" : it->second, status.error_message().c_str());
   if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED && o.api_key.empty()) {
-    std::fprintf(stderr, "heraldctl: no API key given (--api-key or HERALD_API_KEY)\n");
+    std::fprintf(stderr,
+                 "heraldctl: no API key given (--api-key, HERALD_API_KEY, --api-key-file or "
+                 "HERALD_API_KEY_FILE)\n");
+  } else if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED &&
+             !o.api_key_read_from.empty()) {
+    std::fprintf(stderr, "heraldctl: the key in %s was refused (from another data directory?)\n",
+                 o.api_key_read_from.c_str());
   }
   // herald-control's own dependencies (Redis) also answer UNAVAILABLE, with their name first.
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&

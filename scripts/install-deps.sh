@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Herald needs to build, run and test. Idempotent: packages already
-# present are skipped, so a second run makes no network calls. Works as root, or via sudo.
+# Installs the Debian packages Herald needs to build and run (`--run`, what scripts/run.sh
+# asks for) or to build, run and test (no argument, what scripts/test.sh asks for).
+# Idempotent: packages already present are skipped, so a second run makes no network calls.
+# Works as root, or via sudo.
 set -euo pipefail
 
 PACKAGES=(
@@ -10,16 +12,21 @@ PACKAGES=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev zlib1g-dev libcpp-jwt-dev
-  libhiredis-dev redis-server
-  clang-format clang libclang-rt-14-dev
-  openssl
-  python3 python3-websocket python3-grpcio python3-protobuf
-  chromium
+  libhiredis-dev
 )
-# The browser tests run on Node.js (playwright-core from npm drives Debian's chromium); use the
-# machine's node when it has one, else Debian's.
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  PACKAGES+=(nodejs npm)
+if [ "${1:-}" != "--run" ]; then
+  PACKAGES+=(
+    redis-server
+    clang-format clang libclang-rt-14-dev
+    openssl
+    python3 python3-websocket python3-grpcio python3-protobuf
+    chromium
+  )
+  # The browser tests run on Node.js (playwright-core from npm drives Debian's chromium); use
+  # the machine's node when it has one, else Debian's.
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    PACKAGES+=(nodejs npm)
+  fi
 fi
 
 missing=()

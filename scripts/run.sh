@@ -10,7 +10,7 @@ WS_ADDR="${HERALD_WS:-127.0.0.1:8080}"
 DATA_DIR="${HERALD_DATA:-./herald-data}"
 BUILD_DIR="${HERALD_BUILD_DIR:-build}"
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --run
 echo "run: configuring and building (Release) in $BUILD_DIR/ ..."
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DHERALD_BUILD_TESTS=OFF >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)" --target herald-control herald-node heraldctl
@@ -40,7 +40,7 @@ wait_listening() {
   local log=$1 pid=$2 name=$3
   for _ in $(seq 1 100); do
     if grep -q "listening on" "$log"; then
-      grep -m1 -o "listening on [^ ]*" "$log" | cut -d' ' -f3
+      grep -m1 -o "listening on [][0-9A-Za-z.:-]*" "$log" | cut -d' ' -f3
       return 0
     fi
     if ! kill -0 "$pid" 2>/dev/null; then
@@ -74,8 +74,9 @@ cat <<BANNER
     gRPC        $grpc                (Control API; heraldctl --control $grpc)
     logs        $LOG_DIR/control.log, $LOG_DIR/node.log
 
-  heraldctl needs an API key: the first start created an admin key in $DATA_DIR/admin.key
-    export HERALD_API_KEY=\$(cat $DATA_DIR/admin.key) HERALD_CONTROL=$grpc
+  heraldctl needs an API key: it reads the admin key in $DATA_DIR/admin.key (written by the
+  data directory's first start) when run from here; elsewhere:
+    export HERALD_API_KEY_FILE=$(realpath "$DATA_DIR")/admin.key HERALD_CONTROL=$grpc
 
   Try it: connect a client to ws://$ws/ws?subscribe=token:price, then
     $BUILD_DIR/cli/heraldctl publish token:price '{"price":50000}' --event price_update
