@@ -17,6 +17,8 @@ void FlagParser::addUint(const char* flag, uint32_t* out) {
   };
 }
 
+void FlagParser::addSwitch(const char* flag, bool* out) { switches_[flag] = out; }
+
 void FlagParser::parse(int argc, char** argv,
                        const std::function<void(const std::string&)>& load_config) {
   for (int i = 1; i < argc; ++i) {
@@ -34,6 +36,10 @@ void FlagParser::parse(int argc, char** argv,
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     const bool config = flag == "--config";
+    if (auto sw = switches_.find(flag); sw != switches_.end()) {
+      *sw->second = true;
+      continue;
+    }
     auto it = setters_.find(flag);
     if (!config && it == setters_.end()) {
       throw ConfigError(flag + ": unknown flag (see --help)");

@@ -18,6 +18,8 @@ class FlagParser {
 
   void addString(const char* flag, std::string* out);
   void addUint(const char* flag, uint32_t* out);
+  // A flag without a value: present sets `*out` to true.
+  void addSwitch(const char* flag, bool* out);
 
   // Prints the usage and exits 0 on --help / -h.
   void parse(int argc, char** argv, const std::function<void(const std::string&)>& load_config);
@@ -26,6 +28,7 @@ class FlagParser {
   const char* usage_;
   std::map<std::string, std::function<void(const std::string& flag, const std::string& value)>>
       setters_;
+  std::map<std::string, bool*> switches_;
 };
 
 }  // namespace herald

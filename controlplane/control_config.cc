@@ -26,7 +26,10 @@ constexpr const char* kUsage = R"(usage: herald-control [options]
   --node-timeout-ms N       no heartbeat for N ms marks a node unhealthy (default 5000)
   --admin-key KEY           first admin API key (else generated at first start and printed);
                             also HERALD_ADMIN_KEY
-  --node-secret SECRET      secret nodes must present (also HERALD_NODE_SECRET)
+  --node-secret SECRET      secret nodes must present (also HERALD_NODE_SECRET); without
+                            one (and without --tls-client-ca) only nodes on this host may join
+  --allow-unauthenticated-nodes
+                            let nodes on other hosts join with neither (trusted networks only)
   --tls-cert FILE           serve gRPC over TLS with this PEM certificate chain
   --tls-key FILE            ... and this PEM private key
   --tls-client-ca FILE      require client certificates signed by this CA (mTLS)
@@ -190,7 +193,8 @@ void loadControlConfigFile(const std::string& file, ControlConfig* config) {
   r.rejectUnknownKeys({"grpc_listen", "data_dir", "heartbeat_interval_ms", "node_timeout_ms",
                        "node_queue_limit", "log_format", "log_level", "namespaces", "limits",
                        "auth", "node_secret", "tls_cert", "tls_key", "tls_client_ca", "engine",
-                       "redis"});
+                       "redis", "allow_unauthenticated_nodes"});
+  r.readBool("allow_unauthenticated_nodes", &config->allow_unauthenticated_nodes);
   r.readString("engine", &config->engine);
   r.readString("redis", &config->redis);
   r.readString("node_secret", &config->node_secret);
@@ -309,6 +313,7 @@ ControlConfig parseControlArgs(int argc, char** argv) {
   flags.addUint("--node-timeout-ms", &config.node_timeout_ms);
   flags.addString("--admin-key", &config.admin_key);
   flags.addString("--node-secret", &config.node_secret);
+  flags.addSwitch("--allow-unauthenticated-nodes", &config.allow_unauthenticated_nodes);
   flags.addString("--tls-cert", &config.tls_cert);
   flags.addString("--tls-key", &config.tls_key);
   flags.addString("--tls-client-ca", &config.tls_client_ca);

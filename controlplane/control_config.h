@@ -28,8 +28,11 @@ struct ControlConfig {
   // one is generated at first start and printed once.
   std::string admin_key;
   // Shared secret every node must present in Hello (--node-secret / HERALD_NODE_SECRET);
-  // empty = nodes are not checked (loopback development only).
+  // empty = only nodes on this host (loopback) may join, unless client certificates are
+  // required or allow_unauthenticated_nodes says otherwise.
   std::string node_secret;
+  // Lets nodes on other hosts join without a secret or certificate (trusted networks only).
+  bool allow_unauthenticated_nodes = false;
   // TLS for the gRPC port: certificate chain and key (PEM files); with a client CA, every
   // caller (nodes, heraldctl, backends) must present a certificate it signed (mTLS).
   std::string tls_cert;

@@ -77,7 +77,7 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
       std::make_unique<ControlService>(*store_, *keys_, *channels_, nodes_, router_, presence_);
   link_service_ =
       std::make_unique<NodeLinkService>(*store_, nodes_, router_, users_, *channels_, presence_,
-                                        config_.node_queue_limit, config_.node_secret);
+                                        config_.node_queue_limit, nodeAdmission());
   store_->setChangeListener([this](const ConfigSnapshotPtr& snapshot) {
     componentLogger("control")->info("config version {}: pushing to {} nodes", snapshot->version(),
                                      nodes_.live().size());
@@ -87,6 +87,20 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
     link_service_->announceUserLimits(
         users_.setLimit(snapshot->limits().max_connections_per_user()));
   });
+}
+
+NodeAdmission ControlServer::nodeAdmission() const {
+  NodeAdmission admission(config_.node_secret, !config_.tls_client_ca.empty(),
+                          config_.allow_unauthenticated_nodes);
+  if (admission.openToRemoteNodes()) {
+    componentLogger("control")->warn(
+        "no node secret and no client certificates, and --allow-unauthenticated-nodes: any host "
+        "that reaches this port can join as a node");
+  } else if (admission.loopbackOnly()) {
+    componentLogger("control")->info(
+        "no node secret: only nodes on this host may join (set --node-secret for others)");
+  }
+  return admission;
 }
 
 void ControlServer::bootstrapAdminKey() {

@@ -14,6 +14,7 @@
 #include "controlplane/config_store_impl.h"
 #include "controlplane/control_config.h"
 #include "controlplane/control_service.h"
+#include "controlplane/node_admission.h"
 #include "controlplane/node_link_service.h"
 #include "controlplane/node_registry.h"
 #include "controlplane/presence_broker.h"
@@ -42,6 +43,9 @@ class ControlServer {
   void sweepLoop();
   // First start: make sure an admin key exists (the operator's, or a new one printed once).
   void bootstrapAdminKey();
+  // Who may join over NodeLink (secret, client certificates, or this host only); warns when
+  // nodes on other hosts could join unchecked.
+  NodeAdmission nodeAdmission() const;
 
   const ControlConfig config_;
   Router router_;

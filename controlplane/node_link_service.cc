@@ -2,8 +2,6 @@
 
 #include <vector>
 
-#include <openssl/crypto.h>
-
 #include "common/clock.h"
 #include "common/logging.h"
 #include "controlplane/client_publish.h"
@@ -36,13 +34,9 @@ grpc::Status NodeLinkService::Session(
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "Hello.node_id must be 1..128 bytes");
   }
 
-  if (!node_secret_.empty() &&
-      (hello.secret().size() != node_secret_.size() ||
-       CRYPTO_memcmp(hello.secret().data(), node_secret_.data(), node_secret_.size()) != 0)) {
-    log->warn("refused node {} from {}: wrong or missing node secret", hello.node_id(),
-              context->peer());
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "unknown node: wrong or missing node secret (--node-secret)");
+  if (Status admitted = admission_.admit(hello.secret(), context->peer()); !admitted.isOk()) {
+    log->warn("refused node {} from {}: {}", hello.node_id(), context->peer(), admitted.message());
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, admitted.message());
   }
 
   auto session = std::make_shared<NodeSession>(context, stream, hello, node_queue_limit_);

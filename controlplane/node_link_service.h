@@ -8,6 +8,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "controlplane/config_store.h"
+#include "controlplane/node_admission.h"
 #include "controlplane/node_registry.h"
 #include "controlplane/presence_broker.h"
 #include "controlplane/router.h"
@@ -27,7 +28,7 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
 
   NodeLinkService(ConfigStore& store, NodeRegistry& registry, Router& router,
                   UserConnections& users, StreamEngine& channels, PresenceBroker& presence,
-                  size_t node_queue_limit, std::string node_secret)
+                  size_t node_queue_limit, NodeAdmission admission)
       : store_(store),
         registry_(registry),
         router_(router),
@@ -35,7 +36,7 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
         channels_(channels),
         presence_(presence),
         node_queue_limit_(node_queue_limit),
-        node_secret_(std::move(node_secret)) {}
+        admission_(std::move(admission)) {}
 
   grpc::Status Session(grpc::ServerContext* context,
                        grpc::ServerReaderWriter<herald::v1::ControlMessage,
@@ -60,7 +61,7 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
   StreamEngine& channels_;
   PresenceBroker& presence_;
   const size_t node_queue_limit_;
-  const std::string node_secret_;
+  const NodeAdmission admission_;
   std::mutex pending_mu_;
   std::map<grpc::ServerContext*, std::chrono::steady_clock::time_point> awaiting_hello_;
 };
