@@ -13,6 +13,7 @@
 
 #include "common/channel_name.h"
 #include "common/logging.h"
+#include "dataplane/client_limits.h"
 #include "dataplane/client_protocol.h"
 #include "dataplane/frame_builder.h"
 #include "dataplane/pending_publishes.h"
@@ -747,14 +748,10 @@ class ShardEngine final : public Shard::Impl {
                     "node has no config from the control plane yet");
     }
     const auto& limits = settings_->limits;
-    if (limits.allowed_origins_size() > 0) {
-      const std::string& origin = con->get_request_header("Origin");
-      if (std::find(limits.allowed_origins().begin(), limits.allowed_origins().end(), origin) ==
-          limits.allowed_origins().end()) {
-        counters_.refused_origin.fetch_add(1, std::memory_order_relaxed);
-        return refuse(con, websocketpp::http::status_code::forbidden, "permission_denied",
-                      "origin not allowed");
-      }
+    if (!originAllowed(limits, con->get_request_header("Origin"))) {
+      counters_.refused_origin.fetch_add(1, std::memory_order_relaxed);
+      return refuse(con, websocketpp::http::status_code::forbidden, "permission_denied",
+                    "origin not allowed");
     }
     asio::error_code ec;
     const auto remote = con->get_raw_socket().remote_endpoint(ec);
@@ -766,8 +763,8 @@ class ShardEngine final : public Shard::Impl {
       return refuse(con, websocketpp::http::status_code::too_many_requests, "rate_limited",
                     "too many new connections or failed authentications from this address");
     }
-    if (shutting_down_ || ctx_.node_connections->load(std::memory_order_relaxed) >=
-                              limits.max_connections_per_node()) {
+    if (shutting_down_ ||
+        !nodeHasRoom(limits, ctx_.node_connections->load(std::memory_order_relaxed))) {
       return refuse(con, websocketpp::http::status_code::service_unavailable, "limit_exceeded",
                     "node is full or draining");
     }
@@ -1259,25 +1256,9 @@ class ShardEngine final : public Shard::Impl {
         fresh.push_back(channel);
       }
     }
-    const size_t limit = settings_->limits.max_subscriptions_per_connection();
-    if (con->channels.size() + fresh.size() > limit) {
-      return Status(ErrorCode::kLimitExceeded,
-                    "at most " + std::to_string(limit) + " subscriptions per connection");
-    }
-    const size_t per_ns = settings_->limits.max_subscriptions_per_namespace();
-    for (const auto& channel : fresh) {
-      const std::string_view ns = namespaceOf(channel);
-      size_t count = 0;
-      for (const auto* list : {&con->channels, &fresh}) {
-        for (const auto& held : *list) {
-          count += namespaceOf(held) == ns ? 1 : 0;
-        }
-      }
-      if (count > per_ns) {
-        return Status(ErrorCode::kLimitExceeded, "at most " + std::to_string(per_ns) +
-                                                     " subscriptions per namespace ('" +
-                                                     std::string(ns) + "') per connection");
-      }
+    if (Status within = checkSubscriptionLimits(settings_->limits, con->channels, fresh);
+        !within.isOk()) {
+      return within;
     }
     for (auto& channel : fresh) {
       if (index_.add(channel, con)) {
@@ -1291,12 +1272,6 @@ class ShardEngine final : public Shard::Impl {
       *added = std::move(fresh);
     }
     return Status::ok();
-  }
-
-  static std::string_view namespaceOf(const std::string& channel) {
-    const size_t colon = channel.find(':');
-    return colon == std::string::npos ? std::string_view()
-                                      : std::string_view(channel).substr(0, colon);
   }
 
   void unsubscribe(WsConnection* con, const std::vector<std::string>& channels) {
