@@ -1,0 +1,59 @@
+#include "dataplane/node_config.h"
+
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "common/config_reader.h"
+
+namespace herald::node {
+namespace {
+
+// The error text of loading `json` as a node config file ("" when it loads and validates).
+std::string loadError(const std::string& json) {
+  const std::string file = ::testing::TempDir() + "/node_config_test.json";
+  std::ofstream(file) << json;
+  NodeConfig config;
+  try {
+    loadNodeConfigFile(file, &config);
+    validateNodeConfig(config);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(NodeConfigTest, EmbeddedDefaultsAreTheDocumentedAddresses) {
+  NodeConfig config;
+  EXPECT_EQ(config.listen, "127.0.0.1:8080");
+  EXPECT_EQ(config.control, "127.0.0.1:7070");
+  EXPECT_EQ(config.handshake_timeout_ms, 5000u);
+  EXPECT_NO_THROW(validateNodeConfig(config));
+}
+
+TEST(NodeConfigTest, FileValuesAreRead) {
+  const std::string file = ::testing::TempDir() + "/node_config_values.json";
+  std::ofstream(file) << R"({"listen":"0.0.0.0:9000","node_id":"edge-1","shards":2})";
+  NodeConfig config;
+  loadNodeConfigFile(file, &config);
+  EXPECT_EQ(config.listen, "0.0.0.0:9000");
+  EXPECT_EQ(config.node_id, "edge-1");
+  EXPECT_EQ(config.shards, 2u);
+}
+
+TEST(NodeConfigTest, BadFilesAreRefusedWithTheSettingNamed) {
+  EXPECT_NE(loadError(R"({"listne":"127.0.0.1:1"})").find("listne"), std::string::npos)
+      << "unknown keys are errors, not ignored";
+  EXPECT_NE(loadError(R"({"shards":"two"})").find("shards"), std::string::npos);
+  EXPECT_NE(loadError(R"({"listen":8080})").find("listen"), std::string::npos);
+  EXPECT_NE(loadError(R"({"listen":"nowhere"})").find("listen"), std::string::npos);
+  EXPECT_FALSE(loadError("{not json").empty());
+  EXPECT_EQ(loadError(R"({"node_id":")" + std::string(129, 'n') + R"("})"),
+            "node_id: at most 128 bytes");
+  EXPECT_EQ(loadError(R"({"node_id":")" + std::string(128, 'n') + R"("})"), "");
+  EXPECT_EQ(loadError(R"({"tls_cert":"a.pem"})"), "tls_cert and tls_key go together");
+}
+
+}  // namespace
+}  // namespace herald::node
