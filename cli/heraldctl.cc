@@ -896,14 +896,18 @@ int main(int argc, char** argv) {
       std::cout << toJson(resp);
       return 0;
     }
-    herald::cli::Table t({"OFFSET", "TIME (UTC)", "EVENT", "DATA"});
+    herald::cli::Table t({"OFFSET", "TIME (UTC)", "EVENT", "FROM", "DATA"});
     for (const auto& p : resp.publications()) {
       std::string data = p.data();
       if (data.size() > 80) {
         data = data.substr(0, 77) + "...";
       }
+      // FROM: the sending client's user for client publications ("-" for the Control API).
+      std::string from = p.publisher_client().empty() ? "-"
+                         : p.publisher_user().empty() ? "(anonymous)"
+                                                      : p.publisher_user();
       t.add({std::to_string(p.offset()), formatTime(p.ts_unix_ms()),
-             p.event().empty() ? "-" : p.event(), data});
+             p.event().empty() ? "-" : p.event(), from, data});
     }
     t.print(stdout);
     std::printf("current offset %llu, epoch %s; %s\n",
