@@ -41,10 +41,20 @@ interface MessageBase {
   ts: number;
 }
 
+/** Who sent a publication a client made with `publish()`. */
+export interface Publisher {
+  /** The sender's token subject; absent for an anonymous sender. */
+  user?: string;
+  /** The sending connection's `client` id (from its `connected` frame). */
+  client: string;
+}
+
 export interface ChannelMessage extends MessageBase {
   channel: string;
   offset: number;
   epoch: string;
+  /** Present only on publications a client sent with `publish()`. */
+  publisher?: Publisher;
 }
 
 export interface PersonalMessage extends MessageBase {
@@ -126,6 +136,36 @@ export interface SubscribeOptions {
   onError?: (error: ErrorEvent) => void;
 }
 
+export interface PublishOptions {
+  /** Event name: at most 128 of `A-Z a-z 0-9 _ - . :`. */
+  event?: string;
+  /** At most 256 bytes. A publish with a key the same user already used on this channel is not
+   *  published again (the result has `duplicate: true` and the earlier offset). Default: a new
+   *  random key per call; pass your own to retry the same logical publication safely. */
+  idempotencyKey?: string;
+  /** Wait for the answer before rejecting with code `timeout`. 10000. */
+  timeoutMs?: number;
+}
+
+export interface PublishResult {
+  /** Where the publication landed in the channel (the earlier one when `duplicate`). */
+  offset: number;
+  epoch: string;
+  /** True when the idempotency key matched an earlier publish: nothing was published again. */
+  duplicate: boolean;
+}
+
+/** What `publish()` rejects with. */
+export interface PublishError extends Error {
+  /** A node error code (permission_denied, bad_request, unavailable, rate_limited,
+   *  limit_exceeded, ...), or `timeout` or `disconnected` from the client. After
+   *  `unavailable`, `timeout` or `disconnected` the publication may or may not have happened:
+   *  retry with the same idempotency key. */
+  code: string;
+  /** The key that was sent (or would have been), for a retry. */
+  idempotencyKey: string;
+}
+
 export interface SubscriptionHandle {
   readonly channel: string;
   /** Removes this handler; the last one removed unsubscribes the channel. */
@@ -153,6 +193,9 @@ export declare class HeraldClient {
   position(channel: string): StreamPosition | null;
   userPosition(): StreamPosition | null;
   ping(): Promise<number>;
+  /** Publishes `data` (any JSON value) to `channel`; rejects with a `PublishError`. Needs a
+   *  connection (no queueing across reconnects) and a namespace with allow_client_publish. */
+  publish(channel: string, data: unknown, options?: PublishOptions): Promise<PublishResult>;
 }
 
 export declare function tokenExpiry(token: string): number;

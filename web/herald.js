@@ -5,6 +5,7 @@
 //   const client = new HeraldClient("ws://127.0.0.1:8080/ws");
 //   client.subscribe("token:price", (msg) => console.log(msg.data));
 //   client.connect();
+//   await client.publish("chat:lobby", { text: "hi" }); // namespaces with allow_client_publish
 //
 // It keeps each stream's last offset and epoch, so that after a reconnect it subscribes again
 // with `since` and the node sends what was missed (within the namespace's history) before the
@@ -24,6 +25,7 @@ const DEFAULTS = {
 // Close codes after which the same token will not work again (docs/protocol.md#close-codes).
 const TOKEN_CLOSE_CODES = new Set([4001, 4002]);
 const MAX_CHANNELS_PER_FRAME = 100;
+const PUBLISH_TIMEOUT_MS = 10000; // the node answers within 5 s (`unavailable` at the latest)
 
 export const ClientState = Object.freeze({
   IDLE: "idle",
@@ -200,6 +202,55 @@ export class HeraldClient {
       const started = performanceNow();
       this._pending.set(id, { kind: "ping", resolve: () => resolve(performanceNow() - started), reject });
       this._send({ type: "ping", id });
+    });
+  }
+
+  /**
+   * Publishes `data` (any JSON value) to `channel`; the namespace needs allow_client_publish.
+   * Resolves with {offset, epoch, duplicate} once herald-control stored it. Rejects with an
+   * Error whose `code` is the node's (permission_denied, bad_request, unavailable,
+   * rate_limited, limit_exceeded, ...), or `timeout` (no answer within `timeoutMs`) or
+   * `disconnected` (not connected, or the connection closed before the answer); the Error also
+   * carries the `idempotencyKey` sent. Never queued across reconnects: after `unavailable`,
+   * `timeout` or `disconnected` the publication may or may not have happened, and publishing
+   * again with the same `idempotencyKey` is safe (the node answers `duplicate: true`).
+   */
+  publish(channel, data, options = {}) {
+    const key = options.idempotencyKey !== undefined ? options.idempotencyKey : newIdempotencyKey();
+    return new Promise((resolve, reject) => {
+      const fail = (code, message) => {
+        const err = new Error(message);
+        err.code = code;
+        err.idempotencyKey = key;
+        reject(err);
+      };
+      if (this._state !== ClientState.CONNECTED || !this._ws || this._ws.readyState !== 1) {
+        fail("disconnected", "not connected");
+        return;
+      }
+      const id = this._id();
+      const frame = { type: "publish", id, channel, data };
+      if (options.event !== undefined) frame.event = options.event;
+      frame.idempotency_key = key;
+      const timeoutMs = Number.isFinite(options.timeoutMs) && options.timeoutMs > 0 ? options.timeoutMs : PUBLISH_TIMEOUT_MS;
+      const timer = setTimeout(() => {
+        if (this._pending.get(id) !== pending) return;
+        this._pending.delete(id); // a late reply is ignored
+        fail("timeout", `no answer to publish within ${timeoutMs} ms`);
+      }, timeoutMs);
+      const pending = {
+        kind: "publish",
+        resolve: (reply) => {
+          clearTimeout(timer);
+          resolve({ offset: reply.offset, epoch: reply.epoch, duplicate: reply.duplicate === true });
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          fail(err.code, err.message);
+        },
+      };
+      this._pending.set(id, pending);
+      this._send(frame);
     });
   }
 
@@ -533,6 +584,17 @@ function callSafely(fn, arg) {
       throw e;
     });
   }
+}
+
+// A fresh key per publish() call: crypto.randomUUID() where available (secure contexts only),
+// else 128 random bits from crypto.getRandomValues(), else Math.random().
+function newIdempotencyKey() {
+  const c = globalThis.crypto;
+  if (c && typeof c.randomUUID === "function") return c.randomUUID();
+  const bytes = new Uint8Array(16);
+  if (c && typeof c.getRandomValues === "function") c.getRandomValues(bytes);
+  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function performanceNow() {

@@ -164,3 +164,127 @@ test("a refused subscribe reaches onError and the channel is dropped", async () 
   client.close();
   assert.equal(client.state, "closed");
 });
+
+// A client past its `connected` frame, on a fresh FakeSocket.
+async function connectedClient(options = {}) {
+  const client = newClient(options);
+  client.connect();
+  await waitFor("socket", () => FakeSocket.all.length === 1);
+  const ws = FakeSocket.last();
+  ws.deliver(connected);
+  return { client, ws };
+}
+const lastPublish = (ws) => ws.sent.filter((f) => f.type === "publish").at(-1);
+
+test("publish sends the frame and resolves with the reply of its id", async () => {
+  const { client, ws } = await connectedClient();
+  const first = client.publish("chat:lobby", { text: "hi" }, { event: "said", idempotencyKey: "k-1" });
+  const second = client.publish("chat:lobby", [1, 2]);
+  const [f1, f2] = ws.sent.filter((f) => f.type === "publish");
+  assert.deepEqual(f1, { type: "publish", id: f1.id, channel: "chat:lobby", data: { text: "hi" }, event: "said", idempotency_key: "k-1" });
+  assert.equal(f2.event, undefined);
+  assert.deepEqual(f2.data, [1, 2]);
+  assert.notEqual(f1.id, f2.id);
+  // Answers out of order: each promise gets the reply with its own id.
+  ws.deliver({ type: "reply", id: f2.id, ok: true, offset: 13, epoch: "ab12" });
+  ws.deliver({ type: "reply", id: f1.id, ok: true, offset: 12, epoch: "ab12" });
+  assert.deepEqual(await first, { offset: 12, epoch: "ab12", duplicate: false });
+  assert.deepEqual(await second, { offset: 13, epoch: "ab12", duplicate: false });
+  client.close();
+});
+
+test("publish passes the duplicate flag through", async () => {
+  const { client, ws } = await connectedClient();
+  const p = client.publish("chat:lobby", "again", { idempotencyKey: "same" });
+  ws.deliver({ type: "reply", id: lastPublish(ws).id, ok: true, offset: 5, epoch: "e1", duplicate: true });
+  assert.deepEqual(await p, { offset: 5, epoch: "e1", duplicate: true });
+  client.close();
+});
+
+test("publish sends a generated idempotency key when none is given, a new one per call", async () => {
+  const { client, ws } = await connectedClient();
+  client.publish("chat:lobby", 1).catch(() => {});
+  const k1 = lastPublish(ws).idempotency_key;
+  client.publish("chat:lobby", 1).catch(() => {});
+  const k2 = lastPublish(ws).idempotency_key;
+  assert.equal(typeof k1, "string");
+  assert.ok(k1.length > 0 && k1.length <= 256);
+  assert.notEqual(k1, k2);
+  client.close();
+});
+
+test("an error frame rejects the publish with its code and message; the connection stays", async () => {
+  const { client, ws } = await connectedClient();
+  const errors = [];
+  client.on("error", (e) => errors.push(e));
+  const p = client.publish("token:x", 1, { idempotencyKey: "k-9" });
+  ws.deliver({ type: "error", id: lastPublish(ws).id, code: "permission_denied", message: "client publish is not allowed in namespace 'token'" });
+  await assert.rejects(p, (err) => {
+    assert.ok(err instanceof Error);
+    assert.equal(err.code, "permission_denied");
+    assert.equal(err.message, "client publish is not allowed in namespace 'token'");
+    assert.equal(err.idempotencyKey, "k-9");
+    return true;
+  });
+  assert.deepEqual(errors, [], "a refused publish is not also an `error` event");
+  assert.equal(client.state, "connected");
+
+  const retry = client.publish("chat:lobby", 1, { idempotencyKey: "k-10" });
+  ws.deliver({ type: "error", id: lastPublish(ws).id, code: "unavailable", message: "no answer from herald-control within 5 s" });
+  await assert.rejects(retry, { code: "unavailable", idempotencyKey: "k-10" });
+  client.close();
+});
+
+test("publish rejects at once with disconnected when not connected, and sends nothing later", async () => {
+  const client = newClient();
+  await assert.rejects(client.publish("chat:lobby", 1), { code: "disconnected" });
+  client.connect();
+  await waitFor("socket", () => FakeSocket.all.length === 1);
+  const ws = FakeSocket.last();
+  await assert.rejects(client.publish("chat:lobby", 2), { code: "disconnected" }, "connecting is not connected");
+  ws.deliver(connected);
+  assert.equal(ws.sent.filter((f) => f.type === "publish").length, 0, "nothing queued");
+  client.close();
+  await assert.rejects(client.publish("chat:lobby", 3), { code: "disconnected" });
+});
+
+test("a connection closing before the answer rejects with disconnected, without republishing", async () => {
+  const { client, ws } = await connectedClient();
+  const p = client.publish("chat:lobby", 1, { idempotencyKey: "k-2" });
+  ws.drop(1006);
+  await assert.rejects(p, { code: "disconnected", idempotencyKey: "k-2" });
+  await waitFor("reconnect", () => FakeSocket.all.length === 2);
+  const second = FakeSocket.last();
+  second.deliver({ ...connected, client: "n-0-2" });
+  assert.equal(second.sent.filter((f) => f.type === "publish").length, 0);
+
+  const q = client.publish("chat:lobby", 2);
+  client.close();
+  await assert.rejects(q, { code: "disconnected" });
+});
+
+test("publish rejects with timeout when no answer comes; a late reply is ignored", async () => {
+  const { client, ws } = await connectedClient();
+  const p = client.publish("chat:lobby", 1, { timeoutMs: 20 });
+  const id = lastPublish(ws).id;
+  await assert.rejects(p, { code: "timeout" });
+  ws.deliver({ type: "reply", id, ok: true, offset: 1, epoch: "e1" }); // no throw
+  assert.equal(client.state, "connected");
+  client.close();
+});
+
+test("message frames reach listeners with their publisher", async () => {
+  const { client, ws } = await connectedClient();
+  const onChannel = [];
+  const onMessage = [];
+  client.on("message", (m) => onMessage.push(m));
+  client.subscribe("chat:lobby", (m) => onChannel.push(m));
+  await waitFor("subscribe frame", () => ws.sent.some((f) => f.type === "subscribe"));
+  ws.deliver({ type: "reply", id: ws.sent.find((f) => f.type === "subscribe").id, ok: true, channels: ["chat:lobby"] });
+  ws.deliver({ ...msg("chat:lobby", 1), publisher: { user: "alice", client: "node-0-12" } });
+  ws.deliver({ ...msg("chat:lobby", 2), publisher: { client: "node-0-13" } }); // anonymous sender
+  ws.deliver(msg("chat:lobby", 3)); // from a backend
+  assert.deepEqual(onChannel.map((m) => m.publisher), [{ user: "alice", client: "node-0-12" }, { client: "node-0-13" }, undefined]);
+  assert.deepEqual(onMessage.map((m) => m.publisher), onChannel.map((m) => m.publisher));
+  client.close();
+});
