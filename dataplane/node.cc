@@ -88,6 +88,7 @@ std::string Node::start() {
     ctx.tls_cert_file = config_.tls_cert;
     ctx.tls_key_file = config_.tls_key;
     ctx.blocked_users = &blocked_users_;
+    ctx.subscribers = &channel_subscribers_;
     ctx.recover = [this](const herald::v1::RecoverRequest& request) {
       herald::v1::NodeMessage message;
       *message.mutable_recover() = request;

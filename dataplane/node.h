@@ -48,6 +48,7 @@ class Node {
   std::atomic<uint64_t> node_connections_{0};
   IpLimiter ip_limiter_;
   BlockedUsers blocked_users_;
+  ChannelSubscribers channel_subscribers_;
   std::atomic<uint64_t> config_version_{0};
   std::atomic<bool> draining_{false};
   uint64_t session_config_high_water_ = 0;  // NodeLink reader thread only

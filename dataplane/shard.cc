@@ -1062,6 +1062,7 @@ class ShardEngine final : public Shard::Impl {
       dropBacklog(con);
     }
     for (const auto& channel : con->channels) {
+      ctx_.subscribers->remove(channel);
       if (index_.remove(channel, con)) {
         ctx_.interest->channelRemoved(channel);
       }
@@ -1260,6 +1261,16 @@ class ShardEngine final : public Shard::Impl {
         !within.isOk()) {
       return within;
     }
+    std::vector<uint32_t> caps;
+    caps.reserve(fresh.size());
+    for (const auto& channel : fresh) {
+      caps.push_back(settings_->namespaceFor(namespaceOf(channel)).max_subscribers());
+    }
+    if (auto full = ctx_.subscribers->tryAdd(fresh, caps)) {
+      return Status(ErrorCode::kLimitExceeded, "channel '" + fresh[*full] +
+                                                   "' has its namespace's max_subscribers (" +
+                                                   std::to_string(caps[*full]) + ") on this node");
+    }
     for (auto& channel : fresh) {
       if (index_.add(channel, con)) {
         ctx_.interest->channelAdded(channel);
@@ -1283,6 +1294,7 @@ class ShardEngine final : public Shard::Impl {
       *it = std::move(con->channels.back());
       con->channels.pop_back();
       counters_.subscriptions.fetch_sub(1, std::memory_order_relaxed);
+      ctx_.subscribers->remove(channel);
       if (index_.remove(channel, con)) {
         ctx_.interest->channelRemoved(channel);
       }

@@ -11,6 +11,7 @@
 
 #include "common/rate_limiter.h"
 #include "dataplane/blocked_users.h"
+#include "dataplane/channel_subscribers.h"
 #include "dataplane/interest_tracker.h"
 #include "dataplane/node_settings.h"
 #include "herald/v1/node_link.pb.h"
@@ -81,6 +82,7 @@ struct ShardContext {
   std::string tls_key_file;
   IpLimiter* ip_limiter = nullptr;
   const BlockedUsers* blocked_users = nullptr;  // shared by the node's shards
+  ChannelSubscribers* subscribers = nullptr;    // shared: max_subscribers per channel
   // Sends a recovery request to the control plane (queued; false when it cannot be).
   std::function<bool(const herald::v1::RecoverRequest&)> recover;
   // Sends a client publication to the control plane; false when the link is down.
