@@ -748,6 +748,9 @@ class ShardEngine final : public Shard::Impl {
                     "node has no config from the control plane yet");
     }
     const auto& limits = settings_->limits;
+    // websocketpp made this connection before the accept, with the limit of that moment: a
+    // change since then (applySettings) must reach it too.
+    con->set_max_message_size(limits.max_inbound_frame_bytes());
     if (!originAllowed(limits, con->get_request_header("Origin"))) {
       counters_.refused_origin.fetch_add(1, std::memory_order_relaxed);
       return refuse(con, websocketpp::http::status_code::forbidden, "permission_denied",
