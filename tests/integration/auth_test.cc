@@ -293,9 +293,16 @@ TEST_F(AuthTest, ConnectionsPerUserAreLimitedAcrossTheCluster) {
       },
       15s));
   EXPECT_EQ(refused_code, 4030);
-  // Bob is not affected.
-  auto bob = connect(0, "token=" + token("bob"));
+  auto stats = json::parse(httpGet(cluster_.nodeAddress(0), "/stats").body);
+  EXPECT_GE(stats["refused_user_limit"].get<int>(), 1) << "node 0 refused alice: " << stats;
+  // Bob is not affected: he connects to the node that refused alice and is served there.
+  auto bob = connect(0, "token=" + token("bob") + "&subscribe=token:price");
   ASSERT_TRUE(bob->nextOfType("connected", 10s));
+  ASSERT_TRUE(cluster_.waitInterest("token:price", 1));
+  auto sent = cluster_.publish("token:price", R"({"for":"bob"})");
+  auto delivered = bob->nextOfType("message", 10s);
+  ASSERT_TRUE(delivered.has_value());
+  EXPECT_EQ((*delivered)["offset"], sent.offset());
   // When one of alice's connections closes, she may connect again.
   first->close();
   ASSERT_TRUE(eventually(
@@ -373,6 +380,9 @@ TEST_F(AuthTest, LeewayAlsoAppliesToExpiryOfOpenConnections) {
 TEST_F(AuthRequiredTest, NoTokenWithinTheDeadlineCloses4001) {
   auto ws = connect(0, "");
   EXPECT_EQ(ws->waitClosed(15s), 4001);
+  auto stats = json::parse(httpGet(cluster_.nodeAddress(0), "/stats").body);
+  EXPECT_EQ(stats["auth_timeouts"], 1) << stats;
+  EXPECT_EQ(stats["auth_failures"], 0) << "a client that sent nothing did not fail to authenticate";
 }
 
 }  // namespace

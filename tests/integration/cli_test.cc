@@ -3,12 +3,14 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <tuple>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "integration/support/cluster.h"
 #include "integration/support/ws_client.h"
+#include "support/jwt_tokens.h"
 
 namespace herald::testing {
 namespace {
@@ -87,8 +89,11 @@ TEST_F(CliTest, ControlAddressFromEnvironment) {
       heraldctlBinary(), {"stats"}, 30s,
       {"HERALD_CONTROL=" + cluster_.controlAddress(), "HERALD_API_KEY=" + kTestAdminKey});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  auto no_key = runCommand(heraldctlBinary(), {"--control", cluster_.controlAddress(), "stats"},
-                           30s, {"HERALD_API_KEY="});
+  // From "/": no ./herald-data/admin.key for heraldctl to fall back on.
+  auto no_key = runCommand("/bin/sh",
+                           {"-c", std::string("cd / && exec '") + heraldctlBinary() +
+                                      "' --control " + cluster_.controlAddress() + " stats"},
+                           30s, {"HERALD_API_KEY=", "HERALD_API_KEY_FILE="});
   EXPECT_EQ(no_key.exit_code, 1);
   EXPECT_NE(no_key.err.find("UNAUTHENTICATED"), std::string::npos) << no_key.err;
   EXPECT_NE(no_key.err.find("no API key given"), std::string::npos) << no_key.err;
@@ -256,6 +261,33 @@ TEST_F(CliTest, StateSurvivesAControlPlaneRestart) {
   auto key = ctl({"--json", "keys", "create", "--role", "publisher"});
   ASSERT_EQ(key.exit_code, 0);
   const std::string secret = nlohmann::json::parse(key.out)["secret"];
+  // JWT settings changed at runtime (not the config file's): keys for rotation, issuer etc.
+  const std::string rotated_secret = "rotated-client-token-secret-0123456789";
+  const auto ec = makeEcKeyPair();
+  herald::v1::AuthSettings auth;
+  auth.set_allow_anonymous(true);
+  auth.set_issuer("https://issuer.example");
+  auth.set_audience("herald-cli-test");
+  auth.set_leeway_seconds(17);
+  for (auto [kid, alg, material] :
+       {std::tuple{"test", "HS256", kTestJwtSecret}, std::tuple{"rotated", "HS256", rotated_secret},
+        std::tuple{"ec-2026", "ES256", ec.public_pem}}) {
+    auto* k = auth.add_keys();
+    k->set_kid(kid);
+    k->set_algorithm(alg);
+    if (std::string(alg) == "HS256") {
+      k->set_secret(material);
+    } else {
+      k->set_public_key_pem(material);
+    }
+  }
+  {
+    grpc::ClientContext ctx;
+    herald::v1::SetAuthSettingsRequest req;
+    *req.mutable_auth() = auth;
+    herald::v1::SetAuthSettingsResponse resp;
+    ASSERT_TRUE(cluster_.api().SetAuthSettings(&ctx, req, &resp).ok());
+  }
   auto before = nlohmann::json::parse(ctl({"--json", "info"}).out);
 
   cluster_.stopControl(SIGTERM);
@@ -272,9 +304,40 @@ TEST_F(CliTest, StateSurvivesAControlPlaneRestart) {
       heraldctlBinary(),
       {"--control", cluster_.controlAddress(), "--api-key", secret, "publish", "a", "1"}, 30s);
   EXPECT_EQ(publish.exit_code, 0) << "an API key survives the restart: " << publish.err;
+  {
+    grpc::ClientContext ctx;
+    herald::v1::GetAuthSettingsResponse got;
+    ASSERT_TRUE(
+        cluster_.api().GetAuthSettings(&ctx, herald::v1::GetAuthSettingsRequest(), &got).ok());
+    EXPECT_EQ(got.auth().issuer(), "https://issuer.example");
+    EXPECT_EQ(got.auth().audience(), "herald-cli-test");
+    EXPECT_EQ(got.auth().leeway_seconds(), 17u);
+    EXPECT_TRUE(got.auth().allow_anonymous());
+    ASSERT_EQ(got.auth().keys_size(), 3) << got.DebugString();
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(got.auth().keys(i).kid(), auth.keys(i).kid());
+      EXPECT_EQ(got.auth().keys(i).algorithm(), auth.keys(i).algorithm());
+    }
+    EXPECT_EQ(got.auth().keys(1).secret(), "<redacted>");
+    EXPECT_EQ(got.auth().keys(2).public_key_pem(), ec.public_pem);
+  }
   // And the node picked the state up again when it reconnected.
   ASSERT_TRUE(cluster_.waitHealthyNodes(1));
   ASSERT_TRUE(cluster_.waitAckedVersion(std::stoull(after["config_version"].get<std::string>())));
+  // Secrets are only shown redacted: a token signed with the rotated secret (and the issuer
+  // and audience set before the restart) is how a client sees that it survived.
+  const std::string client_token = signToken("HS256", rotated_secret,
+                                             {{"sub", "dana"},
+                                              {"iss", "https://issuer.example"},
+                                              {"aud", "herald-cli-test"},
+                                              {"exp", nowSeconds() + 60}},
+                                             "rotated");
+  WsClient ws(cluster_.wsUrl(0, "token=" + client_token));
+  ASSERT_TRUE(ws.waitOpen(10s)) << ws.failReason();
+  auto connected = ws.next(10s);
+  ASSERT_TRUE(connected.has_value());
+  EXPECT_EQ((*connected)["type"], "connected") << *connected;
+  EXPECT_EQ((*connected)["user"], "dana");
 }
 
 TEST_F(CliTest, NodeWithAWrongSecretIsRefusedAndSaysSo) {
@@ -339,6 +402,35 @@ TEST(DaemonCommandLineTest, FirstStartCreatesAnAdminKeyOnce) {
   auto still = runCommand(heraldctlBinary(),
                           {"--control", *again.waitListening(1s), "--api-key", key, "info"}, 30s);
   EXPECT_EQ(still.exit_code, 0) << still.err;
+}
+
+TEST(DaemonCommandLineTest, AdminKeyFromTheEnvironment) {
+  TempDir dir;
+  const std::string key = "env-admin-key-0123456789abcdef-0123456789";
+  Process control(controlBinary(), {"--grpc-listen", "127.0.0.1:0", "--data-dir", dir.path()},
+                  {"HERALD_ADMIN_KEY=" + key});
+  const auto address = control.waitListening(30s);
+  ASSERT_TRUE(address.has_value()) << control.output();
+  EXPECT_EQ(control.output().find("created the first admin API key"), std::string::npos)
+      << "no key is generated when one is given: " << control.output();
+  EXPECT_FALSE(std::ifstream(dir.path() + "/admin.key").good()) << "nothing to write down";
+  // An admin-only call (keys list) with the key from the environment.
+  auto ok =
+      runCommand(heraldctlBinary(), {"--control", *address, "--api-key", key, "keys", "list"}, 30s);
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  auto wrong = runCommand(heraldctlBinary(),
+                          {"--control", *address, "--api-key",
+                           "not-the-admin-key-0123456789abcdef-01234", "keys", "list"},
+                          30s);
+  EXPECT_NE(wrong.exit_code, 0) << "the control plane is not open to any key: " << wrong.out;
+  control.stop(SIGTERM, 15s);
+
+  TempDir other;
+  auto weak =
+      runCommand(controlBinary(), {"--grpc-listen", "127.0.0.1:0", "--data-dir", other.path()}, 30s,
+                 {"HERALD_ADMIN_KEY=too-short"});
+  EXPECT_EQ(weak.exit_code, 2);
+  EXPECT_NE(weak.err.find("admin key: at least 32 bytes"), std::string::npos) << weak.err;
 }
 
 TEST(DaemonCommandLineTest, JsonLogsAreOneObjectPerLineWithComponent) {

@@ -158,6 +158,9 @@ TEST_F(ContractTest, LimitsGetAndSet) {
   EXPECT_EQ(before.limits().max_connections_per_node(), 10000u);
   EXPECT_EQ(before.limits().max_subscriptions_per_connection(), 50u);
   EXPECT_EQ(before.limits().max_inbound_frame_bytes(), 65536u);
+  EXPECT_EQ(before.limits().max_connections_per_user(), 10u);
+  EXPECT_EQ(before.limits().client_messages_per_minute(), 60u);
+  EXPECT_EQ(before.limits().client_message_burst(), 10u);
 
   herald::v1::SetLimitsRequest set;
   set.mutable_limits()->set_max_subscriptions_per_connection(25);

@@ -1,6 +1,7 @@
 // Limits pushed from the control plane, tripped on a real node: each answers with its stable
 // code or close code, is counted in /stats, and leaves other clients undisturbed.
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -91,7 +92,8 @@ TEST_F(LimitsTest, AllowedOriginsRefuseOthersWith403) {
   EXPECT_EQ(other.status(), 403);
   RawWs none(cluster_.nodeAddress(0), "/ws");
   EXPECT_EQ(none.status(), 403) << "no Origin header is not an allowed origin";
-  EXPECT_GE(stats()["refused_origin"].get<int>(), 2);
+  EXPECT_EQ(stats()["refused_origin"], 2) << "each refused upgrade counts once, the allowed none";
+  expectBystanderStillServed();
 }
 
 TEST_F(LimitsTest, NewConnectionsPerIpPerSecondAnswer429) {
@@ -147,6 +149,90 @@ TEST_F(LimitsTest, SubscriptionsPerNamespacePerConnection) {
   ASSERT_TRUE(ok.has_value());
   EXPECT_EQ((*ok)["type"], "reply") << "other namespaces have their own allowance";
   EXPECT_EQ(stats()["subscribe_over_limit"], 1);
+  expectBystanderStillServed();
+}
+
+TEST_F(LimitsTest, SubscriptionsPerConnection) {
+  setLimits([](herald::v1::Limits* l) { l->set_max_subscriptions_per_connection(3); });
+  WsClient ws(cluster_.wsUrl(0, "subscribe=chat:1,news:1"));
+  ASSERT_TRUE(ws.waitOpen(10s));
+  auto c = ws.nextOfType("connected", 10s);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ((*c)["subscribed"].size(), 2u);
+  // Two more would make four: all-or-nothing, so neither is taken.
+  ws.send(R"({"type":"subscribe","channels":["sport:1","weather:1"],"id":1})");
+  auto err = ws.next(10s);
+  ASSERT_TRUE(err.has_value());
+  EXPECT_EQ((*err)["type"], "error") << *err;
+  EXPECT_EQ((*err)["code"], "limit_exceeded") << *err;
+  EXPECT_EQ((*err)["id"], 1);
+  EXPECT_NE((*err)["message"].get<std::string>().find("3 subscriptions per connection"),
+            std::string::npos)
+      << *err;
+  ws.send(R"({"type":"subscribe","channels":["sport:1"],"id":2})");
+  auto ok = ws.next(10s);
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ((*ok)["type"], "reply") << "the third fits: " << *ok;
+  EXPECT_EQ(stats()["subscribe_over_limit"], 1);
+  expectBystanderStillServed();
+}
+
+TEST_F(LimitsTest, FrameAboveMaxInboundFrameBytesCloses1009) {
+  setLimits([](herald::v1::Limits* l) { l->set_max_inbound_frame_bytes(1024); });
+  WsClient ws(cluster_.wsUrl(0));
+  ASSERT_TRUE(ws.waitOpen(10s));
+  ASSERT_TRUE(ws.nextOfType("connected", 10s));
+  // Just under the pushed limit passes (the default limit is 64 KiB, so this also shows the
+  // pushed value is the one applied)...
+  const std::string pad(900, 'x');
+  ws.send(json{{"type", "ping"}, {"id", 1}, {"pad", pad}}.dump());
+  auto pong = ws.nextOfType("pong", 10s);
+  ASSERT_TRUE(pong.has_value());
+  EXPECT_EQ((*pong)["id"], 1);
+  // ...just over it closes the connection.
+  ws.send(json{{"type", "ping"}, {"id", 2}, {"pad", std::string(1100, 'x')}}.dump());
+  EXPECT_EQ(ws.waitClosed(10s), 1009)
+      << "a connection opened after SetLimits gets the pushed max_inbound_frame_bytes";
+  EXPECT_TRUE(eventually([&] { return stats()["frames_too_large"] == 1; }, 10s)) << stats().dump();
+  expectBystanderStillServed();
+  EXPECT_EQ(stats()["frames_too_large"], 1) << "counted once";
+}
+
+TEST_F(LimitsTest, NamespaceMaxSubscribersPerChannelPerNode) {
+  {
+    grpc::ClientContext ctx;
+    herald::v1::CreateNamespaceRequest req;
+    req.mutable_namespace_()->set_name("room");
+    req.mutable_namespace_()->set_max_subscribers(2);
+    herald::v1::CreateNamespaceResponse resp;
+    ASSERT_TRUE(cluster_.api().CreateNamespace(&ctx, req, &resp).ok());
+    ASSERT_TRUE(cluster_.waitAckedVersion(resp.config_version()));
+  }
+  // Several connections, so that the node's shards share the count.
+  std::vector<std::unique_ptr<WsClient>> members;
+  for (int i = 0; i < 3; ++i) {
+    members.push_back(std::make_unique<WsClient>(cluster_.wsUrl(0)));
+    ASSERT_TRUE(members.back()->waitOpen(10s));
+    ASSERT_TRUE(members.back()->nextOfType("connected", 10s));
+  }
+  auto subscribe = [](WsClient& ws, const std::string& channel, int id) {
+    ws.send(json{{"type", "subscribe"}, {"channels", {channel}}, {"id", id}}.dump());
+    auto frame = ws.next(10s);
+    return frame ? *frame : json{{"type", "timeout"}};
+  };
+  EXPECT_EQ(subscribe(*members[0], "room:1", 1)["type"], "reply");
+  EXPECT_EQ(subscribe(*members[1], "room:1", 2)["type"], "reply");
+  json refused = subscribe(*members[2], "room:1", 3);
+  EXPECT_EQ(refused["code"], "limit_exceeded") << refused;
+  EXPECT_NE(refused["message"].get<std::string>().find("max_subscribers (2)"), std::string::npos)
+      << refused;
+  EXPECT_EQ(subscribe(*members[2], "room:2", 4)["type"], "reply") << "the limit is per channel";
+  // A place freed by leaving is taken again.
+  members[0]->close();
+  EXPECT_TRUE(
+      eventually([&] { return subscribe(*members[2], "room:1", 5)["type"] == "reply"; }, 10s));
+  EXPECT_GE(stats()["subscribe_over_limit"].get<int>(), 1) << stats().dump();
+  expectBystanderStillServed();
 }
 
 TEST_F(LimitsTest, ConnectionsPerNodeAnswer503) {

@@ -59,6 +59,19 @@ class NodeProtocolTest : public ::testing::Test {
     }
   }
 
+  nlohmann::json stats(size_t node = 0) {
+    return nlohmann::json::parse(httpGet(cluster_.nodeAddress(node), "/stats").body);
+  }
+
+  // Publications still reach `ws`, subscribed to `channel`: an abuser did not disturb it.
+  void expectStillReceives(WsClient& ws, const std::string& channel) {
+    auto sent = cluster_.publish(channel, "{\"still\":true}");
+    auto frame = ws.nextOfType("message", 10s);
+    ASSERT_TRUE(frame.has_value()) << "a bystander stopped receiving publications";
+    EXPECT_EQ((*frame)["channel"], channel);
+    EXPECT_EQ((*frame)["offset"], sent.offset());
+  }
+
   Cluster cluster_;
 };
 
@@ -117,10 +130,32 @@ TEST_F(NodeProtocolTest, OversizedFrameClosesWith1009AndOthersAreUndisturbed) {
 }
 
 TEST_F(NodeProtocolTest, InvalidUtf8TextFrameClosesWith1007) {
-  RawWs raw(cluster_.nodeAddress(0), "/ws");
-  ASSERT_TRUE(raw.ok());
-  ASSERT_TRUE(raw.sendFrame(0x1, "{\"type\":\"ping\",\"x\":\"\xff\xfe\"}"));
-  EXPECT_EQ(raw.waitCloseCode(10s), 1007);
+  auto bystander = connect("subscribe=token:price");
+  ASSERT_TRUE(cluster_.waitInterest("token:price", 1));
+  {
+    // An abuser: it never answers the close frame, it just goes away.
+    RawWs raw(cluster_.nodeAddress(0), "/ws");
+    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(raw.sendFrame(0x1, "{\"type\":\"ping\",\"x\":\"\xff\xfe\"}"));
+    EXPECT_EQ(raw.waitCloseCode(10s), 1007);
+  }
+  EXPECT_TRUE(eventually([&] { return stats()["invalid_utf8"] == 1; }, 10s)) << stats().dump();
+  expectStillReceives(*bystander, "token:price");
+}
+
+TEST_F(NodeProtocolTest, ContinuationWithoutAStartClosesWith1002) {
+  auto bystander = connect("subscribe=token:price");
+  ASSERT_TRUE(cluster_.waitInterest("token:price", 1));
+  {
+    RawWs raw(cluster_.nodeAddress(0), "/ws");
+    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(raw.readFrame(10s).has_value());  // connected
+    ASSERT_TRUE(raw.sendFrame(0x0, R"({"type":"ping"})", true));
+    EXPECT_EQ(raw.waitCloseCode(10s), 1002);
+  }
+  EXPECT_TRUE(eventually([&] { return stats()["protocol_violations"] == 1; }, 10s))
+      << stats().dump();
+  expectStillReceives(*bystander, "token:price");
 }
 
 TEST_F(NodeProtocolTest, SlowlorisHandshakeIsCutOffAtTheDeadline) {
@@ -145,6 +180,8 @@ TEST_F(NodeProtocolTest, SlowlorisHandshakeIsCutOffAtTheDeadline) {
   }
   ::close(fd);
   EXPECT_TRUE(closed) << "a handshake that never completes must be closed (deadline 5 s)";
+  EXPECT_TRUE(eventually([&] { return stats()["handshake_timeouts"].get<int>() >= 1; }, 10s))
+      << stats().dump();
   expectAlive(*connect());
 }
 

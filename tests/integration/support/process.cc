@@ -31,13 +31,33 @@ std::vector<char*> argvOf(const std::string& binary, const std::vector<std::stri
 
 }  // namespace
 
-Process::Process(const std::string& binary, const std::vector<std::string>& args) {
+Process::Process(const std::string& binary, const std::vector<std::string>& args,
+                 const std::vector<std::string>& extra_env) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe failed");
   }
   std::vector<std::string> storage;
   auto argv = argvOf(binary, args, &storage);
+  // Built before fork: the child only calls async-signal-safe functions.
+  std::vector<std::string> env_storage;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry(*e);
+    const std::string name = entry.substr(0, entry.find('='));
+    bool replaced = false;
+    for (const auto& extra : extra_env) {
+      replaced |= extra.compare(0, name.size() + 1, name + "=") == 0;
+    }
+    if (!replaced) {
+      env_storage.push_back(entry);
+    }
+  }
+  env_storage.insert(env_storage.end(), extra_env.begin(), extra_env.end());
+  std::vector<char*> envp;
+  for (auto& e : env_storage) {
+    envp.push_back(e.data());
+  }
+  envp.push_back(nullptr);
   pid_ = ::fork();
   if (pid_ < 0) {
     throw std::runtime_error("fork failed");
@@ -47,7 +67,7 @@ Process::Process(const std::string& binary, const std::vector<std::string>& args
     ::dup2(fds[1], 2);
     // Die with the test: a crashed test must not leave daemons behind.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    ::execv(binary.c_str(), argv.data());
+    ::execve(binary.c_str(), argv.data(), envp.data());
     std::fprintf(stderr, "exec %s failed: %s\n", binary.c_str(), std::strerror(errno));
     ::_exit(127);
   }

@@ -15,7 +15,9 @@ namespace herald::testing {
 // A child process (a real Herald binary) whose stdout+stderr are captured for assertions.
 class Process {
  public:
-  Process(const std::string& binary, const std::vector<std::string>& args);
+  // `extra_env`: "NAME=value" entries added to (or replacing those of) the test's environment.
+  Process(const std::string& binary, const std::vector<std::string>& args,
+          const std::vector<std::string>& extra_env = {});
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
