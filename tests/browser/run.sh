@@ -12,4 +12,6 @@ if [ "$want" != "$have" ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
 mkdir -p "$HERALD_ARTIFACTS"
-exec node --test --test-concurrency=1 --test-timeout=180000 client.test.mjs demo.test.mjs
+# The report also goes to ARTIFACT_DIR/run.log, beside the screenshots, for failed runs.
+node --test --test-concurrency=1 --test-timeout=180000 client.test.mjs demo.test.mjs 2>&1 |
+  tee "$HERALD_ARTIFACTS/run.log"
