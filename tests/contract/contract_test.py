@@ -344,7 +344,9 @@ class WsClient:
     def __init__(self, url, timeout=10.0):
         self.ws = websocket.create_connection(url, timeout=timeout)
 
-    def next_of_type(self, frame_type, timeout=10.0):
+    def next_of_type(self, frame_type, timeout=10.0, **fields):
+        """The next frame of `frame_type` that has `fields` (e.g. channel="a"), skipping others:
+        a broadcast an earlier test sent may still reach a connection opened just after it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.ws.settimeout(max(0.01, deadline - time.monotonic()))
@@ -355,7 +357,8 @@ class WsClient:
             if opcode != websocket.ABNF.OPCODE_TEXT:
                 continue
             frame = json.loads(data)
-            if frame.get("type") == frame_type:
+            if frame.get("type") == frame_type and all(
+                    frame.get(k) == v for k, v in fields.items()):
                 return frame
         raise AssertionError(f"no {frame_type!r} frame within {timeout} s")
 
@@ -931,7 +934,7 @@ class TestBroadcastSendToUserDisconnect(ContractCase):
             sent = poll(lambda: self.ok("SendToUser", pb.SendToUserRequest(
                 user=user, data='{"x":1}', event="ping")), lambda r: r.nodes == 1)
             self.assertTrue(sent, "the node never reported the user")
-            frame = ws.next_of_type("message")
+            frame = ws.next_of_type("message", user=user)
             self.assertEqual((frame["user"], frame["offset"], frame["epoch"], frame["data"],
                               frame["event"]), (user, sent.offset, sent.epoch, {"x": 1}, "ping"))
             resp = self.ok("Disconnect", pb.DisconnectRequest(user=user))
@@ -1097,7 +1100,7 @@ class TestReading(ContractCase):
             out = self.publish(channel, '{"price":1}', event="tick")
             self.assertEqual((out.offset, out.nodes), (1, 1))
             for ws in (anon, alice):
-                m = ws.next_of_type("message")
+                m = ws.next_of_type("message", channel=channel)
                 self.assertEqual((m["channel"], m["offset"], m["epoch"], m["data"], m["event"]),
                                  (channel, 1, out.epoch, {"price": 1}, "tick"))
 
