@@ -57,8 +57,9 @@ commands:
 
 The control plane address comes from --control, else $HERALD_CONTROL, else 127.0.0.1:7070.
 The API key comes from --api-key, else $HERALD_API_KEY, else the file --api-key-file (or
-$HERALD_API_KEY_FILE) names, else ./herald-data/admin.key when it exists (the key the first
-start of scripts/run.sh writes); it is sent as authorization: Bearer KEY.
+$HERALD_API_KEY_FILE) names, else, for a control plane on this host, ./herald-data/admin.key
+when it exists (the key the first start of scripts/run.sh writes); it is sent as
+authorization: Bearer KEY.
 TLS: --tls-ca FILE (or $HERALD_TLS_CA) trusts the control plane's CA; add --tls-cert/--tls-key
 ($HERALD_TLS_CERT/$HERALD_TLS_KEY) when it requires client certificates.
 --json prints the raw response as JSON (field names as in proto/herald/v1/control.proto).
@@ -114,6 +115,13 @@ void resolveApiKeyFile(Options* o) {
   }
   const bool named = !path.empty();
   if (!named) {
+    // The local development key goes to a local control plane only.
+    const std::string& c = o->control;
+    const bool local =
+        c.rfind("127.", 0) == 0 || c.rfind("localhost:", 0) == 0 || c.rfind("[::1]:", 0) == 0;
+    if (!local) {
+      return;
+    }
     path = "herald-data/admin.key";
   }
   std::ifstream in(path);

@@ -2,6 +2,7 @@
 
 #include "common/channel_name.h"
 #include "common/clock.h"
+#include "common/logging.h"
 #include "controlplane/control_service.h"
 #include "controlplane/namespace_rules.h"
 
@@ -18,6 +19,15 @@ herald::v1::ClientPublishResult refused(uint64_t request_id, ErrorCode code,
 }
 
 }  // namespace
+
+std::string clientIdempotencyKey(const std::string& user, const std::string& client,
+                                 const std::string& key) {
+  // Length-prefixed scope: no two (scope, key) pairs make the same string.
+  const std::string scope = user.empty() ? "a" + client : "u" + user;
+  return "c" + std::to_string(scope.size()) + ":" + scope + ":" + key;
+}
+
+std::string backendIdempotencyKey(const std::string& key) { return key.empty() ? key : "b:" + key; }
 
 herald::v1::ClientPublishResult publishForClient(const ConfigStore& store, StreamEngine& engine,
                                                  const Router& router,
@@ -41,17 +51,20 @@ herald::v1::ClientPublishResult publishForClient(const ConfigStore& store, Strea
   if (request.idempotency_key().size() > kMaxClientIdempotencyKey) {
     return refused(id, ErrorCode::kBadRequest, "idempotency_key longer than 256 bytes");
   }
-  // "c:" keeps client keys apart from the Control API's; the user keeps users apart.
   std::string key;
   if (!request.idempotency_key().empty()) {
-    key = "c:" + std::to_string(request.user().size()) + ":" + request.user() + ":" +
-          request.idempotency_key();
+    key = clientIdempotencyKey(request.user(), request.client(), request.idempotency_key());
   }
   PublishOutcome out = engine.publish(request.channel(), request.event(), request.data(), key,
                                       unixMillis(), historyPolicyFor(*config, name->ns), router,
                                       PublisherInfo{request.user(), request.client()});
   if (!out.status.isOk()) {
-    return refused(id, out.status.code(), out.status.message());
+    // The stream store's own words (Redis addresses...) stay in herald-control's log.
+    componentLogger("link")->warn("client publish to {} failed: {}", request.channel(),
+                                  out.status.message());
+    return refused(id, ErrorCode::kUnavailable,
+                   "herald-control could not store the publication right now; retry with the "
+                   "same idempotency_key");
   }
   herald::v1::ClientPublishResult result;
   result.set_request_id(id);

@@ -10,6 +10,7 @@
 #include "common/channel_name.h"
 #include "common/clock.h"
 #include "common/version.h"
+#include "controlplane/client_publish.h"
 #include "controlplane/namespace_rules.h"
 
 namespace herald::control {
@@ -328,9 +329,9 @@ grpc::Status ControlService::publishValidated(const herald::v1::PublishRequest& 
                                               std::string_view ns,
                                               herald::v1::PublishResponse* resp) {
   const HistoryPolicy history = historyPolicyFor(*store_.snapshot(), ns);
-  PublishOutcome out =
-      channels_.publish(req.channel(), req.event(), req.data(), req.idempotency_key(), unixMillis(),
-                        history, router_, PublisherInfo{});
+  PublishOutcome out = channels_.publish(req.channel(), req.event(), req.data(),
+                                         backendIdempotencyKey(req.idempotency_key()), unixMillis(),
+                                         history, router_, PublisherInfo{});
   if (!out.status.isOk()) {
     return toGrpc(out.status);
   }
@@ -398,7 +399,7 @@ grpc::Status ControlService::PublishBatch(Ctx* ctx, const herald::v1::PublishBat
       item.channel = p.channel();
       item.event = p.event();
       item.data = p.data();
-      item.idempotency_key = p.idempotency_key();
+      item.idempotency_key = backendIdempotencyKey(p.idempotency_key());
       item.ts_unix_ms = now;
       item.history = historyPolicyFor(*config, parseChannelName(p.channel())->ns);
       items.push_back(std::move(item));

@@ -6,8 +6,10 @@ namespace herald::control {
 
 bool isLoopbackPeer(std::string_view peer) {
   auto starts = [&](std::string_view prefix) { return peer.substr(0, prefix.size()) == prefix; };
-  return starts("ipv4:127.") || starts("ipv6:[::1]:") || starts("ipv6:[::ffff:127.") ||
-         starts("unix:");
+  // gRPC 1.51 percent-encodes the brackets of IPv6 peers ("ipv6:%5B::1%5D:5000").
+  return starts("ipv4:127.") || starts("ipv6:[::1]:") || starts("ipv6:%5B::1%5D:") ||
+         starts("ipv6:[::ffff:127.") || starts("ipv6:%5B::ffff:127.") || starts("unix:") ||
+         starts("unix-abstract:");
 }
 
 Status NodeAdmission::admit(const std::string& presented_secret, std::string_view peer) const {

@@ -39,7 +39,8 @@ class NodeAdmission {
   const bool allow_unauthenticated_remote_;
 };
 
-// True for gRPC peers on this host: 127.0.0.0/8, ::1, ::ffff:127.x.x.x, Unix sockets.
+// True for gRPC peers on this host: 127.0.0.0/8, ::1, ::ffff:127.x.x.x, Unix sockets. A proxy
+// on this host (a sidecar, an SSH tunnel) makes remote peers look local: use a node secret.
 bool isLoopbackPeer(std::string_view peer);
 
 }  // namespace herald::control

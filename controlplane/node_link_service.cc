@@ -5,6 +5,7 @@
 #include "common/clock.h"
 #include "common/logging.h"
 #include "controlplane/client_publish.h"
+#include "controlplane/serial_worker.h"
 
 namespace herald::control {
 
@@ -63,6 +64,9 @@ grpc::Status NodeLinkService::Session(
   log->info("node {} connected from {} (listen {}, {} channels, {} users)", hello.node_id(),
             context->peer(), hello.listen_address(), hello.channels_size(), hello.users_size());
 
+  // Client publications of this node, in order; dropped with the session when not started
+  // (their shards answer `unavailable` after 5 s, and a late publish could duplicate a retry).
+  SerialWorker publishes(kMaxQueuedClientPublishes);
   herald::v1::NodeMessage message;
   while (stream->Read(&message)) {
     switch (message.kind_case()) {
@@ -93,10 +97,23 @@ grpc::Status NodeLinkService::Session(
         }
         break;
       case herald::v1::NodeMessage::kPublish: {
-        auto reply = std::make_shared<herald::v1::ControlMessage>();
-        *reply->mutable_published() =
-            publishForClient(store_, channels_, router_, message.publish());
-        session->send(std::move(reply));
+        // Off the reader: with Redis a publish waits on a round trip, and heartbeats, acks
+        // and interest must not queue behind a node's clients.
+        auto request = std::make_shared<const herald::v1::ClientPublish>(message.publish());
+        const bool queued = publishes.push([this, session, request] {
+          auto reply = std::make_shared<herald::v1::ControlMessage>();
+          *reply->mutable_published() = publishForClient(store_, channels_, router_, *request);
+          session->send(std::move(reply));
+        });
+        if (!queued) {
+          auto reply = std::make_shared<herald::v1::ControlMessage>();
+          reply->mutable_published()->set_request_id(request->request_id());
+          reply->mutable_published()->set_error("unavailable");
+          reply->mutable_published()->set_message(
+              "herald-control is busy: too many client publications from this node are "
+              "waiting; nothing was published");
+          session->send(std::move(reply));
+        }
         break;
       }
       case herald::v1::NodeMessage::kPresence:

@@ -25,6 +25,8 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
   // Most publications and data bytes in one RecoverResponse page.
   static constexpr uint32_t kRecoverPageSize = 1000;
   static constexpr size_t kRecoverPageBytes = 1 << 20;
+  // Client publications of one node waiting to be published; more are refused (unavailable).
+  static constexpr size_t kMaxQueuedClientPublishes = 4096;
 
   NodeLinkService(ConfigStore& store, NodeRegistry& registry, Router& router,
                   UserConnections& users, StreamEngine& channels, PresenceBroker& presence,

@@ -268,6 +268,14 @@ void NodeLinkClient::runSession() {
   if (writer.joinable()) {
     writer.join();
   }
+  {
+    // Client publications are answered `unavailable` by their shard after 5 s: one sent on a
+    // later session could be published after the client gave up (and retried). Drop them.
+    std::lock_guard<std::mutex> lock(mu_);
+    outbox_.erase(std::remove_if(outbox_.begin(), outbox_.end(),
+                                 [](const herald::v1::NodeMessage& m) { return m.has_publish(); }),
+                  outbox_.end());
+  }
   if (stopping_) {
     // Otherwise the stream has ended already (closed, refused, or cancelled by the redial
     // watchdog) and Finish returns the control plane's status, e.g. UNAUTHENTICATED.

@@ -232,6 +232,12 @@ export class HeraldClient {
       const frame = { type: "publish", id, channel, data };
       if (options.event !== undefined) frame.event = options.event;
       frame.idempotency_key = key;
+      try {
+        JSON.stringify(frame); // a cycle or a BigInt in `data`: refuse before anything waits
+      } catch (e) {
+        fail("bad_request", `data is not JSON-serialisable: ${e.message}`);
+        return;
+      }
       const timeoutMs = Number.isFinite(options.timeoutMs) && options.timeoutMs > 0 ? options.timeoutMs : PUBLISH_TIMEOUT_MS;
       const timer = setTimeout(() => {
         if (this._pending.get(id) !== pending) return;

@@ -288,3 +288,14 @@ test("message frames reach listeners with their publisher", async () => {
   assert.deepEqual(onMessage.map((m) => m.publisher), onChannel.map((m) => m.publisher));
   client.close();
 });
+
+test("publish refuses data that is not JSON-serialisable before sending anything", async () => {
+  const { client, ws } = await connectedClient();
+  const cyclic = {};
+  cyclic.self = cyclic;
+  await assert.rejects(client.publish("chat:lobby", cyclic), { code: "bad_request" });
+  await assert.rejects(client.publish("chat:lobby", { n: 1n }), { code: "bad_request" });
+  assert.equal(ws.sent.filter((f) => f.type === "publish").length, 0);
+  assert.equal(client.state, "connected");
+  client.close();
+});

@@ -82,10 +82,33 @@ TEST_F(ClientPublishTest, IdempotencyKeysAreScopedToTheSender) {
   auto bob = publish("chat:lobby", "1", "bob", "k");
   EXPECT_FALSE(bob.duplicate());
   EXPECT_EQ(bob.offset(), 2u);
-  // A Control API publish with the same key is not mistaken for the client's.
-  auto backend = engine_.publish("chat:lobby", "", "1", "k", 0, {}, router_, {});
-  EXPECT_FALSE(backend.duplicate);
-  EXPECT_EQ(engine_.publications(), 3u);
+  // A Control API publish with the same key, or with the client's stored form of it, is not
+  // mistaken for the client's.
+  for (const std::string& backend_key :
+       {std::string("k"), clientIdempotencyKey("alice", "", "k")}) {
+    auto backend = engine_.publish("chat:lobby", "", "1", backendIdempotencyKey(backend_key), 0, {},
+                                   router_, {});
+    EXPECT_FALSE(backend.duplicate) << backend_key;
+  }
+  EXPECT_EQ(engine_.publications(), 4u);
+}
+
+TEST_F(ClientPublishTest, AnonymousSendersKeysBelongToTheirConnection) {
+  auto send = [&](const std::string& client) {
+    herald::v1::ClientPublish request;
+    request.set_request_id(++id_);
+    request.set_channel("chat:lobby");
+    request.set_data("1");
+    request.set_client(client);
+    request.set_idempotency_key("k");
+    return publishForClient(store_, engine_, router_, request);
+  };
+  EXPECT_FALSE(send("n1-0-1").duplicate());
+  EXPECT_TRUE(send("n1-0-1").duplicate()) << "the same connection's retry";
+  EXPECT_FALSE(send("n1-0-2").duplicate()) << "another anonymous connection's key is its own";
+  EXPECT_NE(clientIdempotencyKey("", "u1", "k"), clientIdempotencyKey("1", "", "k"))
+      << "an anonymous scope never equals a user's";
+  EXPECT_EQ(backendIdempotencyKey(""), "") << "no key stays no key";
 }
 
 }  // namespace

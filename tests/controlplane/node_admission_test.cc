@@ -6,12 +6,14 @@ namespace herald::control {
 namespace {
 
 TEST(NodeAdmissionTest, LoopbackPeersAreRecognised) {
-  for (const char* peer : {"ipv4:127.0.0.1:5000", "ipv4:127.1.2.3:1", "ipv6:[::1]:5000",
-                           "ipv6:[::ffff:127.0.0.1]:5000", "unix:/tmp/sock"}) {
+  for (const char* peer :
+       {"ipv4:127.0.0.1:5000", "ipv4:127.1.2.3:1", "ipv6:[::1]:5000", "ipv6:%5B::1%5D:5000",
+        "ipv6:[::ffff:127.0.0.1]:5000", "unix:/tmp/sock", "unix-abstract:herald"}) {
     EXPECT_TRUE(isLoopbackPeer(peer)) << peer;
   }
-  for (const char* peer : {"ipv4:10.0.0.5:5000", "ipv4:1.127.0.0:5000", "ipv6:[::2]:5000",
-                           "ipv6:[2001:db8::1]:5000", "ipv6:[::ffff:10.0.0.1]:5000", ""}) {
+  for (const char* peer :
+       {"ipv4:10.0.0.5:5000", "ipv4:1.127.0.0:5000", "ipv6:[::2]:5000", "ipv6:%5B::10%5D:5000",
+        "ipv6:[2001:db8::1]:5000", "ipv6:[::ffff:10.0.0.1]:5000", ""}) {
     EXPECT_FALSE(isLoopbackPeer(peer)) << peer;
   }
 }
