@@ -2,7 +2,10 @@
 // flag and subscribe rule decide, the control plane assigns the offset and answers, every
 // subscriber on every node gets the publication with its sender, a retry with the same
 // idempotency key is not published twice, and a node without its control plane says so.
+#include <algorithm>
+#include <csignal>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -217,6 +220,56 @@ TEST_F(ClientPublishTest, WithoutTheControlPlaneThePublisherHearsUnavailable) {
         return publish(*alice, "chat:lobby", {{"x", 2}}, 6)["type"] == "reply";
       },
       15s));
+}
+
+TEST_F(ClientPublishTest, RetriesWithTheSameKeyAfterUnavailableArePublishedExactlyOnce) {
+  auto alice = connect(0, "alice");
+  auto reader = connect(1, "reader");
+  ASSERT_EQ(subscribe(*reader, "chat:room")["type"], "reply");
+  ASSERT_TRUE(cluster_.waitInterest("chat:room", 1));
+
+  // A frozen control plane: the node's link stays up, the answers do not come, the client
+  // hears `unavailable` after 5 s, and the control plane publishes them when it wakes up.
+  cluster_.control().signal(SIGSTOP);
+  for (int n = 1; n <= 3; ++n) {
+    alice->send(json{
+        {"type", "publish"},
+        {"channel", "chat:room"},
+        {"data", {{"n", n}}},
+        {"idempotency_key", "k" + std::to_string(n)},
+        {"id", n}}.dump());
+  }
+  for (int n = 1; n <= 3; ++n) {
+    json frame = answer(*alice);
+    EXPECT_EQ(frame["code"], "unavailable") << frame;
+  }
+  cluster_.control().signal(SIGCONT);
+  ASSERT_TRUE(cluster_.waitHealthyNodes(2));
+
+  // The application retries what it was not sure of, with the same keys.
+  for (int n = 1; n <= 3; ++n) {
+    json retry;
+    ASSERT_TRUE(eventually(
+        [&] {
+          retry = publish(*alice, "chat:room", {{"n", n}}, 10 + n, "k" + std::to_string(n));
+          return retry["type"] == "reply";
+        },
+        15s))
+        << retry;
+  }
+  auto sentinel = cluster_.publish("chat:room", R"({"n":"end"})");
+  std::vector<int> seen;
+  for (;;) {
+    auto message = reader->nextOfType("message", 15s);
+    ASSERT_TRUE(message.has_value()) << "reader stopped receiving";
+    if ((*message)["data"]["n"] == "end") {
+      break;
+    }
+    seen.push_back((*message)["data"]["n"].get<int>());
+  }
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<int>{1, 2, 3})) << "each publication exactly once";
+  EXPECT_EQ(sentinel.offset(), 4u) << "nothing else was published";
 }
 
 }  // namespace
