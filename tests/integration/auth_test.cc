@@ -71,15 +71,7 @@ class AuthTest : public ::testing::Test {
   // Subscribes and returns the reply or error frame.
   static json subscribe(WsClient& ws, const std::string& channel, int id) {
     ws.send(json{{"type", "subscribe"}, {"channels", {channel}}, {"id", id}}.dump());
-    for (;;) {
-      auto frame = ws.next(10s);
-      if (!frame) {
-        return json{{"type", "timeout"}};
-      }
-      if ((*frame)["type"] == "reply" || (*frame)["type"] == "error") {
-        return *frame;
-      }
-    }
+    return ws.nextAnswer(10s);
   }
 
   Cluster cluster_;

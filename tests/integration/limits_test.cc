@@ -217,8 +217,7 @@ TEST_F(LimitsTest, NamespaceMaxSubscribersPerChannelPerNode) {
   }
   auto subscribe = [](WsClient& ws, const std::string& channel, int id) {
     ws.send(json{{"type", "subscribe"}, {"channels", {channel}}, {"id", id}}.dump());
-    auto frame = ws.next(10s);
-    return frame ? *frame : json{{"type", "timeout"}};
+    return ws.nextAnswer(10s);
   };
   EXPECT_EQ(subscribe(*members[0], "room:1", 1)["type"], "reply");
   EXPECT_EQ(subscribe(*members[1], "room:1", 2)["type"], "reply");

@@ -142,6 +142,21 @@ std::optional<std::string> WsClient::nextText(std::chrono::milliseconds timeout)
   return frame;
 }
 
+nlohmann::json WsClient::nextAnswer(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    auto frame = left.count() > 0 ? next(left) : std::nullopt;
+    if (!frame) {
+      return nlohmann::json{{"type", "timeout"}};
+    }
+    if ((*frame)["type"] == "reply" || (*frame)["type"] == "error") {
+      return *frame;
+    }
+  }
+}
+
 std::optional<nlohmann::json> WsClient::nextOfType(const std::string& type,
                                                    std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
