@@ -148,6 +148,33 @@ describe("demo page", () => {
   });
 });
 
+describe("publishing from the demo page", () => {
+  test("a message sent from the page arrives with its sender; a refusal is shown", async () => {
+    await cluster.ctl("namespaces", "create", "talk", "--client-publish", "--history-size", "10");
+    await cluster.ctl("namespaces", "create", "quiet");
+    const page = await openDemo("talk:room");
+    await page.fill("#pub-channel", "talk:room");
+    await page.fill("#pub-text", "hello from chromium");
+    await page.click("#send");
+    await waitFor("the page's own message", async () =>
+      (await received(page)).some((m) => m.data && m.data.text === "hello from chromium"));
+    const [mine] = (await received(page)).filter((m) => m.channel === "talk:room");
+    assert.equal(mine.offset, 1);
+    assert.ok(mine.publisher && typeof mine.publisher.client === "string", "the sender is named");
+    await waitFor("the reply in the log", async () =>
+      /published to talk:room at offset 1/.test(await page.locator("#log").innerText()));
+    assert.match(await page.locator("#messages tr").first().innerText(), /anonymous client/);
+
+    await page.fill("#pub-channel", "quiet:room");
+    await page.fill("#pub-text", "not here");
+    await page.click("#send");
+    await waitFor("the refusal in the log", async () =>
+      /publish to quiet:room refused: permission_denied/.test(await page.locator("#log").innerText()));
+    await page.screenshot({ path: path.join(ARTIFACTS, "demo-publish.png"), fullPage: true });
+    await page.close();
+  });
+});
+
 describe("herald.js in the browser", () => {
   test("connects with a token, refreshes it before expiry, and answers ping", async () => {
     const page = await browser.newPage();
