@@ -67,6 +67,17 @@ grpc=$(wait_listening "$LOG_DIR/control.log" "${pids[0]}" herald-control)
 pids+=($!)
 ws=$(wait_listening "$LOG_DIR/node.log" "${pids[1]}" herald-node)
 
+# heraldctl reads ./herald-data/admin.key by itself (local control planes only).
+key_file="$(realpath -m "$DATA_DIR")/admin.key"
+if [ "$key_file" = "$(realpath .)/herald-data/admin.key" ] && [ "$grpc" = "127.0.0.1:7070" ]; then
+  KEY_HINT="  heraldctl reads the admin key in $DATA_DIR/admin.key (written by the data directory's
+  first start) when run from $(realpath .); elsewhere:
+    export HERALD_API_KEY_FILE=$key_file"
+else
+  KEY_HINT="  heraldctl needs the admin key (written by the data directory's first start):
+    export HERALD_API_KEY_FILE=$key_file HERALD_CONTROL=$grpc"
+fi
+
 cat <<BANNER
 
   Herald is running.
@@ -74,9 +85,7 @@ cat <<BANNER
     gRPC        $grpc                (Control API; heraldctl --control $grpc)
     logs        $LOG_DIR/control.log, $LOG_DIR/node.log
 
-  heraldctl needs an API key: it reads the admin key in $DATA_DIR/admin.key (written by the
-  data directory's first start) when run from here; elsewhere:
-    export HERALD_API_KEY_FILE=$(realpath "$DATA_DIR")/admin.key HERALD_CONTROL=$grpc
+$KEY_HINT
 
   Try it: connect a client to ws://$ws/ws?subscribe=token:price, then
     $BUILD_DIR/cli/heraldctl publish token:price '{"price":50000}' --event price_update
