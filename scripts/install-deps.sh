@@ -13,12 +13,12 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev zlib1g-dev libcpp-jwt-dev
   libhiredis-dev
+  openssl
 )
 if [ "${1:-}" != "--run" ]; then
   PACKAGES+=(
     redis-server
     clang-format clang libclang-rt-14-dev
-    openssl
     python3 python3-websocket python3-grpcio python3-protobuf
     chromium
   )
