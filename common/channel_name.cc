@@ -26,6 +26,15 @@ Status validateNamespaceName(std::string_view ns) {
   return Status::ok();
 }
 
+Result<ChannelName> checkChannelName(std::string_view name) {
+  auto parsed = parseChannelName(name);
+  if (!parsed.isOk()) {
+    return Status(ErrorCode::kBadRequest, "channel '" + std::string(name.substr(0, 300)) +
+                                              "': " + parsed.status().message());
+  }
+  return parsed;
+}
+
 Result<ChannelName> parseChannelName(std::string_view name) {
   if (name.empty()) {
     return Status(ErrorCode::kBadRequest, "channel name is empty");

@@ -22,6 +22,10 @@ struct ChannelName {
 // Validates `name` and splits it; the views point into `name`.
 Result<ChannelName> parseChannelName(std::string_view name);
 
+// parseChannelName, with the channel quoted in the error as clients and callers are told:
+// "channel 'a b': <why>" (at most 300 bytes of the name).
+Result<ChannelName> checkChannelName(std::string_view name);
+
 // Validates a namespace name as used in Namespace.name (empty = default namespace).
 Status validateNamespaceName(std::string_view ns);
 

@@ -7,18 +7,14 @@
 #include "controlplane/namespace_rules.h"
 
 namespace herald::control {
-namespace {
-
-herald::v1::ClientPublishResult refused(uint64_t request_id, ErrorCode code,
-                                        const std::string& message) {
+herald::v1::ClientPublishResult refusedClientPublish(uint64_t request_id, ErrorCode code,
+                                                     const std::string& message) {
   herald::v1::ClientPublishResult result;
   result.set_request_id(request_id);
   result.set_error(errorCodeName(code));
   result.set_message(message);
   return result;
 }
-
-}  // namespace
 
 std::string clientIdempotencyKey(const std::string& user, const std::string& client,
                                  const std::string& key) {
@@ -33,23 +29,21 @@ herald::v1::ClientPublishResult publishForClient(const ConfigStore& store, Strea
                                                  const Router& router,
                                                  const herald::v1::ClientPublish& request) {
   const uint64_t id = request.request_id();
-  auto name = parseChannelName(request.channel());
+  auto name = checkChannelName(request.channel());
   if (!name.isOk()) {
-    return refused(
-        id, ErrorCode::kBadRequest,
-        "channel '" + request.channel().substr(0, 300) + "': " + name.status().message());
+    return refusedClientPublish(id, name.status().code(), name.status().message());
   }
   const ConfigSnapshotPtr config = store.snapshot();
   const herald::v1::Namespace* ns = namespaceFor(*config, name->ns);
   if (ns == nullptr || !ns->allow_client_publish()) {
-    return refused(id, ErrorCode::kPermissionDenied,
-                   "client publish is not allowed in namespace '" + std::string(name->ns) + "'");
+    return refusedClientPublish(
+        id, ErrorCode::kPermissionDenied,
+        "client publish is not allowed in namespace '" + std::string(name->ns) + "'");
   }
-  if (grpc::Status payload = validatePayload(request.data(), request.event()); !payload.ok()) {
-    return refused(id, ErrorCode::kBadRequest, payload.error_message());
-  }
-  if (request.idempotency_key().size() > kMaxClientIdempotencyKey) {
-    return refused(id, ErrorCode::kBadRequest, "idempotency_key longer than 256 bytes");
+  if (Status body =
+          checkPublicationBody(request.data(), request.event(), request.idempotency_key());
+      !body.isOk()) {
+    return refusedClientPublish(id, body.code(), body.message());
   }
   std::string key;
   if (!request.idempotency_key().empty()) {
@@ -62,9 +56,9 @@ herald::v1::ClientPublishResult publishForClient(const ConfigStore& store, Strea
     // The stream store's own words (Redis addresses...) stay in herald-control's log.
     componentLogger("link")->warn("client publish to {} failed: {}", request.channel(),
                                   out.status.message());
-    return refused(id, ErrorCode::kUnavailable,
-                   "herald-control could not store the publication right now; retry with the "
-                   "same idempotency_key");
+    return refusedClientPublish(id, ErrorCode::kUnavailable,
+                                "herald-control could not store the publication right now; "
+                                "retry with the same idempotency_key");
   }
   herald::v1::ClientPublishResult result;
   result.set_request_id(id);

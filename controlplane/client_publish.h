@@ -7,8 +7,16 @@
 
 namespace herald::control {
 
-// Longest idempotency key a client may send (the Control API allows the same).
-inline constexpr size_t kMaxClientIdempotencyKey = 256;
+// The idempotency key stored for a client's `key`: scoped to its user, or, for an anonymous
+// sender, to its connection. Never equal to a backendIdempotencyKey().
+std::string clientIdempotencyKey(const std::string& user, const std::string& client,
+                                 const std::string& key);
+// The idempotency key stored for a Control API publish ("" stays "": no key).
+std::string backendIdempotencyKey(const std::string& key);
+
+// The answer refusing client publication `request_id` with `code` (sent as its name).
+herald::v1::ClientPublishResult refusedClientPublish(uint64_t request_id, ErrorCode code,
+                                                     const std::string& message);
 
 /**
  * Publishes what a node's client sent in a `publish` frame, under the same rules as the
@@ -18,13 +26,6 @@ inline constexpr size_t kMaxClientIdempotencyKey = 256;
  * connection when anonymous), so one client cannot claim a key a backend or another user
  * relies on. Failures of the stream store reach the client as `unavailable`, without detail.
  */
-// The idempotency key stored for a client's `key`: scoped to its user, or, for an anonymous
-// sender, to its connection. Never equal to a backendIdempotencyKey().
-std::string clientIdempotencyKey(const std::string& user, const std::string& client,
-                                 const std::string& key);
-// The idempotency key stored for a Control API publish ("" stays "": no key).
-std::string backendIdempotencyKey(const std::string& key);
-
 herald::v1::ClientPublishResult publishForClient(const ConfigStore& store, StreamEngine& engine,
                                                  const Router& router,
                                                  const herald::v1::ClientPublish& request);

@@ -21,6 +21,7 @@ using grpc::StatusCode;
 constexpr uint32_t kDefaultPageSize = 100;
 constexpr uint32_t kMaxPageSize = 1000;
 constexpr size_t kMaxBatch = 10000;
+// Longest idempotency key a publication may carry (Control API and client publish alike).
 constexpr size_t kMaxIdempotencyKey = 256;
 constexpr uint32_t kDefaultHistoryLimit = 100;
 constexpr uint32_t kMaxHistoryLimit = 10000;
@@ -308,19 +309,26 @@ grpc::Status ControlService::RevokeApiKey(Ctx* ctx, const herald::v1::RevokeApiK
 
 // ------------------------------------------------------------------------ delivery
 
+Status checkPublicationBody(const std::string& data, const std::string& event,
+                            const std::string& idempotency_key) {
+  if (grpc::Status payload = validatePayload(data, event); !payload.ok()) {
+    return Status(ErrorCode::kBadRequest, payload.error_message());
+  }
+  if (idempotency_key.size() > kMaxIdempotencyKey) {
+    return Status(ErrorCode::kBadRequest, "idempotency_key longer than 256 bytes");
+  }
+  return Status::ok();
+}
+
 grpc::Status ControlService::publishOne(const herald::v1::PublishRequest& req,
                                         herald::v1::PublishResponse* resp) {
-  auto name = parseChannelName(req.channel());
+  auto name = checkChannelName(req.channel());
   if (!name.isOk()) {
-    return grpc::Status(StatusCode::INVALID_ARGUMENT, "channel '" + req.channel().substr(0, 300) +
-                                                          "': " + name.status().message());
+    return toGrpc(name.status());
   }
-  grpc::Status payload = validatePayload(req.data(), req.event());
-  if (!payload.ok()) {
-    return payload;
-  }
-  if (req.idempotency_key().size() > kMaxIdempotencyKey) {
-    return grpc::Status(StatusCode::INVALID_ARGUMENT, "idempotency_key longer than 256 bytes");
+  if (Status body = checkPublicationBody(req.data(), req.event(), req.idempotency_key());
+      !body.isOk()) {
+    return toGrpc(body);
   }
   return publishValidated(req, name->ns, resp);
 }
@@ -371,12 +379,9 @@ grpc::Status ControlService::PublishBatch(Ctx* ctx, const herald::v1::PublishBat
   for (int i = 0; i < req->publications_size(); ++i) {
     const auto& p = req->publications(i);
     auto name = parseChannelName(p.channel());
-    grpc::Status payload = validatePayload(p.data(), p.event());
-    if (payload.ok() && p.idempotency_key().size() > kMaxIdempotencyKey) {
-      payload = grpc::Status(StatusCode::INVALID_ARGUMENT, "idempotency_key longer than 256 bytes");
-    }
-    if (!name.isOk() || !payload.ok()) {
-      const std::string why = !name.isOk() ? name.status().message() : payload.error_message();
+    const Status body = checkPublicationBody(p.data(), p.event(), p.idempotency_key());
+    if (!name.isOk() || !body.isOk()) {
+      const std::string why = !name.isOk() ? name.status().message() : body.message();
       return grpc::Status(StatusCode::INVALID_ARGUMENT,
                           "publications[" + std::to_string(i) + "]: " + why);
     }
@@ -462,10 +467,9 @@ grpc::Status ControlService::Broadcast(Ctx* ctx, const herald::v1::BroadcastRequ
   }
   if (req->channels_size() > 0) {
     for (const auto& channel : req->channels()) {
-      auto name = parseChannelName(channel);
+      auto name = checkChannelName(channel);
       if (!name.isOk()) {
-        return grpc::Status(StatusCode::INVALID_ARGUMENT,
-                            "channel '" + channel.substr(0, 300) + "': " + name.status().message());
+        return toGrpc(name.status());
       }
     }
     uint32_t nodes = 0;
@@ -710,11 +714,9 @@ grpc::Status ControlService::History(Ctx* ctx, const herald::v1::HistoryRequest*
     return grpc::Status(StatusCode::INVALID_ARGUMENT, "give either channel or user");
   }
   if (!req->channel().empty()) {
-    auto name = parseChannelName(req->channel());
+    auto name = checkChannelName(req->channel());
     if (!name.isOk()) {
-      return grpc::Status(
-          StatusCode::INVALID_ARGUMENT,
-          "channel '" + req->channel().substr(0, 300) + "': " + name.status().message());
+      return toGrpc(name.status());
     }
   } else if (req->user().size() > 256) {
     return grpc::Status(StatusCode::INVALID_ARGUMENT, "user must be 1..256 bytes");
@@ -748,10 +750,9 @@ grpc::Status ControlService::Presence(Ctx* ctx, const herald::v1::PresenceReques
   if (auto denied = authorize(ctx, Need::kReader, "Presence"); !denied.ok()) {
     return denied;
   }
-  auto name = parseChannelName(req->channel());
+  auto name = checkChannelName(req->channel());
   if (!name.isOk()) {
-    return grpc::Status(StatusCode::INVALID_ARGUMENT, "channel '" + req->channel().substr(0, 300) +
-                                                          "': " + name.status().message());
+    return toGrpc(name.status());
   }
   herald::v1::PresenceQuery query;
   query.set_channel(req->channel());

@@ -166,4 +166,9 @@ grpc::Status toGrpc(const Status& status);
 // Checks a JSON payload and an optional event name; returns INVALID_ARGUMENT on failure.
 grpc::Status validatePayload(const std::string& data, const std::string& event);
 
+// Checks what a publication carries besides its channel, as Publish and client publish take
+// it: data, event, idempotency key length. kBadRequest says what is wrong.
+Status checkPublicationBody(const std::string& data, const std::string& event,
+                            const std::string& idempotency_key);
+
 }  // namespace herald::control

@@ -107,9 +107,8 @@ grpc::Status NodeLinkService::Session(
         });
         if (!queued) {
           auto reply = std::make_shared<herald::v1::ControlMessage>();
-          reply->mutable_published()->set_request_id(request->request_id());
-          reply->mutable_published()->set_error("unavailable");
-          reply->mutable_published()->set_message(
+          *reply->mutable_published() = refusedClientPublish(
+              request->request_id(), ErrorCode::kUnavailable,
               "herald-control is busy: too many client publications from this node are "
               "waiting; nothing was published");
           session->send(std::move(reply));

@@ -682,10 +682,9 @@ class ShardEngine final : public Shard::Impl {
   }
 
   Status checkPublish(const WsConnection* con, const std::string& channel) const {
-    auto name = parseChannelName(channel);
+    auto name = checkChannelName(channel);
     if (!name.isOk()) {
-      return Status(ErrorCode::kBadRequest,
-                    "channel '" + channel.substr(0, 300) + "': " + name.status().message());
+      return name.status();
     }
     const herald::v1::Namespace& ns = settings_->namespaceFor(name->ns);
     if (!ns.allow_client_publish()) {
@@ -1242,14 +1241,14 @@ class ShardEngine final : public Shard::Impl {
   Status subscribeAll(WsConnection* con, const std::vector<std::string>& channels,
                       std::vector<std::string>* accepted, std::vector<std::string>* added) {
     std::vector<std::string> fresh;
+    std::vector<uint32_t> caps;  // each fresh channel's namespace max_subscribers
     for (const auto& channel : channels) {
-      auto name = parseChannelName(channel);
+      auto name = checkChannelName(channel);
       if (!name.isOk()) {
-        return Status(ErrorCode::kBadRequest,
-                      "channel '" + channel.substr(0, 300) + "': " + name.status().message());
+        return name.status();
       }
-      Status allowed = checkSubscribe(settings_->namespaceFor(name->ns), name.value(), channel,
-                                      con->claims.get());
+      const herald::v1::Namespace& ns = settings_->namespaceFor(name->ns);
+      Status allowed = checkSubscribe(ns, name.value(), channel, con->claims.get());
       if (!allowed.isOk()) {
         return allowed;
       }
@@ -1258,16 +1257,12 @@ class ShardEngine final : public Shard::Impl {
           std::find(fresh.begin(), fresh.end(), channel) != fresh.end();
       if (!already) {
         fresh.push_back(channel);
+        caps.push_back(ns.max_subscribers());
       }
     }
     if (Status within = checkSubscriptionLimits(settings_->limits, con->channels, fresh);
         !within.isOk()) {
       return within;
-    }
-    std::vector<uint32_t> caps;
-    caps.reserve(fresh.size());
-    for (const auto& channel : fresh) {
-      caps.push_back(settings_->namespaceFor(namespaceOf(channel)).max_subscribers());
     }
     if (auto full = ctx_.subscribers->tryAdd(fresh, caps)) {
       return Status(ErrorCode::kLimitExceeded, "channel '" + fresh[*full] +

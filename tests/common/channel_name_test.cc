@@ -64,5 +64,19 @@ TEST(ChannelNameTest, NamespaceNameValidation) {
   EXPECT_FALSE(validateNamespaceName("a:b").isOk());
 }
 
+TEST(ChannelNameTest, CheckQuotesTheChannelInItsError) {
+  EXPECT_TRUE(checkChannelName("chat:lobby").isOk());
+  EXPECT_EQ(checkChannelName("chat:lobby")->ns, "chat");
+  auto bad = checkChannelName("bad name");
+  ASSERT_FALSE(bad.isOk());
+  EXPECT_EQ(bad.status().code(), ErrorCode::kBadRequest);
+  EXPECT_EQ(bad.status().message(),
+            "channel 'bad name': " + parseChannelName("bad name").status().message());
+  const std::string huge(1000, 'x');
+  EXPECT_EQ(checkChannelName(huge).status().message().find(std::string(301, 'x')),
+            std::string::npos)
+      << "at most 300 bytes of the name are quoted";
+}
+
 }  // namespace
 }  // namespace herald
