@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
 #include "common/strings.h"
 
 namespace herald::node {
@@ -115,88 +116,164 @@ void appendId(json* frame, std::optional<uint64_t> id) {
   }
 }
 
+// The top-level members a client frame may carry, in the order of FrameMember.
+constexpr std::string_view kMemberNames[] = {"type",    "id",        "channels", "since",
+                                             "channel", "data",      "event",    "idempotency_key",
+                                             "token",   "user_since"};
+enum FrameMember {
+  kType,
+  kId,
+  kChannels,
+  kSince,
+  kChannel,
+  kData,
+  kEvent,
+  kIdempotencyKey,
+  kToken,
+  kUserSince,
+  kMemberCount
+};
+
+// One member's value as a document. Members are small (the frame is bounded and was accepted
+// with a depth limit), so this is cheap; `data` is never parsed.
+json member(std::string_view raw) {
+  return json::parse(raw.begin(), raw.end(), nullptr, /*allow_exceptions=*/false);
+}
+
+// Reads an optional string member; false when present and not a string.
+bool readOptionalString(std::string_view raw, std::string* out) {
+  if (raw.empty()) {
+    return true;
+  }
+  json value = member(raw);
+  if (!value.is_string()) {
+    return false;
+  }
+  *out = std::move(value.get_ref<std::string&>());
+  return true;
+}
+
+void parsePublish(const std::string_view* members, ParsedFrame* out) {
+  ClientCommand& cmd = out->command;
+  cmd.type = CommandType::kPublish;
+  if (members[kChannel].empty() || !readOptionalString(members[kChannel], &cmd.channel)) {
+    out->status = bad("'channel' is required and must be a string");
+  } else if (members[kData].empty()) {
+    out->status = bad("'data' is required");
+  } else if (!readOptionalString(members[kEvent], &cmd.event)) {
+    out->status = bad("'event' must be a string");
+  } else if (!readOptionalString(members[kIdempotencyKey], &cmd.idempotency_key)) {
+    out->status = bad("'idempotency_key' must be a string");
+  } else {
+    // Forwarded as sent: validated with the frame, never re-serialised (no recursion).
+    cmd.data = std::string(members[kData]);
+  }
+}
+
+void parseAuthenticate(const std::string_view* members, ParsedFrame* out) {
+  ClientCommand& cmd = out->command;
+  cmd.type = CommandType::kAuthenticate;
+  if (members[kToken].empty() || !readOptionalString(members[kToken], &cmd.token) ||
+      cmd.token.empty()) {
+    out->status = bad("'token' is required and must be a non-empty string");
+    return;
+  }
+  if (!members[kUserSince].empty()) {
+    StreamPosition position;
+    if (!readPosition(member(members[kUserSince]), &position)) {
+      out->status =
+          bad("'user_since' must be {\"offset\":N,\"epoch\":\"E\"} (offset a non-negative "
+              "integer, epoch up to 64 letters and digits)");
+    } else {
+      cmd.user_since = std::move(position);
+    }
+  }
+}
+
+void parseChannelCommand(const std::string_view* members, bool with_since, ParsedFrame* out) {
+  ClientCommand& cmd = out->command;
+  json frame = json::object();
+  if (!members[kChannels].empty()) {
+    frame["channels"] = member(members[kChannels]);
+  }
+  if (with_since && !members[kSince].empty()) {
+    frame["since"] = member(members[kSince]);
+  }
+  out->status = readChannelList(frame, &cmd.channels);
+  if (out->status.isOk() && with_since) {
+    out->status = readSince(frame, &cmd);
+  }
+}
+
 }  // namespace
 
-ParsedFrame parseClientFrame(std::string_view text) {
+std::optional<uint64_t> peekFrameId(std::string_view text) {
+  if (!acceptJson(text)) {
+    return std::nullopt;
+  }
+  std::string_view id;
+  const std::string_view name = "id";
+  if (!findMembers(text, &name, 1, &id) || id.empty()) {
+    return std::nullopt;
+  }
+  json value = member(id);
+  if (!value.is_number_unsigned()) {
+    return std::nullopt;
+  }
+  return value.get<uint64_t>();
+}
+
+ParsedFrame parseClientFrame(std::string_view text, FrameScope scope) {
   ParsedFrame out;
-  // Parse without exceptions: garbage is normal input here.
-  json frame = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (frame.is_discarded()) {
+  // Depth first (one pass, no allocation), then syntax without building a document: garbage
+  // and hostile nesting are normal input here.
+  if (jsonNestingDepth(text, kMaxJsonDepth) > kMaxJsonDepth) {
+    out.too_deep = true;
+    out.status =
+        bad("frame nests arrays/objects deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    return out;
+  }
+  if (!acceptJson(text)) {
     out.status = bad("frame is not valid JSON");
     return out;
   }
-  if (!frame.is_object()) {
+  std::string_view members[kMemberCount];
+  if (!findMembers(text, kMemberNames, kMemberCount, members)) {
     out.status = bad("frame must be a JSON object with a 'type'");
     return out;
   }
-  if (auto id = frame.find("id"); id != frame.end()) {
-    if (!id->is_number_unsigned()) {
+  if (!members[kId].empty()) {
+    json id = member(members[kId]);
+    if (!id.is_number_unsigned()) {
       out.status = bad("'id' must be a non-negative integer");
       return out;
     }
-    out.id = id->get<uint64_t>();
+    out.id = id.get<uint64_t>();
   }
-  auto type = frame.find("type");
-  if (type == frame.end() || !type->is_string()) {
+  std::string name;
+  if (members[kType].empty() || !readOptionalString(members[kType], &name)) {
     out.status = bad("'type' is required and must be a string");
     return out;
   }
-  const std::string& name = type->get_ref<const std::string&>();
+  if (scope == FrameScope::kAuthenticateOnly && name != "authenticate") {
+    // Before a token, nothing but the type is read.
+    out.status = Status(ErrorCode::kUnauthorized,
+                        "authenticate first: send {\"type\":\"authenticate\",\"token\":\"...\"}");
+    return out;
+  }
   ClientCommand& cmd = out.command;
   if (name == "subscribe") {
     cmd.type = CommandType::kSubscribe;
-    out.status = readChannelList(frame, &cmd.channels);
-    if (out.status.isOk()) {
-      out.status = readSince(frame, &cmd);
-    }
+    parseChannelCommand(members, /*with_since=*/true, &out);
   } else if (name == "unsubscribe") {
     cmd.type = CommandType::kUnsubscribe;
-    out.status = readChannelList(frame, &cmd.channels);
+    parseChannelCommand(members, /*with_since=*/false, &out);
   } else if (name == "ping") {
     cmd.type = CommandType::kPing;
   } else if (name == "publish") {
-    cmd.type = CommandType::kPublish;
-    auto channel = frame.find("channel");
-    auto data = frame.find("data");
-    auto event = frame.find("event");
-    auto key = frame.find("idempotency_key");
-    if (channel == frame.end() || !channel->is_string()) {
-      out.status = bad("'channel' is required and must be a string");
-    } else if (data == frame.end()) {
-      out.status = bad("'data' is required");
-    } else if (event != frame.end() && !event->is_string()) {
-      out.status = bad("'event' must be a string");
-    } else if (key != frame.end() && !key->is_string()) {
-      out.status = bad("'idempotency_key' must be a string");
-    } else {
-      cmd.channel = channel->get<std::string>();
-      cmd.data = data->dump();
-      if (event != frame.end()) {
-        cmd.event = event->get<std::string>();
-      }
-      if (key != frame.end()) {
-        cmd.idempotency_key = key->get<std::string>();
-      }
-    }
+    parsePublish(members, &out);
   } else if (name == "authenticate") {
-    cmd.type = CommandType::kAuthenticate;
-    auto token = frame.find("token");
-    if (token == frame.end() || !token->is_string() ||
-        token->get_ref<const std::string&>().empty()) {
-      out.status = bad("'token' is required and must be a non-empty string");
-    } else {
-      cmd.token = token->get<std::string>();
-    }
-    if (auto since = frame.find("user_since"); out.status.isOk() && since != frame.end()) {
-      StreamPosition position;
-      if (!readPosition(*since, &position)) {
-        out.status =
-            bad("'user_since' must be {\"offset\":N,\"epoch\":\"E\"} (offset a non-negative "
-                "integer, epoch up to 64 letters and digits)");
-      } else {
-        cmd.user_since = std::move(position);
-      }
-    }
+    parseAuthenticate(members, &out);
   } else {
     out.status = bad("unknown type '" + name.substr(0, 64) +
                      "' (expected subscribe, unsubscribe, ping, publish or authenticate)");

@@ -16,6 +16,10 @@ enum class CommandType { kSubscribe, kUnsubscribe, kPing, kPublish, kAuthenticat
 // Most channels one subscribe/unsubscribe frame may name.
 inline constexpr size_t kMaxChannelsPerCommand = 100;
 
+// Longest token the node hands to the JWT library (real tokens are well under 2 KiB); longer
+// ones are refused unread, so token parsing costs are bounded whatever the frame limit is.
+inline constexpr size_t kMaxTokenBytes = 8192;
+
 // Where a client is in a stream: the last offset it received, in `epoch` ("" when it has no
 // epoch yet: then offset 0 asks for everything retained).
 struct StreamPosition {
@@ -30,7 +34,7 @@ struct ClientCommand {
   std::vector<std::pair<std::string, StreamPosition>> since;
   std::optional<StreamPosition> user_since;  // authenticate: recover the personal stream
   std::string channel;                       // publish
-  std::string data;                          // publish: JSON text, re-serialised compactly
+  std::string data;                          // publish: JSON text exactly as the client sent it
   std::string event;                         // publish: optional event name
   std::string idempotency_key;               // publish: optional, makes a retry safe
   std::string token;                         // authenticate
@@ -39,11 +43,20 @@ struct ClientCommand {
 struct ParsedFrame {
   Status status;               // not ok: answer with an error frame carrying `id`
   std::optional<uint64_t> id;  // echoed in the reply; set whenever it could be read
+  bool too_deep = false;       // refused for nesting deeper than kMaxJsonDepth (counted)
   ClientCommand command;
 };
 
-// Parses one text frame. Never throws; any input gets a result.
-ParsedFrame parseClientFrame(std::string_view text);
+// What a connection may send: before it has an identity, only `authenticate` is read past
+// its type (anything else is refused with `unauthorized`).
+enum class FrameScope { kAny, kAuthenticateOnly };
+
+// Parses one text frame. Never throws and never recurses on the input; any input gets a
+// result. Nesting deeper than kMaxJsonDepth (common/json_text.h) is refused.
+ParsedFrame parseClientFrame(std::string_view text, FrameScope scope = FrameScope::kAny);
+
+// The `id` of a frame that will not be acted on (rate-limited), without reading the rest.
+std::optional<uint64_t> peekFrameId(std::string_view text);
 
 // Splits the `?subscribe=a,b` query value (already URL-decoded) into channel names.
 std::vector<std::string> splitChannelList(std::string_view list);

@@ -317,6 +317,9 @@ constexpr std::pair<const char*, ShardCounter> kSummedCounters[] = {
     {"auth_timeouts", &ShardCounters::auth_timeouts},
     {"publish_denied", &ShardCounters::publish_denied},
     {"publish_failed", &ShardCounters::publish_failed},
+    {"json_too_deep", &ShardCounters::json_too_deep},
+    {"tokens_too_long", &ShardCounters::tokens_too_long},
+    {"pongs_withheld", &ShardCounters::pongs_withheld},
 };
 
 }  // namespace

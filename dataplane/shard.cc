@@ -71,6 +71,9 @@ constexpr uint16_t kCloseTooManyRequests = 4029;
 constexpr uint16_t kCloseUserLimit = 4030;
 constexpr uint16_t kClosePingTimeout = 4015;
 constexpr uint16_t kCloseSlowConsumer = 4008;
+// How long a closing connection may take to read what the socket holds and the close frame
+// (websocketpp cuts it after 5 s by default: a briefly stalled client saw 1006, not 4008).
+constexpr long kCloseGraceMs = 30000;
 // Rate-limited frames in a row before the connection is closed with 4029.
 constexpr uint16_t kMaxRateViolations = 50;
 // Most bytes handed to websocketpp (and the kernel behind it) per connection; beyond it frames
@@ -143,6 +146,16 @@ class ShardEngine final : public Shard::Impl {
       closeWith(con.get(), kClosePingTimeout, "ping timeout");
     });
     server_.set_max_message_size(settings_->limits.max_inbound_frame_bytes());
+    server_.set_ping_handler([this](websocketpp::connection_hdl h, std::string) {
+      // websocketpp answers every ping with a pong; a peer that pings without reading would
+      // pile pongs up without bound. Answer only while the socket drains.
+      auto con = server_.get_con_from_hdl(h);
+      if (con->get_buffered_amount() >= socketWindow()) {
+        counters_.pongs_withheld.fetch_add(1, std::memory_order_relaxed);
+        return false;
+      }
+      return true;
+    });
     server_.set_tcp_pre_bind_handler([](const auto& acceptor) {
       // Every shard binds the same port; the kernel spreads new connections over them.
       int one = 1;
@@ -554,7 +567,8 @@ class ShardEngine final : public Shard::Impl {
 
   // Server frames (replies, errors, recovery ends) keep their place behind queued frames.
   void sendText(WsConnection* con, const std::string& text) {
-    if (con->backlog) {
+    // A client that sends without reading fills the same bounded queue as a slow reader.
+    if (con->backlog || con->get_buffered_amount() >= socketWindow()) {
       enqueue(con, prepareTextFrame(text), true, /*kept=*/true);
       return;
     }
@@ -735,9 +749,7 @@ class ShardEngine final : public Shard::Impl {
   bool onValidate(websocketpp::connection_hdl hdl) {
     auto con = server_.get_con_from_hdl(hdl);
     using websocketpp::http::status_code::value;
-    const std::string& resource = con->get_resource();
-    const std::string path = resource.substr(0, resource.find('?'));
-    if (path != "/ws") {
+    if (requestPath(con->get_resource()) != "/ws") {
       return refuse(con, websocketpp::http::status_code::not_found, "not_found",
                     "WebSocket endpoint is /ws");
     }
@@ -827,18 +839,10 @@ class ShardEngine final : public Shard::Impl {
       return;
     }
 
-    const std::string& resource = con->get_resource();
-    const size_t q = resource.find('?');
-    std::optional<std::string> token;
-    if (q != std::string::npos) {
-      token = queryParam(std::string_view(resource).substr(q + 1), "token");
-      if (auto since = queryParam(std::string_view(resource).substr(q + 1), "user_since")) {
-        con->pending_user_since = parseStreamPosition(*since);
-        con->user_since_invalid = !con->pending_user_since.has_value();
-      } else if (resource.find("user_since=", q) != std::string::npos) {
-        con->user_since_invalid = true;  // a malformed %-escape
-      }
-    }
+    ConnectQuery query = parseConnectQuery(con->get_resource());
+    con->pending_user_since = std::move(query.user_since);
+    con->user_since_invalid = query.user_since_invalid;
+    const std::optional<std::string>& token = query.token;
     if (token && !token->empty()) {
       auto claims = verifyToken(con, *token);
       if (!claims.isOk()) {
@@ -861,15 +865,11 @@ class ShardEngine final : public Shard::Impl {
     con->greeted = true;
     std::vector<std::string> subscribed;
     Status sub_status;
-    const std::string& resource = con->get_resource();
-    const size_t q = resource.find('?');
-    if (q != std::string::npos) {
-      auto list = queryParam(std::string_view(resource).substr(q + 1), "subscribe");
-      if (list && !list->empty()) {
-        sub_status = subscribe(con, splitChannelList(*list), &subscribed);
-      } else if (!list && resource.find("subscribe=", q) != std::string::npos) {
-        sub_status = Status(ErrorCode::kBadRequest, "subscribe: malformed %-escape");
-      }
+    const ConnectQuery query = parseConnectQuery(con->get_resource());
+    if (query.subscribe && !query.subscribe->empty()) {
+      sub_status = subscribe(con, *query.subscribe, &subscribed);
+    } else if (query.subscribe_malformed) {
+      sub_status = Status(ErrorCode::kBadRequest, "subscribe: malformed %-escape");
     }
     sendText(con, buildConnectedFrame(clientId(*con), *ctx_.node_id, con->user,
                                       ctx_.ping_interval_ms / 1000, subscribed, id));
@@ -897,10 +897,18 @@ class ShardEngine final : public Shard::Impl {
   }
 
   Result<TokenClaims> verifyToken(WsConnection* con, const std::string& token) {
+    const bool too_long = token.size() > kMaxTokenBytes;
+    if (too_long) {
+      counters_.tokens_too_long.fetch_add(1, std::memory_order_relaxed);
+    }
     Result<TokenClaims> claims =
-        settings_->verifier ? settings_->verifier->verify(token)
-                            : Result<TokenClaims>(Status(ErrorCode::kUnauthorized,
-                                                         "token authentication is not configured"));
+        too_long ? Result<TokenClaims>(
+                       Status(ErrorCode::kUnauthorized,
+                              "token is longer than " + std::to_string(kMaxTokenBytes) + " bytes"))
+        : settings_->verifier
+            ? settings_->verifier->verify(token)
+            : Result<TokenClaims>(
+                  Status(ErrorCode::kUnauthorized, "token authentication is not configured"));
     if (!claims.isOk()) {
       counters_.auth_failures.fetch_add(1, std::memory_order_relaxed);
       if (ctx_.ip_limiter->recordAuthFailure(con->ip, steadyMillis(),
@@ -946,6 +954,9 @@ class ShardEngine final : public Shard::Impl {
         con->get_state() == websocketpp::session::state::open) {
       flushBacklog(con, true);  // what was queued goes out before the close frame
     }
+    // The close frame waits behind what the socket still holds: a client that reads again
+    // within the grace gets it (and those frames) instead of a cut connection (1006).
+    con->set_close_handshake_timeout(kCloseGraceMs);
     websocketpp::lib::error_code ec;
     con->close(code, reason, ec);
   }
@@ -1129,8 +1140,7 @@ class ShardEngine final : public Shard::Impl {
         closeWith(con, kCloseTooManyRequests, "too many messages");
         return;
       }
-      auto parsed_id = parseClientFrame(msg->get_payload()).id;
-      sendError(con, parsed_id,
+      sendError(con, peekFrameId(msg->get_payload()),
                 Status(ErrorCode::kRateLimited,
                        "at most " + std::to_string(limits.client_messages_per_minute()) +
                            " messages per minute (burst " +
@@ -1143,19 +1153,16 @@ class ShardEngine final : public Shard::Impl {
                 Status(ErrorCode::kBadRequest, "binary frames are not supported: send JSON text"));
       return;
     }
-    ParsedFrame parsed = parseClientFrame(msg->get_payload());
+    ParsedFrame parsed = parseClientFrame(
+        msg->get_payload(), con->greeted ? FrameScope::kAny : FrameScope::kAuthenticateOnly);
     if (!parsed.status.isOk()) {
+      if (parsed.too_deep) {
+        counters_.json_too_deep.fetch_add(1, std::memory_order_relaxed);
+      }
       sendError(con, parsed.id, parsed.status);
       return;
     }
     const ClientCommand& cmd = parsed.command;
-    if (!con->greeted && cmd.type != CommandType::kAuthenticate) {
-      sendError(con, parsed.id,
-                Status(ErrorCode::kUnauthorized,
-                       "authenticate first: send {\"type\":"
-                       "\"authenticate\",\"token\":\"...\"}"));
-      return;
-    }
     switch (cmd.type) {
       case CommandType::kPing:
         sendText(con, buildPongFrame(parsed.id));

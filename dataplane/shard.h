@@ -67,6 +67,9 @@ struct alignas(64) ShardCounters {
   std::atomic<uint64_t> auth_timeouts{0};           // no token in time (closed 4001)
   std::atomic<uint64_t> publish_denied{0};          // refused by the node (rule, limit)
   std::atomic<uint64_t> publish_failed{0};          // refused by the control plane, or no answer
+  std::atomic<uint64_t> json_too_deep{0};           // frames nested deeper than kMaxJsonDepth
+  std::atomic<uint64_t> tokens_too_long{0};         // tokens over kMaxTokenBytes, not parsed
+  std::atomic<uint64_t> pongs_withheld{0};          // pings not answered: client not reading
 };
 
 struct ShardContext {

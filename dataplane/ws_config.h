@@ -17,6 +17,7 @@
 #include "common/rate_limiter.h"
 #include "dataplane/outbound_queue.h"
 #include "dataplane/stream_recovery.h"
+#include "dataplane/upgrade_request.h"
 
 namespace herald::node {
 
@@ -77,6 +78,8 @@ struct WsConfig : public websocketpp::config::asio {
   // Small read buffer: it is stored inside every connection (sizeof(connection) is ~4.6 KB at
   // 512, ~6 KB at 2048). Clients send small frames; a large one just takes more reads.
   static const size_t connection_read_buffer_size = 512;
+  // The node's HTTP routes take no body: read a few KiB at most, then 413 (default 32 MB).
+  static const size_t max_http_body_size = kMaxHttpBodyBytes;
   static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
   static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
 };
@@ -108,6 +111,8 @@ struct WssConfig : public websocketpp::config::asio_tls {
 
   typedef ConnState connection_base;
   static const size_t connection_read_buffer_size = 512;
+  // The node's HTTP routes take no body: read a few KiB at most, then 413 (default 32 MB).
+  static const size_t max_http_body_size = kMaxHttpBodyBytes;
   static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
   static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
 };
@@ -128,3 +133,5 @@ template <>
 inline void websocketpp::connection<herald::node::WssConfig>::log_close_result() {}
 template <>
 inline void websocketpp::connection<herald::node::WssConfig>::log_fail_result() {}
+
+#include "dataplane/ws_version_policy.h"

@@ -1,5 +1,7 @@
 #include "dataplane/client_protocol.h"
 
+#include "common/json_text.h"
+
 #include <random>
 #include <string>
 
@@ -28,7 +30,7 @@ TEST(ClientProtocolTest, ParsesOtherCommands) {
   auto pub = parseClientFrame(R"({"type":"publish","channel":"chat:1","data":{"t": "hi"}})");
   ASSERT_TRUE(pub.status.isOk());
   EXPECT_EQ(pub.command.channel, "chat:1");
-  EXPECT_EQ(pub.command.data, R"({"t":"hi"})");
+  EXPECT_EQ(pub.command.data, R"({"t": "hi"})");  // as sent: validated, not re-serialised
   EXPECT_EQ(pub.command.event, "");
   auto full = parseClientFrame(
       R"({"type":"publish","channel":"chat:1","data":1,"event":"said","idempotency_key":"k1"})");
@@ -209,6 +211,76 @@ TEST(ClientProtocolTest, RecoveryFrameNamesTheStream) {
   EXPECT_EQ(u["user"], "alice");
   EXPECT_FALSE(u.contains("channel"));
   EXPECT_EQ(u["reason"], "unavailable");
+}
+
+// A frame of `depth` nested arrays as a publish's data: what overflowed the stack when the
+// parser re-serialised `data` (one recursion per level).
+std::string deepPublish(size_t depth) {
+  return R"({"type":"publish","channel":"chat:1","data":)" + std::string(depth, '[') +
+         std::string(depth, ']') + "}";
+}
+
+TEST(ClientProtocolTest, NestingBeyondTheLimitIsRefusedWithoutRecursion) {
+  // 60,000 levels crashed the node when max_inbound_frame_bytes allowed the frame.
+  for (size_t depth : {kMaxJsonDepth, size_t{60000}, size_t{500000}}) {
+    auto p = parseClientFrame(deepPublish(depth));
+    EXPECT_FALSE(p.status.isOk()) << depth;
+    EXPECT_TRUE(p.too_deep) << depth;
+    EXPECT_EQ(p.status.code(), ErrorCode::kBadRequest);
+  }
+  // Objects count as well, and so do unterminated openings.
+  EXPECT_TRUE(parseClientFrame(R"({"type":"ping","x":)" + std::string(100, '{')).too_deep);
+  // The deepest allowed data: the frame's own object is one level.
+  auto ok = parseClientFrame(deepPublish(kMaxJsonDepth - 1));
+  ASSERT_TRUE(ok.status.isOk()) << ok.status.message();
+  EXPECT_EQ(ok.command.data,
+            std::string(kMaxJsonDepth - 1, '[') + std::string(kMaxJsonDepth - 1, ']'));
+  // Brackets inside strings are text, not nesting.
+  auto text = parseClientFrame(R"({"type":"publish","channel":"c","data":")" +
+                               std::string(1000, '[') + R"("})");
+  EXPECT_TRUE(text.status.isOk()) << text.status.message();
+}
+
+TEST(ClientProtocolTest, DataIsForwardedExactlyAsSent) {
+  auto p = parseClientFrame(
+      "{ \"data\" :\t[1, {\"a\" : \"\\u00e9\\\"}\"}, 2.50, null] , \"type\":\"publish\", "
+      "\"channel\":\"c\"}");
+  ASSERT_TRUE(p.status.isOk()) << p.status.message();
+  EXPECT_EQ(p.command.data, "[1, {\"a\" : \"\\u00e9\\\"}\"}, 2.50, null]");
+  EXPECT_TRUE(json::accept(p.command.data));
+  // A repeated member: the last one counts, as for every other member.
+  auto twice = parseClientFrame(R"({"type":"publish","channel":"c","data":1,"data":"two"})");
+  ASSERT_TRUE(twice.status.isOk());
+  EXPECT_EQ(twice.command.data, R"("two")");
+  // Escaped member names are the same members.
+  auto escaped = parseClientFrame(R"({"\u0074ype":"publish","channel":"c","d\u0061ta":{}})");
+  ASSERT_TRUE(escaped.status.isOk()) << escaped.status.message();
+  EXPECT_EQ(escaped.command.data, "{}");
+}
+
+TEST(ClientProtocolTest, BeforeAuthenticationOnlyTheTypeIsRead) {
+  const auto scope = FrameScope::kAuthenticateOnly;
+  for (const char* frame : {R"({"type":"subscribe","channels":["a"],"id":3})",
+                            R"({"type":"publish","channel":"c","data":1,"id":3})",
+                            R"({"type":"ping","id":3})", R"({"type":"subscribe","id":3})"}) {
+    auto p = parseClientFrame(frame, scope);
+    EXPECT_EQ(p.status.code(), ErrorCode::kUnauthorized) << frame;
+    EXPECT_EQ(p.id, std::optional<uint64_t>(3)) << frame;
+    EXPECT_NE(p.status.message().find("authenticate first"), std::string::npos);
+  }
+  auto auth = parseClientFrame(R"({"type":"authenticate","token":"t","id":1})", scope);
+  EXPECT_TRUE(auth.status.isOk());
+  EXPECT_EQ(auth.command.token, "t");
+  // Depth is checked before anything, authenticated or not.
+  EXPECT_TRUE(parseClientFrame(deepPublish(1000), scope).too_deep);
+}
+
+TEST(ClientProtocolTest, PeekFrameIdReadsOnlyTheId) {
+  EXPECT_EQ(peekFrameId(R"({"type":"ping","id":42})"), std::optional<uint64_t>(42));
+  EXPECT_EQ(peekFrameId(R"({"id":-1})"), std::nullopt);
+  EXPECT_EQ(peekFrameId(R"({"type":"ping"})"), std::nullopt);
+  EXPECT_EQ(peekFrameId("not json"), std::nullopt);
+  EXPECT_EQ(peekFrameId(R"({"id":1,"x":)" + std::string(100000, '[') + "}"), std::nullopt);
 }
 
 }  // namespace

@@ -6,7 +6,10 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "common/channel_name.h"
+#include "common/json_text.h"
 #include "dataplane/client_protocol.h"
 #include "dataplane/permissions.h"
 
@@ -28,6 +31,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   herald::node::ParsedFrame parsed = herald::node::parseClientFrame(input);
   if (!parsed.status.isOk() && parsed.status.message().empty()) {
     __builtin_trap();  // every refusal must say why
+  }
+  if (parsed.status.isOk() && parsed.command.type == herald::node::CommandType::kPublish &&
+      (!nlohmann::json::accept(parsed.command.data) ||
+       herald::jsonNestingDepth(parsed.command.data) >= herald::kMaxJsonDepth)) {
+    __builtin_trap();  // forwarded data is JSON, shallower than the frame that carried it
+  }
+  // Before authentication only `authenticate` is read; everything else is refused.
+  const auto early =
+      herald::node::parseClientFrame(input, herald::node::FrameScope::kAuthenticateOnly);
+  if (early.status.isOk() && early.command.type != herald::node::CommandType::kAuthenticate) {
+    __builtin_trap();
+  }
+  if (parsed.id != herald::node::peekFrameId(input) && !parsed.too_deep) {
+    __builtin_trap();  // the id a rate-limited frame is answered with is the frame's id
   }
 
   // The query string path: ?subscribe=...&token=...
