@@ -182,6 +182,9 @@ std::optional<int> RawWs::waitCloseCode(std::chrono::milliseconds timeout) {
       return std::nullopt;
     }
     if (f->opcode == 0x8) {
+      // Answer the close as every client library does (RFC 6455 §5.5.1), so the server can
+      // finish its close handshake instead of waiting out its timer.
+      sendFrame(0x8, f->payload.substr(0, 2));
       if (f->payload.size() < 2) {
         return 1005;
       }
