@@ -27,9 +27,11 @@ constexpr const char* kUsage = R"(usage: herald-control [options]
   --admin-key KEY           first admin API key (else generated at first start and printed);
                             also HERALD_ADMIN_KEY
   --node-secret SECRET      secret nodes must present (also HERALD_NODE_SECRET); without
-                            one (and without --tls-client-ca) only nodes on this host may join
+                            one (and without --tls-client-ca) one is generated at first start
+                            in DIR/node.secret (0600): start nodes with --node-secret-file
   --allow-unauthenticated-nodes
-                            let nodes on other hosts join with neither (trusted networks only)
+                            let nodes join with neither (trusted networks only: a node
+                            receives every secret in the config)
   --tls-cert FILE           serve gRPC over TLS with this PEM certificate chain
   --tls-key FILE            ... and this PEM private key
   --tls-client-ca FILE      require client certificates signed by this CA (mTLS)

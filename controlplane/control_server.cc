@@ -12,8 +12,10 @@
 #include "common/host_port.h"
 #include "common/logging.h"
 #include "common/pem_file.h"
+#include "common/secret_file.h"
 #include "common/strings.h"
 #include "controlplane/api_key_store_impl.h"
+#include "controlplane/call_gate.h"
 #include "controlplane/channel_registry.h"
 #include "controlplane/config_store_impl.h"
 #include "controlplane/redis_client.h"
@@ -71,6 +73,7 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
     shared_config_ = store.get();
   }
   store_ = std::move(store);
+  node_secret_ = resolveNodeSecret();
   keys_ = std::make_unique<ApiKeyStoreImpl>(config_.data_dir);
   bootstrapAdminKey();
   control_service_ =
@@ -89,18 +92,43 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
   });
 }
 
-NodeAdmission ControlServer::nodeAdmission() const {
-  NodeAdmission admission(config_.node_secret, !config_.tls_client_ca.empty(),
-                          config_.allow_unauthenticated_nodes);
-  if (admission.openToRemoteNodes()) {
-    componentLogger("control")->warn(
-        "no node secret and no client certificates, and --allow-unauthenticated-nodes: any host "
-        "that reaches this port can join as a node");
-  } else if (admission.loopbackOnly()) {
-    componentLogger("control")->info(
-        "no node secret: only nodes on this host may join (set --node-secret for others)");
+NodeAdmission ControlServer::nodeAdmission() const { return NodeAdmission(node_secret_); }
+
+// A node secret is always in force unless nodes present client certificates or the operator
+// opted out: without one given, the first start generates it in the data directory (0600,
+// like admin.key), where a node on this host finds it (--node-secret-file).
+std::string ControlServer::resolveNodeSecret() const {
+  if (!config_.node_secret.empty()) {
+    return config_.node_secret;
   }
-  return admission;
+  auto log = componentLogger("control");
+  if (!config_.tls_client_ca.empty()) {
+    log->info("nodes are admitted by client certificate (--tls-client-ca)");
+    return "";
+  }
+  if (config_.allow_unauthenticated_nodes) {
+    log->warn(
+        "--allow-unauthenticated-nodes and no node secret: any host that reaches this port can "
+        "join as a node and receive every secret in the config");
+    return "";
+  }
+  const std::string file = config_.data_dir + "/node.secret";
+  auto existing = readSecretFile(file);
+  if (existing.isOk()) {
+    log->info("node secret: {} (nodes on this host: --node-secret-file {})", file, file);
+    return existing.value();
+  }
+  if (existing.status().code() != ErrorCode::kNotFound) {
+    throw std::runtime_error(existing.status().message());
+  }
+  const std::string secret = randomHex(32);
+  if (Status saved = writeFileAtomically(file, secret + "\n"); !saved.isOk()) {
+    throw std::runtime_error("cannot write the node secret " + file + ": " + saved.message());
+  }
+  log->warn("generated a node secret in {} (mode 0600): start nodes with --node-secret-file {}{}",
+            file, file,
+            config_.engine == "redis" ? "; give every replica the same one (--node-secret)" : "");
+  return secret;
 }
 
 void ControlServer::bootstrapAdminKey() {
@@ -134,7 +162,7 @@ std::string ControlServer::start() {
   auto hp = parseHostPort(config_.grpc_listen);
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  std::shared_ptr<grpc::ServerCredentials> credentials;
   if (!config_.tls_cert.empty()) {
     grpc::SslServerCredentialsOptions tls(
         config_.tls_client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
@@ -146,8 +174,11 @@ std::string ControlServer::start() {
     }
     credentials = grpc::SslServerCredentials(tls);
   }
+  // Credentials are checked from the metadata, before a request body is read.
+  credentials =
+      gatedCredentials(std::make_shared<CallGate>(*keys_, nodeAdmission()), std::move(credentials));
   builder.AddListeningPort(config_.grpc_listen, credentials, &bound_port);
-  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
   // gRPC shares ports by default: a second control plane on the same address must fail.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(control_service_.get());

@@ -46,8 +46,10 @@ class ControlServer {
   // Who may join over NodeLink (secret, client certificates, or this host only); warns when
   // nodes on other hosts could join unchecked.
   NodeAdmission nodeAdmission() const;
+  std::string resolveNodeSecret() const;
 
   const ControlConfig config_;
+  std::string node_secret_;  // the one nodes must present: given, or generated in the data dir
   Router router_;
   UserConnections users_;
   std::unique_ptr<StreamEngine> channels_;

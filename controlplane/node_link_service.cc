@@ -4,6 +4,7 @@
 
 #include "common/clock.h"
 #include "common/logging.h"
+#include "common/node_identity.h"
 #include "controlplane/client_publish.h"
 #include "controlplane/serial_worker.h"
 
@@ -31,11 +32,13 @@ grpc::Status NodeLinkService::Session(
                         "the first NodeLink message must be Hello");
   }
   const herald::v1::Hello& hello = first.hello();
-  if (hello.node_id().empty() || hello.node_id().size() > 128) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "Hello.node_id must be 1..128 bytes");
+  if (!validNodeId(hello.node_id())) {
+    // Checked before it is logged: an id is printed in human logs and heraldctl tables.
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        std::string("Hello.node_id must be ") + kNodeIdRule);
   }
 
-  if (Status admitted = admission_.admit(hello.secret(), context->peer()); !admitted.isOk()) {
+  if (Status admitted = admission_.admit(hello.secret()); !admitted.isOk()) {
     log->warn("refused node {} from {}: {}", hello.node_id(), context->peer(), admitted.message());
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, admitted.message());
   }
@@ -50,8 +53,24 @@ grpc::Status NodeLinkService::Session(
   router_.setNode(session,
                   std::vector<std::string>(hello.channels().begin(), hello.channels().end()),
                   std::vector<std::string>(hello.users().begin(), hello.users().end()));
-  const uint32_t user_limit = store_.limits().max_connections_per_user();
-  announceUserLimits(users_.report(session.get(), hello.user_counts(), /*full=*/true, user_limit));
+  // A node's user counts are capped at what a node may hold (they block users cluster-wide).
+  bool counts_refused = false;
+  bool counts_warned = false;
+  const auto report_users = [&](const auto& counts, bool full) {
+    const auto& limits = store_.limits();
+    const uint64_t node_max =
+        limits.max_connections_per_node() > 0 ? limits.max_connections_per_node() : 1000000;
+    announceUserLimits(users_.report(session.get(), counts, full, limits.max_connections_per_user(),
+                                     node_max, &counts_refused));
+    if (counts_refused && !counts_warned) {
+      counts_warned = true;
+      log->warn(
+          "node {} reported user counts beyond max_connections_per_node or with invalid "
+          "user ids: clamped/ignored",
+          hello.node_id());
+    }
+  };
+  report_users(hello.user_counts(), /*full=*/true);
   session->startWriter();
   session->sendConfig(store_.snapshot());
   // This node may have missed blocks announced while it was away.
@@ -86,9 +105,7 @@ grpc::Status NodeLinkService::Session(
       case herald::v1::NodeMessage::kInterest:
         router_.applyDelta(session.get(), message.interest());
         if (message.interest().user_counts_size() > 0) {
-          announceUserLimits(users_.report(session.get(), message.interest().user_counts(),
-                                           /*full=*/false,
-                                           store_.limits().max_connections_per_user()));
+          report_users(message.interest().user_counts(), /*full=*/false);
         }
         break;
       case herald::v1::NodeMessage::kRecover:

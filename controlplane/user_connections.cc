@@ -7,6 +7,11 @@ void UserConnections::setCountLocked(const void* node, const std::string& user, 
   auto it = e.per_node.find(node);
   const uint32_t before = it == e.per_node.end() ? 0 : it->second;
   e.total = e.total - before + count;
+  uint64_t& node_total = node_totals_[node];
+  node_total = node_total - before + count;
+  if (node_total == 0) {
+    node_totals_.erase(node);
+  }
   if (count == 0) {
     if (it != e.per_node.end()) {
       e.per_node.erase(it);
@@ -36,9 +41,25 @@ void UserConnections::evaluateLocked(const std::string& user, uint32_t limit, Ch
   }
 }
 
+namespace {
+
+bool validUserId(const std::string& user) {
+  if (user.empty() || user.size() > 256) {
+    return false;
+  }
+  for (unsigned char c : user) {
+    if (c < 0x20 || c == 0x7f) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 UserConnections::Changes UserConnections::report(
     const void* node, const google::protobuf::RepeatedPtrField<herald::v1::UserCount>& counts,
-    bool full, uint32_t limit) {
+    bool full, uint32_t limit, uint64_t max_node_connections, bool* refused) {
   std::lock_guard<std::mutex> lock(mu_);
   std::set<std::string> touched;
   if (full) {
@@ -49,9 +70,26 @@ UserConnections::Changes UserConnections::report(
       setCountLocked(node, user, 0);
     }
   }
+  bool clamped = false;
   for (const auto& c : counts) {
-    setCountLocked(node, c.user(), c.connections());
+    if (!validUserId(c.user())) {
+      clamped = true;
+      continue;
+    }
+    const auto& per_node = users_[c.user()].per_node;
+    const auto current = per_node.find(node);
+    const uint64_t others = node_totals_[node] - (current == per_node.end() ? 0 : current->second);
+    const uint64_t room = others >= max_node_connections ? 0 : max_node_connections - others;
+    uint32_t count = c.connections();
+    if (count > room) {
+      count = static_cast<uint32_t>(room);
+      clamped = true;
+    }
+    setCountLocked(node, c.user(), count);
     touched.insert(c.user());
+  }
+  if (refused != nullptr) {
+    *refused = clamped;
   }
   Changes changes;
   for (const auto& user : touched) {
@@ -72,6 +110,7 @@ UserConnections::Changes UserConnections::removeNode(const void* node, uint32_t 
     setCountLocked(node, user, 0);
   }
   by_node_.erase(node);
+  node_totals_.erase(node);
   for (const auto& user : users) {
     evaluateLocked(user, limit, &changes);
   }

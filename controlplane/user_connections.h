@@ -24,10 +24,14 @@ class UserConnections {
  public:
   using Changes = std::vector<std::pair<std::string, bool>>;  // user, blocked
 
-  // A node's counts: a full set (Hello: replaces what it reported before) or changes.
+  // A node's counts: a full set (Hello: replaces what it reported before) or changes. A node
+  // is not trusted beyond what it can hold: its counts together never exceed
+  // `max_node_connections` (the cluster's max_connections_per_node), and entries with an
+  // invalid user id (empty, over 256 bytes, control characters) are ignored. `*refused` (if
+  // given) tells whether anything was clamped or ignored.
   Changes report(const void* node,
                  const google::protobuf::RepeatedPtrField<herald::v1::UserCount>& counts, bool full,
-                 uint32_t limit);
+                 uint32_t limit, uint64_t max_node_connections, bool* refused = nullptr);
   Changes removeNode(const void* node, uint32_t limit);
   // The limit itself changed.
   Changes setLimit(uint32_t limit);
@@ -45,6 +49,7 @@ class UserConnections {
   };
   std::unordered_map<std::string, Entry> users_;
   std::unordered_map<const void*, std::set<std::string>> by_node_;
+  std::unordered_map<const void*, uint64_t> node_totals_;  // sum of a node's counts
   std::set<std::string> blocked_;
 };
 

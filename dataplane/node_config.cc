@@ -7,6 +7,8 @@
 #include "common/flag_parser.h"
 #include "common/host_port.h"
 #include "common/logging.h"
+#include "common/node_identity.h"
+#include "common/secret_file.h"
 #include "dataplane/control_endpoints.h"
 
 namespace herald::node {
@@ -26,6 +28,8 @@ constexpr const char* kUsage = R"(usage: herald-node [options]
   --pong-timeout-ms N     close a client that does not answer a ping within N ms (default
                           10000), with code 4015
   --node-secret SECRET    secret the control plane requires (also HERALD_NODE_SECRET)
+  --node-secret-file FILE read it from FILE (also HERALD_NODE_SECRET_FILE); default, for a
+                          control plane on this host: ./herald-data/node.secret if it exists
   --tls-cert FILE         serve wss:// with this PEM certificate chain (with --tls-key)
   --tls-key FILE          ... and this PEM private key
   --control-tls-ca FILE   reach the control plane over TLS, trusting this CA (PEM)
@@ -44,9 +48,10 @@ void loadNodeConfigFile(const std::string& file, NodeConfig* config) {
   ConfigReader r(doc, file);
   r.rejectUnknownKeys({"listen", "control", "node_id", "shards", "ping_interval_ms",
                        "pong_timeout_ms", "handshake_timeout_ms", "reconnect_max_ms", "log_format",
-                       "log_level", "node_secret", "control_tls_ca", "control_tls_cert",
-                       "control_tls_key", "tls_cert", "tls_key"});
+                       "log_level", "node_secret", "node_secret_file", "control_tls_ca",
+                       "control_tls_cert", "control_tls_key", "tls_cert", "tls_key"});
   r.readString("node_secret", &config->node_secret);
+  r.readString("node_secret_file", &config->node_secret_file);
   r.readString("control_tls_ca", &config->control_tls_ca);
   r.readString("tls_cert", &config->tls_cert);
   r.readString("tls_key", &config->tls_key);
@@ -89,8 +94,11 @@ void validateNodeConfig(const NodeConfig& config) {
     throw ConfigError("listen: " + hp.status().message());
   }
   controlAddresses(config);
-  if (config.node_id.size() > 128) {
-    throw ConfigError("node_id: at most 128 bytes");
+  if (!config.node_id.empty() && !validNodeId(config.node_id)) {
+    throw ConfigError(std::string("node_id: ") + kNodeIdRule);
+  }
+  if (!config.node_secret.empty() && !config.node_secret_file.empty()) {
+    throw ConfigError("node_secret and node_secret_file: give one");
   }
   if (config.tls_cert.empty() != config.tls_key.empty()) {
     throw ConfigError("tls_cert and tls_key go together");
@@ -130,6 +138,9 @@ NodeConfig parseNodeArgs(int argc, char** argv) {
   if (const char* env = std::getenv("HERALD_NODE_SECRET"); env != nullptr) {
     config.node_secret = env;
   }
+  if (const char* env = std::getenv("HERALD_NODE_SECRET_FILE"); env != nullptr) {
+    config.node_secret_file = env;
+  }
   FlagParser flags(kUsage);
   flags.addString("--listen", &config.listen);
   flags.addString("--control", &config.control);
@@ -138,6 +149,7 @@ NodeConfig parseNodeArgs(int argc, char** argv) {
   flags.addUint("--ping-interval-ms", &config.ping_interval_ms);
   flags.addUint("--pong-timeout-ms", &config.pong_timeout_ms);
   flags.addString("--node-secret", &config.node_secret);
+  flags.addString("--node-secret-file", &config.node_secret_file);
   flags.addString("--tls-cert", &config.tls_cert);
   flags.addString("--tls-key", &config.tls_key);
   flags.addString("--control-tls-ca", &config.control_tls_ca);
@@ -148,7 +160,31 @@ NodeConfig parseNodeArgs(int argc, char** argv) {
   flags.addString("--log-level", &config.log_level);
   flags.parse(argc, argv, [&](const std::string& file) { loadNodeConfigFile(file, &config); });
   validateNodeConfig(config);
+  resolveNodeSecret(&config);
   return config;
+}
+
+void resolveNodeSecret(NodeConfig* config) {
+  if (!config->node_secret.empty()) {
+    return;
+  }
+  std::string file = config->node_secret_file;
+  if (file.empty()) {
+    for (const auto& address : controlAddresses(*config)) {
+      auto hp = parseHostPort(address);
+      if (!hp.isOk() || (hp->host.rfind("127.", 0) != 0 && hp->host != "localhost" &&
+                         hp->host != "::1" && hp->host != "[::1]")) {
+        return;  // a remote control plane: its secret is not in our directory
+      }
+    }
+    file = "herald-data/node.secret";
+  }
+  auto secret = readSecretFile(file);
+  if (secret.isOk()) {
+    config->node_secret = std::move(secret.value());
+  } else if (!config->node_secret_file.empty() || secret.status().code() != ErrorCode::kNotFound) {
+    throw ConfigError("node_secret_file: " + secret.status().message());
+  }
 }
 
 }  // namespace herald::node

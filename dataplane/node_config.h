@@ -18,8 +18,11 @@ struct NodeConfig {
   uint32_t pong_timeout_ms = 10000;   // no pong this long after a ping: close 4015
   uint32_t handshake_timeout_ms = 5000;
   uint32_t reconnect_max_ms = 5000;  // NodeLink backoff ceiling
-  // Presented in Hello (--node-secret / HERALD_NODE_SECRET).
+  // Presented in the NodeLink call's metadata and in Hello (--node-secret / HERALD_NODE_SECRET),
+  // or read from a file (--node-secret-file / HERALD_NODE_SECRET_FILE), by default from
+  // ./herald-data/node.secret when every control address is on this host.
   std::string node_secret;
+  std::string node_secret_file;
   // TLS to the control plane: CA that signed its certificate; client cert + key for mTLS.
   std::string control_tls_ca;
   std::string control_tls_cert;
@@ -34,6 +37,10 @@ struct NodeConfig {
 NodeConfig parseNodeArgs(int argc, char** argv);
 void loadNodeConfigFile(const std::string& file, NodeConfig* config);
 void validateNodeConfig(const NodeConfig& config);
+// Fills `node_secret` from `node_secret_file`, or from ./herald-data/node.secret (what a
+// herald-control started in the same directory generated) when neither was given and every
+// control address is a loopback one. Throws ConfigError on an unreadable or empty file.
+void resolveNodeSecret(NodeConfig* config);
 // The control-plane addresses of `config.control`, in order; throws ConfigError when the list
 // is empty or has an empty item, an item that is not HOST:PORT, or an address twice.
 std::vector<std::string> controlAddresses(const NodeConfig& config);

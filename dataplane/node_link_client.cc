@@ -163,6 +163,10 @@ void NodeLinkClient::runSession() {
   }
   auto stub = herald::v1::NodeLink::NewStub(channel);
   grpc::ClientContext context;
+  if (!options_.secret.empty()) {
+    // herald-control checks it before it reads any message of this call.
+    context.AddMetadata("x-herald-node-secret", options_.secret);
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) {

@@ -62,8 +62,10 @@ wait_listening() {
 pids+=($!)
 grpc=$(wait_listening "$LOG_DIR/control.log" "${pids[0]}" herald-control)
 
+# herald-control generated a node secret in the data dir at its first start (0600); the node
+# proves it holds it before it is sent any config.
 "$BUILD_DIR/dataplane/herald-node" --listen "$WS_ADDR" --control "$grpc" \
-  >"$LOG_DIR/node.log" 2>&1 &
+  --node-secret-file "$DATA_DIR/node.secret" >"$LOG_DIR/node.log" 2>&1 &
 pids+=($!)
 ws=$(wait_listening "$LOG_DIR/node.log" "${pids[1]}" herald-node)
 

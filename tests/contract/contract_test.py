@@ -1120,10 +1120,13 @@ class TestReading(ContractCase):
 
 
 class TestNodeLink(ContractCase):
-    def session(self, messages):
-        """Sends `messages`, half-closes; returns (status code, details, messages received)."""
+    def session(self, messages, node_secret=NODE_SECRET):
+        """Sends `messages`, half-closes; returns (status code, details, messages received).
+        `node_secret` goes in the call's metadata, where herald-control checks it before it
+        reads any message."""
         stub = nl_grpc.NodeLinkStub(CLUSTER.channel)
-        call = stub.Session(iter(messages), timeout=CALL_TIMEOUT)
+        metadata = (("x-herald-node-secret", node_secret),) if node_secret else None
+        call = stub.Session(iter(messages), timeout=CALL_TIMEOUT, metadata=metadata)
         received = []
         try:
             for msg in call:
@@ -1156,6 +1159,18 @@ class TestNodeLink(ContractCase):
                 self.assertEqual(code, UNAUTHENTICATED, details)
                 self.assertIn("wrong or missing node secret", details)
                 self.assertEqual(received, [], "an unknown node received messages")
+        # The metadata secret is checked before the Hello is read: a right Hello is not enough.
+        for secret in (None, NODE_SECRET[:-1] + "X"):
+            with self.subTest(metadata_secret=(secret or "")[-4:]):
+                code, details, received = self.session([nl.NodeMessage(hello=nl.Hello(
+                    node_id="py-intruder", secret=NODE_SECRET))], node_secret=secret)
+                self.assertEqual(code, UNAUTHENTICATED, details)
+                self.assertIn("wrong or missing node secret", details)
+                self.assertEqual(received, [])
+        # Node ids reach logs and tables: control characters are refused.
+        code, details, received = self.session([nl.NodeMessage(hello=nl.Hello(
+            node_id="py\n[info] forged line", secret=NODE_SECRET))])
+        self.assertEqual((code, received), (INVALID_ARGUMENT, []), details)
         names = [n.node_id for n in self.ok("ListNodes").nodes]
         self.assertNotIn("py-intruder", names)
 
@@ -1183,7 +1198,8 @@ class TestNodeLink(ContractCase):
                 cond.notify_all()
 
         stub = nl_grpc.NodeLinkStub(CLUSTER.channel)
-        call = stub.Session(requests(), timeout=CALL_TIMEOUT)
+        call = stub.Session(requests(), timeout=CALL_TIMEOUT,
+                            metadata=(("x-herald-node-secret", NODE_SECRET),))
         try:
             first = next(call)
             self.assertEqual(first.WhichOneof("kind"), "config")

@@ -16,18 +16,19 @@ google::protobuf::RepeatedPtrField<herald::v1::UserCount> counts(
   return out;
 }
 
+constexpr uint64_t kNodeMax = 10000;
 const int kNodeA = 0;
 const int kNodeB = 0;
 
 TEST(UserConnectionsTest, BlocksAtTheLimitAcrossNodesAndUnblocksBelowIt) {
   UserConnections users;
-  EXPECT_TRUE(users.report(&kNodeA, counts({{"alice", 2}}), true, 3).empty());
-  auto changes = users.report(&kNodeB, counts({{"alice", 1}}), true, 3);
+  EXPECT_TRUE(users.report(&kNodeA, counts({{"alice", 2}}), true, 3, kNodeMax).empty());
+  auto changes = users.report(&kNodeB, counts({{"alice", 1}}), true, 3, kNodeMax);
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_EQ(changes[0], std::make_pair(std::string("alice"), true));
   EXPECT_EQ(users.total("alice"), 3u);
   EXPECT_EQ(users.blocked(), std::vector<std::string>{"alice"});
-  changes = users.report(&kNodeA, counts({{"alice", 1}}), false, 3);
+  changes = users.report(&kNodeA, counts({{"alice", 1}}), false, 3, kNodeMax);
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_FALSE(changes[0].second);
   EXPECT_TRUE(users.blocked().empty());
@@ -35,7 +36,7 @@ TEST(UserConnectionsTest, BlocksAtTheLimitAcrossNodesAndUnblocksBelowIt) {
 
 TEST(UserConnectionsTest, NodeLeavingReleasesItsCounts) {
   UserConnections users;
-  users.report(&kNodeA, counts({{"alice", 2}, {"bob", 1}}), true, 2);
+  users.report(&kNodeA, counts({{"alice", 2}, {"bob", 1}}), true, 2, kNodeMax);
   EXPECT_EQ(users.blocked(), std::vector<std::string>{"alice"});
   auto changes = users.removeNode(&kNodeA, 2);
   ASSERT_EQ(changes.size(), 1u);
@@ -46,8 +47,8 @@ TEST(UserConnectionsTest, NodeLeavingReleasesItsCounts) {
 
 TEST(UserConnectionsTest, FullReportReplacesTheNodesEarlierCounts) {
   UserConnections users;
-  users.report(&kNodeA, counts({{"alice", 2}}), true, 2);
-  auto changes = users.report(&kNodeA, counts({{"bob", 1}}), true, 2);
+  users.report(&kNodeA, counts({{"alice", 2}}), true, 2, kNodeMax);
+  auto changes = users.report(&kNodeA, counts({{"bob", 1}}), true, 2, kNodeMax);
   EXPECT_EQ(users.total("alice"), 0u) << "alice is not in the node's new full report";
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_FALSE(changes[0].second);
@@ -55,13 +56,51 @@ TEST(UserConnectionsTest, FullReportReplacesTheNodesEarlierCounts) {
 
 TEST(UserConnectionsTest, LimitChangesReevaluate) {
   UserConnections users;
-  users.report(&kNodeA, counts({{"alice", 3}}), true, 10);
+  users.report(&kNodeA, counts({{"alice", 3}}), true, 10, kNodeMax);
   auto changes = users.setLimit(3);
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_TRUE(changes[0].second);
   changes = users.setLimit(0);
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_FALSE(changes[0].second) << "limit 0 means no limit";
+}
+
+TEST(UserConnectionsTest, ANodeCannotClaimMoreConnectionsThanANodeHolds) {
+  UserConnections users;
+  bool refused = false;
+  // One node claiming 1,000 connections for each of 100 users (to block them all) is held to
+  // max_connections_per_node (here 150) in total.
+  google::protobuf::RepeatedPtrField<herald::v1::UserCount> claim;
+  for (int i = 0; i < 100; ++i) {
+    auto* c = claim.Add();
+    c->set_user("user" + std::to_string(i));
+    c->set_connections(1000);
+  }
+  auto changes = users.report(&kNodeA, claim, true, 10, 150, &refused);
+  EXPECT_TRUE(refused);
+  uint64_t total = 0;
+  for (int i = 0; i < 100; ++i) {
+    total += users.total("user" + std::to_string(i));
+  }
+  EXPECT_EQ(total, 150u);
+  EXPECT_LE(changes.size(), 15u) << "at most 150 / 10 users can be at the limit";
+  // An honest report from another node is unaffected.
+  users.report(&kNodeB, counts({{"carol", 3}}), true, 10, 150, &refused);
+  EXPECT_FALSE(refused);
+  EXPECT_EQ(users.total("carol"), 3u);
+}
+
+TEST(UserConnectionsTest, InvalidUserIdsAreIgnored) {
+  UserConnections users;
+  bool refused = false;
+  users.report(&kNodeA, counts({{"", 5}, {"bad\x1b[31m", 5}, {"ok", 1}}), true, 2, kNodeMax,
+               &refused);
+  EXPECT_TRUE(refused);
+  EXPECT_EQ(users.total(""), 0u);
+  EXPECT_EQ(users.total("bad\x1b[31m"), 0u);
+  EXPECT_EQ(users.total("ok"), 1u);
+  users.report(&kNodeA, counts({{std::string(300, 'u').c_str(), 5}}), false, 2, kNodeMax, &refused);
+  EXPECT_TRUE(refused);
 }
 
 }  // namespace

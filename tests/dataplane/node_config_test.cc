@@ -50,9 +50,41 @@ TEST(NodeConfigTest, BadFilesAreRefusedWithTheSettingNamed) {
   EXPECT_NE(loadError(R"({"listen":"nowhere"})").find("listen"), std::string::npos);
   EXPECT_FALSE(loadError("{not json").empty());
   EXPECT_EQ(loadError(R"({"node_id":")" + std::string(129, 'n') + R"("})"),
-            "node_id: at most 128 bytes");
+            "node_id: 1..128 of A-Z a-z 0-9 . _ : -");
+  // An id reaches logs and tables on the control plane: no control characters or spaces.
+  EXPECT_EQ(loadError(R"({"node_id":"n1\n2026-12-05 [info] forged"})"),
+            "node_id: 1..128 of A-Z a-z 0-9 . _ : -");
   EXPECT_EQ(loadError(R"({"node_id":")" + std::string(128, 'n') + R"("})"), "");
   EXPECT_EQ(loadError(R"({"tls_cert":"a.pem"})"), "tls_cert and tls_key go together");
+}
+
+TEST(NodeConfigTest, TheNodeSecretComesFromItsFile) {
+  const std::string file = ::testing::TempDir() + "/node_config_secret";
+  std::ofstream(file) << "0123456789abcdef0123456789abcdef\n";
+  NodeConfig config;
+  config.node_secret_file = file;
+  resolveNodeSecret(&config);
+  EXPECT_EQ(config.node_secret, "0123456789abcdef0123456789abcdef");
+
+  NodeConfig missing;
+  missing.node_secret_file = ::testing::TempDir() + "/no-such-secret";
+  EXPECT_THROW(resolveNodeSecret(&missing), ConfigError) << "a named file must exist";
+  std::ofstream(file, std::ios::trunc) << "\n";
+  NodeConfig empty;
+  empty.node_secret_file = file;
+  EXPECT_THROW(resolveNodeSecret(&empty), ConfigError);
+
+  NodeConfig both;
+  both.node_secret = "given-on-the-command-line";
+  both.node_secret_file = file;
+  EXPECT_THROW(validateNodeConfig(both), ConfigError);
+}
+
+TEST(NodeConfigTest, ARemoteControlPlaneIsNotGivenTheLocalSecretFile) {
+  NodeConfig config;
+  config.control = "10.1.2.3:7070";
+  resolveNodeSecret(&config);  // ./herald-data/node.secret is for a control plane on this host
+  EXPECT_TRUE(config.node_secret.empty());
 }
 
 }  // namespace

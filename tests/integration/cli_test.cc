@@ -438,8 +438,9 @@ TEST(DaemonCommandLineTest, JsonLogsAreOneObjectPerLineWithComponent) {
   Process control(controlBinary(), {"--grpc-listen", "127.0.0.1:0", "--data-dir", dir.path(),
                                     "--log-format", "json"});
   ASSERT_TRUE(control.waitListening(30s).has_value()) << control.output();
-  Process node(nodeBinary(), {"--listen", "127.0.0.1:0", "--control", *control.waitListening(1s),
-                              "--log-format", "json"});
+  Process node(nodeBinary(),
+               {"--listen", "127.0.0.1:0", "--control", *control.waitListening(1s),
+                "--node-secret-file", dir.path() + "/node.secret", "--log-format", "json"});
   ASSERT_TRUE(node.waitListening(30s).has_value()) << node.output();
   ASSERT_TRUE(node.waitForOutput("config version", 30s)) << node.output();
   node.stop(SIGTERM, 15s);

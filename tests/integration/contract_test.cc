@@ -461,6 +461,7 @@ TEST_F(ContractTest, NodeLinkRefusesASessionWithoutHello) {
   auto stub = herald::v1::NodeLink::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+  ctx.AddMetadata("x-herald-node-secret", kTestNodeSecret);
   auto stream = stub->Session(&ctx);
   herald::v1::NodeMessage stats;
   stats.mutable_stats()->set_connections(1);
@@ -476,13 +477,25 @@ TEST_F(ContractTest, NodeLinkRefusesANodeWithoutTheSecret) {
   auto channel =
       grpc::CreateChannel(cluster_->controlAddress(), grpc::InsecureChannelCredentials());
   auto stub = herald::v1::NodeLink::NewStub(channel);
-  for (const std::string& secret : {std::string(""), std::string("herald-test-node-secreT")}) {
+  // The secret is checked twice: in the call's metadata, before any message is read, and in
+  // the Hello. Either one wrong is refused.
+  const std::string wrong = "herald-test-node-secreT";
+  const std::vector<std::pair<std::string, std::string>> cases = {{"", ""},
+                                                                  {wrong, wrong},
+                                                                  {kTestNodeSecret, ""},
+                                                                  {kTestNodeSecret, wrong},
+                                                                  {"", kTestNodeSecret},
+                                                                  {wrong, kTestNodeSecret}};
+  for (const auto& [metadata_secret, hello_secret] : cases) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    if (!metadata_secret.empty()) {
+      ctx.AddMetadata("x-herald-node-secret", metadata_secret);
+    }
     auto stream = stub->Session(&ctx);
     herald::v1::NodeMessage hello;
     hello.mutable_hello()->set_node_id("intruder");
-    hello.mutable_hello()->set_secret(secret);
+    hello.mutable_hello()->set_secret(hello_secret);
     stream->Write(hello);
     stream->WritesDone();
     herald::v1::ControlMessage msg;
@@ -633,6 +646,7 @@ TEST_F(ContractTest, NodeLinkSendsConfigAfterHelloAndRecordsNack) {
   auto stub = herald::v1::NodeLink::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + 20s);
+  ctx.AddMetadata("x-herald-node-secret", kTestNodeSecret);
   auto stream = stub->Session(&ctx);
   herald::v1::NodeMessage hello;
   hello.mutable_hello()->set_node_id("contract-fake-node");

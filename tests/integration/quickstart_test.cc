@@ -2,6 +2,7 @@
 // with scripts/dev-control.json (what scripts/run.sh gives it), one node, an anonymous
 // client on ?subscribe=token:price, and heraldctl run next to herald-data/ exactly as the
 // README writes it; Ctrl-C stops both daemons cleanly.
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <fstream>
@@ -34,7 +35,19 @@ TEST(QuickstartTest, TourWorksAsPastedAndCtrlCStopsBoth) {
   ASSERT_FALSE(key.empty()) << "the first start writes the admin key";
   EXPECT_TRUE(control.waitForOutput(key, 10s)) << "and logs it once";
 
-  Process node(nodeBinary(), {"--listen", "127.0.0.1:0", "--control", *control_address});
+  // The first start also generated the node secret, for nodes on this host only.
+  const std::string secret_file = dir.path() + "/herald-data/node.secret";
+  struct stat st {};
+  ASSERT_EQ(::stat(secret_file.c_str(), &st), 0) << control.output();
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // A node without it is refused, even on this host.
+  Process intruder(nodeBinary(), {"--listen", "127.0.0.1:0", "--control", *control_address,
+                                  "--reconnect-max-ms", "200"});
+  EXPECT_TRUE(intruder.waitForOutput("wrong or missing node secret", 30s)) << intruder.output();
+  intruder.stop(SIGKILL, 10s);
+  // As run.sh starts it.
+  Process node(nodeBinary(), {"--listen", "127.0.0.1:0", "--control", *control_address,
+                              "--node-secret-file", secret_file});
   auto node_address = node.waitListening(30s);
   ASSERT_TRUE(node_address) << node.output();
   auto stub = controlStub(*control_address, key);

@@ -101,7 +101,8 @@ export class Cluster {
   async startNode() {
     this.node = startProcess(
       bins.node,
-      ["--listen", `127.0.0.1:${this.wsPort}`, "--control", `127.0.0.1:${this.grpcPort}`],
+      ["--listen", `127.0.0.1:${this.wsPort}`, "--control", `127.0.0.1:${this.grpcPort}`,
+       "--node-secret-file", path.join(this.dir, "data", "node.secret")],
       "herald-node",
     );
     await waitFor("herald-node /health 200", async () => {

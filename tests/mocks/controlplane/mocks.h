@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 
+#include "controlplane/api_key_store.h"
 #include "controlplane/config_store.h"
 #include "controlplane/node_sink.h"
 
@@ -36,6 +37,18 @@ class MockConfigStore : public ConfigStore {
   MOCK_METHOD(uint64_t, version, (), (const, override));
   MOCK_METHOD(ConfigSnapshotPtr, snapshot, (), (const, override));
   MOCK_METHOD(void, setChangeListener, (ChangeListener), (override));
+};
+
+class MockApiKeyStore : public ApiKeyStore {
+ public:
+  MOCK_METHOD(Result<Created>, create, (const std::string&, herald::v1::ApiKeyRole), (override));
+  MOCK_METHOD(Result<herald::v1::ApiKey>, import,
+              (const std::string&, herald::v1::ApiKeyRole, const std::string&), (override));
+  MOCK_METHOD(Status, revoke, (const std::string&), (override));
+  MOCK_METHOD(std::vector<herald::v1::ApiKey>, list, (), (const, override));
+  MOCK_METHOD(std::optional<herald::v1::ApiKeyRole>, roleOf, (const std::string&),
+              (const, override));
+  MOCK_METHOD(size_t, size, (), (const, override));
 };
 
 }  // namespace herald::control
