@@ -21,8 +21,6 @@ using grpc::StatusCode;
 constexpr uint32_t kDefaultPageSize = 100;
 constexpr uint32_t kMaxPageSize = 1000;
 constexpr size_t kMaxBatch = 10000;
-// Longest idempotency key a publication may carry (Control API and client publish alike).
-constexpr size_t kMaxIdempotencyKey = 256;
 constexpr uint32_t kDefaultHistoryLimit = 100;
 constexpr uint32_t kMaxHistoryLimit = 10000;
 // Keeps a History response well under gRPC's default 4 MiB client limit.
@@ -48,11 +46,6 @@ uint32_t pageSize(uint32_t requested) {
     return kDefaultPageSize;
   }
   return std::min(requested, kMaxPageSize);
-}
-
-bool validEventChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '-' || c == '.' || c == ':';
 }
 
 }  // namespace
@@ -83,23 +76,6 @@ grpc::Status toGrpc(const Status& status) {
       break;
   }
   return grpc::Status(StatusCode::INTERNAL, status.message());
-}
-
-grpc::Status validatePayload(const std::string& data, const std::string& event) {
-  if (data.size() > kMaxPublicationBytes) {
-    return grpc::Status(StatusCode::INVALID_ARGUMENT, "data is " + std::to_string(data.size()) +
-                                                          " bytes; the limit is " +
-                                                          std::to_string(kMaxPublicationBytes));
-  }
-  if (data.empty() || !nlohmann::json::accept(data)) {
-    return grpc::Status(StatusCode::INVALID_ARGUMENT,
-                        "data must be valid JSON text (e.g. {\"price\":1} or \"text\")");
-  }
-  if (event.size() > 128 || !std::all_of(event.begin(), event.end(), validEventChar)) {
-    return grpc::Status(StatusCode::INVALID_ARGUMENT,
-                        "event must be at most 128 of A-Z a-z 0-9 _ - . :");
-  }
-  return grpc::Status::OK;
 }
 
 // ------------------------------------------------------------------------ namespaces, limits
@@ -309,17 +285,6 @@ grpc::Status ControlService::RevokeApiKey(Ctx* ctx, const herald::v1::RevokeApiK
 
 // ------------------------------------------------------------------------ delivery
 
-Status checkPublicationBody(const std::string& data, const std::string& event,
-                            const std::string& idempotency_key) {
-  if (grpc::Status payload = validatePayload(data, event); !payload.ok()) {
-    return Status(ErrorCode::kBadRequest, payload.error_message());
-  }
-  if (idempotency_key.size() > kMaxIdempotencyKey) {
-    return Status(ErrorCode::kBadRequest, "idempotency_key longer than 256 bytes");
-  }
-  return Status::ok();
-}
-
 grpc::Status ControlService::publishOne(const herald::v1::PublishRequest& req,
                                         herald::v1::PublishResponse* resp) {
   auto name = checkChannelName(req.channel());
@@ -461,7 +426,7 @@ grpc::Status ControlService::Broadcast(Ctx* ctx, const herald::v1::BroadcastRequ
   if (auto denied = authorize(ctx, Need::kPublisher, "Broadcast"); !denied.ok()) {
     return denied;
   }
-  grpc::Status payload = validatePayload(req->data(), req->event());
+  grpc::Status payload = toGrpc(checkPublicationPayload(req->data(), req->event()));
   if (!payload.ok()) {
     return payload;
   }
@@ -508,7 +473,7 @@ grpc::Status ControlService::SendToUser(Ctx* ctx, const herald::v1::SendToUserRe
   if (req->user().empty() || req->user().size() > 256) {
     return grpc::Status(StatusCode::INVALID_ARGUMENT, "user must be 1..256 bytes");
   }
-  grpc::Status payload = validatePayload(req->data(), req->event());
+  grpc::Status payload = toGrpc(checkPublicationPayload(req->data(), req->event()));
   if (!payload.ok()) {
     return payload;
   }

@@ -8,6 +8,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "common/clock.h"
+#include "common/publication_body.h"
 #include "controlplane/api_key_store.h"
 #include "controlplane/config_store.h"
 #include "controlplane/node_registry.h"
@@ -18,9 +19,6 @@
 #include "herald/v1/control.grpc.pb.h"
 
 namespace herald::control {
-
-// Upper bound on one publication's JSON data (the node's frames stay well under its limits).
-inline constexpr size_t kMaxPublicationBytes = 1 << 20;
 
 // The Control API handlers. Input is validated here; the engines below trust it.
 class ControlService final : public herald::v1::Control::Service {
@@ -162,13 +160,5 @@ class ControlService final : public herald::v1::Control::Service {
 
 // Maps an internal Status to the gRPC status with the precise code (docs/api.md).
 grpc::Status toGrpc(const Status& status);
-
-// Checks a JSON payload and an optional event name; returns INVALID_ARGUMENT on failure.
-grpc::Status validatePayload(const std::string& data, const std::string& event);
-
-// Checks what a publication carries besides its channel, as Publish and client publish take
-// it: data, event, idempotency key length. kBadRequest says what is wrong.
-Status checkPublicationBody(const std::string& data, const std::string& event,
-                            const std::string& idempotency_key);
 
 }  // namespace herald::control
