@@ -8,13 +8,28 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include "common/text_escape.h"
+
 namespace herald {
 namespace {
 
 void appendJsonEscaped(spdlog::memory_buf_t& dest, spdlog::string_view_t text) {
   static constexpr char kHex[] = "0123456789abcdef";
-  for (char raw : text) {
+  const std::string_view view(text.data(), text.size());
+  for (size_t i = 0; i < view.size(); ++i) {
+    const char raw = view[i];
     const auto c = static_cast<unsigned char>(raw);
+    if (c >= 0x80) {
+      // Valid UTF-8 is kept; anything else (and C1 controls) would make the line invalid JSON.
+      const size_t n = utf8SequenceLength(view, i);
+      if (n == 0) {
+        dest.append(std::string_view("\\ufffd"));
+      } else {
+        dest.append(view.data() + i, view.data() + i + n);
+        i += n - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"':
         dest.append(std::string_view("\\\""));
@@ -32,7 +47,7 @@ void appendJsonEscaped(spdlog::memory_buf_t& dest, spdlog::string_view_t text) {
         dest.append(std::string_view("\\t"));
         break;
       default:
-        if (c < 0x20) {
+        if (c < 0x20 || c == 0x7f) {
           const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
           dest.append(esc, esc + 6);
         } else {
@@ -74,6 +89,29 @@ class JsonFormatter : public spdlog::formatter {
   }
 };
 
+// The human format's message, control characters escaped: a message quoting what a peer sent
+// (a node id, a channel) cannot start a line of its own or drive the terminal.
+class EscapedMessageFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    std::string escaped;
+    appendEscapedControl(&escaped, std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(escaped.data(), escaped.data() + escaped.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<EscapedMessageFlag>();
+  }
+};
+
+constexpr char kHumanPattern[] = "%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%n] %*";
+
+std::unique_ptr<spdlog::formatter> humanFormatter() {
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<EscapedMessageFlag>('*').set_pattern(kHumanPattern);
+  return formatter;
+}
+
 std::mutex g_mutex;
 spdlog::sink_ptr g_sink;
 spdlog::level::level_enum g_level = spdlog::level::info;
@@ -81,12 +119,19 @@ spdlog::level::level_enum g_level = spdlog::level::info;
 spdlog::sink_ptr sharedSink() {
   if (!g_sink) {
     g_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-    g_sink->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%n] %v");
+    g_sink->set_formatter(humanFormatter());
   }
   return g_sink;
 }
 
 }  // namespace
+
+std::unique_ptr<spdlog::formatter> makeLogFormatter(LogFormat format) {
+  if (format == LogFormat::kJson) {
+    return std::make_unique<JsonFormatter>();
+  }
+  return humanFormatter();
+}
 
 bool parseLogFormat(const std::string& text, LogFormat* out) {
   if (text == "human") {
@@ -108,11 +153,7 @@ void setupLogging(LogFormat format, const std::string& level) {
   }
   std::lock_guard<std::mutex> lock(g_mutex);
   auto sink = sharedSink();
-  if (format == LogFormat::kJson) {
-    sink->set_formatter(std::make_unique<JsonFormatter>());
-  } else {
-    sink->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%n] %v");
-  }
+  sink->set_formatter(makeLogFormatter(format));
   g_level = parsed;
   spdlog::apply_all(
       [&](const std::shared_ptr<spdlog::logger>& logger) { logger->set_level(parsed); });

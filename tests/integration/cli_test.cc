@@ -240,6 +240,30 @@ TEST_F(CliTest, HistoryPresenceAndPersonalDeliveryCommands) {
   EXPECT_EQ(ctl({"limits", "set", "slow_consumer_policy=sometimes"}).exit_code, 2);
 }
 
+// A token's `sub` is the user's to choose: heraldctl must not print it raw to a terminal.
+TEST_F(CliTest, TablesEscapeWhatClientsChose) {
+  ASSERT_EQ(
+      ctl({"namespaces", "create", "room", "--client-publish", "--history-size", "10"}).exit_code,
+      0);
+  const std::string sub = "eve\x1b[2J\nforged row";
+  const std::string token = signToken("HS256", kTestJwtSecret, {{"sub", sub}});
+  WsClient ws(cluster_.wsUrl(0, "token=" + token + "&subscribe=room:1"));
+  ASSERT_TRUE(ws.waitOpen(10s)) << ws.failReason();
+  ASSERT_TRUE(ws.nextOfType("connected", 10s));
+  ws.send(R"({"type":"publish","channel":"room:1","data":{"t":"hi"},"id":1})");
+  ASSERT_EQ(ws.nextAnswer(10s)["type"], "reply");
+  for (const auto& args : {std::vector<std::string>{"history", "room:1"},
+                           std::vector<std::string>{"presence", "room:1"}}) {
+    auto out = ctl(args);
+    ASSERT_EQ(out.exit_code, 0) << out.err;
+    EXPECT_EQ(out.out.find('\x1b'), std::string::npos) << args[0] << ": raw escape printed";
+    EXPECT_NE(out.out.find("eve\\x1b[2J\\nforged row"), std::string::npos) << out.out;
+  }
+  // --json keeps the exact value, as JSON escapes.
+  auto json = nlohmann::json::parse(ctl({"--json", "history", "room:1"}).out);
+  EXPECT_EQ(json["publications"][0]["publisher_user"], sub) << json;
+}
+
 TEST_F(CliTest, PublishingWhileTheControlPlaneIsDownFailsFastWithUnavailable) {
   cluster_.stopControl(SIGTERM);
   auto r = ctl({"--timeout", "20", "publish", "a", "1"});
