@@ -1,10 +1,14 @@
 #include "common/jwt_verifier.h"
 
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 
 #include <jwt/jwt.hpp>
+
+#include "common/json_text.h"
 
 namespace herald {
 namespace {
@@ -44,6 +48,61 @@ std::optional<std::string> base64UrlDecode(std::string_view in) {
   return out;
 }
 
+// HMAC-SHA256 of "header.payload" under `secret` equals the token's signature, compared in
+// constant time (CRYPTO_memcmp).
+bool hmacSignatureMatches(std::string_view token, const std::string& secret) {
+  const size_t last_dot = token.rfind('.');
+  auto signature = base64UrlDecode(token.substr(last_dot + 1));
+  unsigned char expected[EVP_MAX_MD_SIZE];
+  unsigned int expected_len = 0;
+  if (!signature || HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+                         reinterpret_cast<const unsigned char*>(token.data()), last_dot, expected,
+                         &expected_len) == nullptr) {
+    return false;
+  }
+  return signature->size() == expected_len &&
+         CRYPTO_memcmp(signature->data(), expected, expected_len) == 0;
+}
+
+// cpp-jwt converts exp/nbf/iat to an unsigned integer: a float out of range (1e308, -1.5) is
+// undefined behaviour there (found by jwt_verifier_fuzzer). Only integers and floats within
+// [0, 1e15) reach it.
+Status checkTimeClaims(std::string_view payload_segment) {
+  auto text = base64UrlDecode(payload_segment);
+  if (!text) {
+    return Status::ok();  // the library reports a malformed payload
+  }
+  auto payload = nlohmann::json::parse(*text, nullptr, false);
+  if (!payload.is_object()) {
+    return Status::ok();
+  }
+  for (const char* claim : {"exp", "nbf", "iat"}) {
+    auto it = payload.find(claim);
+    if (it == payload.end() || it->is_number_integer() || it->is_number_unsigned()) {
+      continue;
+    }
+    if (!it->is_number_float() || !(it->get<double>() >= 0 && it->get<double>() < 1e15)) {
+      return unauthorized(std::string("token ") + claim +
+                          " must be a number of seconds since 1970 (NumericDate)");
+    }
+  }
+  return Status::ok();
+}
+
+// Header and payload are parsed and copied by the library and by Herald: bound their nesting
+// before anything recursive sees them.
+bool segmentsShallow(std::string_view token) {
+  const size_t first = token.find('.');
+  const size_t last = token.rfind('.');
+  for (auto segment : {token.substr(0, first), token.substr(first + 1, last - first - 1)}) {
+    auto text = base64UrlDecode(segment);
+    if (text && jsonNestingDepth(*text) > kMaxJsonDepth) {
+      return false;
+    }
+  }
+  return true;
+}
+
 class JwtVerifierImpl : public JwtVerifier {
  public:
   explicit JwtVerifierImpl(JwtPolicy policy) : policy_(std::move(policy)) {}
@@ -56,6 +115,23 @@ class JwtVerifierImpl : public JwtVerifier {
     const size_t dot = token.find('.');
     if (dot == std::string_view::npos || token.find('.', dot + 1) == std::string_view::npos) {
       return unauthorized("malformed token: expected header.payload.signature");
+    }
+    // cpp-jwt's base64 decoder indexes a table with any byte, sign included (undefined
+    // behaviour on bytes >= 0x80, found by jwt_verifier_fuzzer): only base64url reaches it.
+    for (char c : token) {
+      const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_' || c == '.';
+      if (!ok) {
+        return unauthorized("malformed token: only base64url characters and dots are allowed");
+      }
+    }
+    if (!segmentsShallow(token)) {
+      return unauthorized("malformed token: JSON nested deeper than " +
+                          std::to_string(kMaxJsonDepth) + " levels");
+    }
+    const size_t last_dot = token.rfind('.');
+    if (Status times = checkTimeClaims(token.substr(dot + 1, last_dot - dot - 1)); !times.isOk()) {
+      return times;
     }
     auto header_text = base64UrlDecode(token.substr(0, dot));
     if (!header_text) {
@@ -104,6 +180,12 @@ class JwtVerifierImpl : public JwtVerifier {
 
   Result<TokenClaims> verifyWithKey(std::string_view token, const JwtKeySpec& key,
                                     const std::string& alg_name) const {
+    // cpp-jwt compares HMAC signatures with ==, which returns at the first differing byte: a
+    // timing oracle for forging one byte at a time. Herald checks HS256 in constant time
+    // first, so the library only ever compares a signature that is already known to be right.
+    if (key.algorithm == JwtAlgorithm::kHS256 && !hmacSignatureMatches(token, key.material)) {
+      return unauthorized("invalid signature");
+    }
     namespace p = jwt::params;
     std::error_code ec;
     nlohmann::json payload;

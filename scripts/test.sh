@@ -23,6 +23,7 @@ FUZZERS=(
   "client_frame_fuzzer:4096:client_frame"        # client JSON frames, ?query, permissions
   "upgrade_request_fuzzer:8192:upgrade_request"  # the HTTP upgrade request as the node reads it
   "publication_body_fuzzer:4096:publication_body" # Control API JSON fields, the JSON scanner
+  "jwt_verifier_fuzzer:4096:jwt_verifier"        # tokens: splitting, base64url, HMAC, claims
 )
 targets=()
 for f in "${FUZZERS[@]}"; do targets+=("${f%%:*}"); done

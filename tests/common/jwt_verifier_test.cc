@@ -168,5 +168,66 @@ TEST(JwtVerifierTest, KeyValidation) {
   EXPECT_FALSE(parseJwtAlgorithm("HS512", &alg));
 }
 
+TEST(JwtVerifierTest, EveryBitOfAnHmacSignatureCounts) {
+  // Herald compares HS256 signatures itself in constant time before the library sees them.
+  auto v = makeJwtVerifier(hsPolicy());
+  const std::string token = signToken("HS256", kSecret, claims());
+  ASSERT_TRUE(v->verify(token).isOk());
+  const size_t dot = token.rfind('.');
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (size_t i = dot + 1; i < token.size(); ++i) {
+    std::string forged = token;
+    // The next character of the alphabet: a different signature, still valid base64url.
+    forged[i] = alphabet[(alphabet.find(token[i]) + 1) % alphabet.size()];
+    EXPECT_EQ(failure(v, forged), "invalid signature") << "position " << i;
+  }
+  EXPECT_EQ(failure(v, token.substr(0, token.size() - 1)), "invalid signature") << "truncated";
+  EXPECT_EQ(failure(v, token + "A"), "invalid signature") << "extended";
+  EXPECT_EQ(failure(v, token.substr(0, dot + 1)), "invalid signature") << "no signature";
+}
+
+TEST(JwtVerifierTest, DeeplyNestedClaimsAreRefusedBeforeParsing) {
+  auto v = makeJwtVerifier(hsPolicy());
+  json c = claims();
+  json deep = json::array();
+  for (int i = 0; i < 100; ++i) {
+    deep = json::array({deep});
+  }
+  c["x"] = deep;
+  EXPECT_NE(failure(v, signToken("HS256", kSecret, c)).find("deeper than 64"), std::string::npos);
+  json shallow = claims();
+  shallow["x"] = {{"a", {{"b", {1, 2, 3}}}}};
+  EXPECT_TRUE(v->verify(signToken("HS256", kSecret, shallow)).isOk());
+}
+
+// Found by jwt_verifier_fuzzer: cpp-jwt converted exp 1e308 to an unsigned integer
+// (undefined behaviour). Such times are refused before the library sees them.
+TEST(JwtVerifierTest, TimeClaimsOutOfRangeAreRefusedBeforeTheLibrary) {
+  auto v = makeJwtVerifier(hsPolicy());
+  for (const json& bad : {json(1e308), json(-1.5), json("soon"), json::array({1})}) {
+    for (const char* claim : {"exp", "nbf", "iat"}) {
+      json c = {{"sub", "alice"}};
+      c[claim] = bad;
+      EXPECT_NE(failure(v, signToken("HS256", kSecret, c)).find("NumericDate"), std::string::npos)
+          << claim << "=" << bad.dump();
+    }
+  }
+  json fractional = {{"sub", "alice"}, {"exp", static_cast<double>(nowSeconds()) + 3600.5}};
+  EXPECT_TRUE(v->verify(signToken("HS256", kSecret, fractional)).isOk());
+}
+
+// Found by jwt_verifier_fuzzer: a byte >= 0x80 in a token made cpp-jwt's base64 decoder index
+// its table out of bounds. Tokens are base64url and dots, or refused before the library.
+TEST(JwtVerifierTest, BytesOutsideBase64UrlAreRefusedBeforeTheLibrary) {
+  JwtPolicy p = hsPolicy();
+  auto v = makeJwtVerifier(p);
+  const std::string token = signToken("HS256", kSecret, claims());
+  for (const char* bad : {"\xf9", "=", "+", "/", " ", "\n"}) {
+    std::string t = token;
+    t.insert(t.find('.') + 3, bad);
+    EXPECT_NE(failure(v, t).find("base64url"), std::string::npos) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace herald
