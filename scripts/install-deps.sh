@@ -14,12 +14,14 @@ PACKAGES=(
   libssl-dev zlib1g-dev libcpp-jwt-dev
   libhiredis-dev
   openssl
+  # The README's tour pastes a WebSocket client into Debian's /usr/bin/python3.
+  python3 python3-websocket
 )
 if [ "${1:-}" != "--run" ]; then
   PACKAGES+=(
     redis-server
     clang-format clang libclang-rt-14-dev
-    python3 python3-websocket python3-grpcio python3-protobuf
+    python3-grpcio python3-protobuf
     chromium
   )
   # The browser tests run on Node.js (playwright-core from npm drives Debian's chromium); use
