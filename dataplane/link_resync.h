@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "dataplane/shard.h"
@@ -99,6 +100,7 @@ class LinkResync {
     }
     positions_ = std::move(kept);
     resyncing_ = std::move(still);
+    restarted_.clear();
     for (Recovery* r : to_request) {
       request(*r);
     }
@@ -124,6 +126,9 @@ class LinkResync {
       *deliver.mutable_publication() = *pub;
       positions_[key] = StreamPosition{pub->offset(), pub->epoch()};
       dispatch_(make_(deliver));
+    }
+    if (step.finished && restartInNewEpoch(key, step)) {
+      return;
     }
     if (step.finished) {
       finish(key, step);
@@ -153,6 +158,34 @@ class LinkResync {
       default:
         return std::string();
     }
+  }
+
+  // The stream's epoch changed while the link was down (herald-control restarted with the
+  // memory engine): what the new process published before this node linked is in the new
+  // epoch's history, so fetch that epoch from its start instead of releasing only what was
+  // held, which would skip it. Once per stream per session, in case the epoch keeps moving.
+  bool restartInNewEpoch(const std::string& key, Recovery::Step& step) {
+    auto pos = positions_.find(key);
+    if (step.outcome.recovered || step.outcome.epoch.empty() || pos == positions_.end() ||
+        pos->second.epoch.empty() || pos->second.epoch == step.outcome.epoch ||
+        !restarted_.insert(key).second) {
+      return false;
+    }
+    Recovery& old = *resyncing_.at(key);
+    auto fresh =
+        std::make_unique<Recovery>(kTopBit | next_id_++, old.channel(), old.nextRequest().user(),
+                                   StreamPosition{0, step.outcome.epoch}, 0, kMaxHeld);
+    fresh->setReleaseAllWhenUnrecovered(true);
+    for (auto& delivery : step.release) {
+      const uint64_t offset = delivery->offset;  // routed after Hello: the new epoch's
+      fresh->hold(offset, std::move(delivery));
+    }
+    by_id_.erase(old.requestId());
+    by_id_[fresh->requestId()] = key;
+    pos->second = StreamPosition{0, step.outcome.epoch};
+    Recovery& next = *(resyncing_[key] = std::move(fresh));
+    request(next);
+    return true;
   }
 
   void request(Recovery& r) {
@@ -185,6 +218,7 @@ class LinkResync {
   std::unordered_map<std::string, StreamPosition> positions_;  // last delivered per stream
   std::unordered_map<std::string, std::unique_ptr<Recovery>> resyncing_;
   std::unordered_map<uint64_t, std::string> by_id_;
+  std::unordered_set<std::string> restarted_;  // streams refetched from a new epoch's start
   std::atomic<uint64_t> dropped_{0};
 };
 

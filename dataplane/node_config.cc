@@ -35,7 +35,7 @@ constexpr const char* kUsage = R"(usage: herald-node [options]
   --control-tls-ca FILE   reach the control plane over TLS, trusting this CA (PEM)
   --control-tls-cert FILE client certificate for mTLS (with --control-tls-key)
   --control-tls-key FILE  client private key for mTLS
-  --reconnect-max-ms N    ceiling of the backoff between control-plane redials (default 5000)
+  --reconnect-max-ms N    ceiling of the backoff between control-plane redials (default 1000)
   --log-format human|json log format (default human)
   --log-level LEVEL       trace, debug, info, warn, error (default info)
   --help                  this text

@@ -17,7 +17,8 @@ struct NodeConfig {
   uint32_t ping_interval_ms = 30000;  // WebSocket ping period; advertised in `connected`
   uint32_t pong_timeout_ms = 10000;   // no pong this long after a ping: close 4015
   uint32_t handshake_timeout_ms = 5000;
-  uint32_t reconnect_max_ms = 5000;  // NodeLink backoff ceiling
+  // NodeLink backoff ceiling: a control plane back from a restart is found within this long.
+  uint32_t reconnect_max_ms = 1000;
   // Presented in the NodeLink call's metadata and in Hello (--node-secret / HERALD_NODE_SECRET),
   // or read from a file (--node-secret-file / HERALD_NODE_SECRET_FILE), by default from
   // ./herald-data/node.secret when every control address is on this host.

@@ -85,25 +85,64 @@ TEST_F(LinkResyncTest, StreamsWithoutInterestAreForgottenAndUnsendableRequestsRe
 namespace herald::node {
 namespace {
 
-TEST_F(LinkResyncTest, UnrecoveredResyncReleasesEveryHeldDeliveryAndAdoptsTheNewEpoch) {
+TEST_F(LinkResyncTest, ANewEpochIsFetchedFromItsStartSoNothingPublishedAfterARestartIsLost) {
   resync_.deliver(channelDeliver(9, "old"));
   resync_.sessionStarted({"c"}, {});
   ASSERT_EQ(requests_.size(), 1u);
-  // herald-control restarted: new epoch, offsets from 1; these were routed after Hello.
-  resync_.deliver(channelDeliver(1, "new"));
-  resync_.deliver(channelDeliver(2, "new"));
-  herald::v1::RecoverResponse page;
-  page.set_request_id(requests_[0].request_id());
-  page.set_offset(2);
-  page.set_epoch("new");
-  page.set_recovered(false);
-  page.set_complete(true);
-  resync_.page(page);
-  EXPECT_EQ(dispatched_, (std::vector<uint64_t>{9, 1, 2})) << "no client is told: lose nothing";
-  resync_.sessionStarted({"c"}, {});
-  ASSERT_EQ(requests_.size(), 2u);
-  EXPECT_EQ(requests_[1].since_offset(), 2u);
+  // herald-control restarted: new epoch, offsets from 1. It took 1..3 before this node linked;
+  // 4 and 5 were routed here after Hello and are held.
+  resync_.deliver(channelDeliver(4, "new"));
+  resync_.deliver(channelDeliver(5, "new"));
+  herald::v1::RecoverResponse changed;
+  changed.set_request_id(requests_[0].request_id());
+  changed.set_offset(5);
+  changed.set_epoch("new");
+  changed.set_recovered(false);
+  changed.set_complete(true);
+  resync_.page(changed);
+  EXPECT_EQ(dispatched_, (std::vector<uint64_t>{9})) << "nothing released before the refetch";
+  ASSERT_EQ(requests_.size(), 2u) << "the new epoch is asked for from its start";
+  EXPECT_EQ(requests_[1].since_offset(), 0u);
   EXPECT_EQ(requests_[1].epoch(), "new");
+  herald::v1::RecoverResponse history;
+  history.set_request_id(requests_[1].request_id());
+  history.set_offset(5);
+  history.set_epoch("new");
+  history.set_recovered(true);
+  history.set_complete(true);
+  for (uint64_t offset = 1; offset <= 5; ++offset) {
+    auto* pub = history.add_publications();
+    pub->set_channel("c");
+    pub->set_offset(offset);
+    pub->set_epoch("new");
+  }
+  resync_.page(history);
+  EXPECT_EQ(dispatched_, (std::vector<uint64_t>{9, 1, 2, 3, 4, 5})) << "in order, once each";
+  EXPECT_EQ(resync_.resyncing(), 0u);
+  resync_.sessionStarted({"c"}, {});
+  ASSERT_EQ(requests_.size(), 3u);
+  EXPECT_EQ(requests_[2].since_offset(), 5u);
+  EXPECT_EQ(requests_[2].epoch(), "new");
+}
+
+TEST_F(LinkResyncTest, AnEpochThatMovesAgainIsNotChasedForever) {
+  resync_.deliver(channelDeliver(9, "old"));
+  resync_.sessionStarted({"c"}, {});
+  resync_.deliver(channelDeliver(1, "new"));
+  herald::v1::RecoverResponse changed;
+  changed.set_request_id(requests_[0].request_id());
+  changed.set_offset(1);
+  changed.set_epoch("new");
+  changed.set_recovered(false);
+  changed.set_complete(true);
+  resync_.page(changed);
+  ASSERT_EQ(requests_.size(), 2u);
+  changed.set_request_id(requests_[1].request_id());
+  changed.set_epoch("newer");
+  resync_.page(changed);
+  EXPECT_EQ(requests_.size(), 2u) << "one refetch per session";
+  EXPECT_EQ(dispatched_, (std::vector<uint64_t>{9, 1})) << "held deliveries are released";
+  EXPECT_EQ(resync_.resyncing(), 0u);
 }
 
 TEST_F(LinkResyncTest, AnInterruptedResyncWithoutInterestIsAbandoned) {

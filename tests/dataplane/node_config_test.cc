@@ -29,6 +29,7 @@ TEST(NodeConfigTest, EmbeddedDefaultsAreTheDocumentedAddresses) {
   EXPECT_EQ(config.listen, "127.0.0.1:8080");
   EXPECT_EQ(config.control, "127.0.0.1:7070");
   EXPECT_EQ(config.handshake_timeout_ms, 5000u);
+  EXPECT_EQ(config.reconnect_max_ms, 1000u) << "a restarted control plane is found within ~1 s";
   EXPECT_NO_THROW(validateNodeConfig(config));
 }
 
