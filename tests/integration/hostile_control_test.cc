@@ -2,7 +2,6 @@
 // before their body is read (its peak memory stays put), oversized requests are refused, and
 // a node must prove it holds the node secret before it gets anything.
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,17 +15,6 @@
 
 namespace herald::testing {
 namespace {
-
-long procStatusKb(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field + ":", 0) == 0) {
-      return std::atol(line.c_str() + field.size() + 1);
-    }
-  }
-  return -1;
-}
 
 // A client that sends messages as large as it likes (gRPC clients send up to any size).
 std::unique_ptr<herald::v1::Control::Stub> bigMessageStub(const std::string& address) {
@@ -50,7 +38,7 @@ class HostileControlTest : public ::testing::Test {
     ASSERT_TRUE(cluster_.waitInterest("token:price", 1));
   }
 
-  long controlHwmKb() { return procStatusKb(cluster_.control().pid(), "VmHWM"); }
+  long controlHwmKb() { return cluster_.control().statusKb("VmHWM"); }
 
   void expectPublishingWorks() {
     ASSERT_TRUE(cluster_.control().running()) << cluster_.control().output();

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -99,18 +98,6 @@ int statusOf(const std::string& response) {
   return std::atoi(response.c_str() + 9);
 }
 
-// kB of a /proc/PID/status field (VmHWM: the most resident memory the process ever had).
-long procStatusKb(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field + ":", 0) == 0) {
-      return std::atol(line.c_str() + field.size() + 1);
-    }
-  }
-  return -1;
-}
-
 std::string upgradeRequest(const std::vector<std::string>& headers) {
   std::string request =
       "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
@@ -153,16 +140,7 @@ class HostileNodeTest : public ::testing::Test {
   virtual std::string bystanderQuery() { return ""; }
 
   json stats() { return json::parse(httpGet(cluster_.nodeAddress(0), "/stats").body); }
-  long nodeHwmKb() { return procStatusKb(cluster_.node(0).pid(), "VmHWM"); }
-
-  void setLimits(const std::function<void(herald::v1::Limits*)>& change) {
-    grpc::ClientContext ctx;
-    herald::v1::SetLimitsRequest req;
-    change(req.mutable_limits());
-    herald::v1::SetLimitsResponse resp;
-    ASSERT_TRUE(cluster_.api().SetLimits(&ctx, req, &resp).ok());
-    ASSERT_TRUE(cluster_.waitAckedVersion(resp.config_version()));
-  }
+  long nodeHwmKb() { return cluster_.node(0).statusKb("VmHWM"); }
 
   // The node lives, and a well-behaved client still gets a publication.
   void expectNodeServing() {
@@ -230,7 +208,8 @@ TEST_F(HostileNodeTest, OnlyRfc6455Version13Upgrades) {
 
 TEST_F(HostileNodeTest, DeepJsonIsRefusedWithBadRequestAndTheConnectionLives) {
   // 60,000 levels crashed the node once max_inbound_frame_bytes allowed the frame.
-  setLimits([](herald::v1::Limits* l) { l->set_max_inbound_frame_bytes(1 << 20); });
+  ASSERT_TRUE(
+      cluster_.setLimits([](herald::v1::Limits* l) { l->set_max_inbound_frame_bytes(1 << 20); }));
   WsClient ws(cluster_.wsUrl(0));
   ASSERT_TRUE(ws.waitOpen(10s));
   ASSERT_TRUE(ws.nextOfType("connected", 10s));
@@ -252,11 +231,11 @@ TEST_F(HostileNodeTest, DeepJsonIsRefusedWithBadRequestAndTheConnectionLives) {
 }
 
 TEST_F(HostileNodeTest, RateLimitedDeepFramesAreNotParsed) {
-  setLimits([](herald::v1::Limits* l) {
+  ASSERT_TRUE(cluster_.setLimits([](herald::v1::Limits* l) {
     l->set_max_inbound_frame_bytes(1 << 20);
     l->set_client_message_burst(1);
     l->set_client_messages_per_minute(1);
-  });
+  }));
   WsClient ws(cluster_.wsUrl(0));
   ASSERT_TRUE(ws.waitOpen(10s));
   ASSERT_TRUE(ws.nextOfType("connected", 10s));
@@ -328,7 +307,8 @@ class HostileNodeBeforeAuthTest : public HostileNodeTest {
 };
 
 TEST_F(HostileNodeBeforeAuthTest, DeepFramesBeforeAuthenticationAreRefused) {
-  setLimits([](herald::v1::Limits* l) { l->set_max_inbound_frame_bytes(1 << 20); });
+  ASSERT_TRUE(
+      cluster_.setLimits([](herald::v1::Limits* l) { l->set_max_inbound_frame_bytes(1 << 20); }));
   WsClient ws(cluster_.wsUrl(0));
   ASSERT_TRUE(ws.waitOpen(10s));
   ws.send(R"({"type":"publish","channel":"chat:1","data":)" + std::string(500000, '[') +

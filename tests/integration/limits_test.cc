@@ -29,12 +29,7 @@ class LimitsTest : public ::testing::Test {
   }
 
   void setLimits(const std::function<void(herald::v1::Limits*)>& change) {
-    grpc::ClientContext ctx;
-    herald::v1::SetLimitsRequest req;
-    change(req.mutable_limits());
-    herald::v1::SetLimitsResponse resp;
-    ASSERT_TRUE(cluster_.api().SetLimits(&ctx, req, &resp).ok());
-    ASSERT_TRUE(cluster_.waitAckedVersion(resp.config_version()));
+    ASSERT_TRUE(cluster_.setLimits(change));
   }
 
   json stats() { return json::parse(httpGet(cluster_.nodeAddress(0), "/stats").body); }

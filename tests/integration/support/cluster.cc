@@ -233,6 +233,21 @@ bool Cluster::waitAckedVersion(uint64_t version, std::chrono::milliseconds timeo
       timeout);
 }
 
+::testing::AssertionResult Cluster::setLimits(
+    const std::function<void(herald::v1::Limits*)>& change) {
+  grpc::ClientContext ctx;
+  herald::v1::SetLimitsRequest req;
+  change(req.mutable_limits());
+  herald::v1::SetLimitsResponse resp;
+  if (grpc::Status s = stub_->SetLimits(&ctx, req, &resp); !s.ok()) {
+    return ::testing::AssertionFailure() << "SetLimits: " << s.error_message();
+  }
+  if (!waitAckedVersion(resp.config_version())) {
+    return ::testing::AssertionFailure() << "config " << resp.config_version() << " not acked";
+  }
+  return ::testing::AssertionSuccess();
+}
+
 herald::v1::PublishResponse Cluster::publish(const std::string& channel, const std::string& data,
                                              const std::string& event) {
   grpc::ClientContext ctx;

@@ -72,6 +72,8 @@ class Cluster {
   herald::v1::Control::Stub& api() { return *stub_; }
   const std::string& dataDir() const { return data_dir_.path(); }
 
+  // Changes limits through SetLimits and waits until every live node acked the new config.
+  ::testing::AssertionResult setLimits(const std::function<void(herald::v1::Limits*)>& change);
   // Waits until the control plane lists `count` healthy nodes.
   bool waitHealthyNodes(size_t count, std::chrono::milliseconds timeout = 15s);
   // Waits until `nodes` nodes have told the control plane they hold subscribers of `channel`.

@@ -1,5 +1,7 @@
 #include "integration/support/process.h"
 
+#include <fstream>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -164,6 +166,17 @@ std::optional<int> Process::stop(int sig, std::chrono::milliseconds timeout) {
     waitExit(std::chrono::seconds(10));
   }
   return status;
+}
+
+long Process::statusKb(const std::string& field) const {
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) {
+      return std::atol(line.c_str() + field.size() + 1);
+    }
+  }
+  return -1;
 }
 
 std::string Process::output() const {

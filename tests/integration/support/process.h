@@ -34,6 +34,8 @@ class Process {
   bool running();
 
   pid_t pid() const { return pid_; }
+  // A field of /proc/PID/status in kB (e.g. "VmHWM", the peak resident memory); -1 if absent.
+  long statusKb(const std::string& field) const;
   std::string output() const;
 
  private:
