@@ -16,8 +16,8 @@
 #include "common/logging.h"
 #include "common/pem_file.h"
 #include "common/version.h"
-#include "dataplane/frame_builder.h"
-#include "dataplane/web_assets.h"
+#include "dataplane/session/frame_builder.h"
+#include "dataplane/http/web_assets.h"
 
 namespace herald::node {
 

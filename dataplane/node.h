@@ -7,12 +7,12 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/interest_tracker.h"
-#include "dataplane/link_resync.h"
+#include "dataplane/link/interest_tracker.h"
+#include "dataplane/link/link_resync.h"
 #include "dataplane/node_config.h"
-#include "dataplane/node_link_client.h"
+#include "dataplane/link/node_link_client.h"
 #include "dataplane/node_settings.h"
-#include "dataplane/shard.h"
+#include "dataplane/shard/shard.h"
 
 namespace herald::node {
 

@@ -9,7 +9,7 @@
 #include "common/logging.h"
 #include "common/node_identity.h"
 #include "common/secret_file.h"
-#include "dataplane/control_endpoints.h"
+#include "dataplane/link/control_endpoints.h"
 
 namespace herald::node {
 namespace {

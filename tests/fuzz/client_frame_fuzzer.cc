@@ -10,8 +10,8 @@
 
 #include "common/channel_name.h"
 #include "common/json_text.h"
-#include "dataplane/client_protocol.h"
-#include "dataplane/permissions.h"
+#include "dataplane/session/client_protocol.h"
+#include "dataplane/session/permissions.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include <websocketpp/processors/hybi13.hpp>
 
 #include "common/channel_name.h"
-#include "dataplane/upgrade_request.h"
+#include "dataplane/transport/upgrade_request.h"
 
 namespace {
 

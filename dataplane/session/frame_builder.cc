@@ -1,0 +1,72 @@
+#include "dataplane/session/frame_builder.h"
+
+namespace herald::node {
+
+void appendJsonString(std::string* out, const std::string& text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (char raw : text) {
+    const auto c = static_cast<unsigned char>(raw);
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(raw);
+    } else if (c < 0x20) {
+      out->append("\\u00");
+      out->push_back(kHex[c >> 4]);
+      out->push_back(kHex[c & 0xf]);
+    } else {
+      out->push_back(raw);
+    }
+  }
+  out->push_back('"');
+}
+
+std::string buildMessageFrame(const herald::v1::Deliver& deliver) {
+  const auto& pub = deliver.publication();
+  std::string out;
+  out.reserve(pub.data().size() + pub.channel().size() + 128);
+  out.append("{\"type\":\"message\"");
+  switch (deliver.target()) {
+    case herald::v1::DELIVERY_TARGET_USER:
+      out.append(",\"user\":");
+      appendJsonString(&out, deliver.user());
+      break;
+    case herald::v1::DELIVERY_TARGET_ALL:
+      out.append(",\"broadcast\":true");
+      break;
+    default:
+      out.append(",\"channel\":");
+      appendJsonString(&out, pub.channel());
+      break;
+  }
+  if (!pub.event().empty()) {
+    out.append(",\"event\":");
+    appendJsonString(&out, pub.event());
+  }
+  // Channel and personal publications have a stream position; broadcasts to all do not.
+  if (deliver.target() != herald::v1::DELIVERY_TARGET_ALL && pub.offset() != 0) {
+    out.append(",\"offset\":");
+    out.append(std::to_string(pub.offset()));
+    out.append(",\"epoch\":");
+    appendJsonString(&out, pub.epoch());
+  }
+  if (!pub.publisher_client().empty()) {  // sent by a WebSocket client: say who
+    out.append(",\"publisher\":{");
+    if (!pub.publisher_user().empty()) {
+      out.append("\"user\":");
+      appendJsonString(&out, pub.publisher_user());
+      out.push_back(',');
+    }
+    out.append("\"client\":");
+    appendJsonString(&out, pub.publisher_client());
+    out.push_back('}');
+  }
+  out.append(",\"data\":");
+  out.append(pub.data());
+  out.append(",\"ts\":");
+  out.append(std::to_string(pub.ts_unix_ms()));
+  out.push_back('}');
+  return out;
+}
+
+}  // namespace herald::node

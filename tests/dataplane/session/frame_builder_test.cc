@@ -1,0 +1,75 @@
+#include "dataplane/session/frame_builder.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace herald::node {
+namespace {
+
+herald::v1::Deliver channelDelivery() {
+  herald::v1::Deliver d;
+  d.set_target(herald::v1::DELIVERY_TARGET_CHANNEL);
+  auto* p = d.mutable_publication();
+  p->set_channel("token:price");
+  p->set_event("price_update");
+  p->set_offset(1);
+  p->set_epoch("e1");
+  p->set_data("{\"price\":50000}");
+  p->set_ts_unix_ms(1700000000000);
+  return d;
+}
+
+TEST(FrameBuilderTest, ChannelMessageMatchesTheProtocol) {
+  EXPECT_EQ(buildMessageFrame(channelDelivery()),
+            "{\"type\":\"message\",\"channel\":\"token:price\",\"event\":\"price_update\","
+            "\"offset\":1,\"epoch\":\"e1\",\"data\":{\"price\":50000},\"ts\":1700000000000}");
+}
+
+TEST(FrameBuilderTest, ClientPublicationsNameTheirSender) {
+  auto d = channelDelivery();
+  d.mutable_publication()->set_publisher_user("alice");
+  d.mutable_publication()->set_publisher_client("n1-0-7");
+  EXPECT_EQ(buildMessageFrame(d),
+            "{\"type\":\"message\",\"channel\":\"token:price\",\"event\":\"price_update\","
+            "\"offset\":1,\"epoch\":\"e1\",\"publisher\":{\"user\":\"alice\",\"client\":"
+            "\"n1-0-7\"},\"data\":{\"price\":50000},\"ts\":1700000000000}");
+  d.mutable_publication()->clear_publisher_user();  // an anonymous sender
+  auto j = nlohmann::json::parse(buildMessageFrame(d));
+  EXPECT_EQ(j["publisher"], (nlohmann::json{{"client", "n1-0-7"}}));
+}
+
+TEST(FrameBuilderTest, EventIsOmittedWhenEmpty) {
+  auto d = channelDelivery();
+  d.mutable_publication()->clear_event();
+  auto j = nlohmann::json::parse(buildMessageFrame(d));
+  EXPECT_FALSE(j.contains("event"));
+  EXPECT_EQ(j["offset"], 1);
+}
+
+TEST(FrameBuilderTest, UserAndBroadcastForms) {
+  herald::v1::Deliver user;
+  user.set_target(herald::v1::DELIVERY_TARGET_USER);
+  user.set_user("we\"ird\n");
+  user.mutable_publication()->set_data("[1,2]");
+  auto u = nlohmann::json::parse(buildMessageFrame(user));
+  EXPECT_EQ(u["user"], "we\"ird\n");
+  EXPECT_FALSE(u.contains("channel"));
+  EXPECT_FALSE(u.contains("offset"));
+  EXPECT_EQ(u["data"], nlohmann::json::array({1, 2}));
+
+  herald::v1::Deliver all;
+  all.set_target(herald::v1::DELIVERY_TARGET_ALL);
+  all.mutable_publication()->set_data("\"hi\"");
+  auto b = nlohmann::json::parse(buildMessageFrame(all));
+  EXPECT_EQ(b["broadcast"], true);
+  EXPECT_EQ(b["data"], "hi");
+}
+
+TEST(FrameBuilderTest, EscapesControlCharacters) {
+  std::string out;
+  appendJsonString(&out, std::string("a\x01\\\"b", 5));
+  EXPECT_EQ(out, "\"a\\u0001\\\\\\\"b\"");
+}
+
+}  // namespace
+}  // namespace herald::node
