@@ -16,8 +16,8 @@
 #include "common/logging.h"
 #include "common/pem_file.h"
 #include "common/version.h"
-#include "dataplane/session/frame_builder.h"
 #include "dataplane/http/web_assets.h"
+#include "dataplane/link/request_id.h"
 
 namespace herald::node {
 
@@ -69,6 +69,7 @@ std::string Node::start() {
     shard_count = std::max(1u, std::thread::hardware_concurrency());
   }
   auto settings = defaultNodeSettings();
+  addHttpRoutes();
   uint16_t port = hp.port;
   if (port != 0) {
     // Shards share the port through SO_REUSEPORT, which would also let a second node (or any
@@ -78,34 +79,19 @@ std::string Node::start() {
   for (uint32_t i = 0; i < shard_count; ++i) {
     ShardContext ctx;
     ctx.index = i;
-    ctx.node_id = &config_.node_id;
     ctx.ping_interval_ms = config_.ping_interval_ms;
     ctx.pong_timeout_ms = config_.pong_timeout_ms;
     ctx.handshake_timeout_ms = config_.handshake_timeout_ms;
-    ctx.interest = &interest_;
-    ctx.node_connections = &node_connections_;
-    ctx.ip_limiter = &ip_limiter_;
     ctx.tls_cert_file = config_.tls_cert;
     ctx.tls_key_file = config_.tls_key;
-    ctx.blocked_users = &blocked_users_;
-    ctx.subscribers = &channel_subscribers_;
-    ctx.recover = [this](const herald::v1::RecoverRequest& request) {
-      herald::v1::NodeMessage message;
-      *message.mutable_recover() = request;
-      return link_ != nullptr && link_->send(std::move(message));
-    };
-    ctx.publish = [this](const herald::v1::ClientPublish& request) {
-      // Not queued for a later session: the client hears "unavailable" now and may retry.
-      if (link_ == nullptr || !link_->connected()) {
-        return false;
-      }
-      herald::v1::NodeMessage message;
-      *message.mutable_publish() = request;
-      return link_->send(std::move(message));
-    };
-    ctx.http = [this](const std::string& path, int* status, std::string* type, std::string* body) {
-      http(path, status, type, body);
-    };
+    ctx.services.node_id = &config_.node_id;
+    ctx.services.interest = &interest_;
+    ctx.services.node_connections = &node_connections_;
+    ctx.services.ip_limiter = &ip_limiter_;
+    ctx.services.blocked_users = &blocked_users_;
+    ctx.services.subscribers = &channel_subscribers_;
+    ctx.services.uplink = this;
+    ctx.routes = &routes_;
     shards_.push_back(std::make_unique<Shard>(std::move(ctx), settings));
     // The first shard may pick the port (port 0); the others join it through SO_REUSEPORT.
     port = shards_.back()->listen(hp.host, port);
@@ -147,7 +133,7 @@ std::string Node::start() {
     blocked_users_.set(l.user(), l.blocked());
   };
   resync_ =
-      std::make_unique<LinkResync>([this](const herald::v1::Deliver& d) { return makeDelivery(d); },
+      std::make_unique<LinkResync>([](const herald::v1::Deliver& d) { return makeDelivery(d); },
                                    [this](const DeliveryPtr& d) { dispatch(d); },
                                    [this](const herald::v1::RecoverRequest& request) {
                                      herald::v1::NodeMessage message;
@@ -163,14 +149,13 @@ std::string Node::start() {
       resync_->page(page);
       return;
     }
-    // The shard that asked is in the request id's top bits.
-    const uint64_t shard = page.request_id() >> 48;
+    const uint64_t shard = shardOfRequest(page.request_id());
     if (shard < shards_.size()) {
       shards_[shard]->recovered(std::make_shared<const herald::v1::RecoverResponse>(page));
     }
   };
   callbacks.published = [this](const herald::v1::ClientPublishResult& result) {
-    const uint64_t shard = result.request_id() >> 48;
+    const uint64_t shard = shardOfRequest(result.request_id());
     if (shard < shards_.size()) {
       shards_[shard]->published(std::make_shared<const herald::v1::ClientPublishResult>(result));
     }
@@ -214,15 +199,20 @@ Status Node::applyConfig(const herald::v1::ConfigSnapshot& snapshot) {
 
 void Node::deliver(const herald::v1::Deliver& deliver) { resync_->deliver(deliver); }
 
-DeliveryPtr Node::makeDelivery(const herald::v1::Deliver& deliver) const {
-  auto delivery = std::make_shared<Delivery>();
-  delivery->target = deliver.target();
-  delivery->channel = deliver.publication().channel();
-  delivery->user = deliver.user();
-  delivery->offset = deliver.publication().offset();
-  // Serialised and framed once here; every shard and connection shares these bytes.
-  delivery->frame = prepareTextFrame(buildMessageFrame(deliver));
-  return delivery;
+bool Node::recover(const herald::v1::RecoverRequest& request) {
+  herald::v1::NodeMessage message;
+  *message.mutable_recover() = request;
+  return link_ != nullptr && link_->send(std::move(message));
+}
+
+bool Node::publish(const herald::v1::ClientPublish& request) {
+  // Not queued for a later session: the client hears "unavailable" now and may retry.
+  if (link_ == nullptr || !link_->connected()) {
+    return false;
+  }
+  herald::v1::NodeMessage message;
+  *message.mutable_publish() = request;
+  return link_->send(std::move(message));
 }
 
 uint64_t Node::backpressureWaits() const {
@@ -368,30 +358,25 @@ std::string Node::statsJson() const {
   return j.dump();
 }
 
-void Node::http(const std::string& path, int* status, std::string* type, std::string* body) const {
-  *type = "application/json";
-  if (path == "/health") {
-    // Load balancers should not send clients to a node that refuses them for lack of config.
-    const bool configured = config_version_.load() > 0;
-    *status = configured ? 200 : 503;
-    nlohmann::json j = {{"status", configured ? "ok" : "starting"},
-                        {"node", config_.node_id},
-                        {"control_connected", link_ && link_->connected()},
-                        {"control_address", link_ ? link_->controlAddress() : std::string()}};
-    *body = j.dump();
-  } else if (path == "/stats") {
-    *status = 200;
-    *body = statsJson();
-  } else if (const WebAsset* asset = findWebAsset(path); asset != nullptr) {
-    *status = 200;
-    *type = std::string(asset->content_type);
-    *body = std::string(asset->body);
-  } else {
-    *status = 404;
-    *body =
-        "{\"error\":\"not_found\",\"message\":\"try /ws, /health, /stats, /demo or "
-        "/herald.js\"}";
+// The node's HTTP routes on the client port; handlers run on shard threads.
+void Node::addHttpRoutes() {
+  routes_.add("/health", [this] { return health(); });
+  routes_.add("/stats", [this] { return HttpResponse{200, "application/json", statsJson()}; });
+  for (const WebAsset* asset : webAssets()) {
+    routes_.add(std::string(asset->path), [asset] {
+      return HttpResponse{200, std::string(asset->content_type), std::string(asset->body)};
+    });
   }
+}
+
+HttpResponse Node::health() const {
+  // Load balancers should not send clients to a node that refuses them for lack of config.
+  const bool configured = config_version_.load() > 0;
+  nlohmann::json j = {{"status", configured ? "ok" : "starting"},
+                      {"node", config_.node_id},
+                      {"control_connected", link_ && link_->connected()},
+                      {"control_address", link_ ? link_->controlAddress() : std::string()}};
+  return HttpResponse{configured ? 200 : 503, "application/json", j.dump()};
 }
 
 void Node::shutdown(std::chrono::milliseconds grace) {

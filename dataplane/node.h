@@ -7,17 +7,21 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/http/http_routes.h"
+#include "dataplane/link/control_uplink.h"
 #include "dataplane/link/interest_tracker.h"
 #include "dataplane/link/link_resync.h"
-#include "dataplane/node_config.h"
 #include "dataplane/link/node_link_client.h"
+#include "dataplane/node_config.h"
 #include "dataplane/node_settings.h"
 #include "dataplane/shard/shard.h"
 
 namespace herald::node {
 
-// Wires herald-node: shards, the NodeLink client, and the HTTP endpoints.
-class Node {
+// Wires herald-node: shards, the NodeLink client, and the HTTP routes. Its methods run on
+// the caller's thread (start, shutdown), the NodeLink reader (what the link delivers) or any
+// shard (ControlUplink, HTTP handlers: thread-safe).
+class Node : private ControlUplink {
  public:
   explicit Node(NodeConfig config);
   ~Node();
@@ -37,11 +41,14 @@ class Node {
  private:
   Status applyConfig(const herald::v1::ConfigSnapshot& snapshot);
   void deliver(const herald::v1::Deliver& deliver);
-  DeliveryPtr makeDelivery(const herald::v1::Deliver& deliver) const;
   void dispatch(const DeliveryPtr& delivery);
   void disconnect(const herald::v1::DisconnectCommand& command);
   void presence(const herald::v1::PresenceQuery& query);
-  void http(const std::string& path, int* status, std::string* type, std::string* body) const;
+  void addHttpRoutes();
+  HttpResponse health() const;
+  // ControlUplink, for the shards.
+  bool recover(const herald::v1::RecoverRequest& request) override;
+  bool publish(const herald::v1::ClientPublish& request) override;
 
   NodeConfig config_;
   InterestTracker interest_;
@@ -52,6 +59,7 @@ class Node {
   std::atomic<uint64_t> config_version_{0};
   std::atomic<bool> draining_{false};
   uint64_t session_config_high_water_ = 0;  // NodeLink reader thread only
+  HttpRoutes routes_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<NodeLinkClient> link_;
   std::unique_ptr<LinkResync> resync_;  // NodeLink reader thread only

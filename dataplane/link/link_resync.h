@@ -10,7 +10,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "dataplane/shard/shard.h"
+#include "dataplane/fanout/delivery.h"
+#include "dataplane/link/request_id.h"
 #include "dataplane/session/stream_recovery.h"
 #include "herald/v1/node_link.pb.h"
 
@@ -32,7 +33,7 @@ class LinkResync {
   using Send = std::function<bool(const herald::v1::RecoverRequest&)>;
 
   // Request ids with the top bit set are ours; shards use the low 63 bits.
-  static bool ownsRequest(uint64_t request_id) { return (request_id >> 63) != 0; }
+  static bool ownsRequest(uint64_t request_id) { return isResyncRequest(request_id); }
   // Most live deliveries held per stream while its history is fetched.
   static constexpr size_t kMaxHeld = 65536;
 

@@ -9,96 +9,32 @@
 #include <string>
 #include <vector>
 
-#include "common/rate_limiter.h"
-#include "dataplane/session/blocked_users.h"
-#include "dataplane/session/channel_subscribers.h"
-#include "dataplane/link/interest_tracker.h"
+#include "dataplane/fanout/delivery.h"
+#include "dataplane/http/http_routes.h"
 #include "dataplane/node_settings.h"
+#include "dataplane/shard/shard_counters.h"
+#include "dataplane/shard/shard_state.h"
 #include "herald/v1/node_link.pb.h"
 
 namespace herald::node {
 
-// A WebSocket frame built once (header + payload) and sent as-is to every recipient.
-struct PreparedFrame;
-using PreparedFramePtr = std::shared_ptr<const PreparedFrame>;
-PreparedFramePtr prepareTextFrame(const std::string& payload);
-
-// One publication on its way to the shards: immutable, shared by all of them.
-struct Delivery {
-  herald::v1::DeliveryTarget target = herald::v1::DELIVERY_TARGET_CHANNEL;
-  std::string channel;
-  std::string user;
-  uint64_t offset = 0;  // position in the channel's or user's stream; 0 for broadcasts
-  PreparedFramePtr frame;
-};
-using DeliveryPtr = std::shared_ptr<const Delivery>;
-
-// Written by the owning shard only, read by anyone (relaxed): no lock on the hot path.
-struct alignas(64) ShardCounters {
-  std::atomic<uint64_t> connections{0};
-  std::atomic<uint64_t> users{0};
-  std::atomic<uint64_t> subscriptions{0};
-  std::atomic<uint64_t> messages_in{0};
-  std::atomic<uint64_t> messages_out{0};
-  std::atomic<uint64_t> connections_total{0};
-  std::atomic<uint64_t> connections_refused{0};
-  std::atomic<uint64_t> protocol_errors{0};
-  std::atomic<uint64_t> slow_consumers_closed{0};
-  std::atomic<uint64_t> auth_failures{0};
-  std::atomic<uint64_t> tokens_expired{0};
-  std::atomic<uint64_t> rate_limited{0};
-  std::atomic<uint64_t> refused_origin{0};
-  std::atomic<uint64_t> refused_ip_rate{0};
-  std::atomic<uint64_t> refused_user_limit{0};
-  std::atomic<uint64_t> subscribe_denied{0};
-  std::atomic<uint64_t> subscribe_over_limit{0};
-  std::atomic<uint64_t> ping_timeouts{0};
-  std::atomic<uint64_t> messages_dropped{0};        // oldest frames dropped from full queues
-  std::atomic<uint64_t> backlogged_connections{0};  // connections with a queue right now
-  std::atomic<uint64_t> outbound_queued_bytes{0};   // bytes in those queues right now
-  std::atomic<uint64_t> recoveries{0};              // recoveries finished
-  std::atomic<uint64_t> recoveries_failed{0};       // of which recovered:false
-  std::atomic<uint64_t> messages_recovered{0};      // publications sent from history
-  std::atomic<uint64_t> client_publishes{0};        // client publications published
-  std::atomic<uint64_t> frames_too_large{0};        // closed 1009
-  std::atomic<uint64_t> invalid_utf8{0};            // closed 1007
-  std::atomic<uint64_t> protocol_violations{0};     // closed 1002 (bad framing)
-  std::atomic<uint64_t> handshake_timeouts{0};      // upgrade not finished in time
-  std::atomic<uint64_t> auth_timeouts{0};           // no token in time (closed 4001)
-  std::atomic<uint64_t> publish_denied{0};          // refused by the node (rule, limit)
-  std::atomic<uint64_t> publish_failed{0};          // refused by the control plane, or no answer
-  std::atomic<uint64_t> json_too_deep{0};           // frames nested deeper than kMaxJsonDepth
-  std::atomic<uint64_t> tokens_too_long{0};         // tokens over kMaxTokenBytes, not parsed
-  std::atomic<uint64_t> pongs_withheld{0};          // pings not answered: client not reading
-};
-
 struct ShardContext {
   uint32_t index = 0;
-  const std::string* node_id = nullptr;  // owned by the Node, set before start()
   uint32_t ping_interval_ms = 30000;
   uint32_t pong_timeout_ms = 10000;
   uint32_t handshake_timeout_ms = 5000;
-  InterestTracker* interest = nullptr;
-  std::atomic<uint64_t>* node_connections = nullptr;  // across shards, for the node limit
   // wss:// when set: PEM certificate chain and private key files.
   std::string tls_cert_file;
   std::string tls_key_file;
-  IpLimiter* ip_limiter = nullptr;
-  const BlockedUsers* blocked_users = nullptr;  // shared by the node's shards
-  ChannelSubscribers* subscribers = nullptr;    // shared: max_subscribers per channel
-  // Sends a recovery request to the control plane (queued; false when it cannot be).
-  std::function<bool(const herald::v1::RecoverRequest&)> recover;
-  // Sends a client publication to the control plane; false when the link is down.
-  std::function<bool(const herald::v1::ClientPublish&)> publish;
-  // Answers plain HTTP GETs (/health, /stats): returns {status, content-type, body}.
-  std::function<void(const std::string& path, int* status, std::string* type, std::string* body)>
-      http;
+  NodeServices services;               // node-wide: interest, limits, the uplink
+  const HttpRoutes* routes = nullptr;  // plain HTTP on the client port (read-only)
 };
 
 /**
- * One event-loop thread with its own io_context, WebSocket endpoint (listening on the shared
- * port with SO_REUSEPORT), connections and SubscriptionIndex. Other threads reach it only
- * through the post-style methods below, with immutable payloads.
+ * One event-loop thread (Dragonfly's shard-per-thread) with its own io_context, client
+ * listener (on the node's shared port, SO_REUSEPORT), sessions and ShardState. Other threads
+ * reach it only through the methods below, which post immutable payloads onto its loop.
+ * The loop itself (transport events, sweep and flush timers) is Shard::Impl in shard.cc.
  */
 class Shard {
  public:
@@ -127,7 +63,7 @@ class Shard {
 
   const ShardCounters& counters() const;
 
-  // The engine behind a shard (one per WebSocket flavour); defined in shard.cc.
+  // The loop behind a shard; defined in shard.cc.
   class Impl;
 
   // Most deliveries waiting for the shard's loop before deliver() blocks its caller.

@@ -13,41 +13,10 @@
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
 
-#include "common/jwt_verifier.h"
-#include "common/rate_limiter.h"
-#include "dataplane/fanout/outbound_queue.h"
-#include "dataplane/session/stream_recovery.h"
 #include "dataplane/transport/upgrade_request.h"
+#include "dataplane/transport/ws_client_connection.h"
 
 namespace herald::node {
-
-struct PreparedFrame;
-using FramePtr = std::shared_ptr<const PreparedFrame>;
-
-// Per-connection state lives inside websocketpp's connection object (its connection_base),
-// so a connection costs one allocation and no side table.
-struct ConnState {
-  uint64_t client_seq = 0;
-  uint32_t all_index = UINT32_MAX;  // position in the shard's connection list
-  bool open = false;
-  bool greeted = false;      // `connected` sent; false while waiting for a token
-  int64_t opened_ms = 0;     // steady clock, for the authentication deadline
-  int64_t last_ping_ms = 0;  // steady clock, last WebSocket ping sent
-  int64_t expires_at = 0;    // token `exp` (Unix seconds); 0 = none
-  std::string user;          // empty: anonymous
-  std::shared_ptr<const herald::TokenClaims> claims;  // null: anonymous
-  std::vector<std::string> channels;                  // subscribed, small (limit 50 by default)
-  std::string ip;                    // remote address (fits the small-string buffer for IPv4)
-  herald::TokenBucket bucket;        // inbound message rate
-  uint16_t rate_violations = 0;      // rate-limited frames in a row
-  uint16_t publishes_in_flight = 0;  // client publications waiting for the control plane
-  // Frames the socket could not take yet; allocated only while the client lags behind.
-  std::unique_ptr<OutboundQueue<FramePtr>> backlog;
-  // Streams being recovered (usually none: an empty vector allocates nothing).
-  std::vector<std::unique_ptr<StreamRecovery<FramePtr>>> recovering;
-  std::optional<StreamPosition> pending_user_since;  // until the user stream can recover
-  bool user_since_invalid = false;                   // reported after `connected`
-};
 
 struct WsConfig : public websocketpp::config::asio {
   typedef WsConfig type;
@@ -74,7 +43,8 @@ struct WsConfig : public websocketpp::config::asio {
   };
   typedef websocketpp::transport::asio::endpoint<transport_config> transport_type;
 
-  typedef ConnState connection_base;
+  // The client's session lives inside websocketpp's connection object.
+  typedef WsClientConnection<WsConfig> connection_base;
   // Small read buffer: it is stored inside every connection (sizeof(connection) is ~4.6 KB at
   // 512, ~6 KB at 2048). Clients send small frames; a large one just takes more reads.
   static const size_t connection_read_buffer_size = 512;
@@ -109,7 +79,7 @@ struct WssConfig : public websocketpp::config::asio_tls {
   };
   typedef websocketpp::transport::asio::endpoint<transport_config> transport_type;
 
-  typedef ConnState connection_base;
+  typedef WsClientConnection<WssConfig> connection_base;
   static const size_t connection_read_buffer_size = 512;
   // The node's HTTP routes take no body: read a few KiB at most, then 413 (default 32 MB).
   static const size_t max_http_body_size = kMaxHttpBodyBytes;

@@ -9,10 +9,10 @@
 #include "cli/bench/latency_histogram.h"
 #include "cli/bench/ws_frames.h"
 #include "controlplane/channel_registry.h"
+#include "dataplane/fanout/delivery.h"
+#include "dataplane/fanout/subscription_index.h"
 #include "dataplane/session/client_protocol.h"
 #include "dataplane/session/frame_builder.h"
-#include "dataplane/shard/shard.h"
-#include "dataplane/fanout/subscription_index.h"
 
 namespace {
 

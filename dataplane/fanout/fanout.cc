@@ -1,0 +1,101 @@
+#include "dataplane/fanout/fanout.h"
+
+#include "dataplane/session/client_session.h"
+#include "dataplane/shard/shard_state.h"
+
+namespace herald::node {
+
+namespace {
+
+// One delivery to the sessions it targets: a channel's subscribers, a user's connections,
+// or every greeted connection of the shard.
+void deliverOne(ShardState& shard, const Delivery& d) {
+  Outbox& outbox = shard.outbox;
+  switch (d.target) {
+    case herald::v1::DELIVERY_TARGET_CHANNEL:
+      if (const auto* subs = shard.channels.find(d.channel)) {
+        const bool drop = outbox.dropsOldest(&d.channel);
+        for (ClientSession* session : *subs) {
+          if (!session->recovering() || !session->holdForRecovery(&d.channel, d)) {
+            outbox.send(*session, d.frame, drop);
+          }
+        }
+      }
+      break;
+    case herald::v1::DELIVERY_TARGET_USER: {
+      auto it = shard.users.find(d.user);
+      if (it != shard.users.end()) {
+        const bool drop = outbox.dropsOldest(nullptr);
+        for (ClientSession* session : it->second) {
+          if (!session->recovering() || !session->holdForRecovery(nullptr, d)) {
+            outbox.send(*session, d.frame, drop);
+          }
+        }
+      }
+      break;
+    }
+    case herald::v1::DELIVERY_TARGET_ALL: {
+      const bool drop = outbox.dropsOldest(nullptr);
+      for (ClientSession* session : shard.sessions) {
+        if (session->greeted()) {  // not to connections still waiting for a token
+          outbox.send(*session, d.frame, drop);
+        }
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+// Publications i..j-1 of one channel: their frames joined once, written once per connection.
+void deliverRun(ShardState& shard, const std::vector<DeliveryPtr>& batch, size_t i, size_t j) {
+  const std::string& channel = batch[i]->channel;
+  const auto* subs = shard.channels.find(channel);
+  if (subs == nullptr) {
+    return;
+  }
+  std::vector<const PreparedFrame*> frames;
+  frames.reserve(j - i);
+  for (size_t k = i; k < j; ++k) {
+    frames.push_back(batch[k]->frame.get());
+  }
+  const FramePtr joined = joinFrames(frames);
+  Outbox& outbox = shard.outbox;
+  const bool drop = outbox.dropsOldest(&channel);
+  const auto count = static_cast<uint32_t>(j - i);
+  for (ClientSession* session : *subs) {
+    if (!session->recovering()) {
+      outbox.send(*session, joined, drop, count);
+      continue;
+    }
+    for (size_t k = i; k < j; ++k) {  // a recovering session holds them one by one
+      if (!session->holdForRecovery(&channel, *batch[k])) {
+        outbox.send(*session, batch[k]->frame, drop);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void fanOut(ShardState& shard, const std::vector<DeliveryPtr>& batch) {
+  size_t i = 0;
+  while (i < batch.size()) {
+    size_t j = i + 1;
+    if (batch[i]->target == herald::v1::DELIVERY_TARGET_CHANNEL) {
+      while (j < batch.size() && batch[j]->target == herald::v1::DELIVERY_TARGET_CHANNEL &&
+             batch[j]->channel == batch[i]->channel) {
+        ++j;
+      }
+    }
+    if (j - i == 1) {
+      deliverOne(shard, *batch[i]);
+    } else {
+      deliverRun(shard, batch, i, j);
+    }
+    i = j;
+  }
+}
+
+}  // namespace herald::node

@@ -1,0 +1,350 @@
+#include "dataplane/session/client_session.h"
+
+#include <chrono>
+
+#include "dataplane/session/frame_builder.h"
+#include "dataplane/shard/shard_state.h"
+#include "dataplane/transport/client_transport.h"
+#include "dataplane/transport/upgrade_request.h"
+
+namespace herald::node {
+
+namespace {
+
+// Rate-limited frames in a row before the connection is closed with 4029.
+constexpr uint16_t kMaxRateViolations = 50;
+
+}  // namespace
+
+int64_t ClientSession::steadyMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string ClientSession::clientId() const {
+  return *shard_->node.node_id + "-" + std::to_string(shard_->index) + "-" +
+         std::to_string(client_seq_);
+}
+
+void ClientSession::send(const std::string& text) { shard_->outbox.sendText(*this, text); }
+
+void ClientSession::sendError(std::optional<uint64_t> id, const Status& status) {
+  shard_->counters.protocol_errors.fetch_add(1, std::memory_order_relaxed);
+  send(buildErrorFrame(id, status.code(), status.message()));
+}
+
+void ClientSession::close(uint16_t code, const std::string& reason) {
+  shard_->outbox.close(*this, code, reason);
+}
+
+void ClientSession::open(ClientTransport& transport, ShardState& shard, std::string ip) {
+  transport_ = &transport;
+  shard_ = &shard;
+  ip_ = std::move(ip);
+  open_ = true;
+  client_seq_ = shard.next_seq++;
+  opened_ms_ = steadyMillis();
+  last_ping_ms = opened_ms_;
+  if (shard.shutting_down) {
+    // Let in before the shutdown began, opened after: it gets the same 1012.
+    greeted_ = true;
+    close(kCloseServiceRestart, "service restart");
+    return;
+  }
+  ConnectQuery query = parseConnectQuery(transport.requestTarget());
+  pending_user_since_ = std::move(query.user_since);
+  user_since_invalid_ = query.user_since_invalid;
+  const std::optional<std::string>& token = query.token;
+  if (token && !token->empty()) {
+    auto claims = verifyToken(*token);
+    if (!claims.isOk()) {
+      sendError(std::nullopt, claims.status());
+      close(kCloseUnauthorized, "invalid token");
+      return;
+    }
+    if (!setIdentity(std::make_shared<const TokenClaims>(std::move(claims.value())))) {
+      return;
+    }
+  } else if (!shard.settings->allow_anonymous) {
+    // No token yet: the first frame must be `authenticate` (before the handshake deadline).
+    return;
+  }
+  greet(std::nullopt);
+}
+
+// Sends `connected` and applies `?subscribe=`; called once the connection may proceed.
+void ClientSession::greet(std::optional<uint64_t> id) {
+  greeted_ = true;
+  std::vector<std::string> subscribed;
+  Status sub_status;
+  const ConnectQuery query = parseConnectQuery(transport_->requestTarget());
+  if (query.subscribe && !query.subscribe->empty()) {
+    sub_status = subscribe(*query.subscribe, &subscribed);
+  } else if (query.subscribe_malformed) {
+    sub_status = Status(ErrorCode::kBadRequest, "subscribe: malformed %-escape");
+  }
+  send(buildConnectedFrame(clientId(), *shard_->node.node_id, user_,
+                           shard_->ping_interval_ms / 1000, subscribed, id));
+  if (!sub_status.isOk()) {
+    sendError(std::nullopt, sub_status);
+  }
+  if (user_since_invalid_) {
+    user_since_invalid_ = false;
+    sendError(std::nullopt,
+              Status(ErrorCode::kBadRequest,
+                     "user_since: expected OFFSET or OFFSET:EPOCH (epoch up to 64 letters and "
+                     "digits)"));
+  }
+  startUserRecovery();
+}
+
+// The personal stream recovers once the connection has a user and asked with user_since.
+void ClientSession::startUserRecovery() {
+  if (!pending_user_since_ || user_.empty()) {
+    return;
+  }
+  StreamPosition since = std::move(*pending_user_since_);
+  pending_user_since_.reset();
+  startRecovery(std::string(), std::move(since));
+}
+
+Result<TokenClaims> ClientSession::verifyToken(const std::string& token) {
+  const auto& settings = *shard_->settings;
+  const bool too_long = token.size() > kMaxTokenBytes;
+  if (too_long) {
+    shard_->counters.tokens_too_long.fetch_add(1, std::memory_order_relaxed);
+  }
+  Result<TokenClaims> claims =
+      too_long ? Result<TokenClaims>(
+                     Status(ErrorCode::kUnauthorized,
+                            "token is longer than " + std::to_string(kMaxTokenBytes) + " bytes"))
+      : settings.verifier ? settings.verifier->verify(token)
+                          : Result<TokenClaims>(Status(ErrorCode::kUnauthorized,
+                                                       "token authentication is not configured"));
+  if (!claims.isOk()) {
+    shard_->counters.auth_failures.fetch_add(1, std::memory_order_relaxed);
+    if (shard_->node.ip_limiter->recordAuthFailure(
+            ip_, steadyMillis(), settings.limits.failed_auth_per_ip_per_minute())) {
+      // This address guesses tokens: stop talking to it (new connections get 429 too).
+      close(kCloseTooManyRequests, "too many failed authentications");
+    }
+  }
+  return claims;
+}
+
+// Attaches a verified identity; a connection's user never changes once set. False (and the
+// connection closing with 4030) when the user is at its cluster-wide connection limit.
+bool ClientSession::setIdentity(std::shared_ptr<const TokenClaims> claims) {
+  const auto& settings = *shard_->settings;
+  if (user_.empty() && shard_->node.blocked_users->contains(claims->subject)) {
+    shard_->counters.refused_user_limit.fetch_add(1, std::memory_order_relaxed);
+    sendError(std::nullopt, Status(ErrorCode::kLimitExceeded,
+                                   "user has max_connections_per_user (" +
+                                       std::to_string(settings.limits.max_connections_per_user()) +
+                                       ") connections open across the cluster"));
+    close(kCloseUserLimit, "too many connections for this user");
+    return false;
+  }
+  // The same leeway as at verification: a token accepted late must not expire at once.
+  expires_at_ = claims->expires_at == 0 ? 0 : claims->expires_at + settings.leeway_seconds;
+  if (user_.empty()) {
+    user_ = claims->subject;
+    shard_->node.interest->userConnections(user_, +1);
+    auto& list = shard_->users[user_];
+    list.push_back(this);
+    if (list.size() == 1) {
+      shard_->counters.users.fetch_add(1, std::memory_order_relaxed);
+      shard_->node.interest->userAdded(user_);
+    }
+  }
+  claims_ = std::move(claims);
+  return true;
+}
+
+// First token on a waiting or anonymous connection, or a refresh before expiry.
+// False when the token was refused.
+bool ClientSession::authenticate(std::optional<uint64_t> id, const std::string& token) {
+  auto claims = verifyToken(token);
+  if (!claims.isOk()) {
+    sendError(id, claims.status());
+    return false;
+  }
+  if (!user_.empty() && claims->subject != user_) {
+    sendError(id, Status(ErrorCode::kPermissionDenied,
+                         "token is for another user than this connection's"));
+    return false;
+  }
+  if (!setIdentity(std::make_shared<const TokenClaims>(std::move(claims.value())))) {
+    return false;
+  }
+  if (!greeted_) {
+    greet(id);
+  } else {
+    send(buildReplyFrame(id, {}));
+    startUserRecovery();
+  }
+  return true;
+}
+
+// The inbound rate: over it, an error per frame and, after too many in a row, 4029.
+bool ClientSession::rateLimited(const std::string& payload) {
+  const auto& limits = shard_->settings->limits;
+  if (bucket_.take(steadyMillis(), limits.client_messages_per_minute(),
+                   limits.client_message_burst())) {
+    rate_violations_ = 0;
+    return false;
+  }
+  shard_->counters.rate_limited.fetch_add(1, std::memory_order_relaxed);
+  if (++rate_violations_ >= kMaxRateViolations) {
+    close(kCloseTooManyRequests, "too many messages");
+    return true;
+  }
+  sendError(peekFrameId(payload),
+            Status(ErrorCode::kRateLimited,
+                   "at most " + std::to_string(limits.client_messages_per_minute()) +
+                       " messages per minute (burst " +
+                       std::to_string(limits.client_message_burst()) + ")"));
+  return true;
+}
+
+void ClientSession::onFrame(const std::string& payload, bool text) {
+  shard_->counters.messages_in.fetch_add(1, std::memory_order_relaxed);
+  if (rateLimited(payload)) {
+    return;
+  }
+  if (!text) {
+    sendError(std::nullopt,
+              Status(ErrorCode::kBadRequest, "binary frames are not supported: send JSON text"));
+    return;
+  }
+  ParsedFrame parsed =
+      parseClientFrame(payload, greeted_ ? FrameScope::kAny : FrameScope::kAuthenticateOnly);
+  if (!parsed.status.isOk()) {
+    if (parsed.too_deep) {
+      shard_->counters.json_too_deep.fetch_add(1, std::memory_order_relaxed);
+    }
+    sendError(parsed.id, parsed.status);
+    return;
+  }
+  handle(parsed);
+}
+
+// One valid frame, by type (docs/protocol.md "Client frames").
+void ClientSession::handle(const ParsedFrame& parsed) {
+  const ClientCommand& cmd = parsed.command;
+  switch (cmd.type) {
+    case CommandType::kPing:
+      send(buildPongFrame(parsed.id));
+      break;
+    case CommandType::kSubscribe: {
+      std::vector<std::string> accepted;
+      std::vector<std::string> fresh;
+      Status s = subscribe(cmd.channels, &accepted, &fresh);
+      if (!s.isOk()) {
+        sendError(parsed.id, s);
+        break;
+      }
+      send(buildReplyFrame(parsed.id, accepted));
+      // `since` applies to channels this frame subscribed; held ones already get live frames.
+      for (const auto& [channel, position] : cmd.since) {
+        if (std::find(fresh.begin(), fresh.end(), channel) != fresh.end()) {
+          startRecovery(channel, position);
+        }
+      }
+      break;
+    }
+    case CommandType::kUnsubscribe:
+      unsubscribe(cmd.channels);
+      send(buildReplyFrame(parsed.id, cmd.channels));
+      break;
+    case CommandType::kPublish:
+      publish(parsed.id, cmd);
+      break;
+    case CommandType::kAuthenticate: {
+      // The frame's position replaces the URL's for this attempt only.
+      auto previous = pending_user_since_;
+      if (cmd.user_since && user_.empty()) {
+        pending_user_since_ = cmd.user_since;
+      }
+      if (!authenticate(parsed.id, cmd.token) && user_.empty()) {
+        pending_user_since_ = std::move(previous);
+      }
+      break;
+    }
+  }
+}
+
+void ClientSession::onSettingsChanged() {
+  transport_->setInboundLimit(shard_->settings->limits.max_inbound_frame_bytes());
+  if (!greeted_ && shard_->settings->allow_anonymous) {
+    greet(std::nullopt);  // anonymous access was just turned on
+  }
+}
+
+uint16_t ClientSession::deadlinePassed(int64_t now_unix_s, int64_t now_ms,
+                                       uint32_t auth_timeout_ms) const {
+  if (expires_at_ != 0 && expires_at_ <= now_unix_s) {
+    return kCloseTokenExpired;
+  }
+  if (!greeted_ && now_ms - opened_ms_ >= auth_timeout_ms) {
+    return kCloseUnauthorized;
+  }
+  return 0;
+}
+
+void ClientSession::closeForDeadline(uint16_t code) {
+  if (!transport_->isOpen()) {
+    return;
+  }
+  expires_at_ = 0;
+  greeted_ = true;  // closed once, not again on the next sweep
+  if (code == kCloseTokenExpired) {
+    shard_->counters.tokens_expired.fetch_add(1, std::memory_order_relaxed);
+    close(code, "token expired");
+  } else {
+    shard_->counters.auth_timeouts.fetch_add(1, std::memory_order_relaxed);
+    close(code, "authentication required");
+  }
+}
+
+void ClientSession::closed() {
+  open_ = false;
+  for (const auto& recovery : recovering_) {
+    shard_->recoveries.erase(recovery->requestId());
+  }
+  recovering_.clear();
+  if (publishes_in_flight_ > 0) {
+    shard_->publishes.forget(this);
+    publishes_in_flight_ = 0;
+  }
+  shard_->outbox.forget(*this);
+  for (const auto& channel : channels_) {
+    shard_->node.subscribers->remove(channel);
+    if (shard_->channels.remove(channel, this)) {
+      shard_->node.interest->channelRemoved(channel);
+    }
+  }
+  shard_->counters.subscriptions.fetch_sub(channels_.size(), std::memory_order_relaxed);
+  channels_.clear();
+  if (!user_.empty()) {
+    shard_->node.interest->userConnections(user_, -1);
+    leaveUser();
+  }
+}
+
+void ClientSession::leaveUser() {
+  auto it = shard_->users.find(user_);
+  if (it == shard_->users.end()) {
+    return;
+  }
+  auto& list = it->second;
+  list.erase(std::remove(list.begin(), list.end(), this), list.end());
+  if (list.empty()) {
+    shard_->users.erase(it);
+    shard_->counters.users.fetch_sub(1, std::memory_order_relaxed);
+    shard_->node.interest->userRemoved(user_);
+  }
+}
+
+}  // namespace herald::node

@@ -1,0 +1,148 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/jwt_verifier.h"
+#include "common/rate_limiter.h"
+#include "common/status.h"
+#include "dataplane/fanout/delivery.h"
+#include "dataplane/fanout/outbound_queue.h"
+#include "dataplane/session/client_protocol.h"
+#include "dataplane/session/stream_recovery.h"
+
+namespace herald::node {
+
+class ClientTransport;
+struct ShardState;
+
+// Close codes of docs/protocol.md that a session decides.
+constexpr uint16_t kCloseUnauthorized = 4001;
+constexpr uint16_t kCloseTokenExpired = 4002;
+constexpr uint16_t kCloseTooManyRequests = 4029;
+constexpr uint16_t kCloseUserLimit = 4030;
+constexpr uint16_t kClosePingTimeout = 4015;
+constexpr uint16_t kCloseServiceRestart = 1012;
+
+/**
+ * The protocol of one client (docs/protocol.md): greeting, authentication and token refresh,
+ * subscribe/unsubscribe with permissions and limits, ping, client publish, recovery with
+ * `since`, and the reasons it is closed. Transport-agnostic: it writes through the shard's
+ * Outbox to its ClientTransport, so it is unit-tested with a mock transport
+ * (tests/dataplane/session/client_session_test.cc).
+ *
+ * Lives inside its connection (one allocation per client) and is touched only on its
+ * shard's thread. Its behaviour is spread by area: client_session.cc (open, frames,
+ * authentication, deadlines, close), session_subscriptions.cc, session_recovery.cc,
+ * session_publish.cc.
+ */
+class ClientSession {
+ public:
+  ClientSession() = default;
+  ClientSession(const ClientSession&) = delete;
+  ClientSession& operator=(const ClientSession&) = delete;
+
+  // ---- client_session.cc
+  // The connection is up: registers with the shard, authenticates a `?token=`, greets.
+  void open(ClientTransport& transport, ShardState& shard, std::string ip);
+  // One frame from the client.
+  void onFrame(const std::string& payload, bool text);
+  // New settings reached the shard: new frame limit; anonymous access may greet the waiting.
+  void onSettingsChanged();
+  // Token expiry and the authentication deadline, checked by the shard's sweep each second:
+  // the close code of the deadline that passed (kCloseTokenExpired, kCloseUnauthorized), or 0.
+  uint16_t deadlinePassed(int64_t now_unix_s, int64_t now_ms, uint32_t auth_timeout_ms) const;
+  void closeForDeadline(uint16_t code);
+  // Closes after what is queued (code and reason reach the client).
+  void close(uint16_t code, const std::string& reason);
+  // The transport is gone: leaves every index of the shard. Last call on this session.
+  void closed();
+
+  // ---- session_subscriptions.cc
+  // All-or-nothing: a list with one bad channel subscribes to none of them. `fresh` gets the
+  // channels this call added (not those already subscribed).
+  Status subscribe(const std::vector<std::string>& channels, std::vector<std::string>* accepted,
+                   std::vector<std::string>* fresh = nullptr);
+  void unsubscribe(const std::vector<std::string>& channels);
+
+  // ---- session_recovery.cc
+  // Starts recovering a channel this session is subscribed to (empty: its personal stream).
+  void startRecovery(std::string channel, StreamPosition since);
+  // A page of history for one of this session's recoveries.
+  void onRecoveryPage(const herald::v1::RecoverResponse& page);
+  // A live delivery for a stream being recovered: held until the history is out (true).
+  bool holdForRecovery(const std::string* channel, const Delivery& delivery);
+  bool recovering() const { return !recovering_.empty(); }
+  // The outbox drained: recoveries paced to the client ask for their next page.
+  void resumeRecoveries();
+  // A recovery past its deadline reports recovered:false ("timeout").
+  bool recoveryOverdue(uint64_t request_id, int64_t now_ms);
+  void failRecovery(uint64_t request_id, const std::string& reason);
+
+  // ---- session_publish.cc
+  void onPublishResult(const herald::v1::ClientPublishResult& result,
+                       std::optional<uint64_t> frame_id);
+  void onPublishTimeout(std::optional<uint64_t> frame_id);
+
+  // ---- read by the shard, the fan-out and the outbox
+  ClientTransport& transport() const { return *transport_; }
+  bool isOpen() const { return open_; }
+  bool greeted() const { return greeted_; }
+  const std::string& user() const { return user_; }
+  std::string clientId() const;
+  const std::vector<std::string>& channels() const { return channels_; }
+
+  // Frames the transport could not take yet; allocated only while the client lags behind.
+  // Owned by the shard's Outbox.
+  std::unique_ptr<OutboundQueue<FramePtr>> backlog;
+  uint32_t shard_slot = UINT32_MAX;  // position in ShardState::sessions
+  int64_t last_ping_ms = 0;          // steady clock, last keepalive (the shard's sweep)
+
+ private:
+  using Recovery = StreamRecovery<FramePtr>;
+
+  void greet(std::optional<uint64_t> id);
+  void startUserRecovery();
+  Result<TokenClaims> verifyToken(const std::string& token);
+  bool setIdentity(std::shared_ptr<const TokenClaims> claims);
+  bool authenticate(std::optional<uint64_t> id, const std::string& token);
+  void handle(const ParsedFrame& parsed);
+  void send(const std::string& text);
+  void sendError(std::optional<uint64_t> id, const Status& status);
+  bool rateLimited(const std::string& payload);
+  void leaveUser();
+  Status subscribeAll(const std::vector<std::string>& channels, std::vector<std::string>* fresh);
+  void publish(std::optional<uint64_t> frame_id, const ClientCommand& cmd);
+  Status checkPublish(const std::string& channel) const;
+  Recovery* findRecovery(uint64_t request_id);
+  void requestNextPage(Recovery* recovery);
+  bool applyRecoveryStep(Recovery* recovery, Recovery::Step& step);
+
+  ClientTransport* transport_ = nullptr;
+  ShardState* shard_ = nullptr;
+  uint64_t client_seq_ = 0;
+  bool open_ = false;
+  bool greeted_ = false;                       // `connected` sent; false while waiting for a token
+  int64_t opened_ms_ = 0;                      // steady clock, for the authentication deadline
+  int64_t expires_at_ = 0;                     // token `exp` (Unix seconds); 0 = none
+  std::string user_;                           // empty: anonymous
+  std::shared_ptr<const TokenClaims> claims_;  // null: anonymous
+  std::vector<std::string> channels_;          // subscribed, small (limit 50 by default)
+  std::string ip_;                    // remote address (fits the small-string buffer for IPv4)
+  TokenBucket bucket_;                // inbound message rate
+  uint16_t rate_violations_ = 0;      // rate-limited frames in a row
+  uint16_t publishes_in_flight_ = 0;  // client publications waiting for the control plane
+  // Streams being recovered (usually none: an empty vector allocates nothing).
+  std::vector<std::unique_ptr<Recovery>> recovering_;
+  std::optional<StreamPosition> pending_user_since_;  // until the user stream can recover
+  bool user_since_invalid_ = false;                   // reported after `connected`
+
+ public:
+  // Steady clock in milliseconds, as the session's deadlines use it.
+  static int64_t steadyMillis();
+};
+
+}  // namespace herald::node

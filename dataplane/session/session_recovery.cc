@@ -1,0 +1,149 @@
+// ClientSession: recovery with `since` (docs/protocol.md "Recovery"). History pages come from
+// herald-control through the ControlUplink, paced to the client; live frames of the stream
+// are held meanwhile and released after the history, each offset once (StreamRecovery).
+#include <algorithm>
+
+#include "dataplane/session/client_session.h"
+#include "dataplane/session/frame_builder.h"
+#include "dataplane/shard/shard_state.h"
+#include "dataplane/transport/client_transport.h"
+
+namespace herald::node {
+
+namespace {
+
+// A recovery that has not finished by then reports recovered:false ("timeout").
+constexpr int64_t kRecoveryTimeoutMs = 10000;
+
+}  // namespace
+
+void ClientSession::startRecovery(std::string channel, StreamPosition since) {
+  const uint64_t id = shard_->nextRecoveryId();
+  std::string user = channel.empty() ? user_ : std::string();
+  const auto& limits = shard_->settings->limits;
+  auto owned = std::make_unique<Recovery>(id, std::move(channel), std::move(user), std::move(since),
+                                          steadyMillis() + kRecoveryTimeoutMs,
+                                          limits.outbound_queue_messages());
+  Recovery* recovery = owned.get();
+  recovery->setPageSize(std::max<uint32_t>(limits.outbound_queue_bytes() / 2, 1),
+                        std::max<uint32_t>(limits.outbound_queue_messages() / 2, 1));
+  recovering_.push_back(std::move(owned));
+  shard_->recoveries[id] = this;
+  if (!shard_->node.uplink || !shard_->node.uplink->recover(recovery->nextRequest())) {
+    auto failed = recovery->fail("unavailable");
+    applyRecoveryStep(recovery, failed);
+  }
+}
+
+ClientSession::Recovery* ClientSession::findRecovery(uint64_t request_id) {
+  for (auto& r : recovering_) {
+    if (r->requestId() == request_id) {
+      return r.get();
+    }
+  }
+  return nullptr;
+}
+
+void ClientSession::onRecoveryPage(const herald::v1::RecoverResponse& page) {
+  Recovery* recovery = findRecovery(page.request_id());
+  if (recovery == nullptr) {
+    return;
+  }
+  auto step = recovery->onPage(page);
+  if (applyRecoveryStep(recovery, step)) {
+    return;
+  }
+  recovery->extendDeadline(steadyMillis() + kRecoveryTimeoutMs);
+  if (backlog) {
+    // Pace the history to the client: the next page once this one has left the queue.
+    recovery->setWaitingForDrain(true);
+    return;
+  }
+  requestNextPage(recovery);
+}
+
+void ClientSession::requestNextPage(Recovery* recovery) {
+  recovery->setWaitingForDrain(false);
+  if (!shard_->node.uplink || !shard_->node.uplink->recover(recovery->nextRequest())) {
+    auto failed = recovery->fail("unavailable");
+    applyRecoveryStep(recovery, failed);
+  }
+}
+
+void ClientSession::resumeRecoveries() {
+  std::vector<Recovery*> waiting;
+  for (auto& r : recovering_) {
+    if (r->waitingForDrain()) {
+      waiting.push_back(r.get());
+    }
+  }
+  for (auto* r : waiting) {
+    if (transport_->isOpen()) {
+      requestNextPage(r);
+    }
+  }
+}
+
+bool ClientSession::holdForRecovery(const std::string* channel, const Delivery& delivery) {
+  for (auto& r : recovering_) {
+    const bool match = channel == nullptr ? r->isUserStream() : r->channel() == *channel;
+    if (match) {
+      if (!r->hold(delivery.offset, delivery.frame)) {
+        shard_->counters.messages_dropped.fetch_add(1, std::memory_order_relaxed);
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
+bool ClientSession::recoveryOverdue(uint64_t request_id, int64_t now_ms) {
+  Recovery* r = findRecovery(request_id);
+  return r != nullptr && r->deadlineMs() <= now_ms;
+}
+
+void ClientSession::failRecovery(uint64_t request_id, const std::string& reason) {
+  if (Recovery* r = findRecovery(request_id)) {
+    auto failed = r->fail(reason);
+    applyRecoveryStep(r, failed);
+  }
+}
+
+// Sends what a recovery step produced; true when the recovery is over (and destroyed).
+bool ClientSession::applyRecoveryStep(Recovery* recovery, Recovery::Step& step) {
+  Outbox& outbox = shard_->outbox;
+  const std::string& channel = recovery->channel();
+  const bool drop = outbox.dropsOldest(recovery->isUserStream() ? nullptr : &channel);
+  for (const herald::v1::Publication* pub : step.send) {
+    herald::v1::Deliver deliver;
+    if (recovery->isUserStream()) {
+      deliver.set_target(herald::v1::DELIVERY_TARGET_USER);
+      deliver.set_user(user_);
+    } else {
+      deliver.set_target(herald::v1::DELIVERY_TARGET_CHANNEL);
+    }
+    *deliver.mutable_publication() = *pub;
+    outbox.send(*this, prepareTextFrame(buildMessageFrame(deliver)), drop);
+    shard_->counters.messages_recovered.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (!step.finished) {
+    return false;
+  }
+  if (transport_->isOpen()) {
+    send(buildRecoveryFrame(step.outcome));
+    for (const auto& frame : step.release) {
+      outbox.send(*this, frame, drop);
+    }
+  }
+  shard_->counters.recoveries.fetch_add(1, std::memory_order_relaxed);
+  if (!step.outcome.recovered) {
+    shard_->counters.recoveries_failed.fetch_add(1, std::memory_order_relaxed);
+  }
+  shard_->recoveries.erase(recovery->requestId());
+  recovering_.erase(std::remove_if(recovering_.begin(), recovering_.end(),
+                                   [&](const auto& r) { return r.get() == recovery; }),
+                    recovering_.end());
+  return true;
+}
+
+}  // namespace herald::node
