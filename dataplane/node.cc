@@ -10,13 +10,9 @@
 #include <stdexcept>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
 #include "common/host_port.h"
 #include "common/logging.h"
 #include "common/pem_file.h"
-#include "common/version.h"
-#include "dataplane/http/web_assets.h"
 #include "dataplane/link/request_id.h"
 
 namespace herald::node {
@@ -124,49 +120,9 @@ std::string Node::start() {
     options.tls_cert = readPemFile(config_.control_tls_cert, "control_tls_cert");
     options.tls_key = readPemFile(config_.control_tls_key, "control_tls_key");
   }
-  NodeLinkCallbacks callbacks;
-  callbacks.apply_config = [this](const herald::v1::ConfigSnapshot& s) { return applyConfig(s); };
-  callbacks.deliver = [this](const herald::v1::Deliver& d) { deliver(d); };
-  callbacks.disconnect = [this](const herald::v1::DisconnectCommand& c) { disconnect(c); };
-  callbacks.stats = [this] { return stats(); };
-  callbacks.user_limit = [this](const herald::v1::UserLimit& l) {
-    blocked_users_.set(l.user(), l.blocked());
-  };
-  resync_ =
-      std::make_unique<LinkResync>([](const herald::v1::Deliver& d) { return makeDelivery(d); },
-                                   [this](const DeliveryPtr& d) { dispatch(d); },
-                                   [this](const herald::v1::RecoverRequest& request) {
-                                     herald::v1::NodeMessage message;
-                                     *message.mutable_recover() = request;
-                                     return link_->send(std::move(message), /*first=*/true);
-                                   });
-  callbacks.hello_sent = [this](const herald::v1::Hello& hello) {
-    resync_->sessionStarted({hello.channels().begin(), hello.channels().end()},
-                            {hello.users().begin(), hello.users().end()});
-  };
-  callbacks.recovered = [this](const herald::v1::RecoverResponse& page) {
-    if (LinkResync::ownsRequest(page.request_id())) {
-      resync_->page(page);
-      return;
-    }
-    const uint64_t shard = shardOfRequest(page.request_id());
-    if (shard < shards_.size()) {
-      shards_[shard]->recovered(std::make_shared<const herald::v1::RecoverResponse>(page));
-    }
-  };
-  callbacks.published = [this](const herald::v1::ClientPublishResult& result) {
-    const uint64_t shard = shardOfRequest(result.request_id());
-    if (shard < shards_.size()) {
-      shards_[shard]->published(std::make_shared<const herald::v1::ClientPublishResult>(result));
-    }
-  };
-  callbacks.presence_query = [this](const herald::v1::PresenceQuery& q) { presence(q); };
-  callbacks.session_started = [this] {
-    blocked_users_.clear();
-    // A restarted control plane may count versions anew (e.g. a wiped state file).
-    session_config_high_water_ = 0;
-  };
-  link_ = std::make_unique<NodeLinkClient>(options, interest_, callbacks);
+  resync_ = std::make_unique<LinkResync>(static_cast<LinkResync::Output&>(*this));
+  link_ =
+      std::make_unique<NodeLinkClient>(options, interest_, static_cast<NodeLinkHandler&>(*this));
   // Shards answer /health and /stats, which read link_: start them once it exists.
   for (auto& shard : shards_) {
     shard->start();
@@ -178,7 +134,7 @@ std::string Node::start() {
   return address_;
 }
 
-Status Node::applyConfig(const herald::v1::ConfigSnapshot& snapshot) {
+Status Node::onConfig(const herald::v1::ConfigSnapshot& snapshot) {
   if (snapshot.version() < session_config_high_water_) {
     return Status::ok();  // older than what this session applied: ack, keep the newer one
   }
@@ -197,7 +153,54 @@ Status Node::applyConfig(const herald::v1::ConfigSnapshot& snapshot) {
   return Status::ok();
 }
 
-void Node::deliver(const herald::v1::Deliver& deliver) { resync_->deliver(deliver); }
+// ---- NodeLinkHandler: on the NodeLink reader thread
+
+void Node::onSessionStarted() {
+  blocked_users_.clear();
+  // A restarted control plane may count versions anew (e.g. a wiped state file).
+  session_config_high_water_ = 0;
+}
+
+void Node::onHelloSent(const herald::v1::Hello& hello) {
+  resync_->sessionStarted({hello.channels().begin(), hello.channels().end()},
+                          {hello.users().begin(), hello.users().end()});
+}
+
+// A publication's first step on the node: the resync passes it on (or holds it while its
+// stream's gap is fetched), then dispatch() hands the one shared Delivery to every shard.
+void Node::onDeliver(const herald::v1::Deliver& deliver) { resync_->deliver(deliver); }
+
+void Node::onUserLimit(const herald::v1::UserLimit& limit) {
+  blocked_users_.set(limit.user(), limit.blocked());
+}
+
+void Node::onRecovered(const herald::v1::RecoverResponse& page) {
+  if (LinkResync::ownsRequest(page.request_id())) {
+    resync_->page(page);
+    return;
+  }
+  const uint64_t shard = shardOfRequest(page.request_id());
+  if (shard < shards_.size()) {
+    shards_[shard]->recovered(std::make_shared<const herald::v1::RecoverResponse>(page));
+  }
+}
+
+void Node::onPublished(const herald::v1::ClientPublishResult& result) {
+  const uint64_t shard = shardOfRequest(result.request_id());
+  if (shard < shards_.size()) {
+    shards_[shard]->published(std::make_shared<const herald::v1::ClientPublishResult>(result));
+  }
+}
+
+herald::v1::NodeStats Node::currentStats() { return stats(); }
+
+// ---- LinkResync::Output
+
+bool Node::requestFirst(const herald::v1::RecoverRequest& request) {
+  herald::v1::NodeMessage message;
+  *message.mutable_recover() = request;
+  return link_->send(std::move(message), /*first=*/true);
+}
 
 bool Node::recover(const herald::v1::RecoverRequest& request) {
   herald::v1::NodeMessage message;
@@ -215,21 +218,13 @@ bool Node::publish(const herald::v1::ClientPublish& request) {
   return link_->send(std::move(message));
 }
 
-uint64_t Node::backpressureWaits() const {
-  uint64_t total = 0;
-  for (const auto& shard : shards_) {
-    total += shard->backpressureWaits();
-  }
-  return total;
-}
-
-void Node::dispatch(const DeliveryPtr& delivery) {
+void Node::dispatch(const DeliveryPtr& delivery) {  // LinkResync::Output
   for (auto& shard : shards_) {
     shard->deliver(delivery);
   }
 }
 
-void Node::presence(const herald::v1::PresenceQuery& query) {
+void Node::onPresenceQuery(const herald::v1::PresenceQuery& query) {
   // Each shard answers for its own connections on its own thread; the last one sends.
   struct Gather {
     std::mutex mu;
@@ -266,117 +261,11 @@ void Node::presence(const herald::v1::PresenceQuery& query) {
   }
 }
 
-void Node::disconnect(const herald::v1::DisconnectCommand& command) {
+void Node::onDisconnect(const herald::v1::DisconnectCommand& command) {
   auto shared = std::make_shared<const herald::v1::DisconnectCommand>(command);
   for (auto& shard : shards_) {
     shard->disconnect(shared);
   }
-}
-
-namespace {
-
-using ShardCounter = std::atomic<uint64_t> ShardCounters::*;
-
-// /stats fields that are a sum over shards, beside those of NodeStats. A new counter in
-// ShardCounters needs one line here.
-constexpr std::pair<const char*, ShardCounter> kSummedCounters[] = {
-    {"connections_total", &ShardCounters::connections_total},
-    {"connections_refused", &ShardCounters::connections_refused},
-    {"protocol_errors", &ShardCounters::protocol_errors},
-    {"slow_consumers_closed", &ShardCounters::slow_consumers_closed},
-    {"auth_failures", &ShardCounters::auth_failures},
-    {"tokens_expired", &ShardCounters::tokens_expired},
-    {"rate_limited", &ShardCounters::rate_limited},
-    {"refused_origin", &ShardCounters::refused_origin},
-    {"refused_ip_rate", &ShardCounters::refused_ip_rate},
-    {"refused_user_limit", &ShardCounters::refused_user_limit},
-    {"subscribe_denied", &ShardCounters::subscribe_denied},
-    {"subscribe_over_limit", &ShardCounters::subscribe_over_limit},
-    {"ping_timeouts", &ShardCounters::ping_timeouts},
-    {"messages_dropped", &ShardCounters::messages_dropped},
-    {"backlogged_connections", &ShardCounters::backlogged_connections},
-    {"outbound_queued_bytes", &ShardCounters::outbound_queued_bytes},
-    {"recoveries", &ShardCounters::recoveries},
-    {"recoveries_failed", &ShardCounters::recoveries_failed},
-    {"messages_recovered", &ShardCounters::messages_recovered},
-    {"client_publishes", &ShardCounters::client_publishes},
-    {"frames_too_large", &ShardCounters::frames_too_large},
-    {"invalid_utf8", &ShardCounters::invalid_utf8},
-    {"protocol_violations", &ShardCounters::protocol_violations},
-    {"handshake_timeouts", &ShardCounters::handshake_timeouts},
-    {"auth_timeouts", &ShardCounters::auth_timeouts},
-    {"publish_denied", &ShardCounters::publish_denied},
-    {"publish_failed", &ShardCounters::publish_failed},
-    {"json_too_deep", &ShardCounters::json_too_deep},
-    {"tokens_too_long", &ShardCounters::tokens_too_long},
-    {"pongs_withheld", &ShardCounters::pongs_withheld},
-};
-
-}  // namespace
-
-uint64_t Node::sumOverShards(std::atomic<uint64_t> ShardCounters::*counter) const {
-  uint64_t total = 0;
-  for (const auto& shard : shards_) {
-    total += (shard->counters().*counter).load(std::memory_order_relaxed);
-  }
-  return total;
-}
-
-herald::v1::NodeStats Node::stats() const {
-  herald::v1::NodeStats s;
-  s.set_connections(sumOverShards(&ShardCounters::connections));
-  s.set_subscriptions(sumOverShards(&ShardCounters::subscriptions));
-  s.set_messages_in(sumOverShards(&ShardCounters::messages_in));
-  s.set_messages_out(sumOverShards(&ShardCounters::messages_out));
-  s.set_users(interest_.users());
-  s.set_channels(interest_.channels());
-  s.set_draining(draining_.load());
-  return s;
-}
-
-std::string Node::statsJson() const {
-  const auto s = stats();
-  nlohmann::json j = {
-      {"node", config_.node_id},
-      {"version", kVersion},
-      {"shards", shards_.size()},
-      {"connections", s.connections()},
-      {"users", s.users()},
-      {"subscriptions", s.subscriptions()},
-      {"channels", s.channels()},
-      {"messages_in", s.messages_in()},
-      {"messages_out", s.messages_out()},
-      {"control_connected", link_ && link_->connected()},
-      {"control_address", link_ ? link_->controlAddress() : std::string()},
-      {"config_version", config_version_.load()},
-      {"resync_dropped", resync_ ? resync_->dropped() : 0},
-      {"delivery_backpressure_waits", backpressureWaits()},
-  };
-  for (const auto& [name, counter] : kSummedCounters) {
-    j[name] = sumOverShards(counter);
-  }
-  return j.dump();
-}
-
-// The node's HTTP routes on the client port; handlers run on shard threads.
-void Node::addHttpRoutes() {
-  routes_.add("/health", [this] { return health(); });
-  routes_.add("/stats", [this] { return HttpResponse{200, "application/json", statsJson()}; });
-  for (const WebAsset* asset : webAssets()) {
-    routes_.add(std::string(asset->path), [asset] {
-      return HttpResponse{200, std::string(asset->content_type), std::string(asset->body)};
-    });
-  }
-}
-
-HttpResponse Node::health() const {
-  // Load balancers should not send clients to a node that refuses them for lack of config.
-  const bool configured = config_version_.load() > 0;
-  nlohmann::json j = {{"status", configured ? "ok" : "starting"},
-                      {"node", config_.node_id},
-                      {"control_connected", link_ && link_->connected()},
-                      {"control_address", link_ ? link_->controlAddress() : std::string()}};
-  return HttpResponse{configured ? 200 : 503, "application/json", j.dump()};
 }
 
 void Node::shutdown(std::chrono::milliseconds grace) {

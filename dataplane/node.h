@@ -12,6 +12,7 @@
 #include "dataplane/link/interest_tracker.h"
 #include "dataplane/link/link_resync.h"
 #include "dataplane/link/node_link_client.h"
+#include "dataplane/link/node_link_handler.h"
 #include "dataplane/node_config.h"
 #include "dataplane/node_settings.h"
 #include "dataplane/shard/shard.h"
@@ -21,7 +22,7 @@ namespace herald::node {
 // Wires herald-node: shards, the NodeLink client, and the HTTP routes. Its methods run on
 // the caller's thread (start, shutdown), the NodeLink reader (what the link delivers) or any
 // shard (ControlUplink, HTTP handlers: thread-safe).
-class Node : private ControlUplink {
+class Node : private NodeLinkHandler, private LinkResync::Output, private ControlUplink {
  public:
   explicit Node(NodeConfig config);
   ~Node();
@@ -39,11 +40,20 @@ class Node : private ControlUplink {
   std::string statsJson() const;
 
  private:
-  Status applyConfig(const herald::v1::ConfigSnapshot& snapshot);
-  void deliver(const herald::v1::Deliver& deliver);
-  void dispatch(const DeliveryPtr& delivery);
-  void disconnect(const herald::v1::DisconnectCommand& command);
-  void presence(const herald::v1::PresenceQuery& query);
+  // NodeLinkHandler: what the link delivers (NodeLink reader thread).
+  void onSessionStarted() override;
+  void onHelloSent(const herald::v1::Hello& hello) override;
+  Status onConfig(const herald::v1::ConfigSnapshot& snapshot) override;
+  void onDeliver(const herald::v1::Deliver& deliver) override;
+  void onDisconnect(const herald::v1::DisconnectCommand& command) override;
+  void onUserLimit(const herald::v1::UserLimit& limit) override;
+  void onRecovered(const herald::v1::RecoverResponse& page) override;
+  void onPublished(const herald::v1::ClientPublishResult& result) override;
+  void onPresenceQuery(const herald::v1::PresenceQuery& query) override;
+  herald::v1::NodeStats currentStats() override;
+  // LinkResync::Output: a delivery to every shard; the resync's history requests.
+  void dispatch(const DeliveryPtr& delivery) override;
+  bool requestFirst(const herald::v1::RecoverRequest& request) override;
   void addHttpRoutes();
   HttpResponse health() const;
   // ControlUplink, for the shards.

@@ -26,25 +26,27 @@ namespace herald::node {
  */
 class LinkResync {
  public:
-  // Builds the shared delivery for a publication, and hands one to every shard.
-  using MakeDelivery = std::function<DeliveryPtr(const herald::v1::Deliver&)>;
-  using Dispatch = std::function<void(const DeliveryPtr&)>;
-  // Queues a request to the control plane; false when it cannot.
-  using Send = std::function<bool(const herald::v1::RecoverRequest&)>;
+  // Where the resync's output goes (the Node): deliveries to every shard, and history
+  // requests to herald-control ahead of what waits (false when they cannot be queued).
+  class Output {
+   public:
+    virtual ~Output() = default;
+    virtual void dispatch(const DeliveryPtr& delivery) = 0;
+    virtual bool requestFirst(const herald::v1::RecoverRequest& request) = 0;
+  };
 
   // Request ids with the top bit set are ours; shards use the low 63 bits.
   static bool ownsRequest(uint64_t request_id) { return isResyncRequest(request_id); }
   // Most live deliveries held per stream while its history is fetched.
   static constexpr size_t kMaxHeld = 65536;
 
-  LinkResync(MakeDelivery make, Dispatch dispatch, Send send)
-      : make_(std::move(make)), dispatch_(std::move(dispatch)), send_(std::move(send)) {}
+  explicit LinkResync(Output& output) : output_(output) {}
 
   // A live delivery from the control plane: dispatches it, or holds it while its stream is
   // being resynced.
   void deliver(const herald::v1::Deliver& deliver) {
     const std::string key = keyOf(deliver);
-    DeliveryPtr delivery = make_(deliver);
+    DeliveryPtr delivery = makeDelivery(deliver);
     if (!key.empty()) {
       if (auto it = resyncing_.find(key); it != resyncing_.end()) {
         if (!it->second->hold(delivery->offset, delivery)) {
@@ -56,7 +58,7 @@ class LinkResync {
       position.offset = deliver.publication().offset();
       position.epoch = deliver.publication().epoch();
     }
-    dispatch_(delivery);
+    output_.dispatch(delivery);
   }
 
   // A session said Hello with this interest: resync every stream of it with a known position
@@ -126,7 +128,7 @@ class LinkResync {
       }
       *deliver.mutable_publication() = *pub;
       positions_[key] = StreamPosition{pub->offset(), pub->epoch()};
-      dispatch_(make_(deliver));
+      output_.dispatch(makeDelivery(deliver));
     }
     if (step.finished && restartInNewEpoch(key, step)) {
       return;
@@ -190,7 +192,7 @@ class LinkResync {
   }
 
   void request(Recovery& r) {
-    if (!send_(r.nextRequest())) {
+    if (!output_.requestFirst(r.nextRequest())) {
       auto failed = r.fail("unavailable");
       finish(r.isUserStream() ? userKey(r.nextRequest().user()) : r.channel(), failed);
     }
@@ -205,16 +207,14 @@ class LinkResync {
       if (auto pos = positions_.find(key); pos != positions_.end()) {
         pos->second.offset = std::max(pos->second.offset, delivery->offset);
       }
-      dispatch_(delivery);
+      output_.dispatch(delivery);
     }
     auto it = resyncing_.find(key);
     by_id_.erase(it->second->requestId());
     resyncing_.erase(it);
   }
 
-  MakeDelivery make_;
-  Dispatch dispatch_;
-  Send send_;
+  Output& output_;
   uint64_t next_id_ = 1;
   std::unordered_map<std::string, StreamPosition> positions_;  // last delivered per stream
   std::unordered_map<std::string, std::unique_ptr<Recovery>> resyncing_;

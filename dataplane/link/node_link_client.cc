@@ -10,10 +10,10 @@ namespace herald::node {
 using Stream = grpc::ClientReaderWriter<herald::v1::NodeMessage, herald::v1::ControlMessage>;
 
 NodeLinkClient::NodeLinkClient(NodeLinkOptions options, InterestTracker& interest,
-                               NodeLinkCallbacks callbacks)
+                               NodeLinkHandler& handler)
     : options_(std::move(options)),
       interest_(interest),
-      callbacks_(std::move(callbacks)),
+      handler_(handler),
       endpoints_(options_.control_addresses, options_.reconnect_max_ms) {
   interest_.setNotifier([this] {
     std::lock_guard<std::mutex> lock(mu_);
@@ -178,9 +178,7 @@ void NodeLinkClient::runSession() {
   session_configured_ = false;
   std::unique_ptr<Stream> stream = stub->Session(&context);
 
-  if (callbacks_.session_started) {
-    callbacks_.session_started();
-  }
+  handler_.onSessionStarted();
   herald::v1::NodeMessage hello_msg;
   auto* hello = hello_msg.mutable_hello();
   hello->set_node_id(options_.node_id);
@@ -200,16 +198,14 @@ void NodeLinkClient::runSession() {
   bool had_config = false;
   std::thread writer;
   if (write(stream.get(), hello_msg)) {
-    if (callbacks_.hello_sent) {
-      callbacks_.hello_sent(hello_msg.hello());
-    }
+    handler_.onHelloSent(hello_msg.hello());
     writer = std::thread([this, s = stream.get()] { writerLoop(s); });
     herald::v1::ControlMessage message;
     while (stream->Read(&message)) {
       switch (message.kind_case()) {
         case herald::v1::ControlMessage::kConfig: {
           const auto& snap = message.config();
-          Status s = callbacks_.apply_config(snap);
+          Status s = handler_.onConfig(snap);
           herald::v1::NodeMessage reply;
           if (s.isOk()) {
             if (snap.heartbeat_interval_ms() >= 50) {
@@ -235,28 +231,22 @@ void NodeLinkClient::runSession() {
           break;
         }
         case herald::v1::ControlMessage::kDeliver:
-          callbacks_.deliver(message.deliver());
+          handler_.onDeliver(message.deliver());
           break;
         case herald::v1::ControlMessage::kDisconnect:
-          callbacks_.disconnect(message.disconnect());
+          handler_.onDisconnect(message.disconnect());
           break;
         case herald::v1::ControlMessage::kUserLimit:
-          callbacks_.user_limit(message.user_limit());
+          handler_.onUserLimit(message.user_limit());
           break;
         case herald::v1::ControlMessage::kPublished:
-          if (callbacks_.published) {
-            callbacks_.published(message.published());
-          }
+          handler_.onPublished(message.published());
           break;
         case herald::v1::ControlMessage::kRecovered:
-          if (callbacks_.recovered) {
-            callbacks_.recovered(message.recovered());
-          }
+          handler_.onRecovered(message.recovered());
           break;
         case herald::v1::ControlMessage::kPresenceQuery:
-          if (callbacks_.presence_query) {
-            callbacks_.presence_query(message.presence_query());
-          }
+          handler_.onPresenceQuery(message.presence_query());
           break;
         case herald::v1::ControlMessage::KIND_NOT_SET:
           break;
@@ -358,7 +348,7 @@ void NodeLinkClient::writerLoop(Stream* stream) {
         generation = stats_requested_;
       }
       herald::v1::NodeMessage stats;
-      *stats.mutable_stats() = callbacks_.stats();
+      *stats.mutable_stats() = handler_.currentStats();
       if (!write(stream, stats)) {
         return;
       }

@@ -14,6 +14,7 @@
 #include "common/status.h"
 #include "dataplane/link/control_endpoints.h"
 #include "dataplane/link/interest_tracker.h"
+#include "dataplane/link/node_link_handler.h"
 #include "herald/v1/node_link.grpc.pb.h"
 
 namespace herald::node {
@@ -32,22 +33,6 @@ struct NodeLinkOptions {
   std::string tls_key;
 };
 
-struct NodeLinkCallbacks {
-  // Validates and applies a snapshot; a non-ok status is sent back as Nack.
-  std::function<Status(const herald::v1::ConfigSnapshot&)> apply_config;
-  std::function<void(const herald::v1::Deliver&)> deliver;
-  std::function<void(const herald::v1::DisconnectCommand&)> disconnect;
-  std::function<void(const herald::v1::UserLimit&)> user_limit;
-  std::function<void(const herald::v1::RecoverResponse&)> recovered;
-  std::function<void(const herald::v1::ClientPublishResult&)> published;
-  std::function<void(const herald::v1::PresenceQuery&)> presence_query;
-  // A new session starts: state the previous one established (user blocks) is void.
-  std::function<void()> session_started;
-  // Hello went out with this full interest (the session's first message).
-  std::function<void(const herald::v1::Hello&)> hello_sent;
-  std::function<herald::v1::NodeStats()> stats;
-};
-
 /**
  * The node's end of NodeLink.Session. One thread reads (config, deliveries, commands), one
  * writes (heartbeat stats every interval, interest deltas as soon as they happen). When the
@@ -57,7 +42,7 @@ struct NodeLinkCallbacks {
  */
 class NodeLinkClient {
  public:
-  NodeLinkClient(NodeLinkOptions options, InterestTracker& interest, NodeLinkCallbacks callbacks);
+  NodeLinkClient(NodeLinkOptions options, InterestTracker& interest, NodeLinkHandler& handler);
   ~NodeLinkClient();
 
   void start();
@@ -99,7 +84,7 @@ class NodeLinkClient {
 
   const NodeLinkOptions options_;
   InterestTracker& interest_;
-  const NodeLinkCallbacks callbacks_;
+  NodeLinkHandler& handler_;
   ControlEndpoints endpoints_;      // NodeLink thread only
   std::atomic<size_t> current_{0};  // endpoints_.currentIndex(), for other threads
 

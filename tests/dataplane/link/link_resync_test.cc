@@ -14,20 +14,15 @@ herald::v1::Deliver channelDeliver(uint64_t offset, const std::string& epoch = "
   return d;
 }
 
-class LinkResyncTest : public ::testing::Test {
+class LinkResyncTest : public ::testing::Test, public LinkResync::Output {
  protected:
-  LinkResync resync_{[](const herald::v1::Deliver& d) {
-                       auto delivery = std::make_shared<Delivery>();
-                       delivery->channel = d.publication().channel();
-                       delivery->user = d.user();
-                       delivery->offset = d.publication().offset();
-                       return DeliveryPtr(delivery);
-                     },
-                     [this](const DeliveryPtr& d) { dispatched_.push_back(d->offset); },
-                     [this](const herald::v1::RecoverRequest& r) {
-                       requests_.push_back(r);
-                       return accept_;
-                     }};
+  void dispatch(const DeliveryPtr& d) override { dispatched_.push_back(d->offset); }
+  bool requestFirst(const herald::v1::RecoverRequest& r) override {
+    requests_.push_back(r);
+    return accept_;
+  }
+
+  LinkResync resync_{*this};
   std::vector<uint64_t> dispatched_;
   std::vector<herald::v1::RecoverRequest> requests_;
   bool accept_ = true;
