@@ -1,0 +1,61 @@
+#pragma once
+
+// heraldctl's command line: the flags, where the address, TLS files and API key come from, and
+// the context of one call.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+namespace herald::ctl {
+
+struct Options {
+  std::string control;
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string api_key;
+  std::string api_key_file;
+  std::string api_key_read_from;  // the file the key came from, if it came from one
+  std::string rule;
+  std::optional<std::string> owner_claim;
+  std::string role;
+  std::string name;
+  std::optional<bool> client_publish;
+  int64_t history_size = -1;
+  int64_t history_ttl = -1;
+  int64_t max_subscribers = -1;
+  std::string slow_consumer;
+  std::string user;
+  std::string epoch;
+  int64_t since = -1;
+  int64_t limit = -1;
+  bool json = false;
+  int timeout_s = 10;
+  std::string event;
+  std::string idempotency_key;
+  std::string channels;
+  double rate = 4;
+  int64_t duration_s = 0;
+  int64_t count = 0;
+  std::vector<std::string> args;
+};
+
+// Prints the message and the usage to stderr and exits with 2.
+[[noreturn]] void usageError(const std::string& message);
+
+// The flags and arguments, with the environment's defaults and the API key resolved; prints the
+// usage and exits on --help or a usage error.
+Options parseArgs(int argc, char** argv);
+
+// The channel credentials: insecure, or TLS with the --tls-* files.
+std::shared_ptr<grpc::ChannelCredentials> channelCredentials(const Options& o);
+
+// A context for one call, with the deadline and the API key.
+std::unique_ptr<grpc::ClientContext> newContext(const Options& o);
+
+}  // namespace herald::ctl
