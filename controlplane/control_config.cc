@@ -12,7 +12,7 @@
 #include "common/logging.h"
 #include "common/strings.h"
 #include "controlplane/namespace_rules.h"
-#include "controlplane/redis_client.h"
+#include "controlplane/redis/redis_client.h"
 
 namespace herald::control {
 namespace {

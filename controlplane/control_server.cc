@@ -18,9 +18,9 @@
 #include "controlplane/call_gate.h"
 #include "controlplane/channel_registry.h"
 #include "controlplane/config_store_impl.h"
-#include "controlplane/redis_client.h"
-#include "controlplane/redis_config_persistence.h"
-#include "controlplane/redis_stream_engine.h"
+#include "controlplane/redis/redis_client.h"
+#include "controlplane/redis/redis_config_persistence.h"
+#include "controlplane/redis/redis_stream_engine.h"
 
 namespace herald::control {
 

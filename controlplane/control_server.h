@@ -18,8 +18,8 @@
 #include "controlplane/node_link_service.h"
 #include "controlplane/node_registry.h"
 #include "controlplane/presence_broker.h"
-#include "controlplane/redis_client.h"
-#include "controlplane/replica_directory.h"
+#include "controlplane/redis/redis_client.h"
+#include "controlplane/redis/replica_directory.h"
 #include "controlplane/router.h"
 #include "controlplane/stream_engine.h"
 

@@ -13,7 +13,7 @@
 #include "controlplane/config_store.h"
 #include "controlplane/node_registry.h"
 #include "controlplane/presence_broker.h"
-#include "controlplane/replica_directory.h"
+#include "controlplane/redis/replica_directory.h"
 #include "controlplane/router.h"
 #include "controlplane/stream_engine.h"
 #include "herald/v1/control.grpc.pb.h"

@@ -1,4 +1,4 @@
-#include "controlplane/redis_client.h"
+#include "controlplane/redis/redis_client.h"
 
 #include <hiredis/hiredis.h>
 #include <sys/socket.h>

@@ -1,4 +1,4 @@
-#include "controlplane/redis_config_persistence.h"
+#include "controlplane/redis/redis_config_persistence.h"
 
 #include <cstdlib>
 

@@ -1,4 +1,4 @@
-#include "controlplane/replica_directory.h"
+#include "controlplane/redis/replica_directory.h"
 
 namespace herald::control {
 namespace {

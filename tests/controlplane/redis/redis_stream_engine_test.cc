@@ -1,4 +1,4 @@
-#include "controlplane/redis_stream_engine.h"
+#include "controlplane/redis/redis_stream_engine.h"
 
 #include <gtest/gtest.h>
 

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "controlplane/redis_client.h"
+#include "controlplane/redis/redis_client.h"
 #include "herald/v1/control.pb.h"
 
 namespace herald::control {

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "controlplane/redis_client.h"
+#include "controlplane/redis/redis_client.h"
 #include "controlplane/stream_engine.h"
 
 namespace herald::control {

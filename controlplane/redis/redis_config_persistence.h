@@ -3,7 +3,7 @@
 #include <chrono>
 
 #include "controlplane/config_persistence.h"
-#include "controlplane/redis_client.h"
+#include "controlplane/redis/redis_client.h"
 
 namespace herald::control {
 
