@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "common/clock.h"
 #include "dataplane/session/frame_builder.h"
 #include "dataplane/shard/shard_state.h"
 #include "dataplane/transport/client_transport.h"
@@ -15,12 +16,6 @@ namespace {
 constexpr uint16_t kMaxRateViolations = 50;
 
 }  // namespace
-
-int64_t ClientSession::steadyMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string ClientSession::clientId() const {
   return *shard_->node.node_id + "-" + std::to_string(shard_->index) + "-" +

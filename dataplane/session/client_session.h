@@ -139,10 +139,6 @@ class ClientSession {
   std::vector<std::unique_ptr<Recovery>> recovering_;
   std::optional<StreamPosition> pending_user_since_;  // until the user stream can recover
   bool user_since_invalid_ = false;                   // reported after `connected`
-
- public:
-  // Steady clock in milliseconds, as the session's deadlines use it.
-  static int64_t steadyMillis();
 };
 
 }  // namespace herald::node

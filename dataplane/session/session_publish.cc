@@ -2,6 +2,7 @@
 // (namespace flag, subscribe rule, answers in flight), then published by herald-control
 // through the ControlUplink; the answer comes back through onPublishResult().
 #include "common/channel_name.h"
+#include "common/clock.h"
 #include "dataplane/session/client_session.h"
 #include "dataplane/session/frame_builder.h"
 #include "dataplane/session/permissions.h"

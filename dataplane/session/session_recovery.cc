@@ -3,6 +3,7 @@
 // are held meanwhile and released after the history, each offset once (StreamRecovery).
 #include <algorithm>
 
+#include "common/clock.h"
 #include "dataplane/session/client_session.h"
 #include "dataplane/session/frame_builder.h"
 #include "dataplane/shard/shard_state.h"

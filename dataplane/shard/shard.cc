@@ -8,6 +8,7 @@
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "common/clock.h"
 #include "common/logging.h"
 #include "dataplane/fanout/fanout.h"
 #include "dataplane/session/client_limits.h"
@@ -164,7 +165,7 @@ class Shard::Impl final : public TransportHandler {
       state_.counters.refused_origin.fetch_add(1, std::memory_order_relaxed);
       return refuse(403, "permission_denied", "origin not allowed");
     }
-    if (!state_.node.ip_limiter->admitConnection(request.ip, ClientSession::steadyMillis(),
+    if (!state_.node.ip_limiter->admitConnection(request.ip, steadyMillis(),
                                                  limits.new_connections_per_ip_per_second(),
                                                  limits.failed_auth_per_ip_per_minute())) {
       state_.counters.refused_ip_rate.fetch_add(1, std::memory_order_relaxed);
@@ -285,7 +286,7 @@ class Shard::Impl final : public TransportHandler {
     const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
-    const int64_t now_ms = ClientSession::steadyMillis();
+    const int64_t now_ms = steadyMillis();
     std::vector<std::pair<ClientSession*, uint16_t>> closing;
     for (ClientSession* session : state_.sessions) {
       // Pings keep connections honest: no pong in time closes them (4015).

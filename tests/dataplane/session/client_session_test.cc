@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/clock.h"
 #include "dataplane/session/session_harness.h"
 #include "support/jwt_tokens.h"
 
@@ -116,7 +117,7 @@ TEST(ClientSessionTest, AnExpiredTokenClosesWith4002OnTheSweep) {
 TEST(ClientSessionTest, NoTokenWithinTheDeadlineClosesWith4001) {
   ShardHarness shard;
   FakeClient& c = shard.connect();
-  const int64_t now_ms = ClientSession::steadyMillis();
+  const int64_t now_ms = steadyMillis();
   EXPECT_EQ(c.session.deadlinePassed(0, now_ms, 5000), 0) << "not yet";
   const uint16_t code = c.session.deadlinePassed(0, now_ms + 5000, 5000);
   ASSERT_EQ(code, kCloseUnauthorized);
@@ -252,7 +253,7 @@ TEST(ClientSessionTest, AnUnansweredPublishTimesOutWithUnavailable) {
   FakeClient& c = shard.connect("/ws?token=" + tokenFor("alice"));
   ON_CALL(shard.uplink, publish(_)).WillByDefault(Return(true));
   c.send({{"type", "publish"}, {"id", 4}, {"channel", "chat:room"}, {"data", 1}});
-  auto overdue = shard.state->publishes.takeOverdue(ClientSession::steadyMillis() + 5000);
+  auto overdue = shard.state->publishes.takeOverdue(steadyMillis() + 5000);
   ASSERT_EQ(overdue.size(), 1u);
   overdue[0].con->onPublishTimeout(overdue[0].frame_id);
   EXPECT_EQ(c.last()["code"], "unavailable");
@@ -360,8 +361,8 @@ TEST(ClientSessionTest, AnOverdueRecoveryReportsTimeout) {
           {"since", {{"news", {{"offset", 2}, {"epoch", "e1"}}}}}});
   ASSERT_EQ(shard.state->recoveries.size(), 1u);
   const uint64_t id = shard.state->recoveries.begin()->first;
-  EXPECT_FALSE(c.session.recoveryOverdue(id, ClientSession::steadyMillis()));
-  EXPECT_TRUE(c.session.recoveryOverdue(id, ClientSession::steadyMillis() + 10000));
+  EXPECT_FALSE(c.session.recoveryOverdue(id, steadyMillis()));
+  EXPECT_TRUE(c.session.recoveryOverdue(id, steadyMillis() + 10000));
   c.session.failRecovery(id, "timeout");
   EXPECT_EQ(c.last()["reason"], "timeout");
 }
