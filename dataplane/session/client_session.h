@@ -94,6 +94,9 @@ class ClientSession {
   const std::string& user() const { return user_; }
   std::string clientId() const;
   const std::vector<std::string>& channels() const { return channels_; }
+  // The peer's address, noted by the transport when it admits the client (before open()).
+  void setPeerAddress(std::string ip) { ip_ = std::move(ip); }
+  const std::string& peerAddress() const { return ip_; }
 
   // Frames the transport could not take yet; allocated only while the client lags behind.
   // Owned by the shard's Outbox.

@@ -155,6 +155,7 @@ class WebSocketListener final : public ClientListener {
       con->set_body(nlohmann::json{{"error", refusal->code}, {"message", refusal->message}}.dump());
       return false;
     }
+    con->session.setPeerAddress(ip);  // read once: open() reuses it
     // Hold the 101 response in the kernel until the shard has queued `connected` behind it:
     // one segment and one client wake-up instead of two (onOpen uncorks).
     setCork(con->get_raw_socket().native_handle(), true);
@@ -178,7 +179,7 @@ class WebSocketListener final : public ClientListener {
     dropHeaders(con->get_request());
     dropHeaders(con->get_response());
     con->reported_open = true;
-    handler_.opened(con->session, *con, peerAddress(*con));
+    handler_.opened(con->session, *con, con->session.peerAddress());
   }
 
   // Closes websocketpp sends by itself for bad frames (docs/protocol.md close codes).
