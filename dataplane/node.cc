@@ -164,6 +164,10 @@ void Node::onSessionStarted() {
 void Node::onHelloSent(const herald::v1::Hello& hello) {
   resync_->sessionStarted({hello.channels().begin(), hello.channels().end()},
                           {hello.users().begin(), hello.users().end()});
+  // Client recovery requests in flight on the old session may be lost with it: ask again.
+  for (auto& shard : shards_) {
+    shard->linkSessionStarted();
+  }
 }
 
 // A publication's first step on the node: the resync passes it on (or holds it while its

@@ -78,6 +78,9 @@ class ClientSession {
   bool recovering() const { return !recovering_.empty(); }
   // The outbox drained: recoveries paced to the client ask for their next page.
   void resumeRecoveries();
+  // The NodeLink started a new session: requests in flight on the old one may be lost, so
+  // every recovery waiting for a page asks for it again under a new request id.
+  void reissueRecoveries();
   // A recovery past its deadline reports recovered:false ("timeout").
   bool recoveryOverdue(uint64_t request_id, int64_t now_ms);
   void failRecovery(uint64_t request_id, const std::string& reason);

@@ -85,6 +85,21 @@ void ClientSession::resumeRecoveries() {
   }
 }
 
+void ClientSession::reissueRecoveries() {
+  std::vector<Recovery*> in_flight;
+  for (auto& r : recovering_) {
+    if (!r->waitingForDrain()) {  // one waiting for the drain has no request out
+      in_flight.push_back(r.get());
+    }
+  }
+  for (auto* r : in_flight) {
+    shard_->recoveries.erase(r->requestId());
+    r->setRequestId(shard_->nextRecoveryId());
+    shard_->recoveries[r->requestId()] = this;
+    requestNextPage(r);
+  }
+}
+
 bool ClientSession::holdForRecovery(const std::string* channel, const Delivery& delivery) {
   for (auto& r : recovering_) {
     const bool match = channel == nullptr ? r->isUserStream() : r->channel() == *channel;

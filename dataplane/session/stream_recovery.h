@@ -33,6 +33,9 @@ class StreamRecovery {
         max_held_(max_held) {}
 
   uint64_t requestId() const { return request_id_; }
+  // Asked again under a new id (the link that carried the request broke): an answer to the
+  // old id, if one still comes, no longer matches.
+  void setRequestId(uint64_t request_id) { request_id_ = request_id; }
   const std::string& channel() const { return channel_; }
   bool isUserStream() const { return channel_.empty(); }
   int64_t deadlineMs() const { return deadline_ms_; }
@@ -141,7 +144,7 @@ class StreamRecovery {
     held_.clear();
   }
 
-  const uint64_t request_id_;
+  uint64_t request_id_;
   const std::string channel_;
   const std::string user_;
   std::string epoch_;

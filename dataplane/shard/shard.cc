@@ -1,5 +1,6 @@
 #include "dataplane/shard/shard.h"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 #include <thread>
@@ -105,6 +106,18 @@ class Shard::Impl final : public TransportHandler {
     if (it != state_.recoveries.end()) {
       it->second->onRecoveryPage(page);
     }  // else the connection closed, or the recovery timed out meanwhile
+  }
+
+  void linkSessionStarted() {
+    std::vector<ClientSession*> sessions;
+    for (const auto& [id, session] : state_.recoveries) {
+      if (std::find(sessions.begin(), sessions.end(), session) == sessions.end()) {
+        sessions.push_back(session);
+      }
+    }
+    for (ClientSession* session : sessions) {
+      session->reissueRecoveries();
+    }
   }
 
   void published(const herald::v1::ClientPublishResult& result) {
@@ -384,6 +397,11 @@ void Shard::disconnect(std::shared_ptr<const herald::v1::DisconnectCommand> comm
 void Shard::recovered(std::shared_ptr<const herald::v1::RecoverResponse> page) {
   Impl* impl = impl_.get();
   impl_->post([impl, page = std::move(page)] { impl->recovered(*page); });
+}
+
+void Shard::linkSessionStarted() {
+  Impl* impl = impl_.get();
+  impl_->post([impl] { impl->linkSessionStarted(); });
 }
 
 void Shard::published(std::shared_ptr<const herald::v1::ClientPublishResult> result) {

@@ -51,6 +51,9 @@ class Shard {
   void disconnect(std::shared_ptr<const herald::v1::DisconnectCommand> command);
   // A page of history for a recovery this shard asked for (request ids carry the shard).
   void recovered(std::shared_ptr<const herald::v1::RecoverResponse> page);
+  // The NodeLink started a new session: recoveries ask again for the page they were waiting
+  // for, since a request in flight on the old session may have been lost with it.
+  void linkSessionStarted();
   // The control plane's answer to a client publication this shard sent (id carries the shard).
   void published(std::shared_ptr<const herald::v1::ClientPublishResult> result);
   // Fills this shard's part of a presence answer on its loop, then calls `done` there.

@@ -367,6 +367,41 @@ TEST(ClientSessionTest, AnOverdueRecoveryReportsTimeout) {
   EXPECT_EQ(c.last()["reason"], "timeout");
 }
 
+TEST(ClientSessionTest, ARecoveryInFlightWhenTheLinkBrokeIsAskedAgainUnderANewId) {
+  ShardHarness shard(anonymousAllowed());
+  FakeClient& c = shard.connect();
+  std::vector<herald::v1::RecoverRequest> asked;
+  EXPECT_CALL(shard.uplink, recover(_)).Times(2).WillRepeatedly([&](const auto& r) {
+    asked.push_back(r);
+    return true;
+  });
+  c.send({{"type", "subscribe"},
+          {"id", 1},
+          {"channels", {"news"}},
+          {"since", {{"news", {{"offset", 2}, {"epoch", "e1"}}}}}});
+  ASSERT_EQ(asked.size(), 1u);
+
+  c.session.reissueRecoveries();  // the NodeLink's new session
+  ASSERT_EQ(asked.size(), 2u);
+  EXPECT_NE(asked[1].request_id(), asked[0].request_id());
+  EXPECT_EQ(asked[1].since_offset(), 2u);
+  EXPECT_EQ(asked[1].epoch(), "e1");
+  ASSERT_EQ(shard.state->recoveries.size(), 1u);
+  EXPECT_EQ(shard.state->recoveries.count(asked[1].request_id()), 1u);
+
+  // A late answer to the old id finds no recovery; the new one completes it, once.
+  EXPECT_EQ(shard.state->recoveries.count(asked[0].request_id()), 0u);
+  const size_t before = c.received.size();
+  c.session.onRecoveryPage(page(asked[0].request_id(), {3}, 3));
+  EXPECT_EQ(c.received.size(), before);
+  c.session.onRecoveryPage(page(asked[1].request_id(), {3}, 3));
+  ASSERT_EQ(c.received.size(), before + 2);
+  EXPECT_EQ(c.frame(before)["offset"], 3);
+  EXPECT_EQ(c.frame(before + 1)["type"], "recovery");
+  EXPECT_EQ(c.frame(before + 1)["recovered"], true);
+  EXPECT_FALSE(c.session.recovering());
+}
+
 TEST(ClientSessionTest, ClosedLeavesEveryIndexOfTheShard) {
   ShardHarness shard;
   FakeClient& c = shard.connect("/ws?token=" + tokenFor("alice") + "&subscribe=news");
