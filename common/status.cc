@@ -28,6 +28,8 @@ const char* errorCodeName(ErrorCode code) {
       return "conflict";
     case ErrorCode::kUnavailable:
       return "unavailable";
+    case ErrorCode::kCancelled:
+      return "cancelled";
   }
   return "internal";
 }
@@ -37,7 +39,7 @@ ErrorCode errorCodeFromName(std::string_view name) {
        {ErrorCode::kOk, ErrorCode::kBadRequest, ErrorCode::kUnauthorized,
         ErrorCode::kPermissionDenied, ErrorCode::kLimitExceeded, ErrorCode::kRateLimited,
         ErrorCode::kNotFound, ErrorCode::kTooLarge, ErrorCode::kInternal, ErrorCode::kAlreadyExists,
-        ErrorCode::kUnavailable, ErrorCode::kConflict}) {
+        ErrorCode::kUnavailable, ErrorCode::kConflict, ErrorCode::kCancelled}) {
     if (name == errorCodeName(code)) {
       return code;
     }

@@ -23,7 +23,8 @@ enum class ErrorCode {
   // client publish the control plane could not take); the other two never do.
   kAlreadyExists,
   kUnavailable,
-  kConflict,  // a concurrent change elsewhere won (gRPC ABORTED): retry
+  kConflict,   // a concurrent change elsewhere won (gRPC ABORTED): retry
+  kCancelled,  // the caller gave up (gRPC CANCELLED)
 };
 
 const char* errorCodeName(ErrorCode code);

@@ -27,7 +27,7 @@ struct HistoryRead {
 
 /**
  * The retained past of one stream (a channel or a user's personal stream), oldest first.
- * Not thread-safe: the owner (ChannelRegistry) holds the stream's stripe lock around it.
+ * Not thread-safe: the owner (MemoryStreamEngine) holds the stream's stripe lock around it.
  */
 class ChannelHistory {
  public:

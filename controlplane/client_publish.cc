@@ -26,7 +26,6 @@ std::string clientIdempotencyKey(const std::string& user, const std::string& cli
 std::string backendIdempotencyKey(const std::string& key) { return key.empty() ? key : "b:" + key; }
 
 herald::v1::ClientPublishResult publishForClient(const ConfigStore& store, StreamEngine& engine,
-                                                 const Router& router,
                                                  const herald::v1::ClientPublish& request) {
   const uint64_t id = request.request_id();
   auto name = checkChannelName(request.channel());
@@ -49,9 +48,15 @@ herald::v1::ClientPublishResult publishForClient(const ConfigStore& store, Strea
   if (!request.idempotency_key().empty()) {
     key = clientIdempotencyKey(request.user(), request.client(), request.idempotency_key());
   }
-  PublishOutcome out = engine.publish(request.channel(), request.event(), request.data(), key,
-                                      unixMillis(), historyPolicyFor(*config, name->ns), router,
-                                      PublisherInfo{request.user(), request.client()});
+  PublishItem item;
+  item.channel = request.channel();
+  item.event = request.event();
+  item.data = request.data();
+  item.idempotency_key = std::move(key);
+  item.ts_unix_ms = unixMillis();
+  item.history = historyPolicyFor(*config, name->ns);
+  item.publisher = PublisherInfo{request.user(), request.client()};
+  PublishOutcome out = engine.publish(item);
   if (!out.status.isOk()) {
     // The stream store's own words (Redis addresses...) stay in herald-control's log.
     componentLogger("link")->warn("client publish to {} failed: {}", request.channel(),

@@ -1,7 +1,6 @@
 #pragma once
 
 #include "controlplane/config_store.h"
-#include "controlplane/router.h"
 #include "controlplane/stream_engine.h"
 #include "herald/v1/node_link.pb.h"
 
@@ -27,7 +26,6 @@ herald::v1::ClientPublishResult refusedClientPublish(uint64_t request_id, ErrorC
  * relies on. Failures of the stream store reach the client as `unavailable`, without detail.
  */
 herald::v1::ClientPublishResult publishForClient(const ConfigStore& store, StreamEngine& engine,
-                                                 const Router& router,
                                                  const herald::v1::ClientPublish& request);
 
 }  // namespace herald::control

@@ -16,8 +16,8 @@
 #include "common/strings.h"
 #include "controlplane/api_key_store_impl.h"
 #include "controlplane/call_gate.h"
-#include "controlplane/channel_registry.h"
 #include "controlplane/config_store_impl.h"
+#include "controlplane/memory_stream_engine.h"
 #include "controlplane/redis/redis_client.h"
 #include "controlplane/redis/redis_config_persistence.h"
 #include "controlplane/redis/redis_stream_engine.h"
@@ -32,15 +32,15 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
   if (config_.engine == "redis") {
     RedisStreamEngine::Options options;
     for (const auto& item : splitNonEmpty(config_.redis, ',')) {
-      options.shards.push_back(parseRedisAddress(item).value());  // validated at start-up
+      options.instances.push_back(parseRedisAddress(item).value());  // validated at start-up
     }
     auto engine =
-        std::make_unique<RedisStreamEngine>(options, router_, [this](const std::string& shard) {
+        std::make_unique<RedisStreamEngine>(options, router_, [this](const std::string& instance) {
           // Publications made while the subscription was down never reached our nodes: make
           // them reconnect, which resyncs their streams from the history in Redis.
           auto sessions = nodes_.live();
           componentLogger("control")->warn(
-              "redis {} subscription restored: asking {} node(s) to resync", shard,
+              "redis {} subscription restored: asking {} node(s) to resync", instance,
               sessions.size());
           for (const auto& session : sessions) {
             session->cancel("redis subscription was lost; reconnect and resync");
@@ -51,7 +51,7 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
     stop_engine_ = [raw] { raw->stop(); };
     channels_ = std::move(engine);
   } else {
-    channels_ = std::make_unique<ChannelRegistry>();
+    channels_ = std::make_unique<MemoryStreamEngine>(router_);
   }
   // With Redis the config (namespaces, limits, auth) is the cluster's, kept on the first
   // Redis listed; the data dir keeps only this replica's API keys.

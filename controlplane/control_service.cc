@@ -34,6 +34,8 @@ grpc::Status toGrpc(const Status& status) {
       return grpc::Status(StatusCode::UNAVAILABLE, status.message());
     case ErrorCode::kConflict:
       return grpc::Status(StatusCode::ABORTED, status.message());
+    case ErrorCode::kCancelled:
+      return grpc::Status(StatusCode::CANCELLED, status.message());
     case ErrorCode::kInternal:
       break;
   }

@@ -20,6 +20,9 @@
 
 namespace herald::control {
 
+// Maps an internal Status to the gRPC status with the precise code (docs/api.md).
+grpc::Status toGrpc(const Status& status);
+
 // The Control API handlers. Input is validated here; the engines below trust it.
 class ControlService final : public herald::v1::Control::Service {
  public:
@@ -107,11 +110,11 @@ class ControlService final : public herald::v1::Control::Service {
 
  private:
   // Validates one publish request; on success fills the response.
-  grpc::Status publishOne(const herald::v1::PublishRequest& request,
-                          herald::v1::PublishResponse* response);
+  Status publishOne(const herald::v1::PublishRequest& request,
+                    herald::v1::PublishResponse* response);
   // The publish itself, for a request already validated; `ns` is its channel's namespace.
-  grpc::Status publishValidated(const herald::v1::PublishRequest& request, std::string_view ns,
-                                herald::v1::PublishResponse* response);
+  Status publishValidated(const herald::v1::PublishRequest& request, std::string_view ns,
+                          herald::v1::PublishResponse* response);
 
   // Counts one handler invocation for inFlight().
   class CallGuard {
@@ -122,13 +125,22 @@ class ControlService final : public herald::v1::Control::Service {
    private:
     std::atomic<int64_t>& n_;
   };
-  CallGuard track() { return CallGuard(in_flight_); }
 
   // Which role an RPC needs; admin keys may call everything.
   enum class Need { kAdmin, kPublisher, kReader };
   // UNAUTHENTICATED without a valid `authorization: Bearer <key>`, PERMISSION_DENIED when the
   // key's role does not cover `rpc`.
   grpc::Status authorize(Ctx* ctx, Need need, const char* rpc) const;
+  // Every handler's frame: counted for inFlight(), the key's role checked, then `handler`
+  // (returning Herald's Status) runs; its Status becomes a gRPC one only here.
+  template <typename Handler>
+  grpc::Status guarded(Ctx* ctx, Need need, const char* rpc, Handler&& handler) {
+    CallGuard guard(in_flight_);
+    if (grpc::Status denied = authorize(ctx, need, rpc); !denied.ok()) {
+      return denied;
+    }
+    return toGrpc(handler());
+  }
 
   std::atomic<int64_t> in_flight_{0};
   ConfigStore& store_;
@@ -157,8 +169,5 @@ class ControlService final : public herald::v1::Control::Service {
   // node id, and the replicas; `*unavailable` set when Redis could not be read.
   herald::v1::ListNodesResponse clusterNodes(bool live_only, std::string* unavailable) const;
 };
-
-// Maps an internal Status to the gRPC status with the precise code (docs/api.md).
-grpc::Status toGrpc(const Status& status);
 
 }  // namespace herald::control

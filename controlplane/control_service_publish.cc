@@ -11,244 +11,233 @@
 namespace herald::control {
 namespace {
 
-using grpc::StatusCode;
-
 constexpr size_t kMaxBatch = 10000;
 
 }  // namespace
 
-grpc::Status ControlService::publishOne(const herald::v1::PublishRequest& req,
-                                        herald::v1::PublishResponse* resp) {
+Status ControlService::publishOne(const herald::v1::PublishRequest& req,
+                                  herald::v1::PublishResponse* resp) {
   auto name = checkChannelName(req.channel());
   if (!name.isOk()) {
-    return toGrpc(name.status());
+    return name.status();
   }
   if (Status body = checkPublicationBody(req.data(), req.event(), req.idempotency_key());
       !body.isOk()) {
-    return toGrpc(body);
+    return body;
   }
   return publishValidated(req, name->ns, resp);
 }
 
-grpc::Status ControlService::publishValidated(const herald::v1::PublishRequest& req,
-                                              std::string_view ns,
-                                              herald::v1::PublishResponse* resp) {
-  const HistoryPolicy history = historyPolicyFor(*store_.snapshot(), ns);
-  PublishOutcome out = channels_.publish(req.channel(), req.event(), req.data(),
-                                         backendIdempotencyKey(req.idempotency_key()), unixMillis(),
-                                         history, router_, PublisherInfo{});
+Status ControlService::publishValidated(const herald::v1::PublishRequest& req, std::string_view ns,
+                                        herald::v1::PublishResponse* resp) {
+  PublishItem item;
+  item.channel = req.channel();
+  item.event = req.event();
+  item.data = req.data();
+  item.idempotency_key = backendIdempotencyKey(req.idempotency_key());
+  item.ts_unix_ms = unixMillis();
+  item.history = historyPolicyFor(*store_.snapshot(), ns);
+  PublishOutcome out = channels_.publish(item);
   if (!out.status.isOk()) {
-    return toGrpc(out.status);
+    return out.status;
   }
   resp->set_offset(out.offset);
   resp->set_epoch(out.epoch);
   resp->set_nodes(out.nodes);
   resp->set_duplicate(out.duplicate);
-  return grpc::Status::OK;
+  return Status::ok();
 }
 
 grpc::Status ControlService::Publish(Ctx* ctx, const herald::v1::PublishRequest* req,
                                      herald::v1::PublishResponse* resp) {
-  auto guard = track();
-  if (auto denied = authorize(ctx, Need::kPublisher, "Publish"); !denied.ok()) {
-    return denied;
-  }
-  if (ctx->IsCancelled()) {
-    return grpc::Status(StatusCode::CANCELLED, "caller cancelled");
-  }
-  return publishOne(*req, resp);
+  return guarded(ctx, Need::kPublisher, "Publish", [&]() -> Status {
+    if (ctx->IsCancelled()) {
+      return Status(ErrorCode::kCancelled, "caller cancelled");
+    }
+    return publishOne(*req, resp);
+  });
 }
 
 grpc::Status ControlService::PublishBatch(Ctx* ctx, const herald::v1::PublishBatchRequest* req,
                                           herald::v1::PublishBatchResponse* resp) {
-  auto guard = track();
-  if (auto denied = authorize(ctx, Need::kPublisher, "PublishBatch"); !denied.ok()) {
-    return denied;
-  }
-  if (req->publications_size() == 0) {
-    return grpc::Status(StatusCode::INVALID_ARGUMENT, "publications is empty");
-  }
-  if (static_cast<size_t>(req->publications_size()) > kMaxBatch) {
-    return grpc::Status(StatusCode::INVALID_ARGUMENT,
-                        "at most " + std::to_string(kMaxBatch) + " publications per batch");
-  }
-  // Validate all first so a batch is accepted whole or not at all.
-  for (int i = 0; i < req->publications_size(); ++i) {
-    const auto& p = req->publications(i);
-    auto name = parseChannelName(p.channel());
-    const Status body = checkPublicationBody(p.data(), p.event(), p.idempotency_key());
-    if (!name.isOk() || !body.isOk()) {
-      const std::string why = !name.isOk() ? name.status().message() : body.message();
-      return grpc::Status(StatusCode::INVALID_ARGUMENT,
-                          "publications[" + std::to_string(i) + "]: " + why);
+  return guarded(ctx, Need::kPublisher, "PublishBatch", [&]() -> Status {
+    if (req->publications_size() == 0) {
+      return Status(ErrorCode::kBadRequest, "publications is empty");
     }
-  }
-  // Validated above: publish without parsing the JSON a second time, 1,024 at a time.
-  // IsCancelled() polls the completion queue (a syscall): ask between chunks only.
-  const ConfigSnapshotPtr config = store_.snapshot();
-  constexpr int kChunk = 1024;
-  for (int start = 0; start < req->publications_size(); start += kChunk) {
-    if (start > 0 && ctx->IsCancelled()) {
-      return grpc::Status(StatusCode::CANCELLED, "caller cancelled mid-batch");
+    if (static_cast<size_t>(req->publications_size()) > kMaxBatch) {
+      return Status(ErrorCode::kBadRequest,
+                    "at most " + std::to_string(kMaxBatch) + " publications per batch");
     }
-    std::vector<PublishItem> items;
-    const int end = std::min(req->publications_size(), start + kChunk);
-    items.reserve(end - start);
-    const int64_t now = unixMillis();
-    for (int i = start; i < end; ++i) {
+    // Validate all first so a batch is accepted whole or not at all.
+    for (int i = 0; i < req->publications_size(); ++i) {
       const auto& p = req->publications(i);
-      PublishItem item;
-      item.channel = p.channel();
-      item.event = p.event();
-      item.data = p.data();
-      item.idempotency_key = backendIdempotencyKey(p.idempotency_key());
-      item.ts_unix_ms = now;
-      item.history = historyPolicyFor(*config, parseChannelName(p.channel())->ns);
-      items.push_back(std::move(item));
-    }
-    const std::vector<PublishOutcome> outcomes = channels_.publishBatch(items, router_);
-    for (size_t k = 0; k < outcomes.size(); ++k) {
-      const PublishOutcome& out = outcomes[k];
-      if (!out.status.isOk()) {
-        const int i = start + static_cast<int>(k);
-        // Entries before it are out (and delivered); with several Redis instances, later
-        // entries on other instances may be too.
-        return grpc::Status(toGrpc(out.status).error_code(),
-                            "publications[" + std::to_string(i) + "] (after " + std::to_string(i) +
-                                " published): " + out.status.message());
+      auto name = parseChannelName(p.channel());
+      const Status body = checkPublicationBody(p.data(), p.event(), p.idempotency_key());
+      if (!name.isOk() || !body.isOk()) {
+        const std::string why = !name.isOk() ? name.status().message() : body.message();
+        return Status(ErrorCode::kBadRequest, "publications[" + std::to_string(i) + "]: " + why);
       }
-      auto* result = resp->add_results();
-      result->set_offset(out.offset);
-      result->set_epoch(out.epoch);
-      result->set_nodes(out.nodes);
-      result->set_duplicate(out.duplicate);
     }
-  }
-  return grpc::Status::OK;
+    // Validated above: publish without parsing the JSON a second time, 1,024 at a time.
+    // IsCancelled() polls the completion queue (a syscall): ask between chunks only.
+    const ConfigSnapshotPtr config = store_.snapshot();
+    constexpr int kChunk = 1024;
+    for (int start = 0; start < req->publications_size(); start += kChunk) {
+      if (start > 0 && ctx->IsCancelled()) {
+        return Status(ErrorCode::kCancelled, "caller cancelled mid-batch");
+      }
+      std::vector<PublishItem> items;
+      const int end = std::min(req->publications_size(), start + kChunk);
+      items.reserve(end - start);
+      const int64_t now = unixMillis();
+      for (int i = start; i < end; ++i) {
+        const auto& p = req->publications(i);
+        PublishItem item;
+        item.channel = p.channel();
+        item.event = p.event();
+        item.data = p.data();
+        item.idempotency_key = backendIdempotencyKey(p.idempotency_key());
+        item.ts_unix_ms = now;
+        item.history = historyPolicyFor(*config, parseChannelName(p.channel())->ns);
+        items.push_back(std::move(item));
+      }
+      const std::vector<PublishOutcome> outcomes = channels_.publishBatch(items);
+      for (size_t k = 0; k < outcomes.size(); ++k) {
+        const PublishOutcome& out = outcomes[k];
+        if (!out.status.isOk()) {
+          const int i = start + static_cast<int>(k);
+          // Entries before it are out (and delivered); with several Redis instances, later
+          // entries on other instances may be too.
+          return Status(out.status.code(), "publications[" + std::to_string(i) + "] (after " +
+                                               std::to_string(i) +
+                                               " published): " + out.status.message());
+        }
+        auto* result = resp->add_results();
+        result->set_offset(out.offset);
+        result->set_epoch(out.epoch);
+        result->set_nodes(out.nodes);
+        result->set_duplicate(out.duplicate);
+      }
+    }
+    return Status::ok();
+  });
 }
 
 grpc::Status ControlService::PublishStream(Ctx* ctx,
                                            grpc::ServerReader<herald::v1::PublishRequest>* reader,
                                            herald::v1::PublishStreamResponse* resp) {
-  auto guard = track();
-  if (auto denied = authorize(ctx, Need::kPublisher, "PublishStream"); !denied.ok()) {
-    return denied;
-  }
-  herald::v1::PublishRequest req;
-  herald::v1::PublishResponse out;
-  while (reader->Read(&req)) {
-    out.Clear();
-    grpc::Status s = publishOne(req, &out);
-    if (!s.ok()) {
-      return grpc::Status(s.error_code(), "publication " + std::to_string(resp->published()) +
-                                              " (after " + std::to_string(resp->published()) +
-                                              " accepted): " + s.error_message());
+  return guarded(ctx, Need::kPublisher, "PublishStream", [&]() -> Status {
+    herald::v1::PublishRequest req;
+    herald::v1::PublishResponse out;
+    while (reader->Read(&req)) {
+      out.Clear();
+      Status s = publishOne(req, &out);
+      if (!s.isOk()) {
+        return Status(s.code(), "publication " + std::to_string(resp->published()) + " (after " +
+                                    std::to_string(resp->published()) +
+                                    " accepted): " + s.message());
+      }
+      resp->set_published(resp->published() + 1);
+      if (out.duplicate()) {
+        resp->set_duplicates(resp->duplicates() + 1);
+      }
     }
-    resp->set_published(resp->published() + 1);
-    if (out.duplicate()) {
-      resp->set_duplicates(resp->duplicates() + 1);
-    }
-  }
-  return grpc::Status::OK;
+    return Status::ok();
+  });
 }
 
 grpc::Status ControlService::Broadcast(Ctx* ctx, const herald::v1::BroadcastRequest* req,
                                        herald::v1::BroadcastResponse* resp) {
-  auto guard = track();
-  if (auto denied = authorize(ctx, Need::kPublisher, "Broadcast"); !denied.ok()) {
-    return denied;
-  }
-  grpc::Status payload = toGrpc(checkPublicationPayload(req->data(), req->event()));
-  if (!payload.ok()) {
-    return payload;
-  }
-  if (req->channels_size() > 0) {
-    for (const auto& channel : req->channels()) {
-      auto name = checkChannelName(channel);
-      if (!name.isOk()) {
-        return toGrpc(name.status());
-      }
+  return guarded(ctx, Need::kPublisher, "Broadcast", [&]() -> Status {
+    if (Status payload = checkPublicationPayload(req->data(), req->event()); !payload.isOk()) {
+      return payload;
     }
-    uint32_t nodes = 0;
-    for (const auto& channel : req->channels()) {
-      herald::v1::PublishRequest one;
-      one.set_channel(channel);
-      one.set_data(req->data());
-      one.set_event(req->event());
-      auto* result = resp->add_results();
-      grpc::Status s = publishOne(one, result);
-      if (!s.ok()) {
-        return s;
+    if (req->channels_size() > 0) {
+      for (const auto& channel : req->channels()) {
+        auto name = checkChannelName(channel);
+        if (!name.isOk()) {
+          return name.status();
+        }
       }
-      nodes = std::max(nodes, result->nodes());
+      uint32_t nodes = 0;
+      for (const auto& channel : req->channels()) {
+        herald::v1::PublishRequest one;
+        one.set_channel(channel);
+        one.set_data(req->data());
+        one.set_event(req->event());
+        auto* result = resp->add_results();
+        if (Status s = publishOne(one, result); !s.isOk()) {
+          return s;
+        }
+        nodes = std::max(nodes, result->nodes());
+      }
+      resp->set_nodes(nodes);
+      return Status::ok();
     }
-    resp->set_nodes(nodes);
-    return grpc::Status::OK;
-  }
-  auto message = std::make_shared<herald::v1::ControlMessage>();
-  auto* deliver = message->mutable_deliver();
-  deliver->set_target(herald::v1::DELIVERY_TARGET_ALL);
-  deliver->mutable_publication()->set_data(req->data());
-  deliver->mutable_publication()->set_event(req->event());
-  deliver->mutable_publication()->set_ts_unix_ms(unixMillis());
-  ControlMessagePtr shared = std::move(message);
-  resp->set_nodes(router_.forAll([&](NodeSink& node) { node.send(shared); }));
-  return grpc::Status::OK;
+    auto message = std::make_shared<herald::v1::ControlMessage>();
+    auto* deliver = message->mutable_deliver();
+    deliver->set_target(herald::v1::DELIVERY_TARGET_ALL);
+    deliver->mutable_publication()->set_data(req->data());
+    deliver->mutable_publication()->set_event(req->event());
+    deliver->mutable_publication()->set_ts_unix_ms(unixMillis());
+    ControlMessagePtr shared = std::move(message);
+    resp->set_nodes(router_.forAll([&](NodeSink& node) { node.send(shared); }));
+    return Status::ok();
+  });
 }
 
 grpc::Status ControlService::SendToUser(Ctx* ctx, const herald::v1::SendToUserRequest* req,
                                         herald::v1::SendToUserResponse* resp) {
-  auto guard = track();
-  if (auto denied = authorize(ctx, Need::kPublisher, "SendToUser"); !denied.ok()) {
-    return denied;
-  }
-  if (req->user().empty() || req->user().size() > 256) {
-    return grpc::Status(StatusCode::INVALID_ARGUMENT, "user must be 1..256 bytes");
-  }
-  grpc::Status payload = toGrpc(checkPublicationPayload(req->data(), req->event()));
-  if (!payload.ok()) {
-    return payload;
-  }
-  PublishOutcome out =
-      channels_.sendToUser(req->user(), req->event(), req->data(), unixMillis(),
-                           userHistoryPolicy(store_.snapshot()->limits()), router_);
-  if (!out.status.isOk()) {
-    return toGrpc(out.status);
-  }
-  resp->set_nodes(out.nodes);
-  resp->set_offset(out.offset);
-  resp->set_epoch(out.epoch);
-  return grpc::Status::OK;
+  return guarded(ctx, Need::kPublisher, "SendToUser", [&]() -> Status {
+    if (req->user().empty() || req->user().size() > 256) {
+      return Status(ErrorCode::kBadRequest, "user must be 1..256 bytes");
+    }
+    if (Status payload = checkPublicationPayload(req->data(), req->event()); !payload.isOk()) {
+      return payload;
+    }
+    UserPublishItem item;
+    item.user = req->user();
+    item.event = req->event();
+    item.data = req->data();
+    item.ts_unix_ms = unixMillis();
+    item.history = userHistoryPolicy(store_.snapshot()->limits());
+    PublishOutcome out = channels_.sendToUser(item);
+    if (!out.status.isOk()) {
+      return out.status;
+    }
+    resp->set_nodes(out.nodes);
+    resp->set_offset(out.offset);
+    resp->set_epoch(out.epoch);
+    return Status::ok();
+  });
 }
 
 grpc::Status ControlService::Disconnect(Ctx* ctx, const herald::v1::DisconnectRequest* req,
                                         herald::v1::DisconnectResponse* resp) {
-  auto guard = track();
-  if (auto denied = authorize(ctx, Need::kPublisher, "Disconnect"); !denied.ok()) {
-    return denied;
-  }
-  if (req->user().empty() && req->client().empty()) {
-    return grpc::Status(StatusCode::INVALID_ARGUMENT, "give user, client, or both");
-  }
-  if (req->code() != 0 && (req->code() < 4000 || req->code() > 4999)) {
-    return grpc::Status(StatusCode::INVALID_ARGUMENT,
-                        "code must be an application close code 4000..4999 (default 4100)");
-  }
-  if (req->reason().size() > 120) {
-    return grpc::Status(StatusCode::INVALID_ARGUMENT, "reason longer than 120 bytes");
-  }
-  auto message = std::make_shared<herald::v1::ControlMessage>();
-  auto* cmd = message->mutable_disconnect();
-  cmd->set_user(req->user());
-  cmd->set_client(req->client());
-  cmd->set_code(req->code() == 0 ? 4100 : req->code());
-  cmd->set_reason(req->reason().empty() ? "disconnected by server" : req->reason());
-  ControlMessagePtr shared = std::move(message);
-  auto visit = [&](NodeSink& node) { node.send(shared); };
-  // A client id alone does not say which node holds it: ask every node.
-  resp->set_nodes(req->client().empty() ? router_.forUser(req->user(), visit)
-                                        : router_.forAll(visit));
-  return grpc::Status::OK;
+  return guarded(ctx, Need::kPublisher, "Disconnect", [&]() -> Status {
+    if (req->user().empty() && req->client().empty()) {
+      return Status(ErrorCode::kBadRequest, "give user, client, or both");
+    }
+    if (req->code() != 0 && (req->code() < 4000 || req->code() > 4999)) {
+      return Status(ErrorCode::kBadRequest,
+                    "code must be an application close code 4000..4999 (default 4100)");
+    }
+    if (req->reason().size() > 120) {
+      return Status(ErrorCode::kBadRequest, "reason longer than 120 bytes");
+    }
+    auto message = std::make_shared<herald::v1::ControlMessage>();
+    auto* cmd = message->mutable_disconnect();
+    cmd->set_user(req->user());
+    cmd->set_client(req->client());
+    cmd->set_code(req->code() == 0 ? 4100 : req->code());
+    cmd->set_reason(req->reason().empty() ? "disconnected by server" : req->reason());
+    ControlMessagePtr shared = std::move(message);
+    auto visit = [&](NodeSink& node) { node.send(shared); };
+    // A client id alone does not say which node holds it: ask every node.
+    resp->set_nodes(req->client().empty() ? router_.forUser(req->user(), visit)
+                                          : router_.forAll(visit));
+    return Status::ok();
+  });
 }
 
 }  // namespace herald::control

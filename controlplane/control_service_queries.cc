@@ -14,8 +14,6 @@
 namespace herald::control {
 namespace {
 
-using grpc::StatusCode;
-
 constexpr uint32_t kDefaultHistoryLimit = 100;
 constexpr uint32_t kMaxHistoryLimit = 10000;
 // Keeps a History response well under gRPC's default 4 MiB client limit.
@@ -25,17 +23,15 @@ constexpr size_t kMaxHistoryResponseBytes = 2 << 20;
 
 grpc::Status ControlService::ListNodes(Ctx* ctx, const herald::v1::ListNodesRequest*,
                                        herald::v1::ListNodesResponse* resp) {
-  auto guard = track();
-  if (auto denied = authorize(ctx, Need::kReader, "ListNodes"); !denied.ok()) {
-    return denied;
-  }
-  std::string unavailable;
-  *resp = clusterNodes(false, &unavailable);
-  if (!unavailable.empty()) {
-    // Nodes keep serving while Redis is away: show what this replica knows, and say why.
-    ctx->AddTrailingMetadata("herald-partial", unavailable);
-  }
-  return grpc::Status::OK;
+  return guarded(ctx, Need::kReader, "ListNodes", [&]() -> Status {
+    std::string unavailable;
+    *resp = clusterNodes(false, &unavailable);
+    if (!unavailable.empty()) {
+      // Nodes keep serving while Redis is away: show what this replica knows, and say why.
+      ctx->AddTrailingMetadata("herald-partial", unavailable);
+    }
+    return Status::ok();
+  });
 }
 
 herald::v1::ListNodesResponse ControlService::selfEntry() const {
@@ -106,205 +102,195 @@ herald::v1::ListNodesResponse ControlService::clusterNodes(bool live_only,
 
 grpc::Status ControlService::ListChannels(Ctx* ctx, const herald::v1::ListChannelsRequest* req,
                                           herald::v1::ListChannelsResponse* resp) {
-  auto guard = track();
-  if (auto denied = authorize(ctx, Need::kReader, "ListChannels"); !denied.ok()) {
-    return denied;
-  }
-  if (!paging::pageTokenValid(req->page_token())) {
-    return grpc::Status(StatusCode::INVALID_ARGUMENT, "page_token was not returned by this RPC");
-  }
-  const uint32_t limit = paging::pageSize(req->page_size());
-  auto listed = channels_.list();
-  if (!listed.isOk()) {
-    return toGrpc(listed.status());
-  }
-  auto& states = listed.value();
-  const auto interest = router_.channelsWithInterest();
-  for (const auto& [name, nodes] : interest) {
-    states.emplace(name, StreamEngine::ChannelState{});
-  }
-  for (const auto& [name, state] : states) {
-    if (name.compare(0, req->prefix().size(), req->prefix()) != 0) {
-      continue;
+  return guarded(ctx, Need::kReader, "ListChannels", [&]() -> Status {
+    if (!paging::pageTokenValid(req->page_token())) {
+      return Status(ErrorCode::kBadRequest, "page_token was not returned by this RPC");
     }
-    if (paging::beforeToken(name, req->page_token())) {
-      continue;
+    const uint32_t limit = paging::pageSize(req->page_size());
+    auto listed = channels_.list();
+    if (!listed.isOk()) {
+      return listed.status();
     }
-    if (static_cast<uint32_t>(resp->channels_size()) == limit) {
-      resp->set_next_page_token(
-          paging::tokenAfter(resp->channels(resp->channels_size() - 1).channel()));
-      break;
+    auto& states = listed.value();
+    const auto interest = router_.channelsWithInterest();
+    for (const auto& [name, nodes] : interest) {
+      states.emplace(name, StreamEngine::ChannelState{});
     }
-    auto* info = resp->add_channels();
-    info->set_channel(name);
-    info->set_offset(state.offset);
-    info->set_epoch(state.epoch);
-    auto it = interest.find(name);
-    info->set_nodes(it == interest.end() ? 0 : it->second);
-    info->set_history(state.history);
-  }
-  // Subscriber counts live on the nodes: ask them all (one message each) about the channels
-  // of this page that have interest.
-  herald::v1::PresenceQuery query;
-  for (const auto& info : resp->channels()) {
-    if (info.nodes() > 0) {
-      query.add_count_channels(info.channel());
+    for (const auto& [name, state] : states) {
+      if (name.compare(0, req->prefix().size(), req->prefix()) != 0) {
+        continue;
+      }
+      if (paging::beforeToken(name, req->page_token())) {
+        continue;
+      }
+      if (static_cast<uint32_t>(resp->channels_size()) == limit) {
+        resp->set_next_page_token(
+            paging::tokenAfter(resp->channels(resp->channels_size() - 1).channel()));
+        break;
+      }
+      auto* info = resp->add_channels();
+      info->set_channel(name);
+      info->set_offset(state.offset);
+      info->set_epoch(state.epoch);
+      auto it = interest.find(name);
+      info->set_nodes(it == interest.end() ? 0 : it->second);
+      info->set_history(state.history);
     }
-  }
-  if (query.count_channels_size() > 0) {
-    auto gathered = presence_.ask(
-        std::move(query),
-        [&](const Router::Visit& visit) {
-          return router_.forAll([&](NodeSink& node) { visit(node); });
-        },
-        kPresenceTimeout);
-    std::map<std::string, uint64_t> counts;
-    for (const auto& reply : gathered.replies) {
-      for (const auto& count : reply.counts()) {
-        counts[count.channel()] += count.subscribers();
+    // Subscriber counts live on the nodes: ask them all (one message each) about the channels
+    // of this page that have interest.
+    herald::v1::PresenceQuery query;
+    for (const auto& info : resp->channels()) {
+      if (info.nodes() > 0) {
+        query.add_count_channels(info.channel());
       }
     }
-    for (auto& info : *resp->mutable_channels()) {
-      auto it = counts.find(info.channel());
-      info.set_subscribers(it == counts.end() ? 0 : it->second);
+    if (query.count_channels_size() > 0) {
+      auto gathered = presence_.ask(
+          std::move(query),
+          [&](const Router::Visit& visit) {
+            return router_.forAll([&](NodeSink& node) { visit(node); });
+          },
+          kPresenceTimeout);
+      std::map<std::string, uint64_t> counts;
+      for (const auto& reply : gathered.replies) {
+        for (const auto& count : reply.counts()) {
+          counts[count.channel()] += count.subscribers();
+        }
+      }
+      for (auto& info : *resp->mutable_channels()) {
+        auto it = counts.find(info.channel());
+        info.set_subscribers(it == counts.end() ? 0 : it->second);
+      }
     }
-  }
-  return grpc::Status::OK;
+    return Status::ok();
+  });
 }
 
 grpc::Status ControlService::History(Ctx* ctx, const herald::v1::HistoryRequest* req,
                                      herald::v1::HistoryResponse* resp) {
-  auto guard = track();
-  if (auto denied = authorize(ctx, Need::kReader, "History"); !denied.ok()) {
-    return denied;
-  }
-  if (req->channel().empty() == req->user().empty()) {
-    return grpc::Status(StatusCode::INVALID_ARGUMENT, "give either channel or user");
-  }
-  if (!req->channel().empty()) {
-    auto name = checkChannelName(req->channel());
-    if (!name.isOk()) {
-      return toGrpc(name.status());
+  return guarded(ctx, Need::kReader, "History", [&]() -> Status {
+    if (req->channel().empty() == req->user().empty()) {
+      return Status(ErrorCode::kBadRequest, "give either channel or user");
     }
-  } else if (req->user().size() > 256) {
-    return grpc::Status(StatusCode::INVALID_ARGUMENT, "user must be 1..256 bytes");
-  }
-  if (req->limit() > kMaxHistoryLimit) {
-    return grpc::Status(StatusCode::INVALID_ARGUMENT, "limit is at most 10000");
-  }
-  HistoryQuery query;
-  query.since = req->since_offset();
-  query.epoch = req->epoch();
-  query.limit = req->limit() == 0 ? kDefaultHistoryLimit : req->limit();
-  query.max_bytes = kMaxHistoryResponseBytes;
-  const int64_t now = steadyMillis();
-  HistoryResult result = req->user().empty() ? channels_.history(req->channel(), query, now)
-                                             : channels_.userHistory(req->user(), query, now);
-  if (!result.status.isOk()) {
-    return toGrpc(result.status);
-  }
-  for (const auto& pub : result.publications) {
-    *resp->add_publications() = *pub;
-  }
-  resp->set_offset(result.offset);
-  resp->set_epoch(result.epoch);
-  resp->set_recovered(result.recovered);
-  return grpc::Status::OK;
+    if (!req->channel().empty()) {
+      auto name = checkChannelName(req->channel());
+      if (!name.isOk()) {
+        return name.status();
+      }
+    } else if (req->user().size() > 256) {
+      return Status(ErrorCode::kBadRequest, "user must be 1..256 bytes");
+    }
+    if (req->limit() > kMaxHistoryLimit) {
+      return Status(ErrorCode::kBadRequest, "limit is at most 10000");
+    }
+    HistoryQuery query;
+    query.since = req->since_offset();
+    query.epoch = req->epoch();
+    query.limit = req->limit() == 0 ? kDefaultHistoryLimit : req->limit();
+    query.max_bytes = kMaxHistoryResponseBytes;
+    const int64_t now = steadyMillis();
+    HistoryResult result = req->user().empty() ? channels_.history(req->channel(), query, now)
+                                               : channels_.userHistory(req->user(), query, now);
+    if (!result.status.isOk()) {
+      return result.status;
+    }
+    for (const auto& pub : result.publications) {
+      *resp->add_publications() = *pub;
+    }
+    resp->set_offset(result.offset);
+    resp->set_epoch(result.epoch);
+    resp->set_recovered(result.recovered);
+    return Status::ok();
+  });
 }
 
 grpc::Status ControlService::Presence(Ctx* ctx, const herald::v1::PresenceRequest* req,
                                       herald::v1::PresenceResponse* resp) {
-  auto guard = track();
-  if (auto denied = authorize(ctx, Need::kReader, "Presence"); !denied.ok()) {
-    return denied;
-  }
-  auto name = checkChannelName(req->channel());
-  if (!name.isOk()) {
-    return toGrpc(name.status());
-  }
-  herald::v1::PresenceQuery query;
-  query.set_channel(req->channel());
-  query.set_max_entries(kPresenceEntriesPerNode);
-  auto gathered = presence_.ask(
-      std::move(query),
-      [&](const Router::Visit& visit) { return router_.forChannel(req->channel(), visit); },
-      kPresenceTimeout);
-  std::set<std::string> users;
-  uint64_t connections = 0;
-  for (auto& reply : gathered.replies) {
-    connections += reply.connections();
-    resp->set_truncated(resp->truncated() || reply.truncated());
-    for (auto& entry : *reply.mutable_entries()) {
-      if (!entry.user().empty()) {
-        users.insert(entry.user());
-      }
-      *resp->add_entries() = std::move(entry);
+  return guarded(ctx, Need::kReader, "Presence", [&]() -> Status {
+    auto name = checkChannelName(req->channel());
+    if (!name.isOk()) {
+      return name.status();
     }
-  }
-  std::sort(resp->mutable_entries()->begin(), resp->mutable_entries()->end(),
-            [](const auto& a, const auto& b) {
-              return std::tie(a.user(), a.client()) < std::tie(b.user(), b.client());
-            });
-  resp->set_connections(connections);
-  resp->set_users(static_cast<uint32_t>(users.size()));
-  resp->set_nodes_unanswered(gathered.asked - static_cast<uint32_t>(gathered.replies.size()));
-  return grpc::Status::OK;
+    herald::v1::PresenceQuery query;
+    query.set_channel(req->channel());
+    query.set_max_entries(kPresenceEntriesPerNode);
+    auto gathered = presence_.ask(
+        std::move(query),
+        [&](const Router::Visit& visit) { return router_.forChannel(req->channel(), visit); },
+        kPresenceTimeout);
+    std::set<std::string> users;
+    uint64_t connections = 0;
+    for (auto& reply : gathered.replies) {
+      connections += reply.connections();
+      resp->set_truncated(resp->truncated() || reply.truncated());
+      for (auto& entry : *reply.mutable_entries()) {
+        if (!entry.user().empty()) {
+          users.insert(entry.user());
+        }
+        *resp->add_entries() = std::move(entry);
+      }
+    }
+    std::sort(resp->mutable_entries()->begin(), resp->mutable_entries()->end(),
+              [](const auto& a, const auto& b) {
+                return std::tie(a.user(), a.client()) < std::tie(b.user(), b.client());
+              });
+    resp->set_connections(connections);
+    resp->set_users(static_cast<uint32_t>(users.size()));
+    resp->set_nodes_unanswered(gathered.asked - static_cast<uint32_t>(gathered.replies.size()));
+    return Status::ok();
+  });
 }
 
 grpc::Status ControlService::ClusterStats(Ctx* ctx, const herald::v1::ClusterStatsRequest*,
                                           herald::v1::ClusterStatsResponse* resp) {
-  auto guard = track();
-  if (auto denied = authorize(ctx, Need::kReader, "ClusterStats"); !denied.ok()) {
-    return denied;
-  }
-  std::string unavailable;
-  const herald::v1::ListNodesResponse cluster = clusterNodes(true, &unavailable);
-  if (!unavailable.empty()) {
-    ctx->AddTrailingMetadata("herald-partial", unavailable);
-  }
-  for (const auto& info : cluster.nodes()) {
-    resp->set_nodes(resp->nodes() + 1);
-    if (info.health() == herald::v1::NODE_HEALTH_HEALTHY) {
-      resp->set_healthy_nodes(resp->healthy_nodes() + 1);
+  return guarded(ctx, Need::kReader, "ClusterStats", [&]() -> Status {
+    std::string unavailable;
+    const herald::v1::ListNodesResponse cluster = clusterNodes(true, &unavailable);
+    if (!unavailable.empty()) {
+      ctx->AddTrailingMetadata("herald-partial", unavailable);
     }
-    resp->set_connections(resp->connections() + info.connections());
-    resp->set_users(resp->users() + info.users());
-    resp->set_subscriptions(resp->subscriptions() + info.subscriptions());
-    resp->set_messages_in(resp->messages_in() + info.messages_in());
-    resp->set_messages_out(resp->messages_out() + info.messages_out());
-  }
-  resp->set_channels(router_.channelsWithInterest().size());
-  resp->set_publications(channels_.publications());
-  resp->set_replicas(1);
-  resp->set_healthy_replicas(1);
-  if (cluster.replicas_size() > 0) {
-    resp->set_publications(0);
-    resp->set_replicas(0);
-    resp->set_healthy_replicas(0);
-    for (const auto& replica : cluster.replicas()) {
-      resp->set_publications(resp->publications() + replica.publications());
-      resp->set_replicas(resp->replicas() + 1);
-      resp->set_healthy_replicas(resp->healthy_replicas() + (replica.healthy() ? 1 : 0));
+    for (const auto& info : cluster.nodes()) {
+      resp->set_nodes(resp->nodes() + 1);
+      if (info.health() == herald::v1::NODE_HEALTH_HEALTHY) {
+        resp->set_healthy_nodes(resp->healthy_nodes() + 1);
+      }
+      resp->set_connections(resp->connections() + info.connections());
+      resp->set_users(resp->users() + info.users());
+      resp->set_subscriptions(resp->subscriptions() + info.subscriptions());
+      resp->set_messages_in(resp->messages_in() + info.messages_in());
+      resp->set_messages_out(resp->messages_out() + info.messages_out());
     }
-  }
-  resp->set_config_version(store_.version());
-  return grpc::Status::OK;
+    resp->set_channels(router_.channelsWithInterest().size());
+    resp->set_publications(channels_.publications());
+    resp->set_replicas(1);
+    resp->set_healthy_replicas(1);
+    if (cluster.replicas_size() > 0) {
+      resp->set_publications(0);
+      resp->set_replicas(0);
+      resp->set_healthy_replicas(0);
+      for (const auto& replica : cluster.replicas()) {
+        resp->set_publications(resp->publications() + replica.publications());
+        resp->set_replicas(resp->replicas() + 1);
+        resp->set_healthy_replicas(resp->healthy_replicas() + (replica.healthy() ? 1 : 0));
+      }
+    }
+    resp->set_config_version(store_.version());
+    return Status::ok();
+  });
 }
 
 grpc::Status ControlService::Info(Ctx* ctx, const herald::v1::InfoRequest*,
                                   herald::v1::InfoResponse* resp) {
-  auto guard = track();
-  if (auto denied = authorize(ctx, Need::kReader, "Info"); !denied.ok()) {
-    return denied;
-  }
-  resp->set_version(kVersion);
-  resp->set_build(std::string("herald-control ") + kVersion);
-  const Identity me = identity();
-  resp->set_engine(me.engine);
-  resp->set_config_version(store_.version());
-  resp->set_started_unix_ms(started_unix_ms_);
-  resp->set_grpc_listen(me.listen_address);
-  return grpc::Status::OK;
+  return guarded(ctx, Need::kReader, "Info", [&]() -> Status {
+    resp->set_version(kVersion);
+    resp->set_build(std::string("herald-control ") + kVersion);
+    const Identity me = identity();
+    resp->set_engine(me.engine);
+    resp->set_config_version(store_.version());
+    resp->set_started_unix_ms(started_unix_ms_);
+    resp->set_grpc_listen(me.listen_address);
+    return Status::ok();
+  });
 }
 
 }  // namespace herald::control

@@ -119,7 +119,7 @@ grpc::Status NodeLinkService::Session(
         auto request = std::make_shared<const herald::v1::ClientPublish>(message.publish());
         const bool queued = publishes.push([this, session, request] {
           auto reply = std::make_shared<herald::v1::ControlMessage>();
-          *reply->mutable_published() = publishForClient(store_, channels_, router_, *request);
+          *reply->mutable_published() = publishForClient(store_, channels_, *request);
           session->send(std::move(reply));
         });
         if (!queued) {

@@ -2,7 +2,7 @@
 
 #include "common/clock.h"
 #include "common/logging.h"
-#include "controlplane/channel_registry.h"
+#include "common/stream_keys.h"
 
 namespace herald::control {
 
@@ -107,7 +107,7 @@ void NodeSession::stop() {
 void NodeSession::sendConfig(const std::shared_ptr<const herald::v1::ConfigSnapshot>& snapshot) {
   auto message = std::make_shared<herald::v1::ControlMessage>();
   *message->mutable_config() = *snapshot;
-  const std::string nonce = newRandomEpoch();
+  const std::string nonce = herald::newRandomEpoch();
   message->mutable_config()->set_nonce(nonce);
   // The Hello push and a change announcement can race: queue only newer versions, and queue
   // under the same lock so the queue order is the version order.

@@ -8,7 +8,6 @@
 
 #include "common/status.h"
 #include "controlplane/channel_history.h"
-#include "controlplane/router.h"
 
 namespace herald::control {
 
@@ -43,7 +42,7 @@ struct PublisherInfo {
   std::string client;
 };
 
-// One publication of a batch; `channel` and `data` are already validated.
+// One publication on a channel; `channel` and `data` are already validated.
 struct PublishItem {
   std::string channel;
   std::string event;
@@ -54,41 +53,46 @@ struct PublishItem {
   PublisherInfo publisher;
 };
 
+// One publication on a user's personal stream (SendToUser).
+struct UserPublishItem {
+  std::string user;
+  std::string event;
+  std::string data;
+  int64_t ts_unix_ms = 0;
+  HistoryPolicy history;
+};
+
 /**
  * Where streams live: per-channel (and per-user, for SendToUser) offsets, epochs and history,
  * and the hand-off of each publication to the nodes that want it, in offset order.
- * `memory` (ChannelRegistry) keeps them in this process; `redis` (RedisStreamEngine) in Redis,
- * shared by every control-plane replica. Thread-safe.
+ * `memory` (MemoryStreamEngine) keeps them in this process; `redis` (RedisStreamEngine) in Redis,
+ * shared by every control-plane replica. Each is built with the Router it hands publications
+ * to. Thread-safe: called from gRPC handler threads and NodeLink sessions at once; mocked in
+ * tests/mocks/controlplane/mock_stream_engine.h.
  */
 class StreamEngine {
  public:
   virtual ~StreamEngine() = default;
 
-  // `channel` and `data` are already validated by the caller.
-  virtual PublishOutcome publish(const std::string& channel, const std::string& event,
-                                 const std::string& data, const std::string& idempotency_key,
-                                 int64_t ts_unix_ms, const HistoryPolicy& history,
-                                 const Router& router, const PublisherInfo& publisher) = 0;
+  // Assigns the next offset, keeps the publication in history and hands it to the nodes that
+  // want it (through the Router the engine was built with).
+  virtual PublishOutcome publish(const PublishItem& item) = 0;
   // Publishes `items` in order (per channel); returns one outcome per item up to the first
   // failure, whose status the last one carries. The memory engine attempts nothing after it;
   // the redis engine may have published later items that live on other Redis instances.
-  virtual std::vector<PublishOutcome> publishBatch(const std::vector<PublishItem>& items,
-                                                   const Router& router) {
+  virtual std::vector<PublishOutcome> publishBatch(const std::vector<PublishItem>& items) {
     std::vector<PublishOutcome> out;
     out.reserve(items.size());
     for (const auto& item : items) {
-      out.push_back(publish(item.channel, item.event, item.data, item.idempotency_key,
-                            item.ts_unix_ms, item.history, router, item.publisher));
+      out.push_back(publish(item));
       if (!out.back().status.isOk()) {
         break;
       }
     }
     return out;
   }
-  // A publication on `user`'s personal stream, routed to every node holding the user.
-  virtual PublishOutcome sendToUser(const std::string& user, const std::string& event,
-                                    const std::string& data, int64_t ts_unix_ms,
-                                    const HistoryPolicy& history, const Router& router) = 0;
+  // A publication on the user's personal stream, routed to every node holding the user.
+  virtual PublishOutcome sendToUser(const UserPublishItem& item) = 0;
 
   virtual HistoryResult history(const std::string& channel, const HistoryQuery& query,
                                 int64_t now_ms) const = 0;

@@ -1,90 +1,25 @@
 #include "controlplane/redis/redis_stream_engine.h"
 
-#include <hiredis/hiredis.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <chrono>
 #include <mutex>
-#include <random>
 
+#include "common/clock.h"
 #include "common/logging.h"
+#include "common/stream_keys.h"
+#include "controlplane/redis/redis_engine_instance.h"
+#include "controlplane/redis/redis_scripts.h"
 
 namespace herald::control {
 namespace {
 
-constexpr size_t kRingPointsPerShard = 64;
+using redis_engine_detail::toU64;
+using redis_engine_detail::unexpected;
+using namespace redis_scripts;
 
-// Next offset, history and PUBLISH in one step (see the class comment). A stream whose epoch
-// is missing (new, or lost by Redis) gets the caller's fresh epoch and loses any stale history.
-constexpr const char* kPublishScript = R"lua(
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[4]
-  redis.call('DEL', KEYS[1], KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch)
-end
-if ARGV[6] ~= '' then
-  local prev = redis.call('GET', ARGV[6])
-  if prev then return {tonumber(prev), epoch, 1} end
-end
-local offset = redis.call('HINCRBY', KEYS[1], 'offset', 1)
-local size = tonumber(ARGV[2])
-local ttl = tonumber(ARGV[3])
-redis.call('HSET', KEYS[1], 'ttl', ttl)
-if ARGV[8] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[8]) end
-if size > 0 then
-  redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-1', 'p', ARGV[1])
-  if ttl > 0 then
-    redis.call('PEXPIRE', KEYS[2], ttl)
-  else
-    redis.call('PERSIST', KEYS[2])
-  end
-else
-  redis.call('DEL', KEYS[2])
-end
-if ARGV[6] ~= '' then redis.call('SET', ARGV[6], offset, 'EX', ARGV[7]) end
-redis.call('PUBLISH', ARGV[5], offset .. ':' .. epoch .. ':' .. ARGV[1])
-return {offset, epoch, 0}
-)lua";
-
-// The stream's offset, epoch and TTL with up to ARGV[2] entries from id ARGV[1], read
-// together so that the entries and the offset agree.
-constexpr const char* kReadScript = R"lua(
-local meta = redis.call('HMGET', KEYS[1], 'offset', 'epoch', 'ttl')
-local entries = {}
-if tonumber(ARGV[2]) > 0 then
-  entries = redis.call('XRANGE', KEYS[2], ARGV[1], '+', 'COUNT', ARGV[2])
-end
-return {meta[1] or '0', meta[2] or '', meta[3] or '0', entries}
-)lua";
-
-constexpr const char* kKeyPrefix = "herald:s:";
-constexpr const char* kIdempotencyPrefix = "herald:i:";
-// A personal stream nobody sent to for a day is forgotten (as by the memory engine).
-constexpr int64_t kIdleUserStreamMs = 24 * 3600 * 1000;
-
-std::string userKey(const std::string& user) { return "#" + user; }
-
-int64_t unixMillisNow() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string randomEpoch() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(rng()));
-  return buf;
-}
-
-Status unexpected(const RedisValue& v, const char* what) {
-  if (v.type == RedisValue::Type::kError) {
-    return Status(ErrorCode::kUnavailable, std::string(what) + ": redis error: " + v.str);
-  }
-  return Status(ErrorCode::kInternal, std::string(what) + ": unexpected reply from redis");
-}
+constexpr size_t kRingPointsPerInstance = 64;
 
 // What a stream stores and publishes; offset and epoch are added by the script's caller.
 herald::v1::Publication publicationOf(const std::string& channel, const std::string& event,
@@ -98,10 +33,6 @@ herald::v1::Publication publicationOf(const std::string& channel, const std::str
   pub.set_publisher_user(publisher.user);
   pub.set_publisher_client(publisher.client);
   return pub;
-}
-
-uint64_t toU64(const std::string& text) {
-  return text.empty() ? 0 : std::strtoull(text.c_str(), nullptr, 10);
 }
 
 }  // namespace
@@ -122,34 +53,25 @@ uint64_t fnv1a64(const std::string& text) {
   return h;
 }
 
-struct RedisStreamEngine::Shard {
-  size_t index = 0;
-  std::atomic<bool> subscribed{false};  // a marker can only come back while subscribed
-  RedisAddress address;
-  std::vector<std::unique_ptr<RedisConnection>> pool;
-  std::thread subscriber;
-  std::mutex sub_mu;
-  redisContext* sub_context = nullptr;  // under sub_mu, for stop() to unblock the reader
-};
-
 RedisStreamEngine::RedisStreamEngine(Options options, const Router& router,
                                      std::function<void(const std::string&)> on_resubscribed)
     : options_(std::move(options)),
       router_(router),
       on_resubscribed_(std::move(on_resubscribed)),
-      marker_token_(randomEpoch()),
-      markers_seen_(options_.shards.size(), 0) {
-  for (size_t i = 0; i < options_.shards.size(); ++i) {
-    auto shard = std::make_unique<Shard>();
-    shard->index = i;
-    shard->address = options_.shards[i];
-    for (size_t c = 0; c < std::max<size_t>(options_.connections_per_shard, 1); ++c) {
-      shard->pool.push_back(std::make_unique<RedisConnection>(shard->address, options_.timeout));
+      marker_token_(newRandomEpoch()),
+      markers_seen_(options_.instances.size(), 0) {
+  for (size_t i = 0; i < options_.instances.size(); ++i) {
+    auto instance = std::make_unique<Instance>();
+    instance->index = i;
+    instance->address = options_.instances[i];
+    for (size_t c = 0; c < std::max<size_t>(options_.connections_per_instance, 1); ++c) {
+      instance->pool.push_back(
+          std::make_unique<RedisConnection>(instance->address, options_.timeout));
     }
-    shards_.push_back(std::move(shard));
+    instances_.push_back(std::move(instance));
     // Points depend on the address text only, so every replica builds the same ring.
-    for (size_t p = 0; p < kRingPointsPerShard; ++p) {
-      ring_.emplace_back(fnv1a64(options_.shards[i].text + "#" + std::to_string(p)), i);
+    for (size_t p = 0; p < kRingPointsPerInstance; ++p) {
+      ring_.emplace_back(fnv1a64(options_.instances[i].text + "#" + std::to_string(p)), i);
     }
   }
   std::sort(ring_.begin(), ring_.end());
@@ -157,7 +79,7 @@ RedisStreamEngine::RedisStreamEngine(Options options, const Router& router,
 
 RedisStreamEngine::~RedisStreamEngine() { stop(); }
 
-size_t RedisStreamEngine::shardFor(const std::string& stream_key) const {
+size_t RedisStreamEngine::instanceFor(const std::string& stream_key) const {
   if (ring_.empty()) {
     return 0;
   }
@@ -167,18 +89,18 @@ size_t RedisStreamEngine::shardFor(const std::string& stream_key) const {
 }
 
 RedisConnection& RedisStreamEngine::connectionFor(const std::string& key) const {
-  return connectionOf(shardFor(key));
+  return connectionOf(instanceFor(key));
 }
 
-RedisConnection& RedisStreamEngine::connectionOf(size_t shard) const {
-  const Shard& s = *shards_[shard];
+RedisConnection& RedisStreamEngine::connectionOf(size_t instance) const {
+  const Instance& s = *instances_[instance];
   const uint64_t n = next_connection_.fetch_add(1, std::memory_order_relaxed);
   return *s.pool[n % s.pool.size()];
 }
 
 void RedisStreamEngine::start() {
-  for (auto& shard : shards_) {
-    Shard* s = shard.get();
+  for (auto& instance : instances_) {
+    Instance* s = instance.get();
     s->subscriber = std::thread([this, s] { subscribeLoop(s); });
   }
 }
@@ -187,15 +109,15 @@ void RedisStreamEngine::stop() {
   if (stopping_.exchange(true)) {
     return;
   }
-  for (auto& shard : shards_) {
+  for (auto& instance : instances_) {
     {
-      std::lock_guard<std::mutex> lock(shard->sub_mu);
-      if (shard->sub_context != nullptr) {
-        ::shutdown(shard->sub_context->fd, SHUT_RDWR);  // wakes the blocked read
+      std::lock_guard<std::mutex> lock(instance->sub_mu);
+      if (instance->sub_context != nullptr) {
+        ::shutdown(instance->sub_context->fd, SHUT_RDWR);  // wakes the blocked read
       }
     }
-    if (shard->subscriber.joinable()) {
-      shard->subscriber.join();
+    if (instance->subscriber.joinable()) {
+      instance->subscriber.join();
     }
   }
 }
@@ -208,7 +130,7 @@ std::vector<std::string> RedisStreamEngine::publishArgs(const std::string& key,
   std::string bytes;
   pub.SerializeToString(&bytes);
   return {"2", base + ":m", base + ":h", std::move(bytes), std::to_string(policy.size),
-          std::to_string(policy.ttl_ms), randomEpoch(), pubsubPrefix(shardFor(key)) + key,
+          std::to_string(policy.ttl_ms), newRandomEpoch(), pubsubPrefix(instanceFor(key)) + key,
           // The channel's length first, so that no (channel, key) pair names another's.
           idempotency_key.empty()
               ? ""
@@ -252,16 +174,15 @@ PublishOutcome RedisStreamEngine::append(const std::string& key, const herald::v
   return out;
 }
 
-std::vector<PublishOutcome> RedisStreamEngine::publishBatch(const std::vector<PublishItem>& items,
-                                                            const Router&) {
+std::vector<PublishOutcome> RedisStreamEngine::publishBatch(const std::vector<PublishItem>& items) {
   std::vector<PublishOutcome> out(items.size());
-  std::vector<std::vector<size_t>> by_shard(shards_.size());
+  std::vector<std::vector<size_t>> by_instance(instances_.size());
   for (size_t i = 0; i < items.size(); ++i) {
-    by_shard[shardFor(items[i].channel)].push_back(i);
+    by_instance[instanceFor(items[i].channel)].push_back(i);
   }
   size_t first_failure = items.size();
-  for (size_t shard = 0; shard < by_shard.size(); ++shard) {
-    const auto& indexes = by_shard[shard];
+  for (size_t instance = 0; instance < by_instance.size(); ++instance) {
+    const auto& indexes = by_instance[instance];
     if (indexes.empty()) {
       continue;
     }
@@ -288,7 +209,7 @@ std::vector<PublishOutcome> RedisStreamEngine::publishBatch(const std::vector<Pu
       }
       commands.push_back(std::move(args));
     }
-    auto result = connectionOf(shard).pipeline(commands);
+    auto result = connectionOf(instance).pipeline(commands);
     if (sha.empty() && !result.replies.empty() &&
         result.replies[0].type == RedisValue::Type::kString) {
       std::lock_guard<std::mutex> lock(sha_mu_);
@@ -318,21 +239,17 @@ std::vector<PublishOutcome> RedisStreamEngine::publishBatch(const std::vector<Pu
   return out;
 }
 
-PublishOutcome RedisStreamEngine::publish(const std::string& channel, const std::string& event,
-                                          const std::string& data,
-                                          const std::string& idempotency_key, int64_t ts_unix_ms,
-                                          const HistoryPolicy& history, const Router&,
-                                          const PublisherInfo& publisher) {
-  return append(channel, publicationOf(channel, event, data, ts_unix_ms, publisher), history,
-                idempotency_key, [&] { return router_.nodesForChannel(channel); });
+PublishOutcome RedisStreamEngine::publish(const PublishItem& item) {
+  return append(item.channel,
+                publicationOf(item.channel, item.event, item.data, item.ts_unix_ms, item.publisher),
+                item.history, item.idempotency_key,
+                [&] { return router_.nodesForChannel(item.channel); });
 }
 
-PublishOutcome RedisStreamEngine::sendToUser(const std::string& user, const std::string& event,
-                                             const std::string& data, int64_t ts_unix_ms,
-                                             const HistoryPolicy& history, const Router&) {
+PublishOutcome RedisStreamEngine::sendToUser(const UserPublishItem& item) {
   // Personal publications carry no channel: the stream key says whose they are.
-  return append(userKey(user), publicationOf("", event, data, ts_unix_ms), history, "",
-                [&] { return router_.forUser(user, [](NodeSink&) {}); });
+  return append(userStreamKey(item.user), publicationOf("", item.event, item.data, item.ts_unix_ms),
+                item.history, "", [&] { return router_.forUser(item.user, [](NodeSink&) {}); });
 }
 
 HistoryResult RedisStreamEngine::read(const std::string& key, const HistoryQuery& query) const {
@@ -376,7 +293,7 @@ HistoryResult RedisStreamEngine::read(const std::string& key, const HistoryQuery
     result.offset = toU64(reply->elements[0].str);
   }
   const int64_t ttl_ms = static_cast<int64_t>(toU64(reply->elements[2].str));
-  const int64_t oldest_ms = ttl_ms > 0 ? unixMillisNow() - ttl_ms : INT64_MIN;
+  const int64_t oldest_ms = ttl_ms > 0 ? unixMillis() - ttl_ms : INT64_MIN;
   size_t bytes = 0;
   uint64_t expected = since + 1;
   uint64_t last_read = since;
@@ -442,14 +359,14 @@ HistoryResult RedisStreamEngine::history(const std::string& channel, const Histo
 
 HistoryResult RedisStreamEngine::userHistory(const std::string& user, const HistoryQuery& query,
                                              int64_t) const {
-  return read(userKey(user), query);
+  return read(userStreamKey(user), query);
 }
 
 Result<std::map<std::string, StreamEngine::ChannelState>> RedisStreamEngine::list() const {
   std::map<std::string, ChannelState> out;
   const std::string prefix = kKeyPrefix;
-  for (const auto& shard : shards_) {
-    RedisConnection& conn = *shard->pool.front();
+  for (const auto& instance : instances_) {
+    RedisConnection& conn = *instance->pool.front();
     std::string cursor = "0";
     // Admin listing: bounded so a huge keyspace cannot stall the call.
     for (int round = 0; round < 1000; ++round) {
@@ -487,164 +404,6 @@ Result<std::map<std::string, StreamEngine::ChannelState>> RedisStreamEngine::lis
     }
   }
   return out;
-}
-
-std::string RedisStreamEngine::pubsubPrefix(size_t shard) const {
-  return "herald:p:" + std::to_string(options_.shards[shard].db) + ":";
-}
-
-void RedisStreamEngine::awaitRouted(const std::string& name, bool user_stream,
-                                    std::chrono::milliseconds max) const {
-  const std::string key = user_stream ? userKey(name) : name;
-  const size_t shard = shardFor(key);
-  if (!shards_[shard]->subscribed.load()) {
-    // Nothing is routed now; when the subscription returns, the nodes resync anyway.
-    return;
-  }
-  const uint64_t marker = next_marker_.fetch_add(1) + 1;
-  // Channel names cannot start with '!', so a marker never meets a real stream.
-  auto reply = connectionFor(key).command(
-      {"PUBLISH", pubsubPrefix(shard) + "!sync:" + marker_token_ + ":" + std::to_string(marker),
-       ""});
-  if (!reply.isOk()) {
-    return;  // the history read before it would have failed too
-  }
-  std::unique_lock<std::mutex> lock(marker_mu_);
-  marker_cv_.wait_for(lock, max, [&] { return markers_seen_[shard] >= marker; });
-}
-
-void RedisStreamEngine::onPublication(size_t shard, const std::string& redis_channel,
-                                      const std::string& payload) {
-  // "herald:p:<db>:<stream>"
-  const size_t prefix_end = redis_channel.find(':', std::string("herald:p:").size());
-  if (prefix_end == std::string::npos) {
-    return;
-  }
-  const std::string key = redis_channel.substr(prefix_end + 1);
-  if (key.compare(0, 6, "!sync:") == 0) {
-    // A marker of awaitRouted(): everything this instance published before it is routed.
-    const std::string ours = "!sync:" + marker_token_ + ":";
-    if (key.compare(0, ours.size(), ours) == 0) {
-      const uint64_t marker = toU64(key.substr(ours.size()));
-      {
-        std::lock_guard<std::mutex> lock(marker_mu_);
-        markers_seen_[shard] = std::max(markers_seen_[shard], marker);
-      }
-      marker_cv_.notify_all();
-    }
-    return;
-  }
-  const size_t colon1 = payload.find(':');
-  const size_t colon2 = colon1 == std::string::npos ? colon1 : payload.find(':', colon1 + 1);
-  if (key.empty() || colon2 == std::string::npos) {
-    return;
-  }
-  auto message = std::make_shared<herald::v1::ControlMessage>();
-  auto* deliver = message->mutable_deliver();
-  auto* pub = deliver->mutable_publication();
-  if (!pub->ParseFromArray(payload.data() + colon2 + 1,
-                           static_cast<int>(payload.size() - colon2 - 1))) {
-    return;
-  }
-  pub->set_offset(toU64(payload.substr(0, colon1)));
-  pub->set_epoch(payload.substr(colon1 + 1, colon2 - colon1 - 1));
-  ControlMessagePtr shared = message;
-  if (key[0] == '#') {
-    deliver->set_target(herald::v1::DELIVERY_TARGET_USER);
-    deliver->set_user(key.substr(1));
-    router_.forUser(key.substr(1), [&](NodeSink& node) { node.send(shared); });
-  } else {
-    deliver->set_target(herald::v1::DELIVERY_TARGET_CHANNEL);
-    router_.forChannel(key, [&](NodeSink& node) { node.send(shared); });
-  }
-}
-
-void RedisStreamEngine::subscribeLoop(Shard* shard) {
-  auto log = componentLogger("redis");
-  bool had_subscription = false;
-  int attempt = 0;
-  std::mt19937 rng{std::random_device{}()};
-  while (!stopping_.load()) {
-    const timeval tv = toTimeval(options_.timeout);
-    redisContext* ctx =
-        redisConnectWithTimeout(shard->address.host.c_str(), shard->address.port, tv);
-    bool subscribed = false;
-    if (ctx != nullptr && ctx->err == 0) {
-      redisEnableKeepAlive(ctx);
-      // hiredis times out the connect only: bound the PSUBSCRIBE reply too (a stopped Redis
-      // that still accepts connections would otherwise hold stop() forever).
-      redisSetTimeout(ctx, tv);
-      const std::string pattern = pubsubPrefix(shard->index) + "*";
-      RedisReplyPtr reply(static_cast<redisReply*>(
-          redisCommand(ctx, "PSUBSCRIBE %b", pattern.data(), pattern.size())));
-      subscribed = reply != nullptr && reply->type == REDIS_REPLY_ARRAY;
-    }
-    if (!subscribed) {
-      if (ctx != nullptr) {
-        redisFree(ctx);
-      }
-      // Exponential backoff with jitter, 100 ms .. 2 s; checked often enough to stop quickly.
-      const int ceiling = std::min(2000, 100 << std::min(attempt++, 5));
-      const int wait_ms = ceiling / 2 + static_cast<int>(rng() % (ceiling / 2 + 1));
-      if (attempt == 1 || attempt % 10 == 0) {
-        log->warn("redis {} unreachable for subscriptions; retrying (attempt {})",
-                  shard->address.text, attempt);
-      }
-      for (int waited = 0; waited < wait_ms && !stopping_.load(); waited += 50) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      continue;
-    }
-    {
-      std::lock_guard<std::mutex> lock(shard->sub_mu);
-      shard->sub_context = ctx;
-    }
-    shard->subscribed = true;
-    if (stopping_.load()) {
-      // stop() may have looked before the context was published: do not block in a read.
-      std::lock_guard<std::mutex> lock(shard->sub_mu);
-      redisFree(ctx);
-      shard->sub_context = nullptr;
-      break;
-    }
-    if (had_subscription) {
-      log->warn("redis {} subscription restored after a break", shard->address.text);
-    } else {
-      log->info("subscribed to publications on redis {}", shard->address.text);
-    }
-    // Nodes linked while there was no subscription (a break, or a late first one) missed
-    // publications: they reconnect and resync from history. With none linked, a no-op.
-    if (on_resubscribed_) {
-      on_resubscribed_(shard->address.text);
-    }
-    had_subscription = true;
-    attempt = 0;
-    // Blocking reads (no timeout: a timed-out hiredis context is unusable); stop() shuts the
-    // socket down, and keepalive notices a silent peer.
-    redisSetTimeout(ctx, timeval{});
-    for (;;) {
-      void* raw = nullptr;
-      if (redisGetReply(ctx, &raw) != REDIS_OK || raw == nullptr) {
-        break;
-      }
-      RedisReplyPtr reply(static_cast<redisReply*>(raw));
-      if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 4 &&
-          reply->element[2]->type == REDIS_REPLY_STRING &&
-          reply->element[3]->type == REDIS_REPLY_STRING) {
-        onPublication(shard->index, std::string(reply->element[2]->str, reply->element[2]->len),
-                      std::string(reply->element[3]->str, reply->element[3]->len));
-      }
-    }
-    shard->subscribed = false;
-    {
-      std::lock_guard<std::mutex> lock(shard->sub_mu);
-      shard->sub_context = nullptr;
-      redisFree(ctx);
-    }
-    if (!stopping_.load()) {
-      log->warn("redis {} subscription lost; reconnecting", shard->address.text);
-    }
-  }
 }
 
 }  // namespace herald::control

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "controlplane/redis/redis_client.h"
+#include "controlplane/router.h"
 #include "controlplane/stream_engine.h"
 
 namespace herald::control {
@@ -34,31 +35,25 @@ namespace herald::control {
 class RedisStreamEngine : public StreamEngine {
  public:
   struct Options {
-    std::vector<RedisAddress> shards;
+    std::vector<RedisAddress> instances;
     std::chrono::milliseconds timeout{1000};  // connect and command timeout
-    size_t connections_per_shard = 4;
+    size_t connections_per_instance = 4;
     std::chrono::seconds idempotency_ttl{3600};
   };
   // `router` receives every publication from the subscriptions. `on_resubscribed` is called
   // after a subscription came back from a break (publications may have been missed meanwhile).
   RedisStreamEngine(Options options, const Router& router,
-                    std::function<void(const std::string& shard)> on_resubscribed);
+                    std::function<void(const std::string& instance)> on_resubscribed);
   ~RedisStreamEngine() override;
 
-  // Starts one subscriber thread per shard.
+  // Starts one subscriber thread per instance.
   void start();
   void stop();
 
-  PublishOutcome publish(const std::string& channel, const std::string& event,
-                         const std::string& data, const std::string& idempotency_key,
-                         int64_t ts_unix_ms, const HistoryPolicy& history, const Router& router,
-                         const PublisherInfo& publisher) override;
+  PublishOutcome publish(const PublishItem& item) override;
   // One pipeline per Redis instance: a batch of 1,000 costs a few round trips, not 1,000.
-  std::vector<PublishOutcome> publishBatch(const std::vector<PublishItem>& items,
-                                           const Router& router) override;
-  PublishOutcome sendToUser(const std::string& user, const std::string& event,
-                            const std::string& data, int64_t ts_unix_ms,
-                            const HistoryPolicy& history, const Router& router) override;
+  std::vector<PublishOutcome> publishBatch(const std::vector<PublishItem>& items) override;
+  PublishOutcome sendToUser(const UserPublishItem& item) override;
   HistoryResult history(const std::string& channel, const HistoryQuery& query,
                         int64_t now_ms) const override;
   HistoryResult userHistory(const std::string& user, const HistoryQuery& query,
@@ -72,11 +67,11 @@ class RedisStreamEngine : public StreamEngine {
   Result<std::map<std::string, ChannelState>> list() const override;
   uint64_t publications() const override { return publications_.load(); }
 
-  // Which shard (index into Options::shards) holds a stream; exposed for tests and docs.
-  size_t shardFor(const std::string& stream_key) const;
+  // Which instance (index into Options::instances) holds a stream; exposed for tests and docs.
+  size_t instanceFor(const std::string& stream_key) const;
 
  private:
-  struct Shard;
+  struct Instance;
 
   PublishOutcome append(const std::string& key, const herald::v1::Publication& pub,
                         const HistoryPolicy& policy, const std::string& idempotency_key,
@@ -87,22 +82,22 @@ class RedisStreamEngine : public StreamEngine {
                                        const std::string& idempotency_key) const;
   PublishOutcome outcomeOf(const RedisValue& reply) const;
   RedisConnection& connectionFor(const std::string& key) const;
-  RedisConnection& connectionOf(size_t shard) const;
-  void subscribeLoop(Shard* shard);
-  void onPublication(size_t shard, const std::string& redis_channel, const std::string& payload);
-  // "herald:p:<db>:" of a shard: pub/sub is shared by every database of a Redis, so the
+  RedisConnection& connectionOf(size_t instance) const;
+  void subscribeLoop(Instance* instance);
+  void onPublication(size_t instance, const std::string& redis_channel, const std::string& payload);
+  // "herald:p:<db>:" of an instance: pub/sub is shared by every database of a Redis, so the
   // database number keeps two clusters on one Redis apart.
-  std::string pubsubPrefix(size_t shard) const;
+  std::string pubsubPrefix(size_t instance) const;
 
   const Options options_;
   const Router& router_;
   const std::function<void(const std::string&)> on_resubscribed_;
-  std::vector<std::unique_ptr<Shard>> shards_;
-  std::vector<std::pair<uint64_t, size_t>> ring_;  // (point, shard), sorted
+  std::vector<std::unique_ptr<Instance>> instances_;
+  std::vector<std::pair<uint64_t, size_t>> ring_;  // (point, instance), sorted
   std::atomic<uint64_t> publications_{0};
   mutable std::atomic<uint64_t> next_connection_{0};
   std::atomic<bool> stopping_{false};
-  // Markers of awaitRouted(): ours carry `marker_token_`; the highest seen per shard.
+  // Markers of awaitRouted(): ours carry `marker_token_`; the highest seen per instance.
   const std::string marker_token_;
   mutable std::atomic<uint64_t> next_marker_{0};
   mutable std::mutex marker_mu_;

@@ -10,6 +10,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/stream_keys.h"
 #include "dataplane/fanout/delivery.h"
 #include "dataplane/link/request_id.h"
 #include "dataplane/session/stream_recovery.h"
@@ -92,7 +93,7 @@ class LinkResync {
       start(channel, channel, "");
     }
     for (const auto& user : users) {
-      start(userKey(user), "", user);
+      start(userStreamKey(user), "", user);
     }
     // Streams without interest now need neither a position nor a resync (their held frames
     // have no one to go to).
@@ -148,7 +149,6 @@ class LinkResync {
   using Recovery = StreamRecovery<DeliveryPtr>;
   static constexpr uint64_t kTopBit = uint64_t{1} << 63;
 
-  static std::string userKey(const std::string& user) { return "#" + user; }
   static std::string keyOf(const herald::v1::Deliver& deliver) {
     if (deliver.publication().offset() == 0) {
       return std::string();
@@ -157,7 +157,7 @@ class LinkResync {
       case herald::v1::DELIVERY_TARGET_CHANNEL:
         return deliver.publication().channel();
       case herald::v1::DELIVERY_TARGET_USER:
-        return userKey(deliver.user());
+        return userStreamKey(deliver.user());
       default:
         return std::string();
     }
@@ -194,7 +194,7 @@ class LinkResync {
   void request(Recovery& r) {
     if (!output_.requestFirst(r.nextRequest())) {
       auto failed = r.fail("unavailable");
-      finish(r.isUserStream() ? userKey(r.nextRequest().user()) : r.channel(), failed);
+      finish(r.isUserStream() ? userStreamKey(r.nextRequest().user()) : r.channel(), failed);
     }
   }
 

@@ -8,7 +8,7 @@
 
 #include "cli/bench/latency_histogram.h"
 #include "cli/bench/ws_frames.h"
-#include "controlplane/channel_registry.h"
+#include "controlplane/memory_stream_engine.h"
 #include "dataplane/fanout/delivery.h"
 #include "dataplane/fanout/subscription_index.h"
 #include "dataplane/session/client_protocol.h"
@@ -94,16 +94,18 @@ void BM_ParseSubscribeFrame(benchmark::State& state) {
 BENCHMARK(BM_ParseSubscribeFrame);
 
 // herald-control, per publication: offset, history and routing (no node attached).
-void BM_ChannelRegistryPublish(benchmark::State& state) {
-  herald::control::ChannelRegistry registry;
+void BM_MemoryStreamEnginePublish(benchmark::State& state) {
   herald::control::Router router;
-  const herald::control::HistoryPolicy history{static_cast<uint32_t>(state.range(0)), 0};
-  const std::string data = "{\"p\":\"" + std::string(192, 'x') + "\"}";
+  herald::control::MemoryStreamEngine registry(router);
+  herald::control::PublishItem item;
+  item.channel = "token:price";
+  item.data = "{\"p\":\"" + std::string(192, 'x') + "\"}";
+  item.history = herald::control::HistoryPolicy{static_cast<uint32_t>(state.range(0)), 0};
   for (auto _ : state) {
-    benchmark::DoNotOptimize(registry.publish("token:price", "", data, "", 0, history, router, {}));
+    benchmark::DoNotOptimize(registry.publish(item));
   }
 }
-BENCHMARK(BM_ChannelRegistryPublish)->Arg(0)->Arg(1000);
+BENCHMARK(BM_MemoryStreamEnginePublish)->Arg(0)->Arg(1000);
 
 // herald-bench, per received frame: frame parse, timestamp and offset lookup, histogram.
 void BM_BenchReceivesFrame(benchmark::State& state) {

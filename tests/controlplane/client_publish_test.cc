@@ -3,7 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "controlplane/channel_registry.h"
+#include "controlplane/memory_stream_engine.h"
 #include "mocks/controlplane/mocks.h"
 
 namespace herald::control {
@@ -36,12 +36,12 @@ class ClientPublishTest : public ::testing::Test {
     request.set_client("n1-0-" + user);
     request.set_idempotency_key(key);
     request.set_event(event);
-    return publishForClient(store_, engine_, router_, request);
+    return publishForClient(store_, engine_, request);
   }
 
   NiceMock<MockConfigStore> store_;
-  ChannelRegistry engine_;
   Router router_;
+  MemoryStreamEngine engine_{router_};
   uint64_t id_ = 0;
 };
 
@@ -86,8 +86,11 @@ TEST_F(ClientPublishTest, IdempotencyKeysAreScopedToTheSender) {
   // mistaken for the client's.
   for (const std::string& backend_key :
        {std::string("k"), clientIdempotencyKey("alice", "", "k")}) {
-    auto backend = engine_.publish("chat:lobby", "", "1", backendIdempotencyKey(backend_key), 0, {},
-                                   router_, {});
+    PublishItem item;
+    item.channel = "chat:lobby";
+    item.data = "1";
+    item.idempotency_key = backendIdempotencyKey(backend_key);
+    auto backend = engine_.publish(item);
     EXPECT_FALSE(backend.duplicate) << backend_key;
   }
   EXPECT_EQ(engine_.publications(), 4u);
@@ -101,7 +104,7 @@ TEST_F(ClientPublishTest, AnonymousSendersKeysBelongToTheirConnection) {
     request.set_data("1");
     request.set_client(client);
     request.set_idempotency_key("k");
-    return publishForClient(store_, engine_, router_, request);
+    return publishForClient(store_, engine_, request);
   };
   EXPECT_FALSE(send("n1-0-1").duplicate());
   EXPECT_TRUE(send("n1-0-1").duplicate()) << "the same connection's retry";

@@ -7,10 +7,10 @@
 namespace herald::control {
 namespace {
 
-RedisStreamEngine::Options shards(const std::vector<std::string>& urls) {
+RedisStreamEngine::Options instances(const std::vector<std::string>& urls) {
   RedisStreamEngine::Options options;
   for (const auto& url : urls) {
-    options.shards.push_back(parseRedisAddress(url).value());
+    options.instances.push_back(parseRedisAddress(url).value());
   }
   return options;
 }
@@ -35,18 +35,18 @@ TEST(RedisAddressTest, ParsesUrlsAndRefusesWhatItCannotUse) {
 TEST(RedisStreamEngineTest, ChannelsSpreadEvenlyAndEveryReplicaAgrees) {
   Router router;
   const std::vector<std::string> urls = {"redis://r1:6379", "redis://r2:6379", "redis://r3:6379"};
-  RedisStreamEngine one(shards(urls), router, nullptr);
+  RedisStreamEngine one(instances(urls), router, nullptr);
   // Another replica, listing the same instances in another order: the same placement.
-  RedisStreamEngine other(shards({urls[2], urls[0], urls[1]}), router, nullptr);
-  std::map<std::string, int> per_shard;
+  RedisStreamEngine other(instances({urls[2], urls[0], urls[1]}), router, nullptr);
+  std::map<std::string, int> per_instance;
   for (int i = 0; i < 3000; ++i) {
     const std::string channel = "feed:s" + std::to_string(i);
-    const std::string where = urls[one.shardFor(channel)];
-    per_shard[where]++;
-    const size_t o = other.shardFor(channel);
+    const std::string where = urls[one.instanceFor(channel)];
+    per_instance[where]++;
+    const size_t o = other.instanceFor(channel);
     EXPECT_EQ(where, (std::vector<std::string>{urls[2], urls[0], urls[1]})[o]) << channel;
   }
-  for (const auto& [url, count] : per_shard) {
+  for (const auto& [url, count] : per_instance) {
     EXPECT_GT(count, 600) << url;
     EXPECT_LT(count, 1400) << url;
   }
@@ -54,14 +54,14 @@ TEST(RedisStreamEngineTest, ChannelsSpreadEvenlyAndEveryReplicaAgrees) {
 
 TEST(RedisStreamEngineTest, AddingAnInstanceMovesAboutItsShareOfChannels) {
   Router router;
-  RedisStreamEngine two(shards({"redis://r1:6379", "redis://r2:6379"}), router, nullptr);
-  RedisStreamEngine three(shards({"redis://r1:6379", "redis://r2:6379", "redis://r3:6379"}), router,
-                          nullptr);
+  RedisStreamEngine two(instances({"redis://r1:6379", "redis://r2:6379"}), router, nullptr);
+  RedisStreamEngine three(instances({"redis://r1:6379", "redis://r2:6379", "redis://r3:6379"}),
+                          router, nullptr);
   int moved = 0;
   for (int i = 0; i < 3000; ++i) {
     const std::string channel = "c" + std::to_string(i);
-    const size_t before = two.shardFor(channel);
-    const size_t after = three.shardFor(channel);
+    const size_t before = two.instanceFor(channel);
+    const size_t after = three.instanceFor(channel);
     if (after != before) {
       ++moved;
       EXPECT_EQ(after, 2u) << "a channel only moves to the new instance";

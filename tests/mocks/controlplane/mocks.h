@@ -5,8 +5,11 @@
 #include <gmock/gmock.h>
 
 #include "controlplane/api_key_store.h"
+#include "controlplane/config_persistence.h"
 #include "controlplane/config_store.h"
+#include "controlplane/delivery_router.h"
 #include "controlplane/node_sink.h"
+#include "controlplane/stream_engine.h"
 
 namespace herald::control {
 
@@ -49,6 +52,40 @@ class MockApiKeyStore : public ApiKeyStore {
   MOCK_METHOD(std::optional<herald::v1::ApiKeyRole>, roleOf, (const std::string&),
               (const, override));
   MOCK_METHOD(size_t, size, (), (const, override));
+};
+
+class MockStreamEngine : public StreamEngine {
+ public:
+  MOCK_METHOD(PublishOutcome, publish, (const PublishItem&), (override));
+  MOCK_METHOD(std::vector<PublishOutcome>, publishBatch, (const std::vector<PublishItem>&),
+              (override));
+  MOCK_METHOD(PublishOutcome, sendToUser, (const UserPublishItem&), (override));
+  MOCK_METHOD(HistoryResult, history, (const std::string&, const HistoryQuery&, int64_t),
+              (const, override));
+  MOCK_METHOD(HistoryResult, userHistory, (const std::string&, const HistoryQuery&, int64_t),
+              (const, override));
+  MOCK_METHOD(void, awaitRouted, (const std::string&, bool, std::chrono::milliseconds),
+              (const, override));
+  MOCK_METHOD(size_t, expire, (int64_t), (override));
+  MOCK_METHOD((Result<std::map<std::string, ChannelState>>), list, (), (const, override));
+  MOCK_METHOD(uint64_t, publications, (), (const, override));
+};
+
+class MockConfigPersistence : public ConfigPersistence {
+ public:
+  MOCK_METHOD(Result<std::string>, load, (), (override));
+  MOCK_METHOD(Status, store, (uint64_t, uint64_t, const std::string&), (override));
+  MOCK_METHOD(Result<uint64_t>, storedVersion, (), (override));
+  MOCK_METHOD(std::string, describe, (), (const, override));
+};
+
+class MockDeliveryRouter : public DeliveryRouter {
+ public:
+  MOCK_METHOD(uint32_t, forChannel, (const std::string&, const Visit&), (const, override));
+  MOCK_METHOD(uint32_t, forUser, (const std::string&, const Visit&), (const, override));
+  MOCK_METHOD(uint32_t, forAll, (const Visit&), (const, override));
+  MOCK_METHOD(uint32_t, nodesForChannel, (const std::string&), (const, override));
+  MOCK_METHOD((std::map<std::string, uint32_t>), channelsWithInterest, (), (const, override));
 };
 
 }  // namespace herald::control

@@ -1,35 +1,24 @@
-#include "controlplane/channel_registry.h"
+#include "controlplane/memory_stream_engine.h"
 
 #include <functional>
 #include <random>
 
 #include "common/clock.h"
+#include "common/stream_keys.h"
 
 namespace herald::control {
 
-std::string newRandomEpoch() {
-  static thread_local std::mt19937_64 rng(std::random_device{}());
-  static constexpr char kHex[] = "0123456789abcdef";
-  uint64_t v = rng();
-  std::string out(16, '0');
-  for (int i = 15; i >= 0; --i) {
-    out[static_cast<size_t>(i)] = kHex[v & 0xf];
-    v >>= 4;
-  }
-  return out;
-}
-
-ChannelRegistry::Stripe& ChannelRegistry::stripeFor(const std::string& key) {
+MemoryStreamEngine::Stripe& MemoryStreamEngine::stripeFor(const std::string& key) {
   return stripes_[std::hash<std::string>{}(key) % kStripes];
 }
 
-const ChannelRegistry::Stripe& ChannelRegistry::stripeFor(const std::string& key) const {
+const MemoryStreamEngine::Stripe& MemoryStreamEngine::stripeFor(const std::string& key) const {
   return stripes_[std::hash<std::string>{}(key) % kStripes];
 }
 
-PublishOutcome ChannelRegistry::append(Stream& stream, herald::v1::Deliver deliver,
-                                       const HistoryPolicy& policy, int64_t now_ms,
-                                       const std::function<uint32_t(const Router::Visit&)>& route) {
+PublishOutcome MemoryStreamEngine::append(
+    Stream& stream, herald::v1::Deliver deliver, const HistoryPolicy& policy, int64_t now_ms,
+    const std::function<uint32_t(const Router::Visit&)>& route) {
   if (stream.epoch.empty()) {
     stream.epoch = newRandomEpoch();
   }
@@ -56,10 +45,9 @@ PublishOutcome ChannelRegistry::append(Stream& stream, herald::v1::Deliver deliv
   return outcome;
 }
 
-PublishOutcome ChannelRegistry::publish(const std::string& channel, const std::string& event,
-                                        const std::string& data, const std::string& idempotency_key,
-                                        int64_t ts_unix_ms, const HistoryPolicy& history,
-                                        const Router& router, const PublisherInfo& publisher) {
+PublishOutcome MemoryStreamEngine::publish(const PublishItem& item) {
+  const std::string& channel = item.channel;
+  const std::string& idempotency_key = item.idempotency_key;
   Stripe& stripe = stripeFor(channel);
   std::lock_guard<std::mutex> lock(stripe.mu);
   Stream& ch = stripe.streams[channel];
@@ -77,14 +65,14 @@ PublishOutcome ChannelRegistry::publish(const std::string& channel, const std::s
   deliver.set_target(herald::v1::DELIVERY_TARGET_CHANNEL);
   auto* pub = deliver.mutable_publication();
   pub->set_channel(channel);
-  pub->set_event(event);
-  pub->set_data(data);
-  pub->set_ts_unix_ms(ts_unix_ms);
-  pub->set_publisher_user(publisher.user);
-  pub->set_publisher_client(publisher.client);
+  pub->set_event(item.event);
+  pub->set_data(item.data);
+  pub->set_ts_unix_ms(item.ts_unix_ms);
+  pub->set_publisher_user(item.publisher.user);
+  pub->set_publisher_client(item.publisher.client);
   PublishOutcome outcome =
-      append(ch, std::move(deliver), history, steadyMillis(),
-             [&](const Router::Visit& visit) { return router.forChannel(channel, visit); });
+      append(ch, std::move(deliver), item.history, steadyMillis(),
+             [&](const Router::Visit& visit) { return router_.forChannel(channel, visit); });
   if (!idempotency_key.empty()) {
     ch.keys.emplace(idempotency_key, outcome.offset);
     ch.key_order.push_back(idempotency_key);
@@ -96,25 +84,24 @@ PublishOutcome ChannelRegistry::publish(const std::string& channel, const std::s
   return outcome;
 }
 
-PublishOutcome ChannelRegistry::sendToUser(const std::string& user, const std::string& event,
-                                           const std::string& data, int64_t ts_unix_ms,
-                                           const HistoryPolicy& history, const Router& router) {
-  const std::string key = userKey(user);
+PublishOutcome MemoryStreamEngine::sendToUser(const UserPublishItem& item) {
+  const std::string& user = item.user;
+  const std::string key = userStreamKey(user);
   Stripe& stripe = stripeFor(key);
   std::lock_guard<std::mutex> lock(stripe.mu);
   herald::v1::Deliver deliver;
   deliver.set_target(herald::v1::DELIVERY_TARGET_USER);
   deliver.set_user(user);
   auto* pub = deliver.mutable_publication();
-  pub->set_event(event);
-  pub->set_data(data);
-  pub->set_ts_unix_ms(ts_unix_ms);
-  return append(stripe.streams[key], std::move(deliver), history, steadyMillis(),
-                [&](const Router::Visit& visit) { return router.forUser(user, visit); });
+  pub->set_event(item.event);
+  pub->set_data(item.data);
+  pub->set_ts_unix_ms(item.ts_unix_ms);
+  return append(stripe.streams[key], std::move(deliver), item.history, steadyMillis(),
+                [&](const Router::Visit& visit) { return router_.forUser(user, visit); });
 }
 
-HistoryResult ChannelRegistry::read(const std::string& key, const HistoryQuery& query,
-                                    int64_t now_ms) const {
+HistoryResult MemoryStreamEngine::read(const std::string& key, const HistoryQuery& query,
+                                       int64_t now_ms) const {
   const Stripe& stripe = stripeFor(key);
   std::lock_guard<std::mutex> lock(stripe.mu);
   HistoryResult result;
@@ -137,17 +124,17 @@ HistoryResult ChannelRegistry::read(const std::string& key, const HistoryQuery& 
   return result;
 }
 
-HistoryResult ChannelRegistry::history(const std::string& channel, const HistoryQuery& query,
-                                       int64_t now_ms) const {
+HistoryResult MemoryStreamEngine::history(const std::string& channel, const HistoryQuery& query,
+                                          int64_t now_ms) const {
   return read(channel, query, now_ms);
 }
 
-HistoryResult ChannelRegistry::userHistory(const std::string& user, const HistoryQuery& query,
-                                           int64_t now_ms) const {
-  return read(userKey(user), query, now_ms);
+HistoryResult MemoryStreamEngine::userHistory(const std::string& user, const HistoryQuery& query,
+                                              int64_t now_ms) const {
+  return read(userStreamKey(user), query, now_ms);
 }
 
-size_t ChannelRegistry::expire(int64_t now_ms) {
+size_t MemoryStreamEngine::expire(int64_t now_ms) {
   size_t dropped = 0;
   for (auto& stripe : stripes_) {
     std::lock_guard<std::mutex> lock(stripe.mu);
@@ -156,7 +143,7 @@ size_t ChannelRegistry::expire(int64_t now_ms) {
       // A personal stream idle for a day with nothing left to recover is forgotten (a later
       // SendToUser starts a new epoch; a client returning with the old one gets
       // recovered:false). Channels keep their offsets for as long as the process runs.
-      if (isUserKey(it->first) && it->second.history.empty() &&
+      if (isUserStreamKey(it->first) && it->second.history.empty() &&
           now_ms - it->second.last_ms >= kIdleUserStreamMs) {
         it = stripe.streams.erase(it);
       } else {
@@ -167,12 +154,12 @@ size_t ChannelRegistry::expire(int64_t now_ms) {
   return dropped;
 }
 
-Result<std::map<std::string, StreamEngine::ChannelState>> ChannelRegistry::list() const {
+Result<std::map<std::string, StreamEngine::ChannelState>> MemoryStreamEngine::list() const {
   std::map<std::string, ChannelState> out;
   for (const auto& stripe : stripes_) {
     std::lock_guard<std::mutex> lock(stripe.mu);
     for (const auto& [name, stream] : stripe.streams) {
-      if (!isUserKey(name)) {
+      if (!isUserStreamKey(name)) {
         out[name] = ChannelState{stream.offset, stream.epoch, stream.history.size()};
       }
     }
@@ -180,7 +167,7 @@ Result<std::map<std::string, StreamEngine::ChannelState>> ChannelRegistry::list(
   return out;
 }
 
-uint64_t ChannelRegistry::publications() const {
+uint64_t MemoryStreamEngine::publications() const {
   return publications_.load(std::memory_order_relaxed);
 }
 

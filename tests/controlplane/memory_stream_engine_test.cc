@@ -1,4 +1,4 @@
-#include "controlplane/channel_registry.h"
+#include "controlplane/memory_stream_engine.h"
 
 #include <mutex>
 #include <thread>
@@ -17,13 +17,26 @@ using ::testing::_;
 using ::testing::Invoke;
 using ::testing::NiceMock;
 
-TEST(ChannelRegistryTest, OffsetsStartAtOneAndIncreasePerChannel) {
-  ChannelRegistry registry;
+PublishItem item(std::string channel, std::string event, std::string data, std::string key,
+                 int64_t ts_unix_ms, HistoryPolicy history, PublisherInfo publisher) {
+  PublishItem out;
+  out.channel = std::move(channel);
+  out.event = std::move(event);
+  out.data = std::move(data);
+  out.idempotency_key = std::move(key);
+  out.ts_unix_ms = ts_unix_ms;
+  out.history = history;
+  out.publisher = std::move(publisher);
+  return out;
+}
+
+TEST(MemoryStreamEngineTest, OffsetsStartAtOneAndIncreasePerChannel) {
   Router router;
-  auto a1 = registry.publish("a", "", "1", "", 0, {}, router, {});
-  auto a2 = registry.publish("a", "", "2", "", 0, {}, router, {});
-  auto b1 = registry.publish("b", "", "1", "", 0, {}, router, {});
-  auto a3 = registry.publish("a", "", "3", "", 0, {}, router, {});
+  MemoryStreamEngine registry(router);
+  auto a1 = registry.publish(item("a", "", "1", "", 0, {}, {}));
+  auto a2 = registry.publish(item("a", "", "2", "", 0, {}, {}));
+  auto b1 = registry.publish(item("b", "", "1", "", 0, {}, {}));
+  auto a3 = registry.publish(item("a", "", "3", "", 0, {}, {}));
   EXPECT_EQ(a1.offset, 1u);
   EXPECT_EQ(a2.offset, 2u);
   EXPECT_EQ(a3.offset, 3u);
@@ -37,41 +50,41 @@ TEST(ChannelRegistryTest, OffsetsStartAtOneAndIncreasePerChannel) {
   EXPECT_EQ(list["b"].offset, 1u);
 }
 
-TEST(ChannelRegistryTest, EpochDiffersBetweenRegistries) {
+TEST(MemoryStreamEngineTest, EpochDiffersBetweenRegistries) {
   // A restarted control plane (new registry) must not reuse an epoch: clients detect the loss.
-  ChannelRegistry first, second;
   Router router;
-  EXPECT_NE(first.publish("a", "", "1", "", 0, {}, router, {}).epoch,
-            second.publish("a", "", "1", "", 0, {}, router, {}).epoch);
+  MemoryStreamEngine first(router), second(router);
+  EXPECT_NE(first.publish(item("a", "", "1", "", 0, {}, {})).epoch,
+            second.publish(item("a", "", "1", "", 0, {}, {})).epoch);
 }
 
-TEST(ChannelRegistryTest, IdempotencyKeyPreventsSecondDelivery) {
-  ChannelRegistry registry;
+TEST(MemoryStreamEngineTest, IdempotencyKeyPreventsSecondDelivery) {
   Router router;
+  MemoryStreamEngine registry(router);
   auto node = std::make_shared<NiceMock<MockNodeSink>>("n1");
   router.setNode(node, {"a"}, {});
   EXPECT_CALL(*node, send(_)).Times(1);
-  auto first = registry.publish("a", "", "1", "key-1", 0, {}, router, {});
-  auto retry = registry.publish("a", "", "1", "key-1", 0, {}, router, {});
+  auto first = registry.publish(item("a", "", "1", "key-1", 0, {}, {}));
+  auto retry = registry.publish(item("a", "", "1", "key-1", 0, {}, {}));
   EXPECT_FALSE(first.duplicate);
   EXPECT_TRUE(retry.duplicate);
   EXPECT_EQ(retry.offset, first.offset);
 }
 
-TEST(ChannelRegistryTest, IdempotencyWindowForgetsOldestKeys) {
-  ChannelRegistry registry;
+TEST(MemoryStreamEngineTest, IdempotencyWindowForgetsOldestKeys) {
   Router router;
-  registry.publish("a", "", "1", "k0", 0, {}, router, {});
-  for (size_t i = 1; i <= ChannelRegistry::kIdempotencyWindow; ++i) {
-    registry.publish("a", "", "1", "k" + std::to_string(i), 0, {}, router, {});
+  MemoryStreamEngine registry(router);
+  registry.publish(item("a", "", "1", "k0", 0, {}, {}));
+  for (size_t i = 1; i <= MemoryStreamEngine::kIdempotencyWindow; ++i) {
+    registry.publish(item("a", "", "1", "k" + std::to_string(i), 0, {}, {}));
   }
-  EXPECT_FALSE(registry.publish("a", "", "1", "k0", 0, {}, router, {}).duplicate);
-  EXPECT_TRUE(registry.publish("a", "", "1", "k1000", 0, {}, router, {}).duplicate);
+  EXPECT_FALSE(registry.publish(item("a", "", "1", "k0", 0, {}, {})).duplicate);
+  EXPECT_TRUE(registry.publish(item("a", "", "1", "k1000", 0, {}, {})).duplicate);
 }
 
-TEST(ChannelRegistryTest, RoutesOnlyToInterestedNodesWithFullPublication) {
-  ChannelRegistry registry;
+TEST(MemoryStreamEngineTest, RoutesOnlyToInterestedNodesWithFullPublication) {
   Router router;
+  MemoryStreamEngine registry(router);
   auto interested = std::make_shared<NiceMock<MockNodeSink>>("n1");
   auto other = std::make_shared<NiceMock<MockNodeSink>>("n2");
   router.setNode(interested, {"token:price"}, {});
@@ -83,7 +96,7 @@ TEST(ChannelRegistryTest, RoutesOnlyToInterestedNodesWithFullPublication) {
   }));
   EXPECT_CALL(*other, send(_)).Times(0);
   auto out =
-      registry.publish("token:price", "price_update", "{\"price\":1}", "", 1234, {}, router, {});
+      registry.publish(item("token:price", "price_update", "{\"price\":1}", "", 1234, {}, {}));
   EXPECT_EQ(out.nodes, 1u);
   ASSERT_TRUE(seen);
   const auto& pub = seen->deliver().publication();
@@ -96,9 +109,9 @@ TEST(ChannelRegistryTest, RoutesOnlyToInterestedNodesWithFullPublication) {
   EXPECT_EQ(pub.ts_unix_ms(), 1234);
 }
 
-TEST(ChannelRegistryTest, ConcurrentPublishersReachEachNodeInOffsetOrder) {
-  ChannelRegistry registry;
+TEST(MemoryStreamEngineTest, ConcurrentPublishersReachEachNodeInOffsetOrder) {
   Router router;
+  MemoryStreamEngine registry(router);
   auto node = std::make_shared<NiceMock<MockNodeSink>>("n1");
   router.setNode(node, {"hot"}, {});
   std::mutex mu;
@@ -113,7 +126,7 @@ TEST(ChannelRegistryTest, ConcurrentPublishersReachEachNodeInOffsetOrder) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < kEach; ++i) {
-        registry.publish("hot", "", "1", "", 0, {}, router, {});
+        registry.publish(item("hot", "", "1", "", 0, {}, {}));
       }
     });
   }
@@ -132,13 +145,13 @@ TEST(ChannelRegistryTest, ConcurrentPublishersReachEachNodeInOffsetOrder) {
 namespace herald::control {
 namespace {
 
-TEST(ChannelRegistryHistoryTest, ReadsWhatWasPublishedAfterAPosition) {
-  ChannelRegistry registry;
+TEST(MemoryStreamEngineHistoryTest, ReadsWhatWasPublishedAfterAPosition) {
   Router router;
+  MemoryStreamEngine registry(router);
   const HistoryPolicy keep{100, 0};
   std::string epoch;
   for (int i = 1; i <= 5; ++i) {
-    epoch = registry.publish("a", "ev", std::to_string(i), "", 0, keep, router, {}).epoch;
+    epoch = registry.publish(item("a", "ev", std::to_string(i), "", 0, keep, {})).epoch;
   }
   auto read = registry.history("a", HistoryQuery{2, epoch, 0, 0}, 0);
   EXPECT_TRUE(read.recovered);
@@ -151,10 +164,10 @@ TEST(ChannelRegistryHistoryTest, ReadsWhatWasPublishedAfterAPosition) {
   EXPECT_EQ(read.publications[0]->epoch(), epoch);
 }
 
-TEST(ChannelRegistryHistoryTest, AnotherEpochIsNeverRecovered) {
-  ChannelRegistry registry;
+TEST(MemoryStreamEngineHistoryTest, AnotherEpochIsNeverRecovered) {
   Router router;
-  registry.publish("a", "", "1", "", 0, HistoryPolicy{100, 0}, router, {});
+  MemoryStreamEngine registry(router);
+  registry.publish(item("a", "", "1", "", 0, HistoryPolicy{100, 0}, {}));
   auto read = registry.history("a", HistoryQuery{0, "0123456789abcdef", 0, 0}, 0);
   EXPECT_FALSE(read.recovered);
   EXPECT_EQ(read.publications.size(), 1u) << "History still lists what it has, from the start";
@@ -163,18 +176,18 @@ TEST(ChannelRegistryHistoryTest, AnotherEpochIsNeverRecovered) {
   EXPECT_FALSE(registry.history("never", HistoryQuery{3, "0123456789abcdef", 0, 0}, 0).recovered);
 }
 
-TEST(ChannelRegistryHistoryTest, WithoutHistoryAGapCannotBeRecovered) {
-  ChannelRegistry registry;
+TEST(MemoryStreamEngineHistoryTest, WithoutHistoryAGapCannotBeRecovered) {
   Router router;
-  auto out = registry.publish("a", "", "1", "", 0, HistoryPolicy{}, router, {});
-  registry.publish("a", "", "2", "", 0, HistoryPolicy{}, router, {});
+  MemoryStreamEngine registry(router);
+  auto out = registry.publish(item("a", "", "1", "", 0, HistoryPolicy{}, {}));
+  registry.publish(item("a", "", "2", "", 0, HistoryPolicy{}, {}));
   EXPECT_FALSE(registry.history("a", HistoryQuery{1, out.epoch, 0, 0}, 0).recovered);
   EXPECT_TRUE(registry.history("a", HistoryQuery{2, out.epoch, 0, 0}, 0).recovered);
 }
 
-TEST(ChannelRegistryHistoryTest, UserStreamsAreSeparateFromChannelsAndRouteToTheUser) {
-  ChannelRegistry registry;
+TEST(MemoryStreamEngineHistoryTest, UserStreamsAreSeparateFromChannelsAndRouteToTheUser) {
   Router router;
+  MemoryStreamEngine registry(router);
   auto node = std::make_shared<NiceMock<MockNodeSink>>("n1");
   router.setNode(node, {}, {"alice"});
   ControlMessagePtr seen;
@@ -182,8 +195,10 @@ TEST(ChannelRegistryHistoryTest, UserStreamsAreSeparateFromChannelsAndRouteToThe
     seen = m;
     return true;
   }));
-  auto first = registry.sendToUser("alice", "notice", "{}", 7, HistoryPolicy{10, 0}, router);
-  auto second = registry.sendToUser("bob", "notice", "{}", 7, HistoryPolicy{10, 0}, router);
+  auto first =
+      registry.sendToUser(UserPublishItem{"alice", "notice", "{}", 7, HistoryPolicy{10, 0}});
+  auto second =
+      registry.sendToUser(UserPublishItem{"bob", "notice", "{}", 7, HistoryPolicy{10, 0}});
   EXPECT_EQ(first.offset, 1u);
   EXPECT_EQ(first.nodes, 1u);
   EXPECT_EQ(second.nodes, 0u);
@@ -197,12 +212,12 @@ TEST(ChannelRegistryHistoryTest, UserStreamsAreSeparateFromChannelsAndRouteToThe
   EXPECT_TRUE(registry.list().value().empty()) << "user streams are not channels";
 }
 
-TEST(ChannelRegistryHistoryTest, ExpireDropsHistoryPastTheTtl) {
-  ChannelRegistry registry;
+TEST(MemoryStreamEngineHistoryTest, ExpireDropsHistoryPastTheTtl) {
   Router router;
+  MemoryStreamEngine registry(router);
   const int64_t now = steadyMillis();
-  registry.publish("a", "", "1", "", 0, HistoryPolicy{10, 1}, router, {});
-  registry.sendToUser("alice", "", "1", 0, HistoryPolicy{10, 1}, router);
+  registry.publish(item("a", "", "1", "", 0, HistoryPolicy{10, 1}, {}));
+  registry.sendToUser(UserPublishItem{"alice", "", "1", 0, HistoryPolicy{10, 1}});
   EXPECT_EQ(registry.expire(now + 10000), 2u);
   EXPECT_EQ(registry.list().value()["a"].history, 0u);
   EXPECT_EQ(registry.list().value()["a"].offset, 1u) << "the channel keeps its offset";

@@ -24,18 +24,16 @@ namespace herald::control {
  * and a history read sees either all of a publication or none of it. Epochs are random per stream
  * per process: a restart (which loses in-memory state) changes them, as clients need to know.
  */
-class ChannelRegistry : public StreamEngine {
+class MemoryStreamEngine : public StreamEngine {
  public:
   // How many idempotency keys per channel are remembered (oldest forgotten first).
   static constexpr size_t kIdempotencyWindow = 1000;
 
-  PublishOutcome publish(const std::string& channel, const std::string& event,
-                         const std::string& data, const std::string& idempotency_key,
-                         int64_t ts_unix_ms, const HistoryPolicy& history, const Router& router,
-                         const PublisherInfo& publisher) override;
-  PublishOutcome sendToUser(const std::string& user, const std::string& event,
-                            const std::string& data, int64_t ts_unix_ms,
-                            const HistoryPolicy& history, const Router& router) override;
+  // Publications go to `router`'s nodes, which must outlive the engine.
+  explicit MemoryStreamEngine(const Router& router) : router_(router) {}
+
+  PublishOutcome publish(const PublishItem& item) override;
+  PublishOutcome sendToUser(const UserPublishItem& item) override;
 
   HistoryResult history(const std::string& channel, const HistoryQuery& query,
                         int64_t now_ms) const override;
@@ -66,9 +64,6 @@ class ChannelRegistry : public StreamEngine {
   static constexpr size_t kStripes = 64;
   // An idle personal stream with no history left is forgotten after this long.
   static constexpr int64_t kIdleUserStreamMs = 24 * 3600 * 1000;
-  // Channel names never start with '#', so user streams cannot collide with channels.
-  static std::string userKey(const std::string& user) { return "#" + user; }
-  static bool isUserKey(const std::string& key) { return !key.empty() && key[0] == '#'; }
 
   Stripe& stripeFor(const std::string& key);
   const Stripe& stripeFor(const std::string& key) const;
@@ -77,10 +72,9 @@ class ChannelRegistry : public StreamEngine {
                         int64_t now_ms, const std::function<uint32_t(const Router::Visit&)>& route);
   HistoryResult read(const std::string& key, const HistoryQuery& query, int64_t now_ms) const;
 
+  const Router& router_;
   std::array<Stripe, kStripes> stripes_;
   std::atomic<uint64_t> publications_{0};
 };
-
-std::string newRandomEpoch();
 
 }  // namespace herald::control

@@ -1,0 +1,176 @@
+// RedisStreamEngine, receiving side: one subscriber thread per Redis instance PSUBSCRIBEs
+// to its publications and routes each to this replica's nodes; awaitRouted()'s markers come
+// back the same way. Reconnects with backoff; on_resubscribed tells the control plane.
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "common/logging.h"
+#include "common/stream_keys.h"
+#include "controlplane/redis/redis_engine_instance.h"
+
+namespace herald::control {
+
+using redis_engine_detail::toU64;
+
+std::string RedisStreamEngine::pubsubPrefix(size_t instance) const {
+  return "herald:p:" + std::to_string(options_.instances[instance].db) + ":";
+}
+
+void RedisStreamEngine::awaitRouted(const std::string& name, bool user_stream,
+                                    std::chrono::milliseconds max) const {
+  const std::string key = user_stream ? userStreamKey(name) : name;
+  const size_t instance = instanceFor(key);
+  if (!instances_[instance]->subscribed.load()) {
+    // Nothing is routed now; when the subscription returns, the nodes resync anyway.
+    return;
+  }
+  const uint64_t marker = next_marker_.fetch_add(1) + 1;
+  // Channel names cannot start with '!', so a marker never meets a real stream.
+  auto reply = connectionFor(key).command(
+      {"PUBLISH", pubsubPrefix(instance) + "!sync:" + marker_token_ + ":" + std::to_string(marker),
+       ""});
+  if (!reply.isOk()) {
+    return;  // the history read before it would have failed too
+  }
+  std::unique_lock<std::mutex> lock(marker_mu_);
+  marker_cv_.wait_for(lock, max, [&] { return markers_seen_[instance] >= marker; });
+}
+
+void RedisStreamEngine::onPublication(size_t instance, const std::string& redis_channel,
+                                      const std::string& payload) {
+  // "herald:p:<db>:<stream>"
+  const size_t prefix_end = redis_channel.find(':', std::string("herald:p:").size());
+  if (prefix_end == std::string::npos) {
+    return;
+  }
+  const std::string key = redis_channel.substr(prefix_end + 1);
+  if (key.compare(0, 6, "!sync:") == 0) {
+    // A marker of awaitRouted(): everything this instance published before it is routed.
+    const std::string ours = "!sync:" + marker_token_ + ":";
+    if (key.compare(0, ours.size(), ours) == 0) {
+      const uint64_t marker = toU64(key.substr(ours.size()));
+      {
+        std::lock_guard<std::mutex> lock(marker_mu_);
+        markers_seen_[instance] = std::max(markers_seen_[instance], marker);
+      }
+      marker_cv_.notify_all();
+    }
+    return;
+  }
+  const size_t colon1 = payload.find(':');
+  const size_t colon2 = colon1 == std::string::npos ? colon1 : payload.find(':', colon1 + 1);
+  if (key.empty() || colon2 == std::string::npos) {
+    return;
+  }
+  auto message = std::make_shared<herald::v1::ControlMessage>();
+  auto* deliver = message->mutable_deliver();
+  auto* pub = deliver->mutable_publication();
+  if (!pub->ParseFromArray(payload.data() + colon2 + 1,
+                           static_cast<int>(payload.size() - colon2 - 1))) {
+    return;
+  }
+  pub->set_offset(toU64(payload.substr(0, colon1)));
+  pub->set_epoch(payload.substr(colon1 + 1, colon2 - colon1 - 1));
+  ControlMessagePtr shared = message;
+  if (key[0] == '#') {
+    deliver->set_target(herald::v1::DELIVERY_TARGET_USER);
+    deliver->set_user(key.substr(1));
+    router_.forUser(key.substr(1), [&](NodeSink& node) { node.send(shared); });
+  } else {
+    deliver->set_target(herald::v1::DELIVERY_TARGET_CHANNEL);
+    router_.forChannel(key, [&](NodeSink& node) { node.send(shared); });
+  }
+}
+
+void RedisStreamEngine::subscribeLoop(Instance* instance) {
+  auto log = componentLogger("redis");
+  bool had_subscription = false;
+  int attempt = 0;
+  std::mt19937 rng{std::random_device{}()};
+  while (!stopping_.load()) {
+    const timeval tv = toTimeval(options_.timeout);
+    redisContext* ctx =
+        redisConnectWithTimeout(instance->address.host.c_str(), instance->address.port, tv);
+    bool subscribed = false;
+    if (ctx != nullptr && ctx->err == 0) {
+      redisEnableKeepAlive(ctx);
+      // hiredis times out the connect only: bound the PSUBSCRIBE reply too (a stopped Redis
+      // that still accepts connections would otherwise hold stop() forever).
+      redisSetTimeout(ctx, tv);
+      const std::string pattern = pubsubPrefix(instance->index) + "*";
+      RedisReplyPtr reply(static_cast<redisReply*>(
+          redisCommand(ctx, "PSUBSCRIBE %b", pattern.data(), pattern.size())));
+      subscribed = reply != nullptr && reply->type == REDIS_REPLY_ARRAY;
+    }
+    if (!subscribed) {
+      if (ctx != nullptr) {
+        redisFree(ctx);
+      }
+      // Exponential backoff with jitter, 100 ms .. 2 s; checked often enough to stop quickly.
+      const int ceiling = std::min(2000, 100 << std::min(attempt++, 5));
+      const int wait_ms = ceiling / 2 + static_cast<int>(rng() % (ceiling / 2 + 1));
+      if (attempt == 1 || attempt % 10 == 0) {
+        log->warn("redis {} unreachable for subscriptions; retrying (attempt {})",
+                  instance->address.text, attempt);
+      }
+      for (int waited = 0; waited < wait_ms && !stopping_.load(); waited += 50) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      continue;
+    }
+    {
+      std::lock_guard<std::mutex> lock(instance->sub_mu);
+      instance->sub_context = ctx;
+    }
+    instance->subscribed = true;
+    if (stopping_.load()) {
+      // stop() may have looked before the context was published: do not block in a read.
+      std::lock_guard<std::mutex> lock(instance->sub_mu);
+      redisFree(ctx);
+      instance->sub_context = nullptr;
+      break;
+    }
+    if (had_subscription) {
+      log->warn("redis {} subscription restored after a break", instance->address.text);
+    } else {
+      log->info("subscribed to publications on redis {}", instance->address.text);
+    }
+    // Nodes linked while there was no subscription (a break, or a late first one) missed
+    // publications: they reconnect and resync from history. With none linked, a no-op.
+    if (on_resubscribed_) {
+      on_resubscribed_(instance->address.text);
+    }
+    had_subscription = true;
+    attempt = 0;
+    // Blocking reads (no timeout: a timed-out hiredis context is unusable); stop() shuts the
+    // socket down, and keepalive notices a silent peer.
+    redisSetTimeout(ctx, timeval{});
+    for (;;) {
+      void* raw = nullptr;
+      if (redisGetReply(ctx, &raw) != REDIS_OK || raw == nullptr) {
+        break;
+      }
+      RedisReplyPtr reply(static_cast<redisReply*>(raw));
+      if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 4 &&
+          reply->element[2]->type == REDIS_REPLY_STRING &&
+          reply->element[3]->type == REDIS_REPLY_STRING) {
+        onPublication(instance->index, std::string(reply->element[2]->str, reply->element[2]->len),
+                      std::string(reply->element[3]->str, reply->element[3]->len));
+      }
+    }
+    instance->subscribed = false;
+    {
+      std::lock_guard<std::mutex> lock(instance->sub_mu);
+      instance->sub_context = nullptr;
+      redisFree(ctx);
+    }
+    if (!stopping_.load()) {
+      log->warn("redis {} subscription lost; reconnecting", instance->address.text);
+    }
+  }
+}
+
+}  // namespace herald::control

@@ -1,0 +1,241 @@
+#pragma once
+// The WebSocket transport: websocketpp's server on a shard's loop, translated into the
+// TransportHandler's events. Knows nothing of channels, users or the protocol. A template on
+// the websocketpp config, instantiated once per config in its own file
+// (websocket_listener_ws.cc, websocket_listener_wss.cc) so the two heavy instantiations
+// compile in parallel.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "dataplane/transport/client_listener.h"
+#include "dataplane/transport/ws_client_connection_impl.h"
+#include "dataplane/transport/ws_config.h"
+
+namespace herald::node::websocket_listener_detail {
+
+inline void setCork(int fd, bool on) {
+  const int value = on ? 1 : 0;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &value, sizeof(value));
+}
+
+// The upgrade's headers are not read once the connection is open (get_resource() reads the
+// parsed URI), but websocketpp keeps them for the connection's life: free them.
+template <typename Message>
+void dropHeaders(const Message& message) {
+  auto& headers = const_cast<Message&>(message);
+  std::vector<std::string> names;
+  for (const auto& header : headers.get_headers()) {
+    names.push_back(header.first);
+  }
+  for (const auto& name : names) {
+    headers.remove_header(name);
+  }
+}
+
+template <typename Config>
+class WebSocketListener final : public ClientListener {
+  using WsServer = websocketpp::server<Config>;
+  using Connection = typename WsServer::connection_type;
+  using ConnectionPtr = typename WsServer::connection_ptr;
+
+ public:
+  WebSocketListener(asio::io_context& io, TransportHandler& handler,
+                    const WebSocketOptions& options)
+      : handler_(handler),
+        inbound_limit_(options.inbound_limit),
+        socket_window_(options.socket_window) {
+    if constexpr (std::is_same_v<Config, WssConfig>) {
+      // One TLS context per shard, loaded at start-up (throws on unreadable files).
+      tls_ = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+      tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                        asio::ssl::context::no_tlsv1_1);
+      tls_->use_certificate_chain_file(options.tls_cert_file);
+      tls_->use_private_key_file(options.tls_key_file, asio::ssl::context::pem);
+      server_.set_tls_init_handler([tls = tls_](websocketpp::connection_hdl) { return tls; });
+    }
+    server_.init_asio(&io);
+    server_.set_reuse_addr(true);
+    server_.set_listen_backlog(4096);
+    server_.set_open_handshake_timeout(options.handshake_timeout_ms);
+    server_.set_pong_timeout(options.pong_timeout_ms);
+    server_.set_max_message_size(inbound_limit_);
+    server_.set_tcp_pre_bind_handler([](const auto& acceptor) {
+      // Every shard binds the same port; the kernel spreads new connections over them.
+      int one = 1;
+      if (::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) !=
+          0) {
+        return websocketpp::lib::error_code(errno, std::generic_category());
+      }
+      return websocketpp::lib::error_code();
+    });
+    using websocketpp::connection_hdl;
+    server_.set_validate_handler([this](connection_hdl h) { return onValidate(h); });
+    server_.set_open_handler([this](connection_hdl h) { onOpen(h); });
+    server_.set_close_handler([this](connection_hdl h) { onClosed(h); });
+    server_.set_fail_handler([this](connection_hdl h) { onClosed(h); });
+    server_.set_http_handler([this](connection_hdl h) { onHttp(h); });
+    server_.set_message_handler([this](connection_hdl h, typename WsServer::message_ptr m) {
+      handler_.received(connection(h)->session, m->get_payload(),
+                        m->get_opcode() == websocketpp::frame::opcode::text);
+    });
+    server_.set_ping_handler([this](connection_hdl h, std::string) {
+      // websocketpp answers every ping with a pong; a peer that pings without reading would
+      // pile pongs up without bound. Answer only while the socket drains.
+      if (connection(h)->get_buffered_amount() >= socket_window_) {
+        handler_.count(TransportEvent::kPongWithheld);
+        return false;
+      }
+      return true;
+    });
+    server_.set_pong_timeout_handler([this](connection_hdl h, std::string) {
+      // The peer is gone or stuck: the shard closes it so its state is freed (4015).
+      auto con = connection(h);
+      if (con->get_state() == websocketpp::session::state::open) {
+        handler_.pingTimedOut(con->session);
+      }
+    });
+  }
+
+  uint16_t listen(const std::string& host, uint16_t port) override {
+    websocketpp::lib::error_code ec;
+    asio::error_code aec;
+    const auto address = asio::ip::make_address(host, aec);
+    if (aec) {
+      throw std::runtime_error("listen: '" + host + "' is not an IP address");
+    }
+    server_.listen(asio::ip::tcp::endpoint(address, port), ec);
+    if (ec) {
+      throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " +
+                               ec.message());
+    }
+    const auto local = server_.get_local_endpoint(aec);
+    server_.start_accept(ec);
+    if (ec) {
+      throw std::runtime_error("cannot accept on " + host + ": " + ec.message());
+    }
+    return local.port();
+  }
+
+  void stopAccepting() override {
+    websocketpp::lib::error_code ec;
+    server_.stop_listening(ec);
+  }
+
+  void setInboundLimit(size_t bytes) override {
+    inbound_limit_ = bytes;
+    server_.set_max_message_size(bytes);
+  }
+
+  void setSocketWindow(size_t bytes) override { socket_window_ = bytes; }
+
+ private:
+  ConnectionPtr connection(websocketpp::connection_hdl h) { return server_.get_con_from_hdl(h); }
+
+  static std::string peerAddress(Connection& con) {
+    asio::error_code ec;
+    const auto remote = con.get_raw_socket().remote_endpoint(ec);
+    return ec ? std::string("?") : remote.address().to_string();
+  }
+
+  bool onValidate(websocketpp::connection_hdl hdl) {
+    auto con = connection(hdl);
+    // websocketpp made this connection before the accept, with the limit of that moment: a
+    // change since then must reach it too.
+    con->set_max_message_size(inbound_limit_);
+    const std::string_view path = requestPath(con->get_resource());
+    const std::string& origin = con->get_request_header("Origin");
+    const std::string ip = peerAddress(*con);
+    if (auto refusal = handler_.admit(UpgradeRequest{path, origin, ip})) {
+      con->set_status(static_cast<websocketpp::http::status_code::value>(refusal->http_status));
+      con->replace_header("Content-Type", "application/json");
+      con->set_body(nlohmann::json{{"error", refusal->code}, {"message", refusal->message}}.dump());
+      return false;
+    }
+    con->session.setPeerAddress(ip);  // read once: open() reuses it
+    // Hold the 101 response in the kernel until the shard has queued `connected` behind it:
+    // one segment and one client wake-up instead of two (onOpen uncorks).
+    setCork(con->get_raw_socket().native_handle(), true);
+    return true;
+  }
+
+  void onOpen(websocketpp::connection_hdl hdl) {
+    auto ptr = connection(hdl);
+    Connection* con = ptr.get();
+    // websocketpp writes what the shard sends now (`connected`) from a handler it posts;
+    // uncorking from a handler posted after it lets the 101 and that frame leave together.
+    struct Uncork {
+      WsServer& server;
+      ConnectionPtr con;
+      ~Uncork() {
+        asio::post(server.get_io_service(), [con = std::move(con)] {
+          setCork(con->get_raw_socket().native_handle(), false);
+        });
+      }
+    } uncork{server_, ptr};
+    dropHeaders(con->get_request());
+    dropHeaders(con->get_response());
+    con->reported_open = true;
+    handler_.opened(con->session, *con, con->session.peerAddress());
+  }
+
+  // Closes websocketpp sends by itself for bad frames (docs/protocol.md close codes).
+  void countProtocolClose(websocketpp::close::status::value code) {
+    switch (code) {
+      case websocketpp::close::status::message_too_big:  // 1009
+        handler_.count(TransportEvent::kFrameTooLarge);
+        break;
+      case websocketpp::close::status::invalid_payload:  // 1007, e.g. invalid UTF-8
+        handler_.count(TransportEvent::kInvalidUtf8);
+        break;
+      case websocketpp::close::status::protocol_error:  // 1002
+        handler_.count(TransportEvent::kProtocolViolation);
+        break;
+      default:
+        break;
+    }
+  }
+
+  void onClosed(websocketpp::connection_hdl hdl) {
+    auto ptr = connection(hdl);
+    Connection* con = ptr.get();
+    if (!con->reported_open) {
+      // A failed handshake: never opened. One that never finished in time is counted.
+      if (con->get_ec() ==
+          websocketpp::error::make_error_code(websocketpp::error::open_handshake_timeout)) {
+        handler_.count(TransportEvent::kHandshakeTimeout);
+      }
+      return;
+    }
+    countProtocolClose(con->get_local_close_code());
+    con->reported_open = false;
+    handler_.closed(con->session);
+  }
+
+  void onHttp(websocketpp::connection_hdl hdl) {
+    auto con = connection(hdl);
+    const std::string& resource = con->get_resource();
+    const HttpResponse response =
+        handler_.http(con->get_request().get_method(), resource.substr(0, resource.find('?')));
+    con->set_status(static_cast<websocketpp::http::status_code::value>(response.status));
+    con->replace_header("Content-Type", response.content_type);
+    con->replace_header("Cache-Control", "no-store");
+    con->set_body(response.body);
+  }
+
+  TransportHandler& handler_;
+  size_t inbound_limit_;
+  size_t socket_window_;
+  std::shared_ptr<asio::ssl::context> tls_;  // wss:// only
+  WsServer server_;
+};
+
+}  // namespace herald::node::websocket_listener_detail
