@@ -11,10 +11,10 @@
 #include "common/publication_body.h"
 #include "controlplane/api_key_store.h"
 #include "controlplane/config_store.h"
+#include "controlplane/delivery_router.h"
 #include "controlplane/node_registry.h"
 #include "controlplane/presence_broker.h"
 #include "controlplane/redis/replica_directory.h"
-#include "controlplane/router.h"
 #include "controlplane/stream_engine.h"
 #include "herald/v1/control.grpc.pb.h"
 
@@ -23,11 +23,13 @@ namespace herald::control {
 // Maps an internal Status to the gRPC status with the precise code (docs/api.md).
 grpc::Status toGrpc(const Status& status);
 
-// The Control API handlers. Input is validated here; the engines below trust it.
+// The Control API handlers. Input is validated here; the engines below trust it. Handlers run
+// on gRPC's server threads, many at once: the only state of its own is the in-flight count
+// (atomic) and the identity (under identity_mu_); everything else is in thread-safe stores.
 class ControlService final : public herald::v1::Control::Service {
  public:
   ControlService(ConfigStore& store, ApiKeyStore& keys, StreamEngine& channels, NodeRegistry& nodes,
-                 Router& router, PresenceBroker& presence)
+                 DeliveryRouter& router, PresenceBroker& presence)
       : store_(store),
         keys_(keys),
         channels_(channels),
@@ -147,7 +149,7 @@ class ControlService final : public herald::v1::Control::Service {
   ApiKeyStore& keys_;
   StreamEngine& channels_;
   NodeRegistry& nodes_;
-  Router& router_;
+  DeliveryRouter& router_;
   PresenceBroker& presence_;
   const int64_t started_unix_ms_ = unixMillis();
   mutable std::mutex identity_mu_;

@@ -147,7 +147,7 @@ grpc::Status ControlService::ListChannels(Ctx* ctx, const herald::v1::ListChanne
     if (query.count_channels_size() > 0) {
       auto gathered = presence_.ask(
           std::move(query),
-          [&](const Router::Visit& visit) {
+          [&](const DeliveryRouter::Visit& visit) {
             return router_.forAll([&](NodeSink& node) { visit(node); });
           },
           kPresenceTimeout);
@@ -216,7 +216,9 @@ grpc::Status ControlService::Presence(Ctx* ctx, const herald::v1::PresenceReques
     query.set_max_entries(kPresenceEntriesPerNode);
     auto gathered = presence_.ask(
         std::move(query),
-        [&](const Router::Visit& visit) { return router_.forChannel(req->channel(), visit); },
+        [&](const DeliveryRouter::Visit& visit) {
+          return router_.forChannel(req->channel(), visit);
+        },
         kPresenceTimeout);
     std::set<std::string> users;
     uint64_t connections = 0;

@@ -18,7 +18,7 @@ const MemoryStreamEngine::Stripe& MemoryStreamEngine::stripeFor(const std::strin
 
 PublishOutcome MemoryStreamEngine::append(
     Stream& stream, herald::v1::Deliver deliver, const HistoryPolicy& policy, int64_t now_ms,
-    const std::function<uint32_t(const Router::Visit&)>& route) {
+    const std::function<uint32_t(const DeliveryRouter::Visit&)>& route) {
   if (stream.epoch.empty()) {
     stream.epoch = newRandomEpoch();
   }
@@ -70,9 +70,9 @@ PublishOutcome MemoryStreamEngine::publish(const PublishItem& item) {
   pub->set_ts_unix_ms(item.ts_unix_ms);
   pub->set_publisher_user(item.publisher.user);
   pub->set_publisher_client(item.publisher.client);
-  PublishOutcome outcome =
-      append(ch, std::move(deliver), item.history, steadyMillis(),
-             [&](const Router::Visit& visit) { return router_.forChannel(channel, visit); });
+  PublishOutcome outcome = append(
+      ch, std::move(deliver), item.history, steadyMillis(),
+      [&](const DeliveryRouter::Visit& visit) { return router_.forChannel(channel, visit); });
   if (!idempotency_key.empty()) {
     ch.keys.emplace(idempotency_key, outcome.offset);
     ch.key_order.push_back(idempotency_key);
@@ -97,7 +97,7 @@ PublishOutcome MemoryStreamEngine::sendToUser(const UserPublishItem& item) {
   pub->set_data(item.data);
   pub->set_ts_unix_ms(item.ts_unix_ms);
   return append(stripe.streams[key], std::move(deliver), item.history, steadyMillis(),
-                [&](const Router::Visit& visit) { return router_.forUser(user, visit); });
+                [&](const DeliveryRouter::Visit& visit) { return router_.forUser(user, visit); });
 }
 
 HistoryResult MemoryStreamEngine::read(const std::string& key, const HistoryQuery& query,

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "controlplane/channel_history.h"
-#include "controlplane/router.h"
+#include "controlplane/delivery_router.h"
 #include "controlplane/stream_engine.h"
 #include "herald/v1/control.pb.h"
 
@@ -23,6 +23,8 @@ namespace herald::control {
  * the router, all under the stream's stripe lock, so every node receives a stream in offset order
  * and a history read sees either all of a publication or none of it. Epochs are random per stream
  * per process: a restart (which loses in-memory state) changes them, as clients need to know.
+ * Thread-safe: gRPC handler threads, NodeLink sessions and the sweeper call it at once; each
+ * stream is touched only under its stripe's mutex.
  */
 class MemoryStreamEngine : public StreamEngine {
  public:
@@ -30,7 +32,7 @@ class MemoryStreamEngine : public StreamEngine {
   static constexpr size_t kIdempotencyWindow = 1000;
 
   // Publications go to `router`'s nodes, which must outlive the engine.
-  explicit MemoryStreamEngine(const Router& router) : router_(router) {}
+  explicit MemoryStreamEngine(const DeliveryRouter& router) : router_(router) {}
 
   PublishOutcome publish(const PublishItem& item) override;
   PublishOutcome sendToUser(const UserPublishItem& item) override;
@@ -69,10 +71,11 @@ class MemoryStreamEngine : public StreamEngine {
   const Stripe& stripeFor(const std::string& key) const;
   // Under the stripe lock: next offset, history, routing.
   PublishOutcome append(Stream& stream, herald::v1::Deliver deliver, const HistoryPolicy& policy,
-                        int64_t now_ms, const std::function<uint32_t(const Router::Visit&)>& route);
+                        int64_t now_ms,
+                        const std::function<uint32_t(const DeliveryRouter::Visit&)>& route);
   HistoryResult read(const std::string& key, const HistoryQuery& query, int64_t now_ms) const;
 
-  const Router& router_;
+  const DeliveryRouter& router_;
   std::array<Stripe, kStripes> stripes_;
   std::atomic<uint64_t> publications_{0};
 };

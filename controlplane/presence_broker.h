@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "controlplane/router.h"
+#include "controlplane/delivery_router.h"
 #include "herald/v1/node_link.pb.h"
 
 namespace herald::control {
@@ -25,7 +25,7 @@ class PresenceBroker {
     std::vector<herald::v1::PresenceReply> replies;
     uint32_t asked = 0;  // nodes the query went to; asked - replies.size() did not answer
   };
-  using Route = std::function<uint32_t(const Router::Visit&)>;
+  using Route = std::function<uint32_t(const DeliveryRouter::Visit&)>;
 
   // Sends `query` (request_id is set here) to the nodes `route` visits.
   Gathered ask(herald::v1::PresenceQuery query, const Route& route,

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "controlplane/delivery_router.h"
 #include "controlplane/node_sink.h"
 #include "herald/v1/node_link.pb.h"
 
@@ -18,24 +19,20 @@ namespace herald::control {
  * connections of a user. Fed by each node's Hello (full interest) and InterestDelta messages;
  * a node removed here receives nothing more. Readers (publish path) take a shared lock only.
  */
-class Router {
+class Router final : public DeliveryRouter {
  public:
-  using Visit = std::function<void(NodeSink&)>;
-
   // Registers (or re-registers, replacing its interest) a node with its full interest.
   void setNode(const NodeSinkPtr& node, const std::vector<std::string>& channels,
                const std::vector<std::string>& users);
   void removeNode(const NodeSink* node);
   void applyDelta(const NodeSink* node, const herald::v1::InterestDelta& delta);
 
-  // Each returns the number of nodes visited.
-  uint32_t forChannel(const std::string& channel, const Visit& visit) const;
-  uint32_t forUser(const std::string& user, const Visit& visit) const;
-  uint32_t forAll(const Visit& visit) const;
-
-  uint32_t nodesForChannel(const std::string& channel) const;
-  // Channels with interest, sorted, with the number of nodes holding subscribers.
-  std::map<std::string, uint32_t> channelsWithInterest() const;
+  // DeliveryRouter
+  uint32_t forChannel(const std::string& channel, const Visit& visit) const override;
+  uint32_t forUser(const std::string& user, const Visit& visit) const override;
+  uint32_t forAll(const Visit& visit) const override;
+  uint32_t nodesForChannel(const std::string& channel) const override;
+  std::map<std::string, uint32_t> channelsWithInterest() const override;
 
  private:
   using NodeList = std::vector<NodeSinkPtr>;

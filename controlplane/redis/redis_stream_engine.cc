@@ -53,7 +53,7 @@ uint64_t fnv1a64(const std::string& text) {
   return h;
 }
 
-RedisStreamEngine::RedisStreamEngine(Options options, const Router& router,
+RedisStreamEngine::RedisStreamEngine(Options options, const DeliveryRouter& router,
                                      std::function<void(const std::string&)> on_resubscribed)
     : options_(std::move(options)),
       router_(router),

@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "controlplane/delivery_router.h"
 #include "controlplane/redis/redis_client.h"
-#include "controlplane/router.h"
 #include "controlplane/stream_engine.h"
 
 namespace herald::control {
@@ -31,6 +31,10 @@ namespace herald::control {
  * every replica). A missing
  * epoch (a flushed or restarted Redis without persistence) starts a new one, so clients are
  * told their position cannot be recovered instead of getting a silent gap.
+ *
+ * Threads: publish and read calls come from any gRPC thread and use a pooled connection of
+ * the stream's instance; one subscriber thread per instance (redis_stream_subscriber.cc)
+ * routes what it receives; awaitRouted() waits on markers those threads report.
  */
 class RedisStreamEngine : public StreamEngine {
  public:
@@ -42,7 +46,7 @@ class RedisStreamEngine : public StreamEngine {
   };
   // `router` receives every publication from the subscriptions. `on_resubscribed` is called
   // after a subscription came back from a break (publications may have been missed meanwhile).
-  RedisStreamEngine(Options options, const Router& router,
+  RedisStreamEngine(Options options, const DeliveryRouter& router,
                     std::function<void(const std::string& instance)> on_resubscribed);
   ~RedisStreamEngine() override;
 
@@ -90,7 +94,7 @@ class RedisStreamEngine : public StreamEngine {
   std::string pubsubPrefix(size_t instance) const;
 
   const Options options_;
-  const Router& router_;
+  const DeliveryRouter& router_;
   const std::function<void(const std::string&)> on_resubscribed_;
   std::vector<std::unique_ptr<Instance>> instances_;
   std::vector<std::pair<uint64_t, size_t>> ring_;  // (point, instance), sorted

@@ -9,6 +9,7 @@
 #include "cli/bench/latency_histogram.h"
 #include "cli/bench/ws_frames.h"
 #include "controlplane/memory_stream_engine.h"
+#include "controlplane/router.h"
 #include "dataplane/fanout/delivery.h"
 #include "dataplane/fanout/subscription_index.h"
 #include "dataplane/session/client_protocol.h"

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "controlplane/memory_stream_engine.h"
+#include "controlplane/router.h"
 #include "mocks/controlplane/mocks.h"
 
 namespace herald::control {

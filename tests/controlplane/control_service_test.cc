@@ -2,8 +2,8 @@
 // and router, to pin what each API call checks before anything is published.
 #include "controlplane/control_service.h"
 
-#include <grpcpp/test/server_context_test_spouse.h>
 #include <gmock/gmock.h>
+#include <grpcpp/test/server_context_test_spouse.h>
 #include <gtest/gtest.h>
 
 #include "mocks/controlplane/mocks.h"
@@ -37,14 +37,19 @@ class ControlServiceTest : public ::testing::Test {
     ON_CALL(keys_, roleOf(kReaderKey)).WillByDefault(Return(herald::v1::API_KEY_ROLE_READER));
   }
 
-  // A server context as gRPC builds it for a call carrying `key` (none when empty).
-  std::unique_ptr<grpc::ServerContext> call(const std::string& key) {
-    auto ctx = std::make_unique<grpc::ServerContext>();
+  // A server context as gRPC builds it for a call carrying `key` (none when empty). The
+  // spouse owns the metadata the context points into, so both live as long as the call.
+  struct Call {
+    grpc::ServerContext ctx;
+    grpc::testing::ServerContextTestSpouse spouse{&ctx};
+    grpc::ServerContext* get() { return &ctx; }
+  };
+  std::unique_ptr<Call> call(const std::string& key) {
+    auto c = std::make_unique<Call>();
     if (!key.empty()) {
-      grpc::testing::ServerContextTestSpouse(ctx.get())
-          .AddClientMetadata("authorization", "Bearer " + key);
+      c->spouse.AddClientMetadata("authorization", "Bearer " + key);
     }
-    return ctx;
+    return c;
   }
 
   static PublishOutcome published(uint64_t offset, uint32_t nodes = 1) {
@@ -70,9 +75,9 @@ TEST_F(ControlServiceTest, ACallWithoutAKnownKeyIsUnauthenticatedAndPublishesNot
   req.set_channel("news:a");
   req.set_data("{}");
   herald::v1::PublishResponse resp;
-  EXPECT_EQ(service_.Publish(call("").get(), &req, &resp).error_code(),
+  EXPECT_EQ(service_.Publish(call("")->get(), &req, &resp).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(service_.Publish(call("nobody").get(), &req, &resp).error_code(),
+  EXPECT_EQ(service_.Publish(call("nobody")->get(), &req, &resp).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(service_.inFlight(), 0);
 }
@@ -82,13 +87,13 @@ TEST_F(ControlServiceTest, AReaderKeyMayNotPublishButMayRead) {
   req.set_channel("news:a");
   req.set_data("{}");
   herald::v1::PublishResponse resp;
-  const grpc::Status denied = service_.Publish(call(kReaderKey).get(), &req, &resp);
+  const grpc::Status denied = service_.Publish(call(kReaderKey)->get(), &req, &resp);
   EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(denied.error_message(), HasSubstr("Publish"));
 
   herald::v1::GetLimitsRequest limits_req;
   herald::v1::GetLimitsResponse limits_resp;
-  EXPECT_TRUE(service_.GetLimits(call(kReaderKey).get(), &limits_req, &limits_resp).ok());
+  EXPECT_TRUE(service_.GetLimits(call(kReaderKey)->get(), &limits_req, &limits_resp).ok());
 }
 
 TEST_F(ControlServiceTest, PublishHandsTheEngineOneValidatedItemWithItsNamespacePolicy) {
@@ -109,7 +114,7 @@ TEST_F(ControlServiceTest, PublishHandsTheEngineOneValidatedItemWithItsNamespace
   req.set_event("tick");
   req.set_idempotency_key("k1");
   herald::v1::PublishResponse resp;
-  ASSERT_TRUE(service_.Publish(call(kPublisherKey).get(), &req, &resp).ok());
+  ASSERT_TRUE(service_.Publish(call(kPublisherKey)->get(), &req, &resp).ok());
   EXPECT_EQ(resp.offset(), 9u);
   EXPECT_EQ(resp.epoch(), "e1");
   EXPECT_EQ(resp.nodes(), 3u);
@@ -122,7 +127,7 @@ TEST_F(ControlServiceTest, InvalidPublicationsAreRefusedBeforeTheEngine) {
     herald::v1::PublishRequest req;
     req.set_channel(channel);
     req.set_data(data);
-    EXPECT_EQ(service_.Publish(call(kPublisherKey).get(), &req, &resp).error_code(),
+    EXPECT_EQ(service_.Publish(call(kPublisherKey)->get(), &req, &resp).error_code(),
               grpc::StatusCode::INVALID_ARGUMENT)
         << channel << " " << data;
   }
@@ -136,7 +141,7 @@ TEST_F(ControlServiceTest, AnEngineFailureKeepsItsCode) {
   req.set_channel("news:a");
   req.set_data("{}");
   herald::v1::PublishResponse resp;
-  const grpc::Status s = service_.Publish(call(kPublisherKey).get(), &req, &resp);
+  const grpc::Status s = service_.Publish(call(kPublisherKey)->get(), &req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(s.error_message(), HasSubstr("connection refused"));
 }
@@ -149,7 +154,7 @@ TEST_F(ControlServiceTest, ABatchWithOneBadEntryPublishesNothing) {
     p->set_data(i == 2 ? "{" : "{}");
   }
   herald::v1::PublishBatchResponse resp;
-  const grpc::Status s = service_.PublishBatch(call(kPublisherKey).get(), &req, &resp);
+  const grpc::Status s = service_.PublishBatch(call(kPublisherKey)->get(), &req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("publications[2]"));
   EXPECT_EQ(resp.results_size(), 0);
@@ -169,7 +174,7 @@ TEST_F(ControlServiceTest, ABatchThatFailsMidwaySaysHowManyWereOut) {
     p->set_data("{}");
   }
   herald::v1::PublishBatchResponse resp;
-  const grpc::Status s = service_.PublishBatch(call(kPublisherKey).get(), &req, &resp);
+  const grpc::Status s = service_.PublishBatch(call(kPublisherKey)->get(), &req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(s.error_message(), HasSubstr("publications[1] (after 1 published)"));
 }
@@ -178,7 +183,7 @@ TEST_F(ControlServiceTest, SendToUserUsesThePersonalStreamPolicy) {
   herald::v1::SendToUserRequest bad;
   bad.set_data("{}");
   herald::v1::SendToUserResponse resp;
-  EXPECT_EQ(service_.SendToUser(call(kPublisherKey).get(), &bad, &resp).error_code(),
+  EXPECT_EQ(service_.SendToUser(call(kPublisherKey)->get(), &bad, &resp).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
 
   EXPECT_CALL(engine_, sendToUser(Field(&UserPublishItem::user, "alice")))
@@ -189,7 +194,7 @@ TEST_F(ControlServiceTest, SendToUserUsesThePersonalStreamPolicy) {
   herald::v1::SendToUserRequest req;
   req.set_user("alice");
   req.set_data(R"({"n":1})");
-  ASSERT_TRUE(service_.SendToUser(call(kPublisherKey).get(), &req, &resp).ok());
+  ASSERT_TRUE(service_.SendToUser(call(kPublisherKey)->get(), &req, &resp).ok());
   EXPECT_EQ(resp.offset(), 4u);
   EXPECT_EQ(resp.nodes(), 2u);
 }
@@ -199,7 +204,7 @@ TEST_F(ControlServiceTest, DisconnectChecksTheCodeAndAsksOnlyTheUsersNodes) {
   bad.set_user("alice");
   bad.set_code(1000);  // not an application code
   herald::v1::DisconnectResponse resp;
-  EXPECT_EQ(service_.Disconnect(call(kPublisherKey).get(), &bad, &resp).error_code(),
+  EXPECT_EQ(service_.Disconnect(call(kPublisherKey)->get(), &bad, &resp).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
 
   auto node = std::make_shared<NiceMock<MockNodeSink>>("n1");
@@ -215,7 +220,7 @@ TEST_F(ControlServiceTest, DisconnectChecksTheCodeAndAsksOnlyTheUsersNodes) {
       }));
   herald::v1::DisconnectRequest req;
   req.set_user("alice");
-  ASSERT_TRUE(service_.Disconnect(call(kPublisherKey).get(), &req, &resp).ok());
+  ASSERT_TRUE(service_.Disconnect(call(kPublisherKey)->get(), &req, &resp).ok());
   EXPECT_EQ(resp.nodes(), 1u);
   ASSERT_NE(sent, nullptr);
   EXPECT_EQ(sent->disconnect().code(), 4100u);  // the documented default

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "common/clock.h"
+#include "controlplane/router.h"
 #include "mocks/controlplane/mocks.h"
 
 namespace herald::control {

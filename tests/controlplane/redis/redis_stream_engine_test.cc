@@ -4,6 +4,8 @@
 
 #include <map>
 
+#include "controlplane/router.h"
+
 namespace herald::control {
 namespace {
 
