@@ -48,7 +48,9 @@ void ClientSession::open(ClientTransport& transport, ShardState& shard, std::str
     return;
   }
   ConnectQuery query = parseConnectQuery(transport.requestTarget());
-  pending_user_since_ = std::move(query.user_since);
+  if (query.user_since) {
+    pending_user_since_ = std::make_unique<StreamPosition>(std::move(*query.user_since));
+  }
   user_since_invalid_ = query.user_since_invalid;
   const std::optional<std::string>& token = query.token;
   if (token && !token->empty()) {
@@ -258,11 +260,12 @@ void ClientSession::handle(const ParsedFrame& parsed) {
       break;
     case CommandType::kAuthenticate: {
       // The frame's position replaces the URL's for this attempt only.
-      auto previous = pending_user_since_;
+      std::unique_ptr<StreamPosition> previous;
       if (cmd.user_since && user_.empty()) {
-        pending_user_since_ = cmd.user_since;
+        previous = std::move(pending_user_since_);
+        pending_user_since_ = std::make_unique<StreamPosition>(*cmd.user_since);
       }
-      if (!authenticate(parsed.id, cmd.token) && user_.empty()) {
+      if (!authenticate(parsed.id, cmd.token) && user_.empty() && cmd.user_since) {
         pending_user_since_ = std::move(previous);
       }
       break;

@@ -127,24 +127,26 @@ class ClientSession {
   void requestNextPage(Recovery* recovery);
   bool applyRecoveryStep(Recovery* recovery, Recovery::Step& step);
 
+  // Laid out to pack: this object is inside every connection (see docs/benchmarks.md).
   ClientTransport* transport_ = nullptr;
   ShardState* shard_ = nullptr;
   uint64_t client_seq_ = 0;
-  bool open_ = false;
-  bool greeted_ = false;                       // `connected` sent; false while waiting for a token
   int64_t opened_ms_ = 0;                      // steady clock, for the authentication deadline
   int64_t expires_at_ = 0;                     // token `exp` (Unix seconds); 0 = none
   std::string user_;                           // empty: anonymous
   std::shared_ptr<const TokenClaims> claims_;  // null: anonymous
   std::vector<std::string> channels_;          // subscribed, small (limit 50 by default)
-  std::string ip_;                    // remote address (fits the small-string buffer for IPv4)
-  TokenBucket bucket_;                // inbound message rate
-  uint16_t rate_violations_ = 0;      // rate-limited frames in a row
-  uint16_t publishes_in_flight_ = 0;  // client publications waiting for the control plane
+  std::string ip_;      // remote address (fits the small-string buffer for IPv4)
+  TokenBucket bucket_;  // inbound message rate
   // Streams being recovered (usually none: an empty vector allocates nothing).
   std::vector<std::unique_ptr<Recovery>> recovering_;
-  std::optional<StreamPosition> pending_user_since_;  // until the user stream can recover
-  bool user_since_invalid_ = false;                   // reported after `connected`
+  // Until the user stream can recover; rare, so kept out of line.
+  std::unique_ptr<StreamPosition> pending_user_since_;
+  uint16_t rate_violations_ = 0;      // rate-limited frames in a row
+  uint16_t publishes_in_flight_ = 0;  // client publications waiting for the control plane
+  bool open_ = false;
+  bool greeted_ = false;             // `connected` sent; false while waiting for a token
+  bool user_since_invalid_ = false;  // reported after `connected`
 };
 
 }  // namespace herald::node
