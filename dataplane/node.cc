@@ -172,7 +172,7 @@ void Node::onHelloSent(const herald::v1::Hello& hello) {
 
 // A publication's first step on the node: the resync passes it on (or holds it while its
 // stream's gap is fetched), then dispatch() hands the one shared Delivery to every shard.
-void Node::onDeliver(const herald::v1::Deliver& deliver) { resync_->deliver(deliver); }
+void Node::onDeliver(const herald::v1::Deliver& deliver) { resync_->onPublication(deliver); }
 
 void Node::onUserLimit(const herald::v1::UserLimit& limit) {
   blocked_users_.set(limit.user(), limit.blocked());
@@ -224,7 +224,7 @@ bool Node::publish(const herald::v1::ClientPublish& request) {
 
 void Node::dispatch(const DeliveryPtr& delivery) {  // LinkResync::Output
   for (auto& shard : shards_) {
-    shard->deliver(delivery);
+    shard->enqueue(delivery);
   }
 }
 

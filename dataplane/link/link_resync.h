@@ -45,7 +45,7 @@ class LinkResync {
 
   // A live delivery from the control plane: dispatches it, or holds it while its stream is
   // being resynced.
-  void deliver(const herald::v1::Deliver& deliver) {
+  void onPublication(const herald::v1::Deliver& deliver) {
     const std::string key = keyOf(deliver);
     DeliveryPtr delivery = makeDelivery(deliver);
     if (!key.empty()) {

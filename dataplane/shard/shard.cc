@@ -350,7 +350,7 @@ uint16_t Shard::listen(const std::string& host, uint16_t port) { return impl_->l
 
 void Shard::start() { impl_->start(); }
 
-void Shard::deliver(DeliveryPtr delivery) {
+void Shard::enqueue(DeliveryPtr delivery) {
   bool first = false;
   {
     std::unique_lock<std::mutex> lock(pending_mu_);

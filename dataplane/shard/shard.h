@@ -46,7 +46,7 @@ class Shard {
   void start();
 
   // Thread-safe: queue work onto the shard's loop.
-  void deliver(DeliveryPtr delivery);
+  void enqueue(DeliveryPtr delivery);
   void applySettings(NodeSettingsPtr settings);
   void disconnect(std::shared_ptr<const herald::v1::DisconnectCommand> command);
   // A page of history for a recovery this shard asked for (request ids carry the shard).
@@ -69,9 +69,9 @@ class Shard {
   // The loop behind a shard; defined in shard.cc.
   class Impl;
 
-  // Most deliveries waiting for the shard's loop before deliver() blocks its caller.
+  // Most deliveries waiting for the shard's loop before enqueue() blocks its caller.
   static constexpr size_t kMaxPendingDeliveries = 65536;
-  // How often deliver() had to wait for the shard (/stats delivery_backpressure_waits).
+  // How often enqueue() had to wait for the shard (/stats delivery_backpressure_waits).
   uint64_t backpressureWaits() const { return backpressure_waits_.load(); }
 
  private:

@@ -31,15 +31,15 @@ class LinkResyncTest : public ::testing::Test, public LinkResync::Output {
 TEST_F(LinkResyncTest, AfterANewSessionTheGapComesFromHistoryBeforeLiveOnes) {
   resync_.sessionStarted({"c"}, {});
   EXPECT_TRUE(requests_.empty()) << "no position yet: nothing to resync";
-  resync_.deliver(channelDeliver(1));
-  resync_.deliver(channelDeliver(2));
+  resync_.onPublication(channelDeliver(1));
+  resync_.onPublication(channelDeliver(2));
   resync_.sessionStarted({"c"}, {});
   ASSERT_EQ(requests_.size(), 1u);
   EXPECT_TRUE(LinkResync::ownsRequest(requests_[0].request_id()));
   EXPECT_EQ(requests_[0].channel(), "c");
   EXPECT_EQ(requests_[0].since_offset(), 2u);
   EXPECT_EQ(requests_[0].epoch(), "e1");
-  resync_.deliver(channelDeliver(6));  // live, while the history is read: held
+  resync_.onPublication(channelDeliver(6));  // live, while the history is read: held
   EXPECT_EQ(dispatched_, (std::vector<uint64_t>{1, 2}));
   herald::v1::RecoverResponse page;
   page.set_request_id(requests_[0].request_id());
@@ -56,21 +56,21 @@ TEST_F(LinkResyncTest, AfterANewSessionTheGapComesFromHistoryBeforeLiveOnes) {
   resync_.page(page);
   EXPECT_EQ(dispatched_, (std::vector<uint64_t>{1, 2, 3, 4, 5, 6})) << "6 once, not twice";
   EXPECT_EQ(resync_.resyncing(), 0u);
-  resync_.deliver(channelDeliver(7));
+  resync_.onPublication(channelDeliver(7));
   EXPECT_EQ(dispatched_.back(), 7u);
 }
 
 TEST_F(LinkResyncTest, StreamsWithoutInterestAreForgottenAndUnsendableRequestsRelease) {
-  resync_.deliver(channelDeliver(1));
+  resync_.onPublication(channelDeliver(1));
   resync_.sessionStarted({}, {});
   EXPECT_TRUE(requests_.empty());
   resync_.sessionStarted({"c"}, {});
   EXPECT_TRUE(requests_.empty()) << "the position was dropped with the interest";
-  resync_.deliver(channelDeliver(2));
+  resync_.onPublication(channelDeliver(2));
   accept_ = false;
   resync_.sessionStarted({"c"}, {});
   EXPECT_EQ(resync_.resyncing(), 0u) << "a request that cannot be queued ends the resync";
-  resync_.deliver(channelDeliver(3));
+  resync_.onPublication(channelDeliver(3));
   EXPECT_EQ(dispatched_.back(), 3u);
 }
 
@@ -81,13 +81,13 @@ namespace herald::node {
 namespace {
 
 TEST_F(LinkResyncTest, ANewEpochIsFetchedFromItsStartSoNothingPublishedAfterARestartIsLost) {
-  resync_.deliver(channelDeliver(9, "old"));
+  resync_.onPublication(channelDeliver(9, "old"));
   resync_.sessionStarted({"c"}, {});
   ASSERT_EQ(requests_.size(), 1u);
   // herald-control restarted: new epoch, offsets from 1. It took 1..3 before this node linked;
   // 4 and 5 were routed here after Hello and are held.
-  resync_.deliver(channelDeliver(4, "new"));
-  resync_.deliver(channelDeliver(5, "new"));
+  resync_.onPublication(channelDeliver(4, "new"));
+  resync_.onPublication(channelDeliver(5, "new"));
   herald::v1::RecoverResponse changed;
   changed.set_request_id(requests_[0].request_id());
   changed.set_offset(5);
@@ -121,9 +121,9 @@ TEST_F(LinkResyncTest, ANewEpochIsFetchedFromItsStartSoNothingPublishedAfterARes
 }
 
 TEST_F(LinkResyncTest, AnEpochThatMovesAgainIsNotChasedForever) {
-  resync_.deliver(channelDeliver(9, "old"));
+  resync_.onPublication(channelDeliver(9, "old"));
   resync_.sessionStarted({"c"}, {});
-  resync_.deliver(channelDeliver(1, "new"));
+  resync_.onPublication(channelDeliver(1, "new"));
   herald::v1::RecoverResponse changed;
   changed.set_request_id(requests_[0].request_id());
   changed.set_offset(1);
@@ -141,17 +141,17 @@ TEST_F(LinkResyncTest, AnEpochThatMovesAgainIsNotChasedForever) {
 }
 
 TEST_F(LinkResyncTest, AnInterruptedResyncWithoutInterestIsAbandoned) {
-  resync_.deliver(channelDeliver(1));
+  resync_.onPublication(channelDeliver(1));
   resync_.sessionStarted({"c"}, {});
   EXPECT_EQ(resync_.resyncing(), 1u);
   resync_.sessionStarted({}, {});  // link broke again; nobody subscribes to c any more
   EXPECT_EQ(resync_.resyncing(), 0u);
-  resync_.deliver(channelDeliver(5));
+  resync_.onPublication(channelDeliver(5));
   EXPECT_EQ(dispatched_.back(), 5u) << "live deliveries are not held for an abandoned resync";
 }
 
 TEST_F(LinkResyncTest, AnInterruptedResyncIsAskedAgainFromItsProgress) {
-  resync_.deliver(channelDeliver(1));
+  resync_.onPublication(channelDeliver(1));
   resync_.sessionStarted({"c"}, {});
   herald::v1::RecoverResponse page;
   page.set_request_id(requests_[0].request_id());
