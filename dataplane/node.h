@@ -38,6 +38,8 @@ class Node : private NodeLinkHandler, private LinkResync::Output, private Contro
   uint64_t sumOverShards(std::atomic<uint64_t> ShardCounters::*counter) const;
   uint64_t backpressureWaits() const;
   std::string statsJson() const;
+  // /metrics: Prometheus text format (node_metrics.cc).
+  std::string metricsText() const;
 
  private:
   // NodeLinkHandler: what the link delivers (NodeLink reader thread).

@@ -1,6 +1,7 @@
 // The node's figures (/stats, the NodeLink heartbeat) and its HTTP routes.
 #include <nlohmann/json.hpp>
 
+#include "common/metrics_text.h"
 #include "common/version.h"
 #include "dataplane/http/web_assets.h"
 #include "dataplane/node.h"
@@ -104,6 +105,9 @@ std::string Node::statsJson() const {
 void Node::addHttpRoutes() {
   routes_.add("/health", [this] { return health(); });
   routes_.add("/stats", [this] { return HttpResponse{200, "application/json", statsJson()}; });
+  routes_.add("/metrics", [this] {
+    return HttpResponse{200, MetricsText::kContentType, metricsText()};
+  });
   for (const WebAsset* asset : webAssets()) {
     routes_.add(std::string(asset->path), [asset] {
       return HttpResponse{200, std::string(asset->content_type), std::string(asset->body)};

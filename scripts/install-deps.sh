@@ -13,6 +13,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev zlib1g-dev libcpp-jwt-dev
   libhiredis-dev
+  prometheus-cpp-dev
   openssl
   # The README's tour pastes a WebSocket client into Debian's /usr/bin/python3.
   python3 python3-websocket
@@ -23,6 +24,8 @@ if [ "${1:-}" != "--run" ]; then
     clang-format clang libclang-rt-14-dev
     python3-grpcio python3-protobuf
     chromium
+    # promtool checks /metrics (tests/integration/metrics_test.cc).
+    prometheus
   )
   # The browser tests run on Node.js (playwright-core from npm drives Debian's chromium); use
   # the machine's node when it has one, else Debian's.

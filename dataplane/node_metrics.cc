@@ -1,0 +1,113 @@
+// The node's /metrics (Prometheus text format): its counters, read at scrape time. Names and
+// meanings are listed in docs/operations.md "Monitoring"; labels are bounded (reasons,
+// results, shards), never a channel or a user.
+#include "common/metrics_text.h"
+#include "common/version.h"
+#include "dataplane/node.h"
+
+namespace herald::node {
+
+std::string Node::metricsText() const {
+  auto sum = [this](std::atomic<uint64_t> ShardCounters::*counter) {
+    return static_cast<double>(sumOverShards(counter));
+  };
+  using C = ShardCounters;
+  MetricsText m;
+  m.gauge("herald_node_build_info", "Always 1; the version is a label.")
+      .sample(1, {{"version", kVersion}});
+
+  // Connections and what they hold.
+  m.gauge("herald_node_connections", "Open client connections.").sample(sum(&C::connections));
+  m.counter("herald_node_connections_opened_total", "Client connections opened.")
+      .sample(sum(&C::connections_total));
+  const double origin = sum(&C::refused_origin);
+  const double ip_rate = sum(&C::refused_ip_rate);
+  m.counter("herald_node_upgrades_refused_total",
+            "WebSocket upgrades refused, by reason (other: wrong path, no config yet, full).")
+      .sample(origin, {{"reason", "origin"}})
+      .sample(ip_rate, {{"reason", "ip_rate"}})
+      .sample(sum(&C::connections_refused) - origin - ip_rate, {{"reason", "other"}});
+  m.gauge("herald_node_users", "Distinct authenticated users with a connection on this node.")
+      .sample(static_cast<double>(interest_.users()));
+  m.gauge("herald_node_subscriptions", "Channel subscriptions of open connections.")
+      .sample(sum(&C::subscriptions));
+  m.gauge("herald_node_channels", "Channels with at least one subscriber on this node.")
+      .sample(static_cast<double>(interest_.channels()));
+
+  // Messages.
+  m.counter("herald_node_messages_received_total", "Frames received from clients.")
+      .sample(sum(&C::messages_in));
+  m.counter("herald_node_messages_delivered_total",
+            "Publications written to client connections (one per client per publication).")
+      .sample(sum(&C::messages_out));
+  m.counter("herald_node_messages_dropped_total",
+            "Frames dropped from full per-connection queues (drop-oldest policy).")
+      .sample(sum(&C::messages_dropped));
+  m.counter("herald_node_slow_consumer_closes_total", "Connections closed with 4008.")
+      .sample(sum(&C::slow_consumers_closed));
+  m.counter("herald_node_delivery_backpressure_waits_total",
+            "Times the NodeLink reader waited for a shard's full delivery queue.")
+      .sample(static_cast<double>(backpressureWaits()));
+  m.gauge("herald_node_backlogged_connections", "Connections with frames queued, per shard.");
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    m.sample(static_cast<double>(shards_[i]->counters().backlogged_connections.load()),
+             {{"shard", std::to_string(i)}});
+  }
+  m.gauge("herald_node_outbound_queued_bytes", "Bytes queued for slow connections, per shard.");
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    m.sample(static_cast<double>(shards_[i]->counters().outbound_queued_bytes.load()),
+             {{"shard", std::to_string(i)}});
+  }
+
+  // Refusals and failures, by reason.
+  m.counter("herald_node_auth_failures_total", "Client authentication failures, by reason.")
+      .sample(sum(&C::auth_failures), {{"reason", "invalid_token"}})
+      .sample(sum(&C::tokens_expired), {{"reason", "expired"}})
+      .sample(sum(&C::auth_timeouts), {{"reason", "timeout"}})
+      .sample(sum(&C::tokens_too_long), {{"reason", "token_too_long"}})
+      .sample(sum(&C::refused_user_limit), {{"reason", "user_limit"}});
+  m.counter("herald_node_refusals_total", "Client frames refused, by reason.")
+      .sample(sum(&C::rate_limited), {{"reason", "rate_limited"}})
+      .sample(sum(&C::subscribe_denied), {{"reason", "subscribe_denied"}})
+      .sample(sum(&C::subscribe_over_limit), {{"reason", "subscribe_over_limit"}})
+      .sample(sum(&C::publish_denied), {{"reason", "publish_denied"}})
+      .sample(sum(&C::json_too_deep), {{"reason", "json_too_deep"}});
+  m.counter("herald_node_error_frames_total", "`error` frames sent to clients, any code.")
+      .sample(sum(&C::protocol_errors));
+  m.counter("herald_node_protocol_closes_total",
+            "Connections closed for bad WebSocket input, by close code.")
+      .sample(sum(&C::frames_too_large), {{"code", "1009"}})
+      .sample(sum(&C::invalid_utf8), {{"code", "1007"}})
+      .sample(sum(&C::protocol_violations), {{"code", "1002"}});
+  m.counter("herald_node_handshake_timeouts_total", "Upgrades not finished in time.")
+      .sample(sum(&C::handshake_timeouts));
+  m.counter("herald_node_ping_timeouts_total", "Connections closed with 4015 (no pong).")
+      .sample(sum(&C::ping_timeouts));
+  m.counter("herald_node_pongs_withheld_total", "Pings not answered to clients not reading.")
+      .sample(sum(&C::pongs_withheld));
+
+  // Client publications and recoveries.
+  m.counter("herald_node_client_publishes_total", "Client publish frames, by result.")
+      .sample(sum(&C::client_publishes), {{"result", "published"}})
+      .sample(sum(&C::publish_denied), {{"result", "denied"}})
+      .sample(sum(&C::publish_failed), {{"result", "failed"}});
+  const double recoveries = sum(&C::recoveries);
+  const double failed = sum(&C::recoveries_failed);
+  m.counter("herald_node_recoveries_total", "Client recoveries finished, by result.")
+      .sample(recoveries - failed, {{"result", "recovered"}})
+      .sample(failed, {{"result", "not_recovered"}});
+  m.counter("herald_node_messages_recovered_total", "Publications sent from history.")
+      .sample(sum(&C::messages_recovered));
+
+  // The link to the control plane and the config it pushed.
+  m.gauge("herald_node_config_version", "Version of the config snapshot applied (0: none).")
+      .sample(static_cast<double>(config_version_.load()));
+  m.gauge("herald_node_control_connected", "1 while the NodeLink session is up.")
+      .sample(link_ && link_->connected() ? 1 : 0);
+  m.counter("herald_node_link_reconnects_total", "NodeLink sessions that ended and were redialled.")
+      .sample(link_ ? static_cast<double>(link_->reconnects()) : 0);
+  m.gauge("herald_node_draining", "1 while the node is shutting down.").sample(draining_ ? 1 : 0);
+  return m.text();
+}
+
+}  // namespace herald::node
