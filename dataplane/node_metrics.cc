@@ -20,13 +20,13 @@ std::string Node::metricsText() const {
   m.gauge("herald_node_connections", "Open client connections.").sample(sum(&C::connections));
   m.counter("herald_node_connections_opened_total", "Client connections opened.")
       .sample(sum(&C::connections_total));
-  const double origin = sum(&C::refused_origin);
-  const double ip_rate = sum(&C::refused_ip_rate);
+  // Each reason has a counter of its own: a difference of two counters read at different
+  // moments could go backwards, which Prometheus would take for a reset.
   m.counter("herald_node_upgrades_refused_total",
             "WebSocket upgrades refused, by reason (other: wrong path, no config yet, full).")
-      .sample(origin, {{"reason", "origin"}})
-      .sample(ip_rate, {{"reason", "ip_rate"}})
-      .sample(sum(&C::connections_refused) - origin - ip_rate, {{"reason", "other"}});
+      .sample(sum(&C::refused_origin), {{"reason", "origin"}})
+      .sample(sum(&C::refused_ip_rate), {{"reason", "ip_rate"}})
+      .sample(sum(&C::refused_other), {{"reason", "other"}});
   m.gauge("herald_node_users", "Distinct authenticated users with a connection on this node.")
       .sample(static_cast<double>(interest_.users()));
   m.gauge("herald_node_subscriptions", "Channel subscriptions of open connections.")
@@ -61,7 +61,7 @@ std::string Node::metricsText() const {
 
   // Refusals and failures, by reason.
   m.counter("herald_node_auth_failures_total", "Client authentication failures, by reason.")
-      .sample(sum(&C::auth_failures), {{"reason", "invalid_token"}})
+      .sample(sum(&C::tokens_invalid), {{"reason", "invalid_token"}})
       .sample(sum(&C::tokens_expired), {{"reason", "expired"}})
       .sample(sum(&C::auth_timeouts), {{"reason", "timeout"}})
       .sample(sum(&C::tokens_too_long), {{"reason", "token_too_long"}})
@@ -91,11 +91,9 @@ std::string Node::metricsText() const {
       .sample(sum(&C::client_publishes), {{"result", "published"}})
       .sample(sum(&C::publish_denied), {{"result", "denied"}})
       .sample(sum(&C::publish_failed), {{"result", "failed"}});
-  const double recoveries = sum(&C::recoveries);
-  const double failed = sum(&C::recoveries_failed);
   m.counter("herald_node_recoveries_total", "Client recoveries finished, by result.")
-      .sample(recoveries - failed, {{"result", "recovered"}})
-      .sample(failed, {{"result", "not_recovered"}});
+      .sample(sum(&C::recoveries_recovered), {{"result", "recovered"}})
+      .sample(sum(&C::recoveries_failed), {{"result", "not_recovered"}});
   m.counter("herald_node_messages_recovered_total", "Publications sent from history.")
       .sample(sum(&C::messages_recovered));
 

@@ -121,6 +121,9 @@ Result<TokenClaims> ClientSession::verifyToken(const std::string& token) {
                                                        "token authentication is not configured"));
   if (!claims.isOk()) {
     shard_->counters.auth_failures.fetch_add(1, std::memory_order_relaxed);
+    if (!too_long) {
+      shard_->counters.tokens_invalid.fetch_add(1, std::memory_order_relaxed);
+    }
     if (shard_->node.ip_limiter->recordAuthFailure(
             ip_, steadyMillis(), settings.limits.failed_auth_per_ip_per_minute())) {
       // This address guesses tokens: stop talking to it (new connections get 429 too).

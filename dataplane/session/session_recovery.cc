@@ -152,7 +152,9 @@ bool ClientSession::applyRecoveryStep(Recovery* recovery, Recovery::Step& step) 
     }
   }
   shard_->counters.recoveries.fetch_add(1, std::memory_order_relaxed);
-  if (!step.outcome.recovered) {
+  if (step.outcome.recovered) {
+    shard_->counters.recoveries_recovered.fetch_add(1, std::memory_order_relaxed);
+  } else {
     shard_->counters.recoveries_failed.fetch_add(1, std::memory_order_relaxed);
   }
   shard_->recoveries.erase(recovery->requestId());

@@ -168,10 +168,12 @@ class Shard::Impl final : public TransportHandler {
     const NodeSettings& settings = *state_.settings;
     const auto& limits = settings.limits;
     if (request.path != "/ws") {
+      state_.counters.refused_other.fetch_add(1, std::memory_order_relaxed);
       return refuse(404, "not_found", "WebSocket endpoint is /ws");
     }
     if (settings.version == 0) {
       // No config from the control plane yet: no keys, rules or limits to apply.
+      state_.counters.refused_other.fetch_add(1, std::memory_order_relaxed);
       return refuse(503, "unavailable", "node has no config from the control plane yet");
     }
     if (!originAllowed(limits, request.origin)) {
@@ -187,6 +189,7 @@ class Shard::Impl final : public TransportHandler {
     }
     if (state_.shutting_down ||
         !nodeHasRoom(limits, state_.node.node_connections->load(std::memory_order_relaxed))) {
+      state_.counters.refused_other.fetch_add(1, std::memory_order_relaxed);
       return refuse(503, "limit_exceeded", "node is full or draining");
     }
     return std::nullopt;

@@ -17,11 +17,13 @@ struct alignas(64) ShardCounters {
   std::atomic<uint64_t> protocol_errors{0};
   std::atomic<uint64_t> slow_consumers_closed{0};
   std::atomic<uint64_t> auth_failures{0};
+  std::atomic<uint64_t> tokens_invalid{0};  // of which not tokens_too_long (for /metrics)
   std::atomic<uint64_t> tokens_expired{0};
   std::atomic<uint64_t> rate_limited{0};
   std::atomic<uint64_t> refused_origin{0};
   std::atomic<uint64_t> refused_ip_rate{0};
   std::atomic<uint64_t> refused_user_limit{0};
+  std::atomic<uint64_t> refused_other{0};  // upgrades: wrong path, no config yet, full/draining
   std::atomic<uint64_t> subscribe_denied{0};
   std::atomic<uint64_t> subscribe_over_limit{0};
   std::atomic<uint64_t> ping_timeouts{0};
@@ -30,6 +32,7 @@ struct alignas(64) ShardCounters {
   std::atomic<uint64_t> outbound_queued_bytes{0};   // bytes in those queues right now
   std::atomic<uint64_t> recoveries{0};              // recoveries finished
   std::atomic<uint64_t> recoveries_failed{0};       // of which recovered:false
+  std::atomic<uint64_t> recoveries_recovered{0};    // of which recovered:true
   std::atomic<uint64_t> messages_recovered{0};      // publications sent from history
   std::atomic<uint64_t> client_publishes{0};        // client publications published
   std::atomic<uint64_t> frames_too_large{0};        // closed 1009

@@ -87,6 +87,10 @@ TEST_F(MetricsTest, NodeMetricsPassPromtoolAndCountWhatClientsDid) {
       ASSERT_TRUE(client->nextOfType("message", 10s).has_value());
     }
   }
+  // A token the node cannot verify: counted once, under its own reason.
+  WsClient bad_token(cluster_.wsUrl(0, "token=not.a.jwt"));
+  ASSERT_TRUE(bad_token.waitOpen(10s)) << bad_token.failReason();
+  ASSERT_TRUE(bad_token.waitClosed(10s).has_value());
   // A frame the node answers with an error.
   clients[0]->send("not json");
   ASSERT_EQ(clients[0]->nextOfType("error", 10s).value()["code"], "bad_request");
@@ -97,12 +101,14 @@ TEST_F(MetricsTest, NodeMetricsPassPromtoolAndCountWhatClientsDid) {
 
   auto samples = parseSamples(text);
   EXPECT_EQ(samples["herald_node_connections"], kClients);
-  EXPECT_EQ(samples["herald_node_connections_opened_total"], kClients);
+  EXPECT_EQ(samples["herald_node_connections_opened_total"], kClients + 1);
+  EXPECT_EQ(samples["herald_node_auth_failures_total{reason=\"invalid_token\"}"], 1);
+  EXPECT_EQ(samples["herald_node_auth_failures_total{reason=\"token_too_long\"}"], 0);
   EXPECT_EQ(samples["herald_node_subscriptions"], kClients);
   EXPECT_EQ(samples["herald_node_channels"], 1);
   EXPECT_EQ(samples["herald_node_messages_delivered_total"], kClients * kMessages);
   EXPECT_EQ(samples["herald_node_messages_received_total"], 1);
-  EXPECT_EQ(samples["herald_node_error_frames_total"], 1);
+  EXPECT_EQ(samples["herald_node_error_frames_total"], 2);  // the bad token and the bad frame
   EXPECT_EQ(samples["herald_node_control_connected"], 1);
   EXPECT_GE(samples["herald_node_config_version"], 1);
   EXPECT_EQ(samples.count("herald_node_outbound_queued_bytes{shard=\"0\"}"), 1u);
