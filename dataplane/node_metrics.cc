@@ -48,16 +48,16 @@ std::string Node::metricsText() const {
   m.counter("herald_node_delivery_backpressure_waits_total",
             "Times the NodeLink reader waited for a shard's full delivery queue.")
       .sample(static_cast<double>(backpressureWaits()));
+  auto perShard = [&](std::atomic<uint64_t> ShardCounters::*counter) {
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      m.sample(static_cast<double>((shards_[i]->counters().*counter).load()),
+               {{"shard", std::to_string(i)}});
+    }
+  };
   m.gauge("herald_node_backlogged_connections", "Connections with frames queued, per shard.");
-  for (size_t i = 0; i < shards_.size(); ++i) {
-    m.sample(static_cast<double>(shards_[i]->counters().backlogged_connections.load()),
-             {{"shard", std::to_string(i)}});
-  }
+  perShard(&C::backlogged_connections);
   m.gauge("herald_node_outbound_queued_bytes", "Bytes queued for slow connections, per shard.");
-  for (size_t i = 0; i < shards_.size(); ++i) {
-    m.sample(static_cast<double>(shards_[i]->counters().outbound_queued_bytes.load()),
-             {{"shard", std::to_string(i)}});
-  }
+  perShard(&C::outbound_queued_bytes);
 
   // Refusals and failures, by reason.
   m.counter("herald_node_auth_failures_total", "Client authentication failures, by reason.")
