@@ -8,6 +8,8 @@
 
 #include <prometheus/metric_family.h>
 
+#include "common/latency_histogram.h"
+
 namespace herald {
 
 class MetricsText {
@@ -19,6 +21,9 @@ class MetricsText {
   MetricsText& counter(std::string name, std::string help);
   MetricsText& gauge(std::string name, std::string help);
   MetricsText& sample(double value, const Labels& labels = {});
+  // A histogram family (durations in seconds, name ending in _seconds) and one of its series.
+  MetricsText& histogram(std::string name, std::string help);
+  MetricsText& sample(const LatencyHistogram::Snapshot& snapshot, const Labels& labels = {});
 
   const std::vector<prometheus::MetricFamily>& families() const { return families_; }
   std::string text() const;
