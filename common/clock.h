@@ -11,9 +11,23 @@ inline int64_t unixMillis() {
       .count();
 }
 
+// For timestamps carried across processes (publish-to-write latency): wall clock, so two hosts
+// agree only as well as their clocks do.
+inline int64_t unixMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 // For intervals and TTLs: never jumps with wall-clock changes.
 inline int64_t steadyMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+inline int64_t steadyMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }

@@ -53,7 +53,8 @@ herald::v1::ClientPublishResult publishForClient(const ConfigStore& store, Strea
   item.event = request.event();
   item.data = request.data();
   item.idempotency_key = std::move(key);
-  item.ts_unix_ms = unixMillis();
+  item.accepted_unix_us = unixMicros();
+  item.ts_unix_ms = item.accepted_unix_us / 1000;
   item.history = historyPolicyFor(*config, name->ns);
   item.publisher = PublisherInfo{request.user(), request.client()};
   PublishOutcome out = engine.publish(item);

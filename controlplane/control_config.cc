@@ -20,6 +20,8 @@ namespace {
 constexpr const char* kUsage = R"(usage: herald-control [options]
 
   --grpc-listen HOST:PORT   Control API and NodeLink address (default 127.0.0.1:7070; port 0 = any)
+  --http-listen HOST:PORT   /metrics, /health, HTTP API, /dashboard (default 127.0.0.1:7071;
+                            port 0 = any; "off" = none). Served over TLS with --tls-cert
   --data-dir DIR            state directory (default ./herald-data)
   --config FILE             JSON config file (see docs/operations.md)
   --heartbeat-interval-ms N how often nodes report (default 1000)
@@ -192,10 +194,10 @@ void readAuth(const ConfigReader& r, herald::v1::AuthSettings* auth) {
 void loadControlConfigFile(const std::string& file, ControlConfig* config) {
   const nlohmann::json doc = ConfigReader::loadFile(file);
   ConfigReader r(doc, file);
-  r.rejectUnknownKeys({"grpc_listen", "data_dir", "heartbeat_interval_ms", "node_timeout_ms",
-                       "node_queue_limit", "log_format", "log_level", "namespaces", "limits",
-                       "auth", "node_secret", "tls_cert", "tls_key", "tls_client_ca", "engine",
-                       "redis", "allow_unauthenticated_nodes"});
+  r.rejectUnknownKeys({"grpc_listen", "http_listen", "data_dir", "heartbeat_interval_ms",
+                       "node_timeout_ms", "node_queue_limit", "log_format", "log_level",
+                       "namespaces", "limits", "auth", "node_secret", "tls_cert", "tls_key",
+                       "tls_client_ca", "engine", "redis", "allow_unauthenticated_nodes"});
   r.readBool("allow_unauthenticated_nodes", &config->allow_unauthenticated_nodes);
   r.readString("engine", &config->engine);
   r.readString("redis", &config->redis);
@@ -204,6 +206,7 @@ void loadControlConfigFile(const std::string& file, ControlConfig* config) {
   r.readString("tls_key", &config->tls_key);
   r.readString("tls_client_ca", &config->tls_client_ca);
   r.readString("grpc_listen", &config->grpc_listen);
+  r.readString("http_listen", &config->http_listen);
   r.readString("data_dir", &config->data_dir);
   r.readUint32("heartbeat_interval_ms", &config->heartbeat_interval_ms, 50, 600000);
   r.readUint32("node_timeout_ms", &config->node_timeout_ms, 100, 3600000);
@@ -230,6 +233,11 @@ void validateControlConfig(const ControlConfig& config) {
   auto hp = parseHostPort(config.grpc_listen);
   if (!hp.isOk()) {
     throw ConfigError("grpc_listen: " + hp.status().message());
+  }
+  if (config.http_listen != "off") {
+    if (auto http = parseHostPort(config.http_listen); !http.isOk()) {
+      throw ConfigError("http_listen: " + http.status().message() + " (or \"off\")");
+    }
   }
   if (config.data_dir.empty()) {
     throw ConfigError("data_dir: must not be empty");
@@ -310,6 +318,7 @@ ControlConfig parseControlArgs(int argc, char** argv) {
   }
   FlagParser flags(kUsage);
   flags.addString("--grpc-listen", &config.grpc_listen);
+  flags.addString("--http-listen", &config.http_listen);
   flags.addString("--data-dir", &config.data_dir);
   flags.addUint("--heartbeat-interval-ms", &config.heartbeat_interval_ms);
   flags.addUint("--node-timeout-ms", &config.node_timeout_ms);

@@ -12,6 +12,8 @@ namespace herald::control {
 // overrides the embedded defaults. Validated as a whole; errors throw herald::ConfigError.
 struct ControlConfig {
   std::string grpc_listen = "127.0.0.1:7070";
+  // /metrics, /health, the HTTP API and the dashboard; "off" serves no HTTP.
+  std::string http_listen = "127.0.0.1:7071";
   std::string data_dir = "herald-data";
   uint32_t heartbeat_interval_ms = 1000;  // nodes send stats this often
   uint32_t node_timeout_ms = 5000;        // no heartbeat for this long: node marked unhealthy

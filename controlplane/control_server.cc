@@ -76,11 +76,11 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
   node_secret_ = resolveNodeSecret();
   keys_ = std::make_unique<ApiKeyStoreImpl>(config_.data_dir);
   bootstrapAdminKey();
-  control_service_ =
-      std::make_unique<ControlService>(*store_, *keys_, *channels_, nodes_, router_, presence_);
+  control_service_ = std::make_unique<ControlService>(*store_, *keys_, *channels_, nodes_, router_,
+                                                      presence_, &metrics_);
   link_service_ =
       std::make_unique<NodeLinkService>(*store_, nodes_, router_, users_, *channels_, presence_,
-                                        config_.node_queue_limit, nodeAdmission());
+                                        config_.node_queue_limit, nodeAdmission(), &metrics_);
   store_->setChangeListener([this](const ConfigSnapshotPtr& snapshot) {
     componentLogger("control")->info("config version {}: pushing to {} nodes", snapshot->version(),
                                      nodes_.live().size());
@@ -175,8 +175,8 @@ std::string ControlServer::start() {
     credentials = grpc::SslServerCredentials(tls);
   }
   // Credentials are checked from the metadata, before a request body is read.
-  credentials =
-      gatedCredentials(std::make_shared<CallGate>(*keys_, nodeAdmission()), std::move(credentials));
+  auto gate = std::make_shared<CallGate>(*keys_, nodeAdmission());
+  credentials = gatedCredentials(gate, std::move(credentials));
   builder.AddListeningPort(config_.grpc_listen, credentials, &bound_port);
   builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
   // gRPC shares ports by default: a second control plane on the same address must fail.
@@ -211,6 +211,20 @@ std::string ControlServer::start() {
         "gRPC over TLS{}", config_.tls_client_ca.empty() ? "" : " with client certificates");
   }
   componentLogger("control")->info("listening on {}", address);
+  if (config_.http_listen != "off") {
+    ControlHttpServices services;
+    services.metrics_text = [this] { return metricsText(); };
+    services.health_json = [this] { return healthJson(); };
+    // In-process: the HTTP API reaches the same handlers as gRPC callers, TLS or not.
+    services.control_channel = server_->InProcessChannel(grpc::ChannelArguments());
+    services.gate = gate;
+    services.metrics = &metrics_;
+    services.tls_cert = config_.tls_cert;
+    services.tls_key = config_.tls_key;
+    services.tls_client_ca = config_.tls_client_ca;
+    http_ = std::make_unique<ControlHttpServer>(std::move(services));
+    http_address_ = http_->start(config_.http_listen);
+  }
   return address;
 }
 
@@ -282,6 +296,9 @@ void ControlServer::shutdown(std::chrono::milliseconds grace) {
     stopping_ = true;
   }
   sweep_cv_.notify_all();
+  if (http_) {
+    http_->stop();  // before gRPC: its API calls run on the in-process channel
+  }
   if (sweeper_.joinable()) {
     sweeper_.join();
   }

@@ -13,7 +13,9 @@
 #include "controlplane/config_store.h"
 #include "controlplane/config_store_impl.h"
 #include "controlplane/control_config.h"
+#include "controlplane/control_metrics.h"
 #include "controlplane/control_service.h"
+#include "controlplane/http/control_http_server.h"
 #include "controlplane/node_admission.h"
 #include "controlplane/node_link_service.h"
 #include "controlplane/node_registry.h"
@@ -38,6 +40,12 @@ class ControlServer {
   // Stops accepting, lets in-flight RPCs finish until `grace`, then cancels the rest.
   void shutdown(std::chrono::milliseconds grace);
   void wait();
+
+  // "host:port" of the HTTP port once started (empty with --http-listen off).
+  const std::string& httpAddress() const { return http_address_; }
+  // /metrics (Prometheus text) and /health (JSON) of this process.
+  std::string metricsText() const;
+  std::string healthJson() const;
 
  private:
   void sweepLoop();
@@ -64,6 +72,9 @@ class ControlServer {
   std::unique_ptr<ControlService> control_service_;
   std::unique_ptr<NodeLinkService> link_service_;
   std::unique_ptr<grpc::Server> server_;
+  ControlMetrics metrics_;
+  std::unique_ptr<ControlHttpServer> http_;
+  std::string http_address_;
 
   std::mutex sweep_mu_;
   std::condition_variable sweep_cv_;

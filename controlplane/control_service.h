@@ -11,6 +11,7 @@
 #include "common/publication_body.h"
 #include "controlplane/api_key_store.h"
 #include "controlplane/config_store.h"
+#include "controlplane/control_metrics.h"
 #include "controlplane/delivery_router.h"
 #include "controlplane/node_registry.h"
 #include "controlplane/presence_broker.h"
@@ -29,13 +30,15 @@ grpc::Status toGrpc(const Status& status);
 class ControlService final : public herald::v1::Control::Service {
  public:
   ControlService(ConfigStore& store, ApiKeyStore& keys, StreamEngine& channels, NodeRegistry& nodes,
-                 DeliveryRouter& router, PresenceBroker& presence)
+                 DeliveryRouter& router, PresenceBroker& presence,
+                 ControlMetrics* metrics = nullptr)
       : store_(store),
         keys_(keys),
         channels_(channels),
         nodes_(nodes),
         router_(router),
-        presence_(presence) {}
+        presence_(presence),
+        metrics_(metrics) {}
 
   // How long Presence and ListChannels wait for nodes to answer.
   static constexpr std::chrono::milliseconds kPresenceTimeout{2000};
@@ -111,12 +114,15 @@ class ControlService final : public herald::v1::Control::Service {
   grpc::Status Info(Ctx*, const herald::v1::InfoRequest*, herald::v1::InfoResponse*) override;
 
  private:
-  // Validates one publish request; on success fills the response.
-  Status publishOne(const herald::v1::PublishRequest& request,
+  // Validates one publish request; on success fills the response. `api`: the RPC, for /metrics.
+  Status publishOne(const char* api, const herald::v1::PublishRequest& request,
                     herald::v1::PublishResponse* response);
   // The publish itself, for a request already validated; `ns` is its channel's namespace.
-  Status publishValidated(const herald::v1::PublishRequest& request, std::string_view ns,
-                          herald::v1::PublishResponse* response);
+  Status publishValidated(const char* api, const herald::v1::PublishRequest& request,
+                          std::string_view ns, herald::v1::PublishResponse* response);
+  // Counts publications for /metrics (ControlMetrics::namespaceLabel).
+  void countPublications(const char* api, const herald::v1::ConfigSnapshot& config,
+                         std::string_view ns, uint64_t count = 1);
 
   // Counts one handler invocation for inFlight().
   class CallGuard {
@@ -138,10 +144,15 @@ class ControlService final : public herald::v1::Control::Service {
   template <typename Handler>
   grpc::Status guarded(Ctx* ctx, Need need, const char* rpc, Handler&& handler) {
     CallGuard guard(in_flight_);
-    if (grpc::Status denied = authorize(ctx, need, rpc); !denied.ok()) {
-      return denied;
+    const int64_t start = steadyMicros();
+    grpc::Status result = authorize(ctx, need, rpc);
+    if (result.ok()) {
+      result = toGrpc(handler());
     }
-    return toGrpc(handler());
+    if (metrics_ != nullptr) {
+      metrics_->recordCall(rpc, result.error_code(), steadyMicros() - start);
+    }
+    return result;
   }
 
   std::atomic<int64_t> in_flight_{0};
@@ -151,6 +162,7 @@ class ControlService final : public herald::v1::Control::Service {
   NodeRegistry& nodes_;
   DeliveryRouter& router_;
   PresenceBroker& presence_;
+  ControlMetrics* const metrics_;
   const int64_t started_unix_ms_ = unixMillis();
   mutable std::mutex identity_mu_;
   std::string listen_address_;  // under identity_mu_

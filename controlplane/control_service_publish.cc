@@ -15,7 +15,14 @@ constexpr size_t kMaxBatch = 10000;
 
 }  // namespace
 
-Status ControlService::publishOne(const herald::v1::PublishRequest& req,
+void ControlService::countPublications(const char* api, const herald::v1::ConfigSnapshot& config,
+                                       std::string_view ns, uint64_t count) {
+  if (metrics_ != nullptr) {
+    metrics_->recordPublications(api, ControlMetrics::namespaceLabel(config, ns), count);
+  }
+}
+
+Status ControlService::publishOne(const char* api, const herald::v1::PublishRequest& req,
                                   herald::v1::PublishResponse* resp) {
   auto name = checkChannelName(req.channel());
   if (!name.isOk()) {
@@ -25,21 +32,26 @@ Status ControlService::publishOne(const herald::v1::PublishRequest& req,
       !body.isOk()) {
     return body;
   }
-  return publishValidated(req, name->ns, resp);
+  return publishValidated(api, req, name->ns, resp);
 }
 
-Status ControlService::publishValidated(const herald::v1::PublishRequest& req, std::string_view ns,
-                                        herald::v1::PublishResponse* resp) {
+Status ControlService::publishValidated(const char* api, const herald::v1::PublishRequest& req,
+                                        std::string_view ns, herald::v1::PublishResponse* resp) {
+  const ConfigSnapshotPtr config = store_.snapshot();
   PublishItem item;
   item.channel = req.channel();
   item.event = req.event();
   item.data = req.data();
   item.idempotency_key = backendIdempotencyKey(req.idempotency_key());
-  item.ts_unix_ms = unixMillis();
-  item.history = historyPolicyFor(*store_.snapshot(), ns);
+  item.accepted_unix_us = unixMicros();
+  item.ts_unix_ms = item.accepted_unix_us / 1000;
+  item.history = historyPolicyFor(*config, ns);
   PublishOutcome out = channels_.publish(item);
   if (!out.status.isOk()) {
     return out.status;
+  }
+  if (!out.duplicate) {
+    countPublications(api, *config, ns);
   }
   resp->set_offset(out.offset);
   resp->set_epoch(out.epoch);
@@ -54,7 +66,7 @@ grpc::Status ControlService::Publish(Ctx* ctx, const herald::v1::PublishRequest*
     if (ctx->IsCancelled()) {
       return Status(ErrorCode::kCancelled, "caller cancelled");
     }
-    return publishOne(*req, resp);
+    return publishOne("Publish", *req, resp);
   });
 }
 
@@ -89,7 +101,7 @@ grpc::Status ControlService::PublishBatch(Ctx* ctx, const herald::v1::PublishBat
       std::vector<PublishItem> items;
       const int end = std::min(req->publications_size(), start + kChunk);
       items.reserve(end - start);
-      const int64_t now = unixMillis();
+      const int64_t now_us = unixMicros();
       for (int i = start; i < end; ++i) {
         const auto& p = req->publications(i);
         PublishItem item;
@@ -97,7 +109,8 @@ grpc::Status ControlService::PublishBatch(Ctx* ctx, const herald::v1::PublishBat
         item.event = p.event();
         item.data = p.data();
         item.idempotency_key = backendIdempotencyKey(p.idempotency_key());
-        item.ts_unix_ms = now;
+        item.accepted_unix_us = now_us;
+        item.ts_unix_ms = now_us / 1000;
         item.history = historyPolicyFor(*config, parseChannelName(p.channel())->ns);
         items.push_back(std::move(item));
       }
@@ -111,6 +124,9 @@ grpc::Status ControlService::PublishBatch(Ctx* ctx, const herald::v1::PublishBat
           return Status(out.status.code(), "publications[" + std::to_string(i) + "] (after " +
                                                std::to_string(i) +
                                                " published): " + out.status.message());
+        }
+        if (!out.duplicate) {
+          countPublications("PublishBatch", *config, parseChannelName(items[k].channel)->ns);
         }
         auto* result = resp->add_results();
         result->set_offset(out.offset);
@@ -131,7 +147,7 @@ grpc::Status ControlService::PublishStream(Ctx* ctx,
     herald::v1::PublishResponse out;
     while (reader->Read(&req)) {
       out.Clear();
-      Status s = publishOne(req, &out);
+      Status s = publishOne("PublishStream", req, &out);
       if (!s.isOk()) {
         return Status(s.code(), "publication " + std::to_string(resp->published()) + " (after " +
                                     std::to_string(resp->published()) +
@@ -166,7 +182,7 @@ grpc::Status ControlService::Broadcast(Ctx* ctx, const herald::v1::BroadcastRequ
         one.set_data(req->data());
         one.set_event(req->event());
         auto* result = resp->add_results();
-        if (Status s = publishOne(one, result); !s.isOk()) {
+        if (Status s = publishOne("Broadcast", one, result); !s.isOk()) {
           return s;
         }
         nodes = std::max(nodes, result->nodes());
@@ -179,9 +195,14 @@ grpc::Status ControlService::Broadcast(Ctx* ctx, const herald::v1::BroadcastRequ
     deliver->set_target(herald::v1::DELIVERY_TARGET_ALL);
     deliver->mutable_publication()->set_data(req->data());
     deliver->mutable_publication()->set_event(req->event());
-    deliver->mutable_publication()->set_ts_unix_ms(unixMillis());
+    const int64_t now_us = unixMicros();
+    deliver->mutable_publication()->set_ts_unix_ms(now_us / 1000);
+    deliver->mutable_publication()->set_accepted_unix_us(now_us);
     ControlMessagePtr shared = std::move(message);
     resp->set_nodes(router_.forAll([&](NodeSink& node) { node.send(shared); }));
+    if (metrics_ != nullptr) {
+      metrics_->recordPublications("Broadcast", ControlMetrics::kEveryone);
+    }
     return Status::ok();
   });
 }
@@ -199,7 +220,8 @@ grpc::Status ControlService::SendToUser(Ctx* ctx, const herald::v1::SendToUserRe
     item.user = req->user();
     item.event = req->event();
     item.data = req->data();
-    item.ts_unix_ms = unixMillis();
+    item.accepted_unix_us = unixMicros();
+    item.ts_unix_ms = item.accepted_unix_us / 1000;
     item.history = userHistoryPolicy(store_.snapshot()->limits());
     PublishOutcome out = channels_.sendToUser(item);
     if (!out.status.isOk()) {
@@ -208,6 +230,9 @@ grpc::Status ControlService::SendToUser(Ctx* ctx, const herald::v1::SendToUserRe
     resp->set_nodes(out.nodes);
     resp->set_offset(out.offset);
     resp->set_epoch(out.epoch);
+    if (metrics_ != nullptr) {
+      metrics_->recordPublications("SendToUser", ControlMetrics::kUserStreams);
+    }
     return Status::ok();
   });
 }

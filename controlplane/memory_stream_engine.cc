@@ -68,6 +68,7 @@ PublishOutcome MemoryStreamEngine::publish(const PublishItem& item) {
   pub->set_event(item.event);
   pub->set_data(item.data);
   pub->set_ts_unix_ms(item.ts_unix_ms);
+  pub->set_accepted_unix_us(item.accepted_unix_us);
   pub->set_publisher_user(item.publisher.user);
   pub->set_publisher_client(item.publisher.client);
   PublishOutcome outcome = append(
@@ -96,6 +97,7 @@ PublishOutcome MemoryStreamEngine::sendToUser(const UserPublishItem& item) {
   pub->set_event(item.event);
   pub->set_data(item.data);
   pub->set_ts_unix_ms(item.ts_unix_ms);
+  pub->set_accepted_unix_us(item.accepted_unix_us);
   return append(stripe.streams[key], std::move(deliver), item.history, steadyMillis(),
                 [&](const DeliveryRouter::Visit& visit) { return router_.forUser(user, visit); });
 }
@@ -136,10 +138,14 @@ HistoryResult MemoryStreamEngine::userHistory(const std::string& user, const His
 
 size_t MemoryStreamEngine::expire(int64_t now_ms) {
   size_t dropped = 0;
+  uint64_t streams = 0;
+  uint64_t retained = 0;
   for (auto& stripe : stripes_) {
     std::lock_guard<std::mutex> lock(stripe.mu);
+    streams += stripe.streams.size();
     for (auto it = stripe.streams.begin(); it != stripe.streams.end();) {
       dropped += it->second.history.expire(it->second.ttl_ms, now_ms);
+      retained += it->second.history.size();
       // A personal stream idle for a day with nothing left to recover is forgotten (a later
       // SendToUser starts a new epoch; a client returning with the old one gets
       // recovered:false). Channels keep their offsets for as long as the process runs.
@@ -151,7 +157,14 @@ size_t MemoryStreamEngine::expire(int64_t now_ms) {
       }
     }
   }
+  retained_streams_.store(streams, std::memory_order_relaxed);
+  retained_publications_.store(retained, std::memory_order_relaxed);
   return dropped;
+}
+
+std::optional<StreamEngine::HistorySize> MemoryStreamEngine::historySize() const {
+  return HistorySize{retained_streams_.load(std::memory_order_relaxed),
+                     retained_publications_.load(std::memory_order_relaxed)};
 }
 
 Result<std::map<std::string, StreamEngine::ChannelState>> MemoryStreamEngine::list() const {

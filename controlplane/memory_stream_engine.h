@@ -48,6 +48,7 @@ class MemoryStreamEngine : public StreamEngine {
   // A consistent-per-channel copy of every channel's state.
   Result<std::map<std::string, ChannelState>> list() const override;
   uint64_t publications() const override;
+  std::optional<HistorySize> historySize() const override;
 
  private:
   struct Stream {
@@ -78,6 +79,9 @@ class MemoryStreamEngine : public StreamEngine {
   const DeliveryRouter& router_;
   std::array<Stripe, kStripes> stripes_;
   std::atomic<uint64_t> publications_{0};
+  // Counted by expire(), which walks every stream once a second anyway.
+  std::atomic<uint64_t> retained_streams_{0};
+  std::atomic<uint64_t> retained_publications_{0};
 };
 
 }  // namespace herald::control

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "common/channel_name.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/node_identity.h"
@@ -101,6 +102,11 @@ grpc::Status NodeLinkService::Session(
           router_.removeNode(session.get());
           log->info("node {} is draining: removed from routing", hello.node_id());
         }
+        if (message.stats().sent_steady_us() != 0) {
+          auto echo = std::make_shared<herald::v1::ControlMessage>();
+          echo->mutable_heartbeat_echo()->set_sent_steady_us(message.stats().sent_steady_us());
+          session->send(std::move(echo));
+        }
         break;
       case herald::v1::NodeMessage::kInterest:
         router_.applyDelta(session.get(), message.interest());
@@ -120,6 +126,13 @@ grpc::Status NodeLinkService::Session(
         const bool queued = publishes.push([this, session, request] {
           auto reply = std::make_shared<herald::v1::ControlMessage>();
           *reply->mutable_published() = publishForClient(store_, channels_, *request);
+          if (metrics_ != nullptr && reply->published().error().empty() &&
+              !reply->published().duplicate()) {
+            auto name = parseChannelName(request->channel());
+            metrics_->recordPublications(
+                "ClientPublish",
+                ControlMetrics::namespaceLabel(*store_.snapshot(), name.isOk() ? name->ns : ""));
+          }
           session->send(std::move(reply));
         });
         if (!queued) {

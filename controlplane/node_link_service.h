@@ -8,6 +8,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "controlplane/config_store.h"
+#include "controlplane/control_metrics.h"
 #include "controlplane/node_admission.h"
 #include "controlplane/node_registry.h"
 #include "controlplane/presence_broker.h"
@@ -30,7 +31,8 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
 
   NodeLinkService(ConfigStore& store, NodeRegistry& registry, Router& router,
                   UserConnections& users, StreamEngine& channels, PresenceBroker& presence,
-                  size_t node_queue_limit, NodeAdmission admission)
+                  size_t node_queue_limit, NodeAdmission admission,
+                  ControlMetrics* metrics = nullptr)
       : store_(store),
         registry_(registry),
         router_(router),
@@ -38,7 +40,8 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
         channels_(channels),
         presence_(presence),
         node_queue_limit_(node_queue_limit),
-        admission_(std::move(admission)) {}
+        admission_(std::move(admission)),
+        metrics_(metrics) {}
 
   grpc::Status Session(grpc::ServerContext* context,
                        grpc::ServerReaderWriter<herald::v1::ControlMessage,
@@ -64,6 +67,7 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
   PresenceBroker& presence_;
   const size_t node_queue_limit_;
   const NodeAdmission admission_;
+  ControlMetrics* const metrics_;  // client publications counted; null in tests
   std::mutex pending_mu_;
   std::map<grpc::ServerContext*, std::chrono::steady_clock::time_point> awaiting_hello_;
 };

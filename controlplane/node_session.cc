@@ -131,6 +131,13 @@ bool NodeSession::recordStats(const herald::v1::NodeStats& stats) {
   info_.set_messages_in(stats.messages_in());
   info_.set_messages_out(stats.messages_out());
   info_.set_last_heartbeat_unix_ms(unixMillis());
+  // A node that does not report it (an older build) keeps an empty histogram.
+  if (static_cast<size_t>(stats.publish_to_write_counts_size()) == LatencyHistogram::kBuckets) {
+    for (size_t i = 0; i < LatencyHistogram::kBuckets; ++i) {
+      publish_to_write_.counts[i] = stats.publish_to_write_counts(static_cast<int>(i));
+    }
+    publish_to_write_.sum_micros = stats.publish_to_write_sum_us();
+  }
   if (info_.health() != herald::v1::NODE_HEALTH_UNHEALTHY) {
     info_.set_health(stats.draining() ? herald::v1::NODE_HEALTH_DRAINING
                                       : herald::v1::NODE_HEALTH_HEALTHY);

@@ -10,6 +10,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/latency_histogram.h"
 #include "controlplane/node_sink.h"
 #include "herald/v1/control.pb.h"
 #include "herald/v1/node_link.grpc.pb.h"
@@ -48,6 +49,11 @@ class NodeSession : public NodeSink {
   void markUnhealthy();
 
   herald::v1::NodeInfo info() const;
+  // The node's publish-to-write histogram as of its last heartbeat.
+  LatencyHistogram::Snapshot publishToWrite() const {
+    std::lock_guard<std::mutex> lock(info_mu_);
+    return publish_to_write_;
+  }
   std::chrono::steady_clock::time_point lastHeartbeat() const;
   bool healthy() const;
 
@@ -71,6 +77,7 @@ class NodeSession : public NodeSink {
 
   mutable std::mutex info_mu_;
   herald::v1::NodeInfo info_;
+  LatencyHistogram::Snapshot publish_to_write_;  // under info_mu_
   std::string pending_nonce_;
   uint64_t last_sent_version_ = 0;  // pushes to one node never go back in version
   std::chrono::steady_clock::time_point last_heartbeat_;

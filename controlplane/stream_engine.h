@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,7 @@ struct PublishItem {
   int64_t ts_unix_ms = 0;
   HistoryPolicy history;
   PublisherInfo publisher;
+  int64_t accepted_unix_us = 0;  // when herald-control accepted it (Publication.accepted_unix_us)
 };
 
 // One publication on a user's personal stream (SendToUser).
@@ -60,6 +62,7 @@ struct UserPublishItem {
   std::string data;
   int64_t ts_unix_ms = 0;
   HistoryPolicy history;
+  int64_t accepted_unix_us = 0;  // as in PublishItem
 };
 
 /**
@@ -117,6 +120,14 @@ class StreamEngine {
   virtual Result<std::map<std::string, ChannelState>> list() const = 0;
   // Publications accepted through this process.
   virtual uint64_t publications() const = 0;
+
+  // What history holds, for /metrics; nullopt when the engine does not know cheaply (Redis:
+  // its own exporter does).
+  struct HistorySize {
+    uint64_t streams = 0;       // channels and personal streams
+    uint64_t publications = 0;  // retained for recovery
+  };
+  virtual std::optional<HistorySize> historySize() const { return std::nullopt; }
 };
 
 }  // namespace herald::control

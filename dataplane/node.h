@@ -36,6 +36,7 @@ class Node : private NodeLinkHandler, private LinkResync::Output, private Contro
 
   herald::v1::NodeStats stats() const;
   uint64_t sumOverShards(std::atomic<uint64_t> ShardCounters::*counter) const;
+  LatencyHistogram::Snapshot histogramOverShards(LatencyHistogram ShardCounters::*histogram) const;
   uint64_t backpressureWaits() const;
   std::string statsJson() const;
   // /metrics: Prometheus text format (node_metrics.cc).

@@ -40,6 +40,24 @@ std::string Node::metricsText() const {
   m.counter("herald_node_messages_delivered_total",
             "Publications written to client connections (one per client per publication).")
       .sample(sum(&C::messages_out));
+  m.counter("herald_node_received_bytes_total", "Payload bytes of frames received from clients.")
+      .sample(sum(&C::bytes_in));
+  m.counter("herald_node_sent_bytes_total",
+            "WebSocket frame bytes written to clients (headers included).")
+      .sample(sum(&C::bytes_out));
+  m.counter("herald_node_server_closes_total",
+            "Connections the node closed, by close code (docs/protocol.md; 'other': outside "
+            "4000-4099). Codes appear once used.");
+  for (size_t code = 0; code < 100; ++code) {
+    uint64_t n = 0;
+    for (const auto& shard : shards_) {
+      n += shard->counters().server_closes_4xxx[code].load(std::memory_order_relaxed);
+    }
+    if (n > 0) {
+      m.sample(static_cast<double>(n), {{"code", std::to_string(4000 + code)}});
+    }
+  }
+  m.sample(sum(&C::server_closes_other), {{"code", "other"}});
   m.counter("herald_node_messages_dropped_total",
             "Frames dropped from full per-connection queues (drop-oldest policy).")
       .sample(sum(&C::messages_dropped));
@@ -58,6 +76,15 @@ std::string Node::metricsText() const {
   perShard(&C::backlogged_connections);
   m.gauge("herald_node_outbound_queued_bytes", "Bytes queued for slow connections, per shard.");
   perShard(&C::outbound_queued_bytes);
+  // Summed over shards: a label per shard would multiply every bucket by the shard count.
+  m.histogram("herald_node_fanout_duration_seconds",
+              "Time a shard took to write one publication to its subscribers (per publication "
+              "per shard that had a recipient).")
+      .sample(histogramOverShards(&C::fanout_duration));
+  m.histogram("herald_node_publish_to_write_seconds",
+              "From herald-control accepting a publication to this node writing it to its "
+              "sockets (wall clocks of both hosts; per publication per shard).")
+      .sample(histogramOverShards(&C::publish_to_write));
 
   // Refusals and failures, by reason.
   m.counter("herald_node_auth_failures_total", "Client authentication failures, by reason.")
@@ -104,6 +131,10 @@ std::string Node::metricsText() const {
       .sample(link_ && link_->connected() ? 1 : 0);
   m.counter("herald_node_link_reconnects_total", "NodeLink sessions that ended and were redialled.")
       .sample(link_ ? static_cast<double>(link_->reconnects()) : 0);
+  m.histogram("herald_node_link_rtt_seconds",
+              "NodeLink round trips: a heartbeat to herald-control and its echo back (queued "
+              "behind deliveries on their way, so it includes that wait).")
+      .sample(link_ ? link_->roundTrips() : LatencyHistogram::Snapshot{});
   m.gauge("herald_node_draining", "1 while the node is shutting down.").sample(draining_ ? 1 : 0);
   return m.text();
 }

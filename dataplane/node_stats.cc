@@ -65,6 +65,15 @@ uint64_t Node::sumOverShards(std::atomic<uint64_t> ShardCounters::*counter) cons
   return total;
 }
 
+LatencyHistogram::Snapshot Node::histogramOverShards(
+    LatencyHistogram ShardCounters::*histogram) const {
+  LatencyHistogram::Snapshot total;
+  for (const auto& shard : shards_) {
+    total += (shard->counters().*histogram).snapshot();
+  }
+  return total;
+}
+
 herald::v1::NodeStats Node::stats() const {
   herald::v1::NodeStats s;
   s.set_connections(sumOverShards(&ShardCounters::connections));
@@ -74,6 +83,11 @@ herald::v1::NodeStats Node::stats() const {
   s.set_users(interest_.users());
   s.set_channels(interest_.channels());
   s.set_draining(draining_.load());
+  const LatencyHistogram::Snapshot latency = histogramOverShards(&ShardCounters::publish_to_write);
+  for (uint64_t count : latency.counts) {
+    s.add_publish_to_write_counts(count);
+  }
+  s.set_publish_to_write_sum_us(latency.sum_micros);
   return s;
 }
 

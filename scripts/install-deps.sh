@@ -14,6 +14,8 @@ PACKAGES=(
   libssl-dev zlib1g-dev libcpp-jwt-dev
   libhiredis-dev
   prometheus-cpp-dev
+  # herald-control's HTTP port (/metrics, /health, the HTTP API, /dashboard).
+  libcpp-httplib-dev
   openssl
   # The README's tour pastes a WebSocket client into Debian's /usr/bin/python3.
   python3 python3-websocket

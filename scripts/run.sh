@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 GRPC_ADDR="${HERALD_GRPC:-127.0.0.1:7070}"
+HTTP_ADDR="${HERALD_HTTP:-127.0.0.1:7071}"
 WS_ADDR="${HERALD_WS:-127.0.0.1:8080}"
 DATA_DIR="${HERALD_DATA:-./herald-data}"
 BUILD_DIR="${HERALD_BUILD_DIR:-build}"
@@ -57,7 +58,8 @@ wait_listening() {
 
 # scripts/dev-control.json allows anonymous WebSocket clients (for the tour); it applies on
 # the first start of a data dir only: later changes go through the Control API.
-"$BUILD_DIR/controlplane/herald-control" --grpc-listen "$GRPC_ADDR" --data-dir "$DATA_DIR" \
+"$BUILD_DIR/controlplane/herald-control" --grpc-listen "$GRPC_ADDR" --http-listen "$HTTP_ADDR" \
+  --data-dir "$DATA_DIR" \
   --config "${HERALD_CONTROL_CONFIG:-scripts/dev-control.json}" >"$LOG_DIR/control.log" 2>&1 &
 pids+=($!)
 grpc=$(wait_listening "$LOG_DIR/control.log" "${pids[0]}" herald-control)
@@ -85,12 +87,19 @@ cat <<BANNER
   Herald is running.
     WebSocket   ws://$ws/ws          (health: http://$ws/health, stats: http://$ws/stats)
     gRPC        $grpc                (Control API; heraldctl --control $grpc)
+    HTTP        http://$HTTP_ADDR    (HTTP API /api/..., metrics /metrics, health /health)
+    Dashboard   http://$HTTP_ADDR/dashboard   (sign in with the admin key or a reader key)
+    Metrics     http://$HTTP_ADDR/metrics and http://$ws/metrics (Prometheus)
     logs        $LOG_DIR/control.log, $LOG_DIR/node.log
 
 $KEY_HINT
 
   Try it: connect a client to ws://$ws/ws?subscribe=token:price, then
     $BUILD_DIR/cli/heraldctl publish token:price '{"price":50000}' --event price_update
+
+  Or over HTTP (docs/api.md "HTTP API"):
+    curl -s http://$HTTP_ADDR/api/publish -H "Authorization: Bearer \$(cat $DATA_DIR/admin.key)" \\
+      -d '{"channel":"token:price","data":{"price":50001}}'
 
   Live demo: open http://$ws/demo and start a feed of prices and transfers:
     $BUILD_DIR/cli/heraldctl demo-feed

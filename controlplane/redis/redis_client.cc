@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "common/clock.h"
+
 namespace herald::control {
 namespace {
 
@@ -159,10 +161,34 @@ Status RedisConnection::readyLocked() {
   return context_ == nullptr ? connectLocked() : Status::ok();
 }
 
+RedisCallStats& redisCallStats() {
+  static RedisCallStats stats;
+  return stats;
+}
+
 RedisConnection::PipelineResult RedisConnection::pipeline(
     const std::vector<std::vector<std::string>>& commands) {
-  PipelineResult result;
   std::lock_guard<std::mutex> lock(mu_);
+  const int64_t start = steadyMicros();
+  PipelineResult result = pipelineLocked(commands);
+  RedisCallStats& stats = redisCallStats();
+  stats.latency.observeMicros(steadyMicros() - start);
+  if (!result.status.isOk()) {
+    stats.unavailable.fetch_add(1, std::memory_order_relaxed);
+    return result;
+  }
+  stats.ok.fetch_add(1, std::memory_order_relaxed);
+  for (const auto& reply : result.replies) {
+    if (reply.type == RedisValue::Type::kError) {
+      stats.error_replies.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  return result;
+}
+
+RedisConnection::PipelineResult RedisConnection::pipelineLocked(
+    const std::vector<std::vector<std::string>>& commands) {
+  PipelineResult result;
   if (Status s = readyLocked(); !s.isOk()) {
     result.status = s;
     return result;

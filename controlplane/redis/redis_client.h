@@ -5,12 +5,14 @@
 
 #include <sys/time.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/latency_histogram.h"
 #include "common/status.h"
 
 struct redisContext;
@@ -26,6 +28,16 @@ struct RedisAddress {
   std::string text;  // as given, for messages
 };
 Result<RedisAddress> parseRedisAddress(const std::string& text);
+
+// Every Redis round trip of this process, for /metrics: process-wide because connections are
+// made in several places (engine, config, replica directory) and all count the same way.
+struct RedisCallStats {
+  LatencyHistogram latency;              // one observation per command or pipeline
+  std::atomic<uint64_t> ok{0};           // replies read (error replies included)
+  std::atomic<uint64_t> unavailable{0};  // not connected, timed out or lost mid-call
+  std::atomic<uint64_t> error_replies{0};
+};
+RedisCallStats& redisCallStats();
 
 // hiredis takes its timeouts as a timeval.
 timeval toTimeval(std::chrono::milliseconds ms);
@@ -72,6 +84,7 @@ class RedisConnection {
   Status connectLocked();
   // Connected, with a pooled connection that the server closed replaced by a new one.
   Status readyLocked();
+  PipelineResult pipelineLocked(const std::vector<std::vector<std::string>>& commands);
 
   const RedisAddress address_;
   const std::chrono::milliseconds timeout_;

@@ -24,12 +24,14 @@ constexpr size_t kRingPointsPerInstance = 64;
 // What a stream stores and publishes; offset and epoch are added by the script's caller.
 herald::v1::Publication publicationOf(const std::string& channel, const std::string& event,
                                       const std::string& data, int64_t ts_unix_ms,
+                                      int64_t accepted_unix_us,
                                       const PublisherInfo& publisher = {}) {
   herald::v1::Publication pub;
   pub.set_channel(channel);
   pub.set_event(event);
   pub.set_data(data);
   pub.set_ts_unix_ms(ts_unix_ms);
+  pub.set_accepted_unix_us(accepted_unix_us);
   pub.set_publisher_user(publisher.user);
   pub.set_publisher_client(publisher.client);
   return pub;
@@ -197,11 +199,11 @@ std::vector<PublishOutcome> RedisStreamEngine::publishBatch(const std::vector<Pu
       sha = publish_sha_;
     }
     for (size_t i : indexes) {
-      std::vector<std::string> args =
-          publishArgs(items[i].channel,
-                      publicationOf(items[i].channel, items[i].event, items[i].data,
-                                    items[i].ts_unix_ms, items[i].publisher),
-                      items[i].history, items[i].idempotency_key);
+      std::vector<std::string> args = publishArgs(
+          items[i].channel,
+          publicationOf(items[i].channel, items[i].event, items[i].data, items[i].ts_unix_ms,
+                        items[i].accepted_unix_us, items[i].publisher),
+          items[i].history, items[i].idempotency_key);
       if (sha.empty()) {
         args.insert(args.begin(), {"EVAL", kPublishScript});
       } else {
@@ -241,14 +243,16 @@ std::vector<PublishOutcome> RedisStreamEngine::publishBatch(const std::vector<Pu
 
 PublishOutcome RedisStreamEngine::publish(const PublishItem& item) {
   return append(item.channel,
-                publicationOf(item.channel, item.event, item.data, item.ts_unix_ms, item.publisher),
+                publicationOf(item.channel, item.event, item.data, item.ts_unix_ms,
+                              item.accepted_unix_us, item.publisher),
                 item.history, item.idempotency_key,
                 [&] { return router_.nodesForChannel(item.channel); });
 }
 
 PublishOutcome RedisStreamEngine::sendToUser(const UserPublishItem& item) {
   // Personal publications carry no channel: the stream key says whose they are.
-  return append(userStreamKey(item.user), publicationOf("", item.event, item.data, item.ts_unix_ms),
+  return append(userStreamKey(item.user),
+                publicationOf("", item.event, item.data, item.ts_unix_ms, item.accepted_unix_us),
                 item.history, "", [&] { return router_.forUser(item.user, [](NodeSink&) {}); });
 }
 

@@ -52,6 +52,7 @@ DeliveryPtr makeDelivery(const herald::v1::Deliver& deliver) {
   delivery->channel = deliver.publication().channel();
   delivery->user = deliver.user();
   delivery->offset = deliver.publication().offset();
+  delivery->accepted_unix_us = deliver.publication().accepted_unix_us();
   delivery->frame = prepareTextFrame(buildMessageFrame(deliver));
   return delivery;
 }

@@ -28,7 +28,8 @@ struct Delivery {
   herald::v1::DeliveryTarget target = herald::v1::DELIVERY_TARGET_CHANNEL;
   std::string channel;
   std::string user;
-  uint64_t offset = 0;  // position in the channel's or user's stream; 0 for broadcasts
+  uint64_t offset = 0;           // position in the channel's or user's stream; 0 for broadcasts
+  int64_t accepted_unix_us = 0;  // when herald-control accepted it; 0 when it did not say
   FramePtr frame;
 };
 using DeliveryPtr = std::shared_ptr<const Delivery>;

@@ -1,5 +1,6 @@
 #include "dataplane/fanout/fanout.h"
 
+#include "common/clock.h"
 #include "dataplane/session/client_session.h"
 #include "dataplane/shard/shard_state.h"
 
@@ -8,12 +9,14 @@ namespace herald::node {
 namespace {
 
 // One delivery to the sessions it targets: a channel's subscribers, a user's connections,
-// or every greeted connection of the shard.
-void deliverOne(ShardState& shard, const Delivery& d) {
+// or every greeted connection of the shard. Returns whether it had any recipient.
+bool deliverOne(ShardState& shard, const Delivery& d) {
   Outbox& outbox = shard.outbox;
+  bool any = false;
   switch (d.target) {
     case herald::v1::DELIVERY_TARGET_CHANNEL:
       if (const auto* subs = shard.channels.find(d.channel)) {
+        any = true;
         const bool drop = outbox.dropsOldest(&d.channel);
         for (ClientSession* session : *subs) {
           if (!session->recovering() || !session->holdForRecovery(&d.channel, d)) {
@@ -25,6 +28,7 @@ void deliverOne(ShardState& shard, const Delivery& d) {
     case herald::v1::DELIVERY_TARGET_USER: {
       auto it = shard.users.find(d.user);
       if (it != shard.users.end()) {
+        any = true;
         const bool drop = outbox.dropsOldest(nullptr);
         for (ClientSession* session : it->second) {
           if (!session->recovering() || !session->holdForRecovery(nullptr, d)) {
@@ -38,6 +42,7 @@ void deliverOne(ShardState& shard, const Delivery& d) {
       const bool drop = outbox.dropsOldest(nullptr);
       for (ClientSession* session : shard.sessions) {
         if (session->greeted()) {  // not to connections still waiting for a token
+          any = true;
           outbox.send(*session, d.frame, drop);
         }
       }
@@ -46,14 +51,15 @@ void deliverOne(ShardState& shard, const Delivery& d) {
     default:
       break;
   }
+  return any;
 }
 
 // Publications i..j-1 of one channel: their frames joined once, written once per connection.
-void deliverRun(ShardState& shard, const std::vector<DeliveryPtr>& batch, size_t i, size_t j) {
+bool deliverRun(ShardState& shard, const std::vector<DeliveryPtr>& batch, size_t i, size_t j) {
   const std::string& channel = batch[i]->channel;
   const auto* subs = shard.channels.find(channel);
   if (subs == nullptr) {
-    return;
+    return false;
   }
   std::vector<const PreparedFrame*> frames;
   frames.reserve(j - i);
@@ -75,6 +81,22 @@ void deliverRun(ShardState& shard, const std::vector<DeliveryPtr>& batch, size_t
       }
     }
   }
+  return true;
+}
+
+// For /metrics: publications i..j-1 were just written to this shard's connections, in
+// `micros` together (a run shares its time evenly). Publish-to-write compares herald-control's
+// wall clock at acceptance with this host's now.
+void observe(ShardState& shard, const std::vector<DeliveryPtr>& batch, size_t i, size_t j,
+             int64_t micros) {
+  const int64_t each = micros / static_cast<int64_t>(j - i);
+  const int64_t now = unixMicros();
+  for (size_t k = i; k < j; ++k) {
+    shard.counters.fanout_duration.observeMicros(each);
+    if (batch[k]->accepted_unix_us > 0) {
+      shard.counters.publish_to_write.observeMicros(now - batch[k]->accepted_unix_us);
+    }
+  }
 }
 
 }  // namespace
@@ -89,10 +111,10 @@ void fanOut(ShardState& shard, const std::vector<DeliveryPtr>& batch) {
         ++j;
       }
     }
-    if (j - i == 1) {
-      deliverOne(shard, *batch[i]);
-    } else {
-      deliverRun(shard, batch, i, j);
+    const int64_t start = steadyMicros();
+    const bool written = j - i == 1 ? deliverOne(shard, *batch[i]) : deliverRun(shard, batch, i, j);
+    if (written) {
+      observe(shard, batch, i, j, steadyMicros() - start);
     }
     i = j;
   }

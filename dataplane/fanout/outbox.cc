@@ -44,6 +44,7 @@ void Outbox::send(ClientSession& session, const FramePtr& frame, bool drop_oldes
   if (!session.backlog && transport.bufferedBytes() < socketWindow()) {
     if (transport.writeFrame(frame)) {
       counters_.messages_out.fetch_add(count, std::memory_order_relaxed);
+      counters_.bytes_out.fetch_add(frameBytes(*frame), std::memory_order_relaxed);
     }
     return;
   }
@@ -57,6 +58,9 @@ void Outbox::sendText(ClientSession& session, const std::string& text) {
     return;
   }
   transport.writeText(text);
+  // The frame header a server adds to an unmasked text frame of this size (RFC 6455 5.2).
+  const size_t header = text.size() < 126 ? 2 : text.size() < 65536 ? 4 : 10;
+  counters_.bytes_out.fetch_add(text.size() + header, std::memory_order_relaxed);
 }
 
 void Outbox::enqueue(ClientSession& session, const FramePtr& frame, bool drop_oldest, bool kept,
@@ -92,8 +96,11 @@ void Outbox::flushOne(ClientSession& session, bool everything) {
   const size_t bytes_before = queue.bytes();
   while (!queue.empty() && (everything || transport.bufferedBytes() < window)) {
     auto entry = queue.pop();
-    if (transport.writeFrame(entry.frame) && !entry.kept) {
-      counters_.messages_out.fetch_add(entry.count, std::memory_order_relaxed);
+    if (transport.writeFrame(entry.frame)) {
+      counters_.bytes_out.fetch_add(frameBytes(*entry.frame), std::memory_order_relaxed);
+      if (!entry.kept) {
+        counters_.messages_out.fetch_add(entry.count, std::memory_order_relaxed);
+      }
     }
   }
   countQueued(bytes_before, queue.bytes());
@@ -121,6 +128,11 @@ void Outbox::close(ClientSession& session, uint16_t code, const std::string& rea
   ClientTransport& transport = session.transport();
   if (session.backlog && code != kCloseSlowConsumer && transport.isOpen()) {
     flushOne(session, true);  // what was queued goes out before the close frame
+  }
+  if (transport.isOpen()) {
+    auto& counter = code >= 4000 && code < 4100 ? counters_.server_closes_4xxx[code - 4000]
+                                                : counters_.server_closes_other;
+    counter.fetch_add(1, std::memory_order_relaxed);
   }
   transport.closeWith(code, reason);
 }

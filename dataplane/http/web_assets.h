@@ -6,13 +6,9 @@
 #include <string_view>
 #include <vector>
 
-namespace herald::node {
+#include "common/web_asset.h"
 
-struct WebAsset {
-  std::string_view path;  // URL path, e.g. "/herald.js"
-  std::string_view content_type;
-  std::string_view body;
-};
+namespace herald::node {
 
 // The asset served at `path`, or nullptr.
 const WebAsset* findWebAsset(std::string_view path);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/clock.h"
 #include "common/logging.h"
 #include "common/version.h"
 
@@ -248,6 +249,14 @@ void NodeLinkClient::runSession() {
         case herald::v1::ControlMessage::kPresenceQuery:
           handler_.onPresenceQuery(message.presence_query());
           break;
+        case herald::v1::ControlMessage::kHeartbeatEcho: {
+          const int64_t rtt = steadyMicros() - message.heartbeat_echo().sent_steady_us();
+          if (rtt >= 0 && rtt < 3'600'000'000) {  // an echo of ours, not a stray value
+            rtt_.observeMicros(rtt);
+            last_rtt_us_ = rtt;
+          }
+          break;
+        }
         case herald::v1::ControlMessage::KIND_NOT_SET:
           break;
       }
@@ -349,6 +358,7 @@ void NodeLinkClient::writerLoop(Stream* stream) {
       }
       herald::v1::NodeMessage stats;
       *stats.mutable_stats() = handler_.currentStats();
+      stats.mutable_stats()->set_sent_steady_us(steadyMicros());
       if (!write(stream, stats)) {
         return;
       }

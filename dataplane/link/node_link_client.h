@@ -11,6 +11,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/latency_histogram.h"
 #include "common/status.h"
 #include "dataplane/link/control_endpoints.h"
 #include "dataplane/link/interest_tracker.h"
@@ -55,6 +56,9 @@ class NodeLinkClient {
   // written; false when there is no link or it did not go out in time.
   bool reportStatsNow(std::chrono::milliseconds timeout);
   uint64_t reconnects() const { return reconnects_.load(); }
+  // Heartbeat round trips to the control plane (each NodeStats and its HeartbeatEcho).
+  LatencyHistogram::Snapshot roundTrips() const { return rtt_.snapshot(); }
+  int64_t lastRoundTripMicros() const { return last_rtt_us_.load(); }
   // Queues a message (a recovery request, a presence reply) for the control plane. It goes
   // out after any interest change recorded before this call, on this session or the next
   // (after Hello). False when the outbox is full.
@@ -92,6 +96,8 @@ class NodeLinkClient {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> connected_{false};
   std::atomic<uint64_t> reconnects_{0};
+  LatencyHistogram rtt_;
+  std::atomic<int64_t> last_rtt_us_{0};
   std::atomic<uint32_t> heartbeat_ms_{1000};
   std::atomic<bool> session_configured_{false};
 

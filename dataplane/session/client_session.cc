@@ -210,6 +210,7 @@ bool ClientSession::rateLimited(const std::string& payload) {
 
 void ClientSession::onFrame(const std::string& payload, bool text) {
   shard_->counters.messages_in.fetch_add(1, std::memory_order_relaxed);
+  shard_->counters.bytes_in.fetch_add(payload.size(), std::memory_order_relaxed);
   if (rateLimited(payload)) {
     return;
   }

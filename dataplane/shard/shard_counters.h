@@ -1,7 +1,10 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
+
+#include "common/latency_histogram.h"
 
 namespace herald::node {
 
@@ -12,6 +15,8 @@ struct alignas(64) ShardCounters {
   std::atomic<uint64_t> subscriptions{0};
   std::atomic<uint64_t> messages_in{0};
   std::atomic<uint64_t> messages_out{0};
+  std::atomic<uint64_t> bytes_in{0};   // payload bytes of client frames
+  std::atomic<uint64_t> bytes_out{0};  // WebSocket frame bytes written (headers included)
   std::atomic<uint64_t> connections_total{0};
   std::atomic<uint64_t> connections_refused{0};
   std::atomic<uint64_t> protocol_errors{0};
@@ -45,6 +50,13 @@ struct alignas(64) ShardCounters {
   std::atomic<uint64_t> json_too_deep{0};           // frames nested deeper than kMaxJsonDepth
   std::atomic<uint64_t> tokens_too_long{0};         // tokens over kMaxTokenBytes, not parsed
   std::atomic<uint64_t> pongs_withheld{0};          // pings not answered: client not reading
+  // Connections the node closed, by close code: 4000..4099 one counter each (Herald's codes,
+  // docs/protocol.md), the rest together.
+  std::array<std::atomic<uint64_t>, 100> server_closes_4xxx{};
+  std::atomic<uint64_t> server_closes_other{0};
+  // Per publication this shard wrote to at least one connection (fanout.cc says how).
+  LatencyHistogram fanout_duration;
+  LatencyHistogram publish_to_write;
 };
 
 }  // namespace herald::node

@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { chromium } from "playwright-core";
 
+import { launchChromium } from "./support/browser.mjs";
 import { Cluster, waitFor } from "./support/cluster.mjs";
 
 const ARTIFACTS = process.env.HERALD_ARTIFACTS || path.resolve("artifacts");
@@ -32,13 +32,7 @@ before(async () => {
       keys: [{ kid: "browser", algorithm: "HS256", secret: JWT_SECRET }],
     },
   });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    // The machine's network is closed: no background fetches, no QUIC probing.
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

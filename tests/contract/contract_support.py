@@ -236,6 +236,7 @@ class Cluster:
         self.control = None
         self.node = None
         self.control_address = None
+        self.http_address = None
         self.node_address = None
         self.node_id = None
 
@@ -244,7 +245,7 @@ class Cluster:
                            "keys": [{"kid": "test", "algorithm": "HS256", "secret": JWT_SECRET}]}}
         (self.root / "control.json").write_text(json.dumps(config))
         self.control = Process("herald-control", [
-            OPTS.control_bin, "--grpc-listen", "127.0.0.1:0",
+            OPTS.control_bin, "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
             "--data-dir", str(self.root / "state"), "--config", str(self.root / "control.json"),
             "--heartbeat-interval-ms", "200", "--node-timeout-ms", "1500",
             "--admin-key", ADMIN_KEY, "--node-secret", NODE_SECRET])
@@ -252,6 +253,10 @@ class Cluster:
         if not m:
             raise RuntimeError("herald-control did not start:\n" + self.control.output())
         self.control_address = m.group(1)
+        m = self.control.wait_for(r"http on ([0-9.]+:[0-9]+)", START_TIMEOUT)
+        if not m:
+            raise RuntimeError("herald-control serves no HTTP port:\n" + self.control.output())
+        self.http_address = m.group(1)
         self.channel = grpc.insecure_channel(self.control_address)
         grpc.channel_ready_future(self.channel).result(timeout=START_TIMEOUT)
         self.api = Api(self.channel)

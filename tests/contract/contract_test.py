@@ -24,6 +24,7 @@ import contract_support as S
 from contract_support import *  # noqa: F401,F403
 from contract_admin_cases import *  # noqa: F401,F403 (the test classes, found by unittest)
 from contract_delivery_cases import *  # noqa: F401,F403
+from contract_http_cases import *  # noqa: F401,F403
 from contract_reading_cases import *  # noqa: F401,F403
 
 

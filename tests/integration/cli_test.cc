@@ -380,9 +380,10 @@ TEST_F(CliTest, NodeWithAWrongSecretIsRefusedAndSaysSo) {
 
 TEST_F(CliTest, SecondDaemonOnABusyAddressFailsToStart) {
   TempDir other;
-  auto control =
-      runCommand(controlBinary(),
-                 {"--grpc-listen", cluster_.controlAddress(), "--data-dir", other.path()}, 30s);
+  auto control = runCommand(controlBinary(),
+                            {"--grpc-listen", cluster_.controlAddress(), "--http-listen",
+                             "127.0.0.1:0", "--data-dir", other.path()},
+                            30s);
   EXPECT_EQ(control.exit_code, 1);
   EXPECT_NE(control.err.find("cannot listen on"), std::string::npos) << control.err;
   auto node = runCommand(
@@ -395,8 +396,10 @@ TEST_F(CliTest, SecondDaemonOnABusyAddressFailsToStart) {
 TEST(DaemonCommandLineTest, CorruptStateFileStopsControlPlane) {
   TempDir dir;
   { std::ofstream(dir.path() + "/state.json") << "{ half-written"; }
-  auto r =
-      runCommand(controlBinary(), {"--grpc-listen", "127.0.0.1:0", "--data-dir", dir.path()}, 30s);
+  auto r = runCommand(
+      controlBinary(),
+      {"--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir", dir.path()},
+      30s);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("corrupt state file"), std::string::npos) << r.err;
 }
@@ -405,7 +408,8 @@ TEST(DaemonCommandLineTest, FirstStartCreatesAnAdminKeyOnce) {
   TempDir dir;
   std::string key;
   {
-    Process control(controlBinary(), {"--grpc-listen", "127.0.0.1:0", "--data-dir", dir.path()});
+    Process control(controlBinary(), {"--grpc-listen", "127.0.0.1:0", "--http-listen",
+                                      "127.0.0.1:0", "--data-dir", dir.path()});
     ASSERT_TRUE(control.waitListening(30s).has_value()) << control.output();
     const std::string out = control.output();
     const size_t at = out.find("hk_");
@@ -420,7 +424,8 @@ TEST(DaemonCommandLineTest, FirstStartCreatesAnAdminKeyOnce) {
     EXPECT_EQ(ok.exit_code, 0) << ok.err;
     control.stop(SIGTERM, 15s);
   }
-  Process again(controlBinary(), {"--grpc-listen", "127.0.0.1:0", "--data-dir", dir.path()});
+  Process again(controlBinary(), {"--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+                                  "--data-dir", dir.path()});
   ASSERT_TRUE(again.waitListening(30s).has_value());
   EXPECT_EQ(again.output().find("hk_"), std::string::npos) << "the key is printed once only";
   auto still = runCommand(heraldctlBinary(),
@@ -431,8 +436,10 @@ TEST(DaemonCommandLineTest, FirstStartCreatesAnAdminKeyOnce) {
 TEST(DaemonCommandLineTest, AdminKeyFromTheEnvironment) {
   TempDir dir;
   const std::string key = "env-admin-key-0123456789abcdef-0123456789";
-  Process control(controlBinary(), {"--grpc-listen", "127.0.0.1:0", "--data-dir", dir.path()},
-                  {"HERALD_ADMIN_KEY=" + key});
+  Process control(
+      controlBinary(),
+      {"--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir", dir.path()},
+      {"HERALD_ADMIN_KEY=" + key});
   const auto address = control.waitListening(30s);
   ASSERT_TRUE(address.has_value()) << control.output();
   EXPECT_EQ(control.output().find("created the first admin API key"), std::string::npos)
@@ -450,17 +457,18 @@ TEST(DaemonCommandLineTest, AdminKeyFromTheEnvironment) {
   control.stop(SIGTERM, 15s);
 
   TempDir other;
-  auto weak =
-      runCommand(controlBinary(), {"--grpc-listen", "127.0.0.1:0", "--data-dir", other.path()}, 30s,
-                 {"HERALD_ADMIN_KEY=too-short"});
+  auto weak = runCommand(
+      controlBinary(),
+      {"--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir", other.path()},
+      30s, {"HERALD_ADMIN_KEY=too-short"});
   EXPECT_EQ(weak.exit_code, 2);
   EXPECT_NE(weak.err.find("admin key: at least 32 bytes"), std::string::npos) << weak.err;
 }
 
 TEST(DaemonCommandLineTest, JsonLogsAreOneObjectPerLineWithComponent) {
   TempDir dir;
-  Process control(controlBinary(), {"--grpc-listen", "127.0.0.1:0", "--data-dir", dir.path(),
-                                    "--log-format", "json"});
+  Process control(controlBinary(), {"--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+                                    "--data-dir", dir.path(), "--log-format", "json"});
   ASSERT_TRUE(control.waitListening(30s).has_value()) << control.output();
   Process node(nodeBinary(),
                {"--listen", "127.0.0.1:0", "--control", *control.waitListening(1s),

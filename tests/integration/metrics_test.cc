@@ -1,54 +1,14 @@
-// The node's /metrics as Prometheus reads it: the real binaries, real clients, and Debian's
-// promtool checking the exposition; the figures must match what the test did.
-#include <cstdio>
-#include <fstream>
-#include <map>
-#include <sstream>
-
+// /metrics of a node and of herald-control as Prometheus reads them: the real binaries, real
+// clients, and Debian's promtool checking the exposition; the figures must match what the test
+// did.
 #include <gtest/gtest.h>
 
 #include "integration/support/cluster.h"
+#include "integration/support/prometheus_text.h"
 #include "integration/support/ws_client.h"
 
 namespace herald::testing {
 namespace {
-
-constexpr char kPromtool[] = "/usr/bin/promtool";  // Debian's `prometheus` (install-deps.sh)
-
-// "name{labels} value" lines of the text format, keyed by everything before the value.
-std::map<std::string, double> parseSamples(const std::string& text) {
-  std::map<std::string, double> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') {
-      continue;
-    }
-    const size_t space = line.rfind(' ');
-    if (space != std::string::npos) {
-      out[line.substr(0, space)] = std::stod(line.substr(space + 1));
-    }
-  }
-  return out;
-}
-
-// Runs `promtool check metrics` on `text`; returns its exit status and what it printed.
-std::pair<int, std::string> promtoolCheck(const TempDir& dir, const std::string& text) {
-  const std::string input = dir.path() + "/metrics.txt";
-  std::ofstream(input) << text;
-  const std::string cmd = std::string(kPromtool) + " check metrics < " + input + " 2>&1";
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (pipe == nullptr) {
-    return {-1, "popen failed"};
-  }
-  std::string output;
-  char buf[512];
-  while (size_t n = std::fread(buf, 1, sizeof(buf), pipe)) {
-    output.append(buf, n);
-  }
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
 
 class MetricsTest : public ::testing::Test {
  protected:
@@ -62,6 +22,26 @@ class MetricsTest : public ::testing::Test {
     auto response = httpGet(cluster_.nodeAddress(0), "/metrics");
     EXPECT_EQ(response.status, 200);
     return response.body;
+  }
+  std::string scrapeControl() {
+    auto response = httpGet(cluster_.controlHttpAddress(), "/metrics");
+    EXPECT_EQ(response.status, 200);
+    return response.body;
+  }
+  // Scrapes until `sample` of `scrape_fn` satisfies `ok` (10 s at most); returns the last value.
+  template <typename Scrape, typename Ok>
+  double waitSample(Scrape scrape_fn, const std::string& sample, Ok ok) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    double value = -1;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto samples = parseSamples(scrape_fn());
+      value = samples.count(sample) ? samples[sample] : -1;
+      if (ok(value)) {
+        break;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    return value;
   }
 
   Cluster cluster_;
@@ -112,6 +92,18 @@ TEST_F(MetricsTest, NodeMetricsPassPromtoolAndCountWhatClientsDid) {
   EXPECT_EQ(samples["herald_node_control_connected"], 1);
   EXPECT_GE(samples["herald_node_config_version"], 1);
   EXPECT_EQ(samples.count("herald_node_outbound_queued_bytes{shard=\"0\"}"), 1u);
+  EXPECT_EQ(samples["herald_node_server_closes_total{code=\"4001\"}"], 1) << "the bad token";
+  EXPECT_EQ(samples["herald_node_received_bytes_total"], 8) << "\"not json\"";
+  EXPECT_GT(samples["herald_node_sent_bytes_total"], 0);
+  // Each publication was written by at least one shard, and timed there.
+  const double fanouts = samples["herald_node_fanout_duration_seconds_count"];
+  EXPECT_GE(fanouts, kMessages);
+  EXPECT_EQ(samples["herald_node_publish_to_write_seconds_count"], fanouts);
+  EXPECT_EQ(samples["herald_node_fanout_duration_seconds_bucket{le=\"+Inf\"}"], fanouts);
+  // Heartbeats are echoed: the link's round trip is measured (every 200 ms here).
+  EXPECT_GE(waitSample([this] { return scrape(); }, "herald_node_link_rtt_seconds_count",
+                       [](double v) { return v >= 1; }),
+            1);
 
   // Closing is seen at the next scrape.
   clients.pop_back();
@@ -125,6 +117,62 @@ TEST_F(MetricsTest, NodeMetricsPassPromtoolAndCountWhatClientsDid) {
     std::this_thread::sleep_for(20ms);
   }
   EXPECT_EQ(open, kClients - 1);
+}
+
+TEST_F(MetricsTest, ControlMetricsPassPromtoolAndCountCallsPublicationsAndNodes) {
+  WsClient client(cluster_.wsUrl(0, "subscribe=news%3Aa"));
+  ASSERT_TRUE(client.waitOpen(10s)) << client.failReason();
+  ASSERT_TRUE(client.nextOfType("connected", 10s).has_value());
+  ASSERT_TRUE(cluster_.waitInterest("news:a", 1));
+  constexpr int kPublished = 3;
+  for (int i = 0; i < kPublished; ++i) {
+    cluster_.publish("news:a", "{}");
+  }
+  {
+    herald::v1::PublishRequest bad;
+    bad.set_channel("news:a");
+    bad.set_data("not json");
+    grpc::ClientContext ctx;
+    herald::v1::PublishResponse resp;
+    ASSERT_EQ(cluster_.api().Publish(&ctx, bad, &resp).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    auto keyless = controlStub(cluster_.controlAddress(), "");
+    grpc::ClientContext ctx;
+    herald::v1::InfoResponse info;
+    ASSERT_EQ(keyless->Info(&ctx, herald::v1::InfoRequest(), &info).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+
+  const std::string text = scrapeControl();
+  auto [status, output] = promtoolCheck(dir_, text);
+  EXPECT_EQ(status, 0) << "promtool check metrics:\n" << output << "\n" << text;
+  auto samples = parseSamples(text);
+  EXPECT_EQ(samples["herald_control_api_calls_total{method=\"Publish\",code=\"OK\"}"], kPublished);
+  EXPECT_EQ(samples["herald_control_api_calls_total{method=\"Publish\",code=\"INVALID_ARGUMENT\"}"],
+            1);
+  EXPECT_EQ(samples["herald_control_api_latency_seconds_count{method=\"Publish\"}"],
+            kPublished + 1);
+  // "news" is no configured namespace: counted under the default's name, not its own.
+  EXPECT_EQ(samples["herald_control_publications_total{api=\"Publish\",namespace=\"(default)\"}"],
+            kPublished);
+  EXPECT_EQ(samples["herald_control_nodes{health=\"healthy\"}"], 1);
+  EXPECT_EQ(samples["herald_control_nodes{health=\"unhealthy\"}"], 0);
+  EXPECT_EQ(samples["herald_control_build_info{version=\"0.1.0\",engine=\"memory\"}"], 1);
+  EXPECT_EQ(samples.count("herald_control_redis_calls_total{result=\"ok\"}"), 0u)
+      << "no Redis series with the memory engine";
+  // Heartbeats and the once-a-second history walk show up within a few seconds.
+  EXPECT_EQ(waitSample([this] { return scrapeControl(); }, "herald_control_node_connections",
+                       [](double v) { return v == 1; }),
+            1);
+  EXPECT_GE(waitSample([this] { return scrapeControl(); }, "herald_control_history_streams",
+                       [](double v) { return v >= 1; }),
+            1);
+
+  auto health = httpGet(cluster_.controlHttpAddress(), "/health");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_NE(health.body.find("\"status\":\"ok\""), std::string::npos) << health.body;
 }
 
 }  // namespace

@@ -26,9 +26,9 @@ std::string readFile(const std::string& path) {
 
 TEST(QuickstartTest, TourWorksAsPastedAndCtrlCStopsBoth) {
   TempDir dir;  // plays the repository root: run.sh keeps its data in ./herald-data
-  Process control(controlBinary(),
-                  {"--grpc-listen", "127.0.0.1:0", "--data-dir", dir.path() + "/herald-data",
-                   "--config", std::string(HERALD_SOURCE_DIR) + "/scripts/dev-control.json"});
+  Process control(controlBinary(), {"--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+                                    "--data-dir", dir.path() + "/herald-data", "--config",
+                                    std::string(HERALD_SOURCE_DIR) + "/scripts/dev-control.json"});
   auto control_address = control.waitListening(30s);
   ASSERT_TRUE(control_address) << control.output();
   const std::string key = readFile(dir.path() + "/herald-data/admin.key");

@@ -75,12 +75,26 @@ class RedisClusterTest : public ::testing::Test {
     const std::string dir = dir_.path() + "/replica" + std::to_string(replicas_.size());
     std::ofstream(dir_.path() + "/control.json") << clusterConfig().dump(2);
     replicas_.push_back(std::make_unique<Process>(
-        controlBinary(),
-        std::vector<std::string>{"--grpc-listen", "127.0.0.1:0", "--data-dir", dir, "--config",
-                                 dir_.path() + "/control.json", "--heartbeat-interval-ms", "200",
-                                 "--node-timeout-ms", "1500", "--admin-key", kTestAdminKey,
-                                 "--node-secret", kTestNodeSecret, "--engine", "redis", "--redis",
-                                 redis_urls}));
+        controlBinary(), std::vector<std::string>{"--grpc-listen",
+                                                  "127.0.0.1:0",
+                                                  "--http-listen",
+                                                  "127.0.0.1:0",
+                                                  "--data-dir",
+                                                  dir,
+                                                  "--config",
+                                                  dir_.path() + "/control.json",
+                                                  "--heartbeat-interval-ms",
+                                                  "200",
+                                                  "--node-timeout-ms",
+                                                  "1500",
+                                                  "--admin-key",
+                                                  kTestAdminKey,
+                                                  "--node-secret",
+                                                  kTestNodeSecret,
+                                                  "--engine",
+                                                  "redis",
+                                                  "--redis",
+                                                  redis_urls}));
     auto address = replicas_.back()->waitListening(30s);
     if (!address) {
       throw std::runtime_error("herald-control did not start:\n" + replicas_.back()->output());

@@ -49,10 +49,10 @@ class TlsTest : public ::testing::Test {
     control_ = std::make_unique<Process>(
         controlBinary(),
         std::vector<std::string>{
-            "--grpc-listen", "127.0.0.1:0", "--data-dir", data_.path() + "/state", "--config",
-            data_.path() + "/control.json", "--admin-key", kTestAdminKey, "--node-secret",
-            kTestNodeSecret, "--tls-cert", pki_.path("server.pem"), "--tls-key",
-            pki_.path("server.key"), "--tls-client-ca", pki_.path("ca.pem")});
+            "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir",
+            data_.path() + "/state", "--config", data_.path() + "/control.json", "--admin-key",
+            kTestAdminKey, "--node-secret", kTestNodeSecret, "--tls-cert", pki_.path("server.pem"),
+            "--tls-key", pki_.path("server.key"), "--tls-client-ca", pki_.path("ca.pem")});
     auto address = control_->waitListening(30s);
     ASSERT_TRUE(address.has_value()) << control_->output();
     control_address_ = *address;

@@ -78,13 +78,17 @@ export class Cluster {
     c.wsPort = await freePort();
     c.control = startProcess(
       bins.control,
-      ["--grpc-listen", `127.0.0.1:${c.grpcPort}`, "--data-dir", path.join(c.dir, "data"),
+      ["--grpc-listen", `127.0.0.1:${c.grpcPort}`, "--http-listen", "127.0.0.1:0", "--data-dir", path.join(c.dir, "data"),
        "--config", path.join(c.dir, "control.json"), "--admin-key", c.apiKey],
       "herald-control",
     );
     await waitFor("herald-control to listen", () => c.control.output.includes("listening on"), {
       timeoutMs: 30000,
     });
+    await waitFor("herald-control's HTTP port", () => /http on [0-9.]+:[0-9]+/.test(c.control.output), {
+      timeoutMs: 30000,
+    });
+    c.controlHttpBase = "http://" + /http on ([0-9.]+:[0-9]+)/.exec(c.control.output)[1];
     await c.startNode();
     return c;
   }

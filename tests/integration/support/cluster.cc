@@ -137,14 +137,18 @@ void Cluster::startControl(const std::vector<std::string>& extra_args) {
                                    "--admin-key",
                                    kTestAdminKey,
                                    "--node-secret",
-                                   kTestNodeSecret};
+                                   kTestNodeSecret,
+                                   "--http-listen",
+                                   "127.0.0.1:0"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   control_ = std::make_unique<Process>(controlBinary(), args);
   auto address = control_->waitListening(30s);
-  if (!address) {
+  auto http = control_->waitListening(30s, "http on ");
+  if (!address || !http) {
     throw std::runtime_error("herald-control did not start:\n" + control_->output());
   }
   control_address_ = *address;
+  http_address_ = *http;
   stub_ = controlStub(control_address_, kTestAdminKey);
 }
 

@@ -65,6 +65,8 @@ class Cluster {
   size_t startNode(const std::vector<std::string>& extra_args = {});
 
   const std::string& controlAddress() const { return control_address_; }
+  // herald-control's HTTP port (/metrics, /health, /api/...), "127.0.0.1:PORT".
+  const std::string& controlHttpAddress() const { return http_address_; }
   const std::string& nodeAddress(size_t i) const { return node_addresses_[i]; }
   std::string wsUrl(size_t node, const std::string& query = "") const;
   Process& control() { return *control_; }
@@ -88,6 +90,7 @@ class Cluster {
  private:
   TempDir data_dir_;
   std::string control_address_ = "127.0.0.1:0";
+  std::string http_address_;
   std::unique_ptr<Process> control_;
   std::vector<std::unique_ptr<Process>> nodes_;
   std::vector<std::string> node_addresses_;

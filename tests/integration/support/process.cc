@@ -113,8 +113,8 @@ bool Process::waitForOutput(const std::string& needle, std::chrono::milliseconds
   }) && output_.find(needle, from) != std::string::npos;
 }
 
-std::optional<std::string> Process::waitListening(std::chrono::milliseconds timeout) {
-  const std::string marker = "listening on ";
+std::optional<std::string> Process::waitListening(std::chrono::milliseconds timeout,
+                                                  const std::string& marker) {
   if (!waitForOutput(marker, timeout)) {
     return std::nullopt;
   }

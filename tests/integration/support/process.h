@@ -25,7 +25,8 @@ class Process {
   // Waits until the output contains `needle`; false on timeout or exit.
   bool waitForOutput(const std::string& needle, std::chrono::milliseconds timeout, size_t from = 0);
   // Waits for the daemon's "listening on HOST:PORT" line and returns HOST:PORT.
-  std::optional<std::string> waitListening(std::chrono::milliseconds timeout);
+  std::optional<std::string> waitListening(std::chrono::milliseconds timeout,
+                                           const std::string& marker = "listening on ");
   // Sends `sig` and waits for exit; returns the raw wait status, or nullopt on timeout.
   std::optional<int> stop(int sig, std::chrono::milliseconds timeout);
   // Waits for the process to exit on its own.

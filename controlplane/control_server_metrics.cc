@@ -1,0 +1,95 @@
+// herald-control's /metrics and /health: ControlMetrics' series plus what is read at scrape
+// time (nodes, history, Redis). Names and meanings: docs/operations.md "Monitoring".
+#include <nlohmann/json.hpp>
+
+#include "common/metrics_text.h"
+#include "common/version.h"
+#include "controlplane/control_server.h"
+
+namespace herald::control {
+
+std::string ControlServer::metricsText() const {
+  MetricsText m;
+  m.gauge("herald_control_build_info", "Always 1; version and engine are labels.")
+      .sample(1, {{"version", kVersion}, {"engine", config_.engine}});
+  metrics_.appendTo(m);
+  m.gauge("herald_control_api_calls_in_flight", "Control API calls being handled now.")
+      .sample(static_cast<double>(control_service_->inFlight()));
+  m.gauge("herald_control_config_version", "Version of the cluster config in force.")
+      .sample(static_cast<double>(store_->snapshot()->version()));
+
+  // Nodes on this replica, by health, and what they hold (from their last heartbeat).
+  uint64_t by_health[4] = {};
+  uint64_t connections = 0;
+  uint64_t behind = 0;
+  const uint64_t version = store_->snapshot()->version();
+  for (const auto& node : nodes_.list()) {
+    const int health = node.health();
+    by_health[health >= 0 && health < 4 ? health : 0] += 1;
+    if (node.health() == herald::v1::NODE_HEALTH_HEALTHY) {
+      connections += node.connections();
+      behind += node.config_version_acked() < version ? 1 : 0;
+    }
+  }
+  m.gauge("herald_control_nodes",
+          "Nodes known to this replica, by health (gone: departed, listed for a while).")
+      .sample(static_cast<double>(by_health[herald::v1::NODE_HEALTH_HEALTHY]),
+              {{"health", "healthy"}})
+      .sample(static_cast<double>(by_health[herald::v1::NODE_HEALTH_UNHEALTHY]),
+              {{"health", "unhealthy"}})
+      .sample(static_cast<double>(by_health[herald::v1::NODE_HEALTH_DRAINING]),
+              {{"health", "draining"}});
+  m.gauge("herald_control_nodes_config_behind",
+          "Healthy nodes that have not acked the config in force (yet, or refused it).")
+      .sample(static_cast<double>(behind));
+  m.gauge("herald_control_node_connections",
+          "Client connections on this replica's healthy nodes (their last heartbeats).")
+      .sample(static_cast<double>(connections));
+
+  LatencyHistogram::Snapshot latency;
+  for (const auto& session : nodes_.live()) {
+    latency += session->publishToWrite();
+  }
+  m.histogram("herald_control_cluster_publish_to_write_seconds",
+              "herald_node_publish_to_write_seconds summed over this replica's live nodes, as "
+              "of their last heartbeats (drops when a node leaves).")
+      .sample(latency);
+
+  if (auto history = channels_->historySize()) {
+    m.gauge("herald_control_history_streams",
+            "Streams (channels and personal streams) with an offset (memory engine; updated "
+            "once a second).")
+        .sample(static_cast<double>(history->streams));
+    m.gauge("herald_control_history_publications",
+            "Publications retained in history for recovery (memory engine; updated once a "
+            "second).")
+        .sample(static_cast<double>(history->publications));
+  }
+  if (config_.engine == "redis") {
+    const RedisCallStats& redis = redisCallStats();
+    m.counter("herald_control_redis_calls_total",
+              "Redis round trips (a command or a pipeline), by result.")
+        .sample(static_cast<double>(redis.ok.load()), {{"result", "ok"}})
+        .sample(static_cast<double>(redis.unavailable.load()), {{"result", "unavailable"}});
+    m.counter("herald_control_redis_error_replies_total",
+              "Redis replies that were errors (a script or command refused).")
+        .sample(static_cast<double>(redis.error_replies.load()));
+    m.histogram("herald_control_redis_latency_seconds", "Redis round-trip time.")
+        .sample(redis.latency.snapshot());
+  }
+  return m.text();
+}
+
+std::string ControlServer::healthJson() const {
+  size_t healthy = 0;
+  for (const auto& node : nodes_.list()) {
+    healthy += node.health() == herald::v1::NODE_HEALTH_HEALTHY ? 1 : 0;
+  }
+  nlohmann::json body = {{"status", "ok"},
+                         {"version", kVersion},
+                         {"engine", config_.engine},
+                         {"healthy_nodes", healthy}};
+  return body.dump();
+}
+
+}  // namespace herald::control
