@@ -6,7 +6,9 @@
 
 namespace herald::cli {
 
-void Table::print(std::FILE* out) const {
+void Table::print(std::FILE* out) const { std::fputs(toString().c_str(), out); }
+
+std::string Table::toString() const {
   // Cells may hold what a peer chose (a token's `sub`, a node id, publication data): escape
   // control characters so that none can forge a row or drive the terminal.
   std::vector<std::vector<std::string>> rows;
@@ -25,16 +27,17 @@ void Table::print(std::FILE* out) const {
       widths[i] = std::max(widths[i], row[i].size());
     }
   }
+  std::string text;
   for (const auto& row : rows) {
-    std::string line;
     for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
-      line += row[i];
+      text += row[i];
       if (i + 1 < row.size()) {
-        line.append(widths[i] - row[i].size() + 2, ' ');
+        text.append(widths[i] - row[i].size() + 2, ' ');
       }
     }
-    std::fprintf(out, "%s\n", line.c_str());
+    text += '\n';
   }
+  return text;
 }
 
 }  // namespace herald::cli

@@ -14,6 +14,8 @@ class Table {
 
   // Writes the rows, each cell padded to its column's widest cell plus two spaces.
   void print(std::FILE* out) const;
+  // The same text as print() writes.
+  std::string toString() const;
 
  private:
   std::vector<std::vector<std::string>> rows_;

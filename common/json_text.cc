@@ -167,4 +167,25 @@ bool findMembers(std::string_view text, const std::string_view* names, size_t co
   return true;
 }
 
+bool arrayElements(std::string_view text, std::vector<std::string_view>* elements) {
+  elements->clear();
+  size_t i = skipSpace(text, 0);
+  if (i >= text.size() || text[i] != '[') {
+    return false;
+  }
+  i = skipSpace(text, i + 1);
+  while (i < text.size() && text[i] != ']') {
+    const size_t end = skipValue(text, i);
+    if (end <= i) {
+      return true;  // not valid JSON: the caller promised it was; stop safely
+    }
+    elements->push_back(text.substr(i, end - i));
+    i = skipSpace(text, end);
+    if (i < text.size() && text[i] == ',') {
+      i = skipSpace(text, i + 1);
+    }
+  }
+  return true;
+}
+
 }  // namespace herald

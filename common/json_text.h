@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <string_view>
+#include <vector>
 
 namespace herald {
 
@@ -26,5 +27,9 @@ bool acceptJson(std::string_view text, size_t max_depth = kMaxJsonDepth);
 // ("\u0074ype" is "type"). Returns false when `text` is not an object.
 bool findMembers(std::string_view text, const std::string_view* names, size_t count,
                  std::string_view* values);
+
+// The raw text of each element of the JSON array `text` (which must have passed acceptJson()),
+// whitespace trimmed. Returns false when `text` is not an array.
+bool arrayElements(std::string_view text, std::vector<std::string_view>* elements);
 
 }  // namespace herald

@@ -41,8 +41,8 @@ ControlMetrics::MethodSeries& ControlMetrics::series(std::string_view method) {
 void ControlMetrics::recordCall(std::string_view method, grpc::StatusCode code, int64_t micros) {
   MethodSeries& s = series(method);
   const auto index = static_cast<size_t>(code);
-  s.calls[index < s.calls.size() ? index : grpc::StatusCode::UNKNOWN].fetch_add(
-      1, std::memory_order_relaxed);
+  s.calls[index < s.calls.size() ? index : static_cast<size_t>(grpc::StatusCode::UNKNOWN)]
+      .fetch_add(1, std::memory_order_relaxed);
   s.latency.observeMicros(micros);
 }
 

@@ -217,7 +217,7 @@ std::string ControlServer::start() {
     services.health_json = [this] { return healthJson(); };
     // In-process: the HTTP API reaches the same handlers as gRPC callers, TLS or not.
     services.control_channel = server_->InProcessChannel(grpc::ChannelArguments());
-    services.gate = gate;
+    services.keys = keys_.get();
     services.metrics = &metrics_;
     services.tls_cert = config_.tls_cert;
     services.tls_key = config_.tls_key;

@@ -29,6 +29,9 @@ int statsCommand(Stub& stub, grpc::ClientContext& ctx, const Options& o);
 int presenceCommand(Stub& stub, grpc::ClientContext& ctx, const Options& o);
 int infoCommand(Stub& stub, grpc::ClientContext& ctx, const Options& o);
 
+// top_command.cc
+int topCommand(Stub& stub, grpc::ClientContext& ctx, const Options& o);
+
 // namespaces_command.cc, limits_command.cc, keys_command.cc
 int namespacesCommand(Stub& stub, grpc::ClientContext& ctx, const Options& o);
 int limitsCommand(Stub& stub, grpc::ClientContext& ctx, const Options& o);

@@ -26,6 +26,9 @@ commands:
   presence CHANNEL         connections subscribed to CHANNEL on every node
   nodes                    list nodes with health and load
   stats                    cluster totals
+  top [--once] [--interval SECONDS]
+                           refreshing view of nodes, connections, deliveries/s and the top
+                           channels (q or Ctrl-C quits); --once prints one frame
   channels [PREFIX]        channels with offsets, retained history, nodes and subscribers
   info                     control plane version and config version
   namespaces list | get NAME | delete NAME
@@ -153,6 +156,15 @@ Options parseArgs(int argc, char** argv) {
       o.rate = std::strtod(text.c_str(), &end);
       if (text.empty() || *end != '\0' || !(o.rate > 0) || o.rate > 10000) {
         usageError("--rate needs a number of publications per second in (0, 10000]");
+      }
+    } else if (a == "--once") {
+      o.once = true;
+    } else if (a == "--interval") {
+      const std::string text = value("--interval");
+      char* end = nullptr;
+      o.interval_s = std::strtod(text.c_str(), &end);
+      if (text.empty() || *end != '\0' || !(o.interval_s >= 0.2) || o.interval_s > 3600) {
+        usageError("--interval needs seconds between frames in [0.2, 3600]");
       }
     } else if (a == "--duration") {
       o.duration_s = number(a, value("--duration"));

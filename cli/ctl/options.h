@@ -42,6 +42,8 @@ struct Options {
   double rate = 4;
   int64_t duration_s = 0;
   int64_t count = 0;
+  bool once = false;        // top: one frame, then exit
+  double interval_s = 1.0;  // top: seconds between frames
   std::vector<std::string> args;
 };
 

@@ -3,82 +3,150 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "common/json_text.h"
 #include "controlplane/grpc_codes.h"
 
 namespace herald::control {
+
+struct HttpRequestText {
+  std::string json;                    // the body with each `data` value replaced by ""
+  std::vector<std::string_view> data;  // the values cut out (empty view: no `data` there)
+};
+
 namespace {
 
-// Ordered: a publication's data keeps its members in the order the caller wrote them.
-using Json = nlohmann::ordered_json;
+using Json = nlohmann::json;
 using Stub = herald::v1::Control::Stub;
 
 // In the HTTP API a publication's `data` is the JSON value itself ({"data": {"price": 1}});
-// in the messages it is JSON text. These move between the two at the members that hold one:
-// `data` at the top of a request and in its `publications`, and `publications[].data` in
-// responses. Inputs were depth-checked (acceptJson), so dump() recurses at most 64 levels.
-void dataValuesToText(Json& request) {
-  auto convert = [](Json& holder) {
-    if (holder.is_object()) {
-      auto it = holder.find("data");
-      if (it != holder.end()) {
-        *it = it->dump(-1, ' ', false, Json::error_handler_t::replace);
+// in the messages it is JSON text. The value's text is moved as is, never parsed and printed
+// again (that would turn 123456789012345678901234567890 into 1.2345678901234568e+29): in a
+// request, each `data` value is cut out of the body (replaced by "" for the protobuf parser)
+// and set on the message afterwards; in a response, spliced in where `"data":""` was printed.
+HttpRequestText cutDataValues(std::string_view body, bool batch) {
+  HttpRequestText out;
+  std::vector<std::string_view> cuts;
+  static constexpr std::string_view kData[] = {"data"};
+  if (!batch) {
+    std::string_view value;
+    findMembers(body, kData, 1, &value);
+    out.data.push_back(value);
+    cuts.push_back(value);
+  } else {
+    static constexpr std::string_view kPublications[] = {"publications"};
+    std::string_view list;
+    findMembers(body, kPublications, 1, &list);
+    std::vector<std::string_view> elements;
+    if (!list.empty() && arrayElements(list, &elements)) {
+      for (std::string_view element : elements) {
+        std::string_view value;
+        findMembers(element, kData, 1, &value);
+        out.data.push_back(value);
+        cuts.push_back(value);
       }
     }
-  };
-  convert(request);
-  if (auto it = request.find("publications"); it != request.end() && it->is_array()) {
-    for (auto& p : *it) {
-      convert(p);
+  }
+  size_t at = 0;
+  for (std::string_view cut : cuts) {
+    if (cut.empty()) {
+      continue;
+    }
+    const size_t begin = static_cast<size_t>(cut.data() - body.data());
+    out.json.append(body.substr(at, begin - at));
+    out.json.append("\"\"");
+    at = begin + cut.size();
+  }
+  out.json.append(body.substr(at));
+  return out;
+}
+
+// Puts the cut-out values back on the message (routes without `data` ignore them).
+template <typename Request>
+void restoreData(Request&, const std::vector<std::string_view>&) {}
+template <typename Request>
+void restoreOne(Request& request, const std::vector<std::string_view>& data) {
+  if (!data.empty() && !data[0].empty()) {
+    request.set_data(std::string(data[0]));
+  }
+}
+void restoreData(herald::v1::PublishRequest& r, const std::vector<std::string_view>& d) {
+  restoreOne(r, d);
+}
+void restoreData(herald::v1::BroadcastRequest& r, const std::vector<std::string_view>& d) {
+  restoreOne(r, d);
+}
+void restoreData(herald::v1::SendToUserRequest& r, const std::vector<std::string_view>& d) {
+  restoreOne(r, d);
+}
+void restoreData(herald::v1::PublishBatchRequest& r, const std::vector<std::string_view>& d) {
+  for (int i = 0; i < r.publications_size() && static_cast<size_t>(i) < d.size(); ++i) {
+    if (!d[i].empty()) {
+      r.mutable_publications(i)->set_data(std::string(d[i]));
     }
   }
 }
 
-void dataTextToValues(Json& response) {
-  auto it = response.find("publications");
-  if (it == response.end() || !it->is_array()) {
-    return;
+// Takes the publications' data out of a response before it is printed (HistoryResponse only).
+template <typename Response>
+std::vector<std::string> takeData(Response&) {
+  return {};
+}
+std::vector<std::string> takeData(herald::v1::HistoryResponse& r) {
+  std::vector<std::string> data;
+  for (auto& p : *r.mutable_publications()) {
+    data.push_back(std::move(*p.mutable_data()));
+    p.clear_data();
   }
-  for (auto& p : *it) {
-    if (!p.is_object()) {
-      continue;
+  return data;
+}
+
+// Every other string in the printed JSON is escaped, so an unescaped `"data":""` can only be a
+// publication's own field; they come in the order of the publications.
+std::string spliceData(const std::string& printed, const std::vector<std::string>& data) {
+  static constexpr std::string_view kEmpty = "\"data\":\"\"";
+  std::string out;
+  size_t at = 0;
+  for (const std::string& value : data) {
+    const size_t found = printed.find(kEmpty, at);
+    if (found == std::string::npos) {
+      break;
     }
-    auto data = p.find("data");
-    if (data != p.end() && data->is_string()) {
-      // Stored data was validated JSON when published; keep the text if it somehow is not.
-      Json value = Json::parse(data->get<std::string>(), nullptr, /*allow_exceptions=*/false);
-      if (!value.is_discarded()) {
-        *data = std::move(value);
-      }
-    }
+    out.append(printed, at, found - at);
+    out.append("\"data\":");
+    out.append(value.empty() ? "\"\"" : value);
+    at = found + kEmpty.size();
   }
+  out.append(printed, at, std::string::npos);
+  return out;
 }
 
 template <typename Request, typename Response,
           grpc::Status (Stub::*Method)(grpc::ClientContext*, const Request&, Response*)>
-HttpReply invoke(Stub& stub, grpc::ClientContext& context, std::string_view json) {
+HttpReply invoke(Stub& stub, grpc::ClientContext& context, const HttpRequestText& text) {
   Request request;
   google::protobuf::util::JsonParseOptions parse;
   parse.ignore_unknown_fields = false;  // a misspelt field is an error, not a silent default
-  if (auto s = google::protobuf::util::JsonStringToMessage(std::string(json), &request, parse);
-      !s.ok()) {
+  if (auto s = google::protobuf::util::JsonStringToMessage(text.json, &request, parse); !s.ok()) {
     return httpError(grpc::StatusCode::INVALID_ARGUMENT,
                      "body does not match the request: " + std::string(s.message()));
   }
+  restoreData(request, text.data);
   Response response;
   const grpc::Status status = (stub.*Method)(&context, request, &response);
   if (!status.ok()) {
     return httpError(status.error_code(), status.error_message());
   }
+  const std::vector<std::string> data = takeData(response);
   google::protobuf::util::JsonPrintOptions print;
   print.always_print_primitive_fields = true;  // a zero or false is an answer too
   print.preserve_proto_field_names = true;     // the same names as the proto and gRPC JSON
-  std::string text;
-  (void)google::protobuf::util::MessageToJsonString(response, &text, print);
-  Json out = Json::parse(text, nullptr, false);
-  dataTextToValues(out);
-  return HttpReply{200, out.dump(-1, ' ', false, Json::error_handler_t::replace)};
+  std::string printed;
+  if (!google::protobuf::util::MessageToJsonString(response, &printed, print).ok()) {
+    return httpError(grpc::StatusCode::INTERNAL, "the answer could not be printed as JSON");
+  }
+  return HttpReply{200, data.empty() ? std::move(printed) : spliceData(printed, data)};
 }
 
 }  // namespace
@@ -96,7 +164,12 @@ HttpApi::HttpApi(std::shared_ptr<grpc::ChannelInterface> channel)
     : stub_(herald::v1::Control::NewStub(std::move(channel))) {
   using namespace herald::v1;
   auto add = [this](const char* path, const char* rpc, bool allows_get, Invoke fn) {
-    routes_.push_back(Route{path, rpc, allows_get});
+    // Reads need a reader key, the rest a publisher key (admin keys may call everything).
+    const bool read =
+        allows_get || std::string_view(rpc) == "History" || std::string_view(rpc) == "Presence";
+    routes_.push_back(
+        Route{path, rpc, allows_get,
+              read ? herald::v1::API_KEY_ROLE_READER : herald::v1::API_KEY_ROLE_PUBLISHER});
     invokers_[rpc] = fn;
   };
   add("/api/publish", "Publish", false, &invoke<PublishRequest, PublishResponse, &Stub::Publish>);
@@ -139,16 +212,15 @@ HttpReply HttpApi::call(const Route& route, std::string_view body,
                      "the body is not JSON, or is nested deeper than " +
                          std::to_string(kMaxJsonDepth) + " levels");
   }
-  Json request = Json::parse(text, nullptr, false);
-  if (!request.is_object()) {
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || text[first] != '{') {
     return httpError(grpc::StatusCode::INVALID_ARGUMENT, "the body must be a JSON object");
   }
-  dataValuesToText(request);
+  const HttpRequestText request = cutDataValues(text, route.rpc == "PublishBatch");
   grpc::ClientContext context;
   context.AddMetadata("authorization", authorization);
   context.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
-  return invokers_.at(route.rpc)(*stub_, context,
-                                 request.dump(-1, ' ', false, Json::error_handler_t::replace));
+  return invokers_.at(route.rpc)(*stub_, context, request);
 }
 
 }  // namespace herald::control

@@ -24,15 +24,19 @@ struct HttpReply {
 // The HTTP status is the code's (httpStatusFor) unless `http_status` says otherwise (413).
 HttpReply httpError(grpc::StatusCode code, std::string_view message, int http_status = 0);
 
+// A request body with its publications' `data` values cut out (http_api.cc).
+struct HttpRequestText;
+
 class HttpApi {
  public:
   // `channel` reaches the Control service (grpc::Server::InProcessChannel in herald-control).
   explicit HttpApi(std::shared_ptr<grpc::ChannelInterface> channel);
 
   struct Route {
-    std::string path;  // "/api/publish"
-    std::string rpc;   // "Publish"
-    bool allows_get;   // reads: GET with no body works too
+    std::string path;             // "/api/publish"
+    std::string rpc;              // "Publish"
+    bool allows_get;              // reads: GET with no body works too
+    herald::v1::ApiKeyRole role;  // what it needs besides admin (the RPC's role: api.md)
   };
   const std::vector<Route>& routes() const { return routes_; }
   // The route at `path`, or null.
@@ -47,7 +51,7 @@ class HttpApi {
 
  private:
   using Invoke = HttpReply (*)(herald::v1::Control::Stub&, grpc::ClientContext&,
-                               std::string_view json);
+                               const HttpRequestText& text);
   std::unique_ptr<herald::v1::Control::Stub> stub_;
   std::vector<Route> routes_;
   std::map<std::string, Invoke, std::less<>> invokers_;  // by rpc

@@ -48,5 +48,19 @@ TEST(JsonTextTest, FindMembersReturnsRawValues) {
   EXPECT_TRUE(values[0].empty());
 }
 
+TEST(JsonTextTest, ArrayElementsReturnsRawElements) {
+  std::vector<std::string_view> elements;
+  ASSERT_TRUE(
+      arrayElements(R"( [ {"a":"],"} , 123456789012345678901234567890,"x" ,[[]] ] )", &elements));
+  ASSERT_EQ(elements.size(), 4u);
+  EXPECT_EQ(elements[0], R"({"a":"],"})");
+  EXPECT_EQ(elements[1], "123456789012345678901234567890");
+  EXPECT_EQ(elements[2], R"("x")");
+  EXPECT_EQ(elements[3], "[[]]");
+  ASSERT_TRUE(arrayElements("[]", &elements));
+  EXPECT_TRUE(elements.empty());
+  EXPECT_FALSE(arrayElements(R"({"a":1})", &elements));
+}
+
 }  // namespace
 }  // namespace herald

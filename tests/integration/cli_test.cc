@@ -1,4 +1,6 @@
 // heraldctl and the daemons' command lines as operators and scripts use them.
+#include <sys/wait.h>
+
 #include <csignal>
 #include <fstream>
 #include <sstream>
@@ -492,6 +494,40 @@ TEST(DaemonCommandLineTest, JsonLogsAreOneObjectPerLineWithComponent) {
     }
     EXPECT_GE(count, 2);
   }
+}
+
+TEST_F(CliTest, TopOnceShowsNodesRatesAndTheBusiestChannels) {
+  WsClient ws(cluster_.wsUrl(0, "subscribe=top:feed"));
+  ASSERT_TRUE(ws.waitOpen(10s));
+  ASSERT_TRUE(ws.nextOfType("connected", 10s));
+  ASSERT_TRUE(cluster_.waitInterest("top:feed", 1));
+  cluster_.publish("top:feed", "1");
+  auto r = ctl({"top", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("herald top: " + cluster_.controlAddress()), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("nodes 1/1 healthy"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(cluster_.nodeAddress(0)), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("deliveries/s "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("top:feed"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << "--once is plain text for scripts";
+}
+
+TEST_F(CliTest, TopQuitsOnQAndOnCtrlC) {
+  const std::vector<std::string> env = {"HERALD_CONTROL=" + cluster_.controlAddress(),
+                                        "HERALD_API_KEY=" + kTestAdminKey};
+  // q on stdin: top draws its frame, reads the key and exits 0.
+  auto q = runCommand("/bin/sh", {"-c", std::string("printf q | '") + heraldctlBinary() + "' top"},
+                      30s, env);
+  EXPECT_EQ(q.exit_code, 0) << q.err;
+  EXPECT_NE(q.out.find("herald top:"), std::string::npos) << q.out;
+  // Ctrl-C while it refreshes: the terminal is restored and top exits 0.
+  Process top(heraldctlBinary(), {"top", "--interval", "0.2"}, env);
+  ASSERT_TRUE(top.waitForOutput("herald top:", 30s)) << top.output();
+  const size_t first = top.output().find("herald top:");
+  ASSERT_TRUE(top.waitForOutput("herald top:", 30s, first + 1)) << "a second frame";
+  auto status = top.stop(SIGINT, 10s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << top.output();
 }
 
 }  // namespace
