@@ -75,44 +75,33 @@ bool waitForQuit(std::chrono::milliseconds timeout, bool* stdin_open) {
 }
 
 // One sample of the cluster; false (with the error printed) when a call failed.
+// One call with a fresh deadline; false (the error printed) when it failed.
+template <typename Request, typename Response>
+bool callOk(const char* what, const Options& o, const Request& request, Response* response,
+            grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+            Stub& stub) {
+  auto ctx = newContext(o);
+  const grpc::Status status = (stub.*method)(ctx.get(), request, response);
+  if (!status.ok()) {
+    fail(what, status, o);
+    return false;
+  }
+  return true;
+}
+
+// One sample of the cluster; false (with the error printed) when a call failed.
 bool takeSample(Stub& stub, const Options& o, TopSample* sample) {
-  struct Call {
-    const char* what;
-    grpc::Status status;
-  };
-  {
-    auto ctx = newContext(o);
-    Call c{"stats", stub.ClusterStats(ctx.get(), {}, &sample->stats)};
-    if (!c.status.ok()) {
-      return fail(c.what, c.status, o) == 0;
-    }
-  }
-  {
-    auto ctx = newContext(o);
-    Call c{"nodes", stub.ListNodes(ctx.get(), {}, &sample->nodes)};
-    if (!c.status.ok()) {
-      return fail(c.what, c.status, o) == 0;
-    }
-  }
-  {
-    auto ctx = newContext(o);
-    herald::v1::ListChannelsRequest req;
-    req.set_page_size(1000);  // the first page: enough to rank the busiest (docs/api.md)
-    Call c{"channels", stub.ListChannels(ctx.get(), req, &sample->channels)};
-    if (!c.status.ok()) {
-      return fail(c.what, c.status, o) == 0;
-    }
-  }
-  {
-    auto ctx = newContext(o);
-    Call c{"info", stub.Info(ctx.get(), {}, &sample->info)};
-    if (!c.status.ok()) {
-      return fail(c.what, c.status, o) == 0;
-    }
-  }
+  herald::v1::ListChannelsRequest channels;
+  channels.set_page_size(1000);  // the first page: enough to rank the busiest (docs/api.md)
+  const bool ok =
+      callOk("stats", o, herald::v1::ClusterStatsRequest(), &sample->stats, &Stub::ClusterStats,
+             stub) &&
+      callOk("nodes", o, herald::v1::ListNodesRequest(), &sample->nodes, &Stub::ListNodes, stub) &&
+      callOk("channels", o, channels, &sample->channels, &Stub::ListChannels, stub) &&
+      callOk("info", o, herald::v1::InfoRequest(), &sample->info, &Stub::Info, stub);
   sample->at_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  return true;
+  return ok;
 }
 
 }  // namespace
