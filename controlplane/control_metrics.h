@@ -16,8 +16,10 @@
 
 #include <grpcpp/support/status_code_enum.h>
 
+#include "common/clock.h"
 #include "common/latency_histogram.h"
 #include "common/metrics_text.h"
+#include "controlplane/stats/stats_windows.h"
 #include "herald/v1/node_link.pb.h"
 
 namespace herald::control {
@@ -47,6 +49,10 @@ class ControlMetrics {
 
   void appendTo(MetricsText& m) const;
 
+  // The activity windows of ClusterStats, counted where publications are.
+  StatsWindows& windows() { return windows_; }
+  const StatsWindows& windows() const { return windows_; }
+
  private:
   struct MethodSeries {
     std::string name;
@@ -56,6 +62,7 @@ class ControlMetrics {
   MethodSeries& series(std::string_view method);
 
   std::vector<std::unique_ptr<MethodSeries>> methods_;  // fixed after construction
+  StatsWindows windows_{unixMillis() / 1000};
   mutable std::mutex mu_;
   std::map<std::pair<std::string, std::string>, uint64_t> publications_;  // under mu_
   std::map<std::pair<std::string, int>, uint64_t> http_requests_;         // under mu_

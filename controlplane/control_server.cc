@@ -232,6 +232,7 @@ void ControlServer::sweepLoop() {
   const auto period =
       std::chrono::milliseconds(std::max<uint32_t>(config_.heartbeat_interval_ms / 2, 25));
   int64_t last_expire_ms = 0;
+  int64_t last_active_ms = 0;
   std::unique_lock<std::mutex> lock(sweep_mu_);
   while (!sweep_cv_.wait_for(lock, period, [this] { return stopping_; })) {
     lock.unlock();
@@ -240,6 +241,13 @@ void ControlServer::sweepLoop() {
     if (const int64_t now = steadyMillis(); now - last_expire_ms >= 1000) {
       channels_->expire(now);
       last_expire_ms = now;
+    }
+    // Connected users count as active in each 10 s slot of the stats windows.
+    if (const int64_t now = steadyMillis(); now - last_active_ms >= 10000) {
+      const int64_t unix_s = unixMillis() / 1000;
+      users_.forEachConnectedUser(
+          [&](const std::string& user) { metrics_.windows().recordActiveUser(user, unix_s); });
+      last_active_ms = now;
     }
     const size_t silent = link_service_->cancelSilentStreams(std::chrono::seconds(5));
     if (silent > 0) {

@@ -121,8 +121,8 @@ class ControlService final : public herald::v1::Control::Service {
   Status publishValidated(const char* api, const herald::v1::PublishRequest& request,
                           std::string_view ns, herald::v1::PublishResponse* response);
   // Counts publications for /metrics (ControlMetrics::namespaceLabel).
-  void countPublications(const char* api, const herald::v1::ConfigSnapshot& config,
-                         std::string_view ns, uint64_t count = 1);
+  void countPublication(const char* api, const herald::v1::ConfigSnapshot& config,
+                        std::string_view ns, std::string_view channel);
 
   // Counts one handler invocation for inFlight().
   class CallGuard {

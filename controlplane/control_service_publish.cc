@@ -15,10 +15,12 @@ constexpr size_t kMaxBatch = 10000;
 
 }  // namespace
 
-void ControlService::countPublications(const char* api, const herald::v1::ConfigSnapshot& config,
-                                       std::string_view ns, uint64_t count) {
+void ControlService::countPublication(const char* api, const herald::v1::ConfigSnapshot& config,
+                                      std::string_view ns, std::string_view channel) {
   if (metrics_ != nullptr) {
-    metrics_->recordPublications(api, ControlMetrics::namespaceLabel(config, ns), count);
+    const std::string_view label = ControlMetrics::namespaceLabel(config, ns);
+    metrics_->recordPublications(api, label);
+    metrics_->windows().recordPublication(label, channel, "", unixMillis() / 1000);
   }
 }
 
@@ -51,7 +53,7 @@ Status ControlService::publishValidated(const char* api, const herald::v1::Publi
     return out.status;
   }
   if (!out.duplicate) {
-    countPublications(api, *config, ns);
+    countPublication(api, *config, ns, req.channel());
   }
   resp->set_offset(out.offset);
   resp->set_epoch(out.epoch);
@@ -126,7 +128,8 @@ grpc::Status ControlService::PublishBatch(Ctx* ctx, const herald::v1::PublishBat
                                                " published): " + out.status.message());
         }
         if (!out.duplicate) {
-          countPublications("PublishBatch", *config, parseChannelName(items[k].channel)->ns);
+          countPublication("PublishBatch", *config, parseChannelName(items[k].channel)->ns,
+                           items[k].channel);
         }
         auto* result = resp->add_results();
         result->set_offset(out.offset);
@@ -202,6 +205,7 @@ grpc::Status ControlService::Broadcast(Ctx* ctx, const herald::v1::BroadcastRequ
     resp->set_nodes(router_.forAll([&](NodeSink& node) { node.send(shared); }));
     if (metrics_ != nullptr) {
       metrics_->recordPublications("Broadcast", ControlMetrics::kEveryone);
+      metrics_->windows().recordPublication(ControlMetrics::kEveryone, "", "", unixMillis() / 1000);
     }
     return Status::ok();
   });
@@ -232,6 +236,8 @@ grpc::Status ControlService::SendToUser(Ctx* ctx, const herald::v1::SendToUserRe
     resp->set_epoch(out.epoch);
     if (metrics_ != nullptr) {
       metrics_->recordPublications("SendToUser", ControlMetrics::kUserStreams);
+      metrics_->windows().recordPublication(ControlMetrics::kUserStreams, "", "",
+                                            unixMillis() / 1000);
     }
     return Status::ok();
   });

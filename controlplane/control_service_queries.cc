@@ -26,6 +26,10 @@ grpc::Status ControlService::ListNodes(Ctx* ctx, const herald::v1::ListNodesRequ
   return guarded(ctx, Need::kReader, "ListNodes", [&]() -> Status {
     std::string unavailable;
     *resp = clusterNodes(false, &unavailable);
+    for (auto& replica : *resp->mutable_replicas()) {
+      replica.clear_windows();  // for ClusterStats, not a node listing
+      replica.clear_active_user_sketches();
+    }
     if (!unavailable.empty()) {
       // Nodes keep serving while Redis is away: show what this replica knows, and say why.
       ctx->AddTrailingMetadata("herald-partial", unavailable);
@@ -50,6 +54,9 @@ herald::v1::ListNodesResponse ControlService::selfEntry() const {
   self->set_healthy(true);
   self->set_nodes(static_cast<uint32_t>(out.nodes_size()));
   self->set_publications(channels_.publications());
+  if (metrics_ != nullptr && me.replicas != nullptr) {
+    metrics_->windows().announce(unixMillis() / 1000, self);
+  }
   return out;
 }
 
@@ -277,6 +284,18 @@ grpc::Status ControlService::ClusterStats(Ctx* ctx, const herald::v1::ClusterSta
       }
     }
     resp->set_config_version(store_.version());
+    if (cluster.replicas_size() > 0) {
+      // Every healthy replica's windows, this one's included (it announced them too).
+      std::vector<const herald::v1::ReplicaInfo*> healthy;
+      for (const auto& replica : cluster.replicas()) {
+        if (replica.healthy()) {
+          healthy.push_back(&replica);
+        }
+      }
+      StatsWindows::merge(healthy, resp);
+    } else if (metrics_ != nullptr) {
+      metrics_->windows().fill(unixMillis() / 1000, resp);
+    }
     return Status::ok();
   });
 }

@@ -96,8 +96,13 @@ grpc::Status NodeLinkService::Session(
       case herald::v1::NodeMessage::kNack:
         session->recordNack(message.nack());
         break;
-      case herald::v1::NodeMessage::kStats:
-        if (session->recordStats(message.stats())) {
+      case herald::v1::NodeMessage::kStats: {
+        uint64_t delivered = 0;
+        const bool draining = session->recordStats(message.stats(), &delivered);
+        if (metrics_ != nullptr && delivered > 0) {
+          metrics_->windows().recordDeliveries(delivered, unixMillis() / 1000);
+        }
+        if (draining) {
           // A draining node is letting its clients go: route nothing more to it.
           router_.removeNode(session.get());
           log->info("node {} is draining: removed from routing", hello.node_id());
@@ -108,6 +113,7 @@ grpc::Status NodeLinkService::Session(
           session->send(std::move(echo));
         }
         break;
+      }
       case herald::v1::NodeMessage::kInterest:
         router_.applyDelta(session.get(), message.interest());
         if (message.interest().user_counts_size() > 0) {
@@ -129,9 +135,11 @@ grpc::Status NodeLinkService::Session(
           if (metrics_ != nullptr && reply->published().error().empty() &&
               !reply->published().duplicate()) {
             auto name = parseChannelName(request->channel());
-            metrics_->recordPublications(
-                "ClientPublish",
-                ControlMetrics::namespaceLabel(*store_.snapshot(), name.isOk() ? name->ns : ""));
+            const std::string_view label =
+                ControlMetrics::namespaceLabel(*store_.snapshot(), name.isOk() ? name->ns : "");
+            metrics_->recordPublications("ClientPublish", label);
+            metrics_->windows().recordPublication(label, request->channel(), request->user(),
+                                                  unixMillis() / 1000);
           }
           session->send(std::move(reply));
         });

@@ -120,8 +120,16 @@ void NodeSession::sendConfig(const std::shared_ptr<const herald::v1::ConfigSnaps
   send(std::move(message));
 }
 
-bool NodeSession::recordStats(const herald::v1::NodeStats& stats) {
+bool NodeSession::recordStats(const herald::v1::NodeStats& stats, uint64_t* delivered) {
   std::lock_guard<std::mutex> lock(info_mu_);
+  if (delivered != nullptr) {
+    // The first report of a session carries what the node delivered before it (a relinked
+    // node): only later differences are new.
+    *delivered = stats_seen_ && stats.messages_out() >= info_.messages_out()
+                     ? stats.messages_out() - info_.messages_out()
+                     : 0;
+  }
+  stats_seen_ = true;
   const bool became_draining =
       stats.draining() && info_.health() != herald::v1::NODE_HEALTH_DRAINING;
   info_.set_connections(stats.connections());

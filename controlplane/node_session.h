@@ -43,7 +43,8 @@ class NodeSession : public NodeSink {
   // Queues a config snapshot with a fresh nonce.
   void sendConfig(const std::shared_ptr<const herald::v1::ConfigSnapshot>& snapshot);
   // Returns true when these stats are the first to say the node is draining.
-  bool recordStats(const herald::v1::NodeStats& stats);
+  // `*delivered` (if given): messages_out since the previous report.
+  bool recordStats(const herald::v1::NodeStats& stats, uint64_t* delivered = nullptr);
   void recordAck(const herald::v1::Ack& ack);
   void recordNack(const herald::v1::Nack& nack);
   void markUnhealthy();
@@ -78,6 +79,7 @@ class NodeSession : public NodeSink {
   mutable std::mutex info_mu_;
   herald::v1::NodeInfo info_;
   LatencyHistogram::Snapshot publish_to_write_;  // under info_mu_
+  bool stats_seen_ = false;                      // under info_mu_
   std::string pending_nonce_;
   uint64_t last_sent_version_ = 0;  // pushes to one node never go back in version
   std::chrono::steady_clock::time_point last_heartbeat_;

@@ -37,6 +37,16 @@ class UserConnections {
   Changes setLimit(uint32_t limit);
   std::vector<std::string> blocked() const;
   uint64_t total(const std::string& user) const;
+  // Calls `visit` with every user that has a connection now (under the lock: keep it short).
+  template <typename Visit>
+  void forEachConnectedUser(Visit&& visit) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [user, entry] : users_) {
+      if (entry.total > 0) {
+        visit(user);
+      }
+    }
+  }
 
  private:
   void setCountLocked(const void* node, const std::string& user, uint32_t count);

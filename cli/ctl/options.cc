@@ -25,7 +25,7 @@ commands:
                            retained publications after OFFSET (default: all, at most 100)
   presence CHANNEL         connections subscribed to CHANNEL on every node
   nodes                    list nodes with health and load
-  stats                    cluster totals
+  stats                    cluster totals, and activity over 30 s, 1 min, 1 h and 1 day
   top [--once] [--interval SECONDS]
                            refreshing view of nodes, connections, deliveries/s and the top
                            channels (q or Ctrl-C quits); --once prints one frame

@@ -40,6 +40,18 @@ void DistinctCounter::merge(const DistinctCounter& other) {
   }
 }
 
+void DistinctCounter::mergeRegisters(std::string_view bytes) {
+  if (bytes.size() != kRegisters) {
+    return;
+  }
+  for (size_t i = 0; i < kRegisters; ++i) {
+    // A rank is at most 64 - kPrecision + 1; a larger byte is not ours.
+    const auto r = static_cast<uint8_t>(
+        std::min<unsigned>(static_cast<unsigned char>(bytes[i]), 64 - kPrecision + 1));
+    registers_[i] = std::max(registers_[i], r);
+  }
+}
+
 uint64_t DistinctCounter::estimate() const {
   constexpr double m = static_cast<double>(kRegisters);
   const double alpha = 0.7213 / (1 + 1.079 / m);

@@ -19,6 +19,9 @@ class DistinctCounter {
   void add(std::string_view key);
   // The union with `other`.
   void merge(const DistinctCounter& other);
+  // The union with registers another process sent (registers().size() bytes; anything else
+  // is ignored).
+  void mergeRegisters(std::string_view bytes);
   uint64_t estimate() const;
   void clear() { registers_.fill(0); }
 

@@ -26,6 +26,10 @@ class TopCounter {
   // The `k` largest counters, largest first (ties by key).
   std::vector<Entry> top(size_t k) const;
   uint64_t total() const { return total_; }
+  void clear() {
+    counters_.clear();
+    total_ = 0;
+  }
   size_t size() const { return counters_.size(); }
 
  private:

@@ -78,9 +78,16 @@ TEST_F(CliTest, HumanTables) {
   EXPECT_NE(nodes.out.find("HEALTH"), std::string::npos);
   EXPECT_NE(nodes.out.find("healthy"), std::string::npos);
   EXPECT_NE(nodes.out.find(cluster_.nodeAddress(0)), std::string::npos);
+  ASSERT_EQ(ctl({"publish", "tables:a", "1"}).exit_code, 0);
   auto stats = ctl({"stats"});
   ASSERT_EQ(stats.exit_code, 0);
   EXPECT_NE(stats.out.find("healthy nodes"), std::string::npos);
+  // The activity windows: the control plane has just started, so none is complete yet.
+  EXPECT_NE(stats.out.find("WINDOW"), std::string::npos) << stats.out;
+  EXPECT_NE(stats.out.find("n/a"), std::string::npos) << "1 day is not a guess: " << stats.out;
+  EXPECT_NE(stats.out.find("counted since start"), std::string::npos) << stats.out;
+  EXPECT_NE(stats.out.find("(default)"), std::string::npos) << stats.out;
+  EXPECT_NE(stats.out.find("tables:a (1)"), std::string::npos) << stats.out;
   auto bc = ctl({"broadcast", "1"});
   ASSERT_EQ(bc.exit_code, 0);
   EXPECT_NE(bc.out.find("1 node(s)"), std::string::npos) << bc.out;

@@ -216,4 +216,54 @@ TEST_F(RedisClusterTest, ClientMovingToAnotherReplicasNodeRecoversFromRedisHisto
 }
 
 }  // namespace
+// ClusterStats' activity windows are the cluster's: publications through both replicas, the
+// deliveries of both replicas' nodes and users on either, each counted once.
+TEST_F(RedisClusterTest, StatsWindowsAddUpEveryReplica) {
+  startRedis(false);
+  const size_t a = startReplica();
+  const size_t b = startReplica();
+  const size_t on_a = startNode(replica_addresses_[a]);
+  const size_t on_b = startNode(replica_addresses_[b]);
+  auto first = connect(on_a, "subscribe=stats:w");
+  auto second = connect(on_b, "subscribe=stats:w");
+  // Each replica lists the subscribers of its own nodes.
+  ASSERT_TRUE(eventually([&] { return subscribers(a, "stats:w") == 1; }, 15s));
+  ASSERT_TRUE(eventually([&] { return subscribers(b, "stats:w") == 1; }, 15s));
+  herald::v1::PublishResponse resp;
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(publish(i < 4 ? a : b, "stats:w", "{}", &resp).ok());
+  }
+  ASSERT_EQ(readOffsets(*first, 6).size(), 6u);
+  ASSERT_EQ(readOffsets(*second, 6).size(), 6u);
+  // Announcements are once a second and node counters come with heartbeats: wait for both.
+  herald::v1::StatsWindow minute;
+  const bool added_up = eventually(
+      [&] {
+        herald::v1::ClusterStatsResponse stats;
+        grpc::ClientContext ctx;
+        if (!stubs_[b]->ClusterStats(&ctx, herald::v1::ClusterStatsRequest(), &stats).ok()) {
+          return false;
+        }
+        for (const auto& w : stats.windows()) {
+          if (w.seconds() == 60) {
+            minute = w;
+          }
+        }
+        return minute.publications() == 6 && minute.deliveries() == 12;
+      },
+      15s);
+  EXPECT_TRUE(added_up) << minute.DebugString();
+  ASSERT_GE(minute.top_channels_size(), 1);
+  EXPECT_EQ(minute.top_channels(0).channel(), "stats:w");
+  EXPECT_EQ(minute.top_channels(0).publications(), 6u);
+  // ListNodes stays a listing: the announcement's windows are not in it.
+  herald::v1::ListNodesResponse nodes;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stubs_[a]->ListNodes(&ctx, herald::v1::ListNodesRequest(), &nodes).ok());
+  for (const auto& replica : nodes.replicas()) {
+    EXPECT_EQ(replica.windows_size(), 0);
+    EXPECT_EQ(replica.active_user_sketches_size(), 0);
+  }
+}
+
 }  // namespace herald::testing

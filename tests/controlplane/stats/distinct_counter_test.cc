@@ -49,5 +49,24 @@ TEST(DistinctCounterTest, MergeIsTheUnion) {
   EXPECT_EQ(a.estimate(), 0u);
 }
 
+TEST(DistinctCounterTest, RegistersSentByAnotherReplicaMerge) {
+  DistinctCounter here, there;
+  for (int i = 0; i < 1000; ++i) {
+    here.add("a" + std::to_string(i));
+    there.add("b" + std::to_string(i));
+  }
+  const std::string sent(reinterpret_cast<const char*>(there.registers().data()),
+                         there.registers().size());
+  here.mergeRegisters(sent);
+  EXPECT_LT(relativeError(here.estimate(), 2000), 0.10) << here.estimate();
+  const uint64_t before = here.estimate();
+  here.mergeRegisters("too short");                                       // ignored
+  here.mergeRegisters(std::string(DistinctCounter::kRegisters, '\xff'));  // ranks capped
+  EXPECT_GE(here.estimate(), before);
+  for (uint8_t r : here.registers()) {
+    EXPECT_LE(r, 64 - DistinctCounter::kPrecision + 1);
+  }
+}
+
 }  // namespace
 }  // namespace herald::control
