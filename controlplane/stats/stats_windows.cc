@@ -5,6 +5,35 @@
 
 namespace herald::control {
 
+namespace {
+
+using Counts = std::vector<std::pair<std::string, uint64_t>>;
+
+// Namespaces busiest first (a stable order among equals: by name, as counted).
+void addNamespaces(Counts counts, herald::v1::StatsWindow* w) {
+  std::stable_sort(counts.begin(), counts.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  for (const auto& [name, n] : counts) {
+    auto* entry = w->add_namespaces();
+    entry->set_namespace_(name);
+    entry->set_publications(n);
+  }
+}
+
+// The busiest channels, most publications first, at most `limit`.
+void addTopChannels(Counts counts, size_t limit, herald::v1::StatsWindow* w) {
+  std::sort(counts.begin(), counts.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  for (size_t i = 0; i < counts.size() && i < limit; ++i) {
+    auto* c = w->add_top_channels();
+    c->set_channel(counts[i].first);
+    c->set_publications(counts[i].second);
+  }
+}
+
+}  // namespace
+
 StatsWindows::StatsWindows(int64_t started_s)
     : started_s_(started_s),
       tiers_{Tier{10, std::vector<Slot>(6)}, Tier{60, std::vector<Slot>(60)},
@@ -120,23 +149,8 @@ void StatsWindows::merge(const std::vector<const herald::v1::ReplicaInfo*>& repl
       }
     }
     w->set_active_users(users.estimate());
-    std::vector<std::pair<std::string, uint64_t>> by_ns(namespaces.begin(), namespaces.end());
-    std::stable_sort(by_ns.begin(), by_ns.end(),
-                     [](const auto& a, const auto& b) { return a.second > b.second; });
-    for (const auto& [name, n] : by_ns) {
-      auto* entry = w->add_namespaces();
-      entry->set_namespace_(name);
-      entry->set_publications(n);
-    }
-    std::vector<std::pair<std::string, uint64_t>> ranked(channels.begin(), channels.end());
-    std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
-      return a.second != b.second ? a.second > b.second : a.first < b.first;
-    });
-    for (size_t k = 0; k < ranked.size() && k < kTopChannels; ++k) {
-      auto* c = w->add_top_channels();
-      c->set_channel(ranked[k].first);
-      c->set_publications(ranked[k].second);
-    }
+    addNamespaces(Counts(namespaces.begin(), namespaces.end()), w);
+    addTopChannels(Counts(channels.begin(), channels.end()), kTopChannels, w);
   }
 }
 
@@ -146,19 +160,13 @@ void StatsWindows::fillWindowLocked(int64_t now_s, int64_t seconds, herald::v1::
   w->set_complete(now_s - started_s_ >= seconds);
   w->set_publications(publications_.sum(now_s, seconds));
   w->set_deliveries(deliveries_.sum(now_s, seconds));
-  std::vector<std::pair<std::string, uint64_t>> namespaces;
+  Counts namespaces;
   for (const auto& [ns, window] : by_namespace_) {
     if (const uint64_t n = window.sum(now_s, seconds); n > 0) {
       namespaces.emplace_back(ns, n);
     }
   }
-  std::stable_sort(namespaces.begin(), namespaces.end(),
-                   [](const auto& a, const auto& b) { return a.second > b.second; });
-  for (const auto& [ns, n] : namespaces) {
-    auto* entry = w->add_namespaces();
-    entry->set_namespace_(ns);
-    entry->set_publications(n);
-  }
+  addNamespaces(std::move(namespaces), w);
   int64_t count = 0;
   const Tier& tier = tierFor(seconds, &count);
   const int64_t newest = now_s / tier.span_s;
@@ -172,15 +180,7 @@ void StatsWindows::fillWindowLocked(int64_t now_s, int64_t seconds, herald::v1::
     }
   }
   w->set_active_users(users->estimate());
-  std::vector<std::pair<std::string, uint64_t>> ranked(channels.begin(), channels.end());
-  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
-    return a.second != b.second ? a.second > b.second : a.first < b.first;
-  });
-  for (size_t i = 0; i < ranked.size() && i < kTopChannels; ++i) {
-    auto* c = w->add_top_channels();
-    c->set_channel(ranked[i].first);
-    c->set_publications(ranked[i].second);
-  }
+  addTopChannels(Counts(channels.begin(), channels.end()), kTopChannels, w);
 }
 
 }  // namespace herald::control
