@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "common/clock.h"
+#include "common/hash.h"
 #include "common/logging.h"
 #include "common/stream_keys.h"
 #include "controlplane/redis/redis_engine_instance.h"
@@ -38,22 +39,6 @@ herald::v1::Publication publicationOf(const std::string& channel, const std::str
 }
 
 }  // namespace
-
-uint64_t fnv1a64(const std::string& text) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  // FNV-1a leaves names that differ in their last bytes close together in the high bits
-  // (feed:s1, feed:s2, ...); murmur3's finaliser spreads them over the whole ring.
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ull;
-  h ^= h >> 33;
-  return h;
-}
 
 RedisStreamEngine::RedisStreamEngine(Options options, const DeliveryRouter& router,
                                      std::function<void(const std::string&)> on_resubscribed)

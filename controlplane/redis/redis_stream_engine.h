@@ -112,6 +112,4 @@ class RedisStreamEngine : public StreamEngine {
   std::string publish_sha_;
 };
 
-uint64_t fnv1a64(const std::string& text);
-
 }  // namespace herald::control

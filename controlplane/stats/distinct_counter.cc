@@ -3,29 +3,14 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/hash.h"
+
 namespace herald::control {
-namespace {
-
-// FNV-1a, then SplitMix64's finaliser so that every bit depends on every input bit (the
-// register index takes the top bits, the rank the rest).
-uint64_t hash64(std::string_view key) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : key) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ULL;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebULL;
-  h ^= h >> 31;
-  return h;
-}
-
-}  // namespace
 
 void DistinctCounter::add(std::string_view key) {
-  const uint64_t h = hash64(key);
+  // Every bit of the hash depends on every byte: the register takes the top bits, the rank
+  // the rest.
+  const uint64_t h = fnv1a64(key);
   const size_t index = static_cast<size_t>(h >> (64 - kPrecision));
   const uint64_t rest = h << kPrecision;
   // Position of the first 1 bit in the remaining 54 bits (54 + 1 when they are all 0).
