@@ -46,7 +46,9 @@ void ControlMetrics::recordCall(std::string_view method, grpc::StatusCode code, 
   s.latency.observeMicros(micros);
 }
 
-void ControlMetrics::recordPublications(std::string_view api, std::string_view ns, uint64_t count) {
+void ControlMetrics::recordPublication(std::string_view api, std::string_view ns,
+                                       std::string_view channel, std::string_view user) {
+  windows_.recordPublication(ns, channel, user, unixMillis() / 1000);
   std::lock_guard<std::mutex> lock(mu_);
   auto key = std::make_pair(std::string(api), std::string(ns));
   auto it = publications_.find(key);
@@ -56,7 +58,7 @@ void ControlMetrics::recordPublications(std::string_view api, std::string_view n
     }
     it = publications_.emplace(std::move(key), 0).first;
   }
-  it->second += count;
+  it->second += 1;
 }
 
 void ControlMetrics::recordHttpRequest(std::string_view route, int status) {

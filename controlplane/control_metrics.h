@@ -31,9 +31,12 @@ class ControlMetrics {
 
   // A Control API call that ended with `code` after `micros`.
   void recordCall(std::string_view method, grpc::StatusCode code, int64_t micros);
-  // `count` publications accepted through `api` (the RPC, or ClientPublish) in namespace `ns`:
-  // a configured namespace's name, or kDefaultNamespace, kUserStreams, kEveryone.
-  void recordPublications(std::string_view api, std::string_view ns, uint64_t count = 1);
+  // A publication accepted through `api` (the RPC, or ClientPublish) in namespace `ns` (a
+  // configured namespace's name, or kDefaultNamespace, kUserStreams, kEveryone), on `channel`
+  // (empty for personal messages and broadcasts to everyone) by `user` (a publishing client's;
+  // empty for backends): counted for /metrics and in the stats windows.
+  void recordPublication(std::string_view api, std::string_view ns, std::string_view channel = "",
+                         std::string_view user = "");
   // An HTTP request answered with `status` on `route` (a fixed route name, or "other").
   void recordHttpRequest(std::string_view route, int status);
 

@@ -15,14 +15,15 @@ std::string ControlServer::metricsText() const {
   metrics_.appendTo(m);
   m.gauge("herald_control_api_calls_in_flight", "Control API calls being handled now.")
       .sample(static_cast<double>(control_service_->inFlight()));
+  // Read once: the gauge and the nodes behind it speak of the same version.
+  const uint64_t version = store_->version();
   m.gauge("herald_control_config_version", "Version of the cluster config in force.")
-      .sample(static_cast<double>(store_->snapshot()->version()));
+      .sample(static_cast<double>(version));
 
   // Nodes on this replica, by health, and what they hold (from their last heartbeat).
   uint64_t by_health[4] = {};
   uint64_t connections = 0;
   uint64_t behind = 0;
-  const uint64_t version = store_->snapshot()->version();
   for (const auto& node : nodes_.list()) {
     const int health = node.health();
     by_health[health >= 0 && health < 4 ? health : 0] += 1;

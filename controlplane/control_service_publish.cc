@@ -19,8 +19,7 @@ void ControlService::countPublication(const char* api, const herald::v1::ConfigS
                                       std::string_view ns, std::string_view channel) {
   if (metrics_ != nullptr) {
     const std::string_view label = ControlMetrics::namespaceLabel(config, ns);
-    metrics_->recordPublications(api, label);
-    metrics_->windows().recordPublication(label, channel, "", unixMillis() / 1000);
+    metrics_->recordPublication(api, label, channel);
   }
 }
 
@@ -204,8 +203,7 @@ grpc::Status ControlService::Broadcast(Ctx* ctx, const herald::v1::BroadcastRequ
     ControlMessagePtr shared = std::move(message);
     resp->set_nodes(router_.forAll([&](NodeSink& node) { node.send(shared); }));
     if (metrics_ != nullptr) {
-      metrics_->recordPublications("Broadcast", ControlMetrics::kEveryone);
-      metrics_->windows().recordPublication(ControlMetrics::kEveryone, "", "", unixMillis() / 1000);
+      metrics_->recordPublication("Broadcast", ControlMetrics::kEveryone);
     }
     return Status::ok();
   });
@@ -235,9 +233,7 @@ grpc::Status ControlService::SendToUser(Ctx* ctx, const herald::v1::SendToUserRe
     resp->set_offset(out.offset);
     resp->set_epoch(out.epoch);
     if (metrics_ != nullptr) {
-      metrics_->recordPublications("SendToUser", ControlMetrics::kUserStreams);
-      metrics_->windows().recordPublication(ControlMetrics::kUserStreams, "", "",
-                                            unixMillis() / 1000);
+      metrics_->recordPublication("SendToUser", ControlMetrics::kUserStreams);
     }
     return Status::ok();
   });

@@ -137,9 +137,8 @@ grpc::Status NodeLinkService::Session(
             auto name = parseChannelName(request->channel());
             const std::string_view label =
                 ControlMetrics::namespaceLabel(*store_.snapshot(), name.isOk() ? name->ns : "");
-            metrics_->recordPublications("ClientPublish", label);
-            metrics_->windows().recordPublication(label, request->channel(), request->user(),
-                                                  unixMillis() / 1000);
+            metrics_->recordPublication("ClientPublish", label, request->channel(),
+                                        request->user());
           }
           session->send(std::move(reply));
         });

@@ -243,8 +243,6 @@ void ControlHttpServer::routes() {
     if (res.status == 404) {
       code = grpc::StatusCode::NOT_FOUND;
       message = "no such route: " + req.path + " (docs/api.md \"HTTP API\")";
-    } else if (res.status == 405) {
-      message = "method not allowed on " + req.path + ": use POST";
     } else if (res.status == 413) {
       code = grpc::StatusCode::RESOURCE_EXHAUSTED;
       message = "body larger than " + std::to_string(kMaxBodyBytes) + " bytes";

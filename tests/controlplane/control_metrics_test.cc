@@ -42,7 +42,7 @@ TEST(ControlMetricsTest, OnlyConfiguredNamespacesGetASeriesOfTheirOwn) {
 TEST(ControlMetricsTest, LabelPairsAreCapped) {
   ControlMetrics metrics;
   for (size_t i = 0; i < ControlMetrics::kMaxSeries + 50; ++i) {
-    metrics.recordPublications("Publish", "ns" + std::to_string(i));
+    metrics.recordPublication("Publish", "ns" + std::to_string(i));
     metrics.recordHttpRequest("/r" + std::to_string(i), 200);
   }
   const std::string t = text(metrics);
