@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/latency_histogram.h"
 #include "common/metrics_text.h"
+#include "common/namespace_label.h"
 #include "controlplane/stats/stats_windows.h"
 #include "herald/v1/node_link.pb.h"
 
@@ -40,9 +41,9 @@ class ControlMetrics {
   // An HTTP request answered with `status` on `route` (a fixed route name, or "other").
   void recordHttpRequest(std::string_view route, int status);
 
-  static constexpr std::string_view kDefaultNamespace = "(default)";
-  static constexpr std::string_view kUserStreams = "(user)";
-  static constexpr std::string_view kEveryone = "(all)";
+  static constexpr std::string_view kDefaultNamespace = kDefaultNamespaceLabel;
+  static constexpr std::string_view kUserStreams = kUserStreamsLabel;
+  static constexpr std::string_view kEveryone = kEveryoneLabel;
   // `ns` when the config has a namespace of that name, else kDefaultNamespace: a caller
   // inventing namespaces must not invent series.
   static std::string_view namespaceLabel(const herald::v1::ConfigSnapshot& config,

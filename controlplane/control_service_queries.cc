@@ -18,6 +18,36 @@ constexpr uint32_t kDefaultHistoryLimit = 100;
 constexpr uint32_t kMaxHistoryLimit = 10000;
 // Keeps a History response well under gRPC's default 4 MiB client limit.
 constexpr size_t kMaxHistoryResponseBytes = 2 << 20;
+constexpr size_t kTopSubscribedChannels = 10;
+
+// The channels with most subscribers, from each node's own list of its biggest: summed by
+// name (a lower bound for a channel some node did not list), most first. An unhealthy node's
+// last list is stale: left out.
+void addTopSubscribed(const herald::v1::ListNodesResponse& cluster,
+                      herald::v1::ClusterStatsResponse* resp) {
+  std::map<std::string, herald::v1::ChannelSubscribers> by_channel;
+  for (const auto& node : cluster.nodes()) {
+    if (node.health() == herald::v1::NODE_HEALTH_UNHEALTHY) {
+      continue;
+    }
+    for (const auto& c : node.top_channels()) {
+      auto& entry = by_channel[c.channel()];
+      entry.set_channel(c.channel());
+      entry.set_subscribers(entry.subscribers() + c.subscribers());
+      entry.set_nodes(entry.nodes() + 1);
+    }
+  }
+  std::vector<const herald::v1::ChannelSubscribers*> order;
+  for (const auto& [name, entry] : by_channel) {
+    order.push_back(&entry);
+  }
+  std::stable_sort(order.begin(), order.end(), [](const auto* a, const auto* b) {
+    return a->subscribers() > b->subscribers();
+  });
+  for (size_t i = 0; i < order.size() && i < kTopSubscribedChannels; ++i) {
+    *resp->add_top_subscribed_channels() = *order[i];
+  }
+}
 
 }  // namespace
 
@@ -269,6 +299,7 @@ grpc::Status ControlService::ClusterStats(Ctx* ctx, const herald::v1::ClusterSta
       resp->set_messages_in(resp->messages_in() + info.messages_in());
       resp->set_messages_out(resp->messages_out() + info.messages_out());
     }
+    addTopSubscribed(cluster, resp);
     resp->set_channels(router_.channelsWithInterest().size());
     resp->set_publications(channels_.publications());
     resp->set_replicas(1);

@@ -97,12 +97,11 @@ grpc::Status NodeLinkService::Session(
         session->recordNack(message.nack());
         break;
       case herald::v1::NodeMessage::kStats: {
-        uint64_t delivered = 0;
-        const bool draining = session->recordStats(message.stats(), &delivered);
-        if (metrics_ != nullptr && delivered > 0) {
-          metrics_->windows().recordDeliveries(delivered, unixMillis() / 1000);
+        const NodeSession::StatsReport report = session->recordStats(message.stats());
+        if (metrics_ != nullptr && report.follows_previous) {
+          recordDeliveries(message.stats(), report.delivered);
         }
-        if (draining) {
+        if (report.became_draining) {
           // A draining node is letting its clients go: route nothing more to it.
           router_.removeNode(session.get());
           log->info("node {} is draining: removed from routing", hello.node_id());
@@ -167,6 +166,37 @@ grpc::Status NodeLinkService::Session(
   session->stop();
   log->info("node {} disconnected", hello.node_id());
   return grpc::Status::OK;
+}
+
+// A node's names are checked, not trusted: a namespace label it invents counts as
+// "(default)", a channel entry must be a channel name, and no more entries are read than a
+// node sends (the label set is the config's, the channels its 32 busiest).
+void NodeLinkService::recordDeliveries(const herald::v1::NodeStats& stats, uint64_t total) {
+  constexpr int kMaxNamespaceEntries = 1024;
+  constexpr int kMaxChannelEntries = 32;
+  StatsWindows::Deliveries d;
+  d.total = total;
+  const auto config = store_.snapshot();
+  for (const auto& entry : stats.namespace_deliveries()) {
+    if (static_cast<int>(d.namespaces.size()) == kMaxNamespaceEntries) {
+      break;
+    }
+    const std::string& name = entry.name();
+    const std::string_view label =
+        name == ControlMetrics::kUserStreams || name == ControlMetrics::kEveryone
+            ? std::string_view(name)
+            : ControlMetrics::namespaceLabel(*config, name);
+    d.namespaces.emplace_back(label, entry.deliveries());
+  }
+  for (const auto& entry : stats.channel_deliveries()) {
+    if (static_cast<int>(d.channels.size()) == kMaxChannelEntries) {
+      break;
+    }
+    if (checkChannelName(entry.name()).isOk()) {
+      d.channels.emplace_back(entry.name(), entry.deliveries());
+    }
+  }
+  metrics_->windows().recordDeliveries(d, unixMillis() / 1000);
 }
 
 ControlMessagePtr NodeLinkService::recover(const StreamEngine& channels,

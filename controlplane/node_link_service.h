@@ -58,6 +58,8 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
   // Answers one page of a recovery from history.
   static ControlMessagePtr recover(const StreamEngine& channels,
                                    const herald::v1::RecoverRequest& request);
+  // A heartbeat's deliveries (`total` since the previous one) into the stats windows.
+  void recordDeliveries(const herald::v1::NodeStats& stats, uint64_t total);
 
   ConfigStore& store_;
   NodeRegistry& registry_;

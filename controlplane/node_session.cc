@@ -1,5 +1,6 @@
 #include "controlplane/node_session.h"
 
+#include "common/channel_name.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/stream_keys.h"
@@ -120,18 +121,15 @@ void NodeSession::sendConfig(const std::shared_ptr<const herald::v1::ConfigSnaps
   send(std::move(message));
 }
 
-bool NodeSession::recordStats(const herald::v1::NodeStats& stats, uint64_t* delivered) {
+NodeSession::StatsReport NodeSession::recordStats(const herald::v1::NodeStats& stats) {
   std::lock_guard<std::mutex> lock(info_mu_);
-  if (delivered != nullptr) {
-    // The first report of a session carries what the node delivered before it (a relinked
-    // node): only later differences are new.
-    *delivered = stats_seen_ && stats.messages_out() >= info_.messages_out()
-                     ? stats.messages_out() - info_.messages_out()
-                     : 0;
-  }
+  StatsReport report;
+  report.follows_previous = stats_seen_;
+  report.delivered = stats_seen_ && stats.messages_out() >= info_.messages_out()
+                         ? stats.messages_out() - info_.messages_out()
+                         : 0;
   stats_seen_ = true;
-  const bool became_draining =
-      stats.draining() && info_.health() != herald::v1::NODE_HEALTH_DRAINING;
+  report.became_draining = stats.draining() && info_.health() != herald::v1::NODE_HEALTH_DRAINING;
   info_.set_connections(stats.connections());
   info_.set_users(stats.users());
   info_.set_subscriptions(stats.subscriptions());
@@ -150,8 +148,20 @@ bool NodeSession::recordStats(const herald::v1::NodeStats& stats, uint64_t* deli
     info_.set_health(stats.draining() ? herald::v1::NODE_HEALTH_DRAINING
                                       : herald::v1::NODE_HEALTH_HEALTHY);
   }
+  // A node names its biggest channels; kept only if they are channel names, and at most 20.
+  info_.clear_top_channels();
+  for (const auto& entry : stats.top_channels()) {
+    if (info_.top_channels_size() == kMaxTopChannels) {
+      break;
+    }
+    if (checkChannelName(entry.channel()).isOk()) {
+      auto* kept = info_.add_top_channels();
+      kept->set_channel(entry.channel());
+      kept->set_subscribers(entry.subscribers());
+    }
+  }
   last_heartbeat_ = std::chrono::steady_clock::now();
-  return became_draining;
+  return report;
 }
 
 void NodeSession::recordAck(const herald::v1::Ack& ack) {

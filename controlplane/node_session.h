@@ -42,9 +42,17 @@ class NodeSession : public NodeSink {
 
   // Queues a config snapshot with a fresh nonce.
   void sendConfig(const std::shared_ptr<const herald::v1::ConfigSnapshot>& snapshot);
-  // Returns true when these stats are the first to say the node is draining.
-  // `*delivered` (if given): messages_out since the previous report.
-  bool recordStats(const herald::v1::NodeStats& stats, uint64_t* delivered = nullptr);
+  struct StatsReport {
+    bool became_draining = false;  // the first stats to say the node is draining
+    // Not the session's first report: `delivered` and the report's per-namespace and
+    // per-channel deliveries are new since the previous one (a relinked node's first report
+    // carries what it delivered before).
+    bool follows_previous = false;
+    uint64_t delivered = 0;  // messages_out since the previous report
+  };
+  // Channels of a report's top_channels kept (a node reports 20).
+  static constexpr int kMaxTopChannels = 20;
+  StatsReport recordStats(const herald::v1::NodeStats& stats);
   void recordAck(const herald::v1::Ack& ack);
   void recordNack(const herald::v1::Nack& nack);
   void markUnhealthy();

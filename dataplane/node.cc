@@ -86,6 +86,7 @@ std::string Node::start() {
     ctx.services.ip_limiter = &ip_limiter_;
     ctx.services.blocked_users = &blocked_users_;
     ctx.services.subscribers = &channel_subscribers_;
+    ctx.services.deliveries = &delivery_tallies_;
     ctx.services.uplink = this;
     ctx.routes = &routes_;
     shards_.push_back(std::make_unique<Shard>(std::move(ctx), settings));
@@ -196,7 +197,17 @@ void Node::onPublished(const herald::v1::ClientPublishResult& result) {
   }
 }
 
-herald::v1::NodeStats Node::currentStats() { return stats(); }
+herald::v1::NodeStats Node::currentStats() {
+  // The heartbeat's: the figures, plus what only it reports (taking the deliveries empties them).
+  herald::v1::NodeStats s = stats();
+  for (auto& [channel, subscribers] : channel_subscribers_.top(kReportedTopChannels)) {
+    auto* entry = s.add_top_channels();
+    entry->set_channel(std::move(channel));
+    entry->set_subscribers(subscribers);
+  }
+  delivery_tallies_.take(&s);
+  return s;
+}
 
 // ---- LinkResync::Output
 

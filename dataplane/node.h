@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/fanout/delivery_tally.h"
 #include "dataplane/http/http_routes.h"
 #include "dataplane/link/control_uplink.h"
 #include "dataplane/link/interest_tracker.h"
@@ -33,6 +34,9 @@ class Node : private NodeLinkHandler, private LinkResync::Output, private Contro
   // Closes client connections with 1012 (service restart), waits up to `grace` for them to
   // go, then stops the link and the shards.
   void shutdown(std::chrono::milliseconds grace);
+
+  // Channels with most subscribers the heartbeat reports (for ClusterStats).
+  static constexpr size_t kReportedTopChannels = 20;
 
   herald::v1::NodeStats stats() const;
   uint64_t sumOverShards(std::atomic<uint64_t> ShardCounters::*counter) const;
@@ -69,6 +73,7 @@ class Node : private NodeLinkHandler, private LinkResync::Output, private Contro
   IpLimiter ip_limiter_;
   BlockedUsers blocked_users_;
   ChannelSubscribers channel_subscribers_;
+  DeliveryTallies delivery_tallies_;
   std::atomic<uint64_t> config_version_{0};
   std::atomic<bool> draining_{false};
   uint64_t session_config_high_water_ = 0;  // NodeLink reader thread only

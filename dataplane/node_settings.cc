@@ -1,6 +1,7 @@
 #include "dataplane/node_settings.h"
 
 #include "common/channel_name.h"
+#include "common/namespace_label.h"
 
 namespace herald::node {
 namespace {
@@ -31,6 +32,15 @@ herald::v1::Limits defaultLimits() {
 }
 
 }  // namespace
+
+std::string_view NodeSettings::namespaceLabel(std::string_view ns) const {
+  if (!ns.empty()) {
+    if (auto it = namespaces.find(std::string(ns)); it != namespaces.end()) {
+      return it->first;
+    }
+  }
+  return kDefaultNamespaceLabel;
+}
 
 const herald::v1::Namespace& NodeSettings::namespaceFor(std::string_view ns) const {
   auto it = namespaces.find(std::string(ns));

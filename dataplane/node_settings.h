@@ -28,6 +28,9 @@ struct NodeSettings {
 
   // The namespace's rules, or the default namespace's for names not configured.
   const herald::v1::Namespace& namespaceFor(std::string_view ns) const;
+  // How the stats windows name namespace `ns`: its name when configured, else "(default)"
+  // (common/namespace_label.h), as herald-control does.
+  std::string_view namespaceLabel(std::string_view ns) const;
 };
 
 using NodeSettingsPtr = std::shared_ptr<const NodeSettings>;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "cli/ctl/output.h"
@@ -74,25 +75,39 @@ std::string renderTop(const TopSample* previous, const TopSample& current,
       offset_before[c.channel()] = c.offset();
     }
   }
-  std::vector<const herald::v1::ChannelInfo*> top;
-  for (const auto& c : current.channels.channels()) {
-    top.push_back(&c);
+  // The channels listed (a first page) and ClusterStats' biggest, which may lie beyond it
+  // (those have no offset here: "-").
+  std::vector<herald::v1::ChannelInfo> top(current.channels.channels().begin(),
+                                           current.channels.channels().end());
+  std::set<std::string> unlisted;
+  for (const auto& big : s.top_subscribed_channels()) {
+    auto it = std::find_if(top.begin(), top.end(),
+                           [&](const auto& c) { return c.channel() == big.channel(); });
+    if (it == top.end()) {
+      herald::v1::ChannelInfo c;
+      c.set_channel(big.channel());
+      c.set_subscribers(big.subscribers());
+      c.set_nodes(big.nodes());
+      top.push_back(std::move(c));
+      unlisted.insert(big.channel());
+    }
   }
-  std::sort(top.begin(), top.end(), [](const auto* a, const auto* b) {
-    return a->subscribers() != b->subscribers() ? a->subscribers() > b->subscribers()
-                                                : a->channel() < b->channel();
+  std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) {
+    return a.subscribers() != b.subscribers() ? a.subscribers() > b.subscribers()
+                                              : a.channel() < b.channel();
   });
   if (top.size() > kTopChannels) {
     top.resize(kTopChannels);
   }
   out += "\n";
   cli::Table channels({"CHANNEL", "SUBSCRIBERS", "NODES", "OFFSET", "PUBLICATIONS/S"});
-  for (const auto* c : top) {
-    auto it = offset_before.find(c->channel());
-    channels.add({c->channel(), std::to_string(c->subscribers()), std::to_string(c->nodes()),
-                  std::to_string(c->offset()),
-                  rate(it != offset_before.end(), it != offset_before.end() ? it->second : 0,
-                       c->offset(), seconds)});
+  for (const auto& c : top) {
+    const bool listed = unlisted.count(c.channel()) == 0;
+    auto it = offset_before.find(c.channel());
+    channels.add({escapeControl(c.channel()), std::to_string(c.subscribers()),
+                  std::to_string(c.nodes()), listed ? std::to_string(c.offset()) : "-",
+                  rate(listed && it != offset_before.end(),
+                       it != offset_before.end() ? it->second : 0, c.offset(), seconds)});
   }
   out += channels.toString();
   if (top.empty()) {

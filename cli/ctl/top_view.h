@@ -18,8 +18,9 @@ struct TopSample {
 // How many channels the view lists, by subscribers.
 inline constexpr size_t kTopChannels = 10;
 
-// The frame: a summary line, nodes with deliveries/s, and the top channels by subscribers with
-// publications/s (from their offsets). Without `previous`, rates show as "-".
+// The frame: a summary line, nodes with deliveries/s, and the top channels by subscribers (of
+// `channels` and the stats' top_subscribed_channels) with publications/s (from their offsets).
+// Without `previous`, rates show as "-".
 std::string renderTop(const TopSample* previous, const TopSample& current,
                       const std::string& control_address);
 

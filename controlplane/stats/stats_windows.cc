@@ -7,28 +7,74 @@ namespace herald::control {
 
 namespace {
 
-using Counts = std::vector<std::pair<std::string, uint64_t>>;
+// Publications and deliveries of one namespace or channel in a window.
+struct Activity {
+  uint64_t publications = 0;
+  uint64_t deliveries = 0;
+};
+using ActivityByName = std::unordered_map<std::string, Activity>;
+using Ranked = std::vector<std::pair<std::string, Activity>>;
 
-// Namespaces busiest first (a stable order among equals: by name, as counted).
-void addNamespaces(Counts counts, herald::v1::StatsWindow* w) {
-  std::stable_sort(counts.begin(), counts.end(),
-                   [](const auto& a, const auto& b) { return a.second > b.second; });
-  for (const auto& [name, n] : counts) {
+// Most publications first, then most deliveries, then by name.
+Ranked ranked(const ActivityByName& by_name) {
+  Ranked out(by_name.begin(), by_name.end());
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    if (a.second.publications != b.second.publications) {
+      return a.second.publications > b.second.publications;
+    }
+    if (a.second.deliveries != b.second.deliveries) {
+      return a.second.deliveries > b.second.deliveries;
+    }
+    return a.first < b.first;
+  });
+  return out;
+}
+
+void addNamespaces(const ActivityByName& by_name, herald::v1::StatsWindow* w) {
+  for (const auto& [name, a] : ranked(by_name)) {
     auto* entry = w->add_namespaces();
     entry->set_namespace_(name);
-    entry->set_publications(n);
+    entry->set_publications(a.publications);
+    entry->set_deliveries(a.deliveries);
   }
 }
 
-// The busiest channels, most publications first, at most `limit`.
-void addTopChannels(Counts counts, size_t limit, herald::v1::StatsWindow* w) {
-  std::sort(counts.begin(), counts.end(), [](const auto& a, const auto& b) {
-    return a.second != b.second ? a.second > b.second : a.first < b.first;
-  });
-  for (size_t i = 0; i < counts.size() && i < limit; ++i) {
-    auto* c = w->add_top_channels();
-    c->set_channel(counts[i].first);
-    c->set_publications(counts[i].second);
+void addChannel(const std::string& name, const Activity& a, herald::v1::StatsWindow* w) {
+  auto* c = w->add_top_channels();
+  c->set_channel(name);
+  c->set_publications(a.publications);
+  c->set_deliveries(a.deliveries);
+}
+
+// The `limit` channels with most publications.
+void addTopChannels(const ActivityByName& by_name, size_t limit, herald::v1::StatsWindow* w) {
+  const Ranked order = ranked(by_name);
+  for (size_t i = 0; i < order.size() && i < limit; ++i) {
+    addChannel(order[i].first, order[i].second, w);
+  }
+}
+
+// For another replica's merge: the `limit` channels with most publications and the `limit`
+// with most deliveries (nodes on one replica deliver what another accepted).
+void addChannelsToMerge(const ActivityByName& by_name, size_t limit, herald::v1::StatsWindow* w) {
+  const Ranked order = ranked(by_name);
+  std::vector<const std::pair<std::string, Activity>*> by_deliveries;
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (i < limit) {
+      addChannel(order[i].first, order[i].second, w);
+    } else {
+      by_deliveries.push_back(&order[i]);
+    }
+  }
+  const size_t k = std::min(limit, by_deliveries.size());
+  std::partial_sort(by_deliveries.begin(), by_deliveries.begin() + static_cast<std::ptrdiff_t>(k),
+                    by_deliveries.end(), [](const auto* a, const auto* b) {
+                      return a->second.deliveries != b->second.deliveries
+                                 ? a->second.deliveries > b->second.deliveries
+                                 : a->first < b->first;
+                    });
+  for (size_t i = 0; i < k && by_deliveries[i]->second.deliveries > 0; ++i) {
+    addChannel(by_deliveries[i]->first, by_deliveries[i]->second, w);
   }
 }
 
@@ -45,6 +91,7 @@ StatsWindows::Slot& StatsWindows::current(Tier& tier, int64_t now_s) {
   if (slot.stamp != stamp) {
     slot.stamp = stamp;
     slot.channels.clear();
+    slot.delivered.clear();
     slot.users.clear();
   }
   return slot;
@@ -66,14 +113,7 @@ void StatsWindows::recordPublication(std::string_view ns, std::string_view chann
                                      std::string_view user, int64_t now_s) {
   std::lock_guard<std::mutex> lock(mu_);
   publications_.add(now_s);
-  auto it = by_namespace_.find(ns);
-  if (it == by_namespace_.end()) {
-    it = by_namespace_
-             .emplace(by_namespace_.size() < kMaxNamespaces ? std::string(ns) : "(other)",
-                      RateWindow())
-             .first;
-  }
-  it->second.add(now_s);
+  namespaceLocked(ns).publications.add(now_s);
   for (Tier& tier : tiers_) {
     Slot& slot = current(tier, now_s);
     if (!channel.empty()) {
@@ -85,9 +125,35 @@ void StatsWindows::recordPublication(std::string_view ns, std::string_view chann
   }
 }
 
-void StatsWindows::recordDeliveries(uint64_t n, int64_t now_s) {
+StatsWindows::NamespaceWindows& StatsWindows::namespaceLocked(std::string_view ns) {
+  auto it = by_namespace_.find(ns);
+  if (it == by_namespace_.end()) {
+    it = by_namespace_
+             .emplace(by_namespace_.size() < kMaxNamespaces ? std::string(ns) : "(other)",
+                      NamespaceWindows())
+             .first;
+  }
+  return it->second;
+}
+
+void StatsWindows::recordDeliveries(const Deliveries& d, int64_t now_s) {
   std::lock_guard<std::mutex> lock(mu_);
-  deliveries_.add(now_s, n);
+  if (d.total > 0) {
+    deliveries_.add(now_s, d.total);
+  }
+  for (const auto& [ns, n] : d.namespaces) {
+    if (n > 0) {
+      namespaceLocked(ns).deliveries.add(now_s, n);
+    }
+  }
+  for (Tier& tier : tiers_) {
+    Slot& slot = current(tier, now_s);
+    for (const auto& [channel, n] : d.channels) {
+      if (n > 0) {
+        slot.delivered.add(channel, n);
+      }
+    }
+  }
 }
 
 void StatsWindows::recordActiveUser(std::string_view user, int64_t now_s) {
@@ -101,7 +167,7 @@ void StatsWindows::fill(int64_t now_s, herald::v1::ClusterStatsResponse* resp) c
   std::lock_guard<std::mutex> lock(mu_);
   for (const int64_t seconds : kWindowSeconds) {
     DistinctCounter users;
-    fillWindowLocked(now_s, seconds, resp->add_windows(), &users);
+    fillWindowLocked(now_s, seconds, /*announcing=*/false, resp->add_windows(), &users);
   }
 }
 
@@ -109,7 +175,7 @@ void StatsWindows::announce(int64_t now_s, herald::v1::ReplicaInfo* self) const 
   std::lock_guard<std::mutex> lock(mu_);
   for (const int64_t seconds : kWindowSeconds) {
     DistinctCounter users;
-    fillWindowLocked(now_s, seconds, self->add_windows(), &users);
+    fillWindowLocked(now_s, seconds, /*announcing=*/true, self->add_windows(), &users);
     self->add_active_user_sketches(std::string(
         reinterpret_cast<const char*>(users.registers().data()), users.registers().size()));
   }
@@ -124,8 +190,8 @@ void StatsWindows::merge(const std::vector<const herald::v1::ReplicaInfo*>& repl
     auto* w = resp->add_windows();
     w->set_seconds(static_cast<uint32_t>(kWindowSeconds[static_cast<size_t>(i)]));
     DistinctCounter users;
-    std::map<std::string, uint64_t> namespaces;
-    std::unordered_map<std::string, uint64_t> channels;
+    ActivityByName namespaces;
+    ActivityByName channels;
     bool first = true;
     for (const herald::v1::ReplicaInfo* replica : replicas) {
       if (i >= replica->windows_size()) {
@@ -139,48 +205,61 @@ void StatsWindows::merge(const std::vector<const herald::v1::ReplicaInfo*>& repl
       w->set_publications(w->publications() + theirs.publications());
       w->set_deliveries(w->deliveries() + theirs.deliveries());
       for (const auto& ns : theirs.namespaces()) {
-        namespaces[ns.namespace_()] += ns.publications();
+        Activity& a = namespaces[ns.namespace_()];
+        a.publications += ns.publications();
+        a.deliveries += ns.deliveries();
       }
       for (const auto& c : theirs.top_channels()) {
-        channels[c.channel()] += c.publications();
+        Activity& a = channels[c.channel()];
+        a.publications += c.publications();
+        a.deliveries += c.deliveries();
       }
       if (i < replica->active_user_sketches_size()) {
         users.mergeRegisters(replica->active_user_sketches(i));
       }
     }
     w->set_active_users(users.estimate());
-    addNamespaces(Counts(namespaces.begin(), namespaces.end()), w);
-    addTopChannels(Counts(channels.begin(), channels.end()), kTopChannels, w);
+    addNamespaces(namespaces, w);
+    addTopChannels(channels, kTopChannels, w);
   }
 }
 
-void StatsWindows::fillWindowLocked(int64_t now_s, int64_t seconds, herald::v1::StatsWindow* w,
-                                    DistinctCounter* users) const {
+void StatsWindows::fillWindowLocked(int64_t now_s, int64_t seconds, bool announcing,
+                                    herald::v1::StatsWindow* w, DistinctCounter* users) const {
   w->set_seconds(static_cast<uint32_t>(seconds));
   w->set_complete(now_s - started_s_ >= seconds);
   w->set_publications(publications_.sum(now_s, seconds));
   w->set_deliveries(deliveries_.sum(now_s, seconds));
-  Counts namespaces;
-  for (const auto& [ns, window] : by_namespace_) {
-    if (const uint64_t n = window.sum(now_s, seconds); n > 0) {
-      namespaces.emplace_back(ns, n);
+  ActivityByName namespaces;
+  for (const auto& [ns, windows] : by_namespace_) {
+    const Activity a{windows.publications.sum(now_s, seconds),
+                     windows.deliveries.sum(now_s, seconds)};
+    if (a.publications > 0 || a.deliveries > 0) {
+      namespaces.emplace(ns, a);
     }
   }
-  addNamespaces(std::move(namespaces), w);
+  addNamespaces(namespaces, w);
   int64_t count = 0;
   const Tier& tier = tierFor(seconds, &count);
   const int64_t newest = now_s / tier.span_s;
-  std::unordered_map<std::string, uint64_t> channels;
+  ActivityByName channels;
   for (const Slot& slot : tier.slots) {
     if (slot.stamp > newest - count && slot.stamp <= newest) {
       users->merge(slot.users);
       for (const auto& e : slot.channels.top(kChannelsPerSlot)) {
-        channels[e.key] += e.count;
+        channels[e.key].publications += e.count;
+      }
+      for (const auto& e : slot.delivered.top(kChannelsPerSlot)) {
+        channels[e.key].deliveries += e.count;
       }
     }
   }
   w->set_active_users(users->estimate());
-  addTopChannels(Counts(channels.begin(), channels.end()), kTopChannels, w);
+  if (announcing) {
+    addChannelsToMerge(channels, kChannelsPerSlot, w);
+  } else {
+    addTopChannels(channels, kTopChannels, w);
+  }
 }
 
 }  // namespace herald::control

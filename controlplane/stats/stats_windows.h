@@ -1,16 +1,17 @@
 #pragma once
-// ClusterStats' windows (30 s, 1 min, 1 h, 1 day): publications per namespace, deliveries,
+// ClusterStats' windows (30 s, 1 min, 1 h, 1 day): publications and deliveries per namespace,
 // active users (distinct users connected or publishing) and the channels with most
-// publications, in bounded memory: RateWindow counts, and for the rest three tiers of slots
-// (10 s x 6, 1 min x 60, 1 h x 24), each holding a TopCounter of 32 channels and a 1 KiB
-// DistinctCounter of users, about 150 KB in all. Thread-safe (one mutex; callers record once
-// per publication or heartbeat).
+// publications with their deliveries, in bounded memory: RateWindow counts (two per namespace,
+// 36 KB), and for the rest three tiers of slots (10 s x 6, 1 min x 60, 1 h x 24), each holding
+// two TopCounters of 32 channels and a 1 KiB DistinctCounter of users, about 250 KB in all.
+// Thread-safe (one mutex; callers record once per publication or heartbeat).
 #include <array>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "controlplane/stats/distinct_counter.h"
@@ -36,8 +37,14 @@ class StatsWindows {
   // publishing client's (empty for backends).
   void recordPublication(std::string_view ns, std::string_view channel, std::string_view user,
                          int64_t now_s);
-  // Deliveries nodes reported since their previous heartbeat.
-  void recordDeliveries(uint64_t n, int64_t now_s);
+  // What a node reported delivering since its previous heartbeat: in all, per namespace label
+  // (as namespaceLabel names them) and for its busiest channels.
+  struct Deliveries {
+    uint64_t total = 0;
+    std::vector<std::pair<std::string_view, uint64_t>> namespaces;
+    std::vector<std::pair<std::string_view, uint64_t>> channels;
+  };
+  void recordDeliveries(const Deliveries& d, int64_t now_s);
   // A user with a connection now (herald-control notes every connected user every 10 s).
   void recordActiveUser(std::string_view user, int64_t now_s);
 
@@ -52,8 +59,9 @@ class StatsWindows {
 
  private:
   struct Slot {
-    int64_t stamp = -1;  // which span of the tier it counts
-    TopCounter channels{kChannelsPerSlot};
+    int64_t stamp = -1;                      // which span of the tier it counts
+    TopCounter channels{kChannelsPerSlot};   // by publications
+    TopCounter delivered{kChannelsPerSlot};  // by deliveries
     DistinctCounter users;
   };
   struct Tier {
@@ -63,15 +71,21 @@ class StatsWindows {
   Slot& current(Tier& tier, int64_t now_s);
   // The tier that covers `seconds` and how many of its slots make the window.
   const Tier& tierFor(int64_t seconds, int64_t* slots) const;
-  // One window, with its users' sketch in `*users`; under mu_.
-  void fillWindowLocked(int64_t now_s, int64_t seconds, herald::v1::StatsWindow* w,
+  // One window, with its users' sketch in `*users`; under mu_. `announcing`: lists the
+  // channels with most deliveries too (another replica may hold their publications).
+  void fillWindowLocked(int64_t now_s, int64_t seconds, bool announcing, herald::v1::StatsWindow* w,
                         DistinctCounter* users) const;
+  struct NamespaceWindows {
+    RateWindow publications;
+    RateWindow deliveries;
+  };
+  NamespaceWindows& namespaceLocked(std::string_view ns);
 
   const int64_t started_s_;
   mutable std::mutex mu_;
   RateWindow publications_;
   RateWindow deliveries_;
-  std::map<std::string, RateWindow, std::less<>> by_namespace_;
+  std::map<std::string, NamespaceWindows, std::less<>> by_namespace_;
   std::array<Tier, 3> tiers_;
 };
 

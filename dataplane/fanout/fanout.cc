@@ -1,6 +1,8 @@
 #include "dataplane/fanout/fanout.h"
 
 #include "common/clock.h"
+#include "common/namespace_label.h"
+#include "dataplane/session/client_limits.h"
 #include "dataplane/session/client_session.h"
 #include "dataplane/shard/shard_state.h"
 
@@ -9,14 +11,14 @@ namespace herald::node {
 namespace {
 
 // One delivery to the sessions it targets: a channel's subscribers, a user's connections,
-// or every greeted connection of the shard. Returns whether it had any recipient.
-bool deliverOne(ShardState& shard, const Delivery& d) {
+// or every greeted connection of the shard. Returns how many it had.
+uint64_t deliverOne(ShardState& shard, const Delivery& d) {
   Outbox& outbox = shard.outbox;
-  bool any = false;
+  uint64_t recipients = 0;
   switch (d.target) {
     case herald::v1::DELIVERY_TARGET_CHANNEL:
       if (const auto* subs = shard.channels.find(d.channel)) {
-        any = true;
+        recipients = subs->size();
         const bool drop = outbox.dropsOldest(&d.channel);
         for (ClientSession* session : *subs) {
           if (!session->recovering() || !session->holdForRecovery(&d.channel, d)) {
@@ -28,7 +30,7 @@ bool deliverOne(ShardState& shard, const Delivery& d) {
     case herald::v1::DELIVERY_TARGET_USER: {
       auto it = shard.users.find(d.user);
       if (it != shard.users.end()) {
-        any = true;
+        recipients = it->second.size();
         const bool drop = outbox.dropsOldest(nullptr);
         for (ClientSession* session : it->second) {
           if (!session->recovering() || !session->holdForRecovery(nullptr, d)) {
@@ -42,7 +44,7 @@ bool deliverOne(ShardState& shard, const Delivery& d) {
       const bool drop = outbox.dropsOldest(nullptr);
       for (ClientSession* session : shard.sessions) {
         if (session->greeted()) {  // not to connections still waiting for a token
-          any = true;
+          ++recipients;
           outbox.send(*session, d.frame, drop);
         }
       }
@@ -51,15 +53,16 @@ bool deliverOne(ShardState& shard, const Delivery& d) {
     default:
       break;
   }
-  return any;
+  return recipients;
 }
 
 // Publications i..j-1 of one channel: their frames joined once, written once per connection.
-bool deliverRun(ShardState& shard, const std::vector<DeliveryPtr>& batch, size_t i, size_t j) {
+// Returns to how many connections.
+uint64_t deliverRun(ShardState& shard, const std::vector<DeliveryPtr>& batch, size_t i, size_t j) {
   const std::string& channel = batch[i]->channel;
   const auto* subs = shard.channels.find(channel);
   if (subs == nullptr) {
-    return false;
+    return 0;
   }
   std::vector<const PreparedFrame*> frames;
   frames.reserve(j - i);
@@ -81,7 +84,7 @@ bool deliverRun(ShardState& shard, const std::vector<DeliveryPtr>& batch, size_t
       }
     }
   }
-  return true;
+  return subs->size();
 }
 
 // For /metrics: publications i..j-1 were just written to this shard's connections, in
@@ -99,6 +102,21 @@ void observe(ShardState& shard, const std::vector<DeliveryPtr>& batch, size_t i,
   }
 }
 
+// For the stats windows: `n` deliveries of `d`'s kind, under the label ClusterStats uses.
+void tally(ShardState& shard, const Delivery& d, uint64_t n) {
+  switch (d.target) {
+    case herald::v1::DELIVERY_TARGET_CHANNEL:
+      shard.deliveries.add(shard.settings->namespaceLabel(namespaceOf(d.channel)), &d.channel, n);
+      break;
+    case herald::v1::DELIVERY_TARGET_USER:
+      shard.deliveries.add(kUserStreamsLabel, nullptr, n);
+      break;
+    default:
+      shard.deliveries.add(kEveryoneLabel, nullptr, n);
+      break;
+  }
+}
+
 }  // namespace
 
 void fanOut(ShardState& shard, const std::vector<DeliveryPtr>& batch) {
@@ -112,9 +130,11 @@ void fanOut(ShardState& shard, const std::vector<DeliveryPtr>& batch) {
       }
     }
     const int64_t start = steadyMicros();
-    const bool written = j - i == 1 ? deliverOne(shard, *batch[i]) : deliverRun(shard, batch, i, j);
-    if (written) {
+    const uint64_t recipients =
+        j - i == 1 ? deliverOne(shard, *batch[i]) : deliverRun(shard, batch, i, j);
+    if (recipients > 0) {
       observe(shard, batch, i, j, steadyMicros() - start);
+      tally(shard, *batch[i], recipients * (j - i));
     }
     i = j;
   }

@@ -299,6 +299,10 @@ class Shard::Impl final : public TransportHandler {
   }
 
   void sweep() {
+    if (!state_.deliveries.empty() && state_.node.deliveries != nullptr) {
+      state_.node.deliveries->hand(state_.deliveries);
+      state_.deliveries.clear();
+    }
     const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();

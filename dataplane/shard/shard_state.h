@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/rate_limiter.h"
+#include "dataplane/fanout/delivery_tally.h"
 #include "dataplane/fanout/outbox.h"
 #include "dataplane/fanout/subscription_index.h"
 #include "dataplane/link/control_uplink.h"
@@ -32,6 +33,7 @@ struct NodeServices {
   const BlockedUsers* blocked_users = nullptr;
   ChannelSubscribers* subscribers = nullptr;  // max_subscribers per channel, node-wide
   ControlUplink* uplink = nullptr;            // recoveries and client publications
+  DeliveryTallies* deliveries = nullptr;      // per namespace and channel, for the heartbeat
 };
 
 /**
@@ -60,6 +62,7 @@ struct ShardState {
   NodeSettingsPtr settings;
   ShardCounters counters;
   Outbox outbox;
+  DeliveryTally deliveries;  // since the last hand-over to node.deliveries (once a second)
   std::vector<ClientSession*> sessions;  // open connections, swap-and-pop by index
   SubscriptionIndex<ClientSession> channels;
   std::unordered_map<std::string, std::vector<ClientSession*>> users;

@@ -45,6 +45,24 @@ TEST(TopViewTest, RatesAreCounterDifferencesOverTheInterval) {
   EXPECT_EQ(frame.find("ch1 "), std::string::npos) << "only the top 10 by subscribers";
 }
 
+TEST(TopViewTest, TheBiggestChannelsBeyondTheListedPageAreShownToo) {
+  TopSample s = sample(1.0, 1, 1, 1);
+  auto* big = s.stats.add_top_subscribed_channels();
+  big->set_channel("zz:beyond-the-page");
+  big->set_subscribers(500);
+  big->set_nodes(2);
+  auto* listed = s.stats.add_top_subscribed_channels();
+  listed->set_channel("ch11");
+  listed->set_subscribers(11);
+  const std::string frame = renderTop(nullptr, s, "c:1");
+  const size_t first = frame.find("zz:beyond-the-page");
+  ASSERT_NE(first, std::string::npos) << frame;
+  EXPECT_LT(first, frame.find("ch11")) << "most subscribers first";
+  EXPECT_NE(frame.find("500"), std::string::npos);
+  EXPECT_EQ(frame.find("ch11", frame.find("ch11") + 1), std::string::npos)
+      << "a channel on the page and in the stats is listed once";
+}
+
 TEST(TopViewTest, WithoutAnEarlierSampleRatesAreDashes) {
   const std::string frame = renderTop(nullptr, sample(1.0, 5, 5, 5), "c:1");
   EXPECT_NE(frame.find("deliveries/s -"), std::string::npos) << frame;

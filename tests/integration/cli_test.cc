@@ -87,7 +87,7 @@ TEST_F(CliTest, HumanTables) {
   EXPECT_NE(stats.out.find("n/a"), std::string::npos) << "1 day is not a guess: " << stats.out;
   EXPECT_NE(stats.out.find("counted since start"), std::string::npos) << stats.out;
   EXPECT_NE(stats.out.find("(default)"), std::string::npos) << stats.out;
-  EXPECT_NE(stats.out.find("tables:a (1)"), std::string::npos) << stats.out;
+  EXPECT_NE(stats.out.find("tables:a (1/0)"), std::string::npos) << stats.out;
   auto bc = ctl({"broadcast", "1"});
   ASSERT_EQ(bc.exit_code, 0);
   EXPECT_NE(bc.out.find("1 node(s)"), std::string::npos) << bc.out;

@@ -237,6 +237,7 @@ TEST_F(RedisClusterTest, StatsWindowsAddUpEveryReplica) {
   ASSERT_EQ(readOffsets(*second, 6).size(), 6u);
   // Announcements are once a second and node counters come with heartbeats: wait for both.
   herald::v1::StatsWindow minute;
+  google::protobuf::RepeatedPtrField<herald::v1::ChannelSubscribers> top_subscribed;
   const bool added_up = eventually(
       [&] {
         herald::v1::ClusterStatsResponse stats;
@@ -249,13 +250,24 @@ TEST_F(RedisClusterTest, StatsWindowsAddUpEveryReplica) {
             minute = w;
           }
         }
-        return minute.publications() == 6 && minute.deliveries() == 12;
+        top_subscribed = stats.top_subscribed_channels();
+        return minute.publications() == 6 && minute.deliveries() == 12 &&
+               minute.top_channels_size() > 0 && minute.top_channels(0).deliveries() == 12 &&
+               top_subscribed.size() == 1;
       },
       15s);
   EXPECT_TRUE(added_up) << minute.DebugString();
   ASSERT_GE(minute.top_channels_size(), 1);
   EXPECT_EQ(minute.top_channels(0).channel(), "stats:w");
   EXPECT_EQ(minute.top_channels(0).publications(), 6u);
+  ASSERT_EQ(minute.namespaces_size(), 1);
+  EXPECT_EQ(minute.namespaces(0).namespace_(), "(default)");
+  EXPECT_EQ(minute.namespaces(0).deliveries(), 12u) << "each replica's nodes, summed";
+  // One subscriber on a node of each replica: the channel's two, from both replicas' nodes.
+  ASSERT_EQ(top_subscribed.size(), 1);
+  EXPECT_EQ(top_subscribed[0].channel(), "stats:w");
+  EXPECT_EQ(top_subscribed[0].subscribers(), 2u);
+  EXPECT_EQ(top_subscribed[0].nodes(), 2u);
   // ListNodes stays a listing: the announcement's windows are not in it.
   herald::v1::ListNodesResponse nodes;
   grpc::ClientContext ctx;

@@ -2,6 +2,9 @@
 // the slow-consumer policy.
 #include "dataplane/fanout/fanout.h"
 
+#include <map>
+#include <string>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -77,6 +80,33 @@ TEST(FanoutTest, UserAndBroadcastTargets) {
                         toTarget(herald::v1::DELIVERY_TARGET_ALL)});
   EXPECT_EQ(alice.received.size(), 3u) << "connected, her message, the broadcast";
   EXPECT_TRUE(waiting.received.empty()) << "nothing before authentication";
+}
+
+// What the heartbeat reports for ClusterStats' windows: deliveries by namespace label (the
+// configured name, else "(default)"; "(all)" for broadcasts) and by channel.
+TEST(FanoutTest, DeliveriesAreTalliedPerNamespaceAndChannel) {
+  ShardHarness shard(makeSettings([](herald::v1::ConfigSnapshot* s) {
+    s->mutable_auth()->set_allow_anonymous(true);
+    s->add_namespaces()->set_name("prices");
+  }));
+  shard.connect("/ws?subscribe=prices:eur");
+  shard.connect("/ws?subscribe=prices:eur,news");
+  fanOut(*shard.state,
+         {toChannel("prices:eur", 1), toChannel("prices:eur", 2), toChannel("news", 1),
+          toChannel("nobody", 1), toTarget(herald::v1::DELIVERY_TARGET_ALL)});
+  herald::v1::NodeStats stats;
+  shard.state->deliveries.report(32, &stats);
+  std::map<std::string, uint64_t> namespaces;
+  for (const auto& e : stats.namespace_deliveries()) {
+    namespaces[e.name()] = e.deliveries();
+  }
+  EXPECT_EQ(namespaces,
+            (std::map<std::string, uint64_t>{{"prices", 4}, {"(default)", 1}, {"(all)", 2}}));
+  ASSERT_EQ(stats.channel_deliveries_size(), 2) << "a channel without subscribers is no entry";
+  EXPECT_EQ(stats.channel_deliveries(0).name(), "prices:eur");
+  EXPECT_EQ(stats.channel_deliveries(0).deliveries(), 4u);
+  EXPECT_EQ(stats.channel_deliveries(1).name(), "news");
+  EXPECT_EQ(stats.channel_deliveries(1).deliveries(), 1u);
 }
 
 TEST(FanoutTest, ALaggingClientIsQueuedAndFlushedInOrder) {

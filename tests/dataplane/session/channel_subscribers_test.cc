@@ -31,5 +31,24 @@ TEST(ChannelSubscribersTest, UnlimitedChannelsAreCountedToo) {
   EXPECT_EQ(subs.count("a"), 0u);
 }
 
+TEST(ChannelSubscribersTest, TopListsTheBiggestChannelsMostFirst) {
+  ChannelSubscribers subs;
+  for (int i = 0; i < 50; ++i) {
+    const std::string channel = "c" + std::to_string(i);
+    for (int k = 0; k <= i % 10; ++k) {  // c9, c19, c29... have 10 each
+      ASSERT_FALSE(subs.tryAdd({channel}, {0}).has_value());
+    }
+  }
+  const auto top = subs.top(4);
+  ASSERT_EQ(top.size(), 4u);
+  EXPECT_EQ(top[0], std::make_pair(std::string("c19"), 10u)) << "ties by name";
+  EXPECT_EQ(top[1], std::make_pair(std::string("c29"), 10u));
+  EXPECT_EQ(top[2], std::make_pair(std::string("c39"), 10u));
+  EXPECT_EQ(top[3], std::make_pair(std::string("c49"), 10u));
+  EXPECT_EQ(subs.top(100).size(), 50u) << "fewer channels than asked: all of them";
+  EXPECT_TRUE(subs.top(0).empty());
+  EXPECT_TRUE(ChannelSubscribers().top(3).empty());
+}
+
 }  // namespace
 }  // namespace herald::node
