@@ -183,6 +183,7 @@ void ConfigStoreImpl::rebuildSnapshotLocked() {
   }
   *snap->mutable_limits() = withLimitDefaults(limits_);
   *snap->mutable_auth() = auth_;
+  *snap->mutable_hooks() = hooks_;
   snap->set_heartbeat_interval_ms(heartbeat_interval_ms_);
   snapshot_ = std::move(snap);
 }
@@ -343,6 +344,12 @@ Result<herald::v1::AuthSettings> ConfigStoreImpl::setAuth(const herald::v1::Auth
   }
   announce(snap);
   return auth;
+}
+
+void ConfigStoreImpl::setHooks(const herald::v1::HookSettings& hooks) {
+  std::lock_guard<std::mutex> lock(mu_);
+  hooks_ = hooks;
+  rebuildSnapshotLocked();
 }
 
 uint64_t ConfigStoreImpl::version() const {

@@ -47,6 +47,10 @@ class ConfigStoreImpl : public ConfigStore {
   ConfigSnapshotPtr snapshot() const override;
   void setChangeListener(ChangeListener listener) override;
 
+  // The hooks of this process's config file: in every snapshot, never stored (each replica
+  // sends its own; keep them the same on every replica). Start-up only, before nodes join.
+  void setHooks(const herald::v1::HookSettings& hooks);
+
   // True when start-up found a state file (so initial settings were not applied).
   bool loadedExistingState() const { return loaded_existing_; }
 
@@ -66,6 +70,7 @@ class ConfigStoreImpl : public ConfigStore {
   std::map<std::string, herald::v1::Namespace> namespaces_;
   herald::v1::Limits limits_;
   herald::v1::AuthSettings auth_;
+  herald::v1::HookSettings hooks_;
   uint64_t version_ = 0;
   ConfigSnapshotPtr snapshot_;
   ChangeListener listener_;

@@ -8,6 +8,7 @@
 
 #include "common/config_reader.h"
 #include "common/flag_parser.h"
+#include "common/hook_settings.h"
 #include "common/host_port.h"
 #include "common/logging.h"
 #include "common/strings.h"
@@ -143,6 +144,21 @@ std::string readWholeFile(const std::string& where, const std::string& path) {
   return buffer.str();
 }
 
+// `secret`, or the content of the file `secret_file` names (trailing line ends dropped).
+std::string readSecret(const ConfigReader& r) {
+  std::string value;
+  r.readString("secret", &value);
+  if (r.has("secret_file")) {
+    std::string file;
+    r.readString("secret_file", &file);
+    value = readWholeFile(r.where("secret_file"), file);
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) {
+      value.pop_back();
+    }
+  }
+  return value;
+}
+
 void readAuth(const ConfigReader& r, herald::v1::AuthSettings* auth) {
   r.rejectUnknownKeys({"allow_anonymous", "issuer", "audience", "leeway_seconds", "keys"});
   bool anonymous = false;
@@ -167,17 +183,7 @@ void readAuth(const ConfigReader& r, herald::v1::AuthSettings* auth) {
     value.clear();
     k.readString("algorithm", &value);
     key->set_algorithm(value);
-    value.clear();
-    k.readString("secret", &value);
-    if (k.has("secret_file")) {
-      std::string file;
-      k.readString("secret_file", &file);
-      value = readWholeFile(k.where("secret_file"), file);
-      while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) {
-        value.pop_back();
-      }
-    }
-    key->set_secret(value);
+    key->set_secret(readSecret(k));
     value.clear();
     k.readString("public_key_pem", &value);
     if (k.has("public_key_file")) {
@@ -189,6 +195,41 @@ void readAuth(const ConfigReader& r, herald::v1::AuthSettings* auth) {
   }
 }
 
+// `hooks`: the backends herald-node asks (docs/hooks.md); read at every start.
+void readHooks(const ConfigReader& r, herald::v1::HookSettings* hooks) {
+  r.rejectUnknownKeys({"endpoints", "rpc"});
+  for (const auto& e : r.childList("endpoints")) {
+    e.rejectUnknownKeys(
+        {"name", "url", "timeout_ms", "max_in_flight", "on_failure", "secret", "secret_file"});
+    auto* endpoint = hooks->add_endpoints();
+    std::string text;
+    e.readString("name", &text);
+    endpoint->set_name(text);
+    text.clear();
+    e.readString("url", &text);
+    endpoint->set_url(text);
+    endpoint->set_secret(readSecret(e));
+    uint32_t value = 0;
+    e.readUint32("timeout_ms", &value, 1, kMaxHookTimeoutMs);
+    endpoint->set_timeout_ms(value);
+    value = 0;
+    e.readUint32("max_in_flight", &value, 1, kMaxHookInFlight);
+    endpoint->set_max_in_flight(value);
+    text.clear();
+    e.readString("on_failure", &text);
+    if (text == "allow") {
+      endpoint->set_on_failure(herald::v1::HOOK_FAILURE_POLICY_ALLOW);
+    } else if (text.empty() || text == "deny") {
+      endpoint->set_on_failure(herald::v1::HOOK_FAILURE_POLICY_DENY);
+    } else {
+      throw ConfigError(e.where("on_failure") + ": '" + text + "' is not one of deny, allow");
+    }
+  }
+  std::string rpc;
+  r.readString("rpc", &rpc);
+  hooks->set_rpc(rpc);
+}
+
 }  // namespace
 
 void loadControlConfigFile(const std::string& file, ControlConfig* config) {
@@ -197,7 +238,7 @@ void loadControlConfigFile(const std::string& file, ControlConfig* config) {
   r.rejectUnknownKeys({"grpc_listen", "http_listen", "data_dir", "heartbeat_interval_ms",
                        "node_timeout_ms", "node_queue_limit", "log_format", "log_level",
                        "namespaces", "limits", "auth", "node_secret", "tls_cert", "tls_key",
-                       "tls_client_ca", "engine", "redis", "allow_unauthenticated_nodes"});
+                       "tls_client_ca", "engine", "redis", "allow_unauthenticated_nodes", "hooks"});
   r.readBool("allow_unauthenticated_nodes", &config->allow_unauthenticated_nodes);
   r.readString("engine", &config->engine);
   r.readString("redis", &config->redis);
@@ -227,9 +268,16 @@ void loadControlConfigFile(const std::string& file, ControlConfig* config) {
     config->auth.Clear();
     readAuth(r.child("auth"), &config->auth);
   }
+  config->hooks.Clear();
+  if (r.has("hooks")) {
+    readHooks(r.child("hooks"), &config->hooks);
+  }
 }
 
 void validateControlConfig(const ControlConfig& config) {
+  if (Status hooks = validateHookSettings(config.hooks); !hooks.isOk()) {
+    throw ConfigError("hooks: " + hooks.message());
+  }
   auto hp = parseHostPort(config.grpc_listen);
   if (!hp.isOk()) {
     throw ConfigError("grpc_listen: " + hp.status().message());

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "herald/v1/control.pb.h"
+#include "herald/v1/hooks.pb.h"
 
 namespace herald::control {
 
@@ -24,6 +25,8 @@ struct ControlConfig {
   std::vector<herald::v1::Namespace> namespaces;
   herald::v1::Limits limits;
   herald::v1::AuthSettings auth;
+  // The backends nodes ask (docs/hooks.md): read at every start, not stored with the state.
+  herald::v1::HookSettings hooks;
   // The config file set namespaces, limits or auth (used at first start only).
   bool file_sets_initial_state = false;
   // First admin API key, when the operator picks it (--admin-key / HERALD_ADMIN_KEY); else

@@ -87,6 +87,7 @@ std::string Node::start() {
     ctx.services.blocked_users = &blocked_users_;
     ctx.services.subscribers = &channel_subscribers_;
     ctx.services.deliveries = &delivery_tallies_;
+    ctx.services.hooks = &hooks_;
     ctx.services.uplink = this;
     ctx.routes = &routes_;
     shards_.push_back(std::make_unique<Shard>(std::move(ctx), settings));
@@ -148,6 +149,7 @@ Status Node::onConfig(const herald::v1::ConfigSnapshot& snapshot) {
   }
   config_version_ = snapshot.version();
   session_config_high_water_ = snapshot.version();
+  hooks_.configure(snapshot.hooks());
   for (auto& shard : shards_) {
     shard->applySettings(settings.value());
   }
@@ -303,6 +305,7 @@ void Node::shutdown(std::chrono::milliseconds grace) {
   if (link_) {
     link_->stop();
   }
+  hooks_.stop();  // answers what is queued, while the shards still run
   for (auto& shard : shards_) {
     shard->stop();
   }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dataplane/fanout/delivery_tally.h"
+#include "dataplane/hooks/hook_caller.h"
 #include "dataplane/http/http_routes.h"
 #include "dataplane/link/control_uplink.h"
 #include "dataplane/link/interest_tracker.h"
@@ -79,6 +80,8 @@ class Node : private NodeLinkHandler, private LinkResync::Output, private Contro
   uint64_t session_config_high_water_ = 0;  // NodeLink reader thread only
   HttpRoutes routes_;
   std::vector<std::unique_ptr<Shard>> shards_;
+  // After shards_: destroyed (its workers joined) before them, since answers post to shards.
+  HookCaller hooks_;
   std::unique_ptr<NodeLinkClient> link_;
   std::unique_ptr<LinkResync> resync_;  // NodeLink reader thread only
   std::string address_;

@@ -1,6 +1,7 @@
 #include "dataplane/node_settings.h"
 
 #include "common/channel_name.h"
+#include "common/hook_settings.h"
 #include "common/namespace_label.h"
 
 namespace herald::node {
@@ -77,6 +78,9 @@ Result<NodeSettingsPtr> buildNodeSettings(const herald::v1::ConfigSnapshot& snap
     }
   }
   s->limits = snapshot.limits();
+  if (Status hooks = validateHookSettings(snapshot.hooks()); !hooks.isOk()) {
+    return Status(ErrorCode::kBadRequest, "hooks: " + hooks.message());
+  }
   const auto& auth = snapshot.auth();
   s->allow_anonymous = auth.allow_anonymous();
   s->leeway_seconds = auth.leeway_seconds();

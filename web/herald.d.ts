@@ -166,6 +166,15 @@ export interface PublishError extends Error {
   idempotencyKey: string;
 }
 
+/** What `rpc()` rejects with. */
+export interface RpcError extends Error {
+  /** The backend's own code when `backend` is true (e.g. "not_yours"); else the node's
+   *  (not_found: no rpc hook, unavailable: the backend failed or was too slow,
+   *  limit_exceeded, bad_request, rate_limited) or `timeout` / `disconnected`. */
+  code: string;
+  backend: boolean;
+}
+
 export interface SubscriptionHandle {
   readonly channel: string;
   /** Removes this handler; the last one removed unsubscribes the channel. */
@@ -196,6 +205,9 @@ export declare class HeraldClient {
   /** Publishes `data` (any JSON value) to `channel`; rejects with a `PublishError`. Needs a
    *  connection (no queueing across reconnects) and a namespace with allow_client_publish. */
   publish(channel: string, data: unknown, options?: PublishOptions): Promise<PublishResult>;
+  /** Asks the backend through the server's rpc hook (docs/hooks.md); resolves with its
+   *  answer's data, rejects with an `RpcError`. Never retried. */
+  rpc(method: string, data?: unknown, options?: { timeoutMs?: number }): Promise<unknown>;
 }
 
 export declare function tokenExpiry(token: string): number;

@@ -6,6 +6,7 @@
 //   client.subscribe("token:price", (msg) => console.log(msg.data));
 //   client.connect();
 //   await client.publish("chat:lobby", { text: "hi" }); // namespaces with allow_client_publish
+//   const order = await client.rpc("orders.get", { id: 7 }); // the backend's rpc hook
 //
 // It keeps each stream's last offset and epoch, so that after a reconnect it subscribes again
 // with `since` and the node sends what was missed (within the namespace's history) before the
@@ -26,6 +27,7 @@ const DEFAULTS = {
 const TOKEN_CLOSE_CODES = new Set([4001, 4002]);
 const MAX_CHANNELS_PER_FRAME = 100;
 const PUBLISH_TIMEOUT_MS = 10000; // the node answers within 5 s (`unavailable` at the latest)
+const RPC_TIMEOUT_MS = 35000; // hooks time out within 30 s (timeout_ms at most), then the node answers
 
 export const ClientState = Object.freeze({
   IDLE: "idle",
@@ -238,25 +240,69 @@ export class HeraldClient {
         fail("bad_request", `data is not JSON-serialisable: ${e.message}`);
         return;
       }
-      const timeoutMs = Number.isFinite(options.timeoutMs) && options.timeoutMs > 0 ? options.timeoutMs : PUBLISH_TIMEOUT_MS;
-      const timer = setTimeout(() => {
-        if (this._pending.get(id) !== pending) return;
-        this._pending.delete(id); // a late reply is ignored
-        fail("timeout", `no answer to publish within ${timeoutMs} ms`);
-      }, timeoutMs);
-      const pending = {
-        kind: "publish",
-        resolve: (reply) => {
-          clearTimeout(timer);
-          resolve({ offset: reply.offset, epoch: reply.epoch, duplicate: reply.duplicate === true });
-        },
-        reject: (err) => {
-          clearTimeout(timer);
-          fail(err.code, err.message);
-        },
+      this._request(frame, positive(options.timeoutMs, PUBLISH_TIMEOUT_MS),
+        (reply) => resolve({ offset: reply.offset, epoch: reply.epoch, duplicate: reply.duplicate === true }),
+        (err) => fail(err.code, err.message));
+    });
+  }
+
+  // Sends `frame` (which has its `id`) and settles it once: `onAnswer` with the answer frame,
+  // or `onError` with {code, message} for an error frame, no answer within `timeoutMs`
+  // ("timeout"; a late answer is then ignored) or a lost connection ("disconnected").
+  _request(frame, timeoutMs, onAnswer, onError) {
+    const id = frame.id;
+    const timer = setTimeout(() => {
+      if (this._pending.get(id) !== pending) return;
+      this._pending.delete(id);
+      onError({ code: "timeout", message: `no answer to ${frame.type} within ${timeoutMs} ms` });
+    }, timeoutMs);
+    const pending = {
+      kind: frame.type,
+      resolve: (reply) => {
+        clearTimeout(timer);
+        onAnswer(reply);
+      },
+      reject: (err) => {
+        clearTimeout(timer);
+        onError(err);
+      },
+    };
+    this._pending.set(id, pending);
+    this._send(frame);
+  }
+
+  /**
+   * Asks the backend through the server's rpc hook (docs/hooks.md): resolves with the data
+   * (any JSON value) the backend answered. Rejects with an Error whose `code` is the
+   * backend's own (then `backend` is true: e.g. "not_yours"), or the node's (not_found: no rpc
+   * hook; unavailable: the backend failed or did not answer in time; limit_exceeded; bad_request;
+   * rate_limited), or `timeout` / `disconnected`. Never retried by the client: an rpc may
+   * have side effects.
+   */
+  rpc(method, data = null, options = {}) {
+    return new Promise((resolve, reject) => {
+      const fail = (code, message, backend = false) => {
+        const err = new Error(message);
+        err.code = code;
+        err.backend = backend;
+        reject(err);
       };
-      this._pending.set(id, pending);
-      this._send(frame);
+      if (this._state !== ClientState.CONNECTED || !this._ws || this._ws.readyState !== 1) {
+        fail("disconnected", "not connected");
+        return;
+      }
+      const id = this._id();
+      const frame = { type: "rpc", id, method, data };
+      try {
+        JSON.stringify(frame);
+      } catch (e) {
+        fail("bad_request", `data is not JSON-serialisable: ${e.message}`);
+        return;
+      }
+      // Past the longest hook timeout (30 s): the node answers first unless the link is gone.
+      this._request(frame, positive(options.timeoutMs, RPC_TIMEOUT_MS),
+        (reply) => (reply.error ? fail(reply.error.code, reply.error.message, true) : resolve(reply.data)),
+        (err) => fail(err.code, err.message));
     });
   }
 
@@ -411,6 +457,7 @@ export class HeraldClient {
         return this._onRecovery(frame);
       case "reply":
       case "pong":
+      case "rpc":
         return this._settle(frame.id, null, frame);
       case "error":
         if (frame.id !== undefined && this._pending.has(frame.id)) {
@@ -579,6 +626,11 @@ export class HeraldClient {
     if (!set) return;
     for (const h of [...set]) callSafely(h, detail);
   }
+}
+
+// `value` when it is a positive number, else `fallback`.
+function positive(value, fallback) {
+  return Number.isFinite(value) && value > 0 ? value : fallback;
 }
 
 function callSafely(fn, arg) {

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/hook_settings.h"
 #include "common/json_text.h"
 #include "common/strings.h"
 
@@ -117,9 +118,9 @@ void appendId(json* frame, std::optional<uint64_t> id) {
 }
 
 // The top-level members a client frame may carry, in the order of FrameMember.
-constexpr std::string_view kMemberNames[] = {"type",    "id",        "channels", "since",
-                                             "channel", "data",      "event",    "idempotency_key",
-                                             "token",   "user_since"};
+constexpr std::string_view kMemberNames[] = {"type",    "id",         "channels", "since",
+                                             "channel", "data",       "event",    "idempotency_key",
+                                             "token",   "user_since", "method"};
 enum FrameMember {
   kType,
   kId,
@@ -131,6 +132,7 @@ enum FrameMember {
   kIdempotencyKey,
   kToken,
   kUserSince,
+  kMethod,
   kMemberCount
 };
 
@@ -167,6 +169,20 @@ void parsePublish(const std::string_view* members, ParsedFrame* out) {
   } else {
     // Forwarded as sent: validated with the frame, never re-serialised (no recursion).
     cmd.data = std::string(members[kData]);
+  }
+}
+
+void parseRpc(const std::string_view* members, ParsedFrame* out) {
+  ClientCommand& cmd = out->command;
+  cmd.type = CommandType::kRpc;
+  if (!out->id.has_value()) {
+    out->status = bad("'id' is required: the reply carries it");
+  } else if (members[kMethod].empty() || !readOptionalString(members[kMethod], &cmd.method) ||
+             !validRpcMethod(cmd.method)) {
+    out->status = bad("'method' is required: 1..128 of A-Z a-z 0-9 _ . : / -");
+  } else {
+    // Forwarded as sent, like a publication's data.
+    cmd.data = members[kData].empty() ? std::string("null") : std::string(members[kData]);
   }
 }
 
@@ -274,9 +290,11 @@ ParsedFrame parseClientFrame(std::string_view text, FrameScope scope) {
     parsePublish(members, &out);
   } else if (name == "authenticate") {
     parseAuthenticate(members, &out);
+  } else if (name == "rpc") {
+    parseRpc(members, &out);
   } else {
     out.status = bad("unknown type '" + name.substr(0, 64) +
-                     "' (expected subscribe, unsubscribe, ping, publish or authenticate)");
+                     "' (expected subscribe, unsubscribe, ping, publish, rpc or authenticate)");
   }
   return out;
 }
@@ -422,6 +440,20 @@ std::string buildPongFrame(std::optional<uint64_t> id) {
   json frame = {{"type", "pong"}};
   appendId(&frame, id);
   return frame.dump();
+}
+
+std::string buildRpcReplyFrame(uint64_t id, std::string_view data) {
+  std::string frame = R"({"type":"rpc","id":)" + std::to_string(id) + R"(,"data":)";
+  frame.append(data.empty() ? std::string_view("null") : data);
+  frame += '}';
+  return frame;
+}
+
+std::string buildRpcErrorFrame(uint64_t id, const std::string& code, const std::string& message) {
+  const json frame = {
+      {"type", "rpc"}, {"id", id}, {"error", {{"code", code}, {"message", message}}}};
+  // A backend's message may hold invalid UTF-8: replaced, never thrown on.
+  return frame.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace herald::node

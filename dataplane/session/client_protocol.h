@@ -11,7 +11,7 @@
 namespace herald::node {
 
 // The client → server JSON frames of docs/protocol.md, parsed. Knows nothing of sockets.
-enum class CommandType { kSubscribe, kUnsubscribe, kPing, kPublish, kAuthenticate };
+enum class CommandType { kSubscribe, kUnsubscribe, kPing, kPublish, kAuthenticate, kRpc };
 
 // Most channels one subscribe/unsubscribe frame may name.
 inline constexpr size_t kMaxChannelsPerCommand = 100;
@@ -34,7 +34,8 @@ struct ClientCommand {
   std::vector<std::pair<std::string, StreamPosition>> since;
   std::optional<StreamPosition> user_since;  // authenticate: recover the personal stream
   std::string channel;                       // publish
-  std::string data;                          // publish: JSON text exactly as the client sent it
+  std::string data;                          // publish, rpc: JSON text exactly as sent
+  std::string method;                        // rpc
   std::string event;                         // publish: optional event name
   std::string idempotency_key;               // publish: optional, makes a retry safe
   std::string token;                         // authenticate
@@ -82,6 +83,11 @@ std::string buildPongFrame(std::optional<uint64_t> id);
 // publish with the same idempotency key did, and this one was not published again).
 std::string buildPublishReplyFrame(std::optional<uint64_t> id, uint64_t offset,
                                    const std::string& epoch, bool duplicate);
+
+// The backend's answer to a client `rpc` (`data`: valid JSON text, spliced in as it is), or
+// the application error it chose (code checked by validHookErrorCode).
+std::string buildRpcReplyFrame(uint64_t id, std::string_view data);
+std::string buildRpcErrorFrame(uint64_t id, const std::string& code, const std::string& message);
 
 // The end of a recovery: `missed` publications were sent before it; live ones follow.
 // `channel` empty means the user's personal stream (then `user` is named). `reason` is set

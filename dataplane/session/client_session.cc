@@ -262,6 +262,9 @@ void ClientSession::handle(const ParsedFrame& parsed) {
     case CommandType::kPublish:
       publish(parsed.id, cmd);
       break;
+    case CommandType::kRpc:
+      rpc(*parsed.id, cmd);
+      break;
     case CommandType::kAuthenticate: {
       // The frame's position replaces the URL's for this attempt only.
       std::unique_ptr<StreamPosition> previous;
@@ -319,6 +322,10 @@ void ClientSession::closed() {
   if (publishes_in_flight_ > 0) {
     shard_->publishes.forget(this);
     publishes_in_flight_ = 0;
+  }
+  if (rpcs_in_flight_ > 0) {
+    shard_->rpcs.forget(this);  // their answers find no one
+    rpcs_in_flight_ = 0;
   }
   shard_->outbox.forget(*this);
   for (const auto& channel : channels_) {

@@ -13,6 +13,7 @@
 #include "dataplane/fanout/outbound_queue.h"
 #include "dataplane/session/client_protocol.h"
 #include "dataplane/session/stream_recovery.h"
+#include "herald/v1/hooks.pb.h"
 
 namespace herald::node {
 
@@ -90,6 +91,10 @@ class ClientSession {
                        std::optional<uint64_t> frame_id);
   void onPublishTimeout(std::optional<uint64_t> frame_id);
 
+  // ---- session_rpc.cc
+  // The backend's answer to one of this session's `rpc` frames (its `id`).
+  void onRpcReply(uint64_t frame_id, const Result<herald::v1::RpcHookReply>& reply);
+
   // ---- read by the shard, the fan-out and the outbox
   ClientTransport& transport() const { return *transport_; }
   bool isOpen() const { return open_; }
@@ -122,6 +127,7 @@ class ClientSession {
   void leaveUser();
   Status subscribeAll(const std::vector<std::string>& channels, std::vector<std::string>* fresh);
   void publish(std::optional<uint64_t> frame_id, const ClientCommand& cmd);
+  void rpc(uint64_t frame_id, const ClientCommand& cmd);
   Status checkPublish(const std::string& channel) const;
   Recovery* findRecovery(uint64_t request_id);
   void requestNextPage(Recovery* recovery);
@@ -144,6 +150,7 @@ class ClientSession {
   std::unique_ptr<StreamPosition> pending_user_since_;
   uint16_t rate_violations_ = 0;      // rate-limited frames in a row
   uint16_t publishes_in_flight_ = 0;  // client publications waiting for the control plane
+  uint16_t rpcs_in_flight_ = 0;       // rpc frames waiting for the backend
   bool open_ = false;
   bool greeted_ = false;             // `connected` sent; false while waiting for a token
   bool user_since_invalid_ = false;  // reported after `connected`

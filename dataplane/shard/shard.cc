@@ -39,6 +39,7 @@ class Shard::Impl final : public TransportHandler {
         state_(ctx_.index, ctx_.services, std::move(settings), [this] { armFlush(); }),
         log_(componentLogger("shard")) {
     state_.ping_interval_ms = ctx_.ping_interval_ms;
+    state_.post = [this](std::function<void()> fn) { asio::post(io_, std::move(fn)); };
     WebSocketOptions options;
     options.handshake_timeout_ms = ctx_.handshake_timeout_ms;
     options.pong_timeout_ms = ctx_.pong_timeout_ms;

@@ -11,6 +11,7 @@
 #include "dataplane/fanout/delivery_tally.h"
 #include "dataplane/fanout/outbox.h"
 #include "dataplane/fanout/subscription_index.h"
+#include "dataplane/hooks/hook_caller.h"
 #include "dataplane/link/control_uplink.h"
 #include "dataplane/link/interest_tracker.h"
 #include "dataplane/link/request_id.h"
@@ -34,6 +35,7 @@ struct NodeServices {
   ChannelSubscribers* subscribers = nullptr;  // max_subscribers per channel, node-wide
   ControlUplink* uplink = nullptr;            // recoveries and client publications
   DeliveryTallies* deliveries = nullptr;      // per namespace and channel, for the heartbeat
+  HookCaller* hooks = nullptr;                // the backend's hooks (client rpc)
 };
 
 /**
@@ -68,6 +70,10 @@ struct ShardState {
   std::unordered_map<std::string, std::vector<ClientSession*>> users;
   std::unordered_map<uint64_t, ClientSession*> recoveries;  // request id -> session
   PendingPublishes<ClientSession> publishes;                // request id -> session, frame id
+  PendingPublishes<ClientSession> rpcs;  // client rpc calls out to the backend, by request id
+  // Runs a function on this shard's thread (hook answers come on hook threads). Set by the
+  // shard's loop; tests run it at once.
+  std::function<void(std::function<void()>)> post;
   uint64_t next_recovery = 1;
   uint64_t next_publish = 1;
   uint64_t next_seq = 1;

@@ -299,3 +299,21 @@ test("publish refuses data that is not JSON-serialisable before sending anything
   assert.equal(client.state, "connected");
   client.close();
 });
+
+test("rpc sends method and data and settles with the backend's answer or error", async () => {
+  const { client, ws } = await connectedClient();
+  const ok = client.rpc("orders.get", { id: 7 });
+  const refused = client.rpc("orders.delete", { id: 7 });
+  const failed = client.rpc("orders.list");
+  const [r1, r2, r3] = ws.sent.filter((f) => f.type === "rpc");
+  assert.deepEqual(r1, { type: "rpc", id: r1.id, method: "orders.get", data: { id: 7 } });
+  assert.equal(r3.data, null);
+  ws.deliver({ type: "rpc", id: r2.id, error: { code: "not_yours", message: "order 7 is not yours" } });
+  ws.deliver({ type: "error", id: r3.id, code: "unavailable", message: "the backend did not answer" });
+  ws.deliver({ type: "rpc", id: r1.id, data: { id: 7, total: 12 } });
+  assert.deepEqual(await ok, { id: 7, total: 12 });
+  await assert.rejects(refused, { code: "not_yours", backend: true, message: "order 7 is not yours" });
+  await assert.rejects(failed, { code: "unavailable", backend: false });
+  client.close();
+  await assert.rejects(client.rpc("x"), { code: "disconnected" });
+});

@@ -194,6 +194,7 @@ class CheckDescriptorTest(unittest.TestCase):
     def test_package_renamed_breaks_everything(self):
         self.edit("control.proto", "package herald.v1;", "package herald.v2;")
         self.edit("node_link.proto", "package herald.v1;", "package herald.v2;")
+        self.edit("hooks.proto", "package herald.v1;", "package herald.v2;")
         err = self.assertBreaks("message herald.v1.PublishRequest removed",
                                 "service herald.v1.Control removed")
         self.assertIn("service herald.v1.NodeLink removed", err)

@@ -22,6 +22,29 @@ TEST(ClientProtocolTest, ParsesSubscribeWithId) {
   EXPECT_EQ(*p.id, 7u);
 }
 
+TEST(ClientProtocolTest, RpcNeedsAnIdAndAMethod) {
+  auto rpc = parseClientFrame(R"({"type":"rpc","id":3,"method":"orders.get","data":{"n": 1}})");
+  ASSERT_TRUE(rpc.status.isOk()) << rpc.status.message();
+  EXPECT_EQ(rpc.command.type, CommandType::kRpc);
+  EXPECT_EQ(rpc.command.method, "orders.get");
+  EXPECT_EQ(rpc.command.data, R"({"n": 1})") << "as sent";
+  EXPECT_EQ(parseClientFrame(R"({"type":"rpc","id":3,"method":"m"})").command.data, "null");
+  auto no_id = parseClientFrame(R"({"type":"rpc","method":"m"})");
+  EXPECT_EQ(no_id.status.code(), ErrorCode::kBadRequest);
+  for (const char* frame :
+       {R"({"type":"rpc","id":1})", R"({"type":"rpc","id":1,"method":""})",
+        R"({"type":"rpc","id":1,"method":"a b"})", R"({"type":"rpc","id":1,"method":7})"}) {
+    auto p = parseClientFrame(frame);
+    EXPECT_EQ(p.status.code(), ErrorCode::kBadRequest) << frame;
+    EXPECT_EQ(p.id, 1u) << "the error can name the frame";
+  }
+  EXPECT_EQ(buildRpcReplyFrame(3, R"({"n":12345678901234567890123})"),
+            R"({"type":"rpc","id":3,"data":{"n":12345678901234567890123}})");
+  const auto error = json::parse(buildRpcErrorFrame(3, "not_yours", "bad ÿ byte"));
+  EXPECT_EQ(error["error"]["code"], "not_yours");
+  EXPECT_EQ(error["id"], 3);
+}
+
 TEST(ClientProtocolTest, ParsesOtherCommands) {
   EXPECT_EQ(parseClientFrame(R"({"type":"ping"})").command.type, CommandType::kPing);
   auto un = parseClientFrame(R"({"type":"unsubscribe","channels":["a"]})");

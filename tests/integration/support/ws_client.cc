@@ -151,7 +151,7 @@ nlohmann::json WsClient::nextAnswer(std::chrono::milliseconds timeout) {
     if (!frame) {
       return nlohmann::json{{"type", "timeout"}};
     }
-    if ((*frame)["type"] == "reply" || (*frame)["type"] == "error") {
+    if ((*frame)["type"] == "reply" || (*frame)["type"] == "error" || (*frame)["type"] == "rpc") {
       return *frame;
     }
   }

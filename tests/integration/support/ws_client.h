@@ -29,7 +29,7 @@ class WsClient {
   // Skips frames until one of `type` arrives.
   std::optional<nlohmann::json> nextOfType(const std::string& type,
                                            std::chrono::milliseconds timeout);
-  // The next `reply` or `error` frame (the answer to a request), skipping others;
+  // The next `reply`, `rpc` or `error` frame (the answer to a request), skipping others;
   // {"type":"timeout"} when none comes in time.
   nlohmann::json nextAnswer(std::chrono::milliseconds timeout);
   // Waits for the server to close; returns the close code it sent.

@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+"""A backend for Herald's hooks over HTTP, with nothing but Python's standard library.
+
+herald-node POSTs JSON to <url>/<hook>; this one answers the rpc hook (docs/hooks.md):
+
+    /usr/bin/python3 docs/examples/hook_backend.py --port 9000
+
+and herald-control's config file names it:
+
+    "hooks": {"endpoints": [{"name": "app", "url": "http://127.0.0.1:9000/herald"}],
+              "rpc": "app"}
+
+A client then calls `await client.rpc("orders.get", {"id": 7})` (herald.js).
+"""
+import argparse
+import hashlib
+import hmac
+import json
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SECRET = b""  # --secret: the endpoint's `secret` in herald-control's config
+MAX_SKEW_S = 300
+
+ORDERS = {7: {"id": 7, "owner": "alice", "total": 12}}
+
+
+def rpc(request):
+    """One client rpc: returns the reply object ({"data": ...} or {"error": {...}})."""
+    user = request["caller"]["user"]
+    method = request["method"]
+    data = request["data"]
+    if method == "whoami":
+        return {"data": {"user": user, "client": request["caller"]["client"]}}
+    if method == "orders.get":
+        order = ORDERS.get(data.get("id") if isinstance(data, dict) else None)
+        if order is None:
+            return {"error": {"code": "not_found", "message": "no such order"}}
+        if order["owner"] != user:
+            return {"error": {"code": "not_yours", "message": "that order is not yours"}}
+        return {"data": order}
+    return {"error": {"code": "unknown_method", "message": "no method " + method}}
+
+
+def signed_by_herald(header, body):
+    """X-Herald-Signature: t=<unix>,sha256=<hex of HMAC(secret, "<unix>." + body)>."""
+    fields = dict(part.split("=", 1) for part in (header or "").split(",") if "=" in part)
+    try:
+        stamp = int(fields.get("t", ""))
+    except ValueError:
+        return False
+    if abs(time.time() - stamp) > MAX_SKEW_S:
+        return False  # too old (a replay) or from a clock far off
+    expected = hmac.new(SECRET, b"%d." % stamp + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, fields.get("sha256", ""))
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        if self.path != "/herald/rpc":
+            self.send_error(404)
+            return
+        length = int(self.headers.get("Content-Length", "0"))
+        if length > 1 << 20:
+            self.send_error(413)
+            return
+        body = self.rfile.read(length)
+        if SECRET and not signed_by_herald(self.headers.get("X-Herald-Signature"), body):
+            self.send_error(401)
+            return
+        reply = json.dumps(rpc(json.loads(body))).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, *args):
+        pass  # quiet: one line per call is too much for a busy backend
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9000, help="0 picks a free port")
+    parser.add_argument("--secret", default="", help="refuse calls not signed with it")
+    args = parser.parse_args()
+    global SECRET
+    SECRET = args.secret.encode()
+    server = ThreadingHTTPServer((args.host, args.port), Handler)
+    print("hook backend listening on %s:%d" % server.server_address[:2], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
