@@ -85,6 +85,16 @@ std::string Node::metricsText() const {
               "From herald-control accepting a publication to this node writing it to its "
               "sockets (wall clocks of both hosts; per publication per shard).")
       .sample(histogramOverShards(&C::publish_to_write));
+  m.histogram("herald_node_rpc_duration_seconds",
+              "From a client's rpc frame to the backend's answer (docs/hooks.md), answers only.")
+      .sample(histogramOverShards(&C::rpc_duration));
+  m.counter("herald_node_rpc_calls_total",
+            "Client rpc frames by result: answered, backend_error (the backend's application "
+            "error), unavailable (failed or too slow), refused (no slot or no rpc hook).")
+      .sample(sum(&C::rpc_answered), {{"result", "answered"}})
+      .sample(sum(&C::rpc_backend_errors), {{"result", "backend_error"}})
+      .sample(sum(&C::rpc_unavailable), {{"result", "unavailable"}})
+      .sample(sum(&C::rpc_refused), {{"result", "refused"}});
 
   // Refusals and failures, by reason.
   m.counter("herald_node_auth_failures_total", "Client authentication failures, by reason.")

@@ -19,6 +19,7 @@ class PendingPublishes {
     Connection* con = nullptr;
     std::optional<uint64_t> frame_id;
     int64_t deadline_ms = 0;
+    int64_t started_us = 0;  // steady clock when sent, for latency (rpc calls)
   };
 
   void add(uint64_t request_id, Entry entry) { entries_[request_id] = entry; }

@@ -50,6 +50,11 @@ struct alignas(64) ShardCounters {
   std::atomic<uint64_t> json_too_deep{0};           // frames nested deeper than kMaxJsonDepth
   std::atomic<uint64_t> tokens_too_long{0};         // tokens over kMaxTokenBytes, not parsed
   std::atomic<uint64_t> pongs_withheld{0};          // pings not answered: client not reading
+  // Client rpc frames by how the rpc hook answered (docs/hooks.md).
+  std::atomic<uint64_t> rpc_answered{0};        // the backend's data
+  std::atomic<uint64_t> rpc_backend_errors{0};  // the backend's application error
+  std::atomic<uint64_t> rpc_unavailable{0};     // failed, too slow, or a bad reply
+  std::atomic<uint64_t> rpc_refused{0};         // no slot, too many waiting, or no rpc hook
   // Connections the node closed, by close code: 4000..4099 one counter each (Herald's codes,
   // docs/protocol.md), the rest together.
   std::array<std::atomic<uint64_t>, 100> server_closes_4xxx{};
@@ -57,6 +62,8 @@ struct alignas(64) ShardCounters {
   // Per publication this shard wrote to at least one connection (fanout.cc says how).
   LatencyHistogram fanout_duration;
   LatencyHistogram publish_to_write;
+  // From a client's rpc frame to the backend's answer (answered or backend error only).
+  LatencyHistogram rpc_duration;
 };
 
 }  // namespace herald::node

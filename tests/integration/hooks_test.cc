@@ -18,6 +18,7 @@
 #include "common/json_text.h"
 #include "herald/v1/hooks.grpc.pb.h"
 #include "integration/support/cluster.h"
+#include "integration/support/prometheus_text.h"
 #include "integration/support/ws_client.h"
 #include "support/jwt_tokens.h"
 
@@ -214,6 +215,14 @@ TEST_F(HooksTest, TheBackendsErrorsAndFailuresReachTheClientAsDocumented) {
   EXPECT_EQ(rpc(*ws, 3, "echo", "1")["data"]["got"], 1);
   const json bad = rpc(*ws, 4, "no spaces allowed", "1");
   EXPECT_EQ(bad["code"], "bad_request");
+
+  // An operator sees the same on the node's /metrics.
+  auto samples = parseSamples(httpGet(cluster_->nodeAddress(0), "/metrics").body);
+  EXPECT_EQ(samples["herald_node_rpc_calls_total{result=\"answered\"}"], 1);
+  EXPECT_EQ(samples["herald_node_rpc_calls_total{result=\"backend_error\"}"], 1);
+  EXPECT_EQ(samples["herald_node_rpc_calls_total{result=\"unavailable\"}"], 3);
+  EXPECT_EQ(samples["herald_node_rpc_calls_total{result=\"refused\"}"], 0);
+  EXPECT_EQ(samples["herald_node_rpc_duration_seconds_count"], 2);
 }
 
 TEST_F(HooksTest, CallsBeyondTheEndpointsSlotsAreRefusedNotQueuedForever) {
