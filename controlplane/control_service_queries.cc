@@ -21,13 +21,20 @@ constexpr size_t kMaxHistoryResponseBytes = 2 << 20;
 constexpr size_t kTopSubscribedChannels = 10;
 
 // The channels with most subscribers, from each node's own list of its biggest: summed by
-// name (a lower bound for a channel some node did not list), most first. An unhealthy node's
-// last list is stale: left out.
+// name (a lower bound for a channel some node did not list), most first. The last list of an
+// unhealthy node, or of a node on a replica that stopped announcing, is stale: left out.
 void addTopSubscribed(const herald::v1::ListNodesResponse& cluster,
                       herald::v1::ClusterStatsResponse* resp) {
+  std::set<std::string> silent_replicas;
+  for (const auto& replica : cluster.replicas()) {
+    if (!replica.healthy()) {
+      silent_replicas.insert(replica.replica_id());
+    }
+  }
   std::map<std::string, herald::v1::ChannelSubscribers> by_channel;
   for (const auto& node : cluster.nodes()) {
-    if (node.health() == herald::v1::NODE_HEALTH_UNHEALTHY) {
+    if (node.health() == herald::v1::NODE_HEALTH_UNHEALTHY ||
+        silent_replicas.count(node.replica()) > 0) {
       continue;
     }
     for (const auto& c : node.top_channels()) {

@@ -1,5 +1,6 @@
 #include "controlplane/node_link_service.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "common/channel_name.h"
@@ -174,8 +175,10 @@ grpc::Status NodeLinkService::Session(
 void NodeLinkService::recordDeliveries(const herald::v1::NodeStats& stats, uint64_t total) {
   constexpr int kMaxNamespaceEntries = 1024;
   constexpr int kMaxChannelEntries = 32;
+  // More than any node delivers between two heartbeats: sums cannot wrap.
+  constexpr uint64_t kMaxCount = uint64_t{1} << 40;
   StatsWindows::Deliveries d;
-  d.total = total;
+  d.total = std::min(total, kMaxCount);
   const auto config = store_.snapshot();
   for (const auto& entry : stats.namespace_deliveries()) {
     if (static_cast<int>(d.namespaces.size()) == kMaxNamespaceEntries) {
@@ -186,14 +189,14 @@ void NodeLinkService::recordDeliveries(const herald::v1::NodeStats& stats, uint6
         name == ControlMetrics::kUserStreams || name == ControlMetrics::kEveryone
             ? std::string_view(name)
             : ControlMetrics::namespaceLabel(*config, name);
-    d.namespaces.emplace_back(label, entry.deliveries());
+    d.namespaces.emplace_back(label, std::min(entry.deliveries(), kMaxCount));
   }
   for (const auto& entry : stats.channel_deliveries()) {
     if (static_cast<int>(d.channels.size()) == kMaxChannelEntries) {
       break;
     }
     if (checkChannelName(entry.name()).isOk()) {
-      d.channels.emplace_back(entry.name(), entry.deliveries());
+      d.channels.emplace_back(entry.name(), std::min(entry.deliveries(), kMaxCount));
     }
   }
   metrics_->windows().recordDeliveries(d, unixMillis() / 1000);

@@ -1,5 +1,8 @@
 #include "controlplane/node_session.h"
 
+#include <set>
+#include <string_view>
+
 #include "common/channel_name.h"
 #include "common/clock.h"
 #include "common/logging.h"
@@ -148,13 +151,15 @@ NodeSession::StatsReport NodeSession::recordStats(const herald::v1::NodeStats& s
     info_.set_health(stats.draining() ? herald::v1::NODE_HEALTH_DRAINING
                                       : herald::v1::NODE_HEALTH_HEALTHY);
   }
-  // A node names its biggest channels; kept only if they are channel names, and at most 20.
+  // A node names its biggest channels; kept only if they are channel names, each once, and
+  // at most 20.
   info_.clear_top_channels();
+  std::set<std::string_view> seen;
   for (const auto& entry : stats.top_channels()) {
     if (info_.top_channels_size() == kMaxTopChannels) {
       break;
     }
-    if (checkChannelName(entry.channel()).isOk()) {
+    if (checkChannelName(entry.channel()).isOk() && seen.insert(entry.channel()).second) {
       auto* kept = info_.add_top_channels();
       kept->set_channel(entry.channel());
       kept->set_subscribers(entry.subscribers());

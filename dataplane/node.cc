@@ -202,10 +202,19 @@ void Node::onPublished(const herald::v1::ClientPublishResult& result) {
 herald::v1::NodeStats Node::currentStats() {
   // The heartbeat's: the figures, plus what only it reports (taking the deliveries empties them).
   herald::v1::NodeStats s = stats();
-  for (auto& [channel, subscribers] : channel_subscribers_.top(kReportedTopChannels)) {
-    auto* entry = s.add_top_channels();
-    entry->set_channel(std::move(channel));
-    entry->set_subscribers(subscribers);
+  {
+    // The scan holds the lock every subscribe takes: at most once per kTopChannelsEvery.
+    std::lock_guard<std::mutex> lock(top_channels_mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - top_channels_at_ >= kTopChannelsEvery) {
+      top_channels_ = channel_subscribers_.top(kReportedTopChannels);
+      top_channels_at_ = now;
+    }
+    for (const auto& [channel, subscribers] : top_channels_) {
+      auto* entry = s.add_top_channels();
+      entry->set_channel(channel);
+      entry->set_subscribers(subscribers);
+    }
   }
   delivery_tallies_.take(&s);
   return s;

@@ -36,8 +36,10 @@ class Node : private NodeLinkHandler, private LinkResync::Output, private Contro
   // go, then stops the link and the shards.
   void shutdown(std::chrono::milliseconds grace);
 
-  // Channels with most subscribers the heartbeat reports (for ClusterStats).
+  // Channels with most subscribers the heartbeat reports (for ClusterStats), found anew at
+  // most this often.
   static constexpr size_t kReportedTopChannels = 20;
+  static constexpr std::chrono::seconds kTopChannelsEvery{5};
 
   herald::v1::NodeStats stats() const;
   uint64_t sumOverShards(std::atomic<uint64_t> ShardCounters::*counter) const;
@@ -75,6 +77,9 @@ class Node : private NodeLinkHandler, private LinkResync::Output, private Contro
   BlockedUsers blocked_users_;
   ChannelSubscribers channel_subscribers_;
   DeliveryTallies delivery_tallies_;
+  std::mutex top_channels_mu_;
+  std::vector<std::pair<std::string, uint32_t>> top_channels_;
+  std::chrono::steady_clock::time_point top_channels_at_;
   std::atomic<uint64_t> config_version_{0};
   std::atomic<bool> draining_{false};
   uint64_t session_config_high_water_ = 0;  // NodeLink reader thread only

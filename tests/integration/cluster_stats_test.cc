@@ -96,7 +96,10 @@ TEST_F(ClusterStatsTest, DeliveriesPerNamespaceAndChannelAndTheBiggestChannels) 
         for (const auto& ns : w.namespaces()) {
           got_ns[ns.namespace_()] = ns.deliveries();
         }
-        return got_ns == want_ns && r.top_subscribed_channels_size() == 2;
+        // Nodes find their biggest channels every 5 s: wait for both nodes' lists.
+        return got_ns == want_ns && r.top_subscribed_channels_size() == 2 &&
+               r.top_subscribed_channels(0).subscribers() == 3 &&
+               r.top_subscribed_channels(1).subscribers() == 1;
       },
       15s);
   ASSERT_TRUE(reported) << r.DebugString();

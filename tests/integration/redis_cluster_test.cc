@@ -253,7 +253,7 @@ TEST_F(RedisClusterTest, StatsWindowsAddUpEveryReplica) {
         top_subscribed = stats.top_subscribed_channels();
         return minute.publications() == 6 && minute.deliveries() == 12 &&
                minute.top_channels_size() > 0 && minute.top_channels(0).deliveries() == 12 &&
-               top_subscribed.size() == 1;
+               top_subscribed.size() == 1 && top_subscribed[0].subscribers() == 2;
       },
       15s);
   EXPECT_TRUE(added_up) << minute.DebugString();
