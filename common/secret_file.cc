@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/hex.h"
+
 namespace herald {
 
 Result<std::string> readSecretFile(const std::string& path, size_t min_bytes) {
@@ -35,14 +37,7 @@ std::string randomHex(size_t bytes) {
   if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1) {
     throw std::runtime_error("OpenSSL RAND_bytes failed");  // start-up only
   }
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes * 2);
-  for (unsigned char b : random) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 0x0f]);
-  }
-  return out;
+  return toHex(random.data(), random.size());
 }
 
 }  // namespace herald

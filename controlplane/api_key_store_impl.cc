@@ -12,20 +12,10 @@
 
 #include "common/atomic_file.h"
 #include "common/clock.h"
+#include "common/hex.h"
 
 namespace herald::control {
 namespace {
-
-std::string hex(const unsigned char* data, size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(kHex[data[i] >> 4]);
-    out.push_back(kHex[data[i] & 0xf]);
-  }
-  return out;
-}
 
 bool validRole(herald::v1::ApiKeyRole role) {
   return role == herald::v1::API_KEY_ROLE_ADMIN || role == herald::v1::API_KEY_ROLE_PUBLISHER ||
@@ -38,7 +28,7 @@ std::string sha256Hex(const std::string& text) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr);
-  return hex(digest, len);
+  return toHex(digest, len);
 }
 
 const char* roleName(herald::v1::ApiKeyRole role) {
@@ -142,7 +132,7 @@ Result<ApiKeyStore::Created> ApiKeyStoreImpl::create(const std::string& name,
   if (RAND_bytes(random, sizeof(random)) != 1) {
     return Status(ErrorCode::kInternal, "no randomness available for a new key");
   }
-  const std::string secret = "hk_" + hex(random, sizeof(random));
+  const std::string secret = "hk_" + toHex(random, sizeof(random));
   std::lock_guard<std::mutex> lock(mu_);
   auto key = addLocked(name, role, secret);
   if (!key.isOk()) {

@@ -226,24 +226,32 @@ export class HeraldClient {
         err.idempotencyKey = key;
         reject(err);
       };
-      if (this._state !== ClientState.CONNECTED || !this._ws || this._ws.readyState !== 1) {
-        fail("disconnected", "not connected");
-        return;
-      }
-      const id = this._id();
-      const frame = { type: "publish", id, channel, data };
+      const frame = { type: "publish", id: this._id(), channel, data };
       if (options.event !== undefined) frame.event = options.event;
       frame.idempotency_key = key;
-      try {
-        JSON.stringify(frame); // a cycle or a BigInt in `data`: refuse before anything waits
-      } catch (e) {
-        fail("bad_request", `data is not JSON-serialisable: ${e.message}`);
+      const unsendable = this._unsendable(frame);
+      if (unsendable) {
+        fail(unsendable.code, unsendable.message);
         return;
       }
       this._request(frame, positive(options.timeoutMs, PUBLISH_TIMEOUT_MS),
         (reply) => resolve({ offset: reply.offset, epoch: reply.epoch, duplicate: reply.duplicate === true }),
         (err) => fail(err.code, err.message));
     });
+  }
+
+  // Why `frame` cannot be sent now ({code, message}), or null: not connected, or a cycle or a
+  // BigInt in its data (refused before anything waits).
+  _unsendable(frame) {
+    if (this._state !== ClientState.CONNECTED || !this._ws || this._ws.readyState !== 1) {
+      return { code: "disconnected", message: "not connected" };
+    }
+    try {
+      JSON.stringify(frame);
+    } catch (e) {
+      return { code: "bad_request", message: `data is not JSON-serialisable: ${e.message}` };
+    }
+    return null;
   }
 
   // Sends `frame` (which has its `id`) and settles it once: `onAnswer` with the answer frame,
@@ -287,16 +295,10 @@ export class HeraldClient {
         err.backend = backend;
         reject(err);
       };
-      if (this._state !== ClientState.CONNECTED || !this._ws || this._ws.readyState !== 1) {
-        fail("disconnected", "not connected");
-        return;
-      }
-      const id = this._id();
-      const frame = { type: "rpc", id, method, data };
-      try {
-        JSON.stringify(frame);
-      } catch (e) {
-        fail("bad_request", `data is not JSON-serialisable: ${e.message}`);
+      const frame = { type: "rpc", id: this._id(), method, data };
+      const unsendable = this._unsendable(frame);
+      if (unsendable) {
+        fail(unsendable.code, unsendable.message);
         return;
       }
       // Past the longest hook timeout (30 s): the node answers first unless the link is gone.

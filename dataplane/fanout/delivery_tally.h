@@ -27,11 +27,7 @@ class DeliveryTally {
     }
     it->second += n;
     if (channel != nullptr) {
-      if (auto c = channels_.find(*channel); c != channels_.end()) {
-        c->second += n;
-      } else if (channels_.size() < kMaxChannels) {
-        channels_.emplace(*channel, n);
-      }
+      countChannel(*channel, n);
     }
   }
   // Adds `other`'s counts to this one's (same bounds).
@@ -45,6 +41,15 @@ class DeliveryTally {
   void report(size_t top, herald::v1::NodeStats* stats) const;
 
  private:
+  // Past kMaxChannels a new channel is not counted apart (its namespace still is).
+  void countChannel(const std::string& channel, uint64_t n) {
+    if (auto it = channels_.find(channel); it != channels_.end()) {
+      it->second += n;
+    } else if (channels_.size() < kMaxChannels) {
+      channels_.emplace(channel, n);
+    }
+  }
+
   std::map<std::string, uint64_t, std::less<>> namespaces_;
   std::unordered_map<std::string, uint64_t> channels_;
 };

@@ -8,6 +8,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/clock.h"
+#include "common/hex.h"
 #include "dataplane/hooks/hook_json.h"
 #include "herald/v1/hooks.grpc.pb.h"
 
@@ -18,12 +20,6 @@ namespace {
 constexpr const char* kSignatureHeader = "X-Herald-Signature";
 
 Status unavailable(const std::string& why) { return Status(ErrorCode::kUnavailable, why); }
-
-int64_t unixSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string tooSlow(std::chrono::milliseconds timeout) {
   return "no reply from the backend within " + std::to_string(timeout.count()) + " ms";
@@ -84,7 +80,7 @@ class HttpHookTransport : public HookTransport {
     req.path = path_ + method;
     req.set_header("Content-Type", "application/json");
     if (!secret_.empty()) {
-      req.set_header(kSignatureHeader, hookSignature(secret_, unixSeconds(), json));
+      req.set_header(kSignatureHeader, hookSignature(secret_, unixMillis() / 1000, json));
     }
     req.body = std::move(json);
     std::string body;
@@ -135,7 +131,7 @@ class GrpcHookTransport : public HookTransport {
     if (!secret_.empty()) {
       std::string bytes;
       request.SerializeToString(&bytes);
-      ctx.AddMetadata("x-herald-signature", hookSignature(secret_, unixSeconds(), bytes));
+      ctx.AddMetadata("x-herald-signature", hookSignature(secret_, unixMillis() / 1000, bytes));
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -184,13 +180,7 @@ std::string hookSignature(const std::string& secret, int64_t unix_s, const std::
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(signed_text.data()), signed_text.size(), mac,
        &mac_len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "t=" + stamp + ",sha256=";
-  for (unsigned int i = 0; i < mac_len; ++i) {
-    out += kHex[mac[i] >> 4];
-    out += kHex[mac[i] & 0xf];
-  }
-  return out;
+  return "t=" + stamp + ",sha256=" + toHex(mac, mac_len);
 }
 
 HookTransportFactory makeHookTransportFactory(const HookTarget& target, const std::string& secret) {

@@ -1,12 +1,13 @@
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "common/top_entries.h"
 
 namespace herald::node {
 
@@ -54,31 +55,10 @@ class ChannelSubscribers {
   // The `n` channels with most subscribers, most first (ties by name), for ClusterStats. One
   // scan under the lock keeping a heap of `n`: called once per heartbeat, never per message.
   std::vector<std::pair<std::string, uint32_t>> top(size_t n) const {
-    using Entry = std::unordered_map<std::string, uint32_t>::value_type;
-    const auto before = [](const Entry* a, const Entry* b) {
-      return a->second != b->second ? a->second > b->second : a->first < b->first;
-    };
-    std::vector<const Entry*> heap;  // the best `n` so far; the worst of them on top
-    std::vector<std::pair<std::string, uint32_t>> out;
-    if (n == 0) {
-      return out;
-    }
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& entry : counts_) {
-      const Entry* e = &entry;
-      if (heap.size() < n) {
-        heap.push_back(e);
-        std::push_heap(heap.begin(), heap.end(), before);
-      } else if (before(e, heap.front())) {
-        std::pop_heap(heap.begin(), heap.end(), before);
-        heap.back() = e;
-        std::push_heap(heap.begin(), heap.end(), before);
-      }
-    }
-    std::sort(heap.begin(), heap.end(), before);
-    out.reserve(heap.size());
-    for (const Entry* e : heap) {
-      out.emplace_back(e->first, e->second);
+    std::vector<std::pair<std::string, uint32_t>> out;
+    for (const auto* entry : topEntries(counts_, n)) {
+      out.emplace_back(entry->first, entry->second);
     }
     return out;
   }
