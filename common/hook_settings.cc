@@ -1,5 +1,6 @@
 #include "common/hook_settings.h"
 
+#include <algorithm>
 #include <set>
 
 namespace herald {
@@ -19,6 +20,10 @@ bool allOf(std::string_view text, size_t max, bool (*ok)(char)) {
 }
 
 bool lowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; }
+
+bool headerChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+}
 
 bool methodChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
@@ -161,8 +166,43 @@ Status validateHookSettings(const herald::v1::HookSettings& hooks) {
       return Status(ErrorCode::kBadRequest, where + "on_failure must be deny or allow");
     }
   }
-  if (!hooks.rpc().empty() && names.count(hooks.rpc()) == 0) {
-    return Status(ErrorCode::kBadRequest, "hooks.rpc names no endpoint: '" + hooks.rpc() + "'");
+  const std::pair<const char*, const std::string*> uses[] = {
+      {"rpc", &hooks.rpc()}, {"connect", &hooks.connect()}, {"refresh", &hooks.refresh()}};
+  for (const auto& [hook, name] : uses) {
+    if (!name->empty() && names.count(*name) == 0) {
+      return Status(ErrorCode::kBadRequest,
+                    std::string("hooks.") + hook + " names no endpoint: '" + *name + "'");
+    }
+  }
+  if (hooks.connect_always() && hooks.connect().empty()) {
+    return Status(ErrorCode::kBadRequest, "hooks.connect_always needs hooks.connect");
+  }
+  if (static_cast<size_t>(hooks.connect_headers_size()) > kMaxConnectHeaders) {
+    return Status(ErrorCode::kBadRequest, "hooks.connect_headers lists at most " +
+                                              std::to_string(kMaxConnectHeaders) + " headers");
+  }
+  for (const auto& header : hooks.connect_headers()) {
+    if (!allOf(header, 64, headerChar)) {
+      return Status(ErrorCode::kBadRequest, "hooks.connect_headers: '" + header.substr(0, 64) +
+                                                "' is not a header name (1..64 of A-Z a-z 0-9 -)");
+    }
+  }
+  return Status::ok();
+}
+
+Status checkNamespaceHooks(const herald::v1::HookSettings& hooks, const std::string& subscribe,
+                           const std::string& publish) {
+  for (const auto* name : {&subscribe, &publish}) {
+    if (name->empty()) {
+      continue;
+    }
+    const bool known = std::any_of(hooks.endpoints().begin(), hooks.endpoints().end(),
+                                   [&](const auto& e) { return e.name() == *name; });
+    if (!known) {
+      return Status(ErrorCode::kBadRequest,
+                    "no hook endpoint named '" + name->substr(0, 64) +
+                        "' in herald-control's config file (its `hooks` section)");
+    }
   }
   return Status::ok();
 }

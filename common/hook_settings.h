@@ -15,6 +15,7 @@ inline constexpr uint32_t kMaxHookTimeoutMs = 30000;
 inline constexpr uint32_t kDefaultHookInFlight = 64;
 inline constexpr uint32_t kMaxHookInFlight = 1024;
 inline constexpr size_t kMaxHookEndpoints = 32;
+inline constexpr size_t kMaxConnectHeaders = 16;
 
 // Where an endpoint's URL points.
 struct HookTarget {
@@ -29,6 +30,11 @@ Result<HookTarget> parseHookUrl(std::string_view url);
 
 // Every endpoint well formed and uniquely named, every hook naming one that exists.
 Status validateHookSettings(const herald::v1::HookSettings& hooks);
+
+// A namespace's subscribe_hook and publish_hook (either may be empty) name endpoints of
+// `hooks`.
+Status checkNamespaceHooks(const herald::v1::HookSettings& hooks, const std::string& subscribe,
+                           const std::string& publish);
 
 // The endpoint's timeout and call slots with defaults filled in.
 uint32_t hookTimeoutMs(const herald::v1::HookEndpoint& endpoint);

@@ -10,6 +10,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <nlohmann/json.hpp>
 
+#include "common/hook_settings.h"
 #include "controlplane/namespace_rules.h"
 
 namespace herald::control {
@@ -212,6 +213,10 @@ Result<herald::v1::Namespace> ConfigStoreImpl::createNamespace(const herald::v1:
   ConfigSnapshotPtr snap;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (Status hooks = checkNamespaceHooks(hooks_, ns.subscribe_hook(), ns.publish_hook());
+        !hooks.isOk()) {
+      return hooks;
+    }
     if (namespaces_.count(ns.name()) != 0) {
       return Status(ErrorCode::kAlreadyExists, "namespace '" + ns.name() + "' already exists");
     }
@@ -235,6 +240,10 @@ Result<herald::v1::Namespace> ConfigStoreImpl::updateNamespace(const herald::v1:
   ConfigSnapshotPtr snap;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (Status hooks = checkNamespaceHooks(hooks_, ns.subscribe_hook(), ns.publish_hook());
+        !hooks.isOk()) {
+      return hooks;
+    }
     auto it = namespaces_.find(ns.name());
     if (it == namespaces_.end()) {
       return Status(ErrorCode::kNotFound, "namespace '" + ns.name() + "' does not exist");

@@ -65,7 +65,7 @@ herald::v1::SlowConsumerPolicy readPolicy(const ConfigReader& r,
 void readNamespace(const ConfigReader& r, herald::v1::Namespace* ns) {
   r.rejectUnknownKeys({"name", "subscribe_rule", "allow_client_publish", "history_size",
                        "history_ttl_seconds", "max_subscribers", "owner_claim",
-                       "slow_consumer_policy"});
+                       "slow_consumer_policy", "subscribe_hook", "publish_hook"});
   std::string name;
   r.readString("name", &name);
   ns->set_name(name);
@@ -74,7 +74,7 @@ void readNamespace(const ConfigReader& r, herald::v1::Namespace* ns) {
   herald::v1::SubscribeRule parsed;
   if (!parseSubscribeRule(rule, &parsed)) {
     throw ConfigError(r.where("subscribe_rule") + ": '" + rule +
-                      "' is not one of public, authenticated, owner, granted");
+                      "' is not one of public, authenticated, owner, granted, hook");
   }
   ns->set_subscribe_rule(parsed);
   bool publish = false;
@@ -93,6 +93,12 @@ void readNamespace(const ConfigReader& r, herald::v1::Namespace* ns) {
   r.readString("owner_claim", &claim);
   ns->set_owner_claim(claim);
   ns->set_slow_consumer_policy(readPolicy(r, herald::v1::SLOW_CONSUMER_POLICY_UNSPECIFIED));
+  std::string hook;
+  r.readString("subscribe_hook", &hook);
+  ns->set_subscribe_hook(hook);
+  hook.clear();
+  r.readString("publish_hook", &hook);
+  ns->set_publish_hook(hook);
 }
 
 void readLimits(const ConfigReader& r, herald::v1::Limits* l) {
@@ -197,7 +203,8 @@ void readAuth(const ConfigReader& r, herald::v1::AuthSettings* auth) {
 
 // `hooks`: the backends herald-node asks (docs/hooks.md); read at every start.
 void readHooks(const ConfigReader& r, herald::v1::HookSettings* hooks) {
-  r.rejectUnknownKeys({"endpoints", "rpc"});
+  r.rejectUnknownKeys(
+      {"endpoints", "rpc", "connect", "connect_always", "connect_headers", "refresh"});
   for (const auto& e : r.childList("endpoints")) {
     e.rejectUnknownKeys(
         {"name", "url", "timeout_ms", "max_in_flight", "on_failure", "secret", "secret_file"});
@@ -225,9 +232,31 @@ void readHooks(const ConfigReader& r, herald::v1::HookSettings* hooks) {
       throw ConfigError(e.where("on_failure") + ": '" + text + "' is not one of deny, allow");
     }
   }
-  std::string rpc;
-  r.readString("rpc", &rpc);
-  hooks->set_rpc(rpc);
+  std::string name;
+  r.readString("rpc", &name);
+  hooks->set_rpc(name);
+  name.clear();
+  r.readString("connect", &name);
+  hooks->set_connect(name);
+  name.clear();
+  r.readString("refresh", &name);
+  hooks->set_refresh(name);
+  bool always = false;
+  r.readBool("connect_always", &always);
+  hooks->set_connect_always(always);
+  std::vector<std::string> headers;
+  r.readStringList("connect_headers", &headers);
+  for (auto& header : headers) {
+    hooks->add_connect_headers(std::move(header));
+  }
+}
+
+// `events`: what herald-control tells the backend (docs/hooks.md "Events").
+void readEvents(const ConfigReader& r, EventSettings* events) {
+  r.rejectUnknownKeys({"endpoints", "types", "queue_limit"});
+  r.readStringList("endpoints", &events->endpoints);
+  r.readStringList("types", &events->types);
+  r.readUint32("queue_limit", &events->queue_limit, 1, kMaxEventQueueLimit);
 }
 
 }  // namespace
@@ -235,10 +264,26 @@ void readHooks(const ConfigReader& r, herald::v1::HookSettings* hooks) {
 void loadControlConfigFile(const std::string& file, ControlConfig* config) {
   const nlohmann::json doc = ConfigReader::loadFile(file);
   ConfigReader r(doc, file);
-  r.rejectUnknownKeys({"grpc_listen", "http_listen", "data_dir", "heartbeat_interval_ms",
-                       "node_timeout_ms", "node_queue_limit", "log_format", "log_level",
-                       "namespaces", "limits", "auth", "node_secret", "tls_cert", "tls_key",
-                       "tls_client_ca", "engine", "redis", "allow_unauthenticated_nodes", "hooks"});
+  r.rejectUnknownKeys({"grpc_listen",
+                       "http_listen",
+                       "data_dir",
+                       "heartbeat_interval_ms",
+                       "node_timeout_ms",
+                       "node_queue_limit",
+                       "log_format",
+                       "log_level",
+                       "namespaces",
+                       "limits",
+                       "auth",
+                       "node_secret",
+                       "tls_cert",
+                       "tls_key",
+                       "tls_client_ca",
+                       "engine",
+                       "redis",
+                       "allow_unauthenticated_nodes",
+                       "hooks",
+                       "events"});
   r.readBool("allow_unauthenticated_nodes", &config->allow_unauthenticated_nodes);
   r.readString("engine", &config->engine);
   r.readString("redis", &config->redis);
@@ -272,11 +317,24 @@ void loadControlConfigFile(const std::string& file, ControlConfig* config) {
   if (r.has("hooks")) {
     readHooks(r.child("hooks"), &config->hooks);
   }
+  config->events = EventSettings();
+  if (r.has("events")) {
+    readEvents(r.child("events"), &config->events);
+  }
 }
 
 void validateControlConfig(const ControlConfig& config) {
   if (Status hooks = validateHookSettings(config.hooks); !hooks.isOk()) {
     throw ConfigError("hooks: " + hooks.message());
+  }
+  if (Status events = validateEventSettings(config.events, config.hooks); !events.isOk()) {
+    throw ConfigError(events.message());
+  }
+  for (const auto& ns : config.namespaces) {
+    if (Status hooks = checkNamespaceHooks(config.hooks, ns.subscribe_hook(), ns.publish_hook());
+        !hooks.isOk()) {
+      throw ConfigError("namespace '" + ns.name() + "': " + hooks.message());
+    }
   }
   auto hp = parseHostPort(config.grpc_listen);
   if (!hp.isOk()) {

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "controlplane/events/event_settings.h"
 #include "herald/v1/control.pb.h"
 #include "herald/v1/hooks.pb.h"
 
@@ -27,6 +28,8 @@ struct ControlConfig {
   herald::v1::AuthSettings auth;
   // The backends nodes ask (docs/hooks.md): read at every start, not stored with the state.
   herald::v1::HookSettings hooks;
+  // What herald-control tells the backend, and which endpoints of `hooks` receive it.
+  EventSettings events;
   // The config file set namespaces, limits or auth (used at first start only).
   bool file_sets_initial_state = false;
   // First admin API key, when the operator picks it (--admin-key / HERALD_ADMIN_KEY); else

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "common/atomic_file.h"
+#include "common/config_reader.h"
 #include "common/host_port.h"
 #include "common/logging.h"
 #include "common/pem_file.h"
@@ -17,6 +18,7 @@
 #include "controlplane/api_key_store_impl.h"
 #include "controlplane/call_gate.h"
 #include "controlplane/config_store_impl.h"
+#include "controlplane/events/event_senders.h"
 #include "controlplane/memory_stream_engine.h"
 #include "controlplane/redis/redis_client.h"
 #include "controlplane/redis/redis_config_persistence.h"
@@ -82,6 +84,20 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
   link_service_ =
       std::make_unique<NodeLinkService>(*store_, nodes_, router_, users_, *channels_, presence_,
                                         config_.node_queue_limit, nodeAdmission(), &metrics_);
+  if (!config_.events.endpoints.empty()) {
+    auto events = EventPublisher::make(config_.events, config_.hooks, makeEventSender);
+    if (!events.isOk()) {
+      throw ConfigError("events: " + events.status().message());
+    }
+    events_ = std::move(events.value());
+    // A node whose link broke has node_timeout_ms to come back before what it held is gone.
+    cluster_presence_ = std::make_unique<ClusterPresence>(
+        std::chrono::milliseconds(config_.node_timeout_ms),
+        [this](std::vector<PresenceTransition> changes) { events_->publish(changes); });
+    link_service_->setPresenceEvents(cluster_presence_.get());
+    componentLogger("control")->info("events go to {} receiver(s)",
+                                     config_.events.endpoints.size());
+  }
   store_->setChangeListener([this](const ConfigSnapshotPtr& snapshot) {
     componentLogger("control")->info("config version {}: pushing to {} nodes", snapshot->version(),
                                      nodes_.live().size());
@@ -238,6 +254,9 @@ void ControlServer::sweepLoop() {
   while (!sweep_cv_.wait_for(lock, period, [this] { return stopping_; })) {
     lock.unlock();
     const size_t marked = nodes_.sweep(std::chrono::milliseconds(config_.node_timeout_ms));
+    if (cluster_presence_) {
+      cluster_presence_->sweep(std::chrono::steady_clock::now());
+    }
     // History expiry walks every stream: once a second is enough for TTLs in seconds.
     if (const int64_t now = steadyMillis(); now - last_expire_ms >= 1000) {
       channels_->expire(now);
@@ -338,6 +357,9 @@ void ControlServer::shutdown(std::chrono::milliseconds grace) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     shutdown.join();
+  }
+  if (events_) {
+    events_->stop();  // what is still queued is lost with this process (docs/hooks.md)
   }
   if (stop_engine_) {
     stop_engine_();

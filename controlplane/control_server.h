@@ -15,6 +15,8 @@
 #include "controlplane/control_config.h"
 #include "controlplane/control_metrics.h"
 #include "controlplane/control_service.h"
+#include "controlplane/events/cluster_presence.h"
+#include "controlplane/events/event_publisher.h"
 #include "controlplane/http/control_http_server.h"
 #include "controlplane/node_admission.h"
 #include "controlplane/node_link_service.h"
@@ -70,6 +72,9 @@ class ControlServer {
   ConfigStorePtr store_;
   ApiKeyStorePtr keys_;
   std::unique_ptr<ControlService> control_service_;
+  // Events to the backend (config `events`); null when none are configured.
+  std::unique_ptr<EventPublisher> events_;
+  std::unique_ptr<ClusterPresence> cluster_presence_;
   std::unique_ptr<NodeLinkService> link_service_;
   std::unique_ptr<grpc::Server> server_;
   ControlMetrics metrics_;

@@ -47,6 +47,29 @@ std::string ControlServer::metricsText() const {
           "Client connections on this replica's healthy nodes (their last heartbeats).")
       .sample(static_cast<double>(connections));
 
+  if (events_) {
+    // Events to the backend, per receiver (docs/hooks.md "Events").
+    auto& total = m.counter("herald_control_events_total",
+                            "Events per receiver: delivered (taken by it), dropped (its queue "
+                            "was full).");
+    for (const auto& d : events_->dispatchers()) {
+      total
+          .sample(static_cast<double>(d->delivered()),
+                  {{"endpoint", d->name()}, {"result", "delivered"}})
+          .sample(static_cast<double>(d->dropped()),
+                  {{"endpoint", d->name()}, {"result", "dropped"}});
+    }
+    auto& failures = m.counter("herald_control_event_send_failures_total",
+                               "Batches a receiver did not take (sent again with backoff).");
+    for (const auto& d : events_->dispatchers()) {
+      failures.sample(static_cast<double>(d->failedAttempts()), {{"endpoint", d->name()}});
+    }
+    auto& queued = m.gauge("herald_control_events_queued", "Events waiting for a receiver.");
+    for (const auto& d : events_->dispatchers()) {
+      queued.sample(static_cast<double>(d->queued()), {{"endpoint", d->name()}});
+    }
+  }
+
   LatencyHistogram::Snapshot latency;
   for (const auto& session : nodes_.live()) {
     latency += session->publishToWrite();

@@ -21,6 +21,18 @@ Status validateNamespace(const herald::v1::Namespace& ns) {
   if (!ns.owner_claim().empty() && ns.subscribe_rule() != herald::v1::SUBSCRIBE_RULE_OWNER) {
     return Status(ErrorCode::kBadRequest, "owner_claim is only meaningful with the owner rule");
   }
+  const bool hooked = ns.subscribe_rule() == herald::v1::SUBSCRIBE_RULE_HOOK;
+  if (hooked != !ns.subscribe_hook().empty()) {
+    return Status(ErrorCode::kBadRequest,
+                  hooked ? "the hook rule needs subscribe_hook (a hook endpoint's name)"
+                         : "subscribe_hook is only meaningful with the hook rule");
+  }
+  if (!ns.publish_hook().empty() && !ns.allow_client_publish()) {
+    return Status(ErrorCode::kBadRequest, "publish_hook needs allow_client_publish");
+  }
+  if (ns.subscribe_hook().size() > 64 || ns.publish_hook().size() > 64) {
+    return Status(ErrorCode::kBadRequest, "a hook endpoint's name is at most 64 bytes");
+  }
   if (ns.history_size() > 1000000) {
     return Status(ErrorCode::kBadRequest, "history_size above 1000000");
   }
@@ -125,6 +137,8 @@ bool parseSubscribeRule(const std::string& text, herald::v1::SubscribeRule* out)
     *out = herald::v1::SUBSCRIBE_RULE_OWNER;
   } else if (text == "granted") {
     *out = herald::v1::SUBSCRIBE_RULE_GRANTED;
+  } else if (text == "hook") {
+    *out = herald::v1::SUBSCRIBE_RULE_HOOK;
   } else {
     return false;
   }
@@ -194,6 +208,8 @@ const char* subscribeRuleName(herald::v1::SubscribeRule rule) {
       return "owner";
     case herald::v1::SUBSCRIBE_RULE_GRANTED:
       return "granted";
+    case herald::v1::SUBSCRIBE_RULE_HOOK:
+      return "hook";
     default:
       return "public";
   }

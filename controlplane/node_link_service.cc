@@ -73,6 +73,13 @@ grpc::Status NodeLinkService::Session(
     }
   };
   report_users(hello.user_counts(), /*full=*/true);
+  const uint64_t presence_generation =
+      presence_events_ == nullptr
+          ? 0
+          : presence_events_->attached(
+                hello.node_id(),
+                std::vector<std::string>(hello.channels().begin(), hello.channels().end()),
+                hello.user_counts());
   session->startWriter();
   session->sendConfig(store_.snapshot());
   // This node may have missed blocks announced while it was away.
@@ -116,6 +123,9 @@ grpc::Status NodeLinkService::Session(
       }
       case herald::v1::NodeMessage::kInterest:
         router_.applyDelta(session.get(), message.interest());
+        if (presence_events_ != nullptr) {
+          presence_events_->changed(hello.node_id(), presence_generation, message.interest());
+        }
         if (message.interest().user_counts_size() > 0) {
           report_users(message.interest().user_counts(), /*full=*/false);
         }
@@ -162,8 +172,15 @@ grpc::Status NodeLinkService::Session(
         break;
     }
   }
+  // Read before detach(), which marks every departing session unhealthy.
+  const bool cut_for_silence = !session->healthy();
   registry_.detach(session);
   announceUserLimits(users_.removeNode(session.get(), store_.limits().max_connections_per_user()));
+  if (presence_events_ != nullptr) {
+    // A node cut for silence is gone; one whose link merely broke may come back in time.
+    presence_events_->detached(hello.node_id(), presence_generation, cut_for_silence,
+                               std::chrono::steady_clock::now());
+  }
   session->stop();
   log->info("node {} disconnected", hello.node_id());
   return grpc::Status::OK;

@@ -9,6 +9,7 @@
 
 #include "controlplane/config_store.h"
 #include "controlplane/control_metrics.h"
+#include "controlplane/events/cluster_presence.h"
 #include "controlplane/node_admission.h"
 #include "controlplane/node_registry.h"
 #include "controlplane/presence_broker.h"
@@ -53,6 +54,9 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
 
   // Tells every node which users crossed max_connections_per_user (either way).
   void announceUserLimits(const UserConnections::Changes& changes);
+  // Nodes' users and channels feed the events to the backend (docs/hooks.md "Events").
+  // Set before the server starts; null: no events.
+  void setPresenceEvents(ClusterPresence* presence) { presence_events_ = presence; }
 
  private:
   // Answers one page of a recovery from history.
@@ -70,6 +74,7 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
   const size_t node_queue_limit_;
   const NodeAdmission admission_;
   ControlMetrics* const metrics_;  // client publications counted; null in tests
+  ClusterPresence* presence_events_ = nullptr;
   std::mutex pending_mu_;
   std::map<grpc::ServerContext*, std::chrono::steady_clock::time_point> awaiting_hello_;
 };

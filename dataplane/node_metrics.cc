@@ -95,6 +95,27 @@ std::string Node::metricsText() const {
       .sample(sum(&C::rpc_backend_errors), {{"result", "backend_error"}})
       .sample(sum(&C::rpc_unavailable), {{"result", "unavailable"}})
       .sample(sum(&C::rpc_refused), {{"result", "refused"}});
+  {
+    auto& calls = m.counter(
+        "herald_node_hook_calls_total",
+        "Calls of the connect, subscribe, publish and refresh hooks by result: allowed, refused "
+        "(the backend's error), failed (no usable answer: on_failure decided), cached (a "
+        "subscribe answer reused within its ttl_seconds).");
+    for (HookMethod method : {HookMethod::kConnect, HookMethod::kSubscribe, HookMethod::kPublish,
+                              HookMethod::kRefresh}) {
+      const HookCallCounters& c = hooks_.counters(method);
+      const std::string hook = hookMethodName(method);
+      auto value = [](const std::atomic<uint64_t>& v) {
+        return static_cast<double>(v.load(std::memory_order_relaxed));
+      };
+      calls.sample(value(c.allowed), {{"hook", hook}, {"result", "allowed"}})
+          .sample(value(c.refused), {{"hook", hook}, {"result", "refused"}})
+          .sample(value(c.failed), {{"hook", hook}, {"result", "failed"}});
+      if (method == HookMethod::kSubscribe) {
+        calls.sample(value(c.cached), {{"hook", hook}, {"result", "cached"}});
+      }
+    }
+  }
 
   // Refusals and failures, by reason.
   m.counter("herald_node_auth_failures_total", "Client authentication failures, by reason.")

@@ -24,7 +24,7 @@ FUZZERS=(
   "upgrade_request_fuzzer:8192:upgrade_request"  # the HTTP upgrade request as the node reads it
   "publication_body_fuzzer:4096:publication_body" # Control API JSON fields, the JSON scanner
   "jwt_verifier_fuzzer:4096:jwt_verifier"        # tokens: splitting, base64url, HMAC, claims
-  "hook_reply_fuzzer:4096:hook_reply"            # a backend's reply to the rpc hook
+  "hook_reply_fuzzer:4096:hook_reply"            # a backend's reply to any hook
 )
 targets=()
 for f in "${FUZZERS[@]}"; do targets+=("${f%%:*}"); done

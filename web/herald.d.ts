@@ -93,6 +93,10 @@ export interface ErrorEvent {
   message: string;
   /** The channel whose subscribe was refused, if any. */
   channel?: string;
+  /** A refusal by the application's backend (docs/hooks.md): its own code and message. */
+  backend?: { code: string; message: string };
+  /** The channel the node refused, when a frame of several was refused for one of them. */
+  refusedChannel?: string;
   /** True when the client stopped for good (a refused token and no getToken). */
   fatal?: boolean;
 }
@@ -134,6 +138,9 @@ export interface SubscribeOptions {
   /** Start after this position (e.g. one stored across page loads). */
   since?: StreamPosition;
   onError?: (error: ErrorEvent) => void;
+  /** The node confirmed the subscription (again after each reconnect); `info` is what the
+   *  backend's subscribe hook gave for the channel, if anything. */
+  onSubscribed?: (event: { channel: string; info?: unknown }) => void;
 }
 
 export interface PublishOptions {

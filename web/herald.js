@@ -61,6 +61,7 @@ class Subscription {
     this.channel = channel;
     this.handlers = new Set();
     this.errorHandlers = new Set();
+    this.subscribedHandlers = new Set();
     this.offset = 0; // last offset delivered to the app; 0 = none yet
     this.epoch = "";
     this.active = false; // the node confirmed it on the current connection
@@ -149,7 +150,10 @@ export class HeraldClient {
    * Subscribes to `channel`; `onMessage(msg)` gets each `message` frame of it, in offset order,
    * without duplicates. Subscribing works before connect() and survives reconnects.
    * `options.since = {offset, epoch}` starts from a stored position (recovery).
-   * `options.onError(err)` hears a refusal (`permission_denied`, `limit_exceeded`, ...).
+   * `options.onError(err)` hears a refusal (`permission_denied`, `limit_exceeded`, ...; with
+   * `backend` {code, message} when the application's subscribe hook refused).
+   * `options.onSubscribed({channel, info})` hears each time the node confirms it (after every
+   * reconnect too); `info` is what the subscribe hook gave for it, or undefined.
    */
   subscribe(channel, onMessage, options = {}) {
     let sub = this._subs.get(channel);
@@ -164,6 +168,7 @@ export class HeraldClient {
     }
     if (onMessage) sub.handlers.add(onMessage);
     if (options.onError) sub.errorHandlers.add(options.onError);
+    if (options.onSubscribed) sub.subscribedHandlers.add(options.onSubscribed);
     if (fresh && this._state === ClientState.CONNECTED) this._queueFlush();
     return {
       channel,
@@ -463,7 +468,10 @@ export class HeraldClient {
         return this._settle(frame.id, null, frame);
       case "error":
         if (frame.id !== undefined && this._pending.has(frame.id)) {
-          return this._settle(frame.id, { code: frame.code, message: frame.message }, frame);
+          const error = { code: frame.code, message: frame.message };
+          if (frame.backend) error.backend = frame.backend;
+          if (frame.channel) error.channel = frame.channel;
+          return this._settle(frame.id, error, frame);
         }
         return this._emit("error", { code: frame.code, message: frame.message });
       default:
@@ -523,11 +531,15 @@ export class HeraldClient {
         sub.sent = false;
         if (!error) {
           sub.active = true;
+          const info = frame && frame.info ? frame.info[channel] : undefined;
+          for (const h of sub.subscribedHandlers) callSafely(h, { channel, info });
           continue;
         }
         // Subscribing is all-or-nothing per frame: every channel of the frame was refused.
         this._subs.delete(channel);
         const err = { code: error.code, message: error.message, channel };
+        if (error.backend) err.backend = error.backend;
+        if (error.channel) err.refusedChannel = error.channel;
         for (const h of sub.errorHandlers) callSafely(h, err);
         this._emit("error", err);
       }

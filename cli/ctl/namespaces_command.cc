@@ -15,7 +15,7 @@ namespace {
 
 void printNamespaces(const std::vector<herald::v1::Namespace>& list) {
   herald::cli::Table t({"NAMESPACE", "RULE", "OWNER CLAIM", "CLIENT PUBLISH", "HISTORY", "TTL",
-                        "MAX SUBS", "SLOW CONSUMER"});
+                        "MAX SUBS", "SLOW CONSUMER", "PUBLISH HOOK"});
   for (const auto& n : list) {
     std::string rule = "public";
     switch (n.subscribe_rule()) {
@@ -28,13 +28,17 @@ void printNamespaces(const std::vector<herald::v1::Namespace>& list) {
       case herald::v1::SUBSCRIBE_RULE_GRANTED:
         rule = "granted";
         break;
+      case herald::v1::SUBSCRIBE_RULE_HOOK:
+        rule = "hook:" + n.subscribe_hook();
+        break;
       default:
         break;
     }
     t.add({n.name().empty() ? "(default)" : n.name(), rule,
            n.owner_claim().empty() ? "-" : n.owner_claim(), n.allow_client_publish() ? "yes" : "no",
            std::to_string(n.history_size()), std::to_string(n.history_ttl_seconds()),
-           std::to_string(n.max_subscribers()), policyName(n.slow_consumer_policy())});
+           std::to_string(n.max_subscribers()), policyName(n.slow_consumer_policy()),
+           n.publish_hook().empty() ? "-" : n.publish_hook()});
   }
   t.print(stdout);
 }
@@ -122,8 +126,18 @@ int namespacesCommand(Stub& stub, grpc::ClientContext& ctx, const Options& o) {
     ns.set_subscribe_rule(herald::v1::SUBSCRIBE_RULE_OWNER);
   } else if (rule == "granted") {
     ns.set_subscribe_rule(herald::v1::SUBSCRIBE_RULE_GRANTED);
+  } else if (rule == "hook") {
+    ns.set_subscribe_rule(herald::v1::SUBSCRIBE_RULE_HOOK);
   } else {
-    usageError("--rule must be public, authenticated, owner or granted");
+    usageError("--rule must be public, authenticated, owner, granted or hook");
+  }
+  if (o.subscribe_hook) {
+    ns.set_subscribe_hook(*o.subscribe_hook);
+  } else if (!rule.empty() && rule != "hook") {
+    ns.clear_subscribe_hook();  // only the hook rule has one
+  }
+  if (o.publish_hook) {
+    ns.set_publish_hook(*o.publish_hook);
   }
   if (o.owner_claim) {
     ns.set_owner_claim(*o.owner_claim);

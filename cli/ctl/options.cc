@@ -32,8 +32,9 @@ commands:
   channels [PREFIX]        channels with offsets, retained history, nodes and subscribers
   info                     control plane version and config version
   namespaces list | get NAME | delete NAME
-  namespaces create|update NAME [--rule public|authenticated|owner|granted]
+  namespaces create|update NAME [--rule public|authenticated|owner|granted|hook]
                            [--owner-claim CLAIM] [--client-publish|--no-client-publish]
+                           [--subscribe-hook ENDPOINT] [--publish-hook ENDPOINT|""]
                            [--history-size N] [--history-ttl SECONDS] [--max-subscribers N]
                            [--slow-consumer drop|disconnect|inherit]
                            (update changes only the settings given)
@@ -184,6 +185,10 @@ Options parseArgs(int argc, char** argv) {
       o.rule = value("--rule");
     } else if (a == "--owner-claim") {
       o.owner_claim = value("--owner-claim");
+    } else if (a == "--subscribe-hook") {
+      o.subscribe_hook = value("--subscribe-hook");
+    } else if (a == "--publish-hook") {
+      o.publish_hook = value("--publish-hook");
     } else if (a == "--role") {
       o.role = value("--role");
     } else if (a == "--name") {

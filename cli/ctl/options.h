@@ -23,6 +23,8 @@ struct Options {
   std::string api_key_read_from;  // the file the key came from, if it came from one
   std::string rule;
   std::optional<std::string> owner_claim;
+  std::optional<std::string> subscribe_hook;  // namespaces: the hook rule's endpoint
+  std::optional<std::string> publish_hook;    // namespaces: "" removes it
   std::string role;
   std::string name;
   std::optional<bool> client_publish;

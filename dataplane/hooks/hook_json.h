@@ -26,4 +26,26 @@ Result<herald::v1::RpcHookReply> parseRpcReplyJson(std::string_view body);
 // validHookErrorCode (else "backend_error") and its message at most 1024 bytes (cut).
 Status checkRpcReply(herald::v1::RpcHookReply* reply);
 
+// The other hooks' HTTP forms (docs/hooks.md): requests as JSON objects (a publication's
+// `data` spliced as written), replies `{}` (allow) or with the members of the reply message,
+// `info`/`data` as JSON values kept as written. Not ok (kBadRequest) for a reply that is not
+// one.
+std::string connectRequestJson(const herald::v1::ConnectHookRequest& request);
+std::string subscribeRequestJson(const herald::v1::SubscribeHookRequest& request);
+std::string publishRequestJson(const herald::v1::PublishHookRequest& request);
+std::string refreshRequestJson(const herald::v1::RefreshHookRequest& request);
+Result<herald::v1::ConnectHookReply> parseConnectReplyJson(std::string_view body);
+Result<herald::v1::SubscribeHookReply> parseSubscribeReplyJson(std::string_view body);
+Result<herald::v1::PublishHookReply> parsePublishReplyJson(std::string_view body);
+Result<herald::v1::RefreshHookReply> parseRefreshReplyJson(std::string_view body);
+
+// Checks from either transport before the node acts on a reply: an error as checkRpcReply
+// does (and nothing else kept with it); `info`/`data` JSON as checkRpcReply requires of
+// `data`; a connect reply's user at most 256 bytes and at most 100 channels; expiries not
+// negative; ttl_seconds at most 3600 (cut).
+Status checkConnectReply(herald::v1::ConnectHookReply* reply);
+Status checkSubscribeReply(herald::v1::SubscribeHookReply* reply);
+Status checkPublishReply(herald::v1::PublishHookReply* reply);
+Status checkRefreshReply(herald::v1::RefreshHookReply* reply);
+
 }  // namespace herald::node

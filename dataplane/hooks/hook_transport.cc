@@ -1,15 +1,14 @@
 #include "dataplane/hooks/hook_transport.h"
 
 #include <httplib.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <mutex>
 
 #include <grpcpp/grpcpp.h>
 
 #include "common/clock.h"
-#include "common/hex.h"
+#include "common/hook_http_client.h"
+#include "common/hook_signature.h"
 #include "dataplane/hooks/hook_json.h"
 #include "herald/v1/hooks.grpc.pb.h"
 
@@ -17,48 +16,74 @@ namespace herald::node {
 
 namespace {
 
-constexpr const char* kSignatureHeader = "X-Herald-Signature";
-
 Status unavailable(const std::string& why) { return Status(ErrorCode::kUnavailable, why); }
 
 std::string tooSlow(std::chrono::milliseconds timeout) {
   return "no reply from the backend within " + std::to_string(timeout.count()) + " ms";
 }
 
-// POST <url>/rpc with JSON; 200 and a reply body, or no reply.
+template <typename Request>
+const Request& as(const google::protobuf::Message& m) {
+  return static_cast<const Request&>(m);
+}
+
+std::string requestJson(HookMethod method, const google::protobuf::Message& request) {
+  switch (method) {
+    case HookMethod::kRpc:
+      return rpcRequestJson(as<herald::v1::RpcHookRequest>(request));
+    case HookMethod::kConnect:
+      return connectRequestJson(as<herald::v1::ConnectHookRequest>(request));
+    case HookMethod::kSubscribe:
+      return subscribeRequestJson(as<herald::v1::SubscribeHookRequest>(request));
+    case HookMethod::kPublish:
+      return publishRequestJson(as<herald::v1::PublishHookRequest>(request));
+    case HookMethod::kRefresh:
+      return refreshRequestJson(as<herald::v1::RefreshHookRequest>(request));
+  }
+  return "{}";
+}
+
+template <typename Reply>
+Status take(Result<Reply> parsed, google::protobuf::Message* out) {
+  if (!parsed.isOk()) {
+    return unavailable(parsed.status().message());
+  }
+  static_cast<Reply*>(out)->Swap(&parsed.value());
+  return Status::ok();
+}
+
+Status parseReply(HookMethod method, std::string_view body, google::protobuf::Message* reply) {
+  switch (method) {
+    case HookMethod::kRpc:
+      return take(parseRpcReplyJson(body), reply);
+    case HookMethod::kConnect:
+      return take(parseConnectReplyJson(body), reply);
+    case HookMethod::kSubscribe:
+      return take(parseSubscribeReplyJson(body), reply);
+    case HookMethod::kPublish:
+      return take(parsePublishReplyJson(body), reply);
+    case HookMethod::kRefresh:
+      return take(parseRefreshReplyJson(body), reply);
+  }
+  return unavailable("unknown hook");
+}
+
+// POST <url>/<method> with JSON; 200 and a reply body, or no reply.
 class HttpHookTransport : public HookTransport {
  public:
   HttpHookTransport(const HookTarget& target, std::string secret)
       : path_(target.path), secret_(std::move(secret)) {
-    // An IPv6 literal is connected to without its brackets.
-    std::string host = target.host;
-    if (host.size() > 2 && host.front() == '[') {
-      host = host.substr(1, host.size() - 2);
-    }
-    if (target.kind == HookTarget::Kind::kHttps) {
-      auto tls = std::make_unique<httplib::SSLClient>(host, target.port);
-      tls->enable_server_certificate_verification(true);
-      client_ = std::move(tls);
-    } else {
-      client_ = std::make_unique<httplib::ClientImpl>(host, target.port);
-    }
-    client_->set_keep_alive(true);
+    client_ = makeHookHttpClient(target);
   }
 
-  Result<herald::v1::RpcHookReply> rpc(const herald::v1::RpcHookRequest& request,
-                                       std::chrono::milliseconds timeout) override {
-    auto body = post("/rpc", rpcRequestJson(request), timeout);
+  Status call(HookMethod method, const google::protobuf::Message& request,
+              google::protobuf::Message* reply, std::chrono::milliseconds timeout) override {
+    auto body =
+        post(std::string("/") + hookMethodName(method), requestJson(method, request), timeout);
     if (!body.isOk()) {
       return body.status();
     }
-    auto reply = parseRpcReplyJson(body.value());
-    if (!reply.isOk()) {
-      return unavailable(reply.status().message());
-    }
-    if (Status checked = checkRpcReply(&reply.value()); !checked.isOk()) {
-      return unavailable(checked.message());
-    }
-    return reply;
+    return parseReply(method, body.value(), reply);
   }
 
   void cancel() override {
@@ -80,7 +105,7 @@ class HttpHookTransport : public HookTransport {
     req.path = path_ + method;
     req.set_header("Content-Type", "application/json");
     if (!secret_.empty()) {
-      req.set_header(kSignatureHeader, hookSignature(secret_, unixMillis() / 1000, json));
+      req.set_header(kHookSignatureHeader, hookSignature(secret_, unixMillis() / 1000, json));
     }
     req.body = std::move(json);
     std::string body;
@@ -124,8 +149,8 @@ class GrpcHookTransport : public HookTransport {
   GrpcHookTransport(std::shared_ptr<grpc::Channel> channel, std::string secret)
       : stub_(herald::v1::HookService::NewStub(std::move(channel))), secret_(std::move(secret)) {}
 
-  Result<herald::v1::RpcHookReply> rpc(const herald::v1::RpcHookRequest& request,
-                                       std::chrono::milliseconds timeout) override {
+  Status call(HookMethod method, const google::protobuf::Message& request,
+              google::protobuf::Message* reply, std::chrono::milliseconds timeout) override {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + timeout);
     if (!secret_.empty()) {
@@ -137,8 +162,7 @@ class GrpcHookTransport : public HookTransport {
       std::lock_guard<std::mutex> lock(mu_);
       current_ = &ctx;
     }
-    herald::v1::RpcHookReply reply;
-    const grpc::Status status = stub_->Rpc(&ctx, request, &reply);
+    const grpc::Status status = invoke(method, &ctx, request, reply);
     {
       std::lock_guard<std::mutex> lock(mu_);
       current_ = nullptr;
@@ -150,10 +174,7 @@ class GrpcHookTransport : public HookTransport {
     if (!status.ok()) {
       return unavailable("the backend's HookService failed: " + status.error_message());
     }
-    if (Status checked = checkRpcReply(&reply); !checked.isOk()) {
-      return unavailable(checked.message());
-    }
-    return reply;
+    return Status::ok();
   }
 
   void cancel() override {
@@ -164,6 +185,28 @@ class GrpcHookTransport : public HookTransport {
   }
 
  private:
+  grpc::Status invoke(HookMethod method, grpc::ClientContext* ctx,
+                      const google::protobuf::Message& request, google::protobuf::Message* reply) {
+    using namespace herald::v1;
+    switch (method) {
+      case HookMethod::kRpc:
+        return stub_->Rpc(ctx, as<RpcHookRequest>(request), static_cast<RpcHookReply*>(reply));
+      case HookMethod::kConnect:
+        return stub_->Connect(ctx, as<ConnectHookRequest>(request),
+                              static_cast<ConnectHookReply*>(reply));
+      case HookMethod::kSubscribe:
+        return stub_->Subscribe(ctx, as<SubscribeHookRequest>(request),
+                                static_cast<SubscribeHookReply*>(reply));
+      case HookMethod::kPublish:
+        return stub_->Publish(ctx, as<PublishHookRequest>(request),
+                              static_cast<PublishHookReply*>(reply));
+      case HookMethod::kRefresh:
+        return stub_->Refresh(ctx, as<RefreshHookRequest>(request),
+                              static_cast<RefreshHookReply*>(reply));
+    }
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "unknown hook");
+  }
+
   std::unique_ptr<herald::v1::HookService::Stub> stub_;
   const std::string secret_;
   std::mutex mu_;
@@ -172,15 +215,20 @@ class GrpcHookTransport : public HookTransport {
 
 }  // namespace
 
-std::string hookSignature(const std::string& secret, int64_t unix_s, const std::string& body) {
-  const std::string stamp = std::to_string(unix_s);
-  const std::string signed_text = stamp + "." + body;
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(signed_text.data()), signed_text.size(), mac,
-       &mac_len);
-  return "t=" + stamp + ",sha256=" + toHex(mac, mac_len);
+const char* hookMethodName(HookMethod method) {
+  switch (method) {
+    case HookMethod::kRpc:
+      return "rpc";
+    case HookMethod::kConnect:
+      return "connect";
+    case HookMethod::kSubscribe:
+      return "subscribe";
+    case HookMethod::kPublish:
+      return "publish";
+    case HookMethod::kRefresh:
+      return "refresh";
+  }
+  return "unknown";
 }
 
 HookTransportFactory makeHookTransportFactory(const HookTarget& target, const std::string& secret) {

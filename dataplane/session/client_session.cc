@@ -4,6 +4,8 @@
 
 #include "common/clock.h"
 #include "dataplane/session/frame_builder.h"
+#include "dataplane/session/hook_frames.h"
+#include "dataplane/session/hook_ops.h"
 #include "dataplane/shard/shard_state.h"
 #include "dataplane/transport/client_transport.h"
 #include "dataplane/transport/upgrade_request.h"
@@ -63,6 +65,11 @@ void ClientSession::open(ClientTransport& transport, ShardState& shard, std::str
     if (!setIdentity(std::make_shared<const TokenClaims>(std::move(claims.value())))) {
       return;
     }
+    if (askConnectHook(user_)) {
+      return;  // with connect_always: greeted once the backend answers
+    }
+  } else if (askConnectHook(std::string())) {
+    return;  // the backend says who this is (session_hooks.cc)
   } else if (!shard.settings->allow_anonymous) {
     // No token yet: the first frame must be `authenticate` (before the handshake deadline).
     return;
@@ -70,21 +77,52 @@ void ClientSession::open(ClientTransport& transport, ShardState& shard, std::str
   greet(std::nullopt);
 }
 
-// Sends `connected` and applies `?subscribe=`; called once the connection may proceed.
-void ClientSession::greet(std::optional<uint64_t> id) {
+// Applies `?subscribe=` and sends `connected`; called once the connection may proceed.
+void ClientSession::greet(std::optional<uint64_t> id, std::vector<std::string> subscribed,
+                          std::string info, std::string error_frame) {
   greeted_ = true;
-  std::vector<std::string> subscribed;
-  Status sub_status;
   const ConnectQuery query = parseConnectQuery(transport_->requestTarget());
-  if (query.subscribe && !query.subscribe->empty()) {
-    sub_status = subscribe(*query.subscribe, &subscribed);
-  } else if (query.subscribe_malformed) {
-    sub_status = Status(ErrorCode::kBadRequest, "subscribe: malformed %-escape");
+  if (error_frame.empty() && query.subscribe && !query.subscribe->empty()) {
+    std::vector<std::string> hooked;
+    SubscribePlan plan;
+    Status s = planSubscribe(*query.subscribe, nullptr, &hooked, &plan);
+    if (s.isOk() && !hooked.empty()) {
+      auto op = std::make_shared<SubscribeHookOp>();
+      op->frame_id = id;
+      op->greeting = true;
+      op->channels = *query.subscribe;
+      op->hooked = std::move(hooked);
+      op->subscribed = std::move(subscribed);
+      op->info = std::move(info);
+      askSubscribeHooks(std::move(op));  // finishGreeting() once the backend answered
+      return;
+    }
+    if (s.isOk()) {
+      s = applySubscribe(&plan);
+    }
+    countRefusal(s);
+    if (s.isOk()) {
+      subscribed.insert(subscribed.end(), query.subscribe->begin(), query.subscribe->end());
+    } else {
+      shard_->counters.protocol_errors.fetch_add(1, std::memory_order_relaxed);
+      error_frame = buildErrorFrame(std::nullopt, s.code(), s.message());
+    }
+  } else if (error_frame.empty() && query.subscribe_malformed) {
+    shard_->counters.protocol_errors.fetch_add(1, std::memory_order_relaxed);
+    error_frame =
+        buildErrorFrame(std::nullopt, ErrorCode::kBadRequest, "subscribe: malformed %-escape");
   }
-  send(buildConnectedFrame(clientId(), *shard_->node.node_id, user_,
-                           shard_->ping_interval_ms / 1000, subscribed, id));
-  if (!sub_status.isOk()) {
-    sendError(std::nullopt, sub_status);
+  finishGreeting(id, subscribed, info, error_frame);
+}
+
+void ClientSession::finishGreeting(std::optional<uint64_t> id,
+                                   const std::vector<std::string>& subscribed,
+                                   const std::string& info, const std::string& error_frame) {
+  std::string connected = buildConnectedFrame(clientId(), *shard_->node.node_id, user_,
+                                              shard_->ping_interval_ms / 1000, subscribed, id);
+  send(info.empty() ? connected : withRawMember(std::move(connected), "info", info));
+  if (!error_frame.empty()) {
+    send(error_frame);
   }
   if (user_since_invalid_) {
     user_since_invalid_ = false;
@@ -148,6 +186,7 @@ bool ClientSession::setIdentity(std::shared_ptr<const TokenClaims> claims) {
   }
   // The same leeway as at verification: a token accepted late must not expire at once.
   expires_at_ = claims->expires_at == 0 ? 0 : claims->expires_at + settings.leeway_seconds;
+  refresh_declined_ = false;  // a new expiry: the refresh hook may be asked about it
   if (user_.empty()) {
     user_ = claims->subject;
     shard_->node.interest->userConnections(user_, +1);
@@ -219,6 +258,14 @@ void ClientSession::onFrame(const std::string& payload, bool text) {
               Status(ErrorCode::kBadRequest, "binary frames are not supported: send JSON text"));
     return;
   }
+  if (waiting_for_backend_) {
+    // Nothing skips the backend's answer, and nothing is answered before `connected`.
+    sendError(peekFrameId(payload),
+              Status(ErrorCode::kBadRequest,
+                     "wait for the `connected` frame: the server is asking the application's "
+                     "backend about this connection"));
+    return;
+  }
   ParsedFrame parsed =
       parseClientFrame(payload, greeted_ ? FrameScope::kAny : FrameScope::kAuthenticateOnly);
   if (!parsed.status.isOk()) {
@@ -238,23 +285,9 @@ void ClientSession::handle(const ParsedFrame& parsed) {
     case CommandType::kPing:
       send(buildPongFrame(parsed.id));
       break;
-    case CommandType::kSubscribe: {
-      std::vector<std::string> accepted;
-      std::vector<std::string> fresh;
-      Status s = subscribe(cmd.channels, &accepted, &fresh);
-      if (!s.isOk()) {
-        sendError(parsed.id, s);
-        break;
-      }
-      send(buildReplyFrame(parsed.id, accepted));
-      // `since` applies to channels this frame subscribed; held ones already get live frames.
-      for (const auto& [channel, position] : cmd.since) {
-        if (std::find(fresh.begin(), fresh.end(), channel) != fresh.end()) {
-          startRecovery(channel, position);
-        }
-      }
+    case CommandType::kSubscribe:
+      subscribeFrame(parsed.id, cmd);
       break;
-    }
     case CommandType::kUnsubscribe:
       unsubscribe(cmd.channels);
       send(buildReplyFrame(parsed.id, cmd.channels));
@@ -282,7 +315,7 @@ void ClientSession::handle(const ParsedFrame& parsed) {
 
 void ClientSession::onSettingsChanged() {
   transport_->setInboundLimit(shard_->settings->limits.max_inbound_frame_bytes());
-  if (!greeted_ && shard_->settings->allow_anonymous) {
+  if (!greeted_ && !waiting_for_backend_ && shard_->settings->allow_anonymous) {
     greet(std::nullopt);  // anonymous access was just turned on
   }
 }
@@ -326,6 +359,10 @@ void ClientSession::closed() {
   if (rpcs_in_flight_ > 0) {
     shard_->rpcs.forget(this);  // their answers find no one
     rpcs_in_flight_ = 0;
+  }
+  if (hook_calls_ > 0) {
+    shard_->hook_calls.forget(this);
+    hook_calls_ = 0;
   }
   shard_->outbox.forget(*this);
   for (const auto& channel : channels_) {

@@ -19,6 +19,7 @@ namespace herald::node {
 
 class ClientTransport;
 struct ShardState;
+struct SubscribeHookOp;
 
 // Close codes of docs/protocol.md that a session decides.
 constexpr uint16_t kCloseUnauthorized = 4001;
@@ -64,10 +65,21 @@ class ClientSession {
 
   // ---- session_subscriptions.cc
   // All-or-nothing: a list with one bad channel subscribes to none of them. `fresh` gets the
-  // channels this call added (not those already subscribed).
+  // channels this call added (not those already subscribed). Channels in `approved` are not
+  // checked against their namespace's rule (the backend chose or allowed them); a channel
+  // under the hook rule that is not is refused.
   Status subscribe(const std::vector<std::string>& channels, std::vector<std::string>* accepted,
-                   std::vector<std::string>* fresh = nullptr);
+                   std::vector<std::string>* fresh = nullptr,
+                   const std::vector<std::string>* approved = nullptr);
   void unsubscribe(const std::vector<std::string>& channels);
+
+  // ---- session_hooks.cc
+  // The answers of the backend's hooks for this session (docs/hooks.md).
+  void onSubscribeHooks(const SubscribeHookOp& op);
+  void onConnectHook(Result<herald::v1::ConnectHookReply> reply);
+  void onRefreshHook(int64_t asked_for, Result<herald::v1::RefreshHookReply> reply);
+  // Asks the refresh hook when the expiry is near (the shard's sweep, once a second).
+  void refreshIfDue(int64_t now_unix_s);
 
   // ---- session_recovery.cc
   // Starts recovering a channel this session is subscribed to (empty: its personal stream).
@@ -115,7 +127,12 @@ class ClientSession {
  private:
   using Recovery = StreamRecovery<FramePtr>;
 
-  void greet(std::optional<uint64_t> id);
+  // Sends `connected` (once `?subscribe=` is settled, which may wait for the subscribe hook):
+  // `subscribed` and `info` from the connect hook; `error_frame` (if any) after it.
+  void greet(std::optional<uint64_t> id, std::vector<std::string> subscribed = {},
+             std::string info = {}, std::string error_frame = {});
+  void finishGreeting(std::optional<uint64_t> id, const std::vector<std::string>& subscribed,
+                      const std::string& info, const std::string& error_frame);
   void startUserRecovery();
   Result<TokenClaims> verifyToken(const std::string& token);
   bool setIdentity(std::shared_ptr<const TokenClaims> claims);
@@ -125,8 +142,31 @@ class ClientSession {
   void sendError(std::optional<uint64_t> id, const Status& status);
   bool rateLimited(const std::string& payload);
   void leaveUser();
-  Status subscribeAll(const std::vector<std::string>& channels, std::vector<std::string>* fresh);
+  struct SubscribePlan {
+    std::vector<std::string> fresh;  // not yet held
+    std::vector<uint32_t> caps;      // each fresh channel's namespace max_subscribers
+  };
+  // Checks names, rules (channels under the hook rule go to `hooked`, when given) and limits.
+  Status planSubscribe(const std::vector<std::string>& channels,
+                       const std::vector<std::string>* approved, std::vector<std::string>* hooked,
+                       SubscribePlan* plan);
+  Status applySubscribe(SubscribePlan* plan);
+  void countRefusal(const Status& s);
+  void subscribeFrame(std::optional<uint64_t> frame_id, const ClientCommand& cmd);
+  void startRecoveries(const std::vector<std::pair<std::string, StreamPosition>>& since,
+                       const std::vector<std::string>& fresh);
+  herald::v1::HookCaller hookCaller() const;
+  uint64_t trackHookCall();
+  void askSubscribeHooks(std::shared_ptr<SubscribeHookOp> op);
+  // True when the connect hook was asked (the greeting waits for its answer).
+  bool askConnectHook(const std::string& token_user);
   void publish(std::optional<uint64_t> frame_id, const ClientCommand& cmd);
+  void forwardPublish(std::optional<uint64_t> frame_id, herald::v1::ClientPublish request);
+  // True when the channel's namespace has a publish hook, which was asked.
+  bool askPublishHook(std::optional<uint64_t> frame_id, const herald::v1::ClientPublish& request);
+  // `tracked`: the answer of a call made (false: refused before asking).
+  void onPublishHook(std::optional<uint64_t> frame_id, herald::v1::ClientPublish request,
+                     Result<herald::v1::PublishHookReply> reply, bool tracked);
   void rpc(uint64_t frame_id, const ClientCommand& cmd);
   Status checkPublish(const std::string& channel) const;
   Recovery* findRecovery(uint64_t request_id);
@@ -151,6 +191,12 @@ class ClientSession {
   uint16_t rate_violations_ = 0;      // rate-limited frames in a row
   uint16_t publishes_in_flight_ = 0;  // client publications waiting for the control plane
   uint16_t rpcs_in_flight_ = 0;       // rpc frames waiting for the backend
+  uint16_t hook_calls_ = 0;           // connect/subscribe/publish/refresh hook answers due
+  uint8_t subscribe_calls_ = 0;       // channels the subscribe hook is being asked about
+  uint8_t publish_calls_ = 0;         // publications the publish hook is being asked about
+  bool refreshing_ = false;           // the refresh hook was asked
+  bool refresh_declined_ = false;     // ...and would not extend this expiry
+  bool waiting_for_backend_ = false;  // connect hook or greeting subscriptions undecided
   bool open_ = false;
   bool greeted_ = false;             // `connected` sent; false while waiting for a token
   bool user_since_invalid_ = false;  // reported after `connected`

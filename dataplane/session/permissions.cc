@@ -79,6 +79,9 @@ Status checkSubscribe(const herald::v1::Namespace& ns, const ChannelName& name,
         }
       }
       return denied(channel, "not granted by the token's channels claim");
+    case herald::v1::SUBSCRIBE_RULE_HOOK:
+      // Decided by the backend per subscription (session_hooks.cc), never by a token.
+      return denied(channel, "only a subscription the backend's subscribe hook allowed");
     default:
       return denied(channel, "unknown subscribe rule");
   }

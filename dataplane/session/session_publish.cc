@@ -1,6 +1,8 @@
 // ClientSession: a client's `publish` (docs/protocol.md "Client publish"). Checked here
 // (namespace flag, subscribe rule, answers in flight), then published by herald-control
 // through the ControlUplink; the answer comes back through onPublishResult().
+#include <algorithm>
+
 #include "common/channel_name.h"
 #include "common/clock.h"
 #include "dataplane/session/client_session.h"
@@ -35,22 +37,32 @@ void ClientSession::publish(std::optional<uint64_t> frame_id, const ClientComman
     return;
   }
   herald::v1::ClientPublish request;
-  const uint64_t id = shard_->nextPublishId();
-  request.set_request_id(id);
   request.set_channel(cmd.channel);
   request.set_event(cmd.event);
   request.set_data(cmd.data);
   request.set_idempotency_key(cmd.idempotency_key);
+  ++publishes_in_flight_;
+  if (askPublishHook(frame_id, request)) {
+    return;  // forwarded (or refused) once the backend answers
+  }
+  forwardPublish(frame_id, std::move(request));
+}
+
+// Hands a checked publication to herald-control; publishes_in_flight_ already counts it.
+void ClientSession::forwardPublish(std::optional<uint64_t> frame_id,
+                                   herald::v1::ClientPublish request) {
+  const uint64_t id = shard_->nextPublishId();
+  request.set_request_id(id);
   request.set_user(user_);
   request.set_client(clientId());
   if (!shard_->node.uplink || !shard_->node.uplink->publish(request)) {
-    counters.publish_failed.fetch_add(1, std::memory_order_relaxed);
+    --publishes_in_flight_;
+    shard_->counters.publish_failed.fetch_add(1, std::memory_order_relaxed);
     sendError(frame_id,
               Status(ErrorCode::kUnavailable,
                      "herald-control is not reachable from this node; nothing was published"));
     return;
   }
-  ++publishes_in_flight_;
   shard_->publishes.add(id, {this, frame_id, steadyMillis() + kPublishTimeoutMs});
 }
 
@@ -63,6 +75,15 @@ Status ClientSession::checkPublish(const std::string& channel) const {
   if (!ns.allow_client_publish()) {
     return Status(ErrorCode::kPermissionDenied,
                   "client publish is not allowed in namespace '" + std::string(name->ns) + "'");
+  }
+  if (ns.subscribe_rule() == herald::v1::SUBSCRIBE_RULE_HOOK) {
+    // Who may read is the backend's answer, which this connection has only for what it holds.
+    if (std::find(channels_.begin(), channels_.end(), channel) == channels_.end()) {
+      return Status(ErrorCode::kPermissionDenied,
+                    "publish refused: channel '" + channel +
+                        "': subscribe first (the backend decides who may read it)");
+    }
+    return Status::ok();
   }
   // Whoever may not read a channel may not write to it either.
   Status readable = checkSubscribe(ns, name.value(), channel, claims_.get());

@@ -41,11 +41,7 @@ void ClientSession::rpc(uint64_t frame_id, const ClientCommand& cmd) {
     return;
   }
   herald::v1::RpcHookRequest request;
-  auto* caller = request.mutable_caller();
-  caller->set_user(user_);
-  caller->set_client(clientId());
-  caller->set_node(*shard_->node.node_id);
-  caller->set_ip(ip_);
+  *request.mutable_caller() = hookCaller();
   request.set_method(cmd.method);
   request.set_data(cmd.data);
   const uint64_t id = shard_->nextPublishId();  // one id space for the shard's requests

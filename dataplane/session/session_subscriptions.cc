@@ -1,74 +1,139 @@
 // ClientSession: subscribe and unsubscribe, with permissions and limits (docs/protocol.md).
+// A subscription under the `hook` rule waits for the backend (session_hooks.cc); the rest is
+// decided here at once.
 #include <algorithm>
 
 #include "common/channel_name.h"
 #include "dataplane/session/client_limits.h"
 #include "dataplane/session/client_session.h"
+#include "dataplane/session/hook_ops.h"
 #include "dataplane/session/permissions.h"
 #include "dataplane/shard/shard_state.h"
 
 namespace herald::node {
 
+namespace {
+
+bool contains(const std::vector<std::string>* list, const std::string& item) {
+  return list != nullptr && std::find(list->begin(), list->end(), item) != list->end();
+}
+
+}  // namespace
+
 // Counts refused subscriptions by kind for /stats.
-Status ClientSession::subscribe(const std::vector<std::string>& channels,
-                                std::vector<std::string>* accepted,
-                                std::vector<std::string>* fresh) {
-  std::vector<std::string> added;
-  Status s = subscribeAll(channels, &added);
+void ClientSession::countRefusal(const Status& s) {
   if (s.code() == ErrorCode::kPermissionDenied) {
     shard_->counters.subscribe_denied.fetch_add(1, std::memory_order_relaxed);
   } else if (s.code() == ErrorCode::kLimitExceeded) {
     shard_->counters.subscribe_over_limit.fetch_add(1, std::memory_order_relaxed);
   }
+}
+
+Status ClientSession::subscribe(const std::vector<std::string>& channels,
+                                std::vector<std::string>* accepted, std::vector<std::string>* fresh,
+                                const std::vector<std::string>* approved) {
+  SubscribePlan plan;
+  Status s = planSubscribe(channels, approved, nullptr, &plan);
+  if (s.isOk()) {
+    s = applySubscribe(&plan);
+  }
+  countRefusal(s);
   if (s.isOk()) {
     *accepted = channels;
     if (fresh != nullptr) {
-      *fresh = std::move(added);
+      *fresh = std::move(plan.fresh);
     }
   }
   return s;
 }
 
-Status ClientSession::subscribeAll(const std::vector<std::string>& channels,
-                                   std::vector<std::string>* added) {
+Status ClientSession::planSubscribe(const std::vector<std::string>& channels,
+                                    const std::vector<std::string>* approved,
+                                    std::vector<std::string>* hooked, SubscribePlan* plan) {
   const auto& settings = *shard_->settings;
-  std::vector<std::string> fresh;
-  std::vector<uint32_t> caps;  // each fresh channel's namespace max_subscribers
   for (const auto& channel : channels) {
     auto name = checkChannelName(channel);
     if (!name.isOk()) {
       return name.status();
     }
     const herald::v1::Namespace& ns = settings.namespaceFor(name->ns);
-    Status allowed = checkSubscribe(ns, name.value(), channel, claims_.get());
-    if (!allowed.isOk()) {
-      return allowed;
-    }
     const bool already =
         std::find(channels_.begin(), channels_.end(), channel) != channels_.end() ||
-        std::find(fresh.begin(), fresh.end(), channel) != fresh.end();
+        contains(&plan->fresh, channel);
+    if (!contains(approved, channel)) {
+      if (ns.subscribe_rule() == herald::v1::SUBSCRIBE_RULE_HOOK && hooked != nullptr) {
+        // A channel held already was allowed when it was subscribed: not asked again.
+        if (!already && !contains(hooked, channel)) {
+          hooked->push_back(channel);
+        }
+      } else if (ns.subscribe_rule() == herald::v1::SUBSCRIBE_RULE_HOOK && already) {
+        // Held, so the backend allowed it (the frame's other channels decide the rest).
+      } else if (Status allowed = checkSubscribe(ns, name.value(), channel, claims_.get());
+                 !allowed.isOk()) {
+        return allowed;
+      }
+    }
     if (!already) {
-      fresh.push_back(channel);
-      caps.push_back(ns.max_subscribers());
+      plan->fresh.push_back(channel);
+      plan->caps.push_back(ns.max_subscribers());
     }
   }
-  if (Status within = checkSubscriptionLimits(settings.limits, channels_, fresh); !within.isOk()) {
-    return within;
+  return checkSubscriptionLimits(settings.limits, channels_, plan->fresh);
+}
+
+Status ClientSession::applySubscribe(SubscribePlan* plan) {
+  const auto& fresh = plan->fresh;
+  if (auto full = shard_->node.subscribers->tryAdd(fresh, plan->caps)) {
+    return Status(ErrorCode::kLimitExceeded,
+                  "channel '" + fresh[*full] + "' has its namespace's max_subscribers (" +
+                      std::to_string(plan->caps[*full]) + ") on this node");
   }
-  if (auto full = shard_->node.subscribers->tryAdd(fresh, caps)) {
-    return Status(ErrorCode::kLimitExceeded, "channel '" + fresh[*full] +
-                                                 "' has its namespace's max_subscribers (" +
-                                                 std::to_string(caps[*full]) + ") on this node");
-  }
-  for (auto& channel : fresh) {
+  for (const auto& channel : fresh) {
     if (shard_->channels.add(channel, this)) {
       shard_->node.interest->channelAdded(channel);
     }
     channels_.push_back(channel);
   }
   shard_->counters.subscriptions.fetch_add(fresh.size(), std::memory_order_relaxed);
-  *added = std::move(fresh);
   return Status::ok();
+}
+
+// A `subscribe` frame: answered at once, or once the backend has answered for the channels
+// under the hook rule.
+void ClientSession::subscribeFrame(std::optional<uint64_t> frame_id, const ClientCommand& cmd) {
+  std::vector<std::string> hooked;
+  SubscribePlan plan;
+  Status s = planSubscribe(cmd.channels, nullptr, &hooked, &plan);
+  if (s.isOk() && !hooked.empty()) {
+    auto op = std::make_shared<SubscribeHookOp>();
+    op->frame_id = frame_id;
+    op->channels = cmd.channels;
+    op->since = cmd.since;
+    op->hooked = std::move(hooked);
+    askSubscribeHooks(std::move(op));
+    return;
+  }
+  if (s.isOk()) {
+    s = applySubscribe(&plan);
+  }
+  countRefusal(s);
+  if (!s.isOk()) {
+    sendError(frame_id, s);
+    return;
+  }
+  send(buildReplyFrame(frame_id, cmd.channels));
+  startRecoveries(cmd.since, plan.fresh);
+}
+
+// `since` applies to channels this frame subscribed; held ones already get live frames.
+void ClientSession::startRecoveries(
+    const std::vector<std::pair<std::string, StreamPosition>>& since,
+    const std::vector<std::string>& fresh) {
+  for (const auto& [channel, position] : since) {
+    if (std::find(fresh.begin(), fresh.end(), channel) != fresh.end()) {
+      startRecovery(channel, position);
+    }
+  }
 }
 
 void ClientSession::unsubscribe(const std::vector<std::string>& channels) {

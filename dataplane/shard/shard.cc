@@ -316,6 +316,7 @@ class Shard::Impl final : public TransportHandler {
         session->last_ping_ms = now_ms;
         session->transport().sendPing();
       }
+      session->refreshIfDue(now_s);
       if (uint16_t code = session->deadlinePassed(now_s, now_ms, ctx_.handshake_timeout_ms)) {
         closing.emplace_back(session, code);
       }

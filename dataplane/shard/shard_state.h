@@ -71,6 +71,8 @@ struct ShardState {
   std::unordered_map<uint64_t, ClientSession*> recoveries;  // request id -> session
   PendingPublishes<ClientSession> publishes;                // request id -> session, frame id
   PendingPublishes<ClientSession> rpcs;  // client rpc calls out to the backend, by request id
+  // The other hooks' calls out (connect, subscribe, publish, refresh), by request id.
+  PendingPublishes<ClientSession> hook_calls;
   // Runs a function on this shard's thread (hook answers come on hook threads). Set by the
   // shard's loop; tests run it at once.
   std::function<void(std::function<void()>)> post;

@@ -35,6 +35,9 @@ class ClientTransport {
   virtual void setInboundLimit(size_t bytes) = 0;
   // The request target the client connected with ("/ws?token=...").
   virtual const std::string& requestTarget() const = 0;
+  // A header of the upgrade request (name in any case); empty when it had none. Only while
+  // the session opens: the headers are freed once it has.
+  virtual std::string requestHeader(const std::string& name) const = 0;
 };
 
 }  // namespace herald::node

@@ -26,7 +26,7 @@ inline void setCork(int fd, bool on) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &value, sizeof(value));
 }
 
-// The upgrade's headers are not read once the connection is open (get_resource() reads the
+// The upgrade's headers are not read once the connection has opened (get_resource() reads the
 // parsed URI), but websocketpp keeps them for the connection's life: free them.
 template <typename Message>
 void dropHeaders(const Message& message) {
@@ -181,10 +181,11 @@ class WebSocketListener final : public ClientListener {
         });
       }
     } uncork{server_, ptr};
+    con->reported_open = true;
+    // The session reads the connect hook's headers while it opens (ClientSession::open).
+    handler_.opened(con->session, *con, con->session.peerAddress());
     dropHeaders(con->get_request());
     dropHeaders(con->get_response());
-    con->reported_open = true;
-    handler_.opened(con->session, *con, con->session.peerAddress());
   }
 
   // Closes websocketpp sends by itself for bad frames (docs/protocol.md close codes).

@@ -29,6 +29,7 @@ class WsClientConnection : public ClientTransport {
   void sendPing() override;
   void setInboundLimit(size_t bytes) override;
   const std::string& requestTarget() const override;
+  std::string requestHeader(const std::string& name) const override;
 
   ClientSession session;
   bool reported_open = false;  // opened() was reported to the handler (closed() must be too)

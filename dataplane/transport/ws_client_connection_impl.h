@@ -57,4 +57,9 @@ const std::string& WsClientConnection<Config>::requestTarget() const {
   return self().get_resource();
 }
 
+template <typename Config>
+std::string WsClientConnection<Config>::requestHeader(const std::string& name) const {
+  return self().get_request_header(name);
+}
+
 }  // namespace herald::node

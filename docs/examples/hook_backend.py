@@ -1,16 +1,25 @@
 #!/usr/bin/python3
 """A backend for Herald's hooks over HTTP, with nothing but Python's standard library.
 
-herald-node POSTs JSON to <url>/<hook>; this one answers the rpc hook (docs/hooks.md):
+herald-node POSTs JSON to <url>/<hook>; this one answers every hook (docs/hooks.md):
 
     /usr/bin/python3 docs/examples/hook_backend.py --port 9000
 
-and herald-control's config file names it:
+and herald-control's config file names it (docs/examples/hooks-control.json):
 
     "hooks": {"endpoints": [{"name": "app", "url": "http://127.0.0.1:9000/herald"}],
-              "rpc": "app"}
+              "rpc": "app", "connect": "app", "connect_headers": ["Cookie"],
+              "refresh": "app"},
+    "namespaces": [{"name": "orders", "subscribe_rule": "hook", "subscribe_hook": "app"},
+                   {"name": "chat", "allow_client_publish": true, "publish_hook": "app"}]
 
-A client then calls `await client.rpc("orders.get", {"id": 7})` (herald.js).
+- connect: a `session` cookie names the user (SESSIONS); no cookie: anonymous.
+- subscribe: `orders:<id>` only for the order's owner, with the order as info.
+- publish: `chat:*` refuses text with "spam" in it and stamps the rest.
+- rpc: `whoami`, and `orders.get` with an owner check.
+- refresh: another hour for every connection.
+- events: herald-control's events (user.online, channel.vacated, ...) printed one per
+  line; a receiver de-duplicates by id, since a batch may come twice.
 """
 import argparse
 import hashlib
@@ -23,6 +32,61 @@ SECRET = b""  # --secret: the endpoint's `secret` in herald-control's config
 MAX_SKEW_S = 300
 
 ORDERS = {7: {"id": 7, "owner": "alice", "total": 12}}
+SESSIONS = {"alice-session": "alice", "bob-session": "bob"}  # cookie value -> user
+
+
+def cookie(headers, name):
+    for part in headers.get("cookie", "").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
+
+
+def connect(request):
+    """Who a connection without a token is: {"user": ...}, {} (anonymous) or an error."""
+    session = cookie(request["headers"], "session")
+    if session is None:
+        return {}
+    user = SESSIONS.get(session)
+    if user is None:
+        return {"error": {"code": "bad_session", "message": "sign in again"}}
+    return {"user": user, "expire_at": int(time.time()) + 3600, "info": {"name": user.title()}}
+
+
+def subscribe(request):
+    """orders:<id> for the order's owner only; the answer may be reused for 30 s."""
+    _, _, rest = request["channel"].partition(":")
+    order = ORDERS.get(int(rest)) if rest.isdigit() else None
+    if order is None or order["owner"] != request["caller"]["user"]:
+        return {"error": {"code": "not_yours", "message": "that order is not yours"}}
+    return {"info": order, "ttl_seconds": 30}
+
+
+def publish(request):
+    """Chat text without spam, stamped with who sent it; the rest refused."""
+    data = request["data"]
+    text = data.get("text") if isinstance(data, dict) else None
+    if not isinstance(text, str) or "spam" in text.lower():
+        return {"error": {"code": "refused", "message": "say something else"}}
+    return {"data": {"text": text, "from": request["caller"]["user"] or "guest"}}
+
+
+def refresh(request):
+    return {"expire_at": int(time.time()) + 3600}
+
+
+SEEN_EVENTS = set()
+
+
+def events(batch):
+    """Events from herald-control, at least once and in order: skip ids seen before."""
+    for event in batch["events"]:
+        if event["id"] in SEEN_EVENTS:
+            continue
+        SEEN_EVENTS.add(event["id"])
+        print("event", event["type"], event.get("user") or event.get("channel"), flush=True)
+    return {}
 
 
 def rpc(request):
@@ -55,9 +119,14 @@ def signed_by_herald(header, body):
     return hmac.compare_digest(expected, fields.get("sha256", ""))
 
 
+HOOKS = {"/herald/rpc": rpc, "/herald/connect": connect, "/herald/subscribe": subscribe,
+         "/herald/publish": publish, "/herald/refresh": refresh, "/herald/events": events}
+
+
 class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
-        if self.path != "/herald/rpc":
+        hook = HOOKS.get(self.path)
+        if hook is None:
             self.send_error(404)
             return
         length = int(self.headers.get("Content-Length", "0"))
@@ -68,7 +137,7 @@ class Handler(BaseHTTPRequestHandler):
         if SECRET and not signed_by_herald(self.headers.get("X-Herald-Signature"), body):
             self.send_error(401)
             return
-        reply = json.dumps(rpc(json.loads(body))).encode()
+        reply = json.dumps(hook(json.loads(body))).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(reply)))

@@ -165,6 +165,32 @@ test("a refused subscribe reaches onError and the channel is dropped", async () 
   assert.equal(client.state, "closed");
 });
 
+test("the subscribe hook's info and refusals reach the subscription's handlers", async () => {
+  const client = newClient();
+  client.connect();
+  await waitFor("socket", () => FakeSocket.all.length === 1);
+  const ws = FakeSocket.last();
+  ws.deliver(connected);
+  const confirmed = [];
+  const errors = [];
+  client.subscribe("doc:1", () => {}, { onSubscribed: (e) => confirmed.push(e) });
+  await waitFor("subscribe frame", () => ws.sent.length === 1);
+  ws.deliver({ type: "reply", id: ws.sent[0].id, ok: true, channels: ["doc:1"], info: { "doc:1": { role: "editor" } } });
+  assert.deepEqual(confirmed, [{ channel: "doc:1", info: { role: "editor" } }]);
+
+  client.subscribe("doc:2", () => {}, { onError: (e) => errors.push(e) });
+  await waitFor("second subscribe frame", () => ws.sent.length === 2);
+  ws.deliver({
+    type: "error", id: ws.sent[1].id, code: "permission_denied", message: "channel 'doc:2': not a member",
+    channel: "doc:2", backend: { code: "not_member", message: "not a member" },
+  });
+  assert.deepEqual(errors, [{
+    code: "permission_denied", message: "channel 'doc:2': not a member", channel: "doc:2",
+    backend: { code: "not_member", message: "not a member" }, refusedChannel: "doc:2",
+  }]);
+  client.close();
+});
+
 // A client past its `connected` frame, on a fresh FakeSocket.
 async function connectedClient(options = {}) {
   const client = newClient(options);

@@ -58,6 +58,47 @@ TEST(HookSettingsTest, ValidationNamesTheProblem) {
   EXPECT_NE(validateHookSettings(hooks).message().find("backend"), std::string::npos);
 }
 
+TEST(HookSettingsTest, EachHookNamesAnEndpointAndConnectHeadersAreHeaderNames) {
+  herald::v1::HookSettings hooks;
+  hooks.add_endpoints()->set_name("backend");
+  hooks.mutable_endpoints(0)->set_url("grpc://127.0.0.1:9000");
+  hooks.set_connect("backend");
+  hooks.set_refresh("backend");
+  hooks.add_connect_headers("Cookie");
+  hooks.add_connect_headers("X-Forwarded-For");
+  EXPECT_TRUE(validateHookSettings(hooks).isOk());
+
+  hooks.set_refresh("gone");
+  EXPECT_NE(validateHookSettings(hooks).message().find("hooks.refresh names no endpoint: 'gone'"),
+            std::string::npos);
+  hooks.set_refresh("");
+  hooks.set_connect("gone");
+  EXPECT_NE(validateHookSettings(hooks).message().find("hooks.connect"), std::string::npos);
+  hooks.set_connect("");
+  hooks.set_connect_always(true);
+  EXPECT_NE(validateHookSettings(hooks).message().find("connect_always needs hooks.connect"),
+            std::string::npos);
+  hooks.set_connect("backend");
+  hooks.add_connect_headers("Bad Header: x");
+  EXPECT_NE(validateHookSettings(hooks).message().find("is not a header name"), std::string::npos);
+  hooks.mutable_connect_headers()->RemoveLast();
+  for (size_t i = 0; i < kMaxConnectHeaders; ++i) {
+    hooks.add_connect_headers("X-H" + std::to_string(i));
+  }
+  EXPECT_NE(validateHookSettings(hooks).message().find("at most 16"), std::string::npos);
+}
+
+TEST(HookSettingsTest, NamespacesNameEndpointsThatExist) {
+  herald::v1::HookSettings hooks;
+  hooks.add_endpoints()->set_name("backend");
+  EXPECT_TRUE(checkNamespaceHooks(hooks, "backend", "").isOk());
+  EXPECT_TRUE(checkNamespaceHooks(hooks, "", "backend").isOk());
+  EXPECT_TRUE(checkNamespaceHooks(hooks, "", "").isOk());
+  const Status s = checkNamespaceHooks(hooks, "", "bakcend");
+  EXPECT_EQ(s.code(), ErrorCode::kBadRequest);
+  EXPECT_NE(s.message().find("no hook endpoint named 'bakcend'"), std::string::npos);
+}
+
 TEST(HookSettingsTest, MethodNamesAndErrorCodes) {
   EXPECT_TRUE(validRpcMethod("orders.get"));
   EXPECT_TRUE(validRpcMethod("v1/users:list"));

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -310,24 +311,64 @@ TEST_F(HooksTest, WithoutAnRpcHookTheClientIsToldSo) {
 
 // docs/examples/hook_backend.py, as docs/hooks.md tells a reader to run it.
 TEST_F(HooksTest, TheDocumentedPythonBackendAnswersAsTheDocsSay) {
-  const std::string secret = "dev-hook-secret-0123456789";
+  // The documented config, pointed at this run's port.
+  std::ifstream file(std::string(HERALD_SOURCE_DIR) + "/docs/examples/hooks-control.json");
+  json config = json::parse(file);
+  const std::string secret = config["hooks"]["endpoints"][0]["secret"];
   Process backend("/usr/bin/python3",
                   {std::string(HERALD_SOURCE_DIR) + "/docs/examples/hook_backend.py", "--port", "0",
                    "--secret", secret});
   auto address = backend.waitListening(30s, "hook backend listening on ");
   ASSERT_TRUE(address.has_value()) << backend.output();
-  start(hooksConfig("http://" + *address + "/herald", 2000, 64, secret));
-  auto sign = [](const std::string& user) {
-    return signToken("HS256", kTestJwtSecret, {{"sub", user}, {"exp", nowSeconds() + 3600}},
-                     "test");
-  };
-  auto alice = connect("token=" + sign("alice"));
-  auto bob = connect("token=" + sign("bob"));
+  config["hooks"]["endpoints"][0]["url"] = "http://" + *address + "/herald";
+  config["auth"]["keys"] = defaultControlConfig()["auth"]["keys"];
+  start(config);
+
+  // connect: the session cookie names the user.
+  auto alice = std::make_unique<WsClient>(
+      cluster_->wsUrl(0),
+      std::map<std::string, std::string>{{"Cookie", "theme=dark; session=alice-session"}});
+  ASSERT_TRUE(alice->waitOpen(10s));
+  auto connected = alice->nextOfType("connected", 10s);
+  ASSERT_TRUE(connected.has_value());
+  EXPECT_EQ((*connected)["user"], "alice");
+  EXPECT_EQ((*connected)["info"]["name"], "Alice");
+  auto stranger = std::make_unique<WsClient>(
+      cluster_->wsUrl(0), std::map<std::string, std::string>{{"Cookie", "session=forged"}});
+  ASSERT_TRUE(stranger->waitOpen(10s));
+  EXPECT_EQ(stranger->nextAnswer(10s)["backend"]["code"], "bad_session");
+  EXPECT_EQ(stranger->waitClosed(10s), 4003);
+  auto bob = connect("token=" + signToken("HS256", kTestJwtSecret,
+                                          {{"sub", "bob"}, {"exp", nowSeconds() + 3600}}, "test"));
+
+  // rpc
   EXPECT_EQ(rpc(*alice, 1, "whoami", "null")["data"]["user"], "alice");
   const json order = rpc(*alice, 2, "orders.get", R"({"id":7})");
   EXPECT_EQ(order["data"]["total"], 12) << order.dump();
   EXPECT_EQ(rpc(*bob, 3, "orders.get", R"({"id":7})")["error"]["code"], "not_yours");
   EXPECT_EQ(rpc(*bob, 4, "orders.get", R"({"id":8})")["error"]["code"], "not_found");
+
+  // subscribe: orders:7 is alice's.
+  alice->send(R"({"type":"subscribe","id":5,"channels":["orders:7","chat:lobby"]})");
+  const json mine = alice->nextAnswer(10s);
+  EXPECT_EQ(mine["type"], "reply") << mine.dump();
+  EXPECT_EQ(mine["info"]["orders:7"]["owner"], "alice");
+  bob->send(R"({"type":"subscribe","id":6,"channels":["orders:7"]})");
+  EXPECT_EQ(bob->nextAnswer(10s)["backend"]["code"], "not_yours");
+
+  // publish: stamped by the backend, spam refused.
+  bob->send(R"({"type":"publish","id":7,"channel":"chat:lobby","data":{"text":"buy spam"}})");
+  EXPECT_EQ(bob->nextAnswer(10s)["backend"]["code"], "refused");
+  ASSERT_TRUE(cluster_->waitInterest("chat:lobby", 1));
+  bob->send(R"({"type":"publish","id":8,"channel":"chat:lobby","data":{"text":"hi"}})");
+  EXPECT_EQ(bob->nextAnswer(10s)["type"], "reply");
+  auto message = alice->nextOfType("message", 10s);
+  ASSERT_TRUE(message.has_value());
+  EXPECT_EQ((*message)["data"], json({{"text", "hi"}, {"from", "bob"}}));
+
+  // events: herald-control told the backend who came online.
+  EXPECT_TRUE(backend.waitForOutput("event user.online alice", 10s)) << backend.output();
+  EXPECT_TRUE(backend.waitForOutput("event channel.occupied chat:lobby", 10s));
 }
 
 // The same backend refuses calls signed with another secret (it verifies in Python, an

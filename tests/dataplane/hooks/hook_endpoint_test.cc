@@ -33,8 +33,8 @@ struct Gate {
 class GatedTransport : public HookTransport {
  public:
   explicit GatedTransport(Gate& gate) : gate_(gate) {}
-  Result<herald::v1::RpcHookReply> rpc(const herald::v1::RpcHookRequest& request,
-                                       std::chrono::milliseconds) override {
+  Status call(HookMethod method, const google::protobuf::Message& message,
+              google::protobuf::Message* out, std::chrono::milliseconds) override {
     ++gate_.calls;
     std::unique_lock<std::mutex> lock(gate_.mu);
     cancelled_ = false;
@@ -43,9 +43,10 @@ class GatedTransport : public HookTransport {
     if (!gate_.open) {
       return Status(ErrorCode::kUnavailable, "cancelled");
     }
-    herald::v1::RpcHookReply reply;
-    reply.set_data("\"" + request.method() + "\"");
-    return reply;
+    EXPECT_EQ(method, HookMethod::kRpc);
+    const auto& request = static_cast<const herald::v1::RpcHookRequest&>(message);
+    static_cast<herald::v1::RpcHookReply*>(out)->set_data("\"" + request.method() + "\"");
+    return Status::ok();
   }
   void cancel() override {
     ++gate_.cancels;

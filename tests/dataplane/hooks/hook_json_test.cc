@@ -81,5 +81,102 @@ TEST(HookJsonTest, AGrpcReplyIsCheckedLikeAnHttpOne) {
   EXPECT_EQ(reply.error().message().size(), 1024u);
 }
 
+TEST(HookJsonTest, TheDecidingHooksRequestsCarryWhoAsks) {
+  herald::v1::SubscribeHookRequest subscribe;
+  subscribe.mutable_caller()->set_user("alice");
+  subscribe.set_channel("doc:7");
+  auto doc = nlohmann::json::parse(subscribeRequestJson(subscribe));
+  EXPECT_EQ(doc["caller"]["user"], "alice");
+  EXPECT_EQ(doc["channel"], "doc:7");
+
+  herald::v1::PublishHookRequest publish;
+  publish.set_channel("chat:1");
+  publish.set_data(R"({"n":12345678901234567890123})");
+  EXPECT_NE(publishRequestJson(publish).find(R"("data":{"n":12345678901234567890123})"),
+            std::string::npos)
+      << "the client's data as written";
+
+  herald::v1::ConnectHookRequest connect;
+  connect.set_query("lang=en");
+  auto* cookie = connect.add_headers();
+  cookie->set_name("cookie");
+  cookie->set_value("s=1");
+  doc = nlohmann::json::parse(connectRequestJson(connect));
+  EXPECT_EQ(doc["query"], "lang=en");
+  EXPECT_EQ(doc["headers"]["cookie"], "s=1");
+
+  herald::v1::RefreshHookRequest refresh;
+  refresh.set_expire_at(1900000000);
+  EXPECT_EQ(nlohmann::json::parse(refreshRequestJson(refresh))["expire_at"], 1900000000);
+}
+
+TEST(HookJsonTest, DecidingRepliesAllowWithAnEmptyObject) {
+  auto subscribe = parseSubscribeReplyJson("{}");
+  ASSERT_TRUE(subscribe.isOk());
+  EXPECT_FALSE(subscribe->has_error());
+  EXPECT_TRUE(subscribe->info().empty());
+  auto publish = parsePublishReplyJson("{}");
+  ASSERT_TRUE(publish.isOk());
+  EXPECT_TRUE(publish->data().empty()) << "the client's data stays";
+  auto connect = parseConnectReplyJson("{}");
+  ASSERT_TRUE(connect.isOk());
+  EXPECT_TRUE(connect->user().empty()) << "anonymous";
+}
+
+TEST(HookJsonTest, DecidingRepliesKeepTheirJsonAsWrittenAndBoundTheRest) {
+  auto subscribe = parseSubscribeReplyJson(
+      R"({"info": {"big": 12345678901234567890123}, "ttl_seconds": 99999})");
+  ASSERT_TRUE(subscribe.isOk()) << subscribe.status().message();
+  EXPECT_EQ(subscribe->info(), R"({"big": 12345678901234567890123})");
+  EXPECT_EQ(subscribe->ttl_seconds(), 3600u) << "cut to an hour";
+
+  auto connect = parseConnectReplyJson(
+      R"({"user":"bob","expire_at":1900000000,"channels":["a","b:c"],"info":[1]})");
+  ASSERT_TRUE(connect.isOk());
+  ASSERT_TRUE(checkConnectReply(&connect.value()).isOk());
+  EXPECT_EQ(connect->user(), "bob");
+  EXPECT_EQ(connect->expire_at(), 1900000000);
+  ASSERT_EQ(connect->channels_size(), 2);
+  EXPECT_EQ(connect->channels(1), "b:c");
+  EXPECT_EQ(connect->info(), "[1]");
+
+  for (const char* body : {R"({"user": 5})", R"({"channels": "a"})", R"({"channels": [1]})",
+                           R"({"expire_at": -1})", R"({"expire_at": "soon"})"}) {
+    EXPECT_FALSE(parseConnectReplyJson(body).isOk()) << body;
+  }
+  herald::v1::ConnectHookReply too_many;
+  for (int i = 0; i < 101; ++i) {
+    too_many.add_channels("c" + std::to_string(i));
+  }
+  EXPECT_FALSE(checkConnectReply(&too_many).isOk());
+  herald::v1::ConnectHookReply long_user;
+  long_user.set_user(std::string(257, 'u'));
+  EXPECT_FALSE(checkConnectReply(&long_user).isOk());
+
+  // A refusal keeps only the error: nothing else of the reply is acted on.
+  auto refused = parseConnectReplyJson(
+      R"({"user":"mallory","channels":["admin"],"error":{"code":"Bad Code","message":"no"}})");
+  ASSERT_TRUE(refused.isOk());
+  ASSERT_TRUE(checkConnectReply(&refused.value()).isOk());
+  EXPECT_TRUE(refused->user().empty());
+  EXPECT_EQ(refused->channels_size(), 0);
+  EXPECT_EQ(refused->error().code(), "backend_error");
+
+  herald::v1::PublishHookReply publish;
+  publish.set_data("{broken");
+  EXPECT_FALSE(checkPublishReply(&publish).isOk()) << "what is published is JSON";
+  herald::v1::SubscribeHookReply info;
+  info.set_info(std::string(kMaxJsonDepth - 1, '[') + std::string(kMaxJsonDepth - 1, ']'));
+  EXPECT_FALSE(checkSubscribeReply(&info).isOk())
+      << "the reply frame wraps info two levels deep: it stays within the frame's bound";
+  info.set_info(std::string(kMaxJsonDepth - 2, '[') + std::string(kMaxJsonDepth - 2, ']'));
+  EXPECT_TRUE(checkSubscribeReply(&info).isOk());
+
+  auto refresh = parseRefreshReplyJson(R"({"expire_at": 1900000000})");
+  ASSERT_TRUE(refresh.isOk());
+  EXPECT_EQ(refresh->expire_at(), 1900000000);
+  EXPECT_FALSE(parseRefreshReplyJson(R"({"expire_at": 1.5})").isOk());
+}
+
 }  // namespace
 }  // namespace herald::node

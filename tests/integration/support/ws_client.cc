@@ -7,6 +7,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -19,7 +20,7 @@ using Client = websocketpp::client<websocketpp::config::asio_client>;
 
 class WsClient::Impl {
  public:
-  explicit Impl(const std::string& url) {
+  Impl(const std::string& url, const std::map<std::string, std::string>& headers) {
     client_.clear_access_channels(websocketpp::log::alevel::all);
     client_.clear_error_channels(websocketpp::log::elevel::all);
     client_.init_asio();
@@ -56,6 +57,9 @@ class WsClient::Impl {
       closed_ = true;
       fail_reason_ = ec.message();
       return;
+    }
+    for (const auto& [name, value] : headers) {
+      con->append_header(name, value);
     }
     hdl_ = con->get_handle();
     client_.connect(con);
@@ -99,7 +103,8 @@ class WsClient::Impl {
   std::string fail_reason_;
 };
 
-WsClient::WsClient(const std::string& url) : impl_(std::make_unique<Impl>(url)) {}
+WsClient::WsClient(const std::string& url, const std::map<std::string, std::string>& headers)
+    : impl_(std::make_unique<Impl>(url, headers)) {}
 WsClient::~WsClient() = default;
 
 bool WsClient::waitOpen(std::chrono::milliseconds timeout) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,7 +16,8 @@ namespace herald::testing {
  */
 class WsClient {
  public:
-  explicit WsClient(const std::string& url);
+  // `headers` go with the upgrade request (as a browser's cookies would).
+  explicit WsClient(const std::string& url, const std::map<std::string, std::string>& headers = {});
   ~WsClient();
 
   // Waits for the handshake; false if it failed or timed out (see failReason()).

@@ -16,6 +16,7 @@ class MockClientTransport : public ClientTransport {
   MOCK_METHOD(void, sendPing, (), (override));
   MOCK_METHOD(void, setInboundLimit, (size_t bytes), (override));
   MOCK_METHOD(const std::string&, requestTarget, (), (const, override));
+  MOCK_METHOD(std::string, requestHeader, (const std::string&), (const, override));
 };
 
 }  // namespace herald::node

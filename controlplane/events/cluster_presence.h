@@ -1,0 +1,89 @@
+#pragma once
+// Which users have a connection and which channels have a subscriber across this
+// herald-control's nodes, from what the nodes report, and the moments that changes
+// (docs/hooks.md "Events"). Keyed by node id, not by link: a node whose link breaks keeps
+// its state for a grace period, so a node that comes back (a link flap) changes only what
+// really changed, and a node that does not (kill -9, a hang) loses everything it held, once.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "herald/v1/node_link.pb.h"
+
+namespace herald::control {
+
+enum class PresenceChange { kUserOnline, kUserOffline, kChannelOccupied, kChannelVacated };
+const char* presenceChangeName(PresenceChange change);  // "user.online", ...
+
+struct PresenceTransition {
+  PresenceChange change;
+  std::string subject;  // the user or the channel
+  std::string node;     // the node whose report (or loss) made it happen
+  std::string reason;   // for a node's loss: why ("node timed out", ...)
+};
+
+class ClusterPresence {
+ public:
+  using Clock = std::chrono::steady_clock;
+  // Hears the transitions of each report, in order, under the tracker's lock (so the order
+  // of two nodes' changes is the order they are heard in): keep it quick.
+  using Sink = std::function<void(std::vector<PresenceTransition>)>;
+
+  // What one node may make the tracker hold at most; entries beyond are ignored.
+  static constexpr size_t kMaxEntriesPerNode = 1000000;
+
+  ClusterPresence(std::chrono::milliseconds grace, Sink sink)
+      : grace_(grace), sink_(std::move(sink)) {}
+
+  // A node's full state (its Hello). Returns the generation to pass to detached(): a later
+  // Hello of the same node (a new link) makes an older link's detach a no-op.
+  uint64_t attached(const std::string& node, const std::vector<std::string>& channels,
+                    const google::protobuf::RepeatedPtrField<herald::v1::UserCount>& users);
+  // A change a node reported on the link of `generation` (InterestDelta: channels, and
+  // users' connection counts); ignored when a newer link of the node took over.
+  void changed(const std::string& node, uint64_t generation,
+               const herald::v1::InterestDelta& delta);
+  // The link of `generation` ended. `timed_out`: the node was silent past the timeout, so
+  // it is gone now; otherwise it has the grace period to come back.
+  void detached(const std::string& node, uint64_t generation, bool timed_out,
+                Clock::time_point now);
+  // Nodes detached longer than the grace period leave, with everything they held.
+  void sweep(Clock::time_point now);
+
+  // For tests and /metrics.
+  size_t users() const;
+  size_t channels() const;
+
+ private:
+  struct NodeState {
+    uint64_t generation = 0;
+    std::unordered_set<std::string> channels;
+    std::unordered_map<std::string, uint32_t> users;  // connections > 0
+    bool detached = false;
+    Clock::time_point detached_at;
+  };
+  void addChannel(NodeState& state, const std::string& node, const std::string& channel,
+                  std::vector<PresenceTransition>* out);
+  void removeChannel(NodeState& state, const std::string& node, const std::string& channel,
+                     const std::string& reason, std::vector<PresenceTransition>* out);
+  void setUser(NodeState& state, const std::string& node, const std::string& user,
+               uint32_t connections, const std::string& reason,
+               std::vector<PresenceTransition>* out);
+  void dropNodeLocked(const std::string& node, const std::string& reason,
+                      std::vector<PresenceTransition>* out);
+
+  const std::chrono::milliseconds grace_;
+  const Sink sink_;
+  mutable std::mutex mu_;
+  uint64_t next_generation_ = 1;
+  std::unordered_map<std::string, NodeState> nodes_;
+  std::unordered_map<std::string, uint32_t> channel_nodes_;  // nodes holding a subscriber
+  std::unordered_map<std::string, uint32_t> user_nodes_;     // nodes holding a connection
+};
+
+}  // namespace herald::control

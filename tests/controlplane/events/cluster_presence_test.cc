@@ -1,0 +1,109 @@
+// What the backend is told about users and channels (docs/hooks.md "Events"): once per
+// cluster-wide transition, across nodes, link flaps and node losses.
+#include "controlplane/events/cluster_presence.h"
+
+#include <gtest/gtest.h>
+
+namespace herald::control {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = ClusterPresence::Clock;
+
+google::protobuf::RepeatedPtrField<herald::v1::UserCount> counts(
+    std::initializer_list<std::pair<const char*, uint32_t>> users) {
+  google::protobuf::RepeatedPtrField<herald::v1::UserCount> out;
+  for (const auto& [user, n] : users) {
+    auto* c = out.Add();
+    c->set_user(user);
+    c->set_connections(n);
+  }
+  return out;
+}
+
+class ClusterPresenceTest : public ::testing::Test {
+ protected:
+  ClusterPresence presence_{
+      5000ms, [this](std::vector<PresenceTransition> t) {
+        for (auto& one : t) {
+          heard_.push_back(std::string(presenceChangeName(one.change)) + " " + one.subject);
+        }
+      }};
+  std::vector<std::string> take() { return std::exchange(heard_, {}); }
+  std::vector<std::string> heard_;
+};
+
+TEST_F(ClusterPresenceTest, TheFirstAndLastNodeOfAUserOrChannelAreTheTransitions) {
+  const uint64_t n1 = presence_.attached("n1", {"chat:1"}, counts({{"alice", 2}}));
+  EXPECT_EQ(take(), (std::vector<std::string>{"user.online alice", "channel.occupied chat:1"}));
+  const uint64_t n2 = presence_.attached("n2", {"chat:1"}, counts({{"alice", 1}, {"bob", 1}}));
+  EXPECT_EQ(take(), (std::vector<std::string>{"user.online bob"})) << "alice was online already";
+
+  herald::v1::InterestDelta gone;
+  gone.add_channels_removed("chat:1");
+  auto* none = gone.add_user_counts();
+  none->set_user("alice");
+  none->set_connections(0);
+  presence_.changed("n1", n1, gone);
+  EXPECT_TRUE(take().empty()) << "n2 still holds both";
+  presence_.changed("n2", n1, gone);
+  EXPECT_TRUE(take().empty()) << "a report under another link's generation is ignored";
+  presence_.changed("n2", n2, gone);
+  EXPECT_EQ(take(), (std::vector<std::string>{"channel.vacated chat:1", "user.offline alice"}));
+  EXPECT_EQ(presence_.users(), 1u);
+}
+
+TEST_F(ClusterPresenceTest, ALinkFlapChangesOnlyWhatReallyChanged) {
+  const auto now = Clock::now();
+  const uint64_t first = presence_.attached("n1", {"a", "b"}, counts({{"alice", 1}, {"bob", 1}}));
+  take();
+  presence_.detached("n1", first, /*timed_out=*/false, now);
+  presence_.sweep(now + 4s);
+  EXPECT_TRUE(take().empty()) << "within the grace period nothing is reported";
+  // Back with its link: bob left meanwhile, channel c appeared.
+  presence_.attached("n1", {"a", "c"}, counts({{"alice", 1}}));
+  EXPECT_EQ(take(), (std::vector<std::string>{"channel.occupied c", "channel.vacated b",
+                                              "user.offline bob"}));
+  presence_.sweep(now + 60s);
+  EXPECT_TRUE(take().empty()) << "the node is attached again: nothing expires";
+  presence_.detached("n1", first, false, now + 61s);
+  presence_.sweep(now + 120s);
+  EXPECT_TRUE(take().empty()) << "the old link's end does not detach the new one";
+}
+
+TEST_F(ClusterPresenceTest, ANodeThatDoesNotComeBackLosesEverythingOnce) {
+  const auto now = Clock::now();
+  const uint64_t gen = presence_.attached("n1", {"a"}, counts({{"alice", 3}}));
+  presence_.attached("n2", {"a"}, counts({}));
+  take();
+  presence_.detached("n1", gen, false, now);
+  presence_.sweep(now + 5s);
+  EXPECT_EQ(take(), (std::vector<std::string>{"user.offline alice"})) << "n2 still holds a";
+  presence_.sweep(now + 10s);
+  EXPECT_TRUE(take().empty()) << "once";
+  // A node cut for silence is gone at once.
+  const uint64_t n2 = presence_.attached("n2", {"a"}, counts({{"bob", 1}}));
+  take();
+  presence_.detached("n2", n2, /*timed_out=*/true, now + 11s);
+  EXPECT_EQ(take(), (std::vector<std::string>{"channel.vacated a", "user.offline bob"}));
+  EXPECT_EQ(presence_.channels(), 0u);
+  EXPECT_EQ(presence_.users(), 0u);
+}
+
+TEST_F(ClusterPresenceTest, AnonymousCountsAndRepeatsAreNotTransitions) {
+  const uint64_t gen = presence_.attached("n1", {}, counts({{"", 5}}));
+  EXPECT_TRUE(take().empty());
+  herald::v1::InterestDelta delta;
+  delta.add_channels_added("x");
+  delta.add_channels_added("x");
+  auto* c = delta.add_user_counts();
+  c->set_user("alice");
+  c->set_connections(1);
+  presence_.changed("n1", gen, delta);
+  c->set_connections(2);
+  presence_.changed("n1", gen, delta);
+  EXPECT_EQ(take(), (std::vector<std::string>{"user.online alice", "channel.occupied x"}));
+}
+
+}  // namespace
+}  // namespace herald::control
