@@ -186,10 +186,10 @@ class CheckDescriptorTest(unittest.TestCase):
 
     def test_enum_value_removed_and_renumbered(self):
         self.edit("control.proto", "  NODE_HEALTH_DRAINING = 3;\n", "")
-        self.edit("control.proto", "SUBSCRIBE_RULE_GRANTED = 4;", "SUBSCRIBE_RULE_GRANTED = 5;")
+        self.edit("control.proto", "SUBSCRIBE_RULE_GRANTED = 4;", "SUBSCRIBE_RULE_GRANTED = 6;")
         self.assertBreaks("enum value herald.v1.NodeHealth.NODE_HEALTH_DRAINING (= 3) removed",
                           "enum value herald.v1.SubscribeRule.SUBSCRIBE_RULE_GRANTED: number "
-                          "changed from 4 to 5")
+                          "changed from 4 to 6")
 
     def test_package_renamed_breaks_everything(self):
         self.edit("control.proto", "package herald.v1;", "package herald.v2;")
