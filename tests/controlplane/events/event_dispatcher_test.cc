@@ -75,6 +75,8 @@ TEST(EventDispatcherTest, ARefusedBatchIsSentAgainAndOrderHolds) {
     expected.push_back(std::to_string(i));
   }
   EXPECT_EQ(r.taken, expected) << "each once, in order, though three attempts failed";
+  // The receiver has the events before the dispatcher counts them; stop() waits for the count.
+  d.stop();
   EXPECT_EQ(d.failedAttempts(), 3u);
   EXPECT_EQ(d.delivered(), 10u);
   EXPECT_EQ(d.queued(), 0u);
