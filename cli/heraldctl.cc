@@ -11,13 +11,25 @@
 int main(int argc, char** argv) {
   using namespace herald::ctl;
   static const std::map<std::string, int (*)(Stub&, grpc::ClientContext&, const Options&)>
-      kCommands = {{"demo-feed", demoFeedCommand},  {"publish", publishCommand},
-                   {"broadcast", broadcastCommand}, {"nodes", nodesCommand},
-                   {"stats", statsCommand},         {"top", topCommand},
-                   {"channels", channelsCommand},   {"send-to-user", sendToUserCommand},
-                   {"history", historyCommand},     {"presence", presenceCommand},
-                   {"info", infoCommand},           {"namespaces", namespacesCommand},
-                   {"limits", limitsCommand},       {"keys", keysCommand}};
+      kCommands = {{"demo-feed", demoFeedCommand},
+                   {"publish", publishCommand},
+                   {"broadcast", broadcastCommand},
+                   {"nodes", nodesCommand},
+                   {"stats", statsCommand},
+                   {"top", topCommand},
+                   {"channels", channelsCommand},
+                   {"send-to-user", sendToUserCommand},
+                   {"history", historyCommand},
+                   {"presence", presenceCommand},
+                   {"info", infoCommand},
+                   {"namespaces", namespacesCommand},
+                   {"limits", limitsCommand},
+                   {"keys", keysCommand},
+                   {"subscribe", subscribeCommand},
+                   {"unsubscribe", unsubscribeCommand},
+                   {"refresh", refreshCommand},
+                   {"disconnect", disconnectCommand},
+                   {"revoke-token", revokeTokenCommand}};
   const Options o = parseArgs(argc, argv);
   auto channel = grpc::CreateChannel(o.control, channelCredentials(o));
   auto stub = herald::v1::Control::NewStub(channel);

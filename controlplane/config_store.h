@@ -37,6 +37,13 @@ class ConfigStore {
   virtual herald::v1::AuthSettings auth() const = 0;
   virtual Result<herald::v1::AuthSettings> setAuth(const herald::v1::AuthSettings& auth) = 0;
 
+  // Session bans (ControlService.Disconnect's block_until, RevokeToken): kept with the config
+  // until `until` (Unix seconds), at most kMaxBans of each kind; expired ones are dropped at
+  // every change. Return the new config version.
+  static constexpr size_t kMaxBans = 10000;
+  virtual Result<uint64_t> blockUser(const std::string& user, int64_t until) = 0;
+  virtual Result<uint64_t> revokeToken(const std::string& jti, int64_t until) = 0;
+
   virtual uint64_t version() const = 0;
   // The current config as pushed to nodes (nonce left empty: each push sets its own).
   virtual ConfigSnapshotPtr snapshot() const = 0;

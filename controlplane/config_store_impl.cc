@@ -10,8 +10,10 @@
 #include <google/protobuf/util/json_util.h>
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
 #include "common/hook_settings.h"
 #include "controlplane/namespace_rules.h"
+#include "controlplane/session_bans.h"
 
 namespace herald::control {
 namespace {
@@ -130,6 +132,7 @@ void ConfigStoreImpl::load(const std::string& text) {
   std::map<std::string, herald::v1::Namespace> namespaces;
   herald::v1::Limits limits;
   herald::v1::AuthSettings auth;
+  herald::v1::SessionBans bans;
   for (const auto& item : doc["namespaces"]) {
     herald::v1::Namespace ns;
     fromJson(item.dump(), &ns, what);
@@ -147,10 +150,14 @@ void ConfigStoreImpl::load(const std::string& text) {
       throw std::runtime_error(what + ": auth: " + s.message());
     }
   }
+  if (doc.contains("bans")) {
+    fromJson(doc["bans"].dump(), &bans, what);
+  }
   version_ = doc["version"].get<uint64_t>();
   namespaces_ = std::move(namespaces);
   limits_ = std::move(limits);
   auth_ = std::move(auth);
+  bans_ = std::move(bans);
 }
 
 std::string ConfigStoreImpl::serializeLocked() const {
@@ -162,6 +169,7 @@ std::string ConfigStoreImpl::serializeLocked() const {
   }
   doc["limits"] = nlohmann::json::parse(toJson(limits_));
   doc["auth"] = nlohmann::json::parse(toJson(auth_));
+  doc["bans"] = nlohmann::json::parse(toJson(bans_));
   return doc.dump(2) + "\n";
 }
 
@@ -185,6 +193,8 @@ void ConfigStoreImpl::rebuildSnapshotLocked() {
   *snap->mutable_limits() = withLimitDefaults(limits_);
   *snap->mutable_auth() = auth_;
   *snap->mutable_hooks() = hooks_;
+  snap->set_report_clients(report_clients_);
+  *snap->mutable_bans() = bans_;
   snap->set_heartbeat_interval_ms(heartbeat_interval_ms_);
   snapshot_ = std::move(snap);
 }
@@ -355,9 +365,46 @@ Result<herald::v1::AuthSettings> ConfigStoreImpl::setAuth(const herald::v1::Auth
   return auth;
 }
 
-void ConfigStoreImpl::setHooks(const herald::v1::HookSettings& hooks) {
+Result<uint64_t> ConfigStoreImpl::changeBans(
+    const std::function<Status(herald::v1::SessionBans*, int64_t now)>& change) {
+  ConfigSnapshotPtr snap;
+  uint64_t version = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const herald::v1::SessionBans previous = bans_;
+    const int64_t now = unixMillis() / 1000;
+    if (Status s = change(&bans_, now); !s.isOk()) {
+      bans_ = previous;
+      return s;
+    }
+    pruneSessionBans(&bans_, now);
+    if (Status s = commitLocked(); !s.isOk()) {
+      bans_ = previous;
+      return s;
+    }
+    snap = snapshot_;
+    version = version_;
+  }
+  announce(snap);
+  return version;
+}
+
+Result<uint64_t> ConfigStoreImpl::blockUser(const std::string& user, int64_t until) {
+  return changeBans([&](herald::v1::SessionBans* bans, int64_t now) {
+    return addUserBlock(bans, user, until, now, kMaxBans);
+  });
+}
+
+Result<uint64_t> ConfigStoreImpl::revokeToken(const std::string& jti, int64_t until) {
+  return changeBans([&](herald::v1::SessionBans* bans, int64_t now) {
+    return addTokenRevocation(bans, jti, until, now, kMaxBans);
+  });
+}
+
+void ConfigStoreImpl::setHooks(const herald::v1::HookSettings& hooks, bool report_clients) {
   std::lock_guard<std::mutex> lock(mu_);
   hooks_ = hooks;
+  report_clients_ = report_clients;
   rebuildSnapshotLocked();
 }
 

@@ -43,18 +43,24 @@ class ConfigStoreImpl : public ConfigStore {
   Result<herald::v1::Limits> setLimits(const herald::v1::Limits& limits) override;
   herald::v1::AuthSettings auth() const override;
   Result<herald::v1::AuthSettings> setAuth(const herald::v1::AuthSettings& auth) override;
+  Result<uint64_t> blockUser(const std::string& user, int64_t until) override;
+  Result<uint64_t> revokeToken(const std::string& jti, int64_t until) override;
   uint64_t version() const override;
   ConfigSnapshotPtr snapshot() const override;
   void setChangeListener(ChangeListener listener) override;
 
   // The hooks of this process's config file: in every snapshot, never stored (each replica
   // sends its own; keep them the same on every replica). Start-up only, before nodes join.
-  void setHooks(const herald::v1::HookSettings& hooks);
+  // `report_clients`: nodes report each connection (ConfigSnapshot.report_clients).
+  void setHooks(const herald::v1::HookSettings& hooks, bool report_clients = false);
 
   // True when start-up found a state file (so initial settings were not applied).
   bool loadedExistingState() const { return loaded_existing_; }
 
  private:
+  // Applies `change` to the bans (rolled back if it or the commit fails), then announces.
+  Result<uint64_t> changeBans(
+      const std::function<Status(herald::v1::SessionBans*, int64_t now)>& change);
   // Bumps the version, persists, rebuilds the snapshot; returns the snapshot to announce.
   // Persist failures are reported and the in-memory change is rolled back by the caller.
   Status commitLocked();
@@ -71,6 +77,8 @@ class ConfigStoreImpl : public ConfigStore {
   herald::v1::Limits limits_;
   herald::v1::AuthSettings auth_;
   herald::v1::HookSettings hooks_;
+  herald::v1::SessionBans bans_;
+  bool report_clients_ = false;
   uint64_t version_ = 0;
   ConfigSnapshotPtr snapshot_;
   ChangeListener listener_;

@@ -65,7 +65,8 @@ herald::v1::SlowConsumerPolicy readPolicy(const ConfigReader& r,
 void readNamespace(const ConfigReader& r, herald::v1::Namespace* ns) {
   r.rejectUnknownKeys({"name", "subscribe_rule", "allow_client_publish", "history_size",
                        "history_ttl_seconds", "max_subscribers", "owner_claim",
-                       "slow_consumer_policy", "subscribe_hook", "publish_hook"});
+                       "slow_consumer_policy", "subscribe_hook", "publish_hook",
+                       "subscription_events"});
   std::string name;
   r.readString("name", &name);
   ns->set_name(name);
@@ -99,6 +100,9 @@ void readNamespace(const ConfigReader& r, herald::v1::Namespace* ns) {
   hook.clear();
   r.readString("publish_hook", &hook);
   ns->set_publish_hook(hook);
+  bool events = false;
+  r.readBool("subscription_events", &events);
+  ns->set_subscription_events(events);
 }
 
 void readLimits(const ConfigReader& r, herald::v1::Limits* l) {

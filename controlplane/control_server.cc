@@ -74,7 +74,7 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
   if (config_.engine == "redis") {
     shared_config_ = store.get();
   }
-  store->setHooks(config_.hooks);
+  store->setHooks(config_.hooks, eventsNeedClientReports(config_.events));
   store_ = std::move(store);
   node_secret_ = resolveNodeSecret();
   keys_ = std::make_unique<ApiKeyStoreImpl>(config_.data_dir);

@@ -101,6 +101,14 @@ class ControlService final : public herald::v1::Control::Service {
                           herald::v1::SendToUserResponse*) override;
   grpc::Status Disconnect(Ctx*, const herald::v1::DisconnectRequest*,
                           herald::v1::DisconnectResponse*) override;
+  grpc::Status Subscribe(Ctx*, const herald::v1::SubscribeRequest*,
+                         herald::v1::SubscribeResponse*) override;
+  grpc::Status Unsubscribe(Ctx*, const herald::v1::UnsubscribeRequest*,
+                           herald::v1::UnsubscribeResponse*) override;
+  grpc::Status Refresh(Ctx*, const herald::v1::RefreshRequest*,
+                       herald::v1::RefreshResponse*) override;
+  grpc::Status RevokeToken(Ctx*, const herald::v1::RevokeTokenRequest*,
+                           herald::v1::RevokeTokenResponse*) override;
   grpc::Status ListNodes(Ctx*, const herald::v1::ListNodesRequest*,
                          herald::v1::ListNodesResponse*) override;
   grpc::Status ListChannels(Ctx*, const herald::v1::ListChannelsRequest*,
@@ -120,6 +128,10 @@ class ControlService final : public herald::v1::Control::Service {
   // The publish itself, for a request already validated; `ns` is its channel's namespace.
   Status publishValidated(const char* api, const herald::v1::PublishRequest& request,
                           std::string_view ns, herald::v1::PublishResponse* response);
+  // Sends a command to the nodes that may hold a connection of `user` (every node when
+  // `client` is given); returns how many (control_service_sessions.cc).
+  uint32_t sendToTargets(const std::string& user, const std::string& client,
+                         ControlMessagePtr message);
   // Counts publications for /metrics (ControlMetrics::namespaceLabel).
   void countPublication(const char* api, const herald::v1::ConfigSnapshot& config,
                         std::string_view ns, std::string_view channel);

@@ -1,4 +1,4 @@
-// ControlService: publish (one, batch, stream), broadcast, send to a user, disconnect.
+// ControlService: publish (one, batch, stream), broadcast, send to a user.
 #include "controlplane/control_service.h"
 
 #include <algorithm>
@@ -235,34 +235,6 @@ grpc::Status ControlService::SendToUser(Ctx* ctx, const herald::v1::SendToUserRe
     if (metrics_ != nullptr) {
       metrics_->recordPublication("SendToUser", ControlMetrics::kUserStreams);
     }
-    return Status::ok();
-  });
-}
-
-grpc::Status ControlService::Disconnect(Ctx* ctx, const herald::v1::DisconnectRequest* req,
-                                        herald::v1::DisconnectResponse* resp) {
-  return guarded(ctx, Need::kPublisher, "Disconnect", [&]() -> Status {
-    if (req->user().empty() && req->client().empty()) {
-      return Status(ErrorCode::kBadRequest, "give user, client, or both");
-    }
-    if (req->code() != 0 && (req->code() < 4000 || req->code() > 4999)) {
-      return Status(ErrorCode::kBadRequest,
-                    "code must be an application close code 4000..4999 (default 4100)");
-    }
-    if (req->reason().size() > 120) {
-      return Status(ErrorCode::kBadRequest, "reason longer than 120 bytes");
-    }
-    auto message = std::make_shared<herald::v1::ControlMessage>();
-    auto* cmd = message->mutable_disconnect();
-    cmd->set_user(req->user());
-    cmd->set_client(req->client());
-    cmd->set_code(req->code() == 0 ? 4100 : req->code());
-    cmd->set_reason(req->reason().empty() ? "disconnected by server" : req->reason());
-    ControlMessagePtr shared = std::move(message);
-    auto visit = [&](NodeSink& node) { node.send(shared); };
-    // A client id alone does not say which node holds it: ask every node.
-    resp->set_nodes(req->client().empty() ? router_.forUser(req->user(), visit)
-                                          : router_.forAll(visit));
     return Status::ok();
   });
 }

@@ -79,7 +79,7 @@ grpc::Status NodeLinkService::Session(
           : presence_events_->attached(
                 hello.node_id(),
                 std::vector<std::string>(hello.channels().begin(), hello.channels().end()),
-                hello.user_counts());
+                hello.user_counts(), hello.instance(), hello.reports_clients());
   session->startWriter();
   session->sendConfig(store_.snapshot());
   // This node may have missed blocks announced while it was away.

@@ -14,6 +14,7 @@
 #include "common/logging.h"
 #include "common/pem_file.h"
 #include "dataplane/link/request_id.h"
+#include "dataplane/shard/server_commands.h"
 
 namespace herald::node {
 
@@ -82,6 +83,7 @@ std::string Node::start() {
     ctx.tls_key_file = config_.tls_key;
     ctx.services.node_id = &config_.node_id;
     ctx.services.interest = &interest_;
+    ctx.services.client_log = &client_log_;
     ctx.services.node_connections = &node_connections_;
     ctx.services.ip_limiter = &ip_limiter_;
     ctx.services.blocked_users = &blocked_users_;
@@ -125,6 +127,7 @@ std::string Node::start() {
   resync_ = std::make_unique<LinkResync>(static_cast<LinkResync::Output&>(*this));
   link_ =
       std::make_unique<NodeLinkClient>(options, interest_, static_cast<NodeLinkHandler&>(*this));
+  link_->setClientEventLog(&client_log_);
   // Shards answer /health and /stats, which read link_: start them once it exists.
   for (auto& shard : shards_) {
     shard->start();
@@ -150,6 +153,7 @@ Status Node::onConfig(const herald::v1::ConfigSnapshot& snapshot) {
   config_version_ = snapshot.version();
   session_config_high_water_ = snapshot.version();
   hooks_.configure(snapshot.hooks());
+  client_log_.setEnabled(snapshot.report_clients());
   for (auto& shard : shards_) {
     shard->applySettings(settings.value());
   }
@@ -287,10 +291,34 @@ void Node::onPresenceQuery(const herald::v1::PresenceQuery& query) {
   }
 }
 
+// A command for one connection (by client id alone) goes to the one shard that id names;
+// one for a user goes to every shard, each finding the user's connections in its index.
+template <typename Command, typename Post>
+void Node::toShards(const Command& command, const Post& post) {
+  if (command.user().empty()) {
+    const int shard = shardOfClient(config_.node_id, command.client());
+    if (shard >= 0 && static_cast<size_t>(shard) < shards_.size()) {
+      post(*shards_[shard]);
+    }
+    return;
+  }
+  for (auto& shard : shards_) {
+    post(*shard);
+  }
+}
+
 void Node::onDisconnect(const herald::v1::DisconnectCommand& command) {
   auto shared = std::make_shared<const herald::v1::DisconnectCommand>(command);
-  for (auto& shard : shards_) {
-    shard->disconnect(shared);
+  toShards(command, [&](Shard& shard) { shard.disconnect(shared); });
+}
+
+void Node::onServerCommand(const herald::v1::ControlMessage& command) {
+  auto shared = std::make_shared<const herald::v1::ControlMessage>(command);
+  auto post = [&](Shard& shard) { shard.serverCommand(shared); };
+  if (command.has_subscription()) {
+    toShards(command.subscription(), post);
+  } else if (command.has_refresh()) {
+    toShards(command.refresh(), post);
   }
 }
 
@@ -311,7 +339,10 @@ void Node::shutdown(std::chrono::milliseconds grace) {
   while (node_connections_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  // What the closes changed (interest, the connections' events with their 1012) goes out
+  // before the link does: herald-control hears them closed, not lost with the node.
   if (link_) {
+    link_->reportStatsNow(std::chrono::seconds(1));
     link_->stop();
   }
   hooks_.stop();  // answers what is queued, while the shards still run

@@ -10,6 +10,7 @@
 #include "dataplane/fanout/delivery_tally.h"
 #include "dataplane/hooks/hook_caller.h"
 #include "dataplane/http/http_routes.h"
+#include "dataplane/link/client_event_log.h"
 #include "dataplane/link/control_uplink.h"
 #include "dataplane/link/interest_tracker.h"
 #include "dataplane/link/link_resync.h"
@@ -56,6 +57,7 @@ class Node : private NodeLinkHandler, private LinkResync::Output, private Contro
   Status onConfig(const herald::v1::ConfigSnapshot& snapshot) override;
   void onDeliver(const herald::v1::Deliver& deliver) override;
   void onDisconnect(const herald::v1::DisconnectCommand& command) override;
+  void onServerCommand(const herald::v1::ControlMessage& command) override;
   void onUserLimit(const herald::v1::UserLimit& limit) override;
   void onRecovered(const herald::v1::RecoverResponse& page) override;
   void onPublished(const herald::v1::ClientPublishResult& result) override;
@@ -64,6 +66,8 @@ class Node : private NodeLinkHandler, private LinkResync::Output, private Contro
   // LinkResync::Output: a delivery to every shard; the resync's history requests.
   void dispatch(const DeliveryPtr& delivery) override;
   bool requestFirst(const herald::v1::RecoverRequest& request) override;
+  template <typename Command, typename Post>
+  void toShards(const Command& command, const Post& post);
   void addHttpRoutes();
   HttpResponse health() const;
   // ControlUplink, for the shards.
@@ -72,6 +76,7 @@ class Node : private NodeLinkHandler, private LinkResync::Output, private Contro
 
   NodeConfig config_;
   InterestTracker interest_;
+  ClientEventLog client_log_;  // before link_, which reads it
   std::atomic<uint64_t> node_connections_{0};
   IpLimiter ip_limiter_;
   BlockedUsers blocked_users_;

@@ -1,5 +1,7 @@
 #include "dataplane/node_settings.h"
 
+#include <algorithm>
+
 #include "common/channel_name.h"
 #include "common/hook_settings.h"
 #include "common/namespace_label.h"
@@ -62,6 +64,16 @@ NodeSettingsPtr defaultNodeSettings() {
   return s;
 }
 
+int64_t NodeSettings::userBlockedUntil(const std::string& user, int64_t now) const {
+  auto it = blocked_until.find(user);
+  return it != blocked_until.end() && it->second > now ? it->second : 0;
+}
+
+bool NodeSettings::tokenRevoked(const std::string& jti, int64_t now) const {
+  auto it = revoked_until.find(jti);
+  return it != revoked_until.end() && it->second > now;
+}
+
 Result<NodeSettingsPtr> buildNodeSettings(const herald::v1::ConfigSnapshot& snapshot) {
   auto s = std::make_shared<NodeSettings>();
   s->version = snapshot.version();
@@ -78,6 +90,14 @@ Result<NodeSettingsPtr> buildNodeSettings(const herald::v1::ConfigSnapshot& snap
     }
   }
   s->limits = snapshot.limits();
+  for (const auto& block : snapshot.bans().users()) {
+    auto& until = s->blocked_until[block.user()];
+    until = std::max(until, block.until());
+  }
+  for (const auto& token : snapshot.bans().tokens()) {
+    auto& until = s->revoked_until[token.jti()];
+    until = std::max(until, token.until());
+  }
   if (Status hooks = validateHookSettings(snapshot.hooks()); !hooks.isOk()) {
     return Status(ErrorCode::kBadRequest, "hooks: " + hooks.message());
   }

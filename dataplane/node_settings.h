@@ -25,6 +25,14 @@ struct NodeSettings {
   JwtVerifierPtr verifier;
   bool allow_anonymous = false;
   uint32_t leeway_seconds = 0;  // also applied to the expiry of open connections
+  // Session bans (ConfigSnapshot.bans): user → blocked until, token jti → revoked until
+  // (Unix seconds).
+  std::unordered_map<std::string, int64_t> blocked_until;
+  std::unordered_map<std::string, int64_t> revoked_until;
+
+  // When `user` may connect again (0: now), and whether token `jti` is revoked, at `now`.
+  int64_t userBlockedUntil(const std::string& user, int64_t now) const;
+  bool tokenRevoked(const std::string& jti, int64_t now) const;
 
   // The namespace's rules, or the default namespace's for names not configured.
   const herald::v1::Namespace& namespaceFor(std::string_view ns) const;

@@ -132,6 +132,10 @@ export interface EventMap {
   recovered: RecoveredEvent;
   gap: GapEvent;
   state: { state: ClientStateName };
+  /** The server's Subscribe added `channel` to this connection (its messages reach `message`). */
+  serverSubscribed: { channel: string };
+  /** The server's Unsubscribe removed it. */
+  serverUnsubscribed: { channel: string };
 }
 
 export interface SubscribeOptions {

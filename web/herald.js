@@ -105,7 +105,10 @@ export class HeraldClient {
 
   /**
    * Listens to `connected`, `disconnected`, `error`, `message`, `personal`, `broadcast`,
-   * `recovered`, `gap` or `state`. Returns a function that removes the listener.
+   * `recovered`, `gap`, `state`, or `serverSubscribed` / `serverUnsubscribed` ({channel}: the
+   * server's Subscribe / Unsubscribe changed this connection; such a channel's messages reach
+   * `message` listeners, and last as long as the connection). Returns a function that removes
+   * the listener.
    */
   on(event, handler) {
     if (!this._listeners.has(event)) this._listeners.set(event, new Set());
@@ -462,6 +465,10 @@ export class HeraldClient {
         return this._onMessage(frame);
       case "recovery":
         return this._onRecovery(frame);
+      case "subscribed":
+        return this._emit("serverSubscribed", { channel: frame.channel });
+      case "unsubscribed":
+        return this._emit("serverUnsubscribed", { channel: frame.channel });
       case "reply":
       case "pong":
       case "rpc":

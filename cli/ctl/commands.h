@@ -29,6 +29,13 @@ int statsCommand(Stub& stub, grpc::ClientContext& ctx, const Options& o);
 int presenceCommand(Stub& stub, grpc::ClientContext& ctx, const Options& o);
 int infoCommand(Stub& stub, grpc::ClientContext& ctx, const Options& o);
 
+// sessions_command.cc
+int subscribeCommand(Stub& stub, grpc::ClientContext& ctx, const Options& o);
+int unsubscribeCommand(Stub& stub, grpc::ClientContext& ctx, const Options& o);
+int refreshCommand(Stub& stub, grpc::ClientContext& ctx, const Options& o);
+int disconnectCommand(Stub& stub, grpc::ClientContext& ctx, const Options& o);
+int revokeTokenCommand(Stub& stub, grpc::ClientContext& ctx, const Options& o);
+
 // top_command.cc
 int topCommand(Stub& stub, grpc::ClientContext& ctx, const Options& o);
 

@@ -147,6 +147,9 @@ int namespacesCommand(Stub& stub, grpc::ClientContext& ctx, const Options& o) {
   if (o.client_publish) {
     ns.set_allow_client_publish(*o.client_publish);
   }
+  if (o.subscription_events) {
+    ns.set_subscription_events(*o.subscription_events);
+  }
   if (o.history_size >= 0) {
     ns.set_history_size(static_cast<uint32_t>(o.history_size));
   }

@@ -24,6 +24,20 @@ commands:
   history --user USER [--since OFFSET] [--epoch EPOCH] [--limit N]
                            retained publications after OFFSET (default: all, at most 100)
   presence CHANNEL         connections subscribed to CHANNEL on every node
+  subscribe CHANNEL --user USER|--client ID [--since OFFSET --epoch EPOCH]
+                           subscribe every connection of USER (or one connection) to CHANNEL,
+                           recovering from OFFSET when given; the client gets `subscribed`
+  unsubscribe CHANNEL --user USER|--client ID
+                           the reverse; the client gets `unsubscribed`
+  refresh --user USER|--client ID --expire-at UNIX_SECONDS|0
+                           move the connections' expiry (0: never expire)
+  disconnect --user USER|--client ID [--code 4000..4999] [--reason TEXT]
+             [--block-until UNIX_SECONDS]
+                           close the connections (default code 4100); with --block-until,
+                           refuse the user's new connections until then
+  revoke-token JTI --expire-at UNIX_SECONDS
+                           refuse the token with that jti claim until its expiry; connections
+                           holding it close with 4004
   nodes                    list nodes with health and load
   stats                    cluster totals, and activity over 30 s, 1 min, 1 h and 1 day
   top [--once] [--interval SECONDS]
@@ -35,6 +49,7 @@ commands:
   namespaces create|update NAME [--rule public|authenticated|owner|granted|hook]
                            [--owner-claim CLAIM] [--client-publish|--no-client-publish]
                            [--subscribe-hook ENDPOINT] [--publish-hook ENDPOINT|""]
+                           [--subscription-events|--no-subscription-events]
                            [--history-size N] [--history-ttl SECONDS] [--max-subscribers N]
                            [--slow-consumer drop|disconnect|inherit]
                            (update changes only the settings given)
@@ -125,6 +140,14 @@ Options parseArgs(int argc, char** argv) {
     }
     return std::stoll(text);
   };
+  // A Unix time in seconds (10 digits today; 12 allowed).
+  auto unixSeconds = [&](const std::string& flag, const std::string& text) -> int64_t {
+    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
+        text.size() > 12) {
+      usageError(flag + " needs Unix seconds");
+    }
+    return std::stoll(text);
+  };
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&](const char* flag) -> std::string {
@@ -193,6 +216,10 @@ Options parseArgs(int argc, char** argv) {
       o.role = value("--role");
     } else if (a == "--name") {
       o.name = value("--name");
+    } else if (a == "--subscription-events") {
+      o.subscription_events = true;
+    } else if (a == "--no-subscription-events") {
+      o.subscription_events = false;
     } else if (a == "--client-publish") {
       o.client_publish = true;
     } else if (a == "--no-client-publish") {
@@ -207,6 +234,16 @@ Options parseArgs(int argc, char** argv) {
       o.slow_consumer = value("--slow-consumer");
     } else if (a == "--user") {
       o.user = value("--user");
+    } else if (a == "--client") {
+      o.client = value("--client");
+    } else if (a == "--expire-at") {
+      o.expire_at = unixSeconds(a, value("--expire-at"));
+    } else if (a == "--code") {
+      o.code = number(a, value("--code"));
+    } else if (a == "--reason") {
+      o.reason = value("--reason");
+    } else if (a == "--block-until") {
+      o.block_until = unixSeconds(a, value("--block-until"));
     } else if (a == "--epoch") {
       o.epoch = value("--epoch");
     } else if (a == "--since") {

@@ -28,11 +28,17 @@ struct Options {
   std::string role;
   std::string name;
   std::optional<bool> client_publish;
+  std::optional<bool> subscription_events;
   int64_t history_size = -1;
   int64_t history_ttl = -1;
   int64_t max_subscribers = -1;
   std::string slow_consumer;
   std::string user;
+  std::string client;       // subscribe, unsubscribe, refresh, disconnect: one connection
+  int64_t expire_at = -1;   // refresh: Unix seconds, 0 never
+  int64_t code = 0;         // disconnect: close code (0: 4100)
+  std::string reason;       // disconnect
+  int64_t block_until = 0;  // disconnect: refuse the user's new connections until then
   std::string epoch;
   int64_t since = -1;
   int64_t limit = -1;

@@ -24,6 +24,14 @@ bool countOut(std::unordered_map<std::string, uint32_t>* counts, const std::stri
 
 const char* presenceChangeName(PresenceChange change) {
   switch (change) {
+    case PresenceChange::kClientConnected:
+      return "client.connected";
+    case PresenceChange::kClientDisconnected:
+      return "client.disconnected";
+    case PresenceChange::kSubscriptionAdded:
+      return "subscription.added";
+    case PresenceChange::kSubscriptionRemoved:
+      return "subscription.removed";
     case PresenceChange::kUserOnline:
       return "user.online";
     case PresenceChange::kUserOffline:
@@ -42,7 +50,7 @@ void ClusterPresence::addChannel(NodeState& state, const std::string& node,
     return;
   }
   if (countIn(&channel_nodes_, channel)) {
-    out->push_back({PresenceChange::kChannelOccupied, channel, node, ""});
+    out->push_back(makeTransition(PresenceChange::kChannelOccupied, "", channel, node, ""));
   }
 }
 
@@ -53,7 +61,7 @@ void ClusterPresence::removeChannel(NodeState& state, const std::string& node,
     return;
   }
   if (countOut(&channel_nodes_, channel)) {
-    out->push_back({PresenceChange::kChannelVacated, channel, node, reason});
+    out->push_back(makeTransition(PresenceChange::kChannelVacated, "", channel, node, reason));
   }
 }
 
@@ -70,7 +78,7 @@ void ClusterPresence::setUser(NodeState& state, const std::string& node, const s
     }
     state.users.erase(it);
     if (countOut(&user_nodes_, user)) {
-      out->push_back({PresenceChange::kUserOffline, user, node, reason});
+      out->push_back(makeTransition(PresenceChange::kUserOffline, user, "", node, reason));
     }
     return;
   }
@@ -83,13 +91,14 @@ void ClusterPresence::setUser(NodeState& state, const std::string& node, const s
   }
   state.users.emplace(user, connections);
   if (countIn(&user_nodes_, user)) {
-    out->push_back({PresenceChange::kUserOnline, user, node, ""});
+    out->push_back(makeTransition(PresenceChange::kUserOnline, user, "", node, ""));
   }
 }
 
 uint64_t ClusterPresence::attached(
     const std::string& node, const std::vector<std::string>& channels,
-    const google::protobuf::RepeatedPtrField<herald::v1::UserCount>& users) {
+    const google::protobuf::RepeatedPtrField<herald::v1::UserCount>& users,
+    const std::string& instance, bool reports_clients) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<PresenceTransition> out;
   NodeState& state = nodes_[node];
@@ -112,6 +121,14 @@ uint64_t ClusterPresence::attached(
   for (const auto& channel : fresh_channels) {
     addChannel(state, node, channel, &out);
   }
+  if (state.instance != instance) {
+    // Another start of the node: its client ids may repeat, and none of the old ones lives.
+    state.clients.clear(node, ClientRoster::kCodeNodeLost, "node " + node + " restarted", &out);
+    state.instance = instance;
+  }
+  if (!reports_clients) {
+    state.clients.forget();  // it does not report them (now): nothing is known of them
+  }                          // else its full list follows in its deltas
   const std::string reason = "the node no longer reports it after reconnecting";
   std::vector<std::string> gone_channels;
   for (const auto& channel : state.channels) {
@@ -153,6 +170,17 @@ void ClusterPresence::changed(const std::string& node, uint64_t generation,
   }
   for (const auto& channel : delta.channels_added()) {
     addChannel(it->second, node, channel, &out);
+  }
+  auto& roster = it->second.clients;
+  if (delta.clients_full()) {
+    roster.beginFull();
+  }
+  roster.addFull(delta.clients());
+  if (delta.clients_end()) {
+    roster.endFull(node, "closed while node " + node + " could not report it", &out);
+  }
+  for (const auto& event : delta.client_events()) {
+    roster.apply(event, node, &out);
   }
   for (const auto& channel : delta.channels_removed()) {
     removeChannel(it->second, node, channel, "", &out);
@@ -210,6 +238,7 @@ void ClusterPresence::dropNodeLocked(const std::string& node, const std::string&
     return;
   }
   NodeState& state = it->second;
+  state.clients.clear(node, ClientRoster::kCodeNodeLost, reason, out);
   std::vector<std::string> channels(state.channels.begin(), state.channels.end());
   for (const auto& channel : channels) {
     removeChannel(state, node, channel, reason, out);
@@ -227,6 +256,15 @@ void ClusterPresence::dropNodeLocked(const std::string& node, const std::string&
 size_t ClusterPresence::users() const {
   std::lock_guard<std::mutex> lock(mu_);
   return user_nodes_.size();
+}
+
+size_t ClusterPresence::clients() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = 0;
+  for (const auto& [node, state] : nodes_) {
+    n += state.clients.clients();
+  }
+  return n;
 }
 
 size_t ClusterPresence::channels() const {

@@ -1,7 +1,8 @@
 #pragma once
 // Which users have a connection and which channels have a subscriber across this
 // herald-control's nodes, from what the nodes report, and the moments that changes
-// (docs/hooks.md "Events"). Keyed by node id, not by link: a node whose link breaks keeps
+// (docs/hooks.md "Events"); with each node's connections (ClientRoster) when nodes report
+// them. Keyed by node id, not by link: a node whose link breaks keeps
 // its state for a grace period, so a node that comes back (a link flap) changes only what
 // really changed, and a node that does not (kill -9, a hang) loses everything it held, once.
 #include <chrono>
@@ -13,19 +14,11 @@
 #include <unordered_set>
 #include <vector>
 
+#include "controlplane/events/client_roster.h"
+#include "controlplane/events/presence_transition.h"
 #include "herald/v1/node_link.pb.h"
 
 namespace herald::control {
-
-enum class PresenceChange { kUserOnline, kUserOffline, kChannelOccupied, kChannelVacated };
-const char* presenceChangeName(PresenceChange change);  // "user.online", ...
-
-struct PresenceTransition {
-  PresenceChange change;
-  std::string subject;  // the user or the channel
-  std::string node;     // the node whose report (or loss) made it happen
-  std::string reason;   // for a node's loss: why ("node timed out", ...)
-};
 
 class ClusterPresence {
  public:
@@ -41,11 +34,17 @@ class ClusterPresence {
       : grace_(grace), sink_(std::move(sink)) {}
 
   // A node's full state (its Hello). Returns the generation to pass to detached(): a later
-  // Hello of the same node (a new link) makes an older link's detach a no-op.
+  // Hello of the same node (a new link) makes an older link's detach a no-op. `instance`
+  // (Hello.instance): a node with another instance restarted, so every connection it had
+  // ended. `reports_clients` false: what it reported of its connections is void (forgotten
+  // without events); true: their full list follows in its deltas.
   uint64_t attached(const std::string& node, const std::vector<std::string>& channels,
-                    const google::protobuf::RepeatedPtrField<herald::v1::UserCount>& users);
-  // A change a node reported on the link of `generation` (InterestDelta: channels, and
-  // users' connection counts); ignored when a newer link of the node took over.
+                    const google::protobuf::RepeatedPtrField<herald::v1::UserCount>& users,
+                    const std::string& instance = std::string(), bool reports_clients = false);
+  // A change a node reported on the link of `generation` (InterestDelta: channels, users'
+  // connection counts, connections' events); ignored when a newer link of the node took over.
+  // Within a report: users online and channels occupied come first, then the connections'
+  // events in their order, then channels vacated and users offline.
   void changed(const std::string& node, uint64_t generation,
                const herald::v1::InterestDelta& delta);
   // The link of `generation` ended. `timed_out`: the node was silent past the timeout, so
@@ -58,6 +57,7 @@ class ClusterPresence {
   // For tests and /metrics.
   size_t users() const;
   size_t channels() const;
+  size_t clients() const;
 
  private:
   struct NodeState {
@@ -66,6 +66,8 @@ class ClusterPresence {
     std::unordered_map<std::string, uint32_t> users;  // connections > 0
     bool detached = false;
     Clock::time_point detached_at;
+    std::string instance;
+    ClientRoster clients{kMaxEntriesPerNode};
   };
   void addChannel(NodeState& state, const std::string& node, const std::string& channel,
                   std::vector<PresenceTransition>* out);

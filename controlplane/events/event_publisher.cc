@@ -53,9 +53,10 @@ void EventPublisher::publish(const std::vector<PresenceTransition>& transitions)
     event.set_id(id_prefix_ + std::to_string(next_.fetch_add(1, std::memory_order_relaxed)));
     event.set_type(type);
     event.set_time_ms(now);
-    const bool about_user =
-        t.change == PresenceChange::kUserOnline || t.change == PresenceChange::kUserOffline;
-    (about_user ? event.mutable_user() : event.mutable_channel())->assign(t.subject);
+    event.set_user(t.user);
+    event.set_channel(t.channel);
+    event.set_client(t.client);
+    event.set_code(t.code);
     event.set_node(t.node);
     event.set_reason(t.reason);
     events.push_back(std::move(event));

@@ -197,11 +197,15 @@ std::string eventBatchJson(const herald::v1::EventBatch& batch) {
     json event = {{"id", e.id()}, {"type", e.type()}, {"time_ms", e.time_ms()}};
     for (const auto& [name, value] : {std::pair<const char*, const std::string*>{"user", &e.user()},
                                       {"channel", &e.channel()},
+                                      {"client", &e.client()},
                                       {"node", &e.node()},
                                       {"reason", &e.reason()}}) {
       if (!value->empty()) {
         event[name] = *value;
       }
+    }
+    if (e.type() == "client.disconnected") {
+      event["code"] = e.code();  // 0: not known (it closed while its node's link was down)
     }
     events.push_back(std::move(event));
   }

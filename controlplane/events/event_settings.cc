@@ -7,8 +7,9 @@ namespace herald::control {
 
 namespace {
 
-constexpr const char* kEventTypes[] = {"user.online", "user.offline", "channel.occupied",
-                                       "channel.vacated"};
+constexpr const char* kEventTypes[] = {
+    "client.connected", "client.disconnected", "user.online",        "user.offline",
+    "channel.occupied", "channel.vacated",     "subscription.added", "subscription.removed"};
 
 bool knownType(const std::string& type) {
   return std::any_of(std::begin(kEventTypes), std::end(kEventTypes),
@@ -30,8 +31,9 @@ Status validateEventSettings(const EventSettings& events, const herald::v1::Hook
     if (!knownType(type)) {
       return Status(ErrorCode::kBadRequest,
                     "events.types: '" + type.substr(0, 64) +
-                        "' is not one of user.online, user.offline, channel.occupied, "
-                        "channel.vacated");
+                        "' is not one of client.connected, client.disconnected, user.online, "
+                        "user.offline, channel.occupied, channel.vacated, subscription.added, "
+                        "subscription.removed");
     }
   }
   if (events.queue_limit == 0 || events.queue_limit > kMaxEventQueueLimit) {
@@ -39,6 +41,18 @@ Status validateEventSettings(const EventSettings& events, const herald::v1::Hook
                   "events.queue_limit must be 1.." + std::to_string(kMaxEventQueueLimit));
   }
   return Status::ok();
+}
+
+bool eventsNeedClientReports(const EventSettings& events) {
+  if (events.endpoints.empty()) {
+    return false;
+  }
+  if (events.types.empty()) {
+    return true;
+  }
+  return std::any_of(events.types.begin(), events.types.end(), [](const std::string& type) {
+    return type.rfind("client.", 0) == 0 || type.rfind("subscription.", 0) == 0;
+  });
 }
 
 }  // namespace herald::control

@@ -21,4 +21,8 @@ inline constexpr uint32_t kMaxEventQueueLimit = 10000000;
 // Every endpoint named exists in `hooks`, every type is known, the bound is sane.
 Status validateEventSettings(const EventSettings& events, const herald::v1::HookSettings& hooks);
 
+// Whether nodes must report each connection (ConfigSnapshot.report_clients): some receiver
+// takes client.* or subscription.* events.
+bool eventsNeedClientReports(const EventSettings& events);
+
 }  // namespace herald::control

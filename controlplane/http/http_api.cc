@@ -181,6 +181,13 @@ HttpApi::HttpApi(std::shared_ptr<grpc::ChannelInterface> channel)
       &invoke<SendToUserRequest, SendToUserResponse, &Stub::SendToUser>);
   add("/api/disconnect", "Disconnect", false,
       &invoke<DisconnectRequest, DisconnectResponse, &Stub::Disconnect>);
+  add("/api/subscribe", "Subscribe", false,
+      &invoke<SubscribeRequest, SubscribeResponse, &Stub::Subscribe>);
+  add("/api/unsubscribe", "Unsubscribe", false,
+      &invoke<UnsubscribeRequest, UnsubscribeResponse, &Stub::Unsubscribe>);
+  add("/api/refresh", "Refresh", false, &invoke<RefreshRequest, RefreshResponse, &Stub::Refresh>);
+  add("/api/revoke_token", "RevokeToken", false,
+      &invoke<RevokeTokenRequest, RevokeTokenResponse, &Stub::RevokeToken>);
   add("/api/history", "History", false, &invoke<HistoryRequest, HistoryResponse, &Stub::History>);
   add("/api/presence", "Presence", false,
       &invoke<PresenceRequest, PresenceResponse, &Stub::Presence>);

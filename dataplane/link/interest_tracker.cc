@@ -5,6 +5,10 @@ namespace herald::node {
 void InterestTracker::change(Set& set, const std::string& key, int by) {
   std::function<void()> notify;
   {
+    std::shared_lock<std::shared_mutex> order;
+    if (order_ != nullptr) {
+      order = std::shared_lock<std::shared_mutex>(*order_);
+    }
     std::lock_guard<std::mutex> lock(mu_);
     int& count = set.counts[key];
     count += by;
@@ -64,6 +68,10 @@ void InterestTracker::takeFull(
 void InterestTracker::userConnections(const std::string& user, int delta) {
   std::function<void()> notify;
   {
+    std::shared_lock<std::shared_mutex> order;
+    if (order_ != nullptr) {
+      order = std::shared_lock<std::shared_mutex>(*order_);
+    }
     std::lock_guard<std::mutex> lock(mu_);
     auto& count = user_connections_[user];
     count = delta < 0 && count < static_cast<uint32_t>(-delta) ? 0 : count + delta;

@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -34,6 +35,9 @@ class InterestTracker {
 
   // Called (outside the lock) when a change becomes pending.
   void setNotifier(std::function<void()> notify);
+  // Changes take `order` shared, so that the NodeLink writer, holding it exclusively, takes
+  // this tracker's delta and the ClientEventLog's as of one instant (before start; outlives us).
+  void setOrderLock(std::shared_mutex* order) { order_ = order; }
 
   size_t channels() const;
   size_t users() const;
@@ -49,6 +53,7 @@ class InterestTracker {
   static void takeSetDelta(Set& set, google::protobuf::RepeatedPtrField<std::string>* added,
                            google::protobuf::RepeatedPtrField<std::string>* removed);
 
+  std::shared_mutex* order_ = nullptr;
   mutable std::mutex mu_;
   Set channels_;
   Set users_;

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 
+#include <openssl/rand.h>
+
 #include "common/clock.h"
+#include "common/hex.h"
 #include "common/logging.h"
 #include "common/version.h"
 
@@ -10,12 +13,32 @@ namespace herald::node {
 
 using Stream = grpc::ClientReaderWriter<herald::v1::NodeMessage, herald::v1::ControlMessage>;
 
+namespace {
+
+// Client ids (node-shard-sequence) repeat when a node restarts under the same id; this tells
+// herald-control which start of the node it hears from.
+std::string newInstanceId() {
+  unsigned char random[8] = {};
+  if (RAND_bytes(random, sizeof(random)) != 1) {
+    const uint64_t now =
+        static_cast<uint64_t>(steadyMicros()) ^ static_cast<uint64_t>(unixMillis());
+    for (size_t i = 0; i < sizeof(random); ++i) {
+      random[i] = static_cast<unsigned char>(now >> (8 * i));
+    }
+  }
+  return toHex(random, sizeof(random));
+}
+
+}  // namespace
+
 NodeLinkClient::NodeLinkClient(NodeLinkOptions options, InterestTracker& interest,
                                NodeLinkHandler& handler)
     : options_(std::move(options)),
       interest_(interest),
       handler_(handler),
+      instance_(newInstanceId()),
       endpoints_(options_.control_addresses, options_.reconnect_max_ms) {
+  interest_.setOrderLock(&report_order_);
   interest_.setNotifier([this] {
     std::lock_guard<std::mutex> lock(mu_);
     interest_pending_ = true;
@@ -26,6 +49,21 @@ NodeLinkClient::NodeLinkClient(NodeLinkOptions options, InterestTracker& interes
 NodeLinkClient::~NodeLinkClient() {
   stop();
   interest_.setNotifier(nullptr);
+  interest_.setOrderLock(nullptr);
+  if (client_log_ != nullptr) {
+    client_log_->setNotifier(nullptr);
+    client_log_->setOrderLock(nullptr);
+  }
+}
+
+void NodeLinkClient::setClientEventLog(ClientEventLog* log) {
+  client_log_ = log;
+  client_log_->setOrderLock(&report_order_);
+  client_log_->setNotifier([this] {
+    std::lock_guard<std::mutex> lock(mu_);
+    interest_pending_ = true;
+    cv_.notify_all();
+  });
 }
 
 void NodeLinkClient::start() {
@@ -187,6 +225,12 @@ void NodeLinkClient::runSession() {
   hello->set_listen_address(options_.listen_address);
   hello->set_capacity(options_.capacity);
   hello->set_secret(options_.secret);
+  hello->set_instance(instance_);
+  if (client_log_ != nullptr && client_log_->enabled()) {
+    // Whatever went out on the last link may be lost: the full list goes first on this one.
+    hello->set_reports_clients(true);
+    client_log_->requestFull();
+  }
   std::vector<std::string> channels, users;
   interest_.takeFull(&channels, &users, hello->mutable_user_counts());
   for (auto& c : channels) {
@@ -236,6 +280,10 @@ void NodeLinkClient::runSession() {
           break;
         case herald::v1::ControlMessage::kDisconnect:
           handler_.onDisconnect(message.disconnect());
+          break;
+        case herald::v1::ControlMessage::kSubscription:
+        case herald::v1::ControlMessage::kRefresh:
+          handler_.onServerCommand(message);
           break;
         case herald::v1::ControlMessage::kUserLimit:
           handler_.onUserLimit(message.user_limit());
@@ -335,10 +383,27 @@ void NodeLinkClient::writerLoop(Stream* stream) {
       }
     }
     herald::v1::NodeMessage delta;
-    if (interest_.takeDelta(delta.mutable_interest())) {
+    bool changed = false;
+    {
+      // The interest and the connections' events as of one instant (ClientEventLog).
+      std::unique_lock<std::shared_mutex> order(report_order_);
+      changed = interest_.takeDelta(delta.mutable_interest());
+      if (client_log_ != nullptr) {
+        client_log_->seal();
+      }
+    }
+    // The events go in parts of about a megabyte, the first with the interest.
+    while (true) {
+      const bool events =
+          client_log_ != nullptr && client_log_->takeDelta(delta.mutable_interest());
+      if (!changed && !events) {
+        break;
+      }
       if (!write(stream, delta)) {
         return;
       }
+      delta.Clear();
+      changed = false;
     }
     for (size_t i = 0; i < outgoing.size(); ++i) {
       if (!write(stream, outgoing[i])) {

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -13,6 +14,7 @@
 
 #include "common/latency_histogram.h"
 #include "common/status.h"
+#include "dataplane/link/client_event_log.h"
 #include "dataplane/link/control_endpoints.h"
 #include "dataplane/link/interest_tracker.h"
 #include "dataplane/link/node_link_handler.h"
@@ -46,6 +48,8 @@ class NodeLinkClient {
   NodeLinkClient(NodeLinkOptions options, InterestTracker& interest, NodeLinkHandler& handler);
   ~NodeLinkClient();
 
+  // Connections' events ride with the interest (before start(); the log outlives this).
+  void setClientEventLog(ClientEventLog* log);
   void start();
   void stop();
   bool connected() const { return connected_.load(); }
@@ -88,7 +92,12 @@ class NodeLinkClient {
 
   const NodeLinkOptions options_;
   InterestTracker& interest_;
+  ClientEventLog* client_log_ = nullptr;
   NodeLinkHandler& handler_;
+  const std::string instance_;  // random per process: Hello.instance
+  // Held exclusively while the interest delta and the connections' events are taken, shared
+  // by each report of them: both are taken as of one instant.
+  std::shared_mutex report_order_;
   ControlEndpoints endpoints_;      // NodeLink thread only
   std::atomic<size_t> current_{0};  // endpoints_.currentIndex(), for other threads
 

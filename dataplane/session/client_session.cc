@@ -14,6 +14,16 @@ namespace herald::node {
 
 namespace {
 
+// The token's `jti` (a string claim) is revoked (ControlService.RevokeToken) now.
+bool isRevoked(const NodeSettings& settings, const TokenClaims& claims) {
+  if (settings.revoked_until.empty()) {
+    return false;
+  }
+  auto jti = claims.claims.find("jti");
+  return jti != claims.claims.end() && jti->is_string() &&
+         settings.tokenRevoked(jti->get<std::string>(), unixMillis() / 1000);
+}
+
 // Rate-limited frames in a row before the connection is closed with 4029.
 constexpr uint16_t kMaxRateViolations = 50;
 
@@ -32,6 +42,7 @@ void ClientSession::sendError(std::optional<uint64_t> id, const Status& status) 
 }
 
 void ClientSession::close(uint16_t code, const std::string& reason) {
+  reportClosing(code, reason);
   shard_->outbox.close(*this, code, reason);
 }
 
@@ -81,6 +92,7 @@ void ClientSession::open(ClientTransport& transport, ShardState& shard, std::str
 void ClientSession::greet(std::optional<uint64_t> id, std::vector<std::string> subscribed,
                           std::string info, std::string error_frame) {
   greeted_ = true;
+  reportConnected();  // before `?subscribe=`: its subscriptions are reported after it
   const ConnectQuery query = parseConnectQuery(transport_->requestTarget());
   if (error_frame.empty() && query.subscribe && !query.subscribe->empty()) {
     std::vector<std::string> hooked;
@@ -167,6 +179,12 @@ Result<TokenClaims> ClientSession::verifyToken(const std::string& token) {
       // This address guesses tokens: stop talking to it (new connections get 429 too).
       close(kCloseTooManyRequests, "too many failed authentications");
     }
+    return claims;
+  }
+  // Signed and current, but revoked (RevokeToken): not a guess, so not counted per address.
+  if (isRevoked(settings, claims.value())) {
+    shard_->counters.auth_failures.fetch_add(1, std::memory_order_relaxed);
+    return Status(ErrorCode::kUnauthorized, "token revoked");
   }
   return claims;
 }
@@ -175,6 +193,15 @@ Result<TokenClaims> ClientSession::verifyToken(const std::string& token) {
 // connection closing with 4030) when the user is at its cluster-wide connection limit.
 bool ClientSession::setIdentity(std::shared_ptr<const TokenClaims> claims) {
   const auto& settings = *shard_->settings;
+  if (user_.empty()) {
+    if (const int64_t until = settings.userBlockedUntil(claims->subject, unixMillis() / 1000)) {
+      shard_->counters.auth_failures.fetch_add(1, std::memory_order_relaxed);
+      sendError(std::nullopt,
+                Status(ErrorCode::kUnauthorized, "user is blocked until " + std::to_string(until)));
+      close(kCloseUserBlocked, "user blocked");
+      return false;
+    }
+  }
   if (user_.empty() && shard_->node.blocked_users->contains(claims->subject)) {
     shard_->counters.refused_user_limit.fetch_add(1, std::memory_order_relaxed);
     sendError(std::nullopt, Status(ErrorCode::kLimitExceeded,
@@ -190,6 +217,7 @@ bool ClientSession::setIdentity(std::shared_ptr<const TokenClaims> claims) {
   if (user_.empty()) {
     user_ = claims->subject;
     shard_->node.interest->userConnections(user_, +1);
+    reportIdentified();  // after the interest change, as every addition (ClientEventLog)
     auto& list = shard_->users[user_];
     list.push_back(this);
     if (list.size() == 1) {
@@ -315,6 +343,12 @@ void ClientSession::handle(const ParsedFrame& parsed) {
 
 void ClientSession::onSettingsChanged() {
   transport_->setInboundLimit(shard_->settings->limits.max_inbound_frame_bytes());
+  // A revocation that came with the config ends the connections holding the token. (A user
+  // block does not: the Disconnect that set it closes them, with the code it was given.)
+  if (claims_ != nullptr && transport_->isOpen() && isRevoked(*shard_->settings, *claims_)) {
+    close(kCloseTokenRevoked, "token revoked");
+    return;
+  }
   if (!greeted_ && !waiting_for_backend_ && shard_->settings->allow_anonymous) {
     greet(std::nullopt);  // anonymous access was just turned on
   }
@@ -346,8 +380,9 @@ void ClientSession::closeForDeadline(uint16_t code) {
   }
 }
 
-void ClientSession::closed() {
+void ClientSession::closed(uint16_t code, const std::string& reason) {
   open_ = false;
+  reportClosed(code, reason);
   for (const auto& recovery : recovering_) {
     shard_->recoveries.erase(recovery->requestId());
   }

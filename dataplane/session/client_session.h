@@ -28,6 +28,8 @@ constexpr uint16_t kCloseTooManyRequests = 4029;
 constexpr uint16_t kCloseUserLimit = 4030;
 constexpr uint16_t kClosePingTimeout = 4015;
 constexpr uint16_t kCloseServiceRestart = 1012;
+constexpr uint16_t kCloseTokenRevoked = 4004;  // its jti was revoked (RevokeToken)
+constexpr uint16_t kCloseUserBlocked = 4005;   // Disconnect with block_until
 
 /**
  * The protocol of one client (docs/protocol.md): greeting, authentication and token refresh,
@@ -39,7 +41,8 @@ constexpr uint16_t kCloseServiceRestart = 1012;
  * Lives inside its connection (one allocation per client) and is touched only on its
  * shard's thread. Its behaviour is spread by area: client_session.cc (open, frames,
  * authentication, deadlines, close), session_subscriptions.cc, session_recovery.cc,
- * session_publish.cc.
+ * session_publish.cc, session_rpc.cc, session_hooks.cc (the backend's hooks) and
+ * session_server_control.cc (the server's Subscribe/Unsubscribe/Refresh, client events).
  */
 class ClientSession {
  public:
@@ -60,8 +63,9 @@ class ClientSession {
   void closeForDeadline(uint16_t code);
   // Closes after what is queued (code and reason reach the client).
   void close(uint16_t code, const std::string& reason);
-  // The transport is gone: leaves every index of the shard. Last call on this session.
-  void closed();
+  // The transport is gone (with this close code and reason): leaves every index of the
+  // shard. Last call on this session.
+  void closed(uint16_t code = 1006, const std::string& reason = std::string());
 
   // ---- session_subscriptions.cc
   // All-or-nothing: a list with one bad channel subscribes to none of them. `fresh` gets the
@@ -80,6 +84,12 @@ class ClientSession {
   void onRefreshHook(int64_t asked_for, Result<herald::v1::RefreshHookReply> reply);
   // Asks the refresh hook when the expiry is near (the shard's sweep, once a second).
   void refreshIfDue(int64_t now_unix_s);
+
+  // ---- session_server_control.cc
+  // ControlService.Subscribe / Unsubscribe / Refresh for this connection (docs/api.md).
+  void serverSubscribe(const std::string& channel, const StreamPosition* since);
+  void serverUnsubscribe(const std::string& channel);
+  void serverRefresh(int64_t expire_at);
 
   // ---- session_recovery.cc
   // Starts recovering a channel this session is subscribed to (empty: its personal stream).
@@ -134,6 +144,12 @@ class ClientSession {
   void finishGreeting(std::optional<uint64_t> id, const std::vector<std::string>& subscribed,
                       const std::string& info, const std::string& error_frame);
   void startUserRecovery();
+  // ---- session_server_control.cc: what herald-control's client events hear of.
+  void reportConnected();
+  void reportSubscription(const std::string& channel, bool added);
+  void reportClosed(uint16_t code, const std::string& reason);
+  void reportIdentified();
+  void reportClosing(uint16_t code, const std::string& reason);
   Result<TokenClaims> verifyToken(const std::string& token);
   bool setIdentity(std::shared_ptr<const TokenClaims> claims);
   bool authenticate(std::optional<uint64_t> id, const std::string& token);
@@ -200,6 +216,7 @@ class ClientSession {
   bool open_ = false;
   bool greeted_ = false;             // `connected` sent; false while waiting for a token
   bool user_since_invalid_ = false;  // reported after `connected`
+  bool reported_ = false;            // in the node's ClientEventLog (client events on)
 };
 
 }  // namespace herald::node

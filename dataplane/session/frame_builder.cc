@@ -21,6 +21,14 @@ void appendJsonString(std::string* out, const std::string& text) {
   out->push_back('"');
 }
 
+std::string buildServerSubscriptionFrame(const std::string& channel, bool subscribed) {
+  std::string out(subscribed ? R"({"type":"subscribed","channel":)"
+                             : R"({"type":"unsubscribed","channel":)");
+  appendJsonString(&out, channel);
+  out.push_back('}');
+  return out;
+}
+
 std::string buildMessageFrame(const herald::v1::Deliver& deliver) {
   const auto& pub = deliver.publication();
   std::string out;

@@ -11,6 +11,10 @@ namespace herald::node {
 // plane only accepts valid JSON.
 std::string buildMessageFrame(const herald::v1::Deliver& deliver);
 
+// `{"type":"subscribed"|"unsubscribed","channel":…}`: the server (ControlService.Subscribe or
+// Unsubscribe) changed this connection's subscriptions.
+std::string buildServerSubscriptionFrame(const std::string& channel, bool subscribed);
+
 // Appends `text` as a JSON string literal (quotes included), escaping as RFC 8259 requires.
 void appendJsonString(std::string* out, const std::string& text);
 

@@ -267,6 +267,7 @@ void ClientSession::onConnectHook(Result<herald::v1::ConnectHookReply> reply) {
     expires_at_ = reply->expire_at();
     refresh_declined_ = false;
   }
+  reportConnected();  // before the backend's channels: they are reported after it
   std::vector<std::string> subscribed;
   std::string refusal;
   if (reply->channels_size() > 0) {

@@ -93,6 +93,7 @@ Status ClientSession::applySubscribe(SubscribePlan* plan) {
       shard_->node.interest->channelAdded(channel);
     }
     channels_.push_back(channel);
+    reportSubscription(channel, true);
   }
   shard_->counters.subscriptions.fetch_add(fresh.size(), std::memory_order_relaxed);
   return Status::ok();
@@ -142,6 +143,8 @@ void ClientSession::unsubscribe(const std::vector<std::string>& channels) {
     if (it == channels_.end()) {
       continue;
     }
+    // Reported before the interest change, as every removal (ClientEventLog).
+    reportSubscription(channel, false);
     *it = std::move(channels_.back());
     channels_.pop_back();
     shard_->counters.subscriptions.fetch_sub(1, std::memory_order_relaxed);

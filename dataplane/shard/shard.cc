@@ -14,6 +14,7 @@
 #include "dataplane/fanout/fanout.h"
 #include "dataplane/session/client_limits.h"
 #include "dataplane/session/client_session.h"
+#include "dataplane/shard/server_commands.h"
 #include "dataplane/transport/client_listener.h"
 #include "dataplane/transport/client_transport.h"
 
@@ -78,6 +79,8 @@ class Shard::Impl final : public TransportHandler {
 
   void deliverBatch(const std::vector<DeliveryPtr>& batch) { fanOut(state_, batch); }
 
+  ShardState& state() { return state_; }
+
   void applySettings(NodeSettingsPtr settings) {
     state_.settings = std::move(settings);
     listener_->setInboundLimit(state_.settings->limits.max_inbound_frame_bytes());
@@ -89,15 +92,7 @@ class Shard::Impl final : public TransportHandler {
   }
 
   void disconnect(const herald::v1::DisconnectCommand& cmd) {
-    std::vector<ClientSession*> targets;
-    for (ClientSession* session : state_.sessions) {
-      const bool user_matches = cmd.user().empty() || session->user() == cmd.user();
-      const bool client_matches = cmd.client().empty() || session->clientId() == cmd.client();
-      if (user_matches && client_matches) {
-        targets.push_back(session);
-      }
-    }
-    for (ClientSession* session : targets) {
+    for (ClientSession* session : matchingSessions(state_, cmd.user(), cmd.client())) {
       session->close(static_cast<uint16_t>(cmd.code()), cmd.reason());
     }
   }
@@ -209,8 +204,8 @@ class Shard::Impl final : public TransportHandler {
     session.onFrame(payload, text);
   }
 
-  void closed(ClientSession& session) override {
-    session.closed();
+  void closed(ClientSession& session, uint16_t code, const std::string& reason) override {
+    session.closed(code, reason);
     // Swap-and-pop out of the session list.
     ClientSession* last = state_.sessions.back();
     state_.sessions[session.shard_slot] = last;
@@ -401,6 +396,17 @@ void Shard::applySettings(NodeSettingsPtr settings) {
 void Shard::disconnect(std::shared_ptr<const herald::v1::DisconnectCommand> command) {
   Impl* impl = impl_.get();
   impl_->post([impl, command = std::move(command)] { impl->disconnect(*command); });
+}
+
+void Shard::serverCommand(std::shared_ptr<const herald::v1::ControlMessage> command) {
+  Impl* impl = impl_.get();
+  impl_->post([impl, command = std::move(command)] {
+    if (command->has_subscription()) {
+      applySubscriptionCommand(impl->state(), command->subscription());
+    } else if (command->has_refresh()) {
+      applyRefreshCommand(impl->state(), command->refresh());
+    }
+  });
 }
 
 void Shard::recovered(std::shared_ptr<const herald::v1::RecoverResponse> page) {

@@ -49,6 +49,9 @@ class Shard {
   void enqueue(DeliveryPtr delivery);
   void applySettings(NodeSettingsPtr settings);
   void disconnect(std::shared_ptr<const herald::v1::DisconnectCommand> command);
+  // ControlService.Subscribe / Unsubscribe / Refresh (a ControlMessage of kind subscription
+  // or refresh) for this shard's matching connections (server_commands.h).
+  void serverCommand(std::shared_ptr<const herald::v1::ControlMessage> command);
   // A page of history for a recovery this shard asked for (request ids carry the shard).
   void recovered(std::shared_ptr<const herald::v1::RecoverResponse> page);
   // The NodeLink started a new session: recoveries ask again for the page they were waiting

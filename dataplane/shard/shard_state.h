@@ -12,6 +12,7 @@
 #include "dataplane/fanout/outbox.h"
 #include "dataplane/fanout/subscription_index.h"
 #include "dataplane/hooks/hook_caller.h"
+#include "dataplane/link/client_event_log.h"
 #include "dataplane/link/control_uplink.h"
 #include "dataplane/link/interest_tracker.h"
 #include "dataplane/link/request_id.h"
@@ -36,6 +37,7 @@ struct NodeServices {
   ControlUplink* uplink = nullptr;            // recoveries and client publications
   DeliveryTallies* deliveries = nullptr;      // per namespace and channel, for the heartbeat
   HookCaller* hooks = nullptr;                // the backend's hooks (client rpc)
+  ClientEventLog* client_log = nullptr;       // connections' events for herald-control
 };
 
 /**

@@ -51,8 +51,9 @@ class TransportHandler {
                       const std::string& ip) = 0;
   // One client frame (`text` false for binary).
   virtual void received(ClientSession& session, const std::string& payload, bool text) = 0;
-  // The connection is gone; the session must not be touched after this returns.
-  virtual void closed(ClientSession& session) = 0;
+  // The connection is gone, with the close code and reason of its closing handshake (1006
+  // when there was none); the session must not be touched after this returns.
+  virtual void closed(ClientSession& session, uint16_t code, const std::string& reason) = 0;
   virtual void pingTimedOut(ClientSession& session) = 0;
   // A plain HTTP request on the client port.
   virtual HttpResponse http(const std::string& method, const std::string& path) = 0;

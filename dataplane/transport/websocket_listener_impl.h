@@ -218,7 +218,7 @@ class WebSocketListener final : public ClientListener {
     }
     countProtocolClose(con->get_local_close_code());
     con->reported_open = false;
-    handler_.closed(con->session);
+    handler_.closed(con->session, con->get_local_close_code(), con->get_local_close_reason());
   }
 
   void onHttp(websocketpp::connection_hdl hdl) {

@@ -18,8 +18,8 @@ and herald-control's config file names it (docs/examples/hooks-control.json):
 - publish: `chat:*` refuses text with "spam" in it and stamps the rest.
 - rpc: `whoami`, and `orders.get` with an owner check.
 - refresh: another hour for every connection.
-- events: herald-control's events (user.online, channel.vacated, ...) printed one per
-  line; a receiver de-duplicates by id, since a batch may come twice.
+- events: herald-control's events (user.online, client.disconnected, subscription.added,
+  ...) printed one per line; a receiver de-duplicates by id, since a batch may come twice.
 """
 import argparse
 import hashlib
@@ -85,7 +85,12 @@ def events(batch):
         if event["id"] in SEEN_EVENTS:
             continue
         SEEN_EVENTS.add(event["id"])
-        print("event", event["type"], event.get("user") or event.get("channel"), flush=True)
+        if event["type"].startswith(("client.", "subscription.")):
+            # One connection's: its id, its user ("" anonymous), the channel, the close code.
+            print("event", event["type"], event["client"], event.get("user", ""),
+                  event.get("channel", event.get("code", "")), flush=True)
+        else:
+            print("event", event["type"], event.get("user") or event.get("channel"), flush=True)
     return {}
 
 

@@ -315,6 +315,22 @@ test("message frames reach listeners with their publisher", async () => {
   client.close();
 });
 
+test("the server's subscribe and unsubscribe frames reach their listeners", async () => {
+  const { client, ws } = await connectedClient();
+  const heard = [];
+  client.on("serverSubscribed", (e) => heard.push(["+", e.channel]));
+  client.on("serverUnsubscribed", (e) => heard.push(["-", e.channel]));
+  const messages = [];
+  client.on("message", (m) => messages.push(m.channel));
+  ws.deliver({ type: "subscribed", channel: "orders:7" });
+  ws.deliver(msg("orders:7", 1));
+  ws.deliver({ type: "unsubscribed", channel: "orders:7" });
+  assert.deepEqual(heard, [["+", "orders:7"], ["-", "orders:7"]]);
+  assert.deepEqual(messages, ["orders:7"]);
+  assert.ok(!ws.sent.some((f) => f.type === "subscribe"), "nothing to ask the node for");
+  client.close();
+});
+
 test("publish refuses data that is not JSON-serialisable before sending anything", async () => {
   const { client, ws } = await connectedClient();
   const cyclic = {};

@@ -23,6 +23,8 @@ ROLE_OF = {
     "CreateApiKey": "admin", "ListApiKeys": "admin", "RevokeApiKey": "admin",
     "Publish": "publisher", "PublishBatch": "publisher", "PublishStream": "publisher",
     "Broadcast": "publisher", "SendToUser": "publisher", "Disconnect": "publisher",
+    "Subscribe": "publisher", "Unsubscribe": "publisher", "Refresh": "publisher",
+    "RevokeToken": "publisher",
     "GetNamespace": "reader", "ListNamespaces": "reader", "GetLimits": "reader",
     "ListNodes": "reader", "ListChannels": "reader", "History": "reader",
     "Presence": "reader", "ClusterStats": "reader", "Info": "reader",

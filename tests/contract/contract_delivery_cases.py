@@ -188,6 +188,116 @@ class TestBroadcastSendToUserDisconnect(ContractCase):
         self.assertEqual(self.ok("Disconnect", S.pb.DisconnectRequest(client="py-none")).nodes, 1,
                          "a client id goes to every node")
 
+    def test_server_side_subscription_validation(self):
+        for rpc, req in (("Subscribe", S.pb.SubscribeRequest(channel="py:s")),
+                         ("Unsubscribe", S.pb.UnsubscribeRequest(channel="py:s")),
+                         ("Refresh", S.pb.RefreshRequest(expire_at=1))):
+            self.fails(rpc, req, INVALID_ARGUMENT, "give user, client, or both")
+        self.fails("Subscribe", S.pb.SubscribeRequest(user="py-x", channel="bad channel"),
+                   INVALID_ARGUMENT, "channel")
+        self.fails("Unsubscribe", S.pb.UnsubscribeRequest(user="py-x", channel=""),
+                   INVALID_ARGUMENT, "channel")
+        self.fails("Subscribe", S.pb.SubscribeRequest(user="py-x", channel="py:s", since_offset=3),
+                   INVALID_ARGUMENT, "since_offset and epoch need recover: true")
+        self.fails("Refresh", S.pb.RefreshRequest(user="py-x", expire_at=-1), INVALID_ARGUMENT,
+                   "expire_at must be Unix seconds")
+        self.assertEqual(self.ok("Subscribe", S.pb.SubscribeRequest(
+            user="py-x", channel="py:s")).nodes, 0, "no node holds py-x")
+        self.assertEqual(self.ok("Unsubscribe", S.pb.UnsubscribeRequest(
+            client="py-none", channel="py:s")).nodes, 1, "a client id goes to every node")
+        self.assertEqual(self.ok("Refresh", S.pb.RefreshRequest(user="py-x")).nodes, 0)
+
+    def test_server_side_subscribe_recover_and_unsubscribe(self):
+        channel = "pysrv:server-side"
+        ns = S.pb.Namespace(name="pysrv", history_size=10)
+        self.ok("CreateNamespace", S.pb.CreateNamespaceRequest(**{"namespace": ns}))
+        before = self.ok("Publish", S.pb.PublishRequest(channel=channel, data='{"n":1}'))
+        ws = WsClient(S.CLUSTER.ws_url())
+        try:
+            client = ws.next_of_type("connected")["client"]
+            # Recovering from before the first publication gives it, then live ones follow.
+            self.assertEqual(self.ok("Subscribe", S.pb.SubscribeRequest(
+                client=client, channel=channel, recover=True, since_offset=before.offset - 1,
+                epoch=before.epoch)).nodes, 1)
+            ws.next_of_type("subscribed", channel=channel)
+            self.assertEqual(ws.next_of_type("message", channel=channel)["data"], {"n": 1})
+            recovery = ws.next_of_type("recovery", channel=channel)
+            self.assertTrue(recovery["recovered"], recovery)
+            self.ok("Publish", S.pb.PublishRequest(channel=channel, data='{"n":2}'))
+            self.assertEqual(ws.next_of_type("message", channel=channel)["data"], {"n": 2})
+            self.ok("Unsubscribe", S.pb.UnsubscribeRequest(client=client, channel=channel))
+            ws.next_of_type("unsubscribed", channel=channel)
+            self.ok("Publish", S.pb.PublishRequest(channel=channel, data='{"n":3}'))
+            self.ok("Broadcast", S.pb.BroadcastRequest(data='"marker"'))
+            # Frames arrive in order: the broadcast after n:3 comes, n:3 never does.
+            ws.ws.settimeout(10)
+            while True:
+                frame = json.loads(ws.ws.recv())
+                self.assertNotEqual(frame.get("channel"), channel, f"after unsubscribe: {frame}")
+                if frame.get("type") == "message" and frame.get("data") == "marker":
+                    break
+        finally:
+            ws.close()
+
+    def test_bans_validation(self):
+        now = int(time.time())
+        self.fails("RevokeToken", S.pb.RevokeTokenRequest(expire_at=now + 60), INVALID_ARGUMENT,
+                   "jti must be 1..256 bytes")
+        self.fails("RevokeToken", S.pb.RevokeTokenRequest(jti="j" * 257, expire_at=now + 60),
+                   INVALID_ARGUMENT, "jti must be 1..256 bytes")
+        for when in (0, now - 1, now + 400 * 86400):
+            self.fails("RevokeToken", S.pb.RevokeTokenRequest(jti="py-j", expire_at=when),
+                       INVALID_ARGUMENT, "expire_at must be Unix seconds in the coming year")
+        self.fails("Disconnect", S.pb.DisconnectRequest(client="py-c", block_until=now + 60),
+                   INVALID_ARGUMENT, "block_until needs user")
+        self.fails("Disconnect", S.pb.DisconnectRequest(user="py-u", block_until=now - 5),
+                   INVALID_ARGUMENT, "block_until must be Unix seconds in the coming year")
+
+    def test_a_revoked_token_closes_its_connection_and_is_refused_after(self):
+        token = make_jwt("py-revoked", jti="py-jti-1")
+        other = make_jwt("py-revoked", jti="py-jti-2")
+        ws = WsClient(S.CLUSTER.ws_url("token=" + token))
+        keep = WsClient(S.CLUSTER.ws_url("token=" + other))
+        try:
+            ws.next_of_type("connected")
+            keep.next_of_type("connected")
+            resp = self.ok("RevokeToken", S.pb.RevokeTokenRequest(
+                jti="py-jti-1", expire_at=int(time.time()) + 600))
+            self.assertGreater(resp.config_version, 0)
+            self.assertEqual(ws.wait_closed(), (4004, "token revoked"))
+            again = WsClient(S.CLUSTER.ws_url("token=" + token))
+            try:
+                refused = again.next_of_type("error")
+                self.assertEqual((refused["code"], refused["message"]),
+                                 ("unauthorized", "token revoked"))
+                self.assertEqual(again.wait_closed(), (4001, "invalid token"))
+            finally:
+                again.close()
+            keep.ws.send(json.dumps({"type": "ping", "id": 1}))
+            self.assertEqual(keep.next_of_type("pong")["id"], 1, "another token of the user stays")
+        finally:
+            ws.close()
+            keep.close()
+
+    def test_disconnect_with_block_until_refuses_the_user_until_then(self):
+        user = "py-blocked"
+        ws = WsClient(S.CLUSTER.ws_url("token=" + make_jwt(user)))
+        try:
+            ws.next_of_type("connected")
+            self.ok("Disconnect", S.pb.DisconnectRequest(
+                user=user, code=4321, reason="banned", block_until=int(time.time()) + 600))
+            self.assertEqual(ws.wait_closed(), (4321, "banned"), "the code asked for, not 4005")
+        finally:
+            ws.close()
+        again = WsClient(S.CLUSTER.ws_url("token=" + make_jwt(user)))
+        try:
+            refused = again.next_of_type("error")
+            self.assertEqual(refused["code"], "unauthorized")
+            self.assertTrue(refused["message"].startswith("user is blocked until "), refused)
+            self.assertEqual(again.wait_closed(), (4005, "user blocked"))
+        finally:
+            again.close()
+
     def test_disconnect_by_client_closes_with_the_code(self):
         ws = WsClient(S.CLUSTER.ws_url())
         try:

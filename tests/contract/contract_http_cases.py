@@ -6,6 +6,7 @@ the documented HTTP status.
 """
 
 import json
+import time
 import urllib.error
 import urllib.request
 
@@ -24,7 +25,9 @@ HTTP_STATUS = {
 ROUTES = {
     "/api/publish": "Publish", "/api/publish_batch": "PublishBatch",
     "/api/broadcast": "Broadcast", "/api/send_to_user": "SendToUser",
-    "/api/disconnect": "Disconnect", "/api/history": "History", "/api/presence": "Presence",
+    "/api/disconnect": "Disconnect", "/api/subscribe": "Subscribe",
+    "/api/unsubscribe": "Unsubscribe", "/api/refresh": "Refresh",
+    "/api/revoke_token": "RevokeToken", "/api/history": "History", "/api/presence": "Presence",
     "/api/channels": "ListChannels", "/api/nodes": "ListNodes",
     "/api/namespaces": "ListNamespaces", "/api/stats": "ClusterStats", "/api/info": "Info",
 }
@@ -57,6 +60,10 @@ class TestHttpApi(ContractCase):
             "/api/broadcast": {"data": {"all": True}},
             "/api/send_to_user": {"user": "http-user", "data": "hi"},
             "/api/disconnect": {"user": "http-user"},
+            "/api/subscribe": {"user": "http-user", "channel": "http:shape"},
+            "/api/unsubscribe": {"user": "http-user", "channel": "http:shape"},
+            "/api/refresh": {"user": "http-user", "expire_at": 0},
+            "/api/revoke_token": {"jti": "http-jti", "expire_at": int(time.time()) + 600},
             "/api/history": {"channel": "http:shape"},
             "/api/presence": {"channel": "http:shape"},
         }

@@ -336,11 +336,11 @@ class Api:
         return result
 
 
-def make_jwt(sub, ttl=600):
+def make_jwt(sub, ttl=600, **extra):
     def b64(raw):
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
     header = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "test"}).encode())
-    claims = b64(json.dumps({"sub": sub, "exp": int(time.time()) + ttl}).encode())
+    claims = b64(json.dumps({"sub": sub, "exp": int(time.time()) + ttl, **extra}).encode())
     sig = hmac.new(JWT_SECRET.encode(), f"{header}.{claims}".encode(), hashlib.sha256).digest()
     return f"{header}.{claims}.{b64(sig)}"
 

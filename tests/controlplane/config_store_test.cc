@@ -1,5 +1,8 @@
 #include "controlplane/config_store_impl.h"
 
+#include "common/clock.h"
+#include "controlplane/session_bans.h"
+
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -118,6 +121,45 @@ TEST_F(ConfigStoreTest, ErrorsHaveStableCodes) {
   with_claim.set_owner_claim("address");
   EXPECT_EQ(store->createNamespace(with_claim).status().code(), ErrorCode::kBadRequest);
   EXPECT_EQ(store->version(), 2u) << "failed changes must not bump the version";
+}
+
+TEST_F(ConfigStoreTest, BansAreInTheSnapshotSurviveRestartAndExpire) {
+  const int64_t now = unixMillis() / 1000;
+  {
+    auto store = open();
+    ASSERT_TRUE(store->blockUser("mallory", now + 600).isOk());
+    auto version = store->revokeToken("jti-1", now + 600);
+    ASSERT_TRUE(version.isOk());
+    EXPECT_EQ(version.value(), store->version());
+    ASSERT_TRUE(store->revokeToken("jti-2", now + 60).isOk());
+    const auto& bans = store->snapshot()->bans();
+    ASSERT_EQ(bans.users_size(), 1);
+    EXPECT_EQ(bans.users(0).user(), "mallory");
+    EXPECT_EQ(bans.tokens_size(), 2);
+  }
+  auto reopened = open();
+  const auto bans = reopened->snapshot()->bans();
+  ASSERT_EQ(bans.users_size(), 1) << "kept with the config";
+  EXPECT_EQ(bans.users(0).until(), now + 600);
+  ASSERT_EQ(bans.tokens_size(), 2);
+}
+
+TEST(SessionBansTest, AddingMovesToTheLaterTimeAndTheBoundHolds) {
+  herald::v1::SessionBans bans;
+  ASSERT_TRUE(addUserBlock(&bans, "a", 200, 100, 2).isOk());
+  ASSERT_TRUE(addUserBlock(&bans, "a", 150, 100, 2).isOk());
+  ASSERT_EQ(bans.users_size(), 1);
+  EXPECT_EQ(bans.users(0).until(), 200) << "an earlier time never shortens a block";
+  ASSERT_TRUE(addUserBlock(&bans, "b", 300, 100, 2).isOk());
+  Status full = addUserBlock(&bans, "c", 300, 100, 2);
+  EXPECT_EQ(full.code(), ErrorCode::kLimitExceeded);
+  EXPECT_EQ(full.message(), "2 user blocks are in force already; wait for some to end");
+  // At 250, a's block has ended: its place is free.
+  ASSERT_TRUE(addUserBlock(&bans, "c", 300, 250, 2).isOk());
+  ASSERT_TRUE(addTokenRevocation(&bans, "t", 400, 250, 2).isOk());
+  pruneSessionBans(&bans, 350);
+  EXPECT_EQ(bans.users_size(), 0);
+  EXPECT_EQ(bans.tokens_size(), 1);
 }
 
 TEST_F(ConfigStoreTest, CorruptStateFileStopsStartUp) {

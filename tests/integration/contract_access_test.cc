@@ -136,14 +136,20 @@ TEST_F(ContractTest, EveryRpcNeedsAKeyWithTheRightRole) {
 // this test until it is given a role here (and in docs/security.md).
 TEST_F(ContractTest, RoleTableCoversEveryRpc) {
   const std::map<std::string, std::string> need = {
-      {"CreateNamespace", "admin"}, {"UpdateNamespace", "admin"},  {"DeleteNamespace", "admin"},
-      {"SetLimits", "admin"},       {"GetAuthSettings", "admin"},  {"SetAuthSettings", "admin"},
-      {"CreateApiKey", "admin"},    {"ListApiKeys", "admin"},      {"RevokeApiKey", "admin"},
-      {"Publish", "publisher"},     {"PublishBatch", "publisher"}, {"PublishStream", "publisher"},
-      {"Broadcast", "publisher"},   {"SendToUser", "publisher"},   {"Disconnect", "publisher"},
-      {"GetNamespace", "reader"},   {"ListNamespaces", "reader"},  {"GetLimits", "reader"},
-      {"ListNodes", "reader"},      {"ListChannels", "reader"},    {"History", "reader"},
-      {"Presence", "reader"},       {"ClusterStats", "reader"},    {"Info", "reader"}};
+      {"CreateNamespace", "admin"},  {"UpdateNamespace", "admin"},
+      {"DeleteNamespace", "admin"},  {"SetLimits", "admin"},
+      {"GetAuthSettings", "admin"},  {"SetAuthSettings", "admin"},
+      {"CreateApiKey", "admin"},     {"ListApiKeys", "admin"},
+      {"RevokeApiKey", "admin"},     {"Publish", "publisher"},
+      {"PublishBatch", "publisher"}, {"PublishStream", "publisher"},
+      {"Broadcast", "publisher"},    {"SendToUser", "publisher"},
+      {"Disconnect", "publisher"},   {"Subscribe", "publisher"},
+      {"Unsubscribe", "publisher"},  {"Refresh", "publisher"},
+      {"RevokeToken", "publisher"},  {"GetNamespace", "reader"},
+      {"ListNamespaces", "reader"},  {"GetLimits", "reader"},
+      {"ListNodes", "reader"},       {"ListChannels", "reader"},
+      {"History", "reader"},         {"Presence", "reader"},
+      {"ClusterStats", "reader"},    {"Info", "reader"}};
   std::map<std::string, std::string> keys = {{"none", ""}};
   for (auto [name, role] : {std::pair{"publisher", herald::v1::API_KEY_ROLE_PUBLISHER},
                             std::pair{"reader", herald::v1::API_KEY_ROLE_READER}}) {

@@ -19,6 +19,7 @@
 #include "common/hook_signature.h"
 #include "herald/v1/hooks.grpc.pb.h"
 #include "integration/support/cluster.h"
+#include "integration/support/event_receiver.h"
 #include "integration/support/ws_client.h"
 #include "support/jwt_tokens.h"
 
@@ -26,84 +27,6 @@ namespace herald::testing {
 namespace {
 
 using json = nlohmann::json;
-
-// Collects the events POSTed to it; answers 503 while `down`.
-class EventReceiver {
- public:
-  EventReceiver() {
-    server_.Post("/hooks/events", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++attempts_;
-      if (down_) {
-        res.status = 503;
-        return;
-      }
-      last_signature_ = req.get_header_value(kHookSignatureHeader);
-      last_body_ = req.body;
-      const json batch = json::parse(req.body);
-      for (const auto& e : batch["events"]) {
-        events_.push_back(e);
-      }
-      res.status = 200;
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-  }
-  ~EventReceiver() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hooks"; }
-  void setDown(bool down) {
-    std::lock_guard<std::mutex> lock(mu_);
-    down_ = down;
-  }
-  int attempts() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return attempts_;
-  }
-  std::vector<json> events() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return events_;
-  }
-  std::pair<std::string, std::string> lastSignatureAndBody() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return {last_signature_, last_body_};
-  }
-  // "type subject" of each event received, in order.
-  std::vector<std::string> seen() {
-    std::vector<std::string> out;
-    for (const auto& e : events()) {
-      out.push_back(e["type"].get<std::string>() + " " +
-                    e.value("user", e.value("channel", std::string())));
-    }
-    return out;
-  }
-  // Waits until `what` ("type subject") was received.
-  bool waitFor(const std::string& what, std::chrono::milliseconds timeout) {
-    return eventually(
-        [&] {
-          const auto all = seen();
-          return std::find(all.begin(), all.end(), what) != all.end();
-        },
-        timeout);
-  }
-  size_t count(const std::string& what) {
-    const auto all = seen();
-    return static_cast<size_t>(std::count(all.begin(), all.end(), what));
-  }
-
- private:
-  std::mutex mu_;
-  bool down_ = false;
-  int attempts_ = 0;
-  std::vector<json> events_;
-  std::string last_signature_;
-  std::string last_body_;
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-};
 
 // A TCP relay between a node and herald-control whose connections the test can cut: a link
 // flap without killing either process.
@@ -213,7 +136,10 @@ class EventsTest : public ::testing::Test {
       endpoint["secret"] = secret;
     }
     c["hooks"] = {{"endpoints", {endpoint}}};
-    c["events"] = {{"endpoints", {"app"}}};
+    // The cluster-wide transitions; client.* and subscription.* are client_events_test's.
+    c["events"] = {
+        {"endpoints", {"app"}},
+        {"types", {"user.online", "user.offline", "channel.occupied", "channel.vacated"}}};
     c["heartbeat_interval_ms"] = 250;
     c["node_timeout_ms"] = 2000;
     return c;
@@ -316,6 +242,45 @@ TEST_F(EventsTest, ALinkFlapReportsNothingTwice) {
   EXPECT_TRUE(receiver_.waitFor("user.offline alice", 10s));
 }
 
+TEST_F(EventsTest, ALinkFlapReportsNoConnectionTwice) {
+  json c = config(receiver_.url());
+  c["events"].erase("types");  // client.* too
+  cluster_ = std::make_unique<Cluster>(c);
+  cluster_->startControl();
+  LinkRelay relay(portOf(cluster_->controlAddress()));
+  cluster_->startNode({"--control", relay.address()});
+  ASSERT_TRUE(cluster_->waitHealthyNodes(1));
+  auto alice = connect("alice", "chat:1");
+  auto bob = connect("bob", "chat:1");
+  const auto connections = [&] {
+    std::vector<std::string> out;
+    for (const auto& e : receiver_.events()) {
+      if (e["type"].get<std::string>().rfind("client.", 0) == 0) {
+        out.push_back(e["type"].get<std::string>() + " " + e.value("user", ""));
+      }
+    }
+    return out;
+  };
+  ASSERT_TRUE(eventually([&] { return connections().size() == 2; }, 10s));
+
+  const size_t log_mark = cluster_->node(0).output().size();
+  relay.cut();
+  ASSERT_TRUE(cluster_->node(0).waitForOutput("connected to control plane", 10s, log_mark));
+  // Bob leaves after the flap: his close is reported once, with its code; alice stays.
+  bob->close();
+  ASSERT_TRUE(eventually([&] { return connections().size() == 3; }, 10s));
+  std::this_thread::sleep_for(3s);  // past the old link's grace: nothing more
+  EXPECT_EQ(connections(),
+            (std::vector<std::string>{"client.connected alice", "client.connected bob",
+                                      "client.disconnected bob"}));
+  for (const auto& e : receiver_.events()) {
+    if (e["type"] == "client.disconnected") {
+      EXPECT_EQ(e["code"], 1000);
+      EXPECT_EQ(e["reason"], "bye");
+    }
+  }
+}
+
 TEST_F(EventsTest, AReceiverDownFor30SecondsGetsEveryEventAfterwardsInOrder) {
   start(config(receiver_.url()));
   receiver_.setDown(true);
@@ -325,6 +290,19 @@ TEST_F(EventsTest, AReceiverDownFor30SecondsGetsEveryEventAfterwardsInOrder) {
     auto ws = connect(user, "room:" + std::to_string(i));
     ws->close();
     ASSERT_TRUE(ws->waitClosed(10s).has_value());
+    // herald-control heard the close before the next user comes (no node holds the user):
+    // one report each, so the order across users is the order they happened (within one
+    // report, additions go first).
+    ASSERT_TRUE(eventually(
+        [&] {
+          grpc::ClientContext ctx;
+          herald::v1::SendToUserRequest req;
+          req.set_user(user);
+          req.set_data("0");
+          herald::v1::SendToUserResponse resp;
+          return cluster_->api().SendToUser(&ctx, req, &resp).ok() && resp.nodes() == 0;
+        },
+        10s));
   }
   ASSERT_TRUE(eventually([&] { return receiver_.attempts() >= 3; }, 20s))
       << "herald-control keeps trying";

@@ -369,6 +369,9 @@ TEST_F(HooksTest, TheDocumentedPythonBackendAnswersAsTheDocsSay) {
   // events: herald-control told the backend who came online.
   EXPECT_TRUE(backend.waitForOutput("event user.online alice", 10s)) << backend.output();
   EXPECT_TRUE(backend.waitForOutput("event channel.occupied chat:lobby", 10s));
+  // ...and of each connection, and of subscriptions in chat (subscription_events).
+  EXPECT_TRUE(backend.waitForOutput("event client.connected ", 10s));
+  EXPECT_TRUE(backend.waitForOutput(" alice chat:lobby", 10s)) << backend.output();
 }
 
 // The same backend refuses calls signed with another secret (it verifies in Python, an

@@ -23,12 +23,12 @@ google::protobuf::RepeatedPtrField<herald::v1::UserCount> counts(
 
 class ClusterPresenceTest : public ::testing::Test {
  protected:
-  ClusterPresence presence_{
-      5000ms, [this](std::vector<PresenceTransition> t) {
-        for (auto& one : t) {
-          heard_.push_back(std::string(presenceChangeName(one.change)) + " " + one.subject);
-        }
-      }};
+  ClusterPresence presence_{5000ms, [this](std::vector<PresenceTransition> t) {
+                              for (auto& one : t) {
+                                heard_.push_back(std::string(presenceChangeName(one.change)) + " " +
+                                                 one.user + one.channel);
+                              }
+                            }};
   std::vector<std::string> take() { return std::exchange(heard_, {}); }
   std::vector<std::string> heard_;
 };

@@ -37,6 +37,8 @@ class MockConfigStore : public ConfigStore {
   MOCK_METHOD(herald::v1::AuthSettings, auth, (), (const, override));
   MOCK_METHOD(Result<herald::v1::AuthSettings>, setAuth, (const herald::v1::AuthSettings&),
               (override));
+  MOCK_METHOD(Result<uint64_t>, blockUser, (const std::string&, int64_t), (override));
+  MOCK_METHOD(Result<uint64_t>, revokeToken, (const std::string&, int64_t), (override));
   MOCK_METHOD(uint64_t, version, (), (const, override));
   MOCK_METHOD(ConfigSnapshotPtr, snapshot, (), (const, override));
   MOCK_METHOD(void, setChangeListener, (ChangeListener), (override));

@@ -13,6 +13,7 @@ class MockNodeLinkHandler : public NodeLinkHandler {
   MOCK_METHOD(Status, onConfig, (const herald::v1::ConfigSnapshot& snapshot), (override));
   MOCK_METHOD(void, onDeliver, (const herald::v1::Deliver& deliver), (override));
   MOCK_METHOD(void, onDisconnect, (const herald::v1::DisconnectCommand& command), (override));
+  MOCK_METHOD(void, onServerCommand, (const herald::v1::ControlMessage& command), (override));
   MOCK_METHOD(void, onUserLimit, (const herald::v1::UserLimit& limit), (override));
   MOCK_METHOD(void, onRecovered, (const herald::v1::RecoverResponse& page), (override));
   MOCK_METHOD(void, onPublished, (const herald::v1::ClientPublishResult& result), (override));
