@@ -8,6 +8,7 @@
 
 #include <jwt/jwt.hpp>
 
+#include "common/base64url.h"
 #include "common/json_text.h"
 
 namespace herald {
@@ -15,37 +16,6 @@ namespace {
 
 Status unauthorized(std::string message) {
   return Status(ErrorCode::kUnauthorized, std::move(message));
-}
-
-// base64url without padding (RFC 7515); nullopt on a character outside the alphabet.
-std::optional<std::string> base64UrlDecode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z') {
-      v = c - 'A';
-    } else if (c >= 'a' && c <= 'z') {
-      v = c - 'a' + 26;
-    } else if (c >= '0' && c <= '9') {
-      v = c - '0' + 52;
-    } else if (c == '-') {
-      v = 62;
-    } else if (c == '_') {
-      v = 63;
-    } else {
-      return std::nullopt;
-    }
-    buffer = (buffer << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-    }
-  }
-  return out;
 }
 
 // HMAC-SHA256 of "header.payload" under `secret` equals the token's signature, compared in
@@ -157,7 +127,8 @@ class JwtVerifierImpl : public JwtVerifier {
 
     Status last = unauthorized("no key configured for algorithm " + alg_name);
     for (const auto& key : policy_.keys) {
-      if (key.algorithm != alg || (!kid.empty() && key.kid != kid)) {
+      if (key.algorithm != alg || (!kid.empty() && key.kid != kid) ||
+          (kid.empty() && key.by_kid_only)) {
         continue;
       }
       auto result = verifyWithKey(token, key, alg_name);

@@ -22,6 +22,9 @@ struct JwtKeySpec {
   std::string kid;
   JwtAlgorithm algorithm = JwtAlgorithm::kHS256;
   std::string material;  // HS256: secret; RS256/ES256: PEM public key
+  // Tried only for a token naming this kid (keys from a JWKS): a token without a kid is not
+  // checked against every key a provider publishes.
+  bool by_kid_only = false;
 };
 
 struct JwtPolicy {

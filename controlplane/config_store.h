@@ -39,7 +39,7 @@ class ConfigStore {
 
   // Session bans (ControlService.Disconnect's block_until, RevokeToken): kept with the config
   // until `until` (Unix seconds), at most kMaxBans of each kind; expired ones are dropped at
-  // every change. Return the new config version.
+  // the next change of the bans. Return the new config version.
   static constexpr size_t kMaxBans = 10000;
   virtual Result<uint64_t> blockUser(const std::string& user, int64_t until) = 0;
   virtual Result<uint64_t> revokeToken(const std::string& jti, int64_t until) = 0;

@@ -170,7 +170,8 @@ std::string readSecret(const ConfigReader& r) {
 }
 
 void readAuth(const ConfigReader& r, herald::v1::AuthSettings* auth) {
-  r.rejectUnknownKeys({"allow_anonymous", "issuer", "audience", "leeway_seconds", "keys"});
+  r.rejectUnknownKeys({"allow_anonymous", "issuer", "audience", "leeway_seconds", "keys",
+                       "jwks_url", "jwks_refresh_seconds"});
   bool anonymous = false;
   r.readBool("allow_anonymous", &anonymous);
   auth->set_allow_anonymous(anonymous);
@@ -183,6 +184,12 @@ void readAuth(const ConfigReader& r, herald::v1::AuthSettings* auth) {
   uint32_t leeway = 0;
   r.readUint32("leeway_seconds", &leeway, 0, 600);
   auth->set_leeway_seconds(leeway);
+  text.clear();
+  r.readString("jwks_url", &text);
+  auth->set_jwks_url(text);
+  uint32_t refresh = 0;
+  r.readUint32("jwks_refresh_seconds", &refresh, 0, 86400);
+  auth->set_jwks_refresh_seconds(refresh);
   for (const auto& k : r.childList("keys")) {
     k.rejectUnknownKeys(
         {"kid", "algorithm", "secret", "secret_file", "public_key_pem", "public_key_file"});

@@ -62,11 +62,6 @@ grpc::Status ControlService::Disconnect(Ctx* ctx, const herald::v1::DisconnectRe
       if (Status when = checkBanTime(req->block_until(), "block_until"); !when.isOk()) {
         return when;
       }
-      // Before the close, on the same ordered link to each node (the config goes first): the
-      // connections close with the code asked for, and their return is refused at once.
-      if (auto stored = store_.blockUser(req->user(), req->block_until()); !stored.isOk()) {
-        return stored.status();
-      }
     }
     auto message = std::make_shared<herald::v1::ControlMessage>();
     auto* cmd = message->mutable_disconnect();
@@ -75,6 +70,14 @@ grpc::Status ControlService::Disconnect(Ctx* ctx, const herald::v1::DisconnectRe
     cmd->set_code(req->code() == 0 ? 4100 : req->code());
     cmd->set_reason(req->reason().empty() ? "disconnected by server" : req->reason());
     resp->set_nodes(sendToTargets(req->user(), req->client(), std::move(message)));
+    if (req->block_until() != 0) {
+      // After the close, on the same ordered link to each node: the connections it reaches
+      // close with the code asked for; the block, pushed with the config, closes the user's
+      // others (4005) and refuses their return.
+      if (auto stored = store_.blockUser(req->user(), req->block_until()); !stored.isOk()) {
+        return stored.status();
+      }
+    }
     return Status::ok();
   });
 }

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "common/channel_name.h"
+#include "common/hook_settings.h"
 #include "common/jwt_verifier.h"
 
 namespace herald::control {
@@ -92,6 +93,28 @@ Status validateAuthSettings(const herald::v1::AuthSettings& auth) {
   }
   if (auth.leeway_seconds() > 600) {
     return Status(ErrorCode::kBadRequest, "leeway_seconds above 600");
+  }
+  if (!auth.jwks_url().empty()) {
+    auto target = auth.jwks_url().size() > 2048
+                      ? Result<HookTarget>(Status(ErrorCode::kBadRequest, "longer than 2048"))
+                      : parseHookUrl(auth.jwks_url());
+    if (!target.isOk() || target->kind == HookTarget::Kind::kGrpc) {
+      return Status(ErrorCode::kBadRequest,
+                    "jwks_url must be http://HOST[:PORT]/PATH or https://... (" +
+                        (target.isOk() ? std::string("not grpc") : target.status().message()) +
+                        ")");
+    }
+    // Whoever can change the keys in transit can sign tokens for anyone: plain HTTP only to
+    // this host.
+    const std::string& host = target->host;
+    const bool loopback = host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
+    if (target->kind == HookTarget::Kind::kHttp && !loopback) {
+      return Status(ErrorCode::kBadRequest,
+                    "jwks_url must be https:// (http:// only to a loopback address)");
+    }
+  }
+  if (auth.jwks_refresh_seconds() > 86400) {
+    return Status(ErrorCode::kBadRequest, "jwks_refresh_seconds above 86400");
   }
   return Status::ok();
 }

@@ -84,6 +84,7 @@ std::string Node::start() {
     ctx.services.node_id = &config_.node_id;
     ctx.services.interest = &interest_;
     ctx.services.client_log = &client_log_;
+    ctx.services.jwks = &jwks_;
     ctx.services.node_connections = &node_connections_;
     ctx.services.ip_limiter = &ip_limiter_;
     ctx.services.blocked_users = &blocked_users_;
@@ -143,10 +144,13 @@ Status Node::onConfig(const herald::v1::ConfigSnapshot& snapshot) {
   if (snapshot.version() < session_config_high_water_) {
     return Status::ok();  // older than what this session applied: ack, keep the newer one
   }
-  auto settings = buildNodeSettings(snapshot);
+  std::unique_lock<std::mutex> lock(settings_mu_);
+  // Keys fetched from another URL than this snapshot's never serve it.
+  auto settings = buildNodeSettings(snapshot, jwks_.keysFor(snapshot.auth().jwks_url()));
   if (!settings.isOk()) {
     return settings.status();
   }
+  last_snapshot_ = std::make_shared<const herald::v1::ConfigSnapshot>(snapshot);
   if (snapshot.version() != config_version_.load()) {
     componentLogger("node")->info("applying config version {}", snapshot.version());
   }
@@ -157,6 +161,10 @@ Status Node::onConfig(const herald::v1::ConfigSnapshot& snapshot) {
   for (auto& shard : shards_) {
     shard->applySettings(settings.value());
   }
+  lock.unlock();
+  // After the snapshot is accepted (a refused one changes nothing), and outside settings_mu_:
+  // another URL drops the old one's keys, which applies the settings again.
+  jwks_.configure(snapshot.auth().jwks_url(), snapshot.auth().jwks_refresh_seconds());
   return Status::ok();
 }
 
@@ -312,6 +320,24 @@ void Node::onDisconnect(const herald::v1::DisconnectCommand& command) {
   toShards(command, [&](Shard& shard) { shard.disconnect(shared); });
 }
 
+void Node::onJwksKeys(std::vector<JwtKeySpec> /*keys*/) {
+  std::lock_guard<std::mutex> lock(settings_mu_);
+  if (!last_snapshot_) {
+    return;  // the first config builds with them
+  }
+  // The keys as held now, if they are this snapshot's URL's: a late call from an older fetch
+  // (or URL) cannot bring back keys that were dropped since.
+  auto settings =
+      buildNodeSettings(*last_snapshot_, jwks_.keysFor(last_snapshot_->auth().jwks_url()));
+  if (!settings.isOk()) {
+    componentLogger("auth")->warn("JWKS keys not applied: {}", settings.status().message());
+    return;
+  }
+  for (auto& shard : shards_) {
+    shard->applySettings(settings.value());
+  }
+}
+
 void Node::onServerCommand(const herald::v1::ControlMessage& command) {
   auto shared = std::make_shared<const herald::v1::ControlMessage>(command);
   auto post = [&](Shard& shard) { shard.serverCommand(shared); };
@@ -345,6 +371,7 @@ void Node::shutdown(std::chrono::milliseconds grace) {
     link_->reportStatsNow(std::chrono::seconds(1));
     link_->stop();
   }
+  jwks_.stop();   // it applies settings to the shards
   hooks_.stop();  // answers what is queued, while the shards still run
   for (auto& shard : shards_) {
     shard->stop();

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/auth/jwks_refresher.h"
 #include "dataplane/fanout/delivery_tally.h"
 #include "dataplane/hooks/hook_caller.h"
 #include "dataplane/http/http_routes.h"
@@ -69,6 +70,8 @@ class Node : private NodeLinkHandler, private LinkResync::Output, private Contro
   template <typename Command, typename Post>
   void toShards(const Command& command, const Post& post);
   void addHttpRoutes();
+  // New keys from the JWKS URL: the settings again, from the last snapshot (JWKS thread).
+  void onJwksKeys(std::vector<JwtKeySpec> keys);
   HttpResponse health() const;
   // ControlUplink, for the shards.
   bool recover(const herald::v1::RecoverRequest& request) override;
@@ -77,6 +80,10 @@ class Node : private NodeLinkHandler, private LinkResync::Output, private Contro
   NodeConfig config_;
   InterestTracker interest_;
   ClientEventLog client_log_;  // before link_, which reads it
+  // The last snapshot applied, to build settings again when the JWKS keys change; settings are
+  // built and applied under settings_mu_ (NodeLink reader thread, JWKS thread).
+  std::mutex settings_mu_;
+  std::shared_ptr<const herald::v1::ConfigSnapshot> last_snapshot_;
   std::atomic<uint64_t> node_connections_{0};
   IpLimiter ip_limiter_;
   BlockedUsers blocked_users_;
@@ -93,6 +100,8 @@ class Node : private NodeLinkHandler, private LinkResync::Output, private Contro
   // After shards_: destroyed (its workers joined) before them, since answers post to shards.
   HookCaller hooks_;
   std::unique_ptr<NodeLinkClient> link_;
+  // After shards_ and hooks_: stopped (its thread joined) first, since it applies settings.
+  JwksRefresher jwks_{[this](std::vector<JwtKeySpec> keys) { onJwksKeys(std::move(keys)); }};
   std::unique_ptr<LinkResync> resync_;  // NodeLink reader thread only
   std::string address_;
   bool stopped_ = false;

@@ -117,6 +117,12 @@ std::string Node::metricsText() const {
     }
   }
 
+  m.counter("herald_node_jwks_fetches_total",
+            "Fetches of AuthSettings.jwks_url, by result (failed: the last good set stays).")
+      .sample(jwks_.fetchesOk(), {{"result", "ok"}})
+      .sample(jwks_.fetchesFailed(), {{"result", "failed"}});
+  m.gauge("herald_node_jwks_keys", "JWT keys held from the JWKS URL.").sample(jwks_.keyCount());
+
   // Refusals and failures, by reason.
   m.counter("herald_node_auth_failures_total", "Client authentication failures, by reason.")
       .sample(sum(&C::tokens_invalid), {{"reason", "invalid_token"}})

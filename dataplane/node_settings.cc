@@ -74,7 +74,8 @@ bool NodeSettings::tokenRevoked(const std::string& jti, int64_t now) const {
   return it != revoked_until.end() && it->second > now;
 }
 
-Result<NodeSettingsPtr> buildNodeSettings(const herald::v1::ConfigSnapshot& snapshot) {
+Result<NodeSettingsPtr> buildNodeSettings(const herald::v1::ConfigSnapshot& snapshot,
+                                          const std::vector<JwtKeySpec>& jwks_keys) {
   auto s = std::make_shared<NodeSettings>();
   s->version = snapshot.version();
   for (const auto& ns : snapshot.namespaces()) {
@@ -120,6 +121,13 @@ Result<NodeSettingsPtr> buildNodeSettings(const herald::v1::ConfigSnapshot& snap
       return Status(ErrorCode::kBadRequest, "JWT key '" + key.kid() + "': " + valid.message());
     }
     policy.keys.push_back(std::move(spec));
+  }
+  for (const auto& key : jwks_keys) {
+    const bool taken = std::any_of(policy.keys.begin(), policy.keys.end(),
+                                   [&](const JwtKeySpec& have) { return have.kid == key.kid; });
+    if (!taken) {
+      policy.keys.push_back(key);
+    }
   }
   if (!policy.keys.empty()) {
     s->verifier = makeJwtVerifier(std::move(policy));

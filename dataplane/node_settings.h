@@ -47,6 +47,9 @@ using NodeSettingsPtr = std::shared_ptr<const NodeSettings>;
 NodeSettingsPtr defaultNodeSettings();
 
 // Validates a snapshot (the node refuses it with a Nack on error and keeps its settings).
-Result<NodeSettingsPtr> buildNodeSettings(const herald::v1::ConfigSnapshot& snapshot);
+// `jwks_keys`: keys fetched from AuthSettings.jwks_url, used beside the snapshot's own (a
+// static key keeps its kid).
+Result<NodeSettingsPtr> buildNodeSettings(const herald::v1::ConfigSnapshot& snapshot,
+                                          const std::vector<JwtKeySpec>& jwks_keys = {});
 
 }  // namespace herald::node

@@ -25,6 +25,7 @@ FUZZERS=(
   "publication_body_fuzzer:4096:publication_body" # Control API JSON fields, the JSON scanner
   "jwt_verifier_fuzzer:4096:jwt_verifier"        # tokens: splitting, base64url, HMAC, claims
   "hook_reply_fuzzer:4096:hook_reply"            # a backend's reply to any hook
+  "jwks_fuzzer:4096:jwks"                        # a fetched JWKS: JSON, base64url, key import
 )
 targets=()
 for f in "${FUZZERS[@]}"; do targets+=("${f%%:*}"); done

@@ -20,8 +20,14 @@ bool isRevoked(const NodeSettings& settings, const TokenClaims& claims) {
     return false;
   }
   auto jti = claims.claims.find("jti");
-  return jti != claims.claims.end() && jti->is_string() &&
-         settings.tokenRevoked(jti->get<std::string>(), unixMillis() / 1000);
+  if (jti == claims.claims.end()) {
+    return false;
+  }
+  // RFC 7519 makes jti a string; an integer one is matched by its decimal form.
+  const std::string id = jti->is_string()           ? jti->get<std::string>()
+                         : jti->is_number_integer() ? jti->dump()
+                                                    : std::string();
+  return !id.empty() && settings.tokenRevoked(id, unixMillis() / 1000);
 }
 
 // Rate-limited frames in a row before the connection is closed with 4029.
@@ -173,6 +179,12 @@ Result<TokenClaims> ClientSession::verifyToken(const std::string& token) {
     shard_->counters.auth_failures.fetch_add(1, std::memory_order_relaxed);
     if (!too_long) {
       shard_->counters.tokens_invalid.fetch_add(1, std::memory_order_relaxed);
+    }
+    const std::string& why = claims.status().message();
+    if (shard_->node.jwks != nullptr &&
+        (why.rfind("unknown key id", 0) == 0 || why.rfind("no key configured", 0) == 0 ||
+         why == "token authentication is not configured")) {
+      shard_->node.jwks->unknownKid();  // the key set may have rotated: fetch it soon
     }
     if (shard_->node.ip_limiter->recordAuthFailure(
             ip_, steadyMillis(), settings.limits.failed_auth_per_ip_per_minute())) {
@@ -343,11 +355,19 @@ void ClientSession::handle(const ParsedFrame& parsed) {
 
 void ClientSession::onSettingsChanged() {
   transport_->setInboundLimit(shard_->settings->limits.max_inbound_frame_bytes());
-  // A revocation that came with the config ends the connections holding the token. (A user
-  // block does not: the Disconnect that set it closes them, with the code it was given.)
+  // Bans that came with the config end the connections they name (those the Disconnect that
+  // set a block reached are closed already, with the code it was given).
   if (claims_ != nullptr && transport_->isOpen() && isRevoked(*shard_->settings, *claims_)) {
     close(kCloseTokenRevoked, "token revoked");
     return;
+  }
+  if (!user_.empty() && transport_->isOpen()) {
+    if (const int64_t until = shard_->settings->userBlockedUntil(user_, unixMillis() / 1000)) {
+      sendError(std::nullopt,
+                Status(ErrorCode::kUnauthorized, "user is blocked until " + std::to_string(until)));
+      close(kCloseUserBlocked, "user blocked");
+      return;
+    }
   }
   if (!greeted_ && !waiting_for_backend_ && shard_->settings->allow_anonymous) {
     greet(std::nullopt);  // anonymous access was just turned on

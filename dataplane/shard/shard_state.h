@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/rate_limiter.h"
+#include "dataplane/auth/jwks_refresher.h"
 #include "dataplane/fanout/delivery_tally.h"
 #include "dataplane/fanout/outbox.h"
 #include "dataplane/fanout/subscription_index.h"
@@ -38,6 +39,7 @@ struct NodeServices {
   DeliveryTallies* deliveries = nullptr;      // per namespace and channel, for the heartbeat
   HookCaller* hooks = nullptr;                // the backend's hooks (client rpc)
   ClientEventLog* client_log = nullptr;       // connections' events for herald-control
+  JwksRefresher* jwks = nullptr;              // keys from AuthSettings.jwks_url
 };
 
 /**

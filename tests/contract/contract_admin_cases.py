@@ -256,6 +256,16 @@ class TestLimitsAndAuthSettings(ContractCase):
             self.fails("SetAuthSettings", S.pb.SetAuthSettingsRequest(auth=S.pb.AuthSettings(
                 allow_anonymous=True, leeway_seconds=601)), INVALID_ARGUMENT,
                 "leeway_seconds above 600")
+            self.fails("SetAuthSettings", S.pb.SetAuthSettingsRequest(auth=S.pb.AuthSettings(
+                allow_anonymous=True, jwks_url="http://idp.example/jwks")), INVALID_ARGUMENT,
+                "jwks_url must be https:// (http:// only to a loopback address)")
+            for url in ("grpc://127.0.0.1:1", "ftp://idp/jwks", "http://", "x" * 2049):
+                self.fails("SetAuthSettings", S.pb.SetAuthSettingsRequest(auth=S.pb.AuthSettings(
+                    allow_anonymous=True, jwks_url=url)), INVALID_ARGUMENT,
+                    "jwks_url must be http://HOST[:PORT]/PATH or https://...")
+            self.fails("SetAuthSettings", S.pb.SetAuthSettingsRequest(auth=S.pb.AuthSettings(
+                allow_anonymous=True, jwks_url="https://idp.example/jwks",
+                jwks_refresh_seconds=86401)), INVALID_ARGUMENT, "jwks_refresh_seconds above 86400")
             many = [S.pb.JwtKey(kid=f"k{i}", algorithm="HS256", secret="s" * 32) for i in range(17)]
             self.fails("SetAuthSettings", S.pb.SetAuthSettingsRequest(auth=S.pb.AuthSettings(
                 allow_anonymous=True, keys=many)), INVALID_ARGUMENT, "at most 16 JWT keys")

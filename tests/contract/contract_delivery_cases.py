@@ -283,9 +283,11 @@ class TestBroadcastSendToUserDisconnect(ContractCase):
         user = "py-blocked"
         ws = WsClient(S.CLUSTER.ws_url("token=" + make_jwt(user)))
         try:
-            ws.next_of_type("connected")
+            client = ws.next_of_type("connected")["client"]
+            # By client id too: it reaches every node, even before the node reported the user.
             self.ok("Disconnect", S.pb.DisconnectRequest(
-                user=user, code=4321, reason="banned", block_until=int(time.time()) + 600))
+                user=user, client=client, code=4321, reason="banned",
+                block_until=int(time.time()) + 600))
             self.assertEqual(ws.wait_closed(), (4321, "banned"), "the code asked for, not 4005")
         finally:
             ws.close()

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/jwt_tokens.h"
+
 namespace herald::node {
 namespace {
 
@@ -37,6 +39,29 @@ TEST(NodeSettingsTest, AuthSettingsBuildAVerifier) {
   EXPECT_NE(r.value()->verifier, nullptr);
   EXPECT_TRUE(r.value()->allow_anonymous);
   EXPECT_FALSE(defaultNodeSettings()->allow_anonymous) << "unconfigured nodes admit nobody";
+}
+
+TEST(NodeSettingsTest, JwksKeysJoinTheStaticOnesAndAStaticKidWins) {
+  auto s = validSnapshot();
+  auto* key = s.mutable_auth()->add_keys();
+  key->set_kid("shared");
+  key->set_algorithm("HS256");
+  key->set_secret("0123456789abcdef0123456789abcdef");
+  const auto rsa = testing::makeRsaKeyPair();
+  const auto other = testing::makeRsaKeyPair();
+  std::vector<JwtKeySpec> fetched = {{"shared", JwtAlgorithm::kRS256, other.public_pem},
+                                     {"idp-1", JwtAlgorithm::kRS256, rsa.public_pem}};
+  auto r = buildNodeSettings(s, fetched);
+  ASSERT_TRUE(r.isOk()) << r.status().message();
+  const nlohmann::json claims = {{"sub", "alice"}, {"exp", testing::nowSeconds() + 60}};
+  EXPECT_TRUE(r.value()
+                  ->verifier->verify(testing::signToken("RS256", rsa.private_pem, claims, "idp-1"))
+                  .isOk());
+  EXPECT_FALSE(
+      r.value()
+          ->verifier->verify(testing::signToken("RS256", other.private_pem, claims, "shared"))
+          .isOk())
+      << "a fetched key cannot take a static key's kid";
 }
 
 TEST(NodeSettingsTest, ConfiguredDefaultNamespaceApplies) {

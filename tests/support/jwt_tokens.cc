@@ -1,5 +1,7 @@
 #include "support/jwt_tokens.h"
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -74,6 +76,42 @@ std::string signToken(const std::string& alg, const std::string& key, const nloh
     obj.header().add_header("kid", kid);
   }
   return obj.signature();
+}
+
+nlohmann::json publicJwk(const std::string& public_pem, const std::string& kid) {
+  BIO* bio = BIO_new_mem_buf(public_pem.data(), static_cast<int>(public_pem.size()));
+  EVP_PKEY* pkey = PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  if (pkey == nullptr) {
+    throw std::runtime_error("not a PEM public key");
+  }
+  nlohmann::json jwk = {{"kid", kid}, {"use", "sig"}};
+  auto bn = [&](const char* name) {
+    BIGNUM* value = nullptr;
+    EVP_PKEY_get_bn_param(pkey, name, &value);
+    std::string bytes(static_cast<size_t>(BN_num_bytes(value)), '\0');
+    BN_bn2bin(value, reinterpret_cast<unsigned char*>(bytes.data()));
+    BN_free(value);
+    return base64Url(bytes);
+  };
+  if (EVP_PKEY_is_a(pkey, "RSA")) {
+    jwk["kty"] = "RSA";
+    jwk["alg"] = "RS256";
+    jwk["n"] = bn(OSSL_PKEY_PARAM_RSA_N);
+    jwk["e"] = bn(OSSL_PKEY_PARAM_RSA_E);
+  } else {
+    unsigned char point[65];
+    size_t len = 0;
+    EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof(point),
+                                    &len);
+    jwk["kty"] = "EC";
+    jwk["crv"] = "P-256";
+    jwk["alg"] = "ES256";
+    jwk["x"] = base64Url(std::string(reinterpret_cast<char*>(point) + 1, 32));
+    jwk["y"] = base64Url(std::string(reinterpret_cast<char*>(point) + 33, 32));
+  }
+  EVP_PKEY_free(pkey);
+  return jwk;
 }
 
 std::string unsignedToken(const nlohmann::json& payload) {

@@ -19,6 +19,9 @@ KeyPair makeEcKeyPair(const char* curve = "P-256");
 std::string signToken(const std::string& alg, const std::string& key, const nlohmann::json& payload,
                       const std::string& kid = "");
 
+// The JWK (RFC 7517) of an RSA or EC P-256 public key, with `kid`, as a JWKS lists it.
+nlohmann::json publicJwk(const std::string& public_pem, const std::string& kid);
+
 // An unsigned `alg: none` token, as an attacker would send.
 std::string unsignedToken(const nlohmann::json& payload);
 
