@@ -320,7 +320,7 @@ void Node::onDisconnect(const herald::v1::DisconnectCommand& command) {
   toShards(command, [&](Shard& shard) { shard.disconnect(shared); });
 }
 
-void Node::onJwksKeys(std::vector<JwtKeySpec> /*keys*/) {
+void Node::onJwksKeys() {
   std::lock_guard<std::mutex> lock(settings_mu_);
   if (!last_snapshot_) {
     return;  // the first config builds with them

@@ -71,7 +71,7 @@ class Node : private NodeLinkHandler, private LinkResync::Output, private Contro
   void toShards(const Command& command, const Post& post);
   void addHttpRoutes();
   // New keys from the JWKS URL: the settings again, from the last snapshot (JWKS thread).
-  void onJwksKeys(std::vector<JwtKeySpec> keys);
+  void onJwksKeys();
   HttpResponse health() const;
   // ControlUplink, for the shards.
   bool recover(const herald::v1::RecoverRequest& request) override;
@@ -101,7 +101,7 @@ class Node : private NodeLinkHandler, private LinkResync::Output, private Contro
   HookCaller hooks_;
   std::unique_ptr<NodeLinkClient> link_;
   // After shards_ and hooks_: stopped (its thread joined) first, since it applies settings.
-  JwksRefresher jwks_{[this](std::vector<JwtKeySpec> keys) { onJwksKeys(std::move(keys)); }};
+  JwksRefresher jwks_{[this] { onJwksKeys(); }};
   std::unique_ptr<LinkResync> resync_;  // NodeLink reader thread only
   std::string address_;
   bool stopped_ = false;

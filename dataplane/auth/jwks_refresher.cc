@@ -45,7 +45,7 @@ void JwksRefresher::configure(const std::string& url, uint32_t refresh_seconds) 
   }
   wake_.notify_all();
   if (dropped) {
-    on_keys_({});
+    on_change_();
   }
 }
 
@@ -68,11 +68,6 @@ std::vector<JwtKeySpec> JwksRefresher::keysFor(const std::string& url) const {
 std::string JwksRefresher::url() const {
   std::lock_guard<std::mutex> lock(mu_);
   return url_;
-}
-
-std::vector<JwtKeySpec> JwksRefresher::keys() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return keys_;
 }
 
 size_t JwksRefresher::keyCount() const {
@@ -207,9 +202,8 @@ void JwksRefresher::run() {
     }
     keys_ = std::move(fetched.value());
     log->info("JWKS {}: {} key(s)", url, keys_.size());
-    std::vector<JwtKeySpec> copy = keys_;
     lock.unlock();
-    on_keys_(std::move(copy));
+    on_change_();
     lock.lock();
   }
 }

@@ -1,5 +1,6 @@
 #pragma once
-// The node's copy of the JWT keys at AuthSettings.jwks_url (docs/security.md "JWKS"): fetched
+// The node's copy of the JWT keys at AuthSettings.jwks_url (docs/security.md "Keys from a JWKS
+// URL"): fetched
 // at once, every refresh period, and soon after a token names a kid no key has; a failed fetch
 // keeps the last good set.
 #include <atomic>
@@ -21,9 +22,10 @@ namespace herald::node {
 
 class JwksRefresher {
  public:
-  // Hears each new key set (on the refresher's thread), and an empty one when the URL goes.
-  using OnKeys = std::function<void(std::vector<JwtKeySpec>)>;
-  explicit JwksRefresher(OnKeys on_keys) : on_keys_(std::move(on_keys)) {}
+  // Hears that the keys changed (a new set, on the refresher's thread; none when the URL goes):
+  // the listener reads them with keysFor(), so a late call never brings back a dropped set.
+  using OnChange = std::function<void()>;
+  explicit JwksRefresher(OnChange on_change) : on_change_(std::move(on_change)) {}
   ~JwksRefresher() { stop(); }
   JwksRefresher(const JwksRefresher&) = delete;
   JwksRefresher& operator=(const JwksRefresher&) = delete;
@@ -33,7 +35,6 @@ class JwksRefresher {
   void configure(const std::string& url, uint32_t refresh_seconds);
   // A token named a kid no key has (or the set is empty): fetch again, at most every 10 s.
   void unknownKid();
-  std::vector<JwtKeySpec> keys() const;
   // The keys held when they are `url`'s (none otherwise: another URL's keys never serve).
   std::vector<JwtKeySpec> keysFor(const std::string& url) const;
   std::string url() const;
@@ -56,7 +57,7 @@ class JwksRefresher {
   // document, not at every refresh).
   Result<std::vector<JwtKeySpec>> fetch(const std::string& url);
 
-  const OnKeys on_keys_;
+  const OnChange on_change_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
   std::string url_;
