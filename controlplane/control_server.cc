@@ -1,5 +1,6 @@
 #include "controlplane/control_server.h"
 
+#include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 
 #include "common/atomic_file.h"
 #include "common/config_reader.h"
+#include "common/hex.h"
 #include "common/host_port.h"
 #include "common/logging.h"
 #include "common/pem_file.h"
@@ -22,9 +24,25 @@
 #include "controlplane/memory_stream_engine.h"
 #include "controlplane/redis/redis_client.h"
 #include "controlplane/redis/redis_config_persistence.h"
+#include "controlplane/redis/redis_event_log.h"
 #include "controlplane/redis/redis_stream_engine.h"
 
 namespace herald::control {
+
+namespace {
+
+// How this start of herald-control names itself in the cluster's event stream: unique per
+// start (a restarted replica's old holds are released once its heartbeats stop), and telling
+// an operator which host and process it was.
+std::string eventMemberId() {
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  unsigned char random[4] = {};
+  RAND_bytes(random, sizeof(random));
+  return std::string(host) + "/" + std::to_string(::getpid()) + "/" + toHex(random, sizeof(random));
+}
+
+}  // namespace
 
 ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) {
   // API keys (and, with the memory engine, the config) live here.
@@ -90,10 +108,23 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
       throw ConfigError("events: " + events.status().message());
     }
     events_ = std::move(events.value());
+    ClusterPresence::Sink sink = [this](std::vector<PresenceTransition> changes) {
+      events_->publish(changes);
+    };
+    if (config_.engine == "redis") {
+      // Several replicas: one stream of events for the cluster, in Redis.
+      ClusterEventRelay::Options options;
+      options.member = eventMemberId();
+      options.queue_limit = config_.events.queue_limit;
+      const std::chrono::milliseconds timeout(1000);
+      event_relay_ = std::make_unique<ClusterEventRelay>(
+          std::make_unique<RedisEventLog>(configRedis(), timeout),
+          std::make_unique<RedisEventLog>(configRedis(), timeout), *events_, options);
+      sink = [this](std::vector<PresenceTransition> changes) { event_relay_->push(changes); };
+    }
     // A node whose link broke has node_timeout_ms to come back before what it held is gone.
     cluster_presence_ = std::make_unique<ClusterPresence>(
-        std::chrono::milliseconds(config_.node_timeout_ms),
-        [this](std::vector<PresenceTransition> changes) { events_->publish(changes); });
+        std::chrono::milliseconds(config_.node_timeout_ms), std::move(sink));
     link_service_->setPresenceEvents(cluster_presence_.get());
     componentLogger("control")->info("events go to {} receiver(s)",
                                      config_.events.endpoints.size());
@@ -211,6 +242,9 @@ std::string ControlServer::start() {
     start_engine_();  // its subscriber threads route to nodes: start them with the server
   }
   sweeper_ = std::thread([this] { sweepLoop(); });
+  if (event_relay_) {
+    event_relay_->start();
+  }
   if (shared_config_ != nullptr) {
     replicas_ = std::make_unique<ReplicaDirectory>(configRedis(), std::chrono::milliseconds(1000));
     // Listening on every interface: the others know this replica by host name and port.
@@ -357,6 +391,9 @@ void ControlServer::shutdown(std::chrono::milliseconds grace) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     shutdown.join();
+  }
+  if (event_relay_) {
+    event_relay_->stop();  // what it could not put into Redis in 2 s is lost
   }
   if (events_) {
     events_->stop();  // what is still queued is lost with this process (docs/hooks.md)

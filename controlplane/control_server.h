@@ -15,6 +15,7 @@
 #include "controlplane/control_config.h"
 #include "controlplane/control_metrics.h"
 #include "controlplane/control_service.h"
+#include "controlplane/events/cluster_event_relay.h"
 #include "controlplane/events/cluster_presence.h"
 #include "controlplane/events/event_publisher.h"
 #include "controlplane/http/control_http_server.h"
@@ -75,6 +76,8 @@ class ControlServer {
   // Events to the backend (config `events`); null when none are configured.
   std::unique_ptr<EventPublisher> events_;
   std::unique_ptr<ClusterPresence> cluster_presence_;
+  // --engine redis with events: the cluster's one event stream; null otherwise.
+  std::unique_ptr<ClusterEventRelay> event_relay_;
   std::unique_ptr<NodeLinkService> link_service_;
   std::unique_ptr<grpc::Server> server_;
   ControlMetrics metrics_;

@@ -68,6 +68,21 @@ std::string ControlServer::metricsText() const {
     for (const auto& d : events_->dispatchers()) {
       queued.sample(static_cast<double>(d->queued()), {{"endpoint", d->name()}});
     }
+    if (event_relay_) {
+      // --engine redis: the cluster's event stream (docs/hooks.md "Events with several
+      // replicas"). Delivery counts above are the leader's.
+      m.gauge("herald_control_events_leader",
+              "1 on the replica that delivers the cluster's events, 0 on the others.")
+          .sample(event_relay_->leading() ? 1.0 : 0.0);
+      m.counter("herald_control_events_appended_total",
+                "Events this replica put into the cluster's stream in Redis (appended), or "
+                "could not (dropped: its queue or the stream was full).")
+          .sample(static_cast<double>(event_relay_->appended()), {{"result", "appended"}})
+          .sample(static_cast<double>(event_relay_->dropped()), {{"result", "dropped"}});
+      m.gauge("herald_control_events_append_queued",
+              "Changes of this replica waiting to go into Redis.")
+          .sample(static_cast<double>(event_relay_->queued()));
+    }
   }
 
   LatencyHistogram::Snapshot latency;

@@ -47,6 +47,17 @@ void EventDispatcher::stop() {
   }
 }
 
+void EventDispatcher::clear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  queue_.clear();
+  ++cleared_;
+}
+
+size_t EventDispatcher::room() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size() >= options_.queue_limit ? 0 : options_.queue_limit - queue_.size();
+}
+
 size_t EventDispatcher::queued() const {
   std::lock_guard<std::mutex> lock(mu_);
   return queue_.size();
@@ -58,6 +69,7 @@ void EventDispatcher::run() {
   bool failing = false;
   while (true) {
     herald::v1::EventBatch batch;
+    uint64_t cleared = 0;
     {
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
@@ -68,19 +80,27 @@ void EventDispatcher::run() {
       for (size_t i = 0; i < n; ++i) {
         *batch.add_events() = queue_[i];
       }
+      cleared = cleared_;
     }
     // Unlocked while sending: events keep arriving behind the batch.
     const Status sent = sender_->send(batch);
     std::unique_lock<std::mutex> lock(mu_);
     if (sent.isOk()) {
-      // Only this thread removes: the batch is still the queue's head.
-      queue_.erase(queue_.begin(), queue_.begin() + batch.events_size());
       delivered_.fetch_add(batch.events_size(), std::memory_order_relaxed);
+      // Only this thread removes, so the batch is still the queue's head unless clear()ed.
+      const bool head = cleared == cleared_;
+      if (head) {
+        queue_.erase(queue_.begin(), queue_.begin() + batch.events_size());
+      }
       if (failing) {
         log->info("events to '{}' delivered again ({} queued)", name_, queue_.size());
       }
       failing = false;
       backoff = options_.first_retry;
+      if (head && delivered_listener_) {
+        lock.unlock();
+        delivered_listener_(batch.events(batch.events_size() - 1).id());
+      }
       continue;
     }
     failed_.fetch_add(1, std::memory_order_relaxed);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -45,6 +46,16 @@ class EventDispatcher {
 
   // Queues events in order; those beyond the queue's bound are dropped (counted).
   void push(const std::vector<herald::v1::Event>& events);
+  // Called on the sending thread with the id of the last event of each batch the receiver
+  // took (the Redis event stream commits its read position so). Set before events flow.
+  void setDeliveredListener(std::function<void(const std::string& last_id)> listener) {
+    delivered_listener_ = std::move(listener);
+  }
+  // Forgets what is queued (another replica delivers the cluster's events now); a batch
+  // being sent is still sent but not reported to the listener.
+  void clear();
+  // Events push() would take now without dropping.
+  size_t room() const;
   // Ends the sending thread (a send in progress is cancelled); what is queued is lost.
   void stop();
 
@@ -63,7 +74,9 @@ class EventDispatcher {
   mutable std::mutex mu_;
   std::condition_variable wake_;
   std::deque<herald::v1::Event> queue_;
+  uint64_t cleared_ = 0;  // clear() calls: a batch sent across one is no longer the head
   bool stopping_ = false;
+  std::function<void(const std::string&)> delivered_listener_;
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> failed_{0};

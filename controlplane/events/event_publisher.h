@@ -24,9 +24,12 @@ class EventPublisher {
                                                       const SenderMaker& make_sender,
                                                       EventDispatchOptions options = {});
 
-  // ClusterPresence's sink: the transitions as events, in order, to every receiver.
+  // ClusterPresence's sink with one replica (--engine memory): the transitions as events, in
+  // order, to every receiver. With several, ClusterEventRelay feeds the dispatchers instead.
   void publish(const std::vector<PresenceTransition>& transitions);
   void stop();
+  // Whether the receivers take events of `type` (config `events.types`).
+  bool wants(const std::string& type) const { return types_.empty() || types_.count(type) > 0; }
 
   const std::vector<std::unique_ptr<EventDispatcher>>& dispatchers() const { return dispatchers_; }
 

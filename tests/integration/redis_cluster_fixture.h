@@ -73,7 +73,7 @@ class RedisClusterTest : public ::testing::Test {
 
   size_t startReplica(const std::string& redis_urls) {
     const std::string dir = dir_.path() + "/replica" + std::to_string(replicas_.size());
-    std::ofstream(dir_.path() + "/control.json") << clusterConfig().dump(2);
+    std::ofstream(dir_.path() + "/control.json") << control_config_.dump(2);
     replicas_.push_back(std::make_unique<Process>(
         controlBinary(), std::vector<std::string>{"--grpc-listen",
                                                   "127.0.0.1:0",
@@ -154,6 +154,7 @@ class RedisClusterTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  json control_config_ = clusterConfig();  // every replica's config file
   std::unique_ptr<RedisServer> redis_;
   std::vector<std::unique_ptr<Process>> replicas_;
   std::vector<std::string> replica_addresses_;

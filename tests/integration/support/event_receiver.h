@@ -25,6 +25,12 @@ class EventReceiver {
       std::lock_guard<std::mutex> lock(mu_);
       ++attempts_;
       if (down_) {
+        refused_.clear();
+        const nlohmann::json batch = nlohmann::json::parse(req.body);
+        for (const auto& e : batch["events"]) {
+          refused_.push_back(e["type"].get<std::string>() + " " +
+                             e.value("user", e.value("channel", std::string())));
+        }
         res.status = 503;
         return;
       }
@@ -69,6 +75,16 @@ class EventReceiver {
     }
     return out;
   }
+  // Waits until the last batch refused while `down` held `what` ("type subject"): the
+  // event exists and waits to be delivered.
+  bool waitRefused(const std::string& what, std::chrono::milliseconds timeout) {
+    return eventually(
+        [&] {
+          std::lock_guard<std::mutex> lock(mu_);
+          return std::find(refused_.begin(), refused_.end(), what) != refused_.end();
+        },
+        timeout);
+  }
   // Waits until `what` ("type subject") was received.
   bool waitFor(const std::string& what, std::chrono::milliseconds timeout) {
     return eventually(
@@ -88,6 +104,7 @@ class EventReceiver {
   bool down_ = false;
   int attempts_ = 0;
   std::vector<nlohmann::json> events_;
+  std::vector<std::string> refused_;  // "type subject" of the last batch refused
   std::string last_signature_;
   std::string last_body_;
   httplib::Server server_;

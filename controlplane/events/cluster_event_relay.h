@@ -1,0 +1,104 @@
+#pragma once
+// Events with several replicas (--engine redis; docs/hooks.md "Events with several
+// replicas"). Each replica's ClusterPresence hands its changes here; an append thread puts
+// them, in order, into the cluster's one event stream (ClusterEventLog), where a user or
+// channel is online/occupied while any replica holds it; a delivery thread, on the one
+// replica holding the lease, reads the stream out to the receivers (EventPublisher's
+// dispatchers) and records how far each receiver got, so another replica, or this one after
+// a restart, carries on from there.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "controlplane/events/cluster_event_log.h"
+#include "controlplane/events/event_publisher.h"
+
+namespace herald::control {
+
+class ClusterEventRelay {
+ public:
+  struct Options {
+    std::string member;  // unique per start of this replica
+    size_t queue_limit = 100000;
+    size_t batch = 500;  // items per append
+    std::chrono::milliseconds heartbeat{1000};
+    std::chrono::milliseconds alive_ttl{3000};  // missed for this long: taken for lost
+    std::chrono::milliseconds lease_ttl{3000};
+    std::chrono::milliseconds poll{100};  // how often the leader looks for new events
+  };
+  // `writer` serves the append thread, `reader` the delivery thread (and the dispatchers'
+  // commits): two connections, so a slow read never holds up appends.
+  ClusterEventRelay(std::unique_ptr<ClusterEventLog> writer,
+                    std::unique_ptr<ClusterEventLog> reader, EventPublisher& publisher,
+                    Options options);
+  ~ClusterEventRelay();
+  ClusterEventRelay(const ClusterEventRelay&) = delete;
+  ClusterEventRelay& operator=(const ClusterEventRelay&) = delete;
+
+  void start();
+  // ClusterPresence's sink: queues (quick, under the tracker's lock).
+  void push(const std::vector<PresenceTransition>& changes);
+  // Appends what is queued (for at most `flush`), gives up the lease, ends both threads.
+  void stop(std::chrono::milliseconds flush = std::chrono::milliseconds(2000));
+
+  bool leading() const { return leading_.load(std::memory_order_relaxed); }
+  // Events this replica could not append: its queue or the stream was full.
+  uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+  uint64_t appended() const { return appended_.load(std::memory_order_relaxed); }
+  size_t queued() const;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  void appendLoop();
+  void deliverLoop();
+  // One append of `items` (the in-flight batch): OK, or why not. Updates `held_`.
+  Status appendInFlight();
+  // What the cluster holds for this replica made equal to what it holds now.
+  Status resync();
+  void heartbeat();
+  void takenForLost();
+  void sweepLost();
+  // Everything from the queue that is not a hold or release (a resync covers those).
+  void dropHoldsLocked();
+  LogItem itemFor(const PresenceTransition& change) const;
+  // Leadership lost or given up: the dispatchers forget what they had read.
+  void stepDown();
+
+  const std::unique_ptr<ClusterEventLog> writer_;
+  const std::unique_ptr<ClusterEventLog> reader_;
+  EventPublisher& publisher_;
+  const Options options_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<LogItem> queue_;
+  // What this replica holds now (kept at push time) and whether the cluster must be told it
+  // whole (after an overflow of the queue, or the cluster took this replica for lost).
+  std::unordered_set<std::string> users_;
+  std::unordered_set<std::string> channels_;
+  bool resync_ = false;
+  bool stopping_ = false;
+  Clock::time_point flush_deadline_;
+
+  // Append thread only: what the cluster holds for this replica, the batch being appended.
+  std::unordered_set<std::string> held_users_;
+  std::unordered_set<std::string> held_channels_;
+  std::vector<LogItem> in_flight_;
+  uint64_t seq_ = 0;
+  bool known_ = false;  // appended since the cluster last swept this replica
+
+  std::atomic<bool> leading_{false};
+  std::atomic<uint64_t> dropped_{0};
+  std::atomic<uint64_t> appended_{0};
+  std::thread append_thread_;
+  std::thread deliver_thread_;
+};
+
+}  // namespace herald::control

@@ -1,0 +1,209 @@
+// Events with several replicas on Redis (docs/hooks.md "Events with several replicas"): one
+// stream for the cluster, so a user online through two replicas is one user.online, each event
+// reaches the receiver once, and losing a replica (with or without its nodes) or the replica
+// that delivers neither loses events nor makes ghosts or duplicates.
+#include <gtest/gtest.h>
+
+#include "integration/redis_cluster_fixture.h"
+#include "integration/support/event_receiver.h"
+#include "support/jwt_tokens.h"
+
+namespace herald::testing {
+namespace {
+
+std::string token(const std::string& user) {
+  return signToken("HS256", kTestJwtSecret, {{"sub", user}, {"exp", nowSeconds() + 3600}}, "test");
+}
+
+class RedisEventsTest : public RedisClusterTest {
+ protected:
+  void SetUp() override {
+    control_config_["hooks"] = {
+        {"endpoints", {{{"name", "app"}, {"url", receiver_.url()}, {"timeout_ms", 2000}}}}};
+    control_config_["events"] = {{"endpoints", {"app"}}};
+    startRedis(false);
+  }
+
+  std::unique_ptr<WsClient> join(size_t node, const std::string& user, const std::string& channel) {
+    return connect(node, "token=" + token(user) + "&subscribe=" + channel);
+  }
+
+  // The client.connected events for `user`: one per connection its node reported.
+  size_t connectedEvents(const std::string& user) {
+    size_t n = 0;
+    for (const auto& e : receiver_.events()) {
+      n += e["type"] == "client.connected" && e.value("user", "") == user;
+    }
+    return n;
+  }
+
+  // "type subject" of the user and channel events only, in order.
+  std::vector<std::string> transitions() {
+    std::vector<std::string> out;
+    for (const auto& s : receiver_.seen()) {
+      if (s.rfind("user.", 0) == 0 || s.rfind("channel.", 0) == 0) {
+        out.push_back(s);
+      }
+    }
+    return out;
+  }
+
+  void expectUniqueIds() {
+    std::set<std::string> ids;
+    for (const auto& e : receiver_.events()) {
+      EXPECT_TRUE(ids.insert(e["id"].get<std::string>()).second)
+          << "each event reaches the receiver once: " << e.dump();
+    }
+  }
+
+  EventReceiver receiver_;
+};
+
+TEST_F(RedisEventsTest, AUserOnTwoReplicasIsOnlineOnceForTheCluster) {
+  startReplica();
+  startReplica();
+  startNode(replica_addresses_[0]);
+  startNode(replica_addresses_[1]);
+  auto first = join(0, "alice", "chat:1");
+  ASSERT_TRUE(receiver_.waitFor("user.online alice", 15s));
+  auto second = join(1, "alice", "chat:1");
+  // Both connections reported (each node reports its connection with its user).
+  ASSERT_TRUE(eventually([&] { return connectedEvents("alice") == 2; }, 15s));
+  first->close();
+  ASSERT_TRUE(first->waitClosed(10s).has_value());
+  ASSERT_TRUE(eventually(
+      [&] {
+        size_t closed = 0;
+        for (const auto& e : receiver_.events()) {
+          closed += e["type"] == "client.disconnected";
+        }
+        return closed == 1;
+      },
+      15s));
+  second->close();
+  ASSERT_TRUE(receiver_.waitFor("user.offline alice", 15s));
+  ASSERT_TRUE(receiver_.waitFor("channel.vacated chat:1", 15s));
+  EXPECT_EQ(transitions(),
+            (std::vector<std::string>{"user.online alice", "channel.occupied chat:1",
+                                      "channel.vacated chat:1", "user.offline alice"}))
+      << "once per cluster transition, though two replicas each saw alice come and go";
+  expectUniqueIds();
+  size_t connected = 0;
+  size_t disconnected = 0;
+  for (const auto& e : receiver_.events()) {
+    connected += e["type"] == "client.connected";
+    disconnected += e["type"] == "client.disconnected";
+  }
+  EXPECT_EQ(connected, 2u);
+  EXPECT_EQ(disconnected, 2u);
+}
+
+TEST_F(RedisEventsTest, AReplicaKilledWithItsNodeLeavesNoGhosts) {
+  startReplica();
+  startReplica();
+  startNode(replica_addresses_[0]);  // knows only replica 0: dies with it, in effect
+  startNode(replica_addresses_[1]);
+  auto bob = join(0, "bob", "room:b");
+  auto carol = join(1, "carol", "room:c");
+  ASSERT_TRUE(receiver_.waitFor("user.online bob", 15s));
+  ASSERT_TRUE(receiver_.waitFor("user.online carol", 15s));
+  const auto killed_at = std::chrono::steady_clock::now();
+  replicas_[0]->stop(SIGKILL, 10s);
+  nodes_[0]->stop(SIGKILL, 10s);
+  // The replica's heartbeat to Redis ends: 3 s later another releases what it held.
+  ASSERT_TRUE(receiver_.waitFor("user.offline bob", 20s));
+  ASSERT_TRUE(receiver_.waitFor("channel.vacated room:b", 20s));
+  EXPECT_LT(std::chrono::steady_clock::now() - killed_at, 12s);
+  for (const auto& e : receiver_.events()) {
+    if (e["type"] == "user.offline") {
+      EXPECT_NE(e["reason"].get<std::string>().find("stopped"), std::string::npos) << e.dump();
+    }
+  }
+  std::this_thread::sleep_for(4s);
+  EXPECT_EQ(receiver_.count("user.offline bob"), 1u);
+  EXPECT_EQ(receiver_.count("user.offline carol"), 0u) << "carol is still connected";
+  carol->close();
+  ASSERT_TRUE(receiver_.waitFor("user.offline carol", 15s));
+  expectUniqueIds();
+}
+
+TEST_F(RedisEventsTest, ANodeThatFailsOverToAnotherReplicaReportsNothingTwice) {
+  startReplica();
+  startReplica();
+  startNode(replica_addresses_[0] + "," + replica_addresses_[1]);
+  auto dave = join(0, "dave", "room:d");
+  ASSERT_TRUE(receiver_.waitFor("user.online dave", 15s));
+  ASSERT_TRUE(receiver_.waitFor("channel.occupied room:d", 15s));
+  replicas_[0]->stop(SIGKILL, 10s);
+  // The node joins replica 1 within a second; replica 0's holds are released 3 s after its
+  // death, by then replica 1 holds dave too.
+  ASSERT_TRUE(eventually(
+      [&] {
+        herald::v1::ListNodesRequest req;
+        herald::v1::ListNodesResponse resp;
+        grpc::ClientContext ctx;
+        return stubs_[1]->ListNodes(&ctx, req, &resp).ok() && resp.nodes_size() == 1 &&
+               resp.nodes(0).replica() == replica_addresses_[1];
+      },
+      15s));
+  std::this_thread::sleep_for(6s);
+  EXPECT_EQ(receiver_.count("user.offline dave"), 0u) << "dave never left";
+  EXPECT_EQ(receiver_.count("user.online dave"), 1u) << "nor came again";
+  EXPECT_EQ(receiver_.count("channel.vacated room:d"), 0u);
+  dave->close();
+  ASSERT_TRUE(receiver_.waitFor("user.offline dave", 15s));
+  ASSERT_TRUE(receiver_.waitFor("channel.vacated room:d", 15s));
+  EXPECT_EQ(receiver_.count("user.offline dave"), 1u);
+  expectUniqueIds();
+}
+
+TEST_F(RedisEventsTest, EventsWaitInRedisWhileTheReceiverIsDownAndTheDeliveringReplicaDies) {
+  startReplica();
+  startNode(replica_addresses_[0]);
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (int i = 0; i < 3; ++i) {
+    const std::string user = "u" + std::to_string(i);
+    clients.push_back(join(0, user, "room:" + user));
+    // Reported before it leaves: a connection that comes and goes within one report of its
+    // node makes no online/offline pair.
+    ASSERT_TRUE(receiver_.waitFor("client.connected " + user, 15s));
+  }
+  receiver_.setDown(true);
+  for (auto& ws : clients) {
+    ws->close();
+  }
+  // The events exist (the delivering replica read them from Redis) and are refused.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(receiver_.waitRefused("user.offline u" + std::to_string(i), 30s));
+  }
+  const size_t before = receiver_.events().size();
+  // Replica 0 dies with them undelivered; replica 1, started afterwards, takes the lease and
+  // delivers what waited in Redis once the receiver is back.
+  replicas_[0]->stop(SIGKILL, 10s);
+  startReplica();
+  receiver_.setDown(false);
+  for (int i = 0; i < 3; ++i) {
+    const std::string user = "u" + std::to_string(i);
+    EXPECT_TRUE(receiver_.waitFor("user.offline " + user, 30s)) << user;
+    EXPECT_TRUE(receiver_.waitFor("channel.vacated room:" + user, 30s)) << user;
+    EXPECT_EQ(receiver_.count("user.online " + user), 1u);
+  }
+  const auto events = receiver_.events();
+  std::vector<std::string> after;
+  for (size_t i = before; i < events.size(); ++i) {
+    after.push_back(events[i]["type"].get<std::string>() + " " +
+                    events[i].value("user", events[i].value("channel", std::string())));
+  }
+  for (int i = 0; i < 3; ++i) {
+    const std::string user = "u" + std::to_string(i);
+    auto at = [&](const std::string& what) {
+      return std::find(after.begin(), after.end(), what) - after.begin();
+    };
+    EXPECT_LT(at("client.disconnected " + user), at("user.offline " + user))
+        << "in the order they happened: " << json(after).dump();
+  }
+  expectUniqueIds();
+}
+
+}  // namespace
+}  // namespace herald::testing
