@@ -25,6 +25,7 @@
 #include "controlplane/redis/redis_client.h"
 #include "controlplane/redis/redis_config_persistence.h"
 #include "controlplane/redis/redis_event_log.h"
+#include "controlplane/redis/redis_node_handover.h"
 #include "controlplane/redis/redis_stream_engine.h"
 
 namespace herald::control {
@@ -117,14 +118,24 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
       options.member = eventMemberId();
       options.queue_limit = config_.events.queue_limit;
       const std::chrono::milliseconds timeout(1000);
+      node_handover_ = std::make_unique<RedisNodeHandover>(
+          configRedis(), timeout, options.member,
+          [this](const std::string& node, const std::string& instance) {
+            event_relay_->claimNode(node, instance);
+          });
+      const RedisAddress redis = configRedis();
       event_relay_ = std::make_unique<ClusterEventRelay>(
-          std::make_unique<RedisEventLog>(configRedis(), timeout),
-          std::make_unique<RedisEventLog>(configRedis(), timeout), *events_, options);
+          [redis, timeout] { return std::make_unique<RedisEventLog>(redis, timeout); }, *events_,
+          options);
       sink = [this](std::vector<PresenceTransition> changes) { event_relay_->push(changes); };
     }
     // A node whose link broke has node_timeout_ms to come back before what it held is gone.
     cluster_presence_ = std::make_unique<ClusterPresence>(
         std::chrono::milliseconds(config_.node_timeout_ms), std::move(sink));
+    cluster_presence_->setHandover(node_handover_.get());
+    if (event_relay_) {
+      event_relay_->setLostListener([this] { cluster_presence_->reannounce(); });
+    }
     link_service_->setPresenceEvents(cluster_presence_.get());
     componentLogger("control")->info("events go to {} receiver(s)",
                                      config_.events.endpoints.size());
@@ -231,6 +242,9 @@ std::string ControlServer::start() {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(control_service_.get());
   builder.RegisterService(link_service_.get());
+  if (event_relay_) {
+    event_relay_->start();  // alive in Redis before any node attaches (and claims its holds)
+  }
   server_ = builder.BuildAndStart();
   if (!server_ || bound_port == 0) {
     throw std::runtime_error("cannot listen on " + config_.grpc_listen +
@@ -242,9 +256,6 @@ std::string ControlServer::start() {
     start_engine_();  // its subscriber threads route to nodes: start them with the server
   }
   sweeper_ = std::thread([this] { sweepLoop(); });
-  if (event_relay_) {
-    event_relay_->start();
-  }
   if (shared_config_ != nullptr) {
     replicas_ = std::make_unique<ReplicaDirectory>(configRedis(), std::chrono::milliseconds(1000));
     // Listening on every interface: the others know this replica by host name and port.

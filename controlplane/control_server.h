@@ -78,6 +78,7 @@ class ControlServer {
   std::unique_ptr<ClusterPresence> cluster_presence_;
   // --engine redis with events: the cluster's one event stream; null otherwise.
   std::unique_ptr<ClusterEventRelay> event_relay_;
+  std::unique_ptr<NodeHandover> node_handover_;
   std::unique_ptr<NodeLinkService> link_service_;
   std::unique_ptr<grpc::Server> server_;
   ControlMetrics metrics_;

@@ -182,6 +182,49 @@ void ClientRoster::clear(const std::string& node, uint32_t code, const std::stri
   gathered_entries_ = 0;
 }
 
+void ClientRoster::adopt(const std::vector<herald::v1::ClientState>& clients) {
+  forget();
+  for (const auto& state : clients) {
+    if (state.client().empty() || entries_ >= max_entries_) {
+      continue;
+    }
+    Client& client = clients_[state.client()];
+    client.user = state.user();
+    ++entries_;
+    for (const auto& channel : state.channels()) {
+      if (entries_ >= max_entries_) {
+        break;
+      }
+      client.channels.push_back(channel);
+      ++entries_;
+    }
+  }
+}
+
+void ClientRoster::reconcile(const std::vector<herald::v1::ClientState>& previous,
+                             const std::string& node, const std::string& reason,
+                             std::vector<PresenceTransition>* out) {
+  google::protobuf::RepeatedPtrField<herald::v1::ClientState> mine;
+  for (const auto& [client, state] : clients_) {
+    auto* entry = mine.Add();
+    entry->set_client(client);
+    entry->set_user(state.user);
+    for (const auto& channel : state.channels) {
+      entry->add_channels(channel);
+    }
+  }
+  const bool gathering = gathering_;
+  std::vector<herald::v1::ClientState> gathered = std::move(gathered_);
+  const size_t gathered_entries = gathered_entries_;
+  adopt(previous);
+  beginFull();
+  addFull(mine);
+  endFull(node, reason, out);
+  gathering_ = gathering;
+  gathered_ = std::move(gathered);
+  gathered_entries_ = gathered_entries;
+}
+
 void ClientRoster::forget() {
   clients_.clear();
   entries_ = 0;

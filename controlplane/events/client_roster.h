@@ -33,6 +33,14 @@ class ClientRoster {
   // Everything ends (the node is lost or restarted): each subscription, then each connection.
   void clear(const std::string& node, uint32_t code, const std::string& reason,
              std::vector<PresenceTransition>* out);
+  // Starts from `clients` without a word: the node's connections as another replica
+  // reported them (NodeHandover).
+  void adopt(const std::vector<herald::v1::ClientState>& clients);
+  // Redis lost what this replica reported of the node (it was taken for lost, and another
+  // replica ended those connections there): reports, against `previous` (what Redis still
+  // has), what it holds now. A full list being gathered meanwhile goes on.
+  void reconcile(const std::vector<herald::v1::ClientState>& previous, const std::string& node,
+                 const std::string& reason, std::vector<PresenceTransition>* out);
   // Forgets everything without a word (the node no longer reports: nothing is known).
   void forget();
 

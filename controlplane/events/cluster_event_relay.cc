@@ -19,7 +19,10 @@ std::pair<uint64_t, uint64_t> streamOrder(const std::string& id) {
           std::strtoull(id.c_str() + dash + 1, nullptr, 10)};
 }
 
-bool isHold(const LogItem& item) { return item.op != LogItem::Op::kEvent; }
+// A hold or release of a user or channel (what a resync tells again, whole).
+bool isHold(const LogItem& item) {
+  return item.op != LogItem::Op::kEvent && item.op != LogItem::Op::kClaimNode;
+}
 
 void stripHolds(std::vector<LogItem>* items) {
   items->erase(std::remove_if(items->begin(), items->end(), isHold), items->end());
@@ -27,18 +30,18 @@ void stripHolds(std::vector<LogItem>* items) {
 
 }  // namespace
 
-ClusterEventRelay::ClusterEventRelay(std::unique_ptr<ClusterEventLog> writer,
-                                     std::unique_ptr<ClusterEventLog> reader,
-                                     EventPublisher& publisher, Options options)
-    : writer_(std::move(writer)),
-      reader_(std::move(reader)),
+ClusterEventRelay::ClusterEventRelay(const LogMaker& make_log, EventPublisher& publisher,
+                                     Options options)
+    : writer_(make_log()),
+      reader_(make_log()),
+      beat_(make_log()),
       publisher_(publisher),
       options_(std::move(options)) {
   for (const auto& dispatcher : publisher_.dispatchers()) {
     const std::string name = dispatcher->name();
     dispatcher->setDeliveredListener([this, name](const std::string& id) {
       // Not moved forward (Redis down): the next leader sends those events again.
-      (void)reader_->commit(name, id);
+      (void)reader_->commit(options_.member, name, id);
     });
   }
 }
@@ -46,8 +49,25 @@ ClusterEventRelay::ClusterEventRelay(std::unique_ptr<ClusterEventLog> writer,
 ClusterEventRelay::~ClusterEventRelay() { stop(std::chrono::milliseconds(0)); }
 
 void ClusterEventRelay::start() {
+  if (beat_->heartbeat(options_.member, options_.alive_ttl).isOk()) {
+    beating_since_ms_.store(steadyMillis(), std::memory_order_relaxed);
+  }
   append_thread_ = std::thread([this] { appendLoop(); });
   deliver_thread_ = std::thread([this] { deliverLoop(); });
+  heartbeat_thread_ = std::thread([this] { heartbeatLoop(); });
+}
+
+void ClusterEventRelay::claimNode(const std::string& node, const std::string& instance) {
+  LogItem item;
+  item.op = LogItem::Op::kClaimNode;
+  item.emit = false;
+  item.change.node = node;
+  item.instance = instance;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(item));
+  }
+  wake_.notify_all();
 }
 
 LogItem ClusterEventRelay::itemFor(const PresenceTransition& change) const {
@@ -94,6 +114,7 @@ void ClusterEventRelay::push(const std::vector<PresenceTransition>& changes) {
           channels_.erase(change.channel);
           break;
         case LogItem::Op::kEvent:
+        case LogItem::Op::kClaimNode:
           break;
       }
       if (isHold(item) && resync_) {
@@ -109,13 +130,12 @@ void ClusterEventRelay::push(const std::vector<PresenceTransition>& changes) {
           continue;
         }
         if (queue_.size() >= options_.queue_limit) {
-          ++dropped;
+          dropped += item.emit ? 1 : 0;
           continue;
         }
       }
-      if (item.emit || isHold(item)) {
-        queue_.push_back(std::move(item));
-      }
+      // Also what the receivers do not take: holds and rosters are kept in Redis from them.
+      queue_.push_back(std::move(item));
     }
   }
   if (dropped > 0) {
@@ -159,11 +179,11 @@ Status ClusterEventRelay::appendInFlight() {
         held_channels_.erase(item.change.channel);
         break;
       case LogItem::Op::kEvent:
+      case LogItem::Op::kClaimNode:
         break;
     }
   }
   appended_.fetch_add(result->added, std::memory_order_relaxed);
-  dropped_.fetch_add(result->dropped, std::memory_order_relaxed);
   in_flight_.clear();
   return Status::ok();
 }
@@ -179,8 +199,9 @@ Status ClusterEventRelay::resync() {
                   makeTransition(change, user ? name : std::string(), user ? std::string() : name,
                                  std::string(), std::string())});
     };
+    // After being taken for lost, every hold again: Redis may lack any of them.
     for (const auto& user : users_) {
-      if (held_users_.count(user) == 0) {
+      if (full_resync_ || held_users_.count(user) == 0) {
         add(LogItem::Op::kHoldUser, PresenceChange::kUserOnline, user);
       }
     }
@@ -190,7 +211,7 @@ Status ClusterEventRelay::resync() {
       }
     }
     for (const auto& channel : channels_) {
-      if (held_channels_.count(channel) == 0) {
+      if (full_resync_ || held_channels_.count(channel) == 0) {
         add(LogItem::Op::kHoldChannel, PresenceChange::kChannelOccupied, channel);
       }
     }
@@ -217,14 +238,31 @@ Status ClusterEventRelay::resync() {
       return status;
     }
   }
+  full_resync_ = false;
   return Status::ok();
 }
 
-void ClusterEventRelay::heartbeat() {
-  auto known = writer_->heartbeat(options_.member, options_.alive_ttl);
-  if (known.isOk() && known_ && !known.value()) {
-    takenForLost();
+void ClusterEventRelay::heartbeatLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!wake_.wait_for(lock, options_.heartbeat, [this] { return stopping_; })) {
+    lock.unlock();
+    auto known = beat_->heartbeat(options_.member, options_.alive_ttl);
+    if (!known.isOk()) {
+      beating_since_ms_.store(0, std::memory_order_relaxed);
+    } else {
+      int64_t expected = 0;
+      beating_since_ms_.compare_exchange_strong(expected, steadyMillis());
+      if (known_.load() && !known.value() && !lost_.exchange(true)) {
+        wake_.notify_all();  // the append thread tells the cluster again
+      }
+    }
+    lock.lock();
   }
+}
+
+bool ClusterEventRelay::sureOfLiveness() const {
+  const int64_t since = beating_since_ms_.load(std::memory_order_relaxed);
+  return since != 0 && steadyMillis() - since >= options_.alive_ttl.count();
 }
 
 void ClusterEventRelay::takenForLost() {
@@ -233,18 +271,27 @@ void ClusterEventRelay::takenForLost() {
   componentLogger("events")->warn(
       "the cluster took this replica for lost: telling it its users and channels again");
   known_ = false;
-  held_users_.clear();
-  held_channels_.clear();
+  lost_ = false;
+  // What it told Redis is kept: a release dropped now is sent again by the full resync.
+  full_resync_ = true;
   if (!in_flight_.empty()) {
     stripHolds(&in_flight_);
     ++seq_;  // what is left of the batch was not applied: a new call
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  resync_ = true;
-  dropHoldsLocked();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    resync_ = true;
+    dropHoldsLocked();
+  }
+  if (on_lost_) {
+    on_lost_();  // the nodes' connections, reported again where Redis lost them
+  }
 }
 
 void ClusterEventRelay::sweepLost() {
+  if (!sureOfLiveness()) {
+    return;  // after an outage every key is missing: wait until the others renewed theirs
+  }
   auto lost = writer_->lostMembers();
   if (!lost.isOk()) {
     return;
@@ -256,9 +303,12 @@ void ClusterEventRelay::sweepLost() {
     ClusterEventLog::Sweep how;
     how.emit_users = publisher_.wants("user.offline");
     how.emit_channels = publisher_.wants("channel.vacated");
+    how.emit_clients = publisher_.wants("client.disconnected");
+    how.emit_subscriptions = publisher_.wants("subscription.removed");
     how.reason = "herald-control replica " + member + " stopped (no heartbeat to Redis)";
     how.time_ms = unixMillis();
     how.stream_limit = options_.queue_limit;
+    how.chunk = options_.batch;
     // Bounded per round: a replica that held millions is released over several seconds.
     for (int round = 0; round < 50; ++round) {
       auto remaining = writer_->sweep(member, how);
@@ -274,15 +324,13 @@ void ClusterEventRelay::sweepLost() {
 
 void ClusterEventRelay::appendLoop() {
   auto log = componentLogger("events");
-  auto next_heartbeat = Clock::now();
   auto next_sweep = Clock::now() + std::chrono::seconds(1);
   std::chrono::milliseconds backoff{250};
   bool failing = false;
   while (true) {
     const auto now = Clock::now();
-    if (now >= next_heartbeat) {
-      heartbeat();
-      next_heartbeat = now + options_.heartbeat;
+    if (lost_.load()) {
+      takenForLost();
     }
     if (now >= next_sweep) {
       sweepLost();
@@ -329,8 +377,8 @@ void ClusterEventRelay::appendLoop() {
     }
     backoff = std::chrono::milliseconds(250);
     if (idle) {
-      wake_.wait_until(lock, std::min(next_heartbeat, next_sweep),
-                       [this] { return stopping_ || resync_ || !queue_.empty(); });
+      wake_.wait_until(lock, next_sweep,
+                       [this] { return stopping_ || resync_ || !queue_.empty() || lost_.load(); });
     }
   }
 }
@@ -345,65 +393,93 @@ void ClusterEventRelay::deliverLoop() {
   auto log = componentLogger("events");
   const auto& dispatchers = publisher_.dispatchers();
   std::vector<std::string> read_from(dispatchers.size());  // "": ask Redis where it stands
+  std::vector<uint64_t> last_seq(dispatchers.size());      // 0: not known
   auto next_lease = Clock::now();
+  // The lease is surely this replica's until then: it renewed it at least this recently.
+  auto lease_until = Clock::now();
   auto next_trim = Clock::now() + std::chrono::seconds(1);
   constexpr size_t kPage = 1000;
+  const auto step_down = [&] {
+    stepDown();
+    std::fill(read_from.begin(), read_from.end(), std::string());
+    std::fill(last_seq.begin(), last_seq.end(), 0);
+    leading_.store(false, std::memory_order_relaxed);
+  };
   while (true) {
     const auto now = Clock::now();
     if (now >= next_lease) {
       auto lease = reader_->lead(options_.member, options_.lease_ttl);
       const bool lead = lease.isOk() && lease.value();
-      if (lead && !leading()) {
-        log->info("this replica delivers the cluster's events now");
-      } else if (!lead && leading()) {
-        log->info("another replica delivers the cluster's events now");
-        stepDown();
-        std::fill(read_from.begin(), read_from.end(), std::string());
+      if (lead) {
+        if (!leading()) {
+          log->info("this replica delivers the cluster's events now");
+        }
+        lease_until = now + options_.lease_ttl * 2 / 3;
+        leading_.store(true, std::memory_order_relaxed);
+      } else if (leading() && (lease.isOk() || now >= lease_until)) {
+        log->info("this replica no longer delivers the cluster's events");
+        step_down();
       }
-      leading_.store(lead, std::memory_order_relaxed);
       next_lease = now + options_.lease_ttl / 3;
     }
     bool more = false;
-    if (leading()) {
-      for (size_t i = 0; i < dispatchers.size(); ++i) {
-        if (read_from[i].empty()) {
-          auto position = reader_->position(dispatchers[i]->name());
-          if (!position.isOk()) {
-            continue;
-          }
-          read_from[i] = position.value();
-        }
-        const size_t room = std::min(dispatchers[i]->room(), kPage);
-        if (room == 0) {
+    for (size_t i = 0; i < dispatchers.size() && leading(); ++i) {
+      if (Clock::now() >= lease_until) {
+        // Slow calls outlasted the lease: another replica may deliver already.
+        log->warn("the lease of delivering events ran out: stepping down");
+        step_down();
+        break;
+      }
+      if (read_from[i].empty()) {
+        auto position = reader_->position(dispatchers[i]->name());
+        if (!position.isOk()) {
           continue;
         }
-        auto events = reader_->read(read_from[i], room);
-        if (!events.isOk() || events->empty()) {
-          continue;
-        }
-        read_from[i] = events->back().id();
-        more = more || events->size() == room;
-        dispatchers[i]->push(events.value());
+        read_from[i] = position.value();
       }
-      if (now >= next_trim) {
-        // Events every receiver took go; a receiver that is down keeps them (to queue_limit).
-        std::string lowest;
-        bool known = true;
-        for (const auto& dispatcher : dispatchers) {
-          auto position = reader_->position(dispatcher->name());
-          if (!position.isOk()) {
-            known = false;
-            break;
-          }
-          if (lowest.empty() || streamOrder(position.value()) < streamOrder(lowest)) {
-            lowest = position.value();
-          }
-        }
-        if (known && !lowest.empty() && lowest != "0-0") {
-          (void)reader_->trim(lowest);
-        }
-        next_trim = now + std::chrono::seconds(1);
+      const size_t room = std::min(dispatchers[i]->room(), kPage);
+      if (room == 0) {
+        continue;
       }
+      auto events = reader_->read(read_from[i], room);
+      if (!events.isOk() || events->empty()) {
+        continue;
+      }
+      // Events the stream's bound took before this receiver had them: lost to it, counted.
+      if (last_seq[i] != 0 && events->front().seq > last_seq[i] + 1) {
+        const uint64_t lost = events->front().seq - last_seq[i] - 1;
+        log->warn("events to '{}': {} lost, it fell more than queue_limit behind",
+                  dispatchers[i]->name(), lost);
+        dispatchers[i]->countDropped(lost);
+      }
+      last_seq[i] = events->back().seq;
+      read_from[i] = events->back().event.id();
+      more = more || events->size() == room;
+      std::vector<herald::v1::Event> batch;
+      batch.reserve(events->size());
+      for (auto& logged : events.value()) {
+        batch.push_back(std::move(logged.event));
+      }
+      dispatchers[i]->push(batch);
+    }
+    if (leading() && now >= next_trim) {
+      // What every receiver took goes now; the rest is bounded by the stream's MAXLEN.
+      std::string lowest;
+      bool known = true;
+      for (const auto& dispatcher : dispatchers) {
+        auto position = reader_->position(dispatcher->name());
+        if (!position.isOk()) {
+          known = false;
+          break;
+        }
+        if (lowest.empty() || streamOrder(position.value()) < streamOrder(lowest)) {
+          lowest = position.value();
+        }
+      }
+      if (known && !lowest.empty() && lowest != "0-0") {
+        (void)reader_->trim(lowest);
+      }
+      next_trim = now + std::chrono::seconds(1);
     }
     std::unique_lock<std::mutex> lock(mu_);
     if (stopping_) {
@@ -423,7 +499,8 @@ void ClusterEventRelay::deliverLoop() {
 void ClusterEventRelay::stop(std::chrono::milliseconds flush) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ && !append_thread_.joinable() && !deliver_thread_.joinable()) {
+    if (stopping_ && !append_thread_.joinable() && !deliver_thread_.joinable() &&
+        !heartbeat_thread_.joinable()) {
       return;
     }
     stopping_ = true;
@@ -435,6 +512,9 @@ void ClusterEventRelay::stop(std::chrono::milliseconds flush) {
   }
   if (append_thread_.joinable()) {
     append_thread_.join();
+  }
+  if (heartbeat_thread_.joinable()) {
+    heartbeat_thread_.join();
   }
 }
 

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -33,18 +34,25 @@ class ClusterEventRelay {
     std::chrono::milliseconds lease_ttl{3000};
     std::chrono::milliseconds poll{100};  // how often the leader looks for new events
   };
-  // `writer` serves the append thread, `reader` the delivery thread (and the dispatchers'
-  // commits): two connections, so a slow read never holds up appends.
-  ClusterEventRelay(std::unique_ptr<ClusterEventLog> writer,
-                    std::unique_ptr<ClusterEventLog> reader, EventPublisher& publisher,
-                    Options options);
+  // Makes a connection to the log: one each for appending, delivering and heartbeats, so
+  // that a slow call of one never holds up another (a heartbeat least of all).
+  using LogMaker = std::function<std::unique_ptr<ClusterEventLog>()>;
+  ClusterEventRelay(const LogMaker& make_log, EventPublisher& publisher, Options options);
   ~ClusterEventRelay();
   ClusterEventRelay(const ClusterEventRelay&) = delete;
   ClusterEventRelay& operator=(const ClusterEventRelay&) = delete;
 
+  // Called (on the append thread) when the cluster took this replica for lost and released
+  // what it held: the listener reports its nodes' connections again (ClusterPresence::
+  // reannounce). Set before start().
+  void setLostListener(std::function<void()> listener) { on_lost_ = std::move(listener); }
+  // Heartbeats once (so no replica takes this one for lost while it starts), then starts.
   void start();
   // ClusterPresence's sink: queues (quick, under the tracker's lock).
   void push(const std::vector<PresenceTransition>& changes);
+  // This replica reports `node` from now on, in order with what it appends (a takeover
+  // NodeHandover could not make at once).
+  void claimNode(const std::string& node, const std::string& instance);
   // Appends what is queued (for at most `flush`), gives up the lease, ends both threads.
   void stop(std::chrono::milliseconds flush = std::chrono::milliseconds(2000));
 
@@ -62,8 +70,11 @@ class ClusterEventRelay {
   Status appendInFlight();
   // What the cluster holds for this replica made equal to what it holds now.
   Status resync();
-  void heartbeat();
+  void heartbeatLoop();
   void takenForLost();
+  // Heartbeats went through for at least `alive_ttl` without a break: the other replicas had
+  // the time to renew theirs, so one whose key is missing is really gone.
+  bool sureOfLiveness() const;
   void sweepLost();
   // Everything from the queue that is not a hold or release (a resync covers those).
   void dropHoldsLocked();
@@ -73,6 +84,8 @@ class ClusterEventRelay {
 
   const std::unique_ptr<ClusterEventLog> writer_;
   const std::unique_ptr<ClusterEventLog> reader_;
+  const std::unique_ptr<ClusterEventLog> beat_;
+  std::function<void()> on_lost_;
   EventPublisher& publisher_;
   const Options options_;
 
@@ -92,13 +105,19 @@ class ClusterEventRelay {
   std::unordered_set<std::string> held_channels_;
   std::vector<LogItem> in_flight_;
   uint64_t seq_ = 0;
-  bool known_ = false;  // appended since the cluster last swept this replica
+  // Appended since the cluster last swept this replica (read by the heartbeat thread).
+  std::atomic<bool> known_{false};
+  std::atomic<bool> lost_{false};  // the heartbeat found this replica taken for lost
+  // After that: tell every hold again (some releases may have been dropped meanwhile).
+  bool full_resync_ = false;
+  std::atomic<int64_t> beating_since_ms_{0};  // steady ms; 0: the last heartbeat failed
 
   std::atomic<bool> leading_{false};
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> appended_{0};
   std::thread append_thread_;
   std::thread deliver_thread_;
+  std::thread heartbeat_thread_;
 };
 
 }  // namespace herald::control

@@ -121,11 +121,22 @@ uint64_t ClusterPresence::attached(
   for (const auto& channel : fresh_channels) {
     addChannel(state, node, channel, &out);
   }
+  if (handover_ != nullptr) {
+    // From another replica (or an earlier start of this one): start from what it reported.
+    // (A node not reporting its connections is taken over too: it may report them later.)
+    auto previous = handover_->takeOver(node, instance);
+    if (previous && reports_clients) {
+      state.clients.adopt(previous->clients);
+      // Not known (its first report came before its first Hello here): the same start.
+      state.instance = previous->instance.empty() ? instance : previous->instance;
+    }
+  }
   if (state.instance != instance) {
     // Another start of the node: its client ids may repeat, and none of the old ones lives.
     state.clients.clear(node, ClientRoster::kCodeNodeLost, "node " + node + " restarted", &out);
     state.instance = instance;
   }
+  state.reports_clients = reports_clients;
   if (!reports_clients) {
     state.clients.forget();  // it does not report them (now): nothing is known of them
   }                          // else its full list follows in its deltas
@@ -251,6 +262,27 @@ void ClusterPresence::dropNodeLocked(const std::string& node, const std::string&
     setUser(state, node, user, 0, reason, out);
   }
   nodes_.erase(it);
+}
+
+void ClusterPresence::reannounce() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (handover_ == nullptr) {
+    return;
+  }
+  std::vector<PresenceTransition> out;
+  for (auto& [node, state] : nodes_) {
+    if (!state.reports_clients) {
+      continue;
+    }
+    // nullopt: this replica still reports the node, and Redis kept its connections.
+    if (auto previous = handover_->takeOver(node, state.instance)) {
+      state.clients.reconcile(previous->clients, node,
+                              "closed while herald-control was cut off from Redis", &out);
+    }
+  }
+  if (!out.empty()) {
+    sink_(std::move(out));
+  }
 }
 
 size_t ClusterPresence::users() const {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "controlplane/events/client_roster.h"
+#include "controlplane/events/node_handover.h"
 #include "controlplane/events/presence_transition.h"
 #include "herald/v1/node_link.pb.h"
 
@@ -51,6 +52,12 @@ class ClusterPresence {
   // it is gone now; otherwise it has the grace period to come back.
   void detached(const std::string& node, uint64_t generation, bool timed_out,
                 Clock::time_point now);
+  // --engine redis: where a node's connections stood when another replica reported it.
+  // Set before nodes attach.
+  void setHandover(NodeHandover* handover) { handover_ = handover; }
+  // Redis released what this replica held while it was cut off: each node it reports is
+  // taken over again, and its connections reported against what Redis still has.
+  void reannounce();
   // Nodes detached longer than the grace period leave, with everything they held.
   void sweep(Clock::time_point now);
 
@@ -67,6 +74,7 @@ class ClusterPresence {
     bool detached = false;
     Clock::time_point detached_at;
     std::string instance;
+    bool reports_clients = false;
     ClientRoster clients{kMaxEntriesPerNode};
   };
   void addChannel(NodeState& state, const std::string& node, const std::string& channel,
@@ -81,6 +89,7 @@ class ClusterPresence {
 
   const std::chrono::milliseconds grace_;
   const Sink sink_;
+  NodeHandover* handover_ = nullptr;
   mutable std::mutex mu_;
   uint64_t next_generation_ = 1;
   std::unordered_map<std::string, NodeState> nodes_;

@@ -56,6 +56,8 @@ class EventDispatcher {
   void clear();
   // Events push() would take now without dropping.
   size_t room() const;
+  // Events lost before they reached this dispatcher (the Redis stream's bound overtook them).
+  void countDropped(uint64_t n) { dropped_.fetch_add(n, std::memory_order_relaxed); }
   // Ends the sending thread (a send in progress is cancelled); what is queued is lost.
   void stop();
 

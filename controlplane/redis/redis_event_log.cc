@@ -32,6 +32,8 @@ const char* opName(LogItem::Op op) {
       return "c+";
     case LogItem::Op::kReleaseChannel:
       return "c-";
+    case LogItem::Op::kClaimNode:
+      return "o";
     case LogItem::Op::kEvent:
       break;
   }
@@ -58,8 +60,10 @@ Result<ClusterEventLog::Appended> RedisEventLog::append(const std::string& membe
   args.reserve(args.size() + items.size() * 9);
   for (const LogItem& item : items) {
     const PresenceTransition& c = item.change;
+    // A claim carries the node's instance where an event has its reason.
+    const std::string& reason = item.op == LogItem::Op::kClaimNode ? item.instance : c.reason;
     args.insert(args.end(), {opName(item.op), item.emit ? "1" : "0", presenceChangeName(c.change),
-                             c.user, c.channel, c.client, c.node, c.reason,
+                             c.user, c.channel, c.client, c.node, reason,
                              c.code == 0 ? std::string() : std::to_string(c.code)});
   }
   auto reply = conn_.command(args);
@@ -72,7 +76,6 @@ Result<ClusterEventLog::Appended> RedisEventLog::append(const std::string& membe
   }
   Appended out;
   out.added = static_cast<size_t>(v.elements[0].integer);
-  out.dropped = static_cast<size_t>(v.elements[1].integer);
   out.lost = v.elements[2].integer != 0;
   return out;
 }
@@ -123,7 +126,8 @@ Result<int64_t> RedisEventLog::sweep(const std::string& member, const Sweep& how
   auto reply =
       conn_.command({"EVAL", scripts::kSweep, "0", member, how.reason, std::to_string(how.time_ms),
                      std::to_string(how.chunk), how.emit_users ? "1" : "0",
-                     how.emit_channels ? "1" : "0", std::to_string(how.stream_limit)});
+                     how.emit_channels ? "1" : "0", how.emit_clients ? "1" : "0",
+                     how.emit_subscriptions ? "1" : "0", std::to_string(how.stream_limit)});
   if (!reply.isOk()) {
     return reply.status();
   }
@@ -163,8 +167,10 @@ Result<std::string> RedisEventLog::position(const std::string& receiver) {
   return reply->str;
 }
 
-Status RedisEventLog::commit(const std::string& receiver, const std::string& id) {
-  auto reply = conn_.command({"EVAL", scripts::kCommit, "1", kPositionPrefix + receiver, id});
+Status RedisEventLog::commit(const std::string& member, const std::string& receiver,
+                             const std::string& id) {
+  auto reply = conn_.command(
+      {"EVAL", scripts::kCommit, "2", kPositionPrefix + receiver, kLeader, id, member});
   if (!reply.isOk()) {
     return reply.status();
   }
@@ -174,7 +180,8 @@ Status RedisEventLog::commit(const std::string& receiver, const std::string& id)
   return Status::ok();
 }
 
-bool eventFromStreamEntry(const RedisValue& entry, herald::v1::Event* event) {
+bool eventFromStreamEntry(const RedisValue& entry, LoggedEvent* logged) {
+  herald::v1::Event* event = &logged->event;
   if (entry.type != RedisValue::Type::kArray || entry.elements.size() != 2 ||
       entry.elements[1].type != RedisValue::Type::kArray) {
     return false;
@@ -212,6 +219,9 @@ bool eventFromStreamEntry(const RedisValue& entry, herald::v1::Event* event) {
       case 'x':
         event->set_code(static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10)));
         break;
+      case 's':
+        logged->seq = std::strtoull(value.c_str(), nullptr, 10);
+        break;
       default:
         break;
     }
@@ -219,7 +229,7 @@ bool eventFromStreamEntry(const RedisValue& entry, herald::v1::Event* event) {
   return !event->type().empty();
 }
 
-Result<std::vector<herald::v1::Event>> RedisEventLog::read(const std::string& after, size_t count) {
+Result<std::vector<LoggedEvent>> RedisEventLog::read(const std::string& after, size_t count) {
   auto reply = conn_.command({"XRANGE", kStream, "(" + after, "+", "COUNT", std::to_string(count)});
   if (!reply.isOk()) {
     return reply.status();
@@ -227,10 +237,10 @@ Result<std::vector<herald::v1::Event>> RedisEventLog::read(const std::string& af
   if (reply->type != RedisValue::Type::kArray) {
     return unexpected(reply.value(), "events read");
   }
-  std::vector<herald::v1::Event> out;
+  std::vector<LoggedEvent> out;
   out.reserve(reply->elements.size());
   for (const RedisValue& entry : reply->elements) {
-    herald::v1::Event event;
+    LoggedEvent event;
     if (eventFromStreamEntry(entry, &event)) {
       out.push_back(std::move(event));
     }

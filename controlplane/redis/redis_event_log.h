@@ -23,8 +23,9 @@ class RedisEventLog final : public ClusterEventLog {
   Result<bool> lead(const std::string& member, std::chrono::milliseconds ttl) override;
   void resign(const std::string& member) override;
   Result<std::string> position(const std::string& receiver) override;
-  Status commit(const std::string& receiver, const std::string& id) override;
-  Result<std::vector<herald::v1::Event>> read(const std::string& after, size_t count) override;
+  Status commit(const std::string& member, const std::string& receiver,
+                const std::string& id) override;
+  Result<std::vector<LoggedEvent>> read(const std::string& after, size_t count) override;
   Status trim(const std::string& upto) override;
 
  private:
@@ -32,6 +33,6 @@ class RedisEventLog final : public ClusterEventLog {
 };
 
 // A stream entry's fields as an event (false: not one of ours).
-bool eventFromStreamEntry(const RedisValue& entry, herald::v1::Event* event);
+bool eventFromStreamEntry(const RedisValue& entry, LoggedEvent* event);
 
 }  // namespace herald::control

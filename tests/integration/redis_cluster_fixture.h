@@ -71,12 +71,13 @@ class RedisClusterTest : public ::testing::Test {
 
   size_t startReplica() { return startReplica(redis_->url()); }
 
-  size_t startReplica(const std::string& redis_urls) {
+  // `listen`: its gRPC address (a fixed one to restart a replica where its nodes look).
+  size_t startReplica(const std::string& redis_urls, const std::string& listen = "127.0.0.1:0") {
     const std::string dir = dir_.path() + "/replica" + std::to_string(replicas_.size());
     std::ofstream(dir_.path() + "/control.json") << control_config_.dump(2);
     replicas_.push_back(std::make_unique<Process>(
         controlBinary(), std::vector<std::string>{"--grpc-listen",
-                                                  "127.0.0.1:0",
+                                                  listen,
                                                   "--http-listen",
                                                   "127.0.0.1:0",
                                                   "--data-dir",

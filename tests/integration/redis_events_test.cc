@@ -121,6 +121,15 @@ TEST_F(RedisEventsTest, AReplicaKilledWithItsNodeLeavesNoGhosts) {
   }
   std::this_thread::sleep_for(4s);
   EXPECT_EQ(receiver_.count("user.offline bob"), 1u);
+  EXPECT_EQ(receiver_.count("client.disconnected bob"), 1u) << "bob's connection ended too";
+  const auto seen = receiver_.seen();
+  EXPECT_LT(std::find(seen.begin(), seen.end(), "client.disconnected bob"),
+            std::find(seen.begin(), seen.end(), "user.offline bob"));
+  for (const auto& e : receiver_.events()) {
+    if (e["type"] == "client.disconnected") {
+      EXPECT_EQ(e["code"], 1006) << e.dump();
+    }
+  }
   EXPECT_EQ(receiver_.count("user.offline carol"), 0u) << "carol is still connected";
   carol->close();
   ASSERT_TRUE(receiver_.waitFor("user.offline carol", 15s));
@@ -132,9 +141,13 @@ TEST_F(RedisEventsTest, ANodeThatFailsOverToAnotherReplicaReportsNothingTwice) {
   startReplica();
   startNode(replica_addresses_[0] + "," + replica_addresses_[1]);
   auto dave = join(0, "dave", "room:d");
+  auto erin = join(0, "erin", "room:d");
   ASSERT_TRUE(receiver_.waitFor("user.online dave", 15s));
   ASSERT_TRUE(receiver_.waitFor("channel.occupied room:d", 15s));
+  ASSERT_TRUE(receiver_.waitFor("client.connected erin", 15s));
   replicas_[0]->stop(SIGKILL, 10s);
+  // Erin leaves while the node moves: reported by whichever replica hears of it, once.
+  erin->close();
   // The node joins replica 1 within a second; replica 0's holds are released 3 s after its
   // death, by then replica 1 holds dave too.
   ASSERT_TRUE(eventually(
@@ -150,10 +163,17 @@ TEST_F(RedisEventsTest, ANodeThatFailsOverToAnotherReplicaReportsNothingTwice) {
   EXPECT_EQ(receiver_.count("user.offline dave"), 0u) << "dave never left";
   EXPECT_EQ(receiver_.count("user.online dave"), 1u) << "nor came again";
   EXPECT_EQ(receiver_.count("channel.vacated room:d"), 0u);
+  EXPECT_EQ(receiver_.count("client.connected dave"), 1u)
+      << "the new replica took dave over: " << json(receiver_.events()).dump();
+  EXPECT_EQ(receiver_.count("client.disconnected dave"), 0u);
+  EXPECT_EQ(receiver_.count("client.connected erin"), 1u);
+  EXPECT_EQ(receiver_.count("client.disconnected erin"), 1u);
+  EXPECT_EQ(receiver_.count("user.offline erin"), 1u);
   dave->close();
   ASSERT_TRUE(receiver_.waitFor("user.offline dave", 15s));
   ASSERT_TRUE(receiver_.waitFor("channel.vacated room:d", 15s));
   EXPECT_EQ(receiver_.count("user.offline dave"), 1u);
+  EXPECT_EQ(receiver_.count("client.disconnected dave"), 1u);
   expectUniqueIds();
 }
 
@@ -202,6 +222,31 @@ TEST_F(RedisEventsTest, EventsWaitInRedisWhileTheReceiverIsDownAndTheDeliveringR
     EXPECT_LT(at("client.disconnected " + user), at("user.offline " + user))
         << "in the order they happened: " << json(after).dump();
   }
+  expectUniqueIds();
+}
+
+TEST_F(RedisEventsTest, ARestartedReplicaReportsOnlyWhatChangedWhileItWasAway) {
+  const std::string address = "127.0.0.1:" + std::to_string(freeLoopbackPort());
+  startReplica(redis_->url(), address);
+  startNode(address);
+  auto alice = join(0, "alice", "room:a");
+  auto bob = join(0, "bob", "room:b");
+  ASSERT_TRUE(receiver_.waitFor("client.connected alice", 15s));
+  ASSERT_TRUE(receiver_.waitFor("client.connected bob", 15s));
+  replicas_[0]->stop(SIGKILL, 10s);
+  bob->close();  // while herald-control is down: its node reports it afterwards
+  startReplica(redis_->url(), address);
+  ASSERT_TRUE(receiver_.waitFor("user.offline bob", 20s));
+  // Past the 3 s after which the dead start's holds are released: alice never left.
+  std::this_thread::sleep_for(5s);
+  EXPECT_EQ(receiver_.count("user.online alice"), 1u);
+  EXPECT_EQ(receiver_.count("client.connected alice"), 1u);
+  EXPECT_EQ(receiver_.count("user.offline alice"), 0u);
+  EXPECT_EQ(receiver_.count("client.disconnected alice"), 0u);
+  EXPECT_EQ(receiver_.count("client.disconnected bob"), 1u);
+  EXPECT_EQ(receiver_.count("user.offline bob"), 1u);
+  alice->close();
+  ASSERT_TRUE(receiver_.waitFor("user.offline alice", 15s));
   expectUniqueIds();
 }
 

@@ -138,5 +138,25 @@ TEST(ClientRosterTest, ANodeCannotMakeItHoldMoreThanItsBound) {
   EXPECT_EQ(out.size(), 3u) << "a connection never held has no close to report";
 }
 
+TEST(ClientRosterTest, ReconcilingWithWhatRedisKeptReportsOnlyTheDifference) {
+  ClientRoster roster(100);
+  std::vector<PresenceTransition> out;
+  roster.apply(event(ClientEvent::KIND_CONNECTED, "c1", "alice"), "n1", &out);
+  roster.apply(event(ClientEvent::KIND_SUBSCRIBED, "c1", "alice", "chat:1"), "n1", &out);
+  roster.apply(event(ClientEvent::KIND_CONNECTED, "c2", "bob"), "n1", &out);
+  out.clear();
+  // Redis kept c1 (without its subscription) and a c3 that closed meanwhile here.
+  herald::v1::ClientState c1;
+  c1.set_client("c1");
+  c1.set_user("alice");
+  herald::v1::ClientState c3;
+  c3.set_client("c3");
+  c3.set_user("carol");
+  roster.reconcile({c1, c3}, "n1", "cut off", &out);
+  EXPECT_EQ(describe(out), (V{"client.disconnected c3 carol 0 cut off", "client.connected c2 bob",
+                              "subscription.added c1 alice chat:1"}));
+  EXPECT_EQ(roster.clients(), 2u);
+}
+
 }  // namespace
 }  // namespace herald::control

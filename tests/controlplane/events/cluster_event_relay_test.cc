@@ -89,11 +89,11 @@ class CuttableLog : public ClusterEventLog {
     if (cut_) return down();
     return inner_->position(r);
   }
-  Status commit(const std::string& r, const std::string& id) override {
+  Status commit(const std::string& m, const std::string& r, const std::string& id) override {
     if (cut_) return down();
-    return inner_->commit(r, id);
+    return inner_->commit(m, r, id);
   }
-  Result<std::vector<herald::v1::Event>> read(const std::string& after, size_t n) override {
+  Result<std::vector<LoggedEvent>> read(const std::string& after, size_t n) override {
     if (cut_) return down();
     return inner_->read(after, n);
   }
@@ -113,11 +113,12 @@ struct Replica {
   std::unique_ptr<EventPublisher> publisher;
   std::unique_ptr<ClusterEventRelay> relay;
   std::atomic<bool> cut{false};
+  std::atomic<int> lost{0};  // times the relay found it was taken for lost
 };
 
 class ClusterEventRelayTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Replica> start(const std::string& member) {
+  std::unique_ptr<Replica> start(const std::string& member, uint32_t queue_limit = 100000) {
     auto replica = std::make_unique<Replica>();
     herald::v1::HookSettings hooks;
     auto* endpoint = hooks.add_endpoints();
@@ -125,6 +126,7 @@ class ClusterEventRelayTest : public ::testing::Test {
     endpoint->set_url("http://127.0.0.1:9/hooks");
     EventSettings settings;
     settings.endpoints = {"app"};
+    settings.queue_limit = queue_limit;
     EventDispatchOptions dispatch;
     dispatch.first_retry = 50ms;
     dispatch.max_retry = 200ms;
@@ -139,16 +141,19 @@ class ClusterEventRelayTest : public ::testing::Test {
     const auto address = parseRedisAddress(redis_.url()).value();
     ClusterEventRelay::Options options;
     options.member = member;
+    options.queue_limit = queue_limit;
     options.heartbeat = 100ms;
     options.alive_ttl = 600ms;
     options.lease_ttl = 600ms;
     options.poll = 20ms;
+    Replica* r = replica.get();
     replica->relay = std::make_unique<ClusterEventRelay>(
-        std::make_unique<CuttableLog>(std::make_unique<RedisEventLog>(address, 500ms),
-                                      replica->cut),
-        std::make_unique<CuttableLog>(std::make_unique<RedisEventLog>(address, 500ms),
-                                      replica->cut),
+        [address, r] {
+          return std::make_unique<CuttableLog>(std::make_unique<RedisEventLog>(address, 500ms),
+                                               r->cut);
+        },
         *replica->publisher, options);
+    replica->relay->setLostListener([r] { ++r->lost; });
     replica->relay->start();
     return replica;
   }
@@ -194,6 +199,7 @@ TEST_F(ClusterEventRelayTest, AReplicaTakenForLostIsReleasedAndTellsItsStateAgai
   a->relay->push({user(PresenceChange::kUserOnline, "dan")});  // while cut off
   a->cut = false;
   ASSERT_TRUE(receiver_.waitFor("user.online carol", 2)) << "told again: she is online";
+  EXPECT_EQ(a->lost.load(), 1) << "its nodes' connections are reported again too";
   ASSERT_TRUE(receiver_.waitFor("user.online dan"));
   a->relay->push({user(PresenceChange::kUserOffline, "carol")});
   ASSERT_TRUE(receiver_.waitFor("user.offline carol", 2));
@@ -254,6 +260,59 @@ TEST_F(ClusterEventRelayTest, AQueueOverflowKeepsTheStateRightAndCountsLostEvent
   EXPECT_EQ(receiver_.count("user.online erin"), 1u);
   // Frank came and went while Redis was away: nothing, or online then offline.
   EXPECT_EQ(receiver_.count("user.online frank"), receiver_.count("user.offline frank"));
+}
+
+TEST_F(ClusterEventRelayTest, AnOutageOfRedisForEveryReplicaReleasesNobody) {
+  auto a = start("a");
+  auto b = start("b");
+  a->relay->push({user(PresenceChange::kUserOnline, "hal")});
+  b->relay->push({user(PresenceChange::kUserOnline, "ida")});
+  ASSERT_TRUE(receiver_.waitFor("user.online hal"));
+  ASSERT_TRUE(receiver_.waitFor("user.online ida"));
+  a->cut = true;
+  b->cut = true;
+  // Past the 600 ms after which a silent replica is taken for lost.
+  std::this_thread::sleep_for(1500ms);
+  a->cut = false;
+  b->cut = false;
+  // Whichever comes back first waits until the other could renew its key, then sweeps
+  // nothing. A marker afterwards proves the stream moved on.
+  std::this_thread::sleep_for(1500ms);
+  a->relay->push({user(PresenceChange::kUserOnline, "jay")});
+  ASSERT_TRUE(receiver_.waitFor("user.online jay"));
+  EXPECT_EQ(receiver_.count("user.offline hal"), 0u);
+  EXPECT_EQ(receiver_.count("user.offline ida"), 0u);
+  EXPECT_EQ(a->lost.load() + b->lost.load(), 0);
+}
+
+TEST_F(ClusterEventRelayTest, AReceiverFartherBehindThanTheBoundLosesTheOldestCounted) {
+  auto a = start("a", 100);
+  ASSERT_TRUE(eventually([&] { return a->relay->leading(); }, 15s));
+  {
+    std::lock_guard<std::mutex> lock(receiver_.mu);
+    receiver_.down = true;
+  }
+  EventDispatcher& dispatcher = *a->publisher->dispatchers()[0];
+  a->relay->push({user(PresenceChange::kUserOnline, "u0")});
+  ASSERT_TRUE(eventually([&] { return dispatcher.queued() == 1; }, 15s));
+  // In steps the replica's own queue (also 100) takes whole, so the stream keeps their order.
+  for (int step = 0; step < 20; ++step) {
+    std::vector<PresenceTransition> burst;
+    for (int i = std::max(1, step * 50); i < (step + 1) * 50; ++i) {
+      burst.push_back(user(PresenceChange::kUserOnline, "u" + std::to_string(i)));
+    }
+    a->relay->push(burst);
+    ASSERT_TRUE(eventually([&] { return a->relay->queued() == 0; }, 15s));
+  }
+  EXPECT_EQ(a->relay->dropped(), 0u);
+  {
+    std::lock_guard<std::mutex> lock(receiver_.mu);
+    receiver_.down = false;
+  }
+  ASSERT_TRUE(receiver_.waitFor("user.online u999")) << "the newest are kept";
+  const size_t delivered = receiver_.seen().size();
+  EXPECT_LT(delivered, 1000u);
+  EXPECT_EQ(delivered + dispatcher.dropped(), 1000u) << "every event delivered or counted";
 }
 
 }  // namespace

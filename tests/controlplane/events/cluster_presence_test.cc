@@ -105,5 +105,55 @@ TEST_F(ClusterPresenceTest, AnonymousCountsAndRepeatsAreNotTransitions) {
   EXPECT_EQ(take(), (std::vector<std::string>{"user.online alice", "channel.occupied x"}));
 }
 
+// What another replica reported of a node, as NodeHandover gives it.
+class FakeHandover : public NodeHandover {
+ public:
+  std::optional<Previous> previous;
+  std::vector<std::string> asked;
+  std::optional<Previous> takeOver(const std::string& node, const std::string& instance) override {
+    asked.push_back(node + "/" + instance);
+    return std::exchange(previous, std::nullopt);
+  }
+};
+
+herald::v1::ClientState clientState(const std::string& client, const std::string& user,
+                                    std::vector<std::string> channels = {}) {
+  herald::v1::ClientState state;
+  state.set_client(client);
+  state.set_user(user);
+  for (const auto& channel : channels) {
+    state.add_channels(channel);
+  }
+  return state;
+}
+
+TEST_F(ClusterPresenceTest, ANodeHandedOverFromAnotherReplicaReportsOnlyWhatChanged) {
+  FakeHandover handover;
+  presence_.setHandover(&handover);
+  handover.previous = NodeHandover::Previous{
+      "i1", {clientState("c1", "alice", {"chat:1"}), clientState("c2", "bob")}};
+  const uint64_t n1 = presence_.attached("n1", {}, counts({}), "i1", true);
+  EXPECT_EQ(handover.asked, (std::vector<std::string>{"n1/i1"}));
+  herald::v1::InterestDelta full;
+  full.set_clients_full(true);
+  full.set_clients_end(true);
+  *full.add_clients() = clientState("c1", "alice", {"chat:1"});
+  *full.add_clients() = clientState("c3", "carol");
+  presence_.changed("n1", n1, full);
+  EXPECT_EQ(take(), (std::vector<std::string>{"client.disconnected bob", "client.connected carol"}))
+      << "alice's connection went on: nothing; bob's closed while the node moved";
+
+  // The node restarted before it joined this replica: everything it had ended.
+  handover.previous = NodeHandover::Previous{"i1", {clientState("c9", "dan")}};
+  presence_.attached("n2", {}, counts({}), "i2", true);
+  EXPECT_EQ(take(), (std::vector<std::string>{"client.disconnected dan"}));
+  // A node that does not report its connections is taken over, but nothing is adopted.
+  handover.previous = NodeHandover::Previous{"i3", {clientState("c8", "erin")}};
+  presence_.attached("n3", {}, counts({}), "i3", false);
+  EXPECT_EQ(handover.asked.size(), 3u);
+  EXPECT_TRUE(take().empty());
+  EXPECT_EQ(presence_.clients(), 2u) << "alice's and carol's on n1; none adopted on n3";
+}
+
 }  // namespace
 }  // namespace herald::control
