@@ -76,7 +76,7 @@ std::string ControlServer::metricsText() const {
           .sample(event_relay_->leading() ? 1.0 : 0.0);
       m.counter("herald_control_events_appended_total",
                 "Events this replica put into the cluster's stream in Redis (appended), or "
-                "could not (dropped: its queue or the stream was full).")
+                "could not (dropped: its queue was full while Redis was out of reach).")
           .sample(static_cast<double>(event_relay_->appended()), {{"result", "appended"}})
           .sample(static_cast<double>(event_relay_->dropped()), {{"result", "dropped"}});
       m.gauge("herald_control_events_append_queued",

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <utility>
 
 #include "common/clock.h"
 #include "common/logging.h"
@@ -124,6 +125,7 @@ void ClusterEventRelay::push(const std::vector<PresenceTransition>& changes) {
         // Redis unreachable for long: holds are told whole later, events are lost.
         if (!resync_) {
           resync_ = true;
+          reannounce_ = true;  // the dropped connection events are told again
           dropHoldsLocked();
         }
         if (isHold(item)) {
@@ -239,6 +241,14 @@ Status ClusterEventRelay::resync() {
     }
   }
   full_resync_ = false;
+  bool reannounce = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reannounce = !resync_ && std::exchange(reannounce_, false);
+  }
+  if (reannounce && on_lost_) {
+    on_lost_();  // queues what differs; it goes in after the holds just told
+  }
   return Status::ok();
 }
 
@@ -278,14 +288,10 @@ void ClusterEventRelay::takenForLost() {
     stripHolds(&in_flight_);
     ++seq_;  // what is left of the batch was not applied: a new call
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    resync_ = true;
-    dropHoldsLocked();
-  }
-  if (on_lost_) {
-    on_lost_();  // the nodes' connections, reported again where Redis lost them
-  }
+  std::lock_guard<std::mutex> lock(mu_);
+  resync_ = true;
+  reannounce_ = true;  // the nodes' connections, reported again where Redis lost them
+  dropHoldsLocked();
 }
 
 void ClusterEventRelay::sweepLost() {

@@ -42,9 +42,10 @@ class ClusterEventRelay {
   ClusterEventRelay(const ClusterEventRelay&) = delete;
   ClusterEventRelay& operator=(const ClusterEventRelay&) = delete;
 
-  // Called (on the append thread) when the cluster took this replica for lost and released
-  // what it held: the listener reports its nodes' connections again (ClusterPresence::
-  // reannounce). Set before start().
+  // Called (on the append thread) when the cluster may lack connection events of this
+  // replica (it was taken for lost and released, or its queue overflowed), after its holds
+  // were told again: the listener reports its nodes' connections against what Redis has
+  // (ClusterPresence::reannounce). Set before start().
   void setLostListener(std::function<void()> listener) { on_lost_ = std::move(listener); }
   // Heartbeats once (so no replica takes this one for lost while it starts), then starts.
   void start();
@@ -97,6 +98,7 @@ class ClusterEventRelay {
   std::unordered_set<std::string> users_;
   std::unordered_set<std::string> channels_;
   bool resync_ = false;
+  bool reannounce_ = false;  // after the resync, the connections too
   bool stopping_ = false;
   Clock::time_point flush_deadline_;
 

@@ -271,11 +271,11 @@ void ClusterPresence::reannounce() {
   }
   std::vector<PresenceTransition> out;
   for (auto& [node, state] : nodes_) {
-    if (!state.reports_clients) {
-      continue;
+    if (!state.reports_clients || state.detached) {
+      continue;  // a detached node may be another replica's by now
     }
-    // nullopt: this replica still reports the node, and Redis kept its connections.
-    if (auto previous = handover_->takeOver(node, state.instance)) {
+    // What Redis has, also if it still names this replica (a sweep may have stopped midway).
+    if (auto previous = handover_->takeOver(node, state.instance, true)) {
       state.clients.reconcile(previous->clients, node,
                               "closed while herald-control was cut off from Redis", &out);
     }

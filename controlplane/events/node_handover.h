@@ -20,10 +20,10 @@ class NodeHandover {
   virtual ~NodeHandover() = default;
   // Makes this replica the one reporting `node`'s connections (another replica's later
   // reports of it are ignored). Returns them as the cluster last knew them when another
-  // replica, or an earlier start of this one, reported the node; nullopt when this one did,
-  // nobody has, or the cluster could not be asked.
-  virtual std::optional<Previous> takeOver(const std::string& node,
-                                           const std::string& instance) = 0;
+  // replica, or an earlier start of this one, reported the node (`always`: also when this
+  // one did); nullopt when this one did, or the cluster could not be asked.
+  virtual std::optional<Previous> takeOver(const std::string& node, const std::string& instance,
+                                           bool always = false) = 0;
 };
 
 }  // namespace herald::control

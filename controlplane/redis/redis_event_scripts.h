@@ -44,11 +44,15 @@ while i + 8 <= #ARGV do
     local node = ARGV[i + 6]
     local roster = 'herald:ev:n:' .. node
     local owner = redis.call('HGET', roster, '@o')
-    if owner and owner ~= m then
-      redis.call('SREM', 'herald:ev:m:' .. owner .. ':n', node)
+    -- A late claim (its takeover failed at the node's Hello): not over a live member that
+    -- took the node meanwhile.
+    if not owner or owner == m or redis.call('EXISTS', 'herald:ev:alive:' .. owner) == 0 then
+      if owner and owner ~= m then
+        redis.call('SREM', 'herald:ev:m:' .. owner .. ':n', node)
+      end
+      redis.call('HSET', roster, '@o', m, '@i', ARGV[i + 7])
+      redis.call('SADD', 'herald:ev:m:' .. m .. ':n', node)
     end
-    redis.call('HSET', roster, '@o', m, '@i', ARGV[i + 7])
-    redis.call('SADD', 'herald:ev:m:' .. m .. ':n', node)
     fire = false
   elseif op == 'e' then
     -- A connection's event: only from the member that reports its node (a member that lost
@@ -64,17 +68,21 @@ while i + 8 <= #ARGV do
         redis.call('HSET', roster, '@o', m)
         redis.call('SADD', 'herald:ev:m:' .. m .. ':n', node)
       end
+      -- Sent only when the roster changes: a connection reported twice (again after a
+      -- reconcile, or closed by a sweep first) makes its events once.
       local client = ARGV[i + 5]
       local subscription = client .. '\n' .. ARGV[i + 4]
+      local changed = 0
       if kind == 'client.connected' then
-        redis.call('HSET', roster, 'c:' .. client, ARGV[i + 3])
+        changed = redis.call('HSET', roster, 'c:' .. client, ARGV[i + 3])
       elseif kind == 'client.disconnected' then
-        redis.call('HDEL', roster, 'c:' .. client)
+        changed = redis.call('HDEL', roster, 'c:' .. client)
       elseif kind == 'subscription.added' then
-        redis.call('HSET', 'herald:ev:ns:' .. node, subscription, ARGV[i + 3])
+        changed = redis.call('HSET', 'herald:ev:ns:' .. node, subscription, ARGV[i + 3])
       elseif kind == 'subscription.removed' then
-        redis.call('HDEL', 'herald:ev:ns:' .. node, subscription)
+        changed = redis.call('HDEL', 'herald:ev:ns:' .. node, subscription)
       end
+      fire = fire and changed == 1
     end
   else
     local what = string.sub(op, 1, 1)
@@ -184,9 +192,10 @@ end
 return remaining
 )lua";
 
-// ARGV: member, node, instance. Makes the member the one reporting the node; returns {0}
-// when it already was, else {1, instance, roster, subscriptions} as the cluster last knew
-// them (HGETALL replies; empty when nobody reported the node).
+// ARGV: member, node, instance, always (1/0). Makes the member the one reporting the node;
+// returns {0} when it already was (unless `always`), else {1, instance, roster,
+// subscriptions} as the cluster last knew them (HGETALL replies; empty when nobody reported
+// the node).
 inline constexpr const char* kTakeOver = R"lua(
 local roster = 'herald:ev:n:' .. ARGV[2]
 local owner = redis.call('HGET', roster, '@o')
@@ -194,8 +203,10 @@ local instance = redis.call('HGET', roster, '@i') or ''
 redis.call('HSET', roster, '@o', ARGV[1], '@i', ARGV[3])
 redis.call('SADD', 'herald:ev:m:' .. ARGV[1] .. ':n', ARGV[2])
 redis.call('SADD', 'herald:ev:holders', ARGV[1])
-if owner == ARGV[1] then return {0} end
-if owner then redis.call('SREM', 'herald:ev:m:' .. owner .. ':n', ARGV[2]) end
+if owner == ARGV[1] and ARGV[4] ~= '1' then return {0} end
+if owner and owner ~= ARGV[1] then
+  redis.call('SREM', 'herald:ev:m:' .. owner .. ':n', ARGV[2])
+end
 return {1, instance, redis.call('HGETALL', roster), redis.call('HGETALL', 'herald:ev:ns:' .. ARGV[2])}
 )lua";
 

@@ -12,9 +12,10 @@ RedisNodeHandover::RedisNodeHandover(const RedisAddress& address, std::chrono::m
     : conn_(address, timeout), member_(std::move(member)), on_failure_(std::move(on_failure)) {}
 
 std::optional<NodeHandover::Previous> RedisNodeHandover::takeOver(const std::string& node,
-                                                                  const std::string& instance) {
-  auto reply =
-      conn_.command({"EVAL", redis_event_scripts::kTakeOver, "0", member_, node, instance});
+                                                                  const std::string& instance,
+                                                                  bool always) {
+  auto reply = conn_.command(
+      {"EVAL", redis_event_scripts::kTakeOver, "0", member_, node, instance, always ? "1" : "0"});
   if (!reply.isOk() || reply.value().type != RedisValue::Type::kArray ||
       reply.value().elements.empty()) {
     componentLogger("events")->warn(

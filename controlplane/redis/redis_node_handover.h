@@ -18,7 +18,8 @@ class RedisNodeHandover final : public NodeHandover {
   using Failure = std::function<void(const std::string& node, const std::string& instance)>;
   RedisNodeHandover(const RedisAddress& address, std::chrono::milliseconds timeout,
                     std::string member, Failure on_failure);
-  std::optional<Previous> takeOver(const std::string& node, const std::string& instance) override;
+  std::optional<Previous> takeOver(const std::string& node, const std::string& instance,
+                                   bool always) override;
 
  private:
   RedisConnection conn_;

@@ -199,7 +199,7 @@ TEST_F(ClusterEventRelayTest, AReplicaTakenForLostIsReleasedAndTellsItsStateAgai
   a->relay->push({user(PresenceChange::kUserOnline, "dan")});  // while cut off
   a->cut = false;
   ASSERT_TRUE(receiver_.waitFor("user.online carol", 2)) << "told again: she is online";
-  EXPECT_EQ(a->lost.load(), 1) << "its nodes' connections are reported again too";
+  EXPECT_GE(a->lost.load(), 1) << "its nodes' connections are reported again too";
   ASSERT_TRUE(receiver_.waitFor("user.online dan"));
   a->relay->push({user(PresenceChange::kUserOffline, "carol")});
   ASSERT_TRUE(receiver_.waitFor("user.offline carol", 2));
@@ -273,10 +273,11 @@ TEST_F(ClusterEventRelayTest, AnOutageOfRedisForEveryReplicaReleasesNobody) {
   b->cut = true;
   // Past the 600 ms after which a silent replica is taken for lost.
   std::this_thread::sleep_for(1500ms);
+  // a comes back first; b a little later, within the 600 ms a waits before it sweeps.
   a->cut = false;
+  std::this_thread::sleep_for(300ms);
   b->cut = false;
-  // Whichever comes back first waits until the other could renew its key, then sweeps
-  // nothing. A marker afterwards proves the stream moved on.
+  // A marker afterwards proves the stream moved on.
   std::this_thread::sleep_for(1500ms);
   a->relay->push({user(PresenceChange::kUserOnline, "jay")});
   ASSERT_TRUE(receiver_.waitFor("user.online jay"));
@@ -313,6 +314,21 @@ TEST_F(ClusterEventRelayTest, AReceiverFartherBehindThanTheBoundLosesTheOldestCo
   const size_t delivered = receiver_.seen().size();
   EXPECT_LT(delivered, 1000u);
   EXPECT_EQ(delivered + dispatcher.dropped(), 1000u) << "every event delivered or counted";
+}
+
+TEST_F(ClusterEventRelayTest, AConnectionReportedTwiceMakesItsEventsOnce) {
+  auto a = start("a");
+  const auto connected =
+      makeTransition(PresenceChange::kClientConnected, "kim", "", "node-1", "", "node-1-0-1");
+  const auto closed = makeTransition(PresenceChange::kClientDisconnected, "kim", "", "node-1",
+                                     "bye", "node-1-0-1", 1000);
+  // Told again after a reconcile, or closed by a sweep and then by its replica: once each.
+  a->relay->push({connected, connected});
+  a->relay->push({closed, closed});
+  a->relay->push({user(PresenceChange::kUserOnline, "marker")});
+  ASSERT_TRUE(receiver_.waitFor("user.online marker"));
+  EXPECT_EQ(receiver_.count("client.connected kim"), 1u);
+  EXPECT_EQ(receiver_.count("client.disconnected kim"), 1u);
 }
 
 }  // namespace

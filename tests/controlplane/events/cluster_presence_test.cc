@@ -110,7 +110,8 @@ class FakeHandover : public NodeHandover {
  public:
   std::optional<Previous> previous;
   std::vector<std::string> asked;
-  std::optional<Previous> takeOver(const std::string& node, const std::string& instance) override {
+  std::optional<Previous> takeOver(const std::string& node, const std::string& instance,
+                                   bool /*always*/) override {
     asked.push_back(node + "/" + instance);
     return std::exchange(previous, std::nullopt);
   }
