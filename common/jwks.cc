@@ -82,7 +82,7 @@ Result<std::string> rsaPem(const json& key) {
   if (!e.isOk()) {
     return e.status();
   }
-  if (n->size() < 256 || (n->front() & 0x80) == 0 && n->size() == 256) {
+  if (n->size() < 256 || ((n->front() & 0x80) == 0 && n->size() == 256)) {
     return bad("n shorter than 2048 bits");
   }
   // e odd and at least 65537 (e = 1 would make every signature check pass), n odd.

@@ -99,6 +99,13 @@ uint64_t ClusterPresence::attached(
     const std::string& node, const std::vector<std::string>& channels,
     const google::protobuf::RepeatedPtrField<herald::v1::UserCount>& users,
     const std::string& instance, bool reports_clients) {
+  // From another replica (or an earlier start of this one): the node's connections as it
+  // reported them. Asked before the lock, so a slow Redis holds up this node's link only;
+  // this node's reports come on this thread, after this call.
+  std::optional<NodeHandover::Previous> previous;
+  if (handover_ != nullptr) {
+    previous = handover_->takeOver(node, instance);
+  }
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<PresenceTransition> out;
   NodeState& state = nodes_[node];
@@ -121,10 +128,8 @@ uint64_t ClusterPresence::attached(
   for (const auto& channel : fresh_channels) {
     addChannel(state, node, channel, &out);
   }
-  if (handover_ != nullptr) {
-    // From another replica (or an earlier start of this one): start from what it reported.
+  {
     // (A node not reporting its connections is taken over too: it may report them later.)
-    auto previous = handover_->takeOver(node, instance);
     if (previous && reports_clients) {
       state.clients.adopt(previous->clients);
       // Not known (its first report came before its first Hello here): the same start.
@@ -265,20 +270,39 @@ void ClusterPresence::dropNodeLocked(const std::string& node, const std::string&
 }
 
 void ClusterPresence::reannounce() {
-  std::lock_guard<std::mutex> lock(mu_);
   if (handover_ == nullptr) {
     return;
   }
+  struct Target {
+    std::string node;
+    std::string instance;
+    uint64_t generation = 0;
+    std::optional<NodeHandover::Previous> previous;
+  };
+  std::vector<Target> targets;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [node, state] : nodes_) {
+      if (state.reports_clients && !state.detached) {  // a detached one may be another's now
+        targets.push_back(Target{node, state.instance, state.generation, std::nullopt});
+      }
+    }
+  }
+  // Outside the lock (one Redis call each). What Redis has, also where it still names this
+  // replica: a sweep may have stopped midway. Reports meanwhile go in again after the
+  // reconcile's; Redis passes a connection's event once.
+  for (auto& target : targets) {
+    target.previous = handover_->takeOver(target.node, target.instance, true);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
   std::vector<PresenceTransition> out;
-  for (auto& [node, state] : nodes_) {
-    if (!state.reports_clients || state.detached) {
-      continue;  // a detached node may be another replica's by now
+  for (const auto& target : targets) {
+    auto it = nodes_.find(target.node);
+    if (!target.previous || it == nodes_.end() || it->second.generation != target.generation) {
+      continue;  // a new link's Hello took the node over again meanwhile
     }
-    // What Redis has, also if it still names this replica (a sweep may have stopped midway).
-    if (auto previous = handover_->takeOver(node, state.instance, true)) {
-      state.clients.reconcile(previous->clients, node,
-                              "closed while herald-control was cut off from Redis", &out);
-    }
+    it->second.clients.reconcile(target.previous->clients, target.node,
+                                 "closed while herald-control was cut off from Redis", &out);
   }
   if (!out.empty()) {
     sink_(std::move(out));

@@ -118,7 +118,10 @@ struct Replica {
 
 class ClusterEventRelayTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Replica> start(const std::string& member, uint32_t queue_limit = 100000) {
+  // `alive`: how long a silent replica lives on (and the delivery lease): long enough that a
+  // busy CI machine never makes a healthy one look lost, except where a test means it to.
+  std::unique_ptr<Replica> start(const std::string& member, uint32_t queue_limit = 100000,
+                                 std::chrono::milliseconds alive = 2000ms) {
     auto replica = std::make_unique<Replica>();
     herald::v1::HookSettings hooks;
     auto* endpoint = hooks.add_endpoints();
@@ -143,8 +146,8 @@ class ClusterEventRelayTest : public ::testing::Test {
     options.member = member;
     options.queue_limit = queue_limit;
     options.heartbeat = 100ms;
-    options.alive_ttl = 600ms;
-    options.lease_ttl = 600ms;
+    options.alive_ttl = alive;
+    options.lease_ttl = alive;
     options.poll = 20ms;
     Replica* r = replica.get();
     replica->relay = std::make_unique<ClusterEventRelay>(
@@ -184,8 +187,8 @@ TEST_F(ClusterEventRelayTest, AUserHeldThroughTwoReplicasIsOnlineAndOfflineOnce)
 }
 
 TEST_F(ClusterEventRelayTest, AReplicaTakenForLostIsReleasedAndTellsItsStateAgainWhenBack) {
-  auto a = start("a");
-  auto b = start("b");
+  auto a = start("a", 100000, 1000ms);
+  auto b = start("b", 100000, 1000ms);
   a->relay->push({user(PresenceChange::kUserOnline, "carol")});
   ASSERT_TRUE(receiver_.waitFor("user.online carol"));
   a->cut = true;  // its heartbeats stop: b releases carol
@@ -271,14 +274,14 @@ TEST_F(ClusterEventRelayTest, AnOutageOfRedisForEveryReplicaReleasesNobody) {
   ASSERT_TRUE(receiver_.waitFor("user.online ida"));
   a->cut = true;
   b->cut = true;
-  // Past the 600 ms after which a silent replica is taken for lost.
-  std::this_thread::sleep_for(1500ms);
-  // a comes back first; b a little later, within the 600 ms a waits before it sweeps.
+  // Past the 2 s after which a silent replica is taken for lost.
+  std::this_thread::sleep_for(2500ms);
+  // a comes back first; b a little later, within the 2 s a waits before it sweeps.
   a->cut = false;
-  std::this_thread::sleep_for(300ms);
+  std::this_thread::sleep_for(500ms);
   b->cut = false;
-  // A marker afterwards proves the stream moved on.
-  std::this_thread::sleep_for(1500ms);
+  // A marker afterwards (past a's wait and a sweep round) proves the stream moved on.
+  std::this_thread::sleep_for(3500ms);
   a->relay->push({user(PresenceChange::kUserOnline, "jay")});
   ASSERT_TRUE(receiver_.waitFor("user.online jay"));
   EXPECT_EQ(receiver_.count("user.offline hal"), 0u);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -74,6 +75,30 @@ class EventReceiver {
                     e.value("user", e.value("channel", std::string())));
     }
     return out;
+  }
+  // The events once each, by id, in the order first received: what a receiver that
+  // de-duplicates sees (a batch may come twice: docs/hooks.md "Events").
+  std::vector<nlohmann::json> uniqueEvents() {
+    std::vector<nlohmann::json> out;
+    std::set<std::string> ids;
+    for (const auto& e : events()) {
+      if (ids.insert(e["id"].get<std::string>()).second) {
+        out.push_back(e);
+      }
+    }
+    return out;
+  }
+  std::vector<std::string> uniqueSeen() {
+    std::vector<std::string> out;
+    for (const auto& e : uniqueEvents()) {
+      out.push_back(e["type"].get<std::string>() + " " +
+                    e.value("user", e.value("channel", std::string())));
+    }
+    return out;
+  }
+  size_t uniqueCount(const std::string& what) {
+    const auto all = uniqueSeen();
+    return static_cast<size_t>(std::count(all.begin(), all.end(), what));
   }
   // Waits until the last batch refused while `down` held `what` ("type subject"): the
   // event exists and waits to be delivered.
