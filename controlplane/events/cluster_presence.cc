@@ -99,9 +99,17 @@ uint64_t ClusterPresence::attached(
     const std::string& node, const std::vector<std::string>& channels,
     const google::protobuf::RepeatedPtrField<herald::v1::UserCount>& users,
     const std::string& instance, bool reports_clients) {
+  // The generation is this Hello's place in the order Hellos came in: a Hello whose Redis
+  // call below ends after a newer one's must not take the node back.
+  uint64_t generation = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    generation = next_generation_++;
+    nodes_[node].latest_hello = generation;
+  }
   // From another replica (or an earlier start of this one): the node's connections as it
-  // reported them. Asked before the lock, so a slow Redis holds up this node's link only;
-  // this node's reports come on this thread, after this call.
+  // reported them. Asked outside the lock, so other nodes' reports go on meanwhile; this
+  // node's come on this thread, after this call.
   std::optional<NodeHandover::Previous> previous;
   if (handover_ != nullptr) {
     previous = handover_->takeOver(node, instance);
@@ -109,7 +117,11 @@ uint64_t ClusterPresence::attached(
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<PresenceTransition> out;
   NodeState& state = nodes_[node];
-  state.generation = next_generation_++;
+  if (state.latest_hello != 0 && state.latest_hello != generation) {
+    return generation;  // a newer link's Hello came meanwhile: this link's reports are void
+  }
+  state.latest_hello = generation;  // (0: the node was dropped meanwhile, and is back)
+  state.generation = generation;
   state.detached = false;
   // What the node holds now, against what it held (nothing, for a new node): additions
   // first, so a user who only moved between a node's links is never seen offline.
@@ -164,7 +176,6 @@ uint64_t ClusterPresence::attached(
   for (const auto& user : gone_users) {
     setUser(state, node, user, 0, reason, &out);
   }
-  const uint64_t generation = state.generation;
   if (!out.empty()) {
     sink_(std::move(out));
   }
@@ -276,7 +287,6 @@ void ClusterPresence::reannounce() {
   struct Target {
     std::string node;
     std::string instance;
-    uint64_t generation = 0;
     std::optional<NodeHandover::Previous> previous;
   };
   std::vector<Target> targets;
@@ -284,7 +294,7 @@ void ClusterPresence::reannounce() {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [node, state] : nodes_) {
       if (state.reports_clients && !state.detached) {  // a detached one may be another's now
-        targets.push_back(Target{node, state.instance, state.generation, std::nullopt});
+        targets.push_back(Target{node, state.instance, std::nullopt});
       }
     }
   }
@@ -298,8 +308,8 @@ void ClusterPresence::reannounce() {
   std::vector<PresenceTransition> out;
   for (const auto& target : targets) {
     auto it = nodes_.find(target.node);
-    if (!target.previous || it == nodes_.end() || it->second.generation != target.generation) {
-      continue;  // a new link's Hello took the node over again meanwhile
+    if (!target.previous || it == nodes_.end() || it->second.instance != target.instance) {
+      continue;  // gone, or restarted: its new Hello replaced what it had
     }
     it->second.clients.reconcile(target.previous->clients, target.node,
                                  "closed while herald-control was cut off from Redis", &out);

@@ -69,6 +69,7 @@ class ClusterPresence {
  private:
   struct NodeState {
     uint64_t generation = 0;
+    uint64_t latest_hello = 0;  // the generation the newest Hello reserved (attached())
     std::unordered_set<std::string> channels;
     std::unordered_map<std::string, uint32_t> users;  // connections > 0
     bool detached = false;

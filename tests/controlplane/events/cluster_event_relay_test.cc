@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <set>
 
 #include "controlplane/redis/redis_event_log.h"
 #include "integration/redis_cluster_fixture.h"
@@ -24,11 +25,16 @@ struct Receiver {
   std::mutex mu;
   bool down = false;
   std::vector<herald::v1::Event> taken;
+  // Once each by id, as a receiver that de-duplicates sees them (a batch may come twice when
+  // the delivering replica could not record that it was taken).
   std::vector<std::string> seen() {
     std::lock_guard<std::mutex> lock(mu);
     std::vector<std::string> out;
+    std::set<std::string> ids;
     for (const auto& e : taken) {
-      out.push_back(e.type() + " " + (e.user().empty() ? e.channel() : e.user()));
+      if (ids.insert(e.id()).second) {
+        out.push_back(e.type() + " " + (e.user().empty() ? e.channel() : e.user()));
+      }
     }
     return out;
   }
@@ -196,13 +202,17 @@ TEST_F(ClusterEventRelayTest, AReplicaTakenForLostIsReleasedAndTellsItsStateAgai
   ASSERT_TRUE(receiver_.waitFor("user.offline carol"));
   {
     std::lock_guard<std::mutex> lock(receiver_.mu);
-    EXPECT_NE(receiver_.taken.back().reason().find("a stopped"), std::string::npos)
-        << receiver_.taken.back().reason();
+    for (const auto& e : receiver_.taken) {
+      if (e.type() == "user.offline") {
+        EXPECT_NE(e.reason().find("a stopped"), std::string::npos) << e.reason();
+      }
+    }
   }
   a->relay->push({user(PresenceChange::kUserOnline, "dan")});  // while cut off
   a->cut = false;
   ASSERT_TRUE(receiver_.waitFor("user.online carol", 2)) << "told again: she is online";
-  EXPECT_GE(a->lost.load(), 1) << "its nodes' connections are reported again too";
+  EXPECT_TRUE(eventually([&] { return a->lost.load() >= 1; }, 15s))
+      << "its nodes' connections are reported again too";
   ASSERT_TRUE(receiver_.waitFor("user.online dan"));
   a->relay->push({user(PresenceChange::kUserOffline, "carol")});
   ASSERT_TRUE(receiver_.waitFor("user.offline carol", 2));
@@ -236,18 +246,17 @@ TEST_F(ClusterEventRelayTest, TheDeliveringReplicaStoppingHandsOverWithoutLosing
       ids.insert(e.id());
       users.insert(e.user());
     }
-    EXPECT_EQ(receiver_.taken.size(), 300u) << "each event once";
   }
-  EXPECT_EQ(ids.size(), 300u);
+  EXPECT_EQ(ids.size(), 300u) << "each event, once by id";
   EXPECT_EQ(users.size(), 300u);
 }
 
 TEST_F(ClusterEventRelayTest, AQueueOverflowKeepsTheStateRightAndCountsLostEvents) {
-  auto a = start("a");
+  auto a = start("a", 1000);
   a->cut = true;
-  // 100,000 is the default bound; more changes than that while Redis is away.
+  // More changes than the queue's bound (1,000 here) while Redis is away.
   std::vector<PresenceTransition> burst;
-  for (int i = 0; i < 100010; ++i) {
+  for (int i = 0; i < 1010; ++i) {
     burst.push_back(makeTransition(PresenceChange::kClientConnected, "x", "", "node-1", "",
                                    "c" + std::to_string(i)));
   }

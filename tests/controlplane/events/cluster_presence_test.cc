@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 namespace herald::control {
 namespace {
 
@@ -19,6 +23,18 @@ google::protobuf::RepeatedPtrField<herald::v1::UserCount> counts(
     c->set_connections(n);
   }
   return out;
+}
+
+// Polls `condition` for up to 10 s.
+bool waitUntil(const std::function<bool()>& condition) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
 }
 
 class ClusterPresenceTest : public ::testing::Test {
@@ -154,6 +170,53 @@ TEST_F(ClusterPresenceTest, ANodeHandedOverFromAnotherReplicaReportsOnlyWhatChan
   EXPECT_EQ(handover.asked.size(), 3u);
   EXPECT_TRUE(take().empty());
   EXPECT_EQ(presence_.clients(), 2u) << "alice's and carol's on n1; none adopted on n3";
+}
+
+// A Redis call that waits until released: a slow takeover of one Hello.
+class SlowHandover : public NodeHandover {
+ public:
+  std::optional<Previous> takeOver(const std::string&, const std::string&, bool) override {
+    std::unique_lock<std::mutex> lock(mu);
+    if (calls++ == 0) {
+      cv.wait(lock, [&] { return released; });
+    }
+    return std::nullopt;
+  }
+  void release() {
+    std::lock_guard<std::mutex> lock(mu);
+    released = true;
+    cv.notify_all();
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  int calls = 0;
+  bool released = false;
+};
+
+TEST_F(ClusterPresenceTest, AnOlderHelloWhoseTakeoverEndsLastDoesNotTakeTheNodeBack) {
+  SlowHandover handover;
+  presence_.setHandover(&handover);
+  uint64_t old_link = 0;
+  std::thread slow([&] { old_link = presence_.attached("n1", {}, counts({}), "i1", true); });
+  ASSERT_TRUE(waitUntil([&] {
+    std::lock_guard<std::mutex> lock(handover.mu);
+    return handover.calls == 1;
+  }));
+  // The node gave up on that link and came back on a new one, which finishes first.
+  const uint64_t new_link =
+      presence_.attached("n1", {"chat:1"}, counts({{"alice", 1}}), "i1", true);
+  EXPECT_EQ(take(), (std::vector<std::string>{"user.online alice", "channel.occupied chat:1"}));
+  handover.release();
+  slow.join();
+  EXPECT_TRUE(take().empty()) << "the old Hello changes nothing";
+  herald::v1::InterestDelta gone;
+  auto* none = gone.add_user_counts();
+  none->set_user("alice");
+  none->set_connections(0);
+  presence_.changed("n1", old_link, gone);
+  EXPECT_TRUE(take().empty()) << "the old link's reports are void";
+  presence_.changed("n1", new_link, gone);
+  EXPECT_EQ(take(), (std::vector<std::string>{"user.offline alice"}));
 }
 
 }  // namespace
