@@ -95,29 +95,33 @@ LogItem ClusterEventRelay::itemFor(const PresenceTransition& change) const {
   return item;
 }
 
+void ClusterEventRelay::Holdings::apply(const LogItem& item) {
+  switch (item.op) {
+    case LogItem::Op::kHoldUser:
+      users.insert(item.change.user);
+      break;
+    case LogItem::Op::kReleaseUser:
+      users.erase(item.change.user);
+      break;
+    case LogItem::Op::kHoldChannel:
+      channels.insert(item.change.channel);
+      break;
+    case LogItem::Op::kReleaseChannel:
+      channels.erase(item.change.channel);
+      break;
+    case LogItem::Op::kEvent:
+    case LogItem::Op::kClaimNode:
+      break;
+  }
+}
+
 void ClusterEventRelay::push(const std::vector<PresenceTransition>& changes) {
   uint64_t dropped = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& change : changes) {
       LogItem item = itemFor(change);
-      switch (item.op) {
-        case LogItem::Op::kHoldUser:
-          users_.insert(change.user);
-          break;
-        case LogItem::Op::kReleaseUser:
-          users_.erase(change.user);
-          break;
-        case LogItem::Op::kHoldChannel:
-          channels_.insert(change.channel);
-          break;
-        case LogItem::Op::kReleaseChannel:
-          channels_.erase(change.channel);
-          break;
-        case LogItem::Op::kEvent:
-        case LogItem::Op::kClaimNode:
-          break;
-      }
+      holding_.apply(item);
       if (isHold(item) && resync_) {
         continue;  // the resync tells the cluster this replica's state as it is then
       }
@@ -167,23 +171,7 @@ Status ClusterEventRelay::appendInFlight() {
   }
   known_ = true;
   for (const LogItem& item : in_flight_) {
-    switch (item.op) {
-      case LogItem::Op::kHoldUser:
-        held_users_.insert(item.change.user);
-        break;
-      case LogItem::Op::kReleaseUser:
-        held_users_.erase(item.change.user);
-        break;
-      case LogItem::Op::kHoldChannel:
-        held_channels_.insert(item.change.channel);
-        break;
-      case LogItem::Op::kReleaseChannel:
-        held_channels_.erase(item.change.channel);
-        break;
-      case LogItem::Op::kEvent:
-      case LogItem::Op::kClaimNode:
-        break;
-    }
+    held_.apply(item);
   }
   appended_.fetch_add(result->added, std::memory_order_relaxed);
   in_flight_.clear();
@@ -202,23 +190,23 @@ Status ClusterEventRelay::resync() {
                                  std::string(), std::string())});
     };
     // After being taken for lost, every hold again: Redis may lack any of them.
-    for (const auto& user : users_) {
-      if (full_resync_ || held_users_.count(user) == 0) {
+    for (const auto& user : holding_.users) {
+      if (full_resync_ || held_.users.count(user) == 0) {
         add(LogItem::Op::kHoldUser, PresenceChange::kUserOnline, user);
       }
     }
-    for (const auto& user : held_users_) {
-      if (users_.count(user) == 0) {
+    for (const auto& user : held_.users) {
+      if (holding_.users.count(user) == 0) {
         add(LogItem::Op::kReleaseUser, PresenceChange::kUserOffline, user);
       }
     }
-    for (const auto& channel : channels_) {
-      if (full_resync_ || held_channels_.count(channel) == 0) {
+    for (const auto& channel : holding_.channels) {
+      if (full_resync_ || held_.channels.count(channel) == 0) {
         add(LogItem::Op::kHoldChannel, PresenceChange::kChannelOccupied, channel);
       }
     }
-    for (const auto& channel : held_channels_) {
-      if (channels_.count(channel) == 0) {
+    for (const auto& channel : held_.channels) {
+      if (holding_.channels.count(channel) == 0) {
         add(LogItem::Op::kReleaseChannel, PresenceChange::kChannelVacated, channel);
       }
     }

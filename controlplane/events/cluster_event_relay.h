@@ -65,6 +65,12 @@ class ClusterEventRelay {
 
  private:
   using Clock = std::chrono::steady_clock;
+  // Users and channels a replica holds, kept by its holds and releases.
+  struct Holdings {
+    std::unordered_set<std::string> users;
+    std::unordered_set<std::string> channels;
+    void apply(const LogItem& item);
+  };
   void appendLoop();
   void deliverLoop();
   // One append of `items` (the in-flight batch): OK, or why not. Updates `held_`.
@@ -95,16 +101,14 @@ class ClusterEventRelay {
   std::deque<LogItem> queue_;
   // What this replica holds now (kept at push time) and whether the cluster must be told it
   // whole (after an overflow of the queue, or the cluster took this replica for lost).
-  std::unordered_set<std::string> users_;
-  std::unordered_set<std::string> channels_;
+  Holdings holding_;
   bool resync_ = false;
   bool reannounce_ = false;  // after the resync, the connections too
   bool stopping_ = false;
   Clock::time_point flush_deadline_;
 
   // Append thread only: what the cluster holds for this replica, the batch being appended.
-  std::unordered_set<std::string> held_users_;
-  std::unordered_set<std::string> held_channels_;
+  Holdings held_;
   std::vector<LogItem> in_flight_;
   uint64_t seq_ = 0;
   // Appended since the cluster last swept this replica (read by the heartbeat thread).
