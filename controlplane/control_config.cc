@@ -66,7 +66,7 @@ void readNamespace(const ConfigReader& r, herald::v1::Namespace* ns) {
   r.rejectUnknownKeys({"name", "subscribe_rule", "allow_client_publish", "history_size",
                        "history_ttl_seconds", "max_subscribers", "owner_claim",
                        "slow_consumer_policy", "subscribe_hook", "publish_hook",
-                       "subscription_events"});
+                       "subscription_events", "join_leave"});
   std::string name;
   r.readString("name", &name);
   ns->set_name(name);
@@ -103,6 +103,9 @@ void readNamespace(const ConfigReader& r, herald::v1::Namespace* ns) {
   bool events = false;
   r.readBool("subscription_events", &events);
   ns->set_subscription_events(events);
+  bool join_leave = false;
+  r.readBool("join_leave", &join_leave);
+  ns->set_join_leave(join_leave);
 }
 
 void readLimits(const ConfigReader& r, herald::v1::Limits* l) {

@@ -95,6 +95,13 @@ void ControlMetrics::appendTo(MetricsText& m) const {
       m.sample(snapshot, {{"method", s->name}});
     }
   }
+  m.counter("herald_control_join_leave_total",
+            "Joins and leaves nodes reported in namespaces with join_leave, by result (relayed: "
+            "handed on to the nodes with subscribers; failed: Redis was away, not sent).");
+  m.sample(static_cast<double>(join_leave_relayed_.load(std::memory_order_relaxed)),
+           {{"result", "relayed"}});
+  m.sample(static_cast<double>(join_leave_failed_.load(std::memory_order_relaxed)),
+           {{"result", "failed"}});
   std::lock_guard<std::mutex> lock(mu_);
   m.counter("herald_control_publications_total",
             "Publications accepted, by API and namespace ((default): channels of no configured "

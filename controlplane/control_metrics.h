@@ -38,6 +38,12 @@ class ControlMetrics {
   // empty for backends): counted for /metrics and in the stats windows.
   void recordPublication(std::string_view api, std::string_view ns, std::string_view channel = "",
                          std::string_view user = "");
+  // Joins and leaves a node reported (entries, listed or not): handed on to the nodes, or not
+  // (Redis away).
+  void recordJoinLeave(bool relayed, uint64_t entries) {
+    (relayed ? join_leave_relayed_ : join_leave_failed_)
+        .fetch_add(entries, std::memory_order_relaxed);
+  }
   // An HTTP request answered with `status` on `route` (a fixed route name, or "other").
   void recordHttpRequest(std::string_view route, int status);
 
@@ -67,6 +73,8 @@ class ControlMetrics {
 
   std::vector<std::unique_ptr<MethodSeries>> methods_;  // fixed after construction
   StatsWindows windows_{unixMillis() / 1000};
+  std::atomic<uint64_t> join_leave_relayed_{0};
+  std::atomic<uint64_t> join_leave_failed_{0};
   mutable std::mutex mu_;
   std::map<std::pair<std::string, std::string>, uint64_t> publications_;  // under mu_
   std::map<std::pair<std::string, int>, uint64_t> http_requests_;         // under mu_

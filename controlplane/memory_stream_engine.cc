@@ -102,6 +102,14 @@ PublishOutcome MemoryStreamEngine::sendToUser(const UserPublishItem& item) {
                 [&](const DeliveryRouter::Visit& visit) { return router_.forUser(user, visit); });
 }
 
+Status MemoryStreamEngine::relayJoinLeave(const herald::v1::JoinLeave& change) {
+  auto message = std::make_shared<herald::v1::ControlMessage>();
+  *message->mutable_join_leave() = change;
+  ControlMessagePtr shared = std::move(message);
+  router_.forChannel(change.channel(), [&](NodeSink& node) { node.send(shared); });
+  return Status::ok();
+}
+
 HistoryResult MemoryStreamEngine::read(const std::string& key, const HistoryQuery& query,
                                        int64_t now_ms) const {
   const Stripe& stripe = stripeFor(key);

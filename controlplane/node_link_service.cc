@@ -1,6 +1,8 @@
 #include "controlplane/node_link_service.h"
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "common/channel_name.h"
@@ -8,6 +10,7 @@
 #include "common/logging.h"
 #include "common/node_identity.h"
 #include "controlplane/client_publish.h"
+#include "controlplane/namespace_rules.h"
 #include "controlplane/serial_worker.h"
 
 namespace herald::control {
@@ -95,6 +98,7 @@ grpc::Status NodeLinkService::Session(
   // Client publications of this node, in order; dropped with the session when not started
   // (their shards answer `unavailable` after 5 s, and a late publish could duplicate a retry).
   SerialWorker publishes(kMaxQueuedClientPublishes);
+  SerialWorker join_leaves(kMaxQueuedJoinLeaveReports);
   herald::v1::NodeMessage message;
   while (stream->Read(&message)) {
     switch (message.kind_case()) {
@@ -165,6 +169,21 @@ grpc::Status NodeLinkService::Session(
       case herald::v1::NodeMessage::kPresence:
         presence_.onReply(message.presence());
         break;
+      case herald::v1::NodeMessage::kJoinLeave: {
+        // Off the reader too (a PUBLISH to Redis); a backlog of reports means Redis is slow,
+        // and stale joins are worth less than the node's other messages.
+        auto report = std::make_shared<const herald::v1::JoinLeaveReport>(message.join_leave());
+        if (!join_leaves.push(
+                [this, node_id = hello.node_id(), report] { relayJoinLeave(node_id, *report); }) &&
+            metrics_ != nullptr) {
+          uint64_t entries = 0;
+          for (const auto& change : report->channels()) {
+            entries += static_cast<uint64_t>(change.joined_size()) + change.left_size();
+          }
+          metrics_->recordJoinLeave(false, entries);
+        }
+        break;
+      }
       case herald::v1::NodeMessage::kHello:
         log->warn("node {} sent a second Hello; ignored", hello.node_id());
         break;
@@ -172,6 +191,8 @@ grpc::Status NodeLinkService::Session(
         break;
     }
   }
+  // A draining node's last reports carry its connections' leaves: relay them before it goes.
+  join_leaves.drain(std::chrono::seconds(2));
   // Read before detach(), which marks every departing session unhealthy.
   const bool cut_for_silence = !session->healthy();
   registry_.detach(session);
@@ -184,6 +205,80 @@ grpc::Status NodeLinkService::Session(
   session->stop();
   log->info("node {} disconnected", hello.node_id());
   return grpc::Status::OK;
+}
+
+namespace {
+
+// Entries of one kind as a node listed them, kept when plausible, the others counted as
+// unlisted; entries for another node's connections are dropped.
+// Saturates rather than wraps on a node's absurd counts.
+uint32_t copyEntries(const google::protobuf::RepeatedPtrField<herald::v1::PresenceEntry>& from,
+                     uint32_t unlisted, const std::string& node_id, int max_listed,
+                     google::protobuf::RepeatedPtrField<herald::v1::PresenceEntry>* to) {
+  constexpr size_t kMaxClientBytes = 128;
+  constexpr size_t kMaxUserBytes = 1024;
+  constexpr uint32_t kMaxCount = 1u << 30;
+  uint64_t rest = std::min(unlisted, kMaxCount);
+  for (const auto& entry : from) {
+    // A node speaks for its own connections only: their ids start with its id (NODE-SHARD-SEQ).
+    const bool own = entry.client().size() > node_id.size() + 1 &&
+                     entry.client().compare(0, node_id.size(), node_id) == 0 &&
+                     entry.client()[node_id.size()] == '-';
+    if (!own) {
+      continue;  // not even counted
+    }
+    if (to->size() >= max_listed || entry.client().size() > kMaxClientBytes ||
+        entry.user().size() > kMaxUserBytes) {
+      ++rest;
+      continue;
+    }
+    auto* copy = to->Add();
+    copy->set_client(entry.client());
+    copy->set_user(entry.user());
+    copy->set_node_id(node_id);  // the session's, not what the node wrote
+  }
+  return static_cast<uint32_t>(std::min<uint64_t>(rest, kMaxCount));
+}
+
+}  // namespace
+
+// Checked rather than trusted: a channel must be a channel name in a namespace that has
+// join_leave now, appear once, and the node's bounds hold whatever it sent.
+void NodeLinkService::relayJoinLeave(const std::string& node_id,
+                                     const herald::v1::JoinLeaveReport& report) {
+  const auto config = store_.snapshot();
+  std::unordered_set<std::string_view> seen;
+  for (const auto& change : report.channels()) {
+    if (seen.size() >= static_cast<size_t>(kMaxJoinLeaveChannels)) {
+      break;
+    }
+    if (!seen.insert(change.channel()).second) {
+      continue;
+    }
+    auto name = checkChannelName(change.channel());
+    if (!name.isOk()) {
+      continue;
+    }
+    const herald::v1::Namespace* ns = namespaceFor(*config, name->ns);
+    if (ns == nullptr || !ns->join_leave()) {
+      continue;  // turned off since the node reported, or never on
+    }
+    herald::v1::JoinLeave checked;
+    checked.set_channel(change.channel());
+    checked.set_joined_unlisted(copyEntries(change.joined(), change.joined_unlisted(), node_id,
+                                            kMaxJoinLeaveListed, checked.mutable_joined()));
+    checked.set_left_unlisted(copyEntries(change.left(), change.left_unlisted(), node_id,
+                                          kMaxJoinLeaveListed, checked.mutable_left()));
+    const uint64_t entries = static_cast<uint64_t>(checked.joined_size()) + checked.left_size() +
+                             checked.joined_unlisted() + checked.left_unlisted();
+    if (entries == 0) {
+      continue;
+    }
+    const Status relayed = channels_.relayJoinLeave(checked);
+    if (metrics_ != nullptr) {
+      metrics_->recordJoinLeave(relayed.isOk(), entries);
+    }
+  }
 }
 
 // A node's names are checked, not trusted: a namespace label it invents counts as

@@ -29,6 +29,12 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
   static constexpr size_t kRecoverPageBytes = 1 << 20;
   // Client publications of one node waiting to be published; more are refused (unavailable).
   static constexpr size_t kMaxQueuedClientPublishes = 4096;
+  // What one JoinLeaveReport may carry (the node's own bounds, JoinLeaveBatch): channels read,
+  // and entries listed per channel and kind; the rest of the entries only count as unlisted.
+  static constexpr int kMaxJoinLeaveChannels = 10000;
+  static constexpr int kMaxJoinLeaveListed = 100;
+  // A node's reports (one per 100 ms at most) waiting to be relayed; more are dropped.
+  static constexpr size_t kMaxQueuedJoinLeaveReports = 32;
 
   NodeLinkService(ConfigStore& store, NodeRegistry& registry, Router& router,
                   UserConnections& users, StreamEngine& channels, PresenceBroker& presence,
@@ -62,6 +68,8 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
   // Answers one page of a recovery from history.
   static ControlMessagePtr recover(const StreamEngine& channels,
                                    const herald::v1::RecoverRequest& request);
+  // A node's joins and leaves (NodeMessage.join_leave), checked and handed to the engine.
+  void relayJoinLeave(const std::string& node_id, const herald::v1::JoinLeaveReport& report);
   // A heartbeat's deliveries (`total` since the previous one) into the stats windows.
   void recordDeliveries(const herald::v1::NodeStats& stats, uint64_t total);
 

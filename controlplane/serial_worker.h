@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -47,18 +48,28 @@ class SerialWorker {
     return true;
   }
 
+  // Waits, at most `max`, until every job pushed so far has run (what a session's last
+  // messages asked for is done before the session goes).
+  void drain(std::chrono::milliseconds max) {
+    std::unique_lock<std::mutex> lock(mu_);
+    idle_cv_.wait_for(lock, max, [this] { return jobs_.empty() && !running_; });
+  }
+
  private:
   void run() {
     for (;;) {
       std::function<void()> job;
       {
         std::unique_lock<std::mutex> lock(mu_);
+        running_ = false;
+        idle_cv_.notify_all();
         cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
         if (stopping_) {
           return;
         }
         job = std::move(jobs_.front());
         jobs_.pop_front();
+        running_ = true;
       }
       job();
     }
@@ -67,8 +78,10 @@ class SerialWorker {
   const size_t capacity_;
   std::mutex mu_;
   std::condition_variable cv_;
+  std::condition_variable idle_cv_;
   std::deque<std::function<void()>> jobs_;
   bool stopping_ = false;
+  bool running_ = false;
   std::thread thread_;
 };
 

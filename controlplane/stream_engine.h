@@ -9,6 +9,7 @@
 
 #include "common/status.h"
 #include "controlplane/channel_history.h"
+#include "herald/v1/node_link.pb.h"
 
 namespace herald::control {
 
@@ -96,6 +97,11 @@ class StreamEngine {
   }
   // A publication on the user's personal stream, routed to every node holding the user.
   virtual PublishOutcome sendToUser(const UserPublishItem& item) = 0;
+
+  // One channel's joins and leaves (docs/protocol.md "join and leave"), handed to the nodes
+  // with subscribers of it, through every replica; kept nowhere, at most once. Not ok when it
+  // could not be handed on (Redis away).
+  virtual Status relayJoinLeave(const herald::v1::JoinLeave& change) = 0;
 
   virtual HistoryResult history(const std::string& channel, const HistoryQuery& query,
                                 int64_t now_ms) const = 0;

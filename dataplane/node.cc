@@ -84,6 +84,7 @@ std::string Node::start() {
     ctx.services.node_id = &config_.node_id;
     ctx.services.interest = &interest_;
     ctx.services.client_log = &client_log_;
+    ctx.services.join_leave = &join_leave_;
     ctx.services.jwks = &jwks_;
     ctx.services.node_connections = &node_connections_;
     ctx.services.ip_limiter = &ip_limiter_;
@@ -129,6 +130,12 @@ std::string Node::start() {
   link_ =
       std::make_unique<NodeLinkClient>(options, interest_, static_cast<NodeLinkHandler&>(*this));
   link_->setClientEventLog(&client_log_);
+  // Stale by the time a link is back, or behind a long queue: dropped (and counted) instead.
+  join_leave_reporter_ =
+      std::make_unique<JoinLeaveReporter>(join_leave_, [this](herald::v1::NodeMessage message) {
+        return link_->sendFresh(std::move(message), kMaxWaitingForJoinLeave);
+      });
+  join_leave_reporter_->start();
   // Shards answer /health and /stats, which read link_: start them once it exists.
   for (auto& shard : shards_) {
     shard->start();
@@ -348,6 +355,18 @@ void Node::onServerCommand(const herald::v1::ControlMessage& command) {
   }
 }
 
+// One channel's joins and leaves from herald-control: framed once here, sent by each shard to
+// its subscribers of the channel.
+void Node::onJoinLeave(const herald::v1::JoinLeave& change) {
+  auto frames = makeJoinLeaveFrames(change);
+  if (frames == nullptr) {
+    return;
+  }
+  for (auto& shard : shards_) {
+    shard->joinLeave(frames);
+  }
+}
+
 void Node::shutdown(std::chrono::milliseconds grace) {
   if (stopped_) {
     return;
@@ -367,6 +386,9 @@ void Node::shutdown(std::chrono::milliseconds grace) {
   }
   // What the closes changed (interest, the connections' events with their 1012) goes out
   // before the link does: herald-control hears them closed, not lost with the node.
+  if (join_leave_reporter_) {
+    join_leave_reporter_->stop();  // sends the closes' leaves
+  }
   if (link_) {
     link_->reportStatsNow(std::chrono::seconds(1));
     link_->stop();

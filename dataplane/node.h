@@ -14,6 +14,8 @@
 #include "dataplane/link/client_event_log.h"
 #include "dataplane/link/control_uplink.h"
 #include "dataplane/link/interest_tracker.h"
+#include "dataplane/link/join_leave_batch.h"
+#include "dataplane/link/join_leave_reporter.h"
 #include "dataplane/link/link_resync.h"
 #include "dataplane/link/node_link_client.h"
 #include "dataplane/link/node_link_handler.h"
@@ -42,6 +44,8 @@ class Node : private NodeLinkHandler, private LinkResync::Output, private Contro
   // most this often.
   static constexpr size_t kReportedTopChannels = 20;
   static constexpr std::chrono::seconds kTopChannelsEvery{5};
+  // A join / leave report is dropped rather than queued behind this many NodeLink messages.
+  static constexpr size_t kMaxWaitingForJoinLeave = 64;
 
   herald::v1::NodeStats stats() const;
   uint64_t sumOverShards(std::atomic<uint64_t> ShardCounters::*counter) const;
@@ -59,6 +63,7 @@ class Node : private NodeLinkHandler, private LinkResync::Output, private Contro
   void onDeliver(const herald::v1::Deliver& deliver) override;
   void onDisconnect(const herald::v1::DisconnectCommand& command) override;
   void onServerCommand(const herald::v1::ControlMessage& command) override;
+  void onJoinLeave(const herald::v1::JoinLeave& change) override;
   void onUserLimit(const herald::v1::UserLimit& limit) override;
   void onRecovered(const herald::v1::RecoverResponse& page) override;
   void onPublished(const herald::v1::ClientPublishResult& result) override;
@@ -80,6 +85,7 @@ class Node : private NodeLinkHandler, private LinkResync::Output, private Contro
   NodeConfig config_;
   InterestTracker interest_;
   ClientEventLog client_log_;  // before link_, which reads it
+  JoinLeaveBatch join_leave_;  // joins and leaves of join_leave channels; outlives the shards
   // The last snapshot applied, to build settings again when the JWKS keys change; settings are
   // built and applied under settings_mu_ (NodeLink reader thread, JWKS thread).
   std::mutex settings_mu_;
@@ -100,6 +106,8 @@ class Node : private NodeLinkHandler, private LinkResync::Output, private Contro
   // After shards_: destroyed (its workers joined) before them, since answers post to shards.
   HookCaller hooks_;
   std::unique_ptr<NodeLinkClient> link_;
+  // Sends join_leave_ over link_ every 100 ms; stopped (and destroyed) before link_.
+  std::unique_ptr<JoinLeaveReporter> join_leave_reporter_;
   // After shards_ and hooks_: stopped (its thread joined) first, since it applies settings.
   JwksRefresher jwks_{[this] { onJwksKeys(); }};
   std::unique_ptr<LinkResync> resync_;  // NodeLink reader thread only

@@ -40,6 +40,14 @@ std::string Node::metricsText() const {
   m.counter("herald_node_messages_delivered_total",
             "Publications written to client connections (one per client per publication).")
       .sample(sum(&C::messages_out));
+  m.counter("herald_node_join_leave_unreported_total",
+            "Joins and leaves of join_leave channels not reported to herald-control (no link, "
+            "or past 10,000 channels in one 100 ms window).")
+      .sample(static_cast<double>(join_leave_.unreported()));
+  m.counter("herald_node_join_leave_skipped_total",
+            "Join and leave frames not sent to a connection because its outbound queue was "
+            "backed up (membership never pushes publications out).")
+      .sample(sum(&C::join_leave_skipped));
   m.counter("herald_node_received_bytes_total", "Payload bytes of frames received from clients.")
       .sample(sum(&C::bytes_in));
   m.counter("herald_node_sent_bytes_total",

@@ -122,6 +122,16 @@ export interface RecoveredEvent {
   epoch: string;
 }
 
+/** Connections that subscribed to (`join`) or left (`leave`) a channel of a namespace with
+ *  `join_leave`, within about 100 ms (docs/protocol.md "join and leave"). */
+export interface JoinLeaveEvent {
+  channel: string;
+  /** Key your member list by `client`: a user may hold several connections. */
+  clients: { client: string; user: string }[];
+  /** How many more joined (or left) than are listed: under churn, lists are capped. */
+  unlisted: number;
+}
+
 export interface EventMap {
   connected: ConnectedEvent;
   disconnected: DisconnectedEvent;
@@ -136,6 +146,8 @@ export interface EventMap {
   serverSubscribed: { channel: string };
   /** The server's Unsubscribe removed it. */
   serverUnsubscribed: { channel: string };
+  join: JoinLeaveEvent;
+  leave: JoinLeaveEvent;
 }
 
 export interface SubscribeOptions {
@@ -145,6 +157,9 @@ export interface SubscribeOptions {
   /** The node confirmed the subscription (again after each reconnect); `info` is what the
    *  backend's subscribe hook gave for the channel, if anything. */
   onSubscribed?: (event: { channel: string; info?: unknown }) => void;
+  /** Connections joining / leaving this channel (namespaces with `join_leave`). */
+  onJoin?: (event: JoinLeaveEvent) => void;
+  onLeave?: (event: JoinLeaveEvent) => void;
 }
 
 export interface PublishOptions {

@@ -62,6 +62,8 @@ class Subscription {
     this.handlers = new Set();
     this.errorHandlers = new Set();
     this.subscribedHandlers = new Set();
+    this.joinHandlers = new Set();
+    this.leaveHandlers = new Set();
     this.offset = 0; // last offset delivered to the app; 0 = none yet
     this.epoch = "";
     this.active = false; // the node confirmed it on the current connection
@@ -105,7 +107,9 @@ export class HeraldClient {
 
   /**
    * Listens to `connected`, `disconnected`, `error`, `message`, `personal`, `broadcast`,
-   * `recovered`, `gap`, `state`, or `serverSubscribed` / `serverUnsubscribed` ({channel}: the
+   * `recovered`, `gap`, `state`, `join` / `leave` ({channel, clients: [{client, user}],
+   * unlisted}: connections that subscribed to or left a channel of a namespace with
+   * `join_leave`), or `serverSubscribed` / `serverUnsubscribed` ({channel}: the
    * server's Subscribe / Unsubscribe changed this connection; such a channel's messages reach
    * `message` listeners, and last as long as the connection). Returns a function that removes
    * the listener.
@@ -157,6 +161,8 @@ export class HeraldClient {
    * `backend` {code, message} when the application's subscribe hook refused).
    * `options.onSubscribed({channel, info})` hears each time the node confirms it (after every
    * reconnect too); `info` is what the subscribe hook gave for it, or undefined.
+   * `options.onJoin({channel, clients, unlisted})` / `options.onLeave(...)` hear connections
+   * joining and leaving the channel, in namespaces with `join_leave` (docs/protocol.md).
    */
   subscribe(channel, onMessage, options = {}) {
     let sub = this._subs.get(channel);
@@ -172,10 +178,12 @@ export class HeraldClient {
     if (onMessage) sub.handlers.add(onMessage);
     if (options.onError) sub.errorHandlers.add(options.onError);
     if (options.onSubscribed) sub.subscribedHandlers.add(options.onSubscribed);
+    if (options.onJoin) sub.joinHandlers.add(options.onJoin);
+    if (options.onLeave) sub.leaveHandlers.add(options.onLeave);
     if (fresh && this._state === ClientState.CONNECTED) this._queueFlush();
     return {
       channel,
-      unsubscribe: () => this._removeHandler(channel, onMessage, options.onError),
+      unsubscribe: () => this._removeHandler(channel, onMessage, options),
       position: () => this.position(channel),
     };
   }
@@ -469,6 +477,9 @@ export class HeraldClient {
         return this._emit("serverSubscribed", { channel: frame.channel });
       case "unsubscribed":
         return this._emit("serverUnsubscribed", { channel: frame.channel });
+      case "join":
+      case "leave":
+        return this._onJoinLeave(frame);
       case "reply":
       case "pong":
       case "rpc":
@@ -556,6 +567,15 @@ export class HeraldClient {
     else pending.resolve(frame);
   }
 
+  _onJoinLeave(frame) {
+    const event = { channel: frame.channel, clients: frame.clients || [], unlisted: frame.unlisted || 0 };
+    const sub = this._subs.get(frame.channel);
+    if (sub) {
+      for (const h of frame.type === "join" ? sub.joinHandlers : sub.leaveHandlers) callSafely(h, event);
+    }
+    this._emit(frame.type, event);
+  }
+
   _onMessage(msg) {
     this._emit("message", msg);
     if (msg.broadcast) {
@@ -614,11 +634,14 @@ export class HeraldClient {
 
   // ---- helpers ----
 
-  _removeHandler(channel, onMessage, onError) {
+  _removeHandler(channel, onMessage, options) {
     const sub = this._subs.get(channel);
     if (!sub) return;
     if (onMessage) sub.handlers.delete(onMessage);
-    if (onError) sub.errorHandlers.delete(onError);
+    if (options.onError) sub.errorHandlers.delete(options.onError);
+    if (options.onSubscribed) sub.subscribedHandlers.delete(options.onSubscribed);
+    if (options.onJoin) sub.joinHandlers.delete(options.onJoin);
+    if (options.onLeave) sub.leaveHandlers.delete(options.onLeave);
     if (sub.handlers.size === 0) this.unsubscribe(channel);
   }
 

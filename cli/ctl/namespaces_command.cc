@@ -150,6 +150,9 @@ int namespacesCommand(Stub& stub, grpc::ClientContext& ctx, const Options& o) {
   if (o.subscription_events) {
     ns.set_subscription_events(*o.subscription_events);
   }
+  if (o.join_leave) {
+    ns.set_join_leave(*o.join_leave);
+  }
   if (o.history_size >= 0) {
     ns.set_history_size(static_cast<uint32_t>(o.history_size));
   }

@@ -50,6 +50,7 @@ commands:
                            [--owner-claim CLAIM] [--client-publish|--no-client-publish]
                            [--subscribe-hook ENDPOINT] [--publish-hook ENDPOINT|""]
                            [--subscription-events|--no-subscription-events]
+                           [--join-leave|--no-join-leave]
                            [--history-size N] [--history-ttl SECONDS] [--max-subscribers N]
                            [--slow-consumer drop|disconnect|inherit]
                            (update changes only the settings given)
@@ -220,6 +221,10 @@ Options parseArgs(int argc, char** argv) {
       o.subscription_events = true;
     } else if (a == "--no-subscription-events") {
       o.subscription_events = false;
+    } else if (a == "--join-leave") {
+      o.join_leave = true;
+    } else if (a == "--no-join-leave") {
+      o.join_leave = false;
     } else if (a == "--client-publish") {
       o.client_publish = true;
     } else if (a == "--no-client-publish") {

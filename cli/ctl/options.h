@@ -29,6 +29,7 @@ struct Options {
   std::string name;
   std::optional<bool> client_publish;
   std::optional<bool> subscription_events;
+  std::optional<bool> join_leave;
   int64_t history_size = -1;
   int64_t history_ttl = -1;
   int64_t max_subscribers = -1;

@@ -39,6 +39,14 @@ void RedisStreamEngine::awaitRouted(const std::string& name, bool user_stream,
   marker_cv_.wait_for(lock, max, [&] { return markers_seen_[instance] >= marker; });
 }
 
+Status RedisStreamEngine::relayJoinLeave(const herald::v1::JoinLeave& change) {
+  const size_t instance = instanceFor(change.channel());
+  auto reply = connectionFor(change.channel())
+                   .command({"PUBLISH", pubsubPrefix(instance) + "!jl:" + change.channel(),
+                             change.SerializeAsString()});
+  return reply.isOk() ? Status::ok() : reply.status();
+}
+
 void RedisStreamEngine::onPublication(size_t instance, const std::string& redis_channel,
                                       const std::string& payload) {
   // "herald:p:<db>:<stream>"
@@ -58,6 +66,17 @@ void RedisStreamEngine::onPublication(size_t instance, const std::string& redis_
       }
       marker_cv_.notify_all();
     }
+    return;
+  }
+  if (key.compare(0, 4, "!jl:") == 0) {
+    // Joins and leaves (relayJoinLeave): for our nodes with subscribers of the channel.
+    auto message = std::make_shared<herald::v1::ControlMessage>();
+    auto* change = message->mutable_join_leave();
+    if (!change->ParseFromString(payload) || change->channel() != key.substr(4)) {
+      return;
+    }
+    ControlMessagePtr shared = std::move(message);
+    router_.forChannel(change->channel(), [&](NodeSink& node) { node.send(shared); });
     return;
   }
   const size_t colon1 = payload.find(':');

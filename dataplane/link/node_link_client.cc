@@ -109,6 +109,19 @@ bool NodeLinkClient::send(herald::v1::NodeMessage message, bool first) {
   return true;
 }
 
+bool NodeLinkClient::sendFresh(herald::v1::NodeMessage message, size_t max_waiting) {
+  if (!connected_.load()) {
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (outbox_.size() >= std::min(max_waiting, kMaxOutbox) || stopping_) {
+    return false;
+  }
+  outbox_.push_back(std::move(message));
+  cv_.notify_all();
+  return true;
+}
+
 void NodeLinkClient::runLoop() {
   auto log = componentLogger("link");
   const bool several = endpoints_.size() > 1;
@@ -285,6 +298,9 @@ void NodeLinkClient::runSession() {
         case herald::v1::ControlMessage::kRefresh:
           handler_.onServerCommand(message);
           break;
+        case herald::v1::ControlMessage::kJoinLeave:
+          handler_.onJoinLeave(message.join_leave());
+          break;
         case herald::v1::ControlMessage::kUserLimit:
           handler_.onUserLimit(message.user_limit());
           break;
@@ -321,10 +337,13 @@ void NodeLinkClient::runSession() {
   }
   {
     // Client publications are answered `unavailable` by their shard after 5 s: one sent on a
-    // later session could be published after the client gave up (and retried). Drop them.
+    // later session could be published after the client gave up (and retried). Drop them, and
+    // join / leave reports, stale by then (docs/protocol.md "join and leave").
     std::lock_guard<std::mutex> lock(mu_);
     outbox_.erase(std::remove_if(outbox_.begin(), outbox_.end(),
-                                 [](const herald::v1::NodeMessage& m) { return m.has_publish(); }),
+                                 [](const herald::v1::NodeMessage& m) {
+                                   return m.has_publish() || m.has_join_leave();
+                                 }),
                   outbox_.end());
   }
   if (stopping_) {

@@ -70,6 +70,10 @@ class NodeLinkClient {
   // recoveries its clients asked for while the link was down).
   bool send(herald::v1::NodeMessage message, bool first = false);
 
+  // As send(), for a join / leave report, which is worth nothing late: only while a session
+  // is up and fewer than `max_waiting` messages wait; dropped, not kept, if that session ends.
+  bool sendFresh(herald::v1::NodeMessage message, size_t max_waiting);
+
   // Most messages waiting in the outbox (e.g. while the control plane is away).
   static constexpr size_t kMaxOutbox = 10000;
   // How long a dial may take before the next address is tried (several addresses only).

@@ -26,6 +26,8 @@ class NodeLinkHandler {
   virtual void onDisconnect(const herald::v1::DisconnectCommand& command) = 0;
   // ControlService.Subscribe / Unsubscribe / Refresh: a message of kind subscription or refresh.
   virtual void onServerCommand(const herald::v1::ControlMessage& command) = 0;
+  // Joins and leaves of one channel, for this node's subscribers of it.
+  virtual void onJoinLeave(const herald::v1::JoinLeave& change) = 0;
   virtual void onUserLimit(const herald::v1::UserLimit& limit) = 0;
   // A page of history: for the node's resync or for the shard whose request id it carries.
   virtual void onRecovered(const herald::v1::RecoverResponse& page) = 0;

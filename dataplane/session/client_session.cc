@@ -421,6 +421,7 @@ void ClientSession::closed(uint16_t code, const std::string& reason) {
   }
   shard_->outbox.forget(*this);
   for (const auto& channel : channels_) {
+    reportJoinLeave(channel, false);
     shard_->node.subscribers->remove(channel);
     if (shard_->channels.remove(channel, this)) {
       shard_->node.interest->channelRemoved(channel);

@@ -147,6 +147,8 @@ class ClientSession {
   // ---- session_server_control.cc: what herald-control's client events hear of.
   void reportConnected();
   void reportSubscription(const std::string& channel, bool added);
+  // A join or leave of a channel whose namespace has join_leave, for its other subscribers.
+  void reportJoinLeave(const std::string& channel, bool joined);
   void reportClosed(uint16_t code, const std::string& reason);
   void reportIdentified();
   void reportClosing(uint16_t code, const std::string& reason);

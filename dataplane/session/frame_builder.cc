@@ -29,6 +29,30 @@ std::string buildServerSubscriptionFrame(const std::string& channel, bool subscr
   return out;
 }
 
+std::string buildJoinLeaveFrame(const herald::v1::JoinLeave& change, bool join) {
+  const auto& entries = join ? change.joined() : change.left();
+  const uint32_t unlisted = join ? change.joined_unlisted() : change.left_unlisted();
+  if (entries.empty() && unlisted == 0) {
+    return {};
+  }
+  std::string out(join ? R"({"type":"join","channel":)" : R"({"type":"leave","channel":)");
+  appendJsonString(&out, change.channel());
+  out.append(",\"clients\":[");
+  for (int i = 0; i < entries.size(); ++i) {
+    out.append(i == 0 ? "{\"client\":" : ",{\"client\":");
+    appendJsonString(&out, entries[i].client());
+    out.append(",\"user\":");
+    appendJsonString(&out, entries[i].user());
+    out.push_back('}');
+  }
+  out.push_back(']');
+  if (unlisted > 0) {
+    out.append(",\"unlisted\":").append(std::to_string(unlisted));
+  }
+  out.push_back('}');
+  return out;
+}
+
 std::string buildMessageFrame(const herald::v1::Deliver& deliver) {
   const auto& pub = deliver.publication();
   std::string out;

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "common/channel_name.h"
+#include "dataplane/session/client_limits.h"
 #include "dataplane/session/client_session.h"
 #include "dataplane/session/frame_builder.h"
 #include "dataplane/shard/shard_state.h"
@@ -71,6 +72,18 @@ void ClientSession::reportSubscription(const std::string& channel, bool added) {
     shard_->node.client_log->subscribed(clientId(), channel);
   } else {
     shard_->node.client_log->unsubscribed(clientId(), channel);
+  }
+}
+
+void ClientSession::reportJoinLeave(const std::string& channel, bool joined) {
+  JoinLeaveBatch* batch = shard_->node.join_leave;
+  if (batch == nullptr || !shard_->settings->namespaceFor(namespaceOf(channel)).join_leave()) {
+    return;
+  }
+  if (joined) {
+    batch->joined(channel, clientId(), user_);
+  } else {
+    batch->left(channel, clientId(), user_);
   }
 }
 

@@ -94,6 +94,7 @@ Status ClientSession::applySubscribe(SubscribePlan* plan) {
     }
     channels_.push_back(channel);
     reportSubscription(channel, true);
+    reportJoinLeave(channel, true);
   }
   shard_->counters.subscriptions.fetch_add(fresh.size(), std::memory_order_relaxed);
   return Status::ok();
@@ -145,6 +146,7 @@ void ClientSession::unsubscribe(const std::vector<std::string>& channels) {
     }
     // Reported before the interest change, as every removal (ClientEventLog).
     reportSubscription(channel, false);
+    reportJoinLeave(channel, false);
     *it = std::move(channels_.back());
     channels_.pop_back();
     shard_->counters.subscriptions.fetch_sub(1, std::memory_order_relaxed);

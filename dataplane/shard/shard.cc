@@ -409,6 +409,11 @@ void Shard::serverCommand(std::shared_ptr<const herald::v1::ControlMessage> comm
   });
 }
 
+void Shard::joinLeave(JoinLeaveFramesPtr frames) {
+  Impl* impl = impl_.get();
+  impl_->post([impl, frames = std::move(frames)] { sendJoinLeave(impl->state(), *frames); });
+}
+
 void Shard::recovered(std::shared_ptr<const herald::v1::RecoverResponse> page) {
   Impl* impl = impl_.get();
   impl_->post([impl, page = std::move(page)] { impl->recovered(*page); });

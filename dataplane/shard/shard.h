@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "dataplane/fanout/delivery.h"
+#include "dataplane/fanout/join_leave_frames.h"
 #include "dataplane/http/http_routes.h"
 #include "dataplane/node_settings.h"
 #include "dataplane/shard/shard_counters.h"
@@ -52,6 +53,8 @@ class Shard {
   // ControlService.Subscribe / Unsubscribe / Refresh (a ControlMessage of kind subscription
   // or refresh) for this shard's matching connections (server_commands.h).
   void serverCommand(std::shared_ptr<const herald::v1::ControlMessage> command);
+  // Join / leave frames for this shard's subscribers of their channel.
+  void joinLeave(JoinLeaveFramesPtr frames);
   // A page of history for a recovery this shard asked for (request ids carry the shard).
   void recovered(std::shared_ptr<const herald::v1::RecoverResponse> page);
   // The NodeLink started a new session: recoveries ask again for the page they were waiting

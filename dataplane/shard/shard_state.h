@@ -16,6 +16,7 @@
 #include "dataplane/link/client_event_log.h"
 #include "dataplane/link/control_uplink.h"
 #include "dataplane/link/interest_tracker.h"
+#include "dataplane/link/join_leave_batch.h"
 #include "dataplane/link/request_id.h"
 #include "dataplane/node_settings.h"
 #include "dataplane/session/blocked_users.h"
@@ -39,6 +40,7 @@ struct NodeServices {
   DeliveryTallies* deliveries = nullptr;      // per namespace and channel, for the heartbeat
   HookCaller* hooks = nullptr;                // the backend's hooks (client rpc)
   ClientEventLog* client_log = nullptr;       // connections' events for herald-control
+  JoinLeaveBatch* join_leave = nullptr;       // joins and leaves of join_leave channels
   JwksRefresher* jwks = nullptr;              // keys from AuthSettings.jwks_url
 };
 

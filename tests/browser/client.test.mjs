@@ -331,6 +331,29 @@ test("the server's subscribe and unsubscribe frames reach their listeners", asyn
   client.close();
 });
 
+test("join and leave frames reach the client's listeners and the subscription's own", async () => {
+  const { client, ws } = await connectedClient();
+  const heard = [];
+  client.on("join", (e) => heard.push(["join", e.channel, e.clients.map((c) => c.client), e.unlisted]));
+  client.on("leave", (e) => heard.push(["leave", e.channel, e.clients.map((c) => c.client), e.unlisted]));
+  const own = [];
+  const handle = client.subscribe("chat:a", () => {}, {
+    onJoin: (e) => own.push(["+", e.clients.length]),
+    onLeave: (e) => own.push(["-", e.clients.length + e.unlisted]),
+  });
+  ws.deliver({ type: "join", channel: "chat:a", clients: [{ client: "n-0-1", user: "al" }] });
+  ws.deliver({ type: "leave", channel: "chat:a", clients: [{ client: "n-0-1", user: "al" }], unlisted: 2 });
+  ws.deliver({ type: "join", channel: "chat:b", clients: [{ client: "n-0-2", user: "" }] });
+  assert.deepEqual(heard, [
+    ["join", "chat:a", ["n-0-1"], 0],
+    ["leave", "chat:a", ["n-0-1"], 2],
+    ["join", "chat:b", ["n-0-2"], 0],
+  ]);
+  assert.deepEqual(own, [["+", 1], ["-", 3]], "only chat:a's frames reach its subscription");
+  handle.unsubscribe();
+  client.close();
+});
+
 test("publish refuses data that is not JSON-serialisable before sending anything", async () => {
   const { client, ws } = await connectedClient();
   const cyclic = {};

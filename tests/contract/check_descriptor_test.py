@@ -122,9 +122,9 @@ class CheckDescriptorTest(unittest.TestCase):
                           "repeated to optional")
 
     def test_field_moved_out_of_oneof(self):
-        self.edit("node_link.proto", "    ClientPublish publish = 8;\n  }\n}",
-                  "  }\n  ClientPublish publish = 8;\n}")
-        self.assertBreaks("field herald.v1.NodeMessage.publish: oneof changed from kind to "
+        self.edit("node_link.proto", "    JoinLeaveReport join_leave = 9;\n  }\n}",
+                  "  }\n  JoinLeaveReport join_leave = 9;\n}")
+        self.assertBreaks("field herald.v1.NodeMessage.join_leave: oneof changed from kind to "
                           "(none)")
 
     def test_field_removed(self):

@@ -278,4 +278,46 @@ TEST_F(RedisClusterTest, StatsWindowsAddUpEveryReplica) {
   }
 }
 
+// Join / leave frames go through Redis like publications: a connection on a node of one replica
+// is announced to subscribers on a node of the other.
+TEST_F(RedisClusterTest, JoinAndLeaveReachSubscribersOnAnotherReplicasNode) {
+  control_config_["namespaces"].push_back({{"name", "chat"}, {"join_leave", true}});
+  startRedis(false);
+  const size_t a = startReplica();
+  const size_t b = startReplica();
+  startNode(replica_addresses_[a]);
+  startNode(replica_addresses_[b]);
+  // Reads `ws` until a `type` frame of chat:r lists `client`.
+  auto hears = [](WsClient& ws, const std::string& type, const std::string& client) {
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto f = ws.next(200ms);
+      if (f && (*f)["type"] == type && (*f)["channel"] == "chat:r") {
+        for (const auto& c : (*f)["clients"]) {
+          if (c["client"] == client) {
+            return true;
+          }
+        }
+      }
+    }
+    return false;
+  };
+  auto alice = std::make_unique<WsClient>("ws://" + node_addresses_[0] + "/ws?subscribe=chat:r");
+  ASSERT_TRUE(alice->waitOpen(15s));
+  auto alice_hello = alice->nextOfType("connected", 15s);
+  ASSERT_TRUE(alice_hello.has_value());
+  ASSERT_TRUE(hears(*alice, "join", (*alice_hello)["client"]));
+  ASSERT_TRUE(eventually([&] { return subscribers(a, "chat:r") == 1; }, 15s));
+
+  auto bob = std::make_unique<WsClient>("ws://" + node_addresses_[1] + "/ws?subscribe=chat:r");
+  ASSERT_TRUE(bob->waitOpen(15s));
+  auto bob_hello = bob->nextOfType("connected", 15s);
+  ASSERT_TRUE(bob_hello.has_value());
+  const std::string bob_id = (*bob_hello)["client"];
+  ASSERT_TRUE(hears(*alice, "join", bob_id)) << "bob's join, through replica b and Redis";
+  ASSERT_TRUE(hears(*bob, "join", bob_id));
+  bob->close();
+  ASSERT_TRUE(hears(*alice, "leave", bob_id));
+}
+
 }  // namespace herald::testing

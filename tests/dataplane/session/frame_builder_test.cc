@@ -71,5 +71,23 @@ TEST(FrameBuilderTest, EscapesControlCharacters) {
   EXPECT_EQ(out, "\"a\\u0001\\\\\\\"b\"");
 }
 
+TEST(FrameBuilderTest, JoinAndLeaveFramesListTheirConnectionsAndCountTheRest) {
+  herald::v1::JoinLeave change;
+  change.set_channel("chat:r\"1");
+  auto* j = change.add_joined();
+  j->set_client("n-0-1");
+  j->set_user("al\nice");
+  j->set_node_id("n");  // for the backend's eyes only: not in the client's frame
+  change.add_joined()->set_client("n-0-2");
+  change.set_left_unlisted(7);
+  const auto join = nlohmann::json::parse(buildJoinLeaveFrame(change, true));
+  EXPECT_EQ(join, nlohmann::json::parse(R"({"type":"join","channel":"chat:r\"1","clients":[
+      {"client":"n-0-1","user":"al\nice"},{"client":"n-0-2","user":""}]})"));
+  EXPECT_EQ(buildJoinLeaveFrame(change, false),
+            R"({"type":"leave","channel":"chat:r\"1","clients":[],"unlisted":7})");
+  change.set_left_unlisted(0);
+  EXPECT_EQ(buildJoinLeaveFrame(change, false), "") << "nothing left: no frame";
+}
+
 }  // namespace
 }  // namespace herald::node

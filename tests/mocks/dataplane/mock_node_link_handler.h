@@ -14,6 +14,7 @@ class MockNodeLinkHandler : public NodeLinkHandler {
   MOCK_METHOD(void, onDeliver, (const herald::v1::Deliver& deliver), (override));
   MOCK_METHOD(void, onDisconnect, (const herald::v1::DisconnectCommand& command), (override));
   MOCK_METHOD(void, onServerCommand, (const herald::v1::ControlMessage& command), (override));
+  MOCK_METHOD(void, onJoinLeave, (const herald::v1::JoinLeave& change), (override));
   MOCK_METHOD(void, onUserLimit, (const herald::v1::UserLimit& limit), (override));
   MOCK_METHOD(void, onRecovered, (const herald::v1::RecoverResponse& page), (override));
   MOCK_METHOD(void, onPublished, (const herald::v1::ClientPublishResult& result), (override));
