@@ -103,6 +103,10 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
   link_service_ =
       std::make_unique<NodeLinkService>(*store_, nodes_, router_, users_, *channels_, presence_,
                                         config_.node_queue_limit, nodeAdmission(), &metrics_);
+  lost_nodes_ = std::make_unique<LostNodeLeaves>(
+      *channels_, *store_, std::chrono::milliseconds(config_.node_timeout_ms),
+      [this](const std::string& node_id) { return liveOnAnotherReplica(node_id); });
+  link_service_->setLostNodeLeaves(lost_nodes_.get());
   if (!config_.events.endpoints.empty()) {
     auto events = EventPublisher::make(config_.events, config_.hooks, makeEventSender);
     if (!events.isOk()) {
@@ -266,6 +270,8 @@ std::string ControlServer::start() {
       id = std::string(host) + ":" + std::to_string(bound_port);
     }
     control_service_->setReplicaDirectory(replicas_.get(), id);
+    replica_id_ = id;
+    directory_.store(replicas_.get(), std::memory_order_release);
     config_watcher_ = std::thread([this] { watchConfigLoop(); });
   }
   if (!config_.tls_cert.empty()) {
@@ -302,6 +308,7 @@ void ControlServer::sweepLoop() {
     if (cluster_presence_) {
       cluster_presence_->sweep(std::chrono::steady_clock::now());
     }
+    lost_nodes_->sweep(std::chrono::steady_clock::now());
     // History expiry walks every stream: once a second is enough for TTLs in seconds.
     if (const int64_t now = steadyMillis(); now - last_expire_ms >= 1000) {
       channels_->expire(now);
@@ -325,6 +332,29 @@ void ControlServer::sweepLoop() {
     }
     lock.lock();
   }
+}
+
+bool ControlServer::liveOnAnotherReplica(const std::string& node_id) const {
+  ReplicaDirectory* directory = directory_.load(std::memory_order_acquire);
+  if (directory == nullptr) {
+    return false;  // the only replica
+  }
+  auto all = directory->all(unixMillis());
+  if (!all.isOk()) {
+    return true;  // cannot tell: a wrong leave is worse than a missing one
+  }
+  for (const auto& entry : all.value()) {
+    if (entry.replicas_size() == 0 || entry.replicas(0).replica_id() == replica_id_ ||
+        !entry.replicas(0).healthy()) {
+      continue;
+    }
+    for (const auto& node : entry.nodes()) {
+      if (node.node_id() == node_id && node.health() == herald::v1::NODE_HEALTH_HEALTHY) {
+        return true;
+      }
+    }
+  }
+  return false;
 }
 
 RedisAddress ControlServer::configRedis() const {

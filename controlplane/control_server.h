@@ -19,6 +19,7 @@
 #include "controlplane/events/cluster_presence.h"
 #include "controlplane/events/event_publisher.h"
 #include "controlplane/http/control_http_server.h"
+#include "controlplane/lost_node_leaves.h"
 #include "controlplane/node_admission.h"
 #include "controlplane/node_link_service.h"
 #include "controlplane/node_registry.h"
@@ -80,6 +81,9 @@ class ControlServer {
   std::unique_ptr<ClusterEventRelay> event_relay_;
   std::unique_ptr<NodeHandover> node_handover_;
   std::unique_ptr<NodeLinkService> link_service_;
+  std::unique_ptr<LostNodeLeaves> lost_nodes_;
+  // Whether another replica lists `node_id` as a healthy node (--engine redis).
+  bool liveOnAnotherReplica(const std::string& node_id) const;
   std::unique_ptr<grpc::Server> server_;
   ControlMetrics metrics_;
   std::unique_ptr<ControlHttpServer> http_;
@@ -92,6 +96,9 @@ class ControlServer {
   // --engine redis: polls the shared config for other replicas' changes.
   ConfigStoreImpl* shared_config_ = nullptr;
   std::unique_ptr<ReplicaDirectory> replicas_;
+  // replicas_ and this replica's id there, for the sweep thread (set once the server listens).
+  std::atomic<ReplicaDirectory*> directory_{nullptr};
+  std::string replica_id_;
   std::thread config_watcher_;
   void watchConfigLoop();
 };

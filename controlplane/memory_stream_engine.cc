@@ -102,11 +102,13 @@ PublishOutcome MemoryStreamEngine::sendToUser(const UserPublishItem& item) {
                 [&](const DeliveryRouter::Visit& visit) { return router_.forUser(user, visit); });
 }
 
-Status MemoryStreamEngine::relayJoinLeave(const herald::v1::JoinLeave& change) {
-  auto message = std::make_shared<herald::v1::ControlMessage>();
-  *message->mutable_join_leave() = change;
-  ControlMessagePtr shared = std::move(message);
-  router_.forChannel(change.channel(), [&](NodeSink& node) { node.send(shared); });
+Status MemoryStreamEngine::relayJoinLeave(const std::vector<herald::v1::JoinLeave>& changes) {
+  for (const auto& change : changes) {
+    auto message = std::make_shared<herald::v1::ControlMessage>();
+    *message->mutable_join_leave() = change;
+    ControlMessagePtr shared = std::move(message);
+    router_.forChannel(change.channel(), [&](NodeSink& node) { node.send(shared); });
+  }
   return Status::ok();
 }
 

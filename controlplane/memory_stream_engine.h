@@ -36,7 +36,7 @@ class MemoryStreamEngine : public StreamEngine {
 
   PublishOutcome publish(const PublishItem& item) override;
   PublishOutcome sendToUser(const UserPublishItem& item) override;
-  Status relayJoinLeave(const herald::v1::JoinLeave& change) override;
+  Status relayJoinLeave(const std::vector<herald::v1::JoinLeave>& changes) override;
 
   HistoryResult history(const std::string& channel, const HistoryQuery& query,
                         int64_t now_ms) const override;

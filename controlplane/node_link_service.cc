@@ -83,6 +83,14 @@ grpc::Status NodeLinkService::Session(
                 hello.node_id(),
                 std::vector<std::string>(hello.channels().begin(), hello.channels().end()),
                 hello.user_counts(), hello.instance(), hello.reports_clients());
+  // What this node holds in join_leave channels, for leaves if it goes (LostNodeLeaves).
+  std::unordered_set<std::string> join_leave_held;
+  if (lost_nodes_ != nullptr) {
+    lost_nodes_->returned(hello.node_id(), hello.instance());
+    for (auto& channel : joinLeaveChannels(hello.channels())) {
+      join_leave_held.insert(std::move(channel));
+    }
+  }
   session->startWriter();
   session->sendConfig(store_.snapshot());
   // This node may have missed blocks announced while it was away.
@@ -127,6 +135,14 @@ grpc::Status NodeLinkService::Session(
       }
       case herald::v1::NodeMessage::kInterest:
         router_.applyDelta(session.get(), message.interest());
+        if (lost_nodes_ != nullptr) {
+          for (auto& channel : joinLeaveChannels(message.interest().channels_added())) {
+            join_leave_held.insert(std::move(channel));
+          }
+          for (const auto& channel : message.interest().channels_removed()) {
+            join_leave_held.erase(channel);
+          }
+        }
         if (presence_events_ != nullptr) {
           presence_events_->changed(hello.node_id(), presence_generation, message.interest());
         }
@@ -195,7 +211,13 @@ grpc::Status NodeLinkService::Session(
   join_leaves.drain(std::chrono::seconds(2));
   // Read before detach(), which marks every departing session unhealthy.
   const bool cut_for_silence = !session->healthy();
-  registry_.detach(session);
+  const bool was_live = registry_.detach(session);
+  if (was_live && lost_nodes_ != nullptr && !join_leave_held.empty()) {
+    // Gone for good unless it is back (same process) within node_timeout_ms.
+    lost_nodes_->departed(hello.node_id(), hello.instance(),
+                          std::vector<std::string>(join_leave_held.begin(), join_leave_held.end()),
+                          std::chrono::steady_clock::now());
+  }
   announceUserLimits(users_.removeNode(session.get(), store_.limits().max_connections_per_user()));
   if (presence_events_ != nullptr) {
     // A node cut for silence is gone; one whose link merely broke may come back in time.
@@ -242,12 +264,34 @@ uint32_t copyEntries(const google::protobuf::RepeatedPtrField<herald::v1::Presen
 
 }  // namespace
 
+std::vector<std::string> NodeLinkService::joinLeaveChannels(
+    const google::protobuf::RepeatedPtrField<std::string>& channels) const {
+  std::vector<std::string> out;
+  if (channels.empty()) {
+    return out;
+  }
+  const auto config = store_.snapshot();
+  for (const auto& channel : channels) {
+    auto name = parseChannelName(channel);
+    if (!name.isOk()) {
+      continue;
+    }
+    const herald::v1::Namespace* ns = namespaceFor(*config, name->ns);
+    if (ns != nullptr && ns->join_leave()) {
+      out.push_back(channel);
+    }
+  }
+  return out;
+}
+
 // Checked rather than trusted: a channel must be a channel name in a namespace that has
 // join_leave now, appear once, and the node's bounds hold whatever it sent.
 void NodeLinkService::relayJoinLeave(const std::string& node_id,
                                      const herald::v1::JoinLeaveReport& report) {
   const auto config = store_.snapshot();
   std::unordered_set<std::string_view> seen;
+  std::vector<herald::v1::JoinLeave> checked_changes;
+  uint64_t total = 0;
   for (const auto& change : report.channels()) {
     if (seen.size() >= static_cast<size_t>(kMaxJoinLeaveChannels)) {
       break;
@@ -265,6 +309,7 @@ void NodeLinkService::relayJoinLeave(const std::string& node_id,
     }
     herald::v1::JoinLeave checked;
     checked.set_channel(change.channel());
+    checked.set_node_id(node_id);
     checked.set_joined_unlisted(copyEntries(change.joined(), change.joined_unlisted(), node_id,
                                             kMaxJoinLeaveListed, checked.mutable_joined()));
     checked.set_left_unlisted(copyEntries(change.left(), change.left_unlisted(), node_id,
@@ -274,10 +319,15 @@ void NodeLinkService::relayJoinLeave(const std::string& node_id,
     if (entries == 0) {
       continue;
     }
-    const Status relayed = channels_.relayJoinLeave(checked);
-    if (metrics_ != nullptr) {
-      metrics_->recordJoinLeave(relayed.isOk(), entries);
-    }
+    total += entries;
+    checked_changes.push_back(std::move(checked));
+  }
+  if (checked_changes.empty()) {
+    return;
+  }
+  const Status relayed = channels_.relayJoinLeave(checked_changes);
+  if (metrics_ != nullptr) {
+    metrics_->recordJoinLeave(relayed.isOk(), total);
   }
 }
 

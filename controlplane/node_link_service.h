@@ -10,6 +10,7 @@
 #include "controlplane/config_store.h"
 #include "controlplane/control_metrics.h"
 #include "controlplane/events/cluster_presence.h"
+#include "controlplane/lost_node_leaves.h"
 #include "controlplane/node_admission.h"
 #include "controlplane/node_registry.h"
 #include "controlplane/presence_broker.h"
@@ -33,7 +34,8 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
   // and entries listed per channel and kind; the rest of the entries only count as unlisted.
   static constexpr int kMaxJoinLeaveChannels = 10000;
   static constexpr int kMaxJoinLeaveListed = 100;
-  // A node's reports (one per 100 ms at most) waiting to be relayed; more are dropped.
+  // A node's reports (one per 100 ms window, in parts of 256 KiB) waiting to be relayed; more
+  // are dropped and counted as failed.
   static constexpr size_t kMaxQueuedJoinLeaveReports = 32;
 
   NodeLinkService(ConfigStore& store, NodeRegistry& registry, Router& router,
@@ -63,11 +65,17 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
   // Nodes' users and channels feed the events to the backend (docs/hooks.md "Events").
   // Set before the server starts; null: no events.
   void setPresenceEvents(ClusterPresence* presence) { presence_events_ = presence; }
+  // Leaves for the connections of nodes that go away (join_leave namespaces). Set before the
+  // server starts; null: none.
+  void setLostNodeLeaves(LostNodeLeaves* lost) { lost_nodes_ = lost; }
 
  private:
   // Answers one page of a recovery from history.
   static ControlMessagePtr recover(const StreamEngine& channels,
                                    const herald::v1::RecoverRequest& request);
+  // Channels of join_leave namespaces among `channels` (what a node's leaves would be for).
+  std::vector<std::string> joinLeaveChannels(
+      const google::protobuf::RepeatedPtrField<std::string>& channels) const;
   // A node's joins and leaves (NodeMessage.join_leave), checked and handed to the engine.
   void relayJoinLeave(const std::string& node_id, const herald::v1::JoinLeaveReport& report);
   // A heartbeat's deliveries (`total` since the previous one) into the stats windows.
@@ -83,6 +91,7 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
   const NodeAdmission admission_;
   ControlMetrics* const metrics_;  // client publications counted; null in tests
   ClusterPresence* presence_events_ = nullptr;
+  LostNodeLeaves* lost_nodes_ = nullptr;
   std::mutex pending_mu_;
   std::map<grpc::ServerContext*, std::chrono::steady_clock::time_point> awaiting_hello_;
 };

@@ -20,16 +20,17 @@ std::shared_ptr<NodeSession> NodeRegistry::attach(const std::shared_ptr<NodeSess
   return previous;
 }
 
-void NodeRegistry::detach(const std::shared_ptr<NodeSession>& session) {
+bool NodeRegistry::detach(const std::shared_ptr<NodeSession>& session) {
   router_.removeNode(session.get());
   std::lock_guard<std::mutex> lock(mu_);
   auto it = live_.find(session->nodeId());
   if (it == live_.end() || it->second != session) {
-    return;
+    return false;
   }
   live_.erase(it);
   session->markUnhealthy();
   departed_[session->nodeId()] = Departed{session->info(), std::chrono::steady_clock::now()};
+  return true;
 }
 
 size_t NodeRegistry::sweep(std::chrono::milliseconds timeout) {

@@ -25,8 +25,9 @@ class NodeRegistry {
   // Adds a session; an older session with the same node id is cancelled and replaced.
   // Returns the replaced session, if any (already cancelled and out of routing).
   std::shared_ptr<NodeSession> attach(const std::shared_ptr<NodeSession>& session);
-  // Removes a session whose stream ended (no-op if it was replaced meanwhile).
-  void detach(const std::shared_ptr<NodeSession>& session);
+  // Removes a session whose stream ended (no-op if it was replaced meanwhile); true when it
+  // was the node's live session.
+  bool detach(const std::shared_ptr<NodeSession>& session);
 
   // Marks nodes silent for longer than `timeout` unhealthy, drops them from routing and
   // cancels their streams (they reconnect and resync). Returns how many were marked.

@@ -98,10 +98,10 @@ class StreamEngine {
   // A publication on the user's personal stream, routed to every node holding the user.
   virtual PublishOutcome sendToUser(const UserPublishItem& item) = 0;
 
-  // One channel's joins and leaves (docs/protocol.md "join and leave"), handed to the nodes
-  // with subscribers of it, through every replica; kept nowhere, at most once. Not ok when it
-  // could not be handed on (Redis away).
-  virtual Status relayJoinLeave(const herald::v1::JoinLeave& change) = 0;
+  // Channels' joins and leaves (docs/protocol.md "join and leave"), each handed to the nodes
+  // with subscribers of its channel, through every replica, in order; kept nowhere, at most
+  // once. Not ok when some could not be handed on (Redis away).
+  virtual Status relayJoinLeave(const std::vector<herald::v1::JoinLeave>& changes) = 0;
 
   virtual HistoryResult history(const std::string& channel, const HistoryQuery& query,
                                 int64_t now_ms) const = 0;

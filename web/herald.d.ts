@@ -126,10 +126,15 @@ export interface RecoveredEvent {
  *  `join_leave`, within about 100 ms (docs/protocol.md "join and leave"). */
 export interface JoinLeaveEvent {
   channel: string;
+  /** The node whose connections these are (each report comes from one node). */
+  node: string;
   /** Key your member list by `client`: a user may hold several connections. */
   clients: { client: string; user: string }[];
   /** How many more joined (or left) than are listed: under churn, lists are capped. */
   unlisted: number;
+  /** `leave` only: the node is gone and every connection it had on the channel left
+   *  (`clients` is empty). Drop that node's members; keep counts per node to drop its count. */
+  all: boolean;
 }
 
 export interface EventMap {

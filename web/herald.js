@@ -107,9 +107,9 @@ export class HeraldClient {
 
   /**
    * Listens to `connected`, `disconnected`, `error`, `message`, `personal`, `broadcast`,
-   * `recovered`, `gap`, `state`, `join` / `leave` ({channel, clients: [{client, user}],
-   * unlisted}: connections that subscribed to or left a channel of a namespace with
-   * `join_leave`), or `serverSubscribed` / `serverUnsubscribed` ({channel}: the
+   * `recovered`, `gap`, `state`, `join` / `leave` ({channel, node, clients: [{client, user}],
+   * unlisted, all}: connections of `node` that subscribed to or left a channel of a namespace
+   * with `join_leave`; `all`: every connection of that node left, it is gone), or `serverSubscribed` / `serverUnsubscribed` ({channel}: the
    * server's Subscribe / Unsubscribe changed this connection; such a channel's messages reach
    * `message` listeners, and last as long as the connection). Returns a function that removes
    * the listener.
@@ -568,7 +568,13 @@ export class HeraldClient {
   }
 
   _onJoinLeave(frame) {
-    const event = { channel: frame.channel, clients: frame.clients || [], unlisted: frame.unlisted || 0 };
+    const event = {
+      channel: frame.channel,
+      node: frame.node || "",
+      clients: frame.clients || [],
+      unlisted: frame.unlisted || 0,
+      all: frame.all === true,
+    };
     const sub = this._subs.get(frame.channel);
     if (sub) {
       for (const h of frame.type === "join" ? sub.joinHandlers : sub.leaveHandlers) callSafely(h, event);

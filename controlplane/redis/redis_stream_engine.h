@@ -58,8 +58,9 @@ class RedisStreamEngine : public StreamEngine {
   // One pipeline per Redis instance: a batch of 1,000 costs a few round trips, not 1,000.
   std::vector<PublishOutcome> publishBatch(const std::vector<PublishItem>& items) override;
   PublishOutcome sendToUser(const UserPublishItem& item) override;
-  // PUBLISHed beside the channel's publications (a `!jl:` key), to every replica's subscriber.
-  Status relayJoinLeave(const herald::v1::JoinLeave& change) override;
+  // PUBLISHed beside the channels' publications (`!jl:` keys), to every replica's subscriber:
+  // one pipeline per instance.
+  Status relayJoinLeave(const std::vector<herald::v1::JoinLeave>& changes) override;
   HistoryResult history(const std::string& channel, const HistoryQuery& query,
                         int64_t now_ms) const override;
   HistoryResult userHistory(const std::string& user, const HistoryQuery& query,

@@ -39,12 +39,23 @@ void RedisStreamEngine::awaitRouted(const std::string& name, bool user_stream,
   marker_cv_.wait_for(lock, max, [&] { return markers_seen_[instance] >= marker; });
 }
 
-Status RedisStreamEngine::relayJoinLeave(const herald::v1::JoinLeave& change) {
-  const size_t instance = instanceFor(change.channel());
-  auto reply = connectionFor(change.channel())
-                   .command({"PUBLISH", pubsubPrefix(instance) + "!jl:" + change.channel(),
-                             change.SerializeAsString()});
-  return reply.isOk() ? Status::ok() : reply.status();
+Status RedisStreamEngine::relayJoinLeave(const std::vector<herald::v1::JoinLeave>& changes) {
+  std::vector<std::vector<std::vector<std::string>>> commands(instances_.size());
+  for (const auto& change : changes) {
+    const size_t instance = instanceFor(change.channel());
+    commands[instance].push_back({"PUBLISH", pubsubPrefix(instance) + "!jl:" + change.channel(),
+                                  change.SerializeAsString()});
+  }
+  Status status = Status::ok();
+  for (size_t i = 0; i < commands.size(); ++i) {
+    if (!commands[i].empty()) {
+      auto result = connectionOf(i).pipeline(commands[i]);
+      if (!result.status.isOk()) {
+        status = result.status;
+      }
+    }
+  }
+  return status;
 }
 
 void RedisStreamEngine::onPublication(size_t instance, const std::string& redis_channel,

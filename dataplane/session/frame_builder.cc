@@ -32,11 +32,17 @@ std::string buildServerSubscriptionFrame(const std::string& channel, bool subscr
 std::string buildJoinLeaveFrame(const herald::v1::JoinLeave& change, bool join) {
   const auto& entries = join ? change.joined() : change.left();
   const uint32_t unlisted = join ? change.joined_unlisted() : change.left_unlisted();
-  if (entries.empty() && unlisted == 0) {
+  const bool all = !join && change.node_lost();
+  if (entries.empty() && unlisted == 0 && !all) {
     return {};
   }
   std::string out(join ? R"({"type":"join","channel":)" : R"({"type":"leave","channel":)");
   appendJsonString(&out, change.channel());
+  out.append(",\"node\":");
+  appendJsonString(&out, change.node_id());
+  if (all) {
+    out.append(",\"all\":true");
+  }
   out.append(",\"clients\":[");
   for (int i = 0; i < entries.size(); ++i) {
     out.append(i == 0 ? "{\"client\":" : ",{\"client\":");

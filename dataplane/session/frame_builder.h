@@ -15,9 +15,10 @@ std::string buildMessageFrame(const herald::v1::Deliver& deliver);
 // Unsubscribe) changed this connection's subscriptions.
 std::string buildServerSubscriptionFrame(const std::string& channel, bool subscribed);
 
-// `{"type":"join"|"leave","channel":…,"clients":[{"client":…,"user":…},…],"unlisted":N}`
-// (docs/protocol.md "join and leave"): the joined (or left) entries of `change`; `unlisted`
-// only when some were not listed. Empty when there is nothing of that kind.
+// `{"type":"join"|"leave","channel":…,"node":…,"clients":[{"client":…,"user":…},…],
+// "unlisted":N}` (docs/protocol.md "join and leave"): the joined (or left) entries of `change`;
+// `unlisted` only when some were not listed; a leave of a lost node says `"all":true`. Empty
+// when there is nothing of that kind.
 std::string buildJoinLeaveFrame(const herald::v1::JoinLeave& change, bool join);
 
 // Appends `text` as a JSON string literal (quotes included), escaping as RFC 8259 requires.

@@ -344,12 +344,17 @@ test("join and leave frames reach the client's listeners and the subscription's 
   ws.deliver({ type: "join", channel: "chat:a", clients: [{ client: "n-0-1", user: "al" }] });
   ws.deliver({ type: "leave", channel: "chat:a", clients: [{ client: "n-0-1", user: "al" }], unlisted: 2 });
   ws.deliver({ type: "join", channel: "chat:b", clients: [{ client: "n-0-2", user: "" }] });
+  const lost = [];
+  client.on("leave", (e) => lost.push([e.node, e.all]));
+  ws.deliver({ type: "leave", channel: "chat:a", node: "n", all: true, clients: [] });
   assert.deepEqual(heard, [
     ["join", "chat:a", ["n-0-1"], 0],
     ["leave", "chat:a", ["n-0-1"], 2],
     ["join", "chat:b", ["n-0-2"], 0],
+    ["leave", "chat:a", [], 0],
   ]);
-  assert.deepEqual(own, [["+", 1], ["-", 3]], "only chat:a's frames reach its subscription");
+  assert.deepEqual(lost, [["n", true]]);
+  assert.deepEqual(own, [["+", 1], ["-", 3], ["-", 0]], "only chat:a's frames reach its subscription");
   handle.unsubscribe();
   client.close();
 });

@@ -1,8 +1,10 @@
 #include "controlplane/serial_worker.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -59,6 +61,20 @@ TEST(SerialWorkerTest, RefusesJobsBeyondItsCapacityAndDropsUnstartedOnesAtTheEnd
   }
   EXPECT_GE(ran.load(), 1);
   EXPECT_LE(ran.load(), 3);
+}
+
+TEST(SerialWorkerTest, DrainWaitsForWhatWasPushed) {
+  SerialWorker worker(10);
+  worker.drain(std::chrono::milliseconds(0));  // nothing pushed: returns at once
+  std::atomic<int> done{0};
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(worker.push([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      ++done;
+    }));
+  }
+  worker.drain(std::chrono::seconds(30));
+  EXPECT_EQ(done.load(), 5) << "drain returned before the jobs ran";
 }
 
 }  // namespace

@@ -25,8 +25,11 @@ std::string token(const std::string& user) {
 struct Members {
   std::set<std::string> present;  // client ids listed as joined and not since as left
   std::map<std::string, std::string> users;
-  int64_t count = 0;  // joined minus left, listed or not
+  std::map<std::string, std::string> node_of;  // client id -> the node that reported it
+  std::map<std::string, int64_t> per_node;     // joined minus left, listed or not, per node
+  int64_t count = 0;                           // the sum of per_node
   size_t frames = 0;
+  size_t lost_nodes = 0;  // leaves with "all": a node that went
   size_t largest_list = 0;
   std::vector<json> other;  // join / leave frames of other channels
 
@@ -40,17 +43,29 @@ struct Members {
     }
     ++frames;
     const bool join = f["type"] == "join";
+    const std::string node = f.value("node", "");
+    if (f.value("all", false)) {
+      ++lost_nodes;
+      for (auto it = present.begin(); it != present.end();) {
+        it = node_of[*it] == node ? present.erase(it) : std::next(it);
+      }
+      count -= per_node[node];
+      per_node[node] = 0;
+      return;
+    }
     largest_list = std::max(largest_list, f["clients"].size());
     for (const auto& c : f["clients"]) {
       if (join) {
         present.insert(c["client"].get<std::string>());
         users[c["client"]] = c["user"];
+        node_of[c["client"]] = node;
       } else {
         present.erase(c["client"].get<std::string>());
       }
     }
     const int64_t n = static_cast<int64_t>(f["clients"].size()) + f.value("unlisted", 0);
     count += join ? n : -n;
+    per_node[node] += join ? n : -n;
   }
 };
 
@@ -240,6 +255,32 @@ TEST_F(JoinLeaveTest, ANodesReportIsCheckedNotTrusted) {
   EXPECT_TRUE(seen.present.count(alice_id)) << "a fake node made Alice leave";
   ctx.TryCancel();
   ASSERT_TRUE(cluster_->control().running()) << cluster_->control().output();
+}
+
+// A node killed with its connections cannot say they left: herald-control does, once the node
+// has been away for node_timeout_ms, with a leave of "all" of that node's connections.
+TEST_F(JoinLeaveTest, TheConnectionsOfAKilledNodeLeaveWithIt) {
+  auto [alice, alice_id] = connect(0, "subscribe=chat:room");
+  Members seen;
+  ASSERT_TRUE(readUntil(*alice, seen, "chat:room", [&] { return seen.count == 1; }));
+  auto bob = std::make_unique<WsClient>(cluster_->wsUrl(1, "subscribe=chat:room"));
+  ASSERT_TRUE(bob->waitOpen(10s));
+  auto hello = bob->nextOfType("connected", 10s);
+  ASSERT_TRUE(hello.has_value());
+  const std::string bob_id = (*hello)["client"];
+  const std::string bob_node = (*hello)["node"];
+  auto carol = std::make_unique<WsClient>(cluster_->wsUrl(1, "subscribe=chat:room"));
+  ASSERT_TRUE(carol->waitOpen(10s));
+  ASSERT_TRUE(readUntil(*alice, seen, "chat:room", [&] { return seen.count == 3; }));
+  EXPECT_EQ(seen.node_of[bob_id], bob_node);
+
+  cluster_->node(1).stop(SIGKILL, 10s);
+  ASSERT_TRUE(readUntil(
+      *alice, seen, "chat:room", [&] { return seen.lost_nodes == 1; }, 30s))
+      << "no leave for the killed node's connections";
+  EXPECT_EQ(seen.present, std::set<std::string>{alice_id});
+  EXPECT_EQ(seen.count, 1);
+  EXPECT_EQ(presenceConnections("chat:room"), 1u);
 }
 
 }  // namespace

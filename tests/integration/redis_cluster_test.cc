@@ -318,6 +318,22 @@ TEST_F(RedisClusterTest, JoinAndLeaveReachSubscribersOnAnotherReplicasNode) {
   ASSERT_TRUE(hears(*bob, "join", bob_id));
   bob->close();
   ASSERT_TRUE(hears(*alice, "leave", bob_id));
+
+  // A node killed with its connections: its replica says they left ("all"), through Redis.
+  auto carol = std::make_unique<WsClient>("ws://" + node_addresses_[1] + "/ws?subscribe=chat:r");
+  ASSERT_TRUE(carol->waitOpen(15s));
+  auto carol_hello = carol->nextOfType("connected", 15s);
+  ASSERT_TRUE(carol_hello.has_value());
+  ASSERT_TRUE(hears(*alice, "join", (*carol_hello)["client"]));
+  nodes_[1]->stop(SIGKILL, 10s);
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  bool all_left = false;
+  while (!all_left && std::chrono::steady_clock::now() < deadline) {
+    auto f = alice->next(200ms);
+    all_left = f && (*f)["type"] == "leave" && f->value("all", false) &&
+               (*f)["node"] == (*carol_hello)["node"];
+  }
+  EXPECT_TRUE(all_left) << "no leave for the killed node's connections";
 }
 
 }  // namespace herald::testing

@@ -80,13 +80,23 @@ TEST(FrameBuilderTest, JoinAndLeaveFramesListTheirConnectionsAndCountTheRest) {
   j->set_node_id("n");  // for the backend's eyes only: not in the client's frame
   change.add_joined()->set_client("n-0-2");
   change.set_left_unlisted(7);
+  change.set_node_id("n");
   const auto join = nlohmann::json::parse(buildJoinLeaveFrame(change, true));
-  EXPECT_EQ(join, nlohmann::json::parse(R"({"type":"join","channel":"chat:r\"1","clients":[
-      {"client":"n-0-1","user":"al\nice"},{"client":"n-0-2","user":""}]})"));
+  EXPECT_EQ(join, nlohmann::json::parse(R"({"type":"join","channel":"chat:r\"1","node":"n",
+      "clients":[{"client":"n-0-1","user":"al\nice"},{"client":"n-0-2","user":""}]})"));
   EXPECT_EQ(buildJoinLeaveFrame(change, false),
-            R"({"type":"leave","channel":"chat:r\"1","clients":[],"unlisted":7})");
+            R"({"type":"leave","channel":"chat:r\"1","node":"n","clients":[],"unlisted":7})");
   change.set_left_unlisted(0);
   EXPECT_EQ(buildJoinLeaveFrame(change, false), "") << "nothing left: no frame";
+
+  // A node that is gone: every connection it had on the channel left.
+  herald::v1::JoinLeave lost;
+  lost.set_channel("chat:a");
+  lost.set_node_id("n2");
+  lost.set_node_lost(true);
+  EXPECT_EQ(buildJoinLeaveFrame(lost, false),
+            R"({"type":"leave","channel":"chat:a","node":"n2","all":true,"clients":[]})");
+  EXPECT_EQ(buildJoinLeaveFrame(lost, true), "");
 }
 
 }  // namespace

@@ -62,7 +62,7 @@ class MockStreamEngine : public StreamEngine {
   MOCK_METHOD(std::vector<PublishOutcome>, publishBatch, (const std::vector<PublishItem>&),
               (override));
   MOCK_METHOD(PublishOutcome, sendToUser, (const UserPublishItem&), (override));
-  MOCK_METHOD(Status, relayJoinLeave, (const herald::v1::JoinLeave&), (override));
+  MOCK_METHOD(Status, relayJoinLeave, (const std::vector<herald::v1::JoinLeave>&), (override));
   MOCK_METHOD(HistoryResult, history, (const std::string&, const HistoryQuery&, int64_t),
               (const, override));
   MOCK_METHOD(HistoryResult, userHistory, (const std::string&, const HistoryQuery&, int64_t),

@@ -1,0 +1,96 @@
+#include "controlplane/lost_node_leaves.h"
+
+#include <algorithm>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "mocks/controlplane/mocks.h"
+
+namespace herald::control {
+namespace {
+
+using ::testing::_;
+using ::testing::Invoke;
+using ::testing::NiceMock;
+using ::testing::Return;
+
+class LostNodeLeavesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto config = std::make_shared<herald::v1::ConfigSnapshot>();
+    auto* chat = config->add_namespaces();
+    chat->set_name("chat");
+    chat->set_join_leave(true);
+    config->add_namespaces()->set_name("quiet");
+    ON_CALL(store_, snapshot()).WillByDefault(Return(config));
+    ON_CALL(engine_, relayJoinLeave(_))
+        .WillByDefault(Invoke([this](const std::vector<herald::v1::JoinLeave>& changes) {
+          relayed_.insert(relayed_.end(), changes.begin(), changes.end());
+          return Status::ok();
+        }));
+  }
+  std::vector<std::string> relayedChannels() const {
+    std::vector<std::string> out;
+    for (const auto& c : relayed_) {
+      EXPECT_TRUE(c.node_lost());
+      EXPECT_EQ(c.joined_size() + c.left_size(), 0);
+      out.push_back(c.node_id() + " " + c.channel());
+    }
+    return out;
+  }
+
+  NiceMock<MockStreamEngine> engine_;
+  NiceMock<MockConfigStore> store_;
+  std::vector<herald::v1::JoinLeave> relayed_;
+  const LostNodeLeaves::Clock::time_point t0_{};
+  const std::chrono::milliseconds timeout_{5000};
+};
+
+TEST_F(LostNodeLeavesTest, ANodeAwayForTheTimeoutLeavesItsJoinLeaveChannels) {
+  LostNodeLeaves lost(engine_, store_, timeout_);
+  lost.departed("n1", "i1", {"chat:a", "quiet:b", "chat:c"}, t0_);
+  EXPECT_EQ(lost.sweep(t0_ + timeout_ - std::chrono::milliseconds(1)), 0u);
+  EXPECT_TRUE(relayed_.empty()) << "still within node_timeout";
+  EXPECT_EQ(lost.sweep(t0_ + timeout_), 1u);
+  auto got = relayedChannels();
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{"n1 chat:a", "n1 chat:c"}))
+      << "a namespace without join_leave gets nothing";
+  EXPECT_EQ(lost.sweep(t0_ + 3 * timeout_), 0u) << "once";
+  EXPECT_EQ(lost.away(), 0u);
+}
+
+TEST_F(LostNodeLeavesTest, TheSameProcessBackInTimeKeptItsConnections) {
+  LostNodeLeaves lost(engine_, store_, timeout_);
+  lost.departed("n1", "i1", {"chat:a"}, t0_);
+  lost.returned("n1", "i1");
+  EXPECT_EQ(lost.sweep(t0_ + 2 * timeout_), 0u);
+  EXPECT_TRUE(relayed_.empty());
+}
+
+TEST_F(LostNodeLeavesTest, ANewProcessOfTheNodeMeansTheOldConnectionsLeftAtOnce) {
+  LostNodeLeaves lost(engine_, store_, timeout_);
+  lost.departed("n1", "i1", {"chat:a"}, t0_);
+  lost.returned("n1", "i2");
+  EXPECT_EQ(relayedChannels(), (std::vector<std::string>{"n1 chat:a"}));
+  EXPECT_EQ(lost.away(), 0u);
+}
+
+TEST_F(LostNodeLeavesTest, ANodeLiveOnAnotherReplicaIsNotLost) {
+  bool elsewhere = true;
+  LostNodeLeaves lost(engine_, store_, timeout_, [&](const std::string& id) {
+    EXPECT_EQ(id, "n1");
+    return elsewhere;
+  });
+  lost.departed("n1", "i1", {"chat:a"}, t0_);
+  EXPECT_EQ(lost.sweep(t0_ + timeout_), 0u);
+  EXPECT_TRUE(relayed_.empty());
+  elsewhere = false;
+  lost.departed("n1", "i1", {"chat:a"}, t0_);
+  EXPECT_EQ(lost.sweep(t0_ + timeout_), 1u);
+  EXPECT_EQ(relayed_.size(), 1u);
+}
+
+}  // namespace
+}  // namespace herald::control
