@@ -71,8 +71,13 @@ Result<HookTarget> parseHookUrl(std::string_view url) {
   } else if (url.substr(0, 7) == "grpc://") {
     target.kind = HookTarget::Kind::kGrpc;
     rest = url.substr(7);
+  } else if (url.substr(0, 8) == "grpcs://") {
+    target.kind = HookTarget::Kind::kGrpc;
+    target.tls = true;
+    rest = url.substr(8);
   } else {
-    return Status(ErrorCode::kBadRequest, "url must start with http://, https:// or grpc://");
+    return Status(ErrorCode::kBadRequest,
+                  "url must start with http://, https://, grpc:// or grpcs://");
   }
   const size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
@@ -85,7 +90,7 @@ Result<HookTarget> parseHookUrl(std::string_view url) {
       return Status(ErrorCode::kBadRequest, "url path has characters a request line cannot");
     }
     if (target.kind == HookTarget::Kind::kGrpc && !path.empty()) {
-      return Status(ErrorCode::kBadRequest, "a grpc:// url has no path");
+      return Status(ErrorCode::kBadRequest, "a grpc:// or grpcs:// url has no path");
     }
     target.path = std::string(path);
   }

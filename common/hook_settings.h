@@ -23,9 +23,10 @@ struct HookTarget {
   std::string host;  // as written ("[::1]" keeps its brackets)
   uint16_t port = 0;
   std::string path;  // HTTP(S): the prefix each method's name is appended to ("" or "/x")
+  bool tls = false;  // grpcs://: gRPC over TLS (kGrpc); https is its own kind
 };
 
-// Parses http://HOST[:PORT][/PATH], https://... or grpc://HOST:PORT.
+// Parses http://HOST[:PORT][/PATH], https://..., grpc://HOST:PORT or grpcs://HOST:PORT.
 Result<HookTarget> parseHookUrl(std::string_view url);
 
 // Every endpoint well formed and uniquely named, every hook naming one that exists.

@@ -139,8 +139,10 @@ class HttpEventSender : public EventSender {
 class GrpcEventSender : public EventSender {
  public:
   GrpcEventSender(const HookTarget& target, std::string secret, std::chrono::milliseconds timeout)
-      : stub_(herald::v1::HookService::NewStub(grpc::CreateChannel(
-            target.host + ":" + std::to_string(target.port), grpc::InsecureChannelCredentials()))),
+      : stub_(herald::v1::HookService::NewStub(
+            grpc::CreateChannel(target.host + ":" + std::to_string(target.port),
+                                target.tls ? grpc::SslCredentials(grpc::SslCredentialsOptions())
+                                           : grpc::InsecureChannelCredentials()))),
         secret_(std::move(secret)),
         timeout_(timeout) {}
 

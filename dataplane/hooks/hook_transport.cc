@@ -235,8 +235,12 @@ HookTransportFactory makeHookTransportFactory(const HookTarget& target, const st
   if (target.kind == HookTarget::Kind::kGrpc) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(static_cast<int>(kMaxHookReplyBytes) + 4096);
-    auto channel = grpc::CreateCustomChannel(target.host + ":" + std::to_string(target.port),
-                                             grpc::InsecureChannelCredentials(), args);
+    // grpcs://: the server's certificate is checked against gRPC's roots (docs/hooks.md).
+    auto channel =
+        grpc::CreateCustomChannel(target.host + ":" + std::to_string(target.port),
+                                  target.tls ? grpc::SslCredentials(grpc::SslCredentialsOptions())
+                                             : grpc::InsecureChannelCredentials(),
+                                  args);
     return [channel, secret] { return std::make_unique<GrpcHookTransport>(channel, secret); };
   }
   return [target, secret] { return std::make_unique<HttpHookTransport>(target, secret); };

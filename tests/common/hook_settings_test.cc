@@ -21,12 +21,18 @@ TEST(HookSettingsTest, UrlsOfEachKind) {
   EXPECT_EQ(grpc->kind, HookTarget::Kind::kGrpc);
   EXPECT_EQ(grpc->host, "[::1]");
   EXPECT_EQ(grpc->port, 50051);
+  EXPECT_FALSE(grpc->tls);
+  auto grpcs = parseHookUrl("grpcs://backend.example:443");
+  ASSERT_TRUE(grpcs.isOk());
+  EXPECT_EQ(grpcs->kind, HookTarget::Kind::kGrpc);
+  EXPECT_TRUE(grpcs->tls);
+  EXPECT_EQ(grpcs->host, "backend.example");
 }
 
 TEST(HookSettingsTest, BadUrlsSayWhy) {
-  for (const char* url :
-       {"ftp://x", "http://", "http://h:0", "http://h:99999", "http://h:1x", "grpc://h",
-        "grpc://h:1/path", "http://h/a b", "http://h/a?q=1", "http://h\r\n:80/"}) {
+  for (const char* url : {"ftp://x", "http://", "http://h:0", "http://h:99999", "http://h:1x",
+                          "grpc://h", "grpc://h:1/path", "grpcs://h", "grpcs://h:1/x", "grpcs:/h:1",
+                          "http://h/a b", "http://h/a?q=1", "http://h\r\n:80/"}) {
     auto r = parseHookUrl(url);
     EXPECT_FALSE(r.isOk()) << url;
     if (!r.isOk()) {

@@ -20,6 +20,7 @@
 #include "herald/v1/hooks.grpc.pb.h"
 #include "integration/support/cluster.h"
 #include "integration/support/event_receiver.h"
+#include "integration/support/test_pki.h"
 #include "integration/support/ws_client.h"
 #include "support/jwt_tokens.h"
 
@@ -329,14 +330,23 @@ TEST_F(EventsTest, AReceiverDownFor30SecondsGetsEveryEventAfterwardsInOrder) {
 
 class GrpcEventReceiver final : public herald::v1::HookService::Service {
  public:
-  GrpcEventReceiver() {
+  // With `pki`: over TLS, with its server certificate (grpcs://).
+  explicit GrpcEventReceiver(const Pki* pki = nullptr) : tls_(pki != nullptr) {
+    std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+    if (pki != nullptr) {
+      grpc::SslServerCredentialsOptions options;
+      options.pem_key_cert_pairs.push_back({pki->read("server.key"), pki->read("server.pem")});
+      credentials = grpc::SslServerCredentials(options);
+    }
     grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.AddListeningPort("127.0.0.1:0", credentials, &port_);
     builder.RegisterService(this);
     server_ = builder.BuildAndStart();
   }
   ~GrpcEventReceiver() override { server_->Shutdown(); }
-  std::string url() const { return "grpc://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const {
+    return (tls_ ? "grpcs://localhost:" : "grpc://127.0.0.1:") + std::to_string(port_);
+  }
   grpc::Status Events(grpc::ServerContext*, const herald::v1::EventBatch* batch,
                       herald::v1::EventBatchReply*) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -351,6 +361,7 @@ class GrpcEventReceiver final : public herald::v1::HookService::Service {
   }
 
  private:
+  const bool tls_;
   std::mutex mu_;
   std::vector<std::string> types_;
   int port_ = 0;
@@ -369,6 +380,20 @@ TEST_F(EventsTest, AGrpcReceiverGetsTheSameEvents) {
   EXPECT_EQ(grpc_receiver.types(),
             (std::vector<std::string>{"user.online alice", "channel.occupied chat:1",
                                       "channel.vacated chat:1", "user.offline alice"}));
+}
+
+// grpcs://: herald-control checks the receiver's certificate against gRPC's roots, here
+// replaced by the test's CA through GRPC_DEFAULT_SSL_ROOTS_FILE_PATH (inherited by the process).
+TEST_F(EventsTest, AGrpcsReceiverGetsEventsOverTls) {
+  Pki pki;
+  GrpcEventReceiver tls_receiver(&pki);
+  ::setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", pki.path("ca.pem").c_str(), 1);
+  start(config(tls_receiver.url()));
+  ::unsetenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH");
+  auto alice = connect("alice", "chat:1");
+  ASSERT_TRUE(eventually([&] { return tls_receiver.types().size() >= 2; }, 10s));
+  EXPECT_EQ(tls_receiver.types(),
+            (std::vector<std::string>{"user.online alice", "channel.occupied chat:1"}));
 }
 
 TEST_F(EventsTest, EventsNamingNoEndpointStopHeraldControl) {

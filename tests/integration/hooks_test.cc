@@ -20,6 +20,7 @@
 #include "herald/v1/hooks.grpc.pb.h"
 #include "integration/support/cluster.h"
 #include "integration/support/prometheus_text.h"
+#include "integration/support/test_pki.h"
 #include "integration/support/ws_client.h"
 #include "support/jwt_tokens.h"
 
@@ -97,14 +98,23 @@ class HttpBackend {
 
 class GrpcBackend final : public herald::v1::HookService::Service {
  public:
-  GrpcBackend() {
+  // With `pki`: over TLS, with its server certificate (grpcs://).
+  explicit GrpcBackend(const Pki* pki = nullptr) : tls_(pki != nullptr) {
+    std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+    if (pki != nullptr) {
+      grpc::SslServerCredentialsOptions options;
+      options.pem_key_cert_pairs.push_back({pki->read("server.key"), pki->read("server.pem")});
+      credentials = grpc::SslServerCredentials(options);
+    }
     grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.AddListeningPort("127.0.0.1:0", credentials, &port_);
     builder.RegisterService(this);
     server_ = builder.BuildAndStart();
   }
   ~GrpcBackend() override { server_->Shutdown(); }
-  std::string url() const { return "grpc://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const {
+    return (tls_ ? "grpcs://localhost:" : "grpc://127.0.0.1:") + std::to_string(port_);
+  }
 
   grpc::Status Rpc(grpc::ServerContext*, const herald::v1::RpcHookRequest* req,
                    herald::v1::RpcHookReply* reply) override {
@@ -122,6 +132,7 @@ class GrpcBackend final : public herald::v1::HookService::Service {
   }
 
  private:
+  const bool tls_;
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
 };
@@ -195,6 +206,32 @@ TEST_F(HooksTest, HttpRpcRoundTripKeepsTheDataAsSent) {
   EXPECT_EQ(reply["id"], 41);
   EXPECT_EQ(reply["data"]["user"], "") << "anonymous";
   EXPECT_FALSE(reply["data"]["node"].get<std::string>().empty());
+}
+
+// grpcs://: the node checks the backend's certificate against gRPC's roots, which
+// GRPC_DEFAULT_SSL_ROOTS_FILE_PATH replaces (here with the test's own CA).
+TEST_F(HooksTest, GrpcsHooksVerifyTheBackendsCertificate) {
+  Pki pki;
+  GrpcBackend tls(&pki);
+  cluster_ = std::make_unique<Cluster>(hooksConfig(tls.url(), 3000, 64));
+  cluster_->startControl();
+  cluster_->startNode({}, {"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH=" + pki.path("ca.pem")});
+  cluster_->startNode();  // gRPC's own roots only: the test CA is not among them
+  ASSERT_TRUE(cluster_->waitHealthyNodes(2));
+  WsClient trusting(cluster_->wsUrl(0));
+  ASSERT_TRUE(trusting.waitOpen(10s));
+  ASSERT_TRUE(trusting.nextOfType("connected", 10s).has_value());
+  const json answer = rpc(trusting, 1, "echo", "7");
+  EXPECT_EQ(answer["type"], "rpc") << answer.dump();
+  EXPECT_EQ(answer["data"]["via"], "grpc");
+  EXPECT_EQ(answer["data"]["got"], 7);
+
+  WsClient doubting(cluster_->wsUrl(1));
+  ASSERT_TRUE(doubting.waitOpen(10s));
+  ASSERT_TRUE(doubting.nextOfType("connected", 10s).has_value());
+  const json refused = rpc(doubting, 1, "echo", "7");
+  EXPECT_EQ(refused["type"], "error") << refused.dump();
+  EXPECT_EQ(refused["code"], "unavailable") << "an unverified backend is not called";
 }
 
 TEST_F(HooksTest, TheBackendsErrorsAndFailuresReachTheClientAsDocumented) {
@@ -401,7 +438,7 @@ TEST_F(HooksTest, ABadHooksSectionStopsHeraldControlWithTheReason) {
                       30s);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("hooks"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("http://, https:// or grpc://"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("http://, https://, grpc:// or grpcs://"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -7,40 +7,11 @@
 
 #include "integration/support/cluster.h"
 #include "integration/support/raw_ws.h"
+#include "integration/support/test_pki.h"
 #include "integration/support/ws_client.h"
 
 namespace herald::testing {
 namespace {
-
-// A throwaway CA, a server certificate for 127.0.0.1 and a client certificate.
-class Pki {
- public:
-  Pki() {
-    openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", path("ca.key"), "-out", path("ca.pem"), "-days", "1", "-subj",
-             "/CN=herald-test-ca"});
-    issue("server", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
-    issue("client", "extendedKeyUsage=clientAuth\n");
-  }
-  std::string path(const std::string& name) const { return dir_.path() + "/" + name; }
-
- private:
-  void openssl(const std::vector<std::string>& args) {
-    auto r = runCommand("/usr/bin/openssl", args, 60s);
-    if (r.exit_code != 0) {
-      throw std::runtime_error("openssl failed: " + r.err);
-    }
-  }
-  void issue(const std::string& name, const std::string& extensions) {
-    std::ofstream(path(name + ".ext")) << extensions;
-    openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", path(name + ".key"), "-out", path(name + ".csr"), "-subj", "/CN=" + name});
-    openssl({"x509", "-req", "-in", path(name + ".csr"), "-CA", path("ca.pem"), "-CAkey",
-             path("ca.key"), "-CAcreateserial", "-out", path(name + ".pem"), "-days", "1",
-             "-extfile", path(name + ".ext")});
-  }
-  TempDir dir_;
-};
 
 class TlsTest : public ::testing::Test {
  protected:

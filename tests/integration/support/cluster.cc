@@ -158,12 +158,13 @@ void Cluster::stopControl(int sig) {
   }
 }
 
-size_t Cluster::startNode(const std::vector<std::string>& extra_args) {
+size_t Cluster::startNode(const std::vector<std::string>& extra_args,
+                          const std::vector<std::string>& extra_env) {
   std::vector<std::string> args = {
       "--listen", "127.0.0.1:0",   "--control",     control_address_,     "--shards",
       "2",        "--node-secret", kTestNodeSecret, "--reconnect-max-ms", "500"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  nodes_.push_back(std::make_unique<Process>(nodeBinary(), args));
+  nodes_.push_back(std::make_unique<Process>(nodeBinary(), args, extra_env));
   auto address = nodes_.back()->waitListening(30s);
   if (!address) {
     throw std::runtime_error("herald-node did not start:\n" + nodes_.back()->output());

@@ -61,8 +61,9 @@ class Cluster {
   // Starts (or restarts, on the same port and data dir) the control plane.
   void startControl(const std::vector<std::string>& extra_args = {});
   void stopControl(int sig = SIGTERM);
-  // Starts a node; returns its index.
-  size_t startNode(const std::vector<std::string>& extra_args = {});
+  // Starts a node (`extra_env`: "NAME=value" for its environment); returns its index.
+  size_t startNode(const std::vector<std::string>& extra_args = {},
+                   const std::vector<std::string>& extra_env = {});
 
   const std::string& controlAddress() const { return control_address_; }
   // herald-control's HTTP port (/metrics, /health, /api/...), "127.0.0.1:PORT".
