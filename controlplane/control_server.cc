@@ -103,9 +103,9 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
   link_service_ =
       std::make_unique<NodeLinkService>(*store_, nodes_, router_, users_, *channels_, presence_,
                                         config_.node_queue_limit, nodeAdmission(), &metrics_);
-  lost_nodes_ = std::make_unique<LostNodeLeaves>(
-      *channels_, *store_, std::chrono::milliseconds(config_.node_timeout_ms),
-      [this](const std::string& node_id) { return liveOnAnotherReplica(node_id); });
+  lost_nodes_ = std::make_unique<LostNodeLeaves>(*channels_, *store_,
+                                                 std::chrono::milliseconds(config_.node_timeout_ms),
+                                                 [this] { return nodesOnOtherReplicas(); });
   link_service_->setLostNodeLeaves(lost_nodes_.get());
   if (!config_.events.endpoints.empty()) {
     auto events = EventPublisher::make(config_.events, config_.hooks, makeEventSender);
@@ -334,14 +334,15 @@ void ControlServer::sweepLoop() {
   }
 }
 
-bool ControlServer::liveOnAnotherReplica(const std::string& node_id) const {
+std::optional<std::unordered_set<std::string>> ControlServer::nodesOnOtherReplicas() const {
+  std::unordered_set<std::string> out;
   ReplicaDirectory* directory = directory_.load(std::memory_order_acquire);
   if (directory == nullptr) {
-    return false;  // the only replica
+    return out;  // the only replica
   }
   auto all = directory->all(unixMillis());
   if (!all.isOk()) {
-    return true;  // cannot tell: a wrong leave is worse than a missing one
+    return std::nullopt;  // cannot tell: decide at a later sweep
   }
   for (const auto& entry : all.value()) {
     if (entry.replicas_size() == 0 || entry.replicas(0).replica_id() == replica_id_ ||
@@ -349,12 +350,12 @@ bool ControlServer::liveOnAnotherReplica(const std::string& node_id) const {
       continue;
     }
     for (const auto& node : entry.nodes()) {
-      if (node.node_id() == node_id && node.health() == herald::v1::NODE_HEALTH_HEALTHY) {
-        return true;
+      if (node.health() == herald::v1::NODE_HEALTH_HEALTHY) {
+        out.insert(node.node_id());
       }
     }
   }
-  return false;
+  return out;
 }
 
 RedisAddress ControlServer::configRedis() const {

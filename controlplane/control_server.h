@@ -4,8 +4,10 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <unordered_set>
 
 #include <grpcpp/grpcpp.h>
 
@@ -82,8 +84,9 @@ class ControlServer {
   std::unique_ptr<NodeHandover> node_handover_;
   std::unique_ptr<NodeLinkService> link_service_;
   std::unique_ptr<LostNodeLeaves> lost_nodes_;
-  // Whether another replica lists `node_id` as a healthy node (--engine redis).
-  bool liveOnAnotherReplica(const std::string& node_id) const;
+  // The nodes other replicas list as healthy (--engine redis; none with one replica), or
+  // nullopt when Redis cannot be read.
+  std::optional<std::unordered_set<std::string>> nodesOnOtherReplicas() const;
   std::unique_ptr<grpc::Server> server_;
   ControlMetrics metrics_;
   std::unique_ptr<ControlHttpServer> http_;

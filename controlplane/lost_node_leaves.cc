@@ -1,52 +1,90 @@
 #include "controlplane/lost_node_leaves.h"
 
+#include <algorithm>
+
 #include "common/channel_name.h"
 #include "common/logging.h"
 #include "controlplane/namespace_rules.h"
 
 namespace herald::control {
 
-void LostNodeLeaves::departed(const std::string& node_id, const std::string& instance,
-                              std::vector<std::string> channels, Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
-  away_[node_id] = Away{instance, std::move(channels), now};
-}
-
-void LostNodeLeaves::returned(const std::string& node_id, const std::string& instance) {
+uint64_t LostNodeLeaves::attached(const std::string& node_id, const std::string& instance,
+                                  const std::optional<std::string>& replaced_instance,
+                                  const std::vector<std::string>& replaced_channels) {
+  std::lock_guard<std::mutex> relaying(relay_mu_);
   std::vector<std::string> lost;
+  uint64_t generation = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = away_.find(node_id);
-    if (it == away_.end()) {
-      return;
+    NodeState& state = nodes_[node_id];
+    if (state.away && state.instance != instance) {
+      lost = std::move(state.channels);  // a new process: the old one's connections went
     }
-    if (it->second.instance != instance) {
-      lost = std::move(it->second.channels);  // a new process: the old one's connections went
+    if (replaced_instance && *replaced_instance != instance) {
+      lost.insert(lost.end(), replaced_channels.begin(), replaced_channels.end());
     }
-    away_.erase(it);
+    generation = ++next_generation_;
+    state = NodeState{generation, instance, false, {}, {}};
   }
   if (!lost.empty()) {
+    std::sort(lost.begin(), lost.end());
+    lost.erase(std::unique(lost.begin(), lost.end()), lost.end());
     relay(node_id, lost);
   }
+  return generation;
+}
+
+void LostNodeLeaves::departed(const std::string& node_id, uint64_t generation,
+                              std::vector<std::string> channels, Clock::time_point now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = nodes_.find(node_id);
+  if (it == nodes_.end() || it->second.generation != generation) {
+    return;  // a newer session took over: it holds the node's connections
+  }
+  if (channels.empty()) {
+    nodes_.erase(it);  // nothing to leave
+    return;
+  }
+  it->second.away = true;
+  it->second.channels = std::move(channels);
+  it->second.since = now;
 }
 
 size_t LostNodeLeaves::sweep(Clock::time_point now) {
-  std::vector<std::pair<std::string, std::vector<std::string>>> lost;
+  std::lock_guard<std::mutex> relaying(relay_mu_);
+  std::vector<std::string> due;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto it = away_.begin(); it != away_.end();) {
-      if (now - it->second.since < timeout_) {
-        ++it;
-        continue;
+    for (const auto& [node_id, state] : nodes_) {
+      if (state.away && now - state.since >= timeout_) {
+        due.push_back(node_id);
       }
-      lost.emplace_back(it->first, std::move(it->second.channels));
-      it = away_.erase(it);
+    }
+  }
+  if (due.empty()) {
+    return 0;
+  }
+  std::optional<std::unordered_set<std::string>> elsewhere;
+  if (elsewhere_) {
+    elsewhere = elsewhere_();
+    if (!elsewhere) {
+      return 0;  // cannot tell whether they moved: ask again at the next sweep
     }
   }
   size_t relayed = 0;
-  for (const auto& [node_id, channels] : lost) {
+  for (const auto& node_id : due) {
+    std::vector<std::string> channels;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = nodes_.find(node_id);
+      if (it == nodes_.end() || !it->second.away) {
+        continue;  // back meanwhile
+      }
+      channels = std::move(it->second.channels);
+      nodes_.erase(it);
+    }
     // Moved to another replica (a failover of its link): still there, with its connections.
-    if (live_elsewhere_ && live_elsewhere_(node_id)) {
+    if (elsewhere && elsewhere->count(node_id) > 0) {
       continue;
     }
     relay(node_id, channels);
@@ -55,14 +93,28 @@ size_t LostNodeLeaves::sweep(Clock::time_point now) {
   return relayed;
 }
 
-size_t LostNodeLeaves::away() const {
+size_t LostNodeLeaves::known() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return away_.size();
+  return nodes_.size();
 }
 
 void LostNodeLeaves::relay(const std::string& node_id, const std::vector<std::string>& channels) {
   const auto config = store_.snapshot();
   std::vector<herald::v1::JoinLeave> changes;
+  size_t sent = 0;
+  Status failed = Status::ok();
+  auto flush = [&] {
+    if (changes.empty()) {
+      return;
+    }
+    Status s = engine_.relayJoinLeave(changes);
+    if (s.isOk()) {
+      sent += changes.size();
+    } else {
+      failed = s;
+    }
+    changes.clear();
+  };
   for (const auto& channel : channels) {
     auto name = parseChannelName(channel);
     if (!name.isOk()) {
@@ -76,17 +128,18 @@ void LostNodeLeaves::relay(const std::string& node_id, const std::vector<std::st
     change.set_channel(channel);
     change.set_node_id(node_id);
     change.set_node_lost(true);
+    if (changes.size() == kRelayChunk) {
+      flush();
+    }
   }
-  if (changes.empty()) {
-    return;
+  flush();
+  auto log = componentLogger("link");
+  if (sent > 0) {
+    log->info("node {} is gone: its connections left {} join_leave channel(s)", node_id, sent);
   }
-  const Status relayed = engine_.relayJoinLeave(changes);
-  if (relayed.isOk()) {
-    componentLogger("link")->info("node {} is gone: its connections left {} join_leave channel(s)",
-                                  node_id, changes.size());
-  } else {
-    componentLogger("link")->warn("node {} is gone, but its connections' leaves were not sent: {}",
-                                  node_id, relayed.message());
+  if (!failed.isOk()) {
+    log->warn("node {} is gone, but some of its connections' leaves were not sent: {}", node_id,
+              failed.message());
   }
 }
 

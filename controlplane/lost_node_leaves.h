@@ -7,8 +7,10 @@
 #include <chrono>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "controlplane/config_store.h"
@@ -19,41 +21,54 @@ namespace herald::control {
 class LostNodeLeaves {
  public:
   using Clock = std::chrono::steady_clock;
-  // Whether another replica holds the node now (--engine redis); null: there is none.
-  using LiveElsewhere = std::function<bool(const std::string& node_id)>;
+  // The nodes other replicas hold now (--engine redis), or nullopt when that cannot be told
+  // (Redis away: nothing is decided, the next sweep asks again); null: no other replica.
+  using NodesElsewhere = std::function<std::optional<std::unordered_set<std::string>>()>;
+  // Channels relayed per engine call (one Redis pipeline).
+  static constexpr size_t kRelayChunk = 1000;
 
   LostNodeLeaves(StreamEngine& engine, const ConfigStore& store, std::chrono::milliseconds timeout,
-                 LiveElsewhere live_elsewhere = nullptr)
-      : engine_(engine),
-        store_(store),
-        timeout_(timeout),
-        live_elsewhere_(std::move(live_elsewhere)) {}
+                 NodesElsewhere elsewhere = nullptr)
+      : engine_(engine), store_(store), timeout_(timeout), elsewhere_(std::move(elsewhere)) {}
 
-  // The node's (live) session ended while it held subscribers of `channels`.
-  void departed(const std::string& node_id, const std::string& instance,
-                std::vector<std::string> channels, Clock::time_point now);
-  // The node said Hello: the same process kept its connections; another one lost them.
-  void returned(const std::string& node_id, const std::string& instance);
+  // A session of the node said Hello (process `instance`); returns the session's generation.
+  // If it replaced a live session of another process (`replaced_instance`, holding
+  // `replaced_channels`), or the node was away as another process, the old process's
+  // connections leave now, before anything of the new one is relayed.
+  uint64_t attached(const std::string& node_id, const std::string& instance,
+                    const std::optional<std::string>& replaced_instance = std::nullopt,
+                    const std::vector<std::string>& replaced_channels = {});
+  // The session of that generation ended holding subscribers of `channels`; ignored when a
+  // newer session of the node said Hello meanwhile.
+  void departed(const std::string& node_id, uint64_t generation, std::vector<std::string> channels,
+                Clock::time_point now);
   // Relays the leaves of nodes away for the timeout (the sweep loop); returns how many nodes.
   size_t sweep(Clock::time_point now);
 
-  // Nodes waiting to be declared lost (for tests).
-  size_t away() const;
+  // Nodes known (live or away), for tests.
+  size_t known() const;
 
  private:
-  struct Away {
+  struct NodeState {
+    uint64_t generation = 0;
     std::string instance;
-    std::vector<std::string> channels;
+    bool away = false;
+    std::vector<std::string> channels;  // while away
     Clock::time_point since;
   };
+  // Under relay_mu_: relays in chunks, only channels of join_leave namespaces now.
   void relay(const std::string& node_id, const std::vector<std::string>& channels);
 
   StreamEngine& engine_;
   const ConfigStore& store_;
   const std::chrono::milliseconds timeout_;
-  const LiveElsewhere live_elsewhere_;
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, Away> away_;
+  const NodesElsewhere elsewhere_;
+  // Held while relaying: a Hello of a node waits for a relay in progress, so that the `all`
+  // of its old process always goes before the new one's joins.
+  std::mutex relay_mu_;
+  mutable std::mutex mu_;  // nodes_, next_generation_
+  std::unordered_map<std::string, NodeState> nodes_;
+  uint64_t next_generation_ = 0;
 };
 
 }  // namespace herald::control

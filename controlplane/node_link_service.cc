@@ -83,14 +83,12 @@ grpc::Status NodeLinkService::Session(
                 hello.node_id(),
                 std::vector<std::string>(hello.channels().begin(), hello.channels().end()),
                 hello.user_counts(), hello.instance(), hello.reports_clients());
-  // What this node holds in join_leave channels, for leaves if it goes (LostNodeLeaves).
-  std::unordered_set<std::string> join_leave_held;
-  if (lost_nodes_ != nullptr) {
-    lost_nodes_->returned(hello.node_id(), hello.instance());
-    for (auto& channel : joinLeaveChannels(hello.channels())) {
-      join_leave_held.insert(std::move(channel));
-    }
-  }
+  // Before this session's reports: the leaves of the node's previous process go first.
+  const uint64_t lost_generation =
+      lost_nodes_ == nullptr ? 0
+      : replaced == nullptr  ? lost_nodes_->attached(hello.node_id(), hello.instance())
+                             : lost_nodes_->attached(hello.node_id(), hello.instance(),
+                                                     replaced->instance(), replaced->channels());
   session->startWriter();
   session->sendConfig(store_.snapshot());
   // This node may have missed blocks announced while it was away.
@@ -135,14 +133,7 @@ grpc::Status NodeLinkService::Session(
       }
       case herald::v1::NodeMessage::kInterest:
         router_.applyDelta(session.get(), message.interest());
-        if (lost_nodes_ != nullptr) {
-          for (auto& channel : joinLeaveChannels(message.interest().channels_added())) {
-            join_leave_held.insert(std::move(channel));
-          }
-          for (const auto& channel : message.interest().channels_removed()) {
-            join_leave_held.erase(channel);
-          }
-        }
+        session->applyInterest(message.interest());
         if (presence_events_ != nullptr) {
           presence_events_->changed(hello.node_id(), presence_generation, message.interest());
         }
@@ -212,10 +203,9 @@ grpc::Status NodeLinkService::Session(
   // Read before detach(), which marks every departing session unhealthy.
   const bool cut_for_silence = !session->healthy();
   const bool was_live = registry_.detach(session);
-  if (was_live && lost_nodes_ != nullptr && !join_leave_held.empty()) {
+  if (was_live && lost_nodes_ != nullptr) {
     // Gone for good unless it is back (same process) within node_timeout_ms.
-    lost_nodes_->departed(hello.node_id(), hello.instance(),
-                          std::vector<std::string>(join_leave_held.begin(), join_leave_held.end()),
+    lost_nodes_->departed(hello.node_id(), lost_generation, session->channels(),
                           std::chrono::steady_clock::now());
   }
   announceUserLimits(users_.removeNode(session.get(), store_.limits().max_connections_per_user()));
@@ -231,6 +221,23 @@ grpc::Status NodeLinkService::Session(
 
 namespace {
 
+// A node speaks for its own connections only: ids NODE-SHARD-SEQUENCE with its own id (node ids
+// may contain '-': "edge" cannot claim "edge-2-0-7", which is node "edge-2"'s).
+bool ownClientId(const std::string& client, const std::string& node_id) {
+  if (client.size() <= node_id.size() + 1 || client.compare(0, node_id.size(), node_id) != 0 ||
+      client[node_id.size()] != '-') {
+    return false;
+  }
+  const std::string_view rest = std::string_view(client).substr(node_id.size() + 1);
+  const size_t dash = rest.find('-');
+  auto digits = [](std::string_view s) {
+    return !s.empty() && s.size() <= 20 &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  return dash != std::string_view::npos && digits(rest.substr(0, dash)) &&
+         digits(rest.substr(dash + 1));
+}
+
 // Entries of one kind as a node listed them, kept when plausible, the others counted as
 // unlisted; entries for another node's connections are dropped.
 // Saturates rather than wraps on a node's absurd counts.
@@ -242,11 +249,7 @@ uint32_t copyEntries(const google::protobuf::RepeatedPtrField<herald::v1::Presen
   constexpr uint32_t kMaxCount = 1u << 30;
   uint64_t rest = std::min(unlisted, kMaxCount);
   for (const auto& entry : from) {
-    // A node speaks for its own connections only: their ids start with its id (NODE-SHARD-SEQ).
-    const bool own = entry.client().size() > node_id.size() + 1 &&
-                     entry.client().compare(0, node_id.size(), node_id) == 0 &&
-                     entry.client()[node_id.size()] == '-';
-    if (!own) {
+    if (!ownClientId(entry.client(), node_id)) {
       continue;  // not even counted
     }
     if (to->size() >= max_listed || entry.client().size() > kMaxClientBytes ||
@@ -263,26 +266,6 @@ uint32_t copyEntries(const google::protobuf::RepeatedPtrField<herald::v1::Presen
 }
 
 }  // namespace
-
-std::vector<std::string> NodeLinkService::joinLeaveChannels(
-    const google::protobuf::RepeatedPtrField<std::string>& channels) const {
-  std::vector<std::string> out;
-  if (channels.empty()) {
-    return out;
-  }
-  const auto config = store_.snapshot();
-  for (const auto& channel : channels) {
-    auto name = parseChannelName(channel);
-    if (!name.isOk()) {
-      continue;
-    }
-    const herald::v1::Namespace* ns = namespaceFor(*config, name->ns);
-    if (ns != nullptr && ns->join_leave()) {
-      out.push_back(channel);
-    }
-  }
-  return out;
-}
 
 // Checked rather than trusted: a channel must be a channel name in a namespace that has
 // join_leave now, appear once, and the node's bounds hold whatever it sent.

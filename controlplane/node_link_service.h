@@ -73,9 +73,6 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
   // Answers one page of a recovery from history.
   static ControlMessagePtr recover(const StreamEngine& channels,
                                    const herald::v1::RecoverRequest& request);
-  // Channels of join_leave namespaces among `channels` (what a node's leaves would be for).
-  std::vector<std::string> joinLeaveChannels(
-      const google::protobuf::RepeatedPtrField<std::string>& channels) const;
   // A node's joins and leaves (NodeMessage.join_leave), checked and handed to the engine.
   void relayJoinLeave(const std::string& node_id, const herald::v1::JoinLeaveReport& report);
   // A heartbeat's deliveries (`total` since the previous one) into the stats windows.

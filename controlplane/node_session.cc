@@ -12,7 +12,12 @@ namespace herald::control {
 
 NodeSession::NodeSession(grpc::ServerContext* context, Stream* stream,
                          const herald::v1::Hello& hello, size_t queue_limit)
-    : context_(context), stream_(stream), node_id_(hello.node_id()), queue_limit_(queue_limit) {
+    : context_(context),
+      stream_(stream),
+      node_id_(hello.node_id()),
+      instance_(hello.instance()),
+      queue_limit_(queue_limit),
+      channels_(hello.channels().begin(), hello.channels().end()) {
   info_.set_node_id(hello.node_id());
   info_.set_address(hello.listen_address());
   info_.set_build(hello.build());
@@ -204,6 +209,24 @@ std::chrono::steady_clock::time_point NodeSession::lastHeartbeat() const {
 bool NodeSession::healthy() const {
   std::lock_guard<std::mutex> lock(info_mu_);
   return info_.health() != herald::v1::NODE_HEALTH_UNHEALTHY;
+}
+
+void NodeSession::applyInterest(const herald::v1::InterestDelta& delta) {
+  if (delta.channels_added_size() == 0 && delta.channels_removed_size() == 0) {
+    return;
+  }
+  std::lock_guard<std::mutex> lock(channels_mu_);
+  for (const auto& channel : delta.channels_added()) {
+    channels_.insert(channel);
+  }
+  for (const auto& channel : delta.channels_removed()) {
+    channels_.erase(channel);
+  }
+}
+
+std::vector<std::string> NodeSession::channels() const {
+  std::lock_guard<std::mutex> lock(channels_mu_);
+  return std::vector<std::string>(channels_.begin(), channels_.end());
 }
 
 }  // namespace herald::control

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -66,6 +68,12 @@ class NodeSession : public NodeSink {
   std::chrono::steady_clock::time_point lastHeartbeat() const;
   bool healthy() const;
 
+  // The node's process (Hello.instance) and the channels it holds subscribers of, kept from
+  // its Hello and interest deltas for the leaves of a node that goes (LostNodeLeaves).
+  const std::string& instance() const { return instance_; }
+  void applyInterest(const herald::v1::InterestDelta& delta);
+  std::vector<std::string> channels() const;
+
  private:
   void writerLoop();
   // TryCancel only while the handler still owns the context (it dies when the RPC returns).
@@ -74,7 +82,10 @@ class NodeSession : public NodeSink {
   grpc::ServerContext* const context_;
   Stream* const stream_;
   const std::string node_id_;
+  const std::string instance_;
   const size_t queue_limit_;
+  mutable std::mutex channels_mu_;  // the reader applies deltas; a replacing session reads
+  std::unordered_set<std::string> channels_;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

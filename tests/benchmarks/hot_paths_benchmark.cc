@@ -12,6 +12,7 @@
 #include "controlplane/router.h"
 #include "dataplane/fanout/delivery.h"
 #include "dataplane/fanout/subscription_index.h"
+#include "dataplane/link/join_leave_batch.h"
 #include "dataplane/session/client_protocol.h"
 #include "dataplane/session/frame_builder.h"
 
@@ -83,6 +84,40 @@ void BM_SubscriptionIndexAddRemove(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_SubscriptionIndexAddRemove);
+
+// herald-node, per subscribe and per leave in a join_leave namespace: recording it in the
+// node's window (the report itself is built once per 100 ms, below).
+void BM_JoinLeaveRecord(benchmark::State& state) {
+  herald::node::JoinLeaveBatch batch;
+  const std::string channel = "chat:lobby";
+  std::vector<std::string> clients;
+  for (int i = 0; i < 64; ++i) {
+    clients.push_back("node-127.0.0.1-8080-1-" + std::to_string(i));
+  }
+  size_t i = 0;
+  for (auto _ : state) {
+    const std::string& client = clients[i++ % clients.size()];
+    batch.joined(channel, client, "user");
+    batch.left(channel, client, "user");  // coalesced away: the window stays small
+  }
+}
+BENCHMARK(BM_JoinLeaveRecord);
+
+// herald-node, once per 100 ms window: a report of 100 channels with 10 joins each.
+void BM_JoinLeaveTake(benchmark::State& state) {
+  herald::node::JoinLeaveBatch batch;
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (int c = 0; c < 100; ++c) {
+      for (int j = 0; j < 10; ++j) {
+        batch.joined("chat:" + std::to_string(c), "node-1-" + std::to_string(j), "user");
+      }
+    }
+    state.ResumeTiming();
+    benchmark::DoNotOptimize(batch.take());
+  }
+}
+BENCHMARK(BM_JoinLeaveTake);
 
 // herald-node, per client frame: JSON parsing of a subscribe.
 void BM_ParseSubscribeFrame(benchmark::State& state) {

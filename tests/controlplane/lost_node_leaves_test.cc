@@ -49,7 +49,8 @@ class LostNodeLeavesTest : public ::testing::Test {
 
 TEST_F(LostNodeLeavesTest, ANodeAwayForTheTimeoutLeavesItsJoinLeaveChannels) {
   LostNodeLeaves lost(engine_, store_, timeout_);
-  lost.departed("n1", "i1", {"chat:a", "quiet:b", "chat:c"}, t0_);
+  const uint64_t g = lost.attached("n1", "i1");
+  lost.departed("n1", g, {"chat:a", "quiet:b", "chat:c"}, t0_);
   EXPECT_EQ(lost.sweep(t0_ + timeout_ - std::chrono::milliseconds(1)), 0u);
   EXPECT_TRUE(relayed_.empty()) << "still within node_timeout";
   EXPECT_EQ(lost.sweep(t0_ + timeout_), 1u);
@@ -58,38 +59,87 @@ TEST_F(LostNodeLeavesTest, ANodeAwayForTheTimeoutLeavesItsJoinLeaveChannels) {
   EXPECT_EQ(got, (std::vector<std::string>{"n1 chat:a", "n1 chat:c"}))
       << "a namespace without join_leave gets nothing";
   EXPECT_EQ(lost.sweep(t0_ + 3 * timeout_), 0u) << "once";
-  EXPECT_EQ(lost.away(), 0u);
+  EXPECT_EQ(lost.known(), 0u);
 }
 
 TEST_F(LostNodeLeavesTest, TheSameProcessBackInTimeKeptItsConnections) {
   LostNodeLeaves lost(engine_, store_, timeout_);
-  lost.departed("n1", "i1", {"chat:a"}, t0_);
-  lost.returned("n1", "i1");
+  const uint64_t g = lost.attached("n1", "i1");
+  lost.departed("n1", g, {"chat:a"}, t0_);
+  lost.attached("n1", "i1");
   EXPECT_EQ(lost.sweep(t0_ + 2 * timeout_), 0u);
   EXPECT_TRUE(relayed_.empty());
 }
 
 TEST_F(LostNodeLeavesTest, ANewProcessOfTheNodeMeansTheOldConnectionsLeftAtOnce) {
   LostNodeLeaves lost(engine_, store_, timeout_);
-  lost.departed("n1", "i1", {"chat:a"}, t0_);
-  lost.returned("n1", "i2");
+  const uint64_t g = lost.attached("n1", "i1");
+  lost.departed("n1", g, {"chat:a"}, t0_);
+  lost.attached("n1", "i2");
   EXPECT_EQ(relayedChannels(), (std::vector<std::string>{"n1 chat:a"}));
-  EXPECT_EQ(lost.away(), 0u);
+  EXPECT_EQ(lost.sweep(t0_ + 2 * timeout_), 0u);
 }
 
-TEST_F(LostNodeLeavesTest, ANodeLiveOnAnotherReplicaIsNotLost) {
-  bool elsewhere = true;
-  LostNodeLeaves lost(engine_, store_, timeout_, [&](const std::string& id) {
-    EXPECT_EQ(id, "n1");
-    return elsewhere;
-  });
-  lost.departed("n1", "i1", {"chat:a"}, t0_);
+TEST_F(LostNodeLeavesTest, ANewProcessReplacingALiveSessionMakesItsConnectionsLeave) {
+  LostNodeLeaves lost(engine_, store_, timeout_);
+  const uint64_t old = lost.attached("n1", "i1");
+  // Same process, new stream (the old one half-open): nothing left.
+  const uint64_t same = lost.attached("n1", "i1", std::string("i1"), {"chat:a"});
+  EXPECT_TRUE(relayed_.empty());
+  // A new process while the old session still looked alive: its connections are gone.
+  lost.attached("n1", "i2", std::string("i1"), {"chat:a", "chat:a"});
+  EXPECT_EQ(relayedChannels(), (std::vector<std::string>{"n1 chat:a"}));
+  // The replaced sessions end late: nothing more, the new session holds the node.
+  lost.departed("n1", old, {"chat:a"}, t0_);
+  lost.departed("n1", same, {"chat:a"}, t0_);
+  EXPECT_EQ(lost.sweep(t0_ + 2 * timeout_), 0u);
+  EXPECT_EQ(relayed_.size(), 1u);
+}
+
+TEST_F(LostNodeLeavesTest, ALateEndOfAnOlderSessionDoesNotMakeALiveNodeLeave) {
+  LostNodeLeaves lost(engine_, store_, timeout_);
+  const uint64_t a = lost.attached("n1", "i1");
+  lost.attached("n1", "i1");  // B said Hello before A's end was seen
+  lost.departed("n1", a, {"chat:a"}, t0_);
+  EXPECT_EQ(lost.sweep(t0_ + 2 * timeout_), 0u);
+  EXPECT_TRUE(relayed_.empty());
+}
+
+TEST_F(LostNodeLeavesTest, ANodeOnAnotherReplicaIsNotLostAndAnUnreadableDirectoryWaits) {
+  std::optional<std::unordered_set<std::string>> elsewhere = std::unordered_set<std::string>{"n1"};
+  LostNodeLeaves lost(engine_, store_, timeout_, [&] { return elsewhere; });
+  uint64_t g = lost.attached("n1", "i1");
+  lost.departed("n1", g, {"chat:a"}, t0_);
   EXPECT_EQ(lost.sweep(t0_ + timeout_), 0u);
   EXPECT_TRUE(relayed_.empty());
-  elsewhere = false;
-  lost.departed("n1", "i1", {"chat:a"}, t0_);
+  EXPECT_EQ(lost.known(), 0u);
+
+  g = lost.attached("n2", "i1");
+  lost.departed("n2", g, {"chat:a"}, t0_);
+  elsewhere = std::nullopt;  // Redis away: nothing decided
+  EXPECT_EQ(lost.sweep(t0_ + timeout_), 0u);
+  EXPECT_EQ(lost.known(), 1u);
+  elsewhere = std::unordered_set<std::string>{"n1"};
+  EXPECT_EQ(lost.sweep(t0_ + timeout_ + timeout_), 1u);
+  EXPECT_EQ(relayedChannels(), (std::vector<std::string>{"n2 chat:a"}));
+}
+
+TEST_F(LostNodeLeavesTest, ManyChannelsGoInChunks) {
+  std::vector<size_t> calls;
+  ON_CALL(engine_, relayJoinLeave(_))
+      .WillByDefault(Invoke([&](const std::vector<herald::v1::JoinLeave>& changes) {
+        calls.push_back(changes.size());
+        return Status::ok();
+      }));
+  LostNodeLeaves lost(engine_, store_, timeout_);
+  std::vector<std::string> channels;
+  for (size_t i = 0; i < LostNodeLeaves::kRelayChunk + 5; ++i) {
+    channels.push_back("chat:" + std::to_string(i));
+  }
+  const uint64_t g = lost.attached("n1", "i1");
+  lost.departed("n1", g, channels, t0_);
   EXPECT_EQ(lost.sweep(t0_ + timeout_), 1u);
-  EXPECT_EQ(relayed_.size(), 1u);
+  EXPECT_EQ(calls, (std::vector<size_t>{LostNodeLeaves::kRelayChunk, 5}));
 }
 
 }  // namespace

@@ -283,5 +283,43 @@ TEST_F(JoinLeaveTest, TheConnectionsOfAKilledNodeLeaveWithIt) {
   EXPECT_EQ(presenceConnections("chat:room"), 1u);
 }
 
+// A node restarted under the same id (a new process) before herald-control gave up on it: the
+// old process's connections leave at its Hello, before anything of the new one is announced, so
+// the new members are not dropped by a late "all".
+TEST_F(JoinLeaveTest, ANodeRestartedUnderItsIdLeavesTheOldConnectionsBeforeTheNewJoin) {
+  auto [alice, alice_id] = connect(0, "subscribe=chat:room");
+  Members seen;
+  ASSERT_TRUE(readUntil(*alice, seen, "chat:room", [&] { return seen.count == 1; }));
+  // Serving once it has its config.
+  auto serving = [&](size_t node) {
+    return eventually([&] { return httpGet(cluster_->nodeAddress(node), "/health").status == 200; },
+                      20s);
+  };
+  const size_t old_node = cluster_->startNode({"--node-id", "edge"});
+  ASSERT_TRUE(serving(old_node));
+  auto bob = std::make_unique<WsClient>(cluster_->wsUrl(old_node, "subscribe=chat:room"));
+  ASSERT_TRUE(bob->waitOpen(10s));
+  ASSERT_TRUE(readUntil(*alice, seen, "chat:room", [&] { return seen.count == 2; }));
+
+  cluster_->node(old_node).stop(SIGKILL, 10s);
+  const size_t new_node = cluster_->startNode({"--node-id", "edge"});
+  ASSERT_TRUE(serving(new_node));
+  auto carol = std::make_unique<WsClient>(cluster_->wsUrl(new_node, "subscribe=chat:room"));
+  ASSERT_TRUE(carol->waitOpen(10s));
+  auto hello = carol->nextOfType("connected", 10s);
+  ASSERT_TRUE(hello.has_value());
+  // Client ids repeat across a node's restarts: Carol's may well be Bob's. So the old leave
+  // must come first, or it would drop her.
+  const std::string carol_id = (*hello)["client"];
+  ASSERT_TRUE(readUntil(*alice, seen, "chat:room", [&] { return seen.lost_nodes == 1; }));
+  ASSERT_TRUE(readUntil(*alice, seen, "chat:room", [&] {
+    return seen.present.count(carol_id) > 0 && seen.count == 2;
+  })) << "Carol's join, after the old process's leave";
+  EXPECT_EQ(seen.lost_nodes, 1u);
+  EXPECT_EQ(seen.present, (std::set<std::string>{alice_id, carol_id}));
+  // That herald-control then forgets the old process (no second "all" at node_timeout_ms) is
+  // LostNodeLeavesTest's to show, with its own clock.
+}
+
 }  // namespace
 }  // namespace herald::testing
