@@ -118,7 +118,7 @@ Result<HookTarget> parseHookUrl(std::string_view url) {
   } else if (default_port != 0) {
     target.port = default_port;
   } else {
-    return Status(ErrorCode::kBadRequest, "a grpc:// url needs a port");
+    return Status(ErrorCode::kBadRequest, "a grpc:// or grpcs:// url needs a port");
   }
   if (!validHost(host)) {
     return Status(ErrorCode::kBadRequest,

@@ -103,8 +103,11 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
   link_service_ =
       std::make_unique<NodeLinkService>(*store_, nodes_, router_, users_, *channels_, presence_,
                                         config_.node_queue_limit, nodeAdmission(), &metrics_);
-  lost_nodes_ = std::make_unique<LostNodeLeaves>(*channels_, *store_,
-                                                 std::chrono::milliseconds(config_.node_timeout_ms),
+  // With replicas, another one may announce a node that moved to it up to about 2 s late
+  // (announced every second): wait for that too before calling a node lost.
+  const std::chrono::milliseconds lost_after(config_.node_timeout_ms +
+                                             (config_.engine == "redis" ? 2000 : 0));
+  lost_nodes_ = std::make_unique<LostNodeLeaves>(*channels_, *store_, lost_after,
                                                  [this] { return nodesOnOtherReplicas(); });
   link_service_->setLostNodeLeaves(lost_nodes_.get());
   if (!config_.events.endpoints.empty()) {

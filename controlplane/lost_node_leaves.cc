@@ -8,22 +8,24 @@
 
 namespace herald::control {
 
-uint64_t LostNodeLeaves::attached(const std::string& node_id, const std::string& instance,
-                                  const std::optional<std::string>& replaced_instance,
-                                  const std::vector<std::string>& replaced_channels) {
-  std::lock_guard<std::mutex> relaying(relay_mu_);
+void LostNodeLeaves::attached(const std::string& node_id, const std::string& instance,
+                              uint64_t generation,
+                              const std::optional<std::string>& replaced_instance,
+                              const std::vector<std::string>& replaced_channels) {
   std::vector<std::string> lost;
-  uint64_t generation = 0;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
+    relayed_cv_.wait(lock, [&] { return relaying_.count(node_id) == 0; });
     NodeState& state = nodes_[node_id];
+    if (generation < state.generation) {
+      return;  // a newer session of the node said Hello first: it holds the node
+    }
     if (state.away && state.instance != instance) {
       lost = std::move(state.channels);  // a new process: the old one's connections went
     }
     if (replaced_instance && *replaced_instance != instance) {
       lost.insert(lost.end(), replaced_channels.begin(), replaced_channels.end());
     }
-    generation = ++next_generation_;
     state = NodeState{generation, instance, false, {}, {}};
   }
   if (!lost.empty()) {
@@ -31,7 +33,6 @@ uint64_t LostNodeLeaves::attached(const std::string& node_id, const std::string&
     lost.erase(std::unique(lost.begin(), lost.end()), lost.end());
     relay(node_id, lost);
   }
-  return generation;
 }
 
 void LostNodeLeaves::departed(const std::string& node_id, uint64_t generation,
@@ -51,7 +52,6 @@ void LostNodeLeaves::departed(const std::string& node_id, uint64_t generation,
 }
 
 size_t LostNodeLeaves::sweep(Clock::time_point now) {
-  std::lock_guard<std::mutex> relaying(relay_mu_);
   std::vector<std::string> due;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -64,8 +64,9 @@ size_t LostNodeLeaves::sweep(Clock::time_point now) {
   if (due.empty()) {
     return 0;
   }
+  const bool wanted = anyJoinLeave();
   std::optional<std::unordered_set<std::string>> elsewhere;
-  if (elsewhere_) {
+  if (wanted && elsewhere_) {
     elsewhere = elsewhere_();
     if (!elsewhere) {
       return 0;  // cannot tell whether they moved: ask again at the next sweep
@@ -82,13 +83,19 @@ size_t LostNodeLeaves::sweep(Clock::time_point now) {
       }
       channels = std::move(it->second.channels);
       nodes_.erase(it);
-    }
-    // Moved to another replica (a failover of its link): still there, with its connections.
-    if (elsewhere && elsewhere->count(node_id) > 0) {
-      continue;
+      // Moved to another replica (a failover of its link): still there, with its connections.
+      if (!wanted || (elsewhere && elsewhere->count(node_id) > 0)) {
+        continue;
+      }
+      relaying_.insert(node_id);
     }
     relay(node_id, channels);
     ++relayed;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      relaying_.erase(node_id);
+    }
+    relayed_cv_.notify_all();
   }
   return relayed;
 }
@@ -98,20 +105,24 @@ size_t LostNodeLeaves::known() const {
   return nodes_.size();
 }
 
+bool LostNodeLeaves::anyJoinLeave() const {
+  const auto config = store_.snapshot();
+  return std::any_of(config->namespaces().begin(), config->namespaces().end(),
+                     [](const herald::v1::Namespace& ns) { return ns.join_leave(); });
+}
+
 void LostNodeLeaves::relay(const std::string& node_id, const std::vector<std::string>& channels) {
   const auto config = store_.snapshot();
   std::vector<herald::v1::JoinLeave> changes;
   size_t sent = 0;
   Status failed = Status::ok();
   auto flush = [&] {
-    if (changes.empty()) {
+    if (changes.empty() || !failed.isOk()) {
       return;
     }
-    Status s = engine_.relayJoinLeave(changes);
-    if (s.isOk()) {
+    failed = engine_.relayJoinLeave(changes);
+    if (failed.isOk()) {
       sent += changes.size();
-    } else {
-      failed = s;
     }
     changes.clear();
   };
@@ -130,6 +141,9 @@ void LostNodeLeaves::relay(const std::string& node_id, const std::vector<std::st
     change.set_node_lost(true);
     if (changes.size() == kRelayChunk) {
       flush();
+      if (!failed.isOk()) {
+        break;  // Redis away: the rest would wait on it too
+      }
     }
   }
   flush();

@@ -5,6 +5,7 @@
 // JoinLeave with node_lost for each channel of a join_leave namespace the node held
 // subscribers of, and every subscriber drops that node's members.
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -27,17 +28,20 @@ class LostNodeLeaves {
   // Channels relayed per engine call (one Redis pipeline).
   static constexpr size_t kRelayChunk = 1000;
 
+  // `timeout`: how long a node may be away (with other replicas, add how late their
+  // directory may be).
   LostNodeLeaves(StreamEngine& engine, const ConfigStore& store, std::chrono::milliseconds timeout,
                  NodesElsewhere elsewhere = nullptr)
       : engine_(engine), store_(store), timeout_(timeout), elsewhere_(std::move(elsewhere)) {}
 
-  // A session of the node said Hello (process `instance`); returns the session's generation.
-  // If it replaced a live session of another process (`replaced_instance`, holding
-  // `replaced_channels`), or the node was away as another process, the old process's
-  // connections leave now, before anything of the new one is relayed.
-  uint64_t attached(const std::string& node_id, const std::string& instance,
-                    const std::optional<std::string>& replaced_instance = std::nullopt,
-                    const std::vector<std::string>& replaced_channels = {});
+  // A session of the node said Hello: process `instance`, `generation` from NodeRegistry
+  // (an older generation than one already seen changes nothing). If it replaced a live session
+  // of another process (`replaced_instance`, holding `replaced_channels`), or the node was away
+  // as another process, the old process's connections leave now, before anything of the new
+  // one is relayed. Waits while a sweep relays this node's leaves.
+  void attached(const std::string& node_id, const std::string& instance, uint64_t generation,
+                const std::optional<std::string>& replaced_instance = std::nullopt,
+                const std::vector<std::string>& replaced_channels = {});
   // The session of that generation ended holding subscribers of `channels`; ignored when a
   // newer session of the node said Hello meanwhile.
   void departed(const std::string& node_id, uint64_t generation, std::vector<std::string> channels,
@@ -56,19 +60,21 @@ class LostNodeLeaves {
     std::vector<std::string> channels;  // while away
     Clock::time_point since;
   };
-  // Under relay_mu_: relays in chunks, only channels of join_leave namespaces now.
+  // Relays in chunks (stopping at the first that fails), only channels of join_leave
+  // namespaces now.
   void relay(const std::string& node_id, const std::vector<std::string>& channels);
+  bool anyJoinLeave() const;
 
   StreamEngine& engine_;
   const ConfigStore& store_;
   const std::chrono::milliseconds timeout_;
   const NodesElsewhere elsewhere_;
-  // Held while relaying: a Hello of a node waits for a relay in progress, so that the `all`
-  // of its old process always goes before the new one's joins.
-  std::mutex relay_mu_;
-  mutable std::mutex mu_;  // nodes_, next_generation_
+  mutable std::mutex mu_;
+  std::condition_variable relayed_cv_;
   std::unordered_map<std::string, NodeState> nodes_;
-  uint64_t next_generation_ = 0;
+  // Nodes whose leaves a sweep is relaying: a Hello of one waits, so that the `all` of its old
+  // process goes before the new one's joins.
+  std::unordered_set<std::string> relaying_;
 };
 
 }  // namespace herald::control

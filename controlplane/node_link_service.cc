@@ -83,12 +83,6 @@ grpc::Status NodeLinkService::Session(
                 hello.node_id(),
                 std::vector<std::string>(hello.channels().begin(), hello.channels().end()),
                 hello.user_counts(), hello.instance(), hello.reports_clients());
-  // Before this session's reports: the leaves of the node's previous process go first.
-  const uint64_t lost_generation =
-      lost_nodes_ == nullptr ? 0
-      : replaced == nullptr  ? lost_nodes_->attached(hello.node_id(), hello.instance())
-                             : lost_nodes_->attached(hello.node_id(), hello.instance(),
-                                                     replaced->instance(), replaced->channels());
   session->startWriter();
   session->sendConfig(store_.snapshot());
   // This node may have missed blocks announced while it was away.
@@ -103,6 +97,16 @@ grpc::Status NodeLinkService::Session(
 
   // Client publications of this node, in order; dropped with the session when not started
   // (their shards answer `unavailable` after 5 s, and a late publish could duplicate a retry).
+  // After the config (a slow relay must not hold the node's start), before this session's
+  // reports: the leaves of the node's previous process go first.
+  if (lost_nodes_ != nullptr) {
+    if (replaced == nullptr) {
+      lost_nodes_->attached(hello.node_id(), hello.instance(), session->generation());
+    } else {
+      lost_nodes_->attached(hello.node_id(), hello.instance(), session->generation(),
+                            replaced->instance(), replaced->channels());
+    }
+  }
   SerialWorker publishes(kMaxQueuedClientPublishes);
   SerialWorker join_leaves(kMaxQueuedJoinLeaveReports);
   herald::v1::NodeMessage message;
@@ -180,8 +184,13 @@ grpc::Status NodeLinkService::Session(
         // Off the reader too (a PUBLISH to Redis); a backlog of reports means Redis is slow,
         // and stale joins are worth less than the node's other messages.
         auto report = std::make_shared<const herald::v1::JoinLeaveReport>(message.join_leave());
-        if (!join_leaves.push(
-                [this, node_id = hello.node_id(), report] { relayJoinLeave(node_id, *report); }) &&
+        // A session replaced meanwhile relays nothing more: its node's newer session (or the
+        // leaves of its old process) already went out, and must not be overtaken.
+        if (!join_leaves.push([this, session, report] {
+              if (registry_.isLive(session.get())) {
+                relayJoinLeave(session->nodeId(), *report);
+              }
+            }) &&
             metrics_ != nullptr) {
           uint64_t entries = 0;
           for (const auto& change : report->channels()) {
@@ -202,12 +211,13 @@ grpc::Status NodeLinkService::Session(
   join_leaves.drain(std::chrono::seconds(2));
   // Read before detach(), which marks every departing session unhealthy.
   const bool cut_for_silence = !session->healthy();
-  const bool was_live = registry_.detach(session);
-  if (was_live && lost_nodes_ != nullptr) {
-    // Gone for good unless it is back (same process) within node_timeout_ms.
-    lost_nodes_->departed(hello.node_id(), lost_generation, session->channels(),
-                          std::chrono::steady_clock::now());
-  }
+  registry_.detach(session, [&] {
+    if (lost_nodes_ != nullptr) {
+      // Gone for good unless it is back (same process) within node_timeout_ms.
+      lost_nodes_->departed(hello.node_id(), session->generation(), session->channels(),
+                            std::chrono::steady_clock::now());
+    }
+  });
   announceUserLimits(users_.removeNode(session.get(), store_.limits().max_connections_per_user()));
   if (presence_events_ != nullptr) {
     // A node cut for silence is gone; one whose link merely broke may come back in time.

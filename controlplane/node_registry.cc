@@ -8,6 +8,7 @@ std::shared_ptr<NodeSession> NodeRegistry::attach(const std::shared_ptr<NodeSess
   std::shared_ptr<NodeSession> previous;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    session->setGeneration(++generation_);
     auto& slot = live_[session->nodeId()];
     previous = slot;
     slot = session;
@@ -20,7 +21,8 @@ std::shared_ptr<NodeSession> NodeRegistry::attach(const std::shared_ptr<NodeSess
   return previous;
 }
 
-bool NodeRegistry::detach(const std::shared_ptr<NodeSession>& session) {
+bool NodeRegistry::detach(const std::shared_ptr<NodeSession>& session,
+                          const std::function<void()>& on_departed) {
   router_.removeNode(session.get());
   std::lock_guard<std::mutex> lock(mu_);
   auto it = live_.find(session->nodeId());
@@ -30,7 +32,16 @@ bool NodeRegistry::detach(const std::shared_ptr<NodeSession>& session) {
   live_.erase(it);
   session->markUnhealthy();
   departed_[session->nodeId()] = Departed{session->info(), std::chrono::steady_clock::now()};
+  if (on_departed) {
+    on_departed();
+  }
   return true;
+}
+
+bool NodeRegistry::isLive(const NodeSession* session) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = live_.find(session->nodeId());
+  return it != live_.end() && it->second.get() == session;
 }
 
 size_t NodeRegistry::sweep(std::chrono::milliseconds timeout) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,24 +23,30 @@ class NodeRegistry {
 
   explicit NodeRegistry(Router& router) : router_(router) {}
 
-  // Adds a session; an older session with the same node id is cancelled and replaced.
+  // Adds a session (giving it the next generation); an older session with the same node id is
+  // cancelled and replaced.
   // Returns the replaced session, if any (already cancelled and out of routing).
   std::shared_ptr<NodeSession> attach(const std::shared_ptr<NodeSession>& session);
   // Removes a session whose stream ended (no-op if it was replaced meanwhile); true when it
-  // was the node's live session.
-  bool detach(const std::shared_ptr<NodeSession>& session);
+  // was the node's live session. `on_departed` runs then, under the registry's lock, so that
+  // no Hello of the node comes between (LostNodeLeaves).
+  bool detach(const std::shared_ptr<NodeSession>& session,
+              const std::function<void()>& on_departed = nullptr);
 
   // Marks nodes silent for longer than `timeout` unhealthy, drops them from routing and
   // cancels their streams (they reconnect and resync). Returns how many were marked.
   size_t sweep(std::chrono::milliseconds timeout);
 
   std::vector<std::shared_ptr<NodeSession>> live() const;
+  // Whether `session` is its node's live one (not replaced, not detached).
+  bool isLive(const NodeSession* session) const;
   std::vector<herald::v1::NodeInfo> list() const;  // live and recently departed, by id
 
  private:
   Router& router_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<NodeSession>> live_;
+  uint64_t generation_ = 0;  // the last one given (attach)
   struct Departed {
     herald::v1::NodeInfo info;
     std::chrono::steady_clock::time_point at;

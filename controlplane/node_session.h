@@ -71,6 +71,9 @@ class NodeSession : public NodeSink {
   // The node's process (Hello.instance) and the channels it holds subscribers of, kept from
   // its Hello and interest deltas for the leaves of a node that goes (LostNodeLeaves).
   const std::string& instance() const { return instance_; }
+  // Set by NodeRegistry::attach: later sessions of a node id have larger ones.
+  void setGeneration(uint64_t generation) { generation_.store(generation); }
+  uint64_t generation() const { return generation_.load(); }
   void applyInterest(const herald::v1::InterestDelta& delta);
   std::vector<std::string> channels() const;
 
@@ -83,6 +86,7 @@ class NodeSession : public NodeSink {
   Stream* const stream_;
   const std::string node_id_;
   const std::string instance_;
+  std::atomic<uint64_t> generation_{0};
   const size_t queue_limit_;
   mutable std::mutex channels_mu_;  // the reader applies deltas; a replacing session reads
   std::unordered_set<std::string> channels_;

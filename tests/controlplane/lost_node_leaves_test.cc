@@ -49,8 +49,8 @@ class LostNodeLeavesTest : public ::testing::Test {
 
 TEST_F(LostNodeLeavesTest, ANodeAwayForTheTimeoutLeavesItsJoinLeaveChannels) {
   LostNodeLeaves lost(engine_, store_, timeout_);
-  const uint64_t g = lost.attached("n1", "i1");
-  lost.departed("n1", g, {"chat:a", "quiet:b", "chat:c"}, t0_);
+  lost.attached("n1", "i1", 1);
+  lost.departed("n1", 1, {"chat:a", "quiet:b", "chat:c"}, t0_);
   EXPECT_EQ(lost.sweep(t0_ + timeout_ - std::chrono::milliseconds(1)), 0u);
   EXPECT_TRUE(relayed_.empty()) << "still within node_timeout";
   EXPECT_EQ(lost.sweep(t0_ + timeout_), 1u);
@@ -64,58 +64,60 @@ TEST_F(LostNodeLeavesTest, ANodeAwayForTheTimeoutLeavesItsJoinLeaveChannels) {
 
 TEST_F(LostNodeLeavesTest, TheSameProcessBackInTimeKeptItsConnections) {
   LostNodeLeaves lost(engine_, store_, timeout_);
-  const uint64_t g = lost.attached("n1", "i1");
-  lost.departed("n1", g, {"chat:a"}, t0_);
-  lost.attached("n1", "i1");
+  lost.attached("n1", "i1", 1);
+  lost.departed("n1", 1, {"chat:a"}, t0_);
+  lost.attached("n1", "i1", 2);
   EXPECT_EQ(lost.sweep(t0_ + 2 * timeout_), 0u);
   EXPECT_TRUE(relayed_.empty());
 }
 
 TEST_F(LostNodeLeavesTest, ANewProcessOfTheNodeMeansTheOldConnectionsLeftAtOnce) {
   LostNodeLeaves lost(engine_, store_, timeout_);
-  const uint64_t g = lost.attached("n1", "i1");
-  lost.departed("n1", g, {"chat:a"}, t0_);
-  lost.attached("n1", "i2");
+  lost.attached("n1", "i1", 1);
+  lost.departed("n1", 1, {"chat:a"}, t0_);
+  lost.attached("n1", "i2", 2);
   EXPECT_EQ(relayedChannels(), (std::vector<std::string>{"n1 chat:a"}));
   EXPECT_EQ(lost.sweep(t0_ + 2 * timeout_), 0u);
 }
 
 TEST_F(LostNodeLeavesTest, ANewProcessReplacingALiveSessionMakesItsConnectionsLeave) {
   LostNodeLeaves lost(engine_, store_, timeout_);
-  const uint64_t old = lost.attached("n1", "i1");
+  lost.attached("n1", "i1", 1);
   // Same process, new stream (the old one half-open): nothing left.
-  const uint64_t same = lost.attached("n1", "i1", std::string("i1"), {"chat:a"});
+  lost.attached("n1", "i1", 2, std::string("i1"), {"chat:a"});
   EXPECT_TRUE(relayed_.empty());
   // A new process while the old session still looked alive: its connections are gone.
-  lost.attached("n1", "i2", std::string("i1"), {"chat:a", "chat:a"});
+  lost.attached("n1", "i2", 3, std::string("i1"), {"chat:a", "chat:a"});
   EXPECT_EQ(relayedChannels(), (std::vector<std::string>{"n1 chat:a"}));
   // The replaced sessions end late: nothing more, the new session holds the node.
-  lost.departed("n1", old, {"chat:a"}, t0_);
-  lost.departed("n1", same, {"chat:a"}, t0_);
+  lost.departed("n1", 1, {"chat:a"}, t0_);
+  lost.departed("n1", 2, {"chat:a"}, t0_);
   EXPECT_EQ(lost.sweep(t0_ + 2 * timeout_), 0u);
   EXPECT_EQ(relayed_.size(), 1u);
 }
 
-TEST_F(LostNodeLeavesTest, ALateEndOfAnOlderSessionDoesNotMakeALiveNodeLeave) {
+TEST_F(LostNodeLeavesTest, HellosHandledOutOfOrderKeepTheNewestSession) {
   LostNodeLeaves lost(engine_, store_, timeout_);
-  const uint64_t a = lost.attached("n1", "i1");
-  lost.attached("n1", "i1");  // B said Hello before A's end was seen
-  lost.departed("n1", a, {"chat:a"}, t0_);
-  EXPECT_EQ(lost.sweep(t0_ + 2 * timeout_), 0u);
-  EXPECT_TRUE(relayed_.empty());
+  lost.attached("n1", "i1", 2);  // B, attached second, handled first
+  lost.attached("n1", "i1", 1);  // A, late: changes nothing
+  lost.departed("n1", 1, {"chat:a"}, t0_);
+  EXPECT_EQ(lost.sweep(t0_ + 2 * timeout_), 0u) << "A's end does not make a live node leave";
+  lost.departed("n1", 2, {"chat:a"}, t0_);  // B's end: the node is away
+  EXPECT_EQ(lost.sweep(t0_ + timeout_), 1u);
+  EXPECT_EQ(relayedChannels(), (std::vector<std::string>{"n1 chat:a"}));
 }
 
 TEST_F(LostNodeLeavesTest, ANodeOnAnotherReplicaIsNotLostAndAnUnreadableDirectoryWaits) {
   std::optional<std::unordered_set<std::string>> elsewhere = std::unordered_set<std::string>{"n1"};
   LostNodeLeaves lost(engine_, store_, timeout_, [&] { return elsewhere; });
-  uint64_t g = lost.attached("n1", "i1");
-  lost.departed("n1", g, {"chat:a"}, t0_);
+  lost.attached("n1", "i1", 1);
+  lost.departed("n1", 1, {"chat:a"}, t0_);
   EXPECT_EQ(lost.sweep(t0_ + timeout_), 0u);
   EXPECT_TRUE(relayed_.empty());
   EXPECT_EQ(lost.known(), 0u);
 
-  g = lost.attached("n2", "i1");
-  lost.departed("n2", g, {"chat:a"}, t0_);
+  lost.attached("n2", "i1", 2);
+  lost.departed("n2", 2, {"chat:a"}, t0_);
   elsewhere = std::nullopt;  // Redis away: nothing decided
   EXPECT_EQ(lost.sweep(t0_ + timeout_), 0u);
   EXPECT_EQ(lost.known(), 1u);
@@ -136,8 +138,8 @@ TEST_F(LostNodeLeavesTest, ManyChannelsGoInChunks) {
   for (size_t i = 0; i < LostNodeLeaves::kRelayChunk + 5; ++i) {
     channels.push_back("chat:" + std::to_string(i));
   }
-  const uint64_t g = lost.attached("n1", "i1");
-  lost.departed("n1", g, channels, t0_);
+  lost.attached("n1", "i1", 1);
+  lost.departed("n1", 1, channels, t0_);
   EXPECT_EQ(lost.sweep(t0_ + timeout_), 1u);
   EXPECT_EQ(calls, (std::vector<size_t>{LostNodeLeaves::kRelayChunk, 5}));
 }

@@ -145,9 +145,10 @@ class EventsTest : public ::testing::Test {
     c["node_timeout_ms"] = 2000;
     return c;
   }
-  void start(const json& c, const std::vector<std::string>& node_args = {}) {
+  void start(const json& c, const std::vector<std::string>& node_args = {},
+             const std::vector<std::string>& control_env = {}) {
     cluster_ = std::make_unique<Cluster>(c);
-    cluster_->startControl();
+    cluster_->startControl({}, control_env);
     cluster_->startNode(node_args);
     ASSERT_TRUE(cluster_->waitHealthyNodes(1));
   }
@@ -383,13 +384,11 @@ TEST_F(EventsTest, AGrpcReceiverGetsTheSameEvents) {
 }
 
 // grpcs://: herald-control checks the receiver's certificate against gRPC's roots, here
-// replaced by the test's CA through GRPC_DEFAULT_SSL_ROOTS_FILE_PATH (inherited by the process).
+// replaced by the test's CA through GRPC_DEFAULT_SSL_ROOTS_FILE_PATH in its environment.
 TEST_F(EventsTest, AGrpcsReceiverGetsEventsOverTls) {
   Pki pki;
   GrpcEventReceiver tls_receiver(&pki);
-  ::setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", pki.path("ca.pem").c_str(), 1);
-  start(config(tls_receiver.url()));
-  ::unsetenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH");
+  start(config(tls_receiver.url()), {}, {"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH=" + pki.path("ca.pem")});
   auto alice = connect("alice", "chat:1");
   ASSERT_TRUE(eventually([&] { return tls_receiver.types().size() >= 2; }, 10s));
   EXPECT_EQ(tls_receiver.types(),

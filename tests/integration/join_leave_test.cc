@@ -287,6 +287,11 @@ TEST_F(JoinLeaveTest, TheConnectionsOfAKilledNodeLeaveWithIt) {
 // old process's connections leave at its Hello, before anything of the new one is announced, so
 // the new members are not dropped by a late "all".
 TEST_F(JoinLeaveTest, ANodeRestartedUnderItsIdLeavesTheOldConnectionsBeforeTheNewJoin) {
+  // A node_timeout_ms longer than the test waits: only the new process's Hello can make the
+  // old one's connections leave.
+  cluster_->stopControl();
+  cluster_->startControl({"--node-timeout-ms", "60000"});
+  ASSERT_TRUE(cluster_->waitHealthyNodes(2));
   auto [alice, alice_id] = connect(0, "subscribe=chat:room");
   Members seen;
   ASSERT_TRUE(readUntil(*alice, seen, "chat:room", [&] { return seen.count == 1; }));

@@ -123,7 +123,8 @@ Cluster::~Cluster() {
   }
 }
 
-void Cluster::startControl(const std::vector<std::string>& extra_args) {
+void Cluster::startControl(const std::vector<std::string>& extra_args,
+                           const std::vector<std::string>& extra_env) {
   std::vector<std::string> args = {"--grpc-listen",
                                    control_address_,
                                    "--data-dir",
@@ -141,7 +142,7 @@ void Cluster::startControl(const std::vector<std::string>& extra_args) {
                                    "--http-listen",
                                    "127.0.0.1:0"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  control_ = std::make_unique<Process>(controlBinary(), args);
+  control_ = std::make_unique<Process>(controlBinary(), args, extra_env);
   auto address = control_->waitListening(30s);
   auto http = control_->waitListening(30s, "http on ");
   if (!address || !http) {

@@ -59,7 +59,8 @@ class Cluster {
   ~Cluster();
 
   // Starts (or restarts, on the same port and data dir) the control plane.
-  void startControl(const std::vector<std::string>& extra_args = {});
+  void startControl(const std::vector<std::string>& extra_args = {},
+                    const std::vector<std::string>& extra_env = {});
   void stopControl(int sig = SIGTERM);
   // Starts a node (`extra_env`: "NAME=value" for its environment); returns its index.
   size_t startNode(const std::vector<std::string>& extra_args = {},
