@@ -95,8 +95,6 @@ grpc::Status NodeLinkService::Session(
   log->info("node {} connected from {} (listen {}, {} channels, {} users)", hello.node_id(),
             context->peer(), hello.listen_address(), hello.channels_size(), hello.users_size());
 
-  // Client publications of this node, in order; dropped with the session when not started
-  // (their shards answer `unavailable` after 5 s, and a late publish could duplicate a retry).
   // After the config (a slow relay must not hold the node's start), before this session's
   // reports: the leaves of the node's previous process go first.
   if (lost_nodes_ != nullptr) {
@@ -107,6 +105,9 @@ grpc::Status NodeLinkService::Session(
                             replaced->instance(), replaced->channels());
     }
   }
+
+  // Client publications of this node, in order; dropped with the session when not started
+  // (their shards answer `unavailable` after 5 s, and a late publish could duplicate a retry).
   SerialWorker publishes(kMaxQueuedClientPublishes);
   SerialWorker join_leaves(kMaxQueuedJoinLeaveReports);
   herald::v1::NodeMessage message;
