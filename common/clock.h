@@ -11,6 +11,9 @@ inline int64_t unixMillis() {
       .count();
 }
 
+// Token times (exp, block and revocation expiry), signatures and the stats windows' slots.
+inline int64_t unixSeconds() { return unixMillis() / 1000; }
+
 // For timestamps carried across processes (publish-to-write latency): wall clock, so two hosts
 // agree only as well as their clocks do.
 inline int64_t unixMicros() {

@@ -372,7 +372,7 @@ Result<uint64_t> ConfigStoreImpl::changeBans(
   {
     std::lock_guard<std::mutex> lock(mu_);
     const herald::v1::SessionBans previous = bans_;
-    const int64_t now = unixMillis() / 1000;
+    const int64_t now = unixSeconds();
     if (Status s = change(&bans_, now); !s.isOk()) {
       bans_ = previous;
       return s;

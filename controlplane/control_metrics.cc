@@ -48,7 +48,7 @@ void ControlMetrics::recordCall(std::string_view method, grpc::StatusCode code, 
 
 void ControlMetrics::recordPublication(std::string_view api, std::string_view ns,
                                        std::string_view channel, std::string_view user) {
-  windows_.recordPublication(ns, channel, user, unixMillis() / 1000);
+  windows_.recordPublication(ns, channel, user, unixSeconds());
   std::lock_guard<std::mutex> lock(mu_);
   auto key = std::make_pair(std::string(api), std::string(ns));
   auto it = publications_.find(key);

@@ -72,7 +72,7 @@ class ControlMetrics {
   MethodSeries& series(std::string_view method);
 
   std::vector<std::unique_ptr<MethodSeries>> methods_;  // fixed after construction
-  StatsWindows windows_{unixMillis() / 1000};
+  StatsWindows windows_{unixSeconds()};
   std::atomic<uint64_t> join_leave_relayed_{0};
   std::atomic<uint64_t> join_leave_failed_{0};
   mutable std::mutex mu_;

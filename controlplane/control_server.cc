@@ -319,7 +319,7 @@ void ControlServer::sweepLoop() {
     }
     // Connected users count as active in each 10 s slot of the stats windows.
     if (const int64_t now = steadyMillis(); now - last_active_ms >= 10000) {
-      const int64_t unix_s = unixMillis() / 1000;
+      const int64_t unix_s = unixSeconds();
       users_.forEachConnectedUser(
           [&](const std::string& user) { metrics_.windows().recordActiveUser(user, unix_s); });
       last_active_ms = now;

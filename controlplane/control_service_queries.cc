@@ -92,7 +92,7 @@ herald::v1::ListNodesResponse ControlService::selfEntry() const {
   self->set_nodes(static_cast<uint32_t>(out.nodes_size()));
   self->set_publications(channels_.publications());
   if (metrics_ != nullptr && me.replicas != nullptr) {
-    metrics_->windows().announce(unixMillis() / 1000, self);
+    metrics_->windows().announce(unixSeconds(), self);
   }
   return out;
 }
@@ -332,7 +332,7 @@ grpc::Status ControlService::ClusterStats(Ctx* ctx, const herald::v1::ClusterSta
       }
       StatsWindows::merge(healthy, resp);
     } else if (metrics_ != nullptr) {
-      metrics_->windows().fill(unixMillis() / 1000, resp);
+      metrics_->windows().fill(unixSeconds(), resp);
     }
     return Status::ok();
   });

@@ -25,7 +25,7 @@ Status checkTarget(const std::string& user, const std::string& client) {
 // A time a ban may last until: after now, and within a year (a longer ban belongs in the
 // application's own user store).
 Status checkBanTime(int64_t until, const char* field) {
-  const int64_t now = unixMillis() / 1000;
+  const int64_t now = unixSeconds();
   if (until <= now || until > now + 366 * 86400) {
     return Status(ErrorCode::kBadRequest,
                   std::string(field) + " must be Unix seconds in the coming year");

@@ -355,7 +355,7 @@ void NodeLinkService::recordDeliveries(const herald::v1::NodeStats& stats, uint6
       d.channels.emplace_back(entry.name(), std::min(entry.deliveries(), kMaxCount));
     }
   }
-  metrics_->windows().recordDeliveries(d, unixMillis() / 1000);
+  metrics_->windows().recordDeliveries(d, unixSeconds());
 }
 
 ControlMessagePtr NodeLinkService::recover(const StreamEngine& channels,

@@ -50,7 +50,7 @@ class HttpEventSender : public EventSender {
     req.body = eventBatchJson(batch);
     req.set_header("Content-Type", "application/json");
     if (!secret_.empty()) {
-      req.set_header(kHookSignatureHeader, hookSignature(secret_, unixMillis() / 1000, req.body));
+      req.set_header(kHookSignatureHeader, hookSignature(secret_, unixSeconds(), req.body));
     }
     size_t answer_bytes = 0;
     req.content_receiver = [&answer_bytes](const char*, size_t n, uint64_t, uint64_t) {
@@ -152,7 +152,7 @@ class GrpcEventSender : public EventSender {
     if (!secret_.empty()) {
       std::string bytes;
       batch.SerializeToString(&bytes);
-      ctx.AddMetadata("x-herald-signature", hookSignature(secret_, unixMillis() / 1000, bytes));
+      ctx.AddMetadata("x-herald-signature", hookSignature(secret_, unixSeconds(), bytes));
     }
     {
       std::lock_guard<std::mutex> lock(mu_);

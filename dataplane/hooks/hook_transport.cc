@@ -105,7 +105,7 @@ class HttpHookTransport : public HookTransport {
     req.path = path_ + method;
     req.set_header("Content-Type", "application/json");
     if (!secret_.empty()) {
-      req.set_header(kHookSignatureHeader, hookSignature(secret_, unixMillis() / 1000, json));
+      req.set_header(kHookSignatureHeader, hookSignature(secret_, unixSeconds(), json));
     }
     req.body = std::move(json);
     std::string body;
@@ -156,7 +156,7 @@ class GrpcHookTransport : public HookTransport {
     if (!secret_.empty()) {
       std::string bytes;
       request.SerializeToString(&bytes);
-      ctx.AddMetadata("x-herald-signature", hookSignature(secret_, unixMillis() / 1000, bytes));
+      ctx.AddMetadata("x-herald-signature", hookSignature(secret_, unixSeconds(), bytes));
     }
     {
       std::lock_guard<std::mutex> lock(mu_);

@@ -27,7 +27,7 @@ bool isRevoked(const NodeSettings& settings, const TokenClaims& claims) {
   const std::string id = jti->is_string()           ? jti->get<std::string>()
                          : jti->is_number_integer() ? jti->dump()
                                                     : std::string();
-  return !id.empty() && settings.tokenRevoked(id, unixMillis() / 1000);
+  return !id.empty() && settings.tokenRevoked(id, unixSeconds());
 }
 
 // Rate-limited frames in a row before the connection is closed with 4029.
@@ -206,7 +206,7 @@ Result<TokenClaims> ClientSession::verifyToken(const std::string& token) {
 bool ClientSession::setIdentity(std::shared_ptr<const TokenClaims> claims) {
   const auto& settings = *shard_->settings;
   if (user_.empty()) {
-    if (const int64_t until = settings.userBlockedUntil(claims->subject, unixMillis() / 1000)) {
+    if (const int64_t until = settings.userBlockedUntil(claims->subject, unixSeconds())) {
       shard_->counters.auth_failures.fetch_add(1, std::memory_order_relaxed);
       sendError(std::nullopt,
                 Status(ErrorCode::kUnauthorized, "user is blocked until " + std::to_string(until)));
@@ -362,7 +362,7 @@ void ClientSession::onSettingsChanged() {
     return;
   }
   if (!user_.empty() && transport_->isOpen()) {
-    if (const int64_t until = shard_->settings->userBlockedUntil(user_, unixMillis() / 1000)) {
+    if (const int64_t until = shard_->settings->userBlockedUntil(user_, unixSeconds())) {
       sendError(std::nullopt,
                 Status(ErrorCode::kUnauthorized, "user is blocked until " + std::to_string(until)));
       close(kCloseUserBlocked, "user blocked");

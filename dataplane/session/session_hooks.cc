@@ -382,7 +382,7 @@ void ClientSession::onRefreshHook(int64_t asked_for, Result<herald::v1::RefreshH
     return;  // a new token changed the expiry meanwhile: this answer is about the old one
   }
   if (!reply.isOk() || reply->has_error() ||
-      (reply->expire_at() != 0 && reply->expire_at() <= unixMillis() / 1000)) {
+      (reply->expire_at() != 0 && reply->expire_at() <= unixSeconds())) {
     refresh_declined_ = true;  // the connection ends at its expiry (4002)
     return;
   }

@@ -124,7 +124,7 @@ TEST_F(ConfigStoreTest, ErrorsHaveStableCodes) {
 }
 
 TEST_F(ConfigStoreTest, BansAreInTheSnapshotSurviveRestartAndExpire) {
-  const int64_t now = unixMillis() / 1000;
+  const int64_t now = unixSeconds();
   {
     auto store = open();
     ASSERT_TRUE(store->blockUser("mallory", now + 600).isOk());
