@@ -7,6 +7,7 @@
 
 #include "common/channel_name.h"
 #include "common/clock.h"
+#include "common/join_leave_entries.h"
 #include "common/logging.h"
 #include "common/node_identity.h"
 #include "controlplane/client_publish.h"
@@ -232,23 +233,6 @@ grpc::Status NodeLinkService::Session(
 
 namespace {
 
-// A node speaks for its own connections only: ids NODE-SHARD-SEQUENCE with its own id (node ids
-// may contain '-': "edge" cannot claim "edge-2-0-7", which is node "edge-2"'s).
-bool ownClientId(const std::string& client, const std::string& node_id) {
-  if (client.size() <= node_id.size() + 1 || client.compare(0, node_id.size(), node_id) != 0 ||
-      client[node_id.size()] != '-') {
-    return false;
-  }
-  const std::string_view rest = std::string_view(client).substr(node_id.size() + 1);
-  const size_t dash = rest.find('-');
-  auto digits = [](std::string_view s) {
-    return !s.empty() && s.size() <= 20 &&
-           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-  };
-  return dash != std::string_view::npos && digits(rest.substr(0, dash)) &&
-         digits(rest.substr(dash + 1));
-}
-
 // Entries of one kind as a node listed them, kept when plausible, the others counted as
 // unlisted; entries for another node's connections are dropped.
 // Saturates rather than wraps on a node's absurd counts.
@@ -260,8 +244,8 @@ uint32_t copyEntries(const google::protobuf::RepeatedPtrField<herald::v1::Presen
   constexpr uint32_t kMaxCount = 1u << 30;
   uint64_t rest = std::min(unlisted, kMaxCount);
   for (const auto& entry : from) {
-    if (!ownClientId(entry.client(), node_id)) {
-      continue;  // not even counted
+    if (clientShard(node_id, entry.client()) < 0) {
+      continue;  // another node's connection: not even counted
     }
     if (to->size() >= max_listed || entry.client().size() > kMaxClientBytes ||
         entry.user().size() > kMaxUserBytes) {
@@ -308,8 +292,7 @@ void NodeLinkService::relayJoinLeave(const std::string& node_id,
                                             kMaxJoinLeaveListed, checked.mutable_joined()));
     checked.set_left_unlisted(copyEntries(change.left(), change.left_unlisted(), node_id,
                                           kMaxJoinLeaveListed, checked.mutable_left()));
-    const uint64_t entries = static_cast<uint64_t>(checked.joined_size()) + checked.left_size() +
-                             checked.joined_unlisted() + checked.left_unlisted();
+    const uint64_t entries = joinLeaveEntries(checked);
     if (entries == 0) {
       continue;
     }

@@ -21,13 +21,13 @@ std::shared_ptr<NodeSession> NodeRegistry::attach(const std::shared_ptr<NodeSess
   return previous;
 }
 
-bool NodeRegistry::detach(const std::shared_ptr<NodeSession>& session,
+void NodeRegistry::detach(const std::shared_ptr<NodeSession>& session,
                           const std::function<void()>& on_departed) {
   router_.removeNode(session.get());
   std::lock_guard<std::mutex> lock(mu_);
   auto it = live_.find(session->nodeId());
   if (it == live_.end() || it->second != session) {
-    return false;
+    return;
   }
   live_.erase(it);
   session->markUnhealthy();
@@ -35,7 +35,6 @@ bool NodeRegistry::detach(const std::shared_ptr<NodeSession>& session,
   if (on_departed) {
     on_departed();
   }
-  return true;
 }
 
 bool NodeRegistry::isLive(const NodeSession* session) const {

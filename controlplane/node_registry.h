@@ -27,10 +27,10 @@ class NodeRegistry {
   // cancelled and replaced.
   // Returns the replaced session, if any (already cancelled and out of routing).
   std::shared_ptr<NodeSession> attach(const std::shared_ptr<NodeSession>& session);
-  // Removes a session whose stream ended (no-op if it was replaced meanwhile); true when it
-  // was the node's live session. `on_departed` runs then, under the registry's lock, so that
-  // no Hello of the node comes between (LostNodeLeaves).
-  bool detach(const std::shared_ptr<NodeSession>& session,
+  // Removes a session whose stream ended (no-op if it was replaced meanwhile). When it was the
+  // node's live session, `on_departed` runs, under the registry's lock, so that no Hello of
+  // the node comes between (LostNodeLeaves).
+  void detach(const std::shared_ptr<NodeSession>& session,
               const std::function<void()>& on_departed = nullptr);
 
   // Marks nodes silent for longer than `timeout` unhealthy, drops them from routing and

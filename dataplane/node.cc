@@ -12,6 +12,7 @@
 
 #include "common/host_port.h"
 #include "common/logging.h"
+#include "common/node_identity.h"
 #include "common/pem_file.h"
 #include "dataplane/link/request_id.h"
 #include "dataplane/shard/server_commands.h"
@@ -311,7 +312,7 @@ void Node::onPresenceQuery(const herald::v1::PresenceQuery& query) {
 template <typename Command, typename Post>
 void Node::toShards(const Command& command, const Post& post) {
   if (command.user().empty()) {
-    const int shard = shardOfClient(config_.node_id, command.client());
+    const int shard = clientShard(config_.node_id, command.client());
     if (shard >= 0 && static_cast<size_t>(shard) < shards_.size()) {
       post(*shards_[shard]);
     }

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
+#include "common/hook_grpc_channel.h"
 #include "common/hook_http_client.h"
 #include "common/hook_settings.h"
 #include "common/hook_signature.h"
@@ -139,10 +140,7 @@ class HttpEventSender : public EventSender {
 class GrpcEventSender : public EventSender {
  public:
   GrpcEventSender(const HookTarget& target, std::string secret, std::chrono::milliseconds timeout)
-      : stub_(herald::v1::HookService::NewStub(
-            grpc::CreateChannel(target.host + ":" + std::to_string(target.port),
-                                target.tls ? grpc::SslCredentials(grpc::SslCredentialsOptions())
-                                           : grpc::InsecureChannelCredentials()))),
+      : stub_(herald::v1::HookService::NewStub(makeHookGrpcChannel(target))),
         secret_(std::move(secret)),
         timeout_(timeout) {}
 

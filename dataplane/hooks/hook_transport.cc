@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "common/clock.h"
+#include "common/hook_grpc_channel.h"
 #include "common/hook_http_client.h"
 #include "common/hook_signature.h"
 #include "dataplane/hooks/hook_json.h"
@@ -235,12 +236,7 @@ HookTransportFactory makeHookTransportFactory(const HookTarget& target, const st
   if (target.kind == HookTarget::Kind::kGrpc) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(static_cast<int>(kMaxHookReplyBytes) + 4096);
-    // grpcs://: the server's certificate is checked against gRPC's roots (docs/hooks.md).
-    auto channel =
-        grpc::CreateCustomChannel(target.host + ":" + std::to_string(target.port),
-                                  target.tls ? grpc::SslCredentials(grpc::SslCredentialsOptions())
-                                             : grpc::InsecureChannelCredentials(),
-                                  args);
+    auto channel = makeHookGrpcChannel(target, args);
     return [channel, secret] { return std::make_unique<GrpcHookTransport>(channel, secret); };
   }
   return [target, secret] { return std::make_unique<HttpHookTransport>(target, secret); };

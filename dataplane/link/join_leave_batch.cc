@@ -116,13 +116,4 @@ void JoinLeaveBatch::addUnreported(uint64_t n) {
   unreported_ += n;
 }
 
-uint64_t joinLeaveCount(const herald::v1::NodeMessage& message) {
-  uint64_t n = 0;
-  for (const auto& change : message.join_leave().channels()) {
-    n += static_cast<uint64_t>(change.joined_size()) + static_cast<uint64_t>(change.left_size()) +
-         change.joined_unlisted() + change.left_unlisted();
-  }
-  return n;
-}
-
 }  // namespace herald::node

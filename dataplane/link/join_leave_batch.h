@@ -71,7 +71,4 @@ class JoinLeaveBatch {
   std::function<void()> notify_;
 };
 
-// The count of joins and leaves one message carries (listed and unlisted).
-uint64_t joinLeaveCount(const herald::v1::NodeMessage& message);
-
 }  // namespace herald::node

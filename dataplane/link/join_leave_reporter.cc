@@ -1,5 +1,7 @@
 #include "dataplane/link/join_leave_reporter.h"
 
+#include "common/join_leave_entries.h"
+
 namespace herald::node {
 
 JoinLeaveReporter::JoinLeaveReporter(JoinLeaveBatch& batch, Sink sink)
@@ -50,7 +52,7 @@ void JoinLeaveReporter::run() {
 
 void JoinLeaveReporter::flush() {
   for (auto& message : batch_.take()) {
-    const uint64_t count = joinLeaveCount(message);
+    const uint64_t count = joinLeaveEntries(message.join_leave());
     if (!sink_(std::move(message))) {
       batch_.addUnreported(count);
     }

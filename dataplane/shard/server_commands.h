@@ -14,10 +14,6 @@ namespace herald::node {
 std::vector<ClientSession*> matchingSessions(const ShardState& shard, const std::string& user,
                                              const std::string& client);
 
-// The shard a client id names on this node (ids are NODE-SHARD-SEQUENCE), or -1 when the id
-// is not one of this node's.
-int shardOfClient(const std::string& node_id, const std::string& client);
-
 void applySubscriptionCommand(ShardState& shard, const herald::v1::SubscriptionCommand& command);
 void applyRefreshCommand(ShardState& shard, const herald::v1::RefreshCommand& command);
 

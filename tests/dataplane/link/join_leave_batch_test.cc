@@ -4,6 +4,8 @@
 
 #include <map>
 
+#include "common/join_leave_entries.h"
+
 namespace herald::node {
 namespace {
 
@@ -88,7 +90,7 @@ TEST(JoinLeaveBatchTest, ChannelsPastTheCapAreCountedUnreported) {
   uint64_t entries = 0;
   auto messages = batch.take();
   for (const auto& m : messages) {
-    entries += joinLeaveCount(m);
+    entries += joinLeaveEntries(m.join_leave());
     // Cut well below gRPC's 4 MiB message limit.
     EXPECT_LT(m.ByteSizeLong(), 2 * JoinLeaveBatch::kMaxMessageBytes);
   }
