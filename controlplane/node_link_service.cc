@@ -194,11 +194,7 @@ grpc::Status NodeLinkService::Session(
               }
             }) &&
             metrics_ != nullptr) {
-          uint64_t entries = 0;
-          for (const auto& change : report->channels()) {
-            entries += static_cast<uint64_t>(change.joined_size()) + change.left_size();
-          }
-          metrics_->recordJoinLeave(false, entries);
+          metrics_->recordJoinLeave(false, joinLeaveEntries(*report));
         }
         break;
       }
