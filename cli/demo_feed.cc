@@ -96,15 +96,22 @@ int runDemoFeed(herald::v1::Control::Stub& stub, const ContextFactory& new_conte
       req.set_data(
           nlohmann::json{{"symbol", sym.name}, {"price", std::round(sym.price * 100.0) / 100.0}}
               .dump());
+      (*req.mutable_tags())["symbol"] = sym.name;
     } else {
       const int from = pick(rng);
+      const double value = std::round(amount(rng) * 100.0) / 100.0;
+      const std::string token = symbols[pick(rng)].name;
       req.set_channel("demo:transfers");
       req.set_event("transfer");
-      req.set_data(nlohmann::json{{"from", accounts[from]},
-                                  {"to", accounts[from + 1 + pick(rng) % 2]},
-                                  {"amount", std::round(amount(rng) * 100.0) / 100.0},
-                                  {"token", symbols[pick(rng)].name}}
-                       .dump());
+      req.set_data(nlohmann::json{
+          {"from", accounts[from]},
+          {"to", accounts[from + 1 + pick(rng) % 2]},
+          {"amount", value},
+          {"token",
+           token}}.dump());
+      // For filters: e.g. {"key":"token","eq":"ETH"} (docs/protocol.md "Tags and filters").
+      (*req.mutable_tags())["token"] = token;
+      (*req.mutable_tags())["amount"] = nlohmann::json(value).dump();
     }
     herald::v1::PublishResponse resp;
     auto ctx = new_context();

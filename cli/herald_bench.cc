@@ -1,6 +1,7 @@
 // herald-bench: a load generator for Herald or any WebSocket server. Opens N connections,
 // publishes timestamped payloads, and reports throughput, latency, loss and server memory.
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,16 +18,20 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/bench/load_client.h"
+#include "cli/bench/process_stats.h"
 #include "cli/bench/publisher.h"
 #include "cli/table.h"
 #include "common/file_limit.h"
 
 namespace {
 
+using herald::bench::cpuSeconds;
 using herald::bench::LoadClient;
 using herald::bench::LoadOptions;
 using herald::bench::Publisher;
 using herald::bench::PublishOptions;
+using herald::bench::rssKib;
+using herald::bench::serversCpuSeconds;
 
 constexpr const char* kUsage = R"(usage: herald-bench [options]
 
@@ -36,7 +42,8 @@ the bench's own CPU and the server's memory. Works against Herald or any WebSock
 target:
   --url URL                 ws://HOST:PORT/PATH?QUERY to connect to; {i} = connection index
                             (default ws://127.0.0.1:8080/ws?subscribe=bench:hot)
-  --first-frame TEXT        a text frame to send after the upgrade, e.g. a subscribe ({i} too)
+  --first-frame TEXT        a text frame to send after the upgrade, e.g. a subscribe ({i} too;
+                            {i%2} is the index's parity)
   --connections N           clients to open (default 100)
   --connect-rate N          new connections per second (default 0: as fast as possible)
   --source-addresses K      spread clients over 127.0.0.1..127.0.0.K (default 1; use K > 1
@@ -61,13 +68,16 @@ publishing:
   --stream                  publish on one PublishStream call (client streaming) instead;
                             the end-of-run loss count then needs offsets it does not get
   --payload BYTES           JSON payload size, timestamp included (default 200)
+  --tag KEY=VALUE           a tag on every publication (repeatable), for subscribers' filters
   --window N                closed loop for one-channel fan-out: publish only while fewer
                             than N publications are still on their way to the average client
                             ("as fast as delivered"; default 0: open loop)
+  --window-share PCT        the share of clients each publication reaches, for --window
+                            (default 100; e.g. 50 when half the clients' filters match)
   --no-publish              only open and hold the connections
 run:
   --duration SECONDS        how long to publish (or hold) once connected (default 10)
-  --server-pid PID          report this process's RSS (repeatable, e.g. one per node)
+  --server-pid PID          report this process's RSS and CPU (repeatable, e.g. one per node)
   --json                    print the summary as one JSON object on stdout
   --quiet                   no progress lines on stderr
 )";
@@ -84,6 +94,7 @@ struct Options {
   uint32_t pattern_count = 0;
   bool publish_enabled = true;
   uint64_t window = 0;
+  uint64_t window_share = 100;
   double duration_s = 10;
   std::vector<int> server_pids;
   bool json = false;
@@ -185,6 +196,18 @@ Options parseArgs(int argc, char** argv) {
       o.publish.payload_bytes = static_cast<size_t>(number(a, value()));
     } else if (a == "--window") {
       o.window = number(a, value());
+    } else if (a == "--window-share") {
+      o.window_share = number(a, value());
+      if (o.window_share == 0 || o.window_share > 100) {
+        usageError("--window-share needs a percentage from 1 to 100");
+      }
+    } else if (a == "--tag") {
+      const std::string tag = value();
+      const size_t eq = tag.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        usageError("--tag needs KEY=VALUE");
+      }
+      o.publish.tags[tag.substr(0, eq)] = tag.substr(eq + 1);
     } else if (a == "--stream") {
       o.publish.stream = true;
     } else if (a == "--no-publish") {
@@ -220,25 +243,6 @@ Options parseArgs(int argc, char** argv) {
   // Interleave weighted and patterned channels (same order every run).
   std::shuffle(o.publish.channels.begin(), o.publish.channels.end(), std::mt19937(42));
   return o;
-}
-
-// Resident memory of a process in KiB (VmRSS), 0 if unreadable.
-uint64_t rssKib(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      return std::strtoull(line.c_str() + 6, nullptr, 10);
-    }
-  }
-  return 0;
-}
-
-double cpuSeconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
 std::string formatRate(double v) {
@@ -324,11 +328,13 @@ int main(int argc, char** argv) {
   if (o.window > 0) {
     const uint64_t clients = std::max<uint64_t>(load.progress().established, 1);
     o.publish.may_publish = [&load, &o, clients, messages_before](uint64_t published) {
+      // Deliveries per publication: the clients it reaches (all, or --window-share of them).
       const uint64_t delivered = load.progress().messages - messages_before;
-      return published < delivered / clients + o.window;
+      return published < delivered * 100 / (clients * o.window_share) + o.window;
     };
   }
   Publisher publisher(o.publish);
+  const double server_cpu0 = serversCpuSeconds(o.server_pids);
   const auto run_start = std::chrono::steady_clock::now();
   if (o.publish_enabled) {
     publisher.start();
@@ -374,6 +380,7 @@ int main(int argc, char** argv) {
   }
   // Deliveries per second over the time they took: publishing plus the tail still in flight.
   const double delivery_seconds = std::chrono::duration<double>(last_growth - run_start).count();
+  const double server_cpu = serversCpuSeconds(o.server_pids) - server_cpu0;
   std::vector<uint64_t> rss_after;
   for (int pid : o.server_pids) {
     rss_after.push_back(rssKib(pid));
@@ -448,7 +455,11 @@ int main(int argc, char** argv) {
         {"rss_kib_per_connection",
          open > 0 && !rss_after.empty() ? static_cast<double>(rss_total) / open : 0.0},
         {"rss_growth_kib_per_connection",
-         open > 0 && !rss_after.empty() ? static_cast<double>(rss_growth) / open : 0.0}}},
+         open > 0 && !rss_after.empty() ? static_cast<double>(rss_growth) / open : 0.0},
+        // From the first publication to the end of the drain.
+        {"cpu_seconds", server_cpu},
+        {"cpu_us_per_delivery",
+         delivered > 0 ? 1e6 * server_cpu / static_cast<double>(delivered) : 0.0}}},
       {"first_error", r.first_error.empty() ? publisher.firstError() : r.first_error},
   };
   if (o.json) {
@@ -492,6 +503,9 @@ int main(int argc, char** argv) {
                   static_cast<double>(rss_total) / 1024.0,
                   open > 0 ? static_cast<double>(rss_total) / open : 0.0);
     t.add({"server RSS", rss_line});
+    std::snprintf(rss_line, sizeof(rss_line), "%.2f s (%.3f µs per delivery)", server_cpu,
+                  summary["server"]["cpu_us_per_delivery"].get<double>());
+    t.add({"server CPU while publishing", rss_line});
   }
   if (!summary["first_error"].get<std::string>().empty()) {
     t.add({"first error", summary["first_error"]});

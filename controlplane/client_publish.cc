@@ -3,6 +3,7 @@
 #include "common/channel_name.h"
 #include "common/clock.h"
 #include "common/logging.h"
+#include "common/publication_tags.h"
 #include "controlplane/control_service.h"
 #include "controlplane/namespace_rules.h"
 
@@ -44,6 +45,9 @@ herald::v1::ClientPublishResult publishForClient(const ConfigStore& store, Strea
       !body.isOk()) {
     return refusedClientPublish(id, body.code(), body.message());
   }
+  if (Status tags = checkTagMap(request.tags()); !tags.isOk()) {
+    return refusedClientPublish(id, tags.code(), tags.message());
+  }
   std::string key;
   if (!request.idempotency_key().empty()) {
     key = clientIdempotencyKey(request.user(), request.client(), request.idempotency_key());
@@ -53,6 +57,7 @@ herald::v1::ClientPublishResult publishForClient(const ConfigStore& store, Strea
   item.event = request.event();
   item.data = request.data();
   item.idempotency_key = std::move(key);
+  item.tags.insert(request.tags().begin(), request.tags().end());
   item.accepted_unix_us = unixMicros();
   item.ts_unix_ms = item.accepted_unix_us / 1000;
   item.history = historyPolicyFor(*config, name->ns);

@@ -5,6 +5,7 @@
 
 #include "common/channel_name.h"
 #include "common/clock.h"
+#include "common/publication_tags.h"
 #include "controlplane/client_publish.h"
 #include "controlplane/namespace_rules.h"
 
@@ -33,6 +34,9 @@ Status ControlService::publishOne(const char* api, const herald::v1::PublishRequ
       !body.isOk()) {
     return body;
   }
+  if (Status tags = checkTagMap(req.tags()); !tags.isOk()) {
+    return tags;
+  }
   return publishValidated(api, req, name->ns, resp);
 }
 
@@ -44,6 +48,7 @@ Status ControlService::publishValidated(const char* api, const herald::v1::Publi
   item.event = req.event();
   item.data = req.data();
   item.idempotency_key = backendIdempotencyKey(req.idempotency_key());
+  item.tags.insert(req.tags().begin(), req.tags().end());
   item.accepted_unix_us = unixMicros();
   item.ts_unix_ms = item.accepted_unix_us / 1000;
   item.history = historyPolicyFor(*config, ns);
@@ -85,7 +90,10 @@ grpc::Status ControlService::PublishBatch(Ctx* ctx, const herald::v1::PublishBat
     for (int i = 0; i < req->publications_size(); ++i) {
       const auto& p = req->publications(i);
       auto name = parseChannelName(p.channel());
-      const Status body = checkPublicationBody(p.data(), p.event(), p.idempotency_key());
+      Status body = checkPublicationBody(p.data(), p.event(), p.idempotency_key());
+      if (body.isOk()) {
+        body = checkTagMap(p.tags());
+      }
       if (!name.isOk() || !body.isOk()) {
         const std::string why = !name.isOk() ? name.status().message() : body.message();
         return Status(ErrorCode::kBadRequest, "publications[" + std::to_string(i) + "]: " + why);
@@ -110,6 +118,7 @@ grpc::Status ControlService::PublishBatch(Ctx* ctx, const herald::v1::PublishBat
         item.event = p.event();
         item.data = p.data();
         item.idempotency_key = backendIdempotencyKey(p.idempotency_key());
+        item.tags.insert(p.tags().begin(), p.tags().end());
         item.accepted_unix_us = now_us;
         item.ts_unix_ms = now_us / 1000;
         item.history = historyPolicyFor(*config, parseChannelName(p.channel())->ns);
@@ -170,6 +179,9 @@ grpc::Status ControlService::Broadcast(Ctx* ctx, const herald::v1::BroadcastRequ
     if (Status payload = checkPublicationPayload(req->data(), req->event()); !payload.isOk()) {
       return payload;
     }
+    if (Status tags = checkTagMap(req->tags()); !tags.isOk()) {
+      return tags;
+    }
     if (req->channels_size() > 0) {
       for (const auto& channel : req->channels()) {
         auto name = checkChannelName(channel);
@@ -183,6 +195,7 @@ grpc::Status ControlService::Broadcast(Ctx* ctx, const herald::v1::BroadcastRequ
         one.set_channel(channel);
         one.set_data(req->data());
         one.set_event(req->event());
+        *one.mutable_tags() = req->tags();
         auto* result = resp->add_results();
         if (Status s = publishOne("Broadcast", one, result); !s.isOk()) {
           return s;
@@ -197,6 +210,7 @@ grpc::Status ControlService::Broadcast(Ctx* ctx, const herald::v1::BroadcastRequ
     deliver->set_target(herald::v1::DELIVERY_TARGET_ALL);
     deliver->mutable_publication()->set_data(req->data());
     deliver->mutable_publication()->set_event(req->event());
+    *deliver->mutable_publication()->mutable_tags() = req->tags();
     const int64_t now_us = unixMicros();
     deliver->mutable_publication()->set_ts_unix_ms(now_us / 1000);
     deliver->mutable_publication()->set_accepted_unix_us(now_us);

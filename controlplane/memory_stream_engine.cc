@@ -71,6 +71,7 @@ PublishOutcome MemoryStreamEngine::publish(const PublishItem& item) {
   pub->set_accepted_unix_us(item.accepted_unix_us);
   pub->set_publisher_user(item.publisher.user);
   pub->set_publisher_client(item.publisher.client);
+  pub->mutable_tags()->insert(item.tags.begin(), item.tags.end());
   PublishOutcome outcome = append(
       ch, std::move(deliver), item.history, steadyMillis(),
       [&](const DeliveryRouter::Visit& visit) { return router_.forChannel(channel, visit); });

@@ -54,6 +54,7 @@ struct PublishItem {
   HistoryPolicy history;
   PublisherInfo publisher;
   int64_t accepted_unix_us = 0;  // when herald-control accepted it (Publication.accepted_unix_us)
+  std::map<std::string, std::string> tags;  // checked (common/publication_tags.h)
 };
 
 // One publication on a user's personal stream (SendToUser).

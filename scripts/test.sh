@@ -26,6 +26,7 @@ FUZZERS=(
   "jwt_verifier_fuzzer:4096:jwt_verifier"        # tokens: splitting, base64url, HMAC, claims
   "hook_reply_fuzzer:4096:hook_reply"            # a backend's reply to any hook
   "jwks_fuzzer:4096:jwks"                        # a fetched JWKS: JSON, base64url, key import
+  "tag_filter_fuzzer:4096:tag_filter"            # a subscription filter: compile, canonical, match
 )
 targets=()
 for f in "${FUZZERS[@]}"; do targets+=("${f%%:*}"); done

@@ -36,6 +36,8 @@ export interface HeraldClientOptions {
 interface MessageBase {
   type: "message";
   event?: string;
+  /** The publisher's tags (what filters match on); absent when it set none. */
+  tags?: Record<string, string>;
   data: unknown;
   /** Unix milliseconds at which herald-control accepted the publication. */
   ts: number;
@@ -55,6 +57,9 @@ export interface ChannelMessage extends MessageBase {
   epoch: string;
   /** Present only on publications a client sent with `publish()`. */
   publisher?: Publisher;
+  /** Only on a filtered subscription: the offset of the last earlier publication its filter
+   *  matched (0: unknown). Offsets between `prev` and `offset` were filtered out, not lost. */
+  prev?: number;
 }
 
 export interface PersonalMessage extends MessageBase {
@@ -155,9 +160,32 @@ export interface EventMap {
   leave: JoinLeaveEvent;
 }
 
+/** A filter over publication tags (docs/protocol.md "Tags and filters"). */
+export type TagFilter =
+  | { and: TagFilter[] }
+  | { or: TagFilter[] }
+  | { not: TagFilter }
+  | ({ key: string } & (
+      | { eq: string }
+      | { ne: string }
+      | { in: string[] }
+      | { nin: string[] }
+      | { exists: boolean }
+      | { gt: string | number }
+      | { gte: string | number }
+      | { lt: string | number }
+      | { lte: string | number }
+      | { starts_with: string }
+      | { ends_with: string }
+      | { contains: string }
+    ));
+
 export interface SubscribeOptions {
   /** Start after this position (e.g. one stored across page loads). */
   since?: StreamPosition;
+  /** Only publications whose tags match reach this subscription. Set when the channel is first
+   *  subscribed; to change it, unsubscribe the channel first. */
+  filter?: TagFilter;
   onError?: (error: ErrorEvent) => void;
   /** The node confirmed the subscription (again after each reconnect); `info` is what the
    *  backend's subscribe hook gave for the channel, if anything. */
@@ -170,6 +198,9 @@ export interface SubscribeOptions {
 export interface PublishOptions {
   /** Event name: at most 128 of `A-Z a-z 0-9 _ - . :`. */
   event?: string;
+  /** At most 32 tags (keys 1..64 of `A-Z a-z 0-9 _ - . :`, values up to 256 bytes): what
+   *  subscribers' filters match on. */
+  tags?: Record<string, string>;
   /** At most 256 bytes. A publish with a key the same user already used on this channel is not
    *  published again (the result has `duplicate: true` and the earlier offset). Default: a new
    *  random key per call; pass your own to retry the same logical publication safely. */

@@ -64,6 +64,7 @@ class Subscription {
     this.subscribedHandlers = new Set();
     this.joinHandlers = new Set();
     this.leaveHandlers = new Set();
+    this.filter = null; // the subscription's tag filter, sent with every subscribe of it
     this.offset = 0; // last offset delivered to the app; 0 = none yet
     this.epoch = "";
     this.active = false; // the node confirmed it on the current connection
@@ -157,6 +158,9 @@ export class HeraldClient {
    * Subscribes to `channel`; `onMessage(msg)` gets each `message` frame of it, in offset order,
    * without duplicates. Subscribing works before connect() and survives reconnects.
    * `options.since = {offset, epoch}` starts from a stored position (recovery).
+   * `options.filter` (e.g. `{key: "chain", in: ["eth", "sol"]}`) lets only publications whose
+   * tags match through; it is fixed when the channel is first subscribed (unsubscribe to
+   * change it). Offsets a filter skips are not reported as gaps: each message says `prev`.
    * `options.onError(err)` hears a refusal (`permission_denied`, `limit_exceeded`, ...; with
    * `backend` {code, message} when the application's subscribe hook refused).
    * `options.onSubscribed({channel, info})` hears each time the node confirms it (after every
@@ -173,6 +177,7 @@ export class HeraldClient {
         sub.offset = options.since.offset;
         sub.epoch = options.since.epoch || "";
       }
+      if (options.filter) sub.filter = options.filter;
       this._subs.set(channel, sub);
     }
     if (onMessage) sub.handlers.add(onMessage);
@@ -244,6 +249,7 @@ export class HeraldClient {
       };
       const frame = { type: "publish", id: this._id(), channel, data };
       if (options.event !== undefined) frame.event = options.event;
+      if (options.tags !== undefined) frame.tags = options.tags;
       frame.idempotency_key = key;
       const unsendable = this._unsendable(frame);
       if (unsendable) {
@@ -519,11 +525,23 @@ export class HeraldClient {
   }
 
   // Subscribes every channel the node does not have yet, with `since` where a position is known.
+  // A frame's filter applies to all its channels, so channels go in frames per filter.
   _flush() {
-    const todo = [...this._subs.values()].filter((s) => !s.active && !s.sent);
+    const byFilter = new Map();
+    for (const s of this._subs.values()) {
+      if (s.active || s.sent) continue;
+      const key = s.filter ? JSON.stringify(s.filter) : "";
+      if (!byFilter.has(key)) byFilter.set(key, []);
+      byFilter.get(key).push(s);
+    }
+    for (const todo of byFilter.values()) this._flushChunks(todo);
+  }
+
+  _flushChunks(todo) {
     for (let i = 0; i < todo.length; i += MAX_CHANNELS_PER_FRAME) {
       const chunk = todo.slice(i, i + MAX_CHANNELS_PER_FRAME);
       const frame = { type: "subscribe", id: this._id(), channels: chunk.map((s) => s.channel) };
+      if (chunk[0].filter) frame.filter = chunk[0].filter;
       const since = {};
       for (const s of chunk) {
         s.sent = true;
@@ -606,7 +624,8 @@ export class HeraldClient {
     if (!pos.recovering && pos.offset > 0) {
       if (pos.epoch !== msg.epoch) {
         this._emit("gap", { ...stream, fromOffset: pos.offset + 1, toOffset: msg.offset - 1, epoch: msg.epoch, reason: "epoch_changed" });
-      } else if (msg.offset > pos.offset + 1) {
+      } else if (msg.offset > pos.offset + 1 && !(typeof msg.prev === "number" && msg.prev <= pos.offset)) {
+        // (a filtered subscription's `prev` at or below the position: the rest was filtered out)
         this._emit("gap", { ...stream, fromOffset: pos.offset + 1, toOffset: msg.offset - 1, epoch: msg.epoch, reason: "skipped" });
       }
     }

@@ -25,9 +25,13 @@ int64_t nowMicros() {
 
 std::string substitute(const std::string& text, uint32_t index) {
   std::string out = text;
-  const std::string needle = "{i}";
-  for (size_t at = out.find(needle); at != std::string::npos; at = out.find(needle, at)) {
-    out.replace(at, needle.size(), std::to_string(index));
+  // {i%2}: the index's parity, e.g. to give half the clients one filter, half another.
+  for (const auto& [needle, value] :
+       {std::pair<std::string, std::string>{"{i}", std::to_string(index)},
+        {"{i%2}", std::to_string(index % 2)}}) {
+    for (size_t at = out.find(needle); at != std::string::npos; at = out.find(needle, at)) {
+      out.replace(at, needle.size(), value);
+    }
   }
   return out;
 }

@@ -104,6 +104,7 @@ void Publisher::runGrpc() {
       p->set_channel(options_.channels[next_channel]);
       next_channel = (next_channel + 1) % options_.channels.size();
       p->set_data(payload());
+      p->mutable_tags()->insert(options_.tags.begin(), options_.tags.end());
     }
     herald::v1::PublishBatchResponse resp;
     grpc::Status s = stub->PublishBatch(&ctx, batch, &resp);
@@ -145,6 +146,7 @@ void Publisher::runStream() {
     p.set_channel(options_.channels[next_channel]);
     next_channel = (next_channel + 1) % options_.channels.size();
     p.set_data(payload());
+    p.mutable_tags()->insert(options_.tags.begin(), options_.tags.end());
     ++sent;
     if (!writer->Write(p)) {
       failures_.fetch_add(1, std::memory_order_relaxed);

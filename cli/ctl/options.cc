@@ -14,9 +14,9 @@ constexpr const char* kUsage =
     R"(usage: heraldctl [--control HOST:PORT] [--json] [--timeout SECONDS] COMMAND [args]
 
 commands:
-  publish CHANNEL JSON [--event NAME] [--idempotency-key KEY]
+  publish CHANNEL JSON [--event NAME] [--idempotency-key KEY] [--tag KEY=VALUE]...
                            publish JSON to a channel; prints offset and epoch
-  broadcast JSON [--event NAME] [--channels a,b]
+  broadcast JSON [--event NAME] [--channels a,b] [--tag KEY=VALUE]...
                            send to every connection of every node (or publish to each channel)
   send-to-user USER JSON [--event NAME]
                            deliver to every connection of USER (kept in the user's history)
@@ -171,6 +171,13 @@ Options parseArgs(int argc, char** argv) {
       }
     } else if (a == "--event") {
       o.event = value("--event");
+    } else if (a == "--tag") {
+      const std::string tag = value("--tag");
+      const size_t eq = tag.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        usageError("--tag needs KEY=VALUE, e.g. --tag source_chain=eth");
+      }
+      o.tags[tag.substr(0, eq)] = tag.substr(eq + 1);
     } else if (a == "--idempotency-key") {
       o.idempotency_key = value("--idempotency-key");
     } else if (a == "--channels") {

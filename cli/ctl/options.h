@@ -4,6 +4,7 @@
 // the context of one call.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +47,7 @@ struct Options {
   bool json = false;
   int timeout_s = 10;
   std::string event;
+  std::map<std::string, std::string> tags;  // --tag KEY=VALUE (publish, broadcast)
   std::string idempotency_key;
   std::string channels;
   double rate = 4;

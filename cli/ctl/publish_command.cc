@@ -20,6 +20,7 @@ int publishCommand(Stub& stub, grpc::ClientContext& ctx, const Options& o) {
   req.set_data(o.args[2]);
   req.set_event(o.event);
   req.set_idempotency_key(o.idempotency_key);
+  req.mutable_tags()->insert(o.tags.begin(), o.tags.end());
   herald::v1::PublishResponse resp;
   grpc::Status s = stub.Publish(&ctx, req, &resp);
   if (!s.ok()) {
@@ -46,6 +47,7 @@ int broadcastCommand(Stub& stub, grpc::ClientContext& ctx, const Options& o) {
   for (const auto& c : herald::splitNonEmpty(o.channels, ',')) {
     req.add_channels(c);
   }
+  req.mutable_tags()->insert(o.tags.begin(), o.tags.end());
   herald::v1::BroadcastResponse resp;
   grpc::Status s = stub.Broadcast(&ctx, req, &resp);
   if (!s.ok()) {

@@ -38,6 +38,13 @@ herald::v1::Publication publicationOf(const std::string& channel, const std::str
   return pub;
 }
 
+herald::v1::Publication publicationOf(const PublishItem& item) {
+  herald::v1::Publication pub = publicationOf(item.channel, item.event, item.data, item.ts_unix_ms,
+                                              item.accepted_unix_us, item.publisher);
+  pub.mutable_tags()->insert(item.tags.begin(), item.tags.end());
+  return pub;
+}
+
 }  // namespace
 
 RedisStreamEngine::RedisStreamEngine(Options options, const DeliveryRouter& router,
@@ -184,11 +191,8 @@ std::vector<PublishOutcome> RedisStreamEngine::publishBatch(const std::vector<Pu
       sha = publish_sha_;
     }
     for (size_t i : indexes) {
-      std::vector<std::string> args = publishArgs(
-          items[i].channel,
-          publicationOf(items[i].channel, items[i].event, items[i].data, items[i].ts_unix_ms,
-                        items[i].accepted_unix_us, items[i].publisher),
-          items[i].history, items[i].idempotency_key);
+      std::vector<std::string> args = publishArgs(items[i].channel, publicationOf(items[i]),
+                                                  items[i].history, items[i].idempotency_key);
       if (sha.empty()) {
         args.insert(args.begin(), {"EVAL", kPublishScript});
       } else {
@@ -227,10 +231,7 @@ std::vector<PublishOutcome> RedisStreamEngine::publishBatch(const std::vector<Pu
 }
 
 PublishOutcome RedisStreamEngine::publish(const PublishItem& item) {
-  return append(item.channel,
-                publicationOf(item.channel, item.event, item.data, item.ts_unix_ms,
-                              item.accepted_unix_us, item.publisher),
-                item.history, item.idempotency_key,
+  return append(item.channel, publicationOf(item), item.history, item.idempotency_key,
                 [&] { return router_.nodesForChannel(item.channel); });
 }
 

@@ -46,6 +46,10 @@ size_t frameBytes(const PreparedFrame& frame) {
   return frame.message->get_header().size() + frame.message->get_payload().size();
 }
 
+FramePtr withPrevFrame(const PreparedFrame& message, uint64_t prev) {
+  return prepareTextFrame(withPrev(message.message->get_payload(), prev));
+}
+
 DeliveryPtr makeDelivery(const herald::v1::Deliver& deliver) {
   auto delivery = std::make_shared<Delivery>();
   delivery->target = deliver.target();
@@ -53,6 +57,8 @@ DeliveryPtr makeDelivery(const herald::v1::Deliver& deliver) {
   delivery->user = deliver.user();
   delivery->offset = deliver.publication().offset();
   delivery->accepted_unix_us = deliver.publication().accepted_unix_us();
+  delivery->epoch = deliver.publication().epoch();
+  delivery->tags = TagSet::of(deliver.publication().tags());
   delivery->frame = prepareTextFrame(buildMessageFrame(deliver));
   return delivery;
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/tag_set.h"
 #include "herald/v1/node_link.pb.h"
 
 namespace herald::node {
@@ -22,6 +23,9 @@ FramePtr prepareTextFrame(const std::string& payload);
 FramePtr joinFrames(const std::vector<const PreparedFrame*>& frames);
 // Bytes on the wire (header + payload).
 size_t frameBytes(const PreparedFrame& frame);
+// A delivery's `message` frame with `"prev":N` for a filtered subscription (frame_builder.h
+// withPrev): built once per filter group and publication, on the shard's thread.
+FramePtr withPrevFrame(const PreparedFrame& message, uint64_t prev);
 
 // One publication on its way to the shards: immutable, shared by all of them.
 struct Delivery {
@@ -30,6 +34,8 @@ struct Delivery {
   std::string user;
   uint64_t offset = 0;           // position in the channel's or user's stream; 0 for broadcasts
   int64_t accepted_unix_us = 0;  // when herald-control accepted it; 0 when it did not say
+  std::string epoch;             // of `offset`
+  TagSet tags;                   // the publication's, for subscriptions' filters
   FramePtr frame;
 };
 using DeliveryPtr = std::shared_ptr<const Delivery>;

@@ -10,19 +10,47 @@ namespace herald::node {
 
 namespace {
 
+// Writes `frame` (standing for `count` publications) to `sessions`; a recovering session holds
+// `d`'s instead (`held`: its own frame of `d` for that session).
+void sendAll(ShardState& shard, const std::vector<ClientSession*>& sessions,
+             const std::string* channel, const Delivery& d, const FramePtr& frame, bool drop) {
+  for (ClientSession* session : sessions) {
+    if (!session->recovering() || !session->holdForRecovery(channel, d, frame)) {
+      shard.outbox.send(*session, frame, drop);
+    }
+  }
+}
+
+// A filter group's frame of `d`: null when its filter does not match; else `d`'s frame with
+// the group's `prev`, which then moves to `d`. One evaluation and one frame per group, however
+// many members it has.
+FramePtr groupFrame(SubscriptionIndex<ClientSession>::FilterGroup& group, const Delivery& d) {
+  if (!group.filter->matches(d.tags)) {
+    return nullptr;
+  }
+  const uint64_t prev = group.prev_epoch == d.epoch ? group.prev : 0;
+  group.prev = d.offset;
+  if (group.prev_epoch != d.epoch) {
+    group.prev_epoch = d.epoch;
+  }
+  return withPrevFrame(*d.frame, prev);
+}
+
 // One delivery to the sessions it targets: a channel's subscribers, a user's connections,
-// or every greeted connection of the shard. Returns how many it had.
+// or every greeted connection of the shard. Returns how many it reached.
 uint64_t deliverOne(ShardState& shard, const Delivery& d) {
   Outbox& outbox = shard.outbox;
   uint64_t recipients = 0;
   switch (d.target) {
     case herald::v1::DELIVERY_TARGET_CHANNEL:
-      if (const auto* subs = shard.channels.find(d.channel)) {
-        recipients = subs->size();
+      if (auto* subs = shard.channels.find(d.channel)) {
         const bool drop = outbox.dropsOldest(&d.channel);
-        for (ClientSession* session : *subs) {
-          if (!session->recovering() || !session->holdForRecovery(&d.channel, d)) {
-            outbox.send(*session, d.frame, drop);
+        recipients = subs->plain.size();
+        sendAll(shard, subs->plain, &d.channel, d, d.frame, drop);
+        for (auto& group : subs->groups) {
+          if (FramePtr frame = groupFrame(group, d)) {
+            recipients += group.members.size();
+            sendAll(shard, group.members, &d.channel, d, frame, drop);
           }
         }
       }
@@ -31,12 +59,7 @@ uint64_t deliverOne(ShardState& shard, const Delivery& d) {
       auto it = shard.users.find(d.user);
       if (it != shard.users.end()) {
         recipients = it->second.size();
-        const bool drop = outbox.dropsOldest(nullptr);
-        for (ClientSession* session : it->second) {
-          if (!session->recovering() || !session->holdForRecovery(nullptr, d)) {
-            outbox.send(*session, d.frame, drop);
-          }
-        }
+        sendAll(shard, it->second, nullptr, d, d.frame, outbox.dropsOldest(nullptr));
       }
       break;
     }
@@ -56,35 +79,67 @@ uint64_t deliverOne(ShardState& shard, const Delivery& d) {
   return recipients;
 }
 
-// Publications i..j-1 of one channel: their frames joined once, written once per connection.
-// Returns to how many connections.
-uint64_t deliverRun(ShardState& shard, const std::vector<DeliveryPtr>& batch, size_t i, size_t j) {
-  const std::string& channel = batch[i]->channel;
-  const auto* subs = shard.channels.find(channel);
-  if (subs == nullptr) {
-    return 0;
+// `frames[n]` (of publications batch[i + n]) to `sessions`: joined once and written once per
+// connection; a recovering session holds them one by one.
+void sendRun(ShardState& shard, const std::vector<ClientSession*>& sessions,
+             const std::vector<DeliveryPtr>& batch, const std::vector<size_t>& which,
+             const std::vector<FramePtr>& frames, bool drop) {
+  if (sessions.empty() || frames.empty()) {
+    return;
   }
-  std::vector<const PreparedFrame*> frames;
-  frames.reserve(j - i);
-  for (size_t k = i; k < j; ++k) {
-    frames.push_back(batch[k]->frame.get());
+  std::vector<const PreparedFrame*> parts;
+  parts.reserve(frames.size());
+  for (const auto& f : frames) {
+    parts.push_back(f.get());
   }
-  const FramePtr joined = joinFrames(frames);
-  Outbox& outbox = shard.outbox;
-  const bool drop = outbox.dropsOldest(&channel);
-  const auto count = static_cast<uint32_t>(j - i);
-  for (ClientSession* session : *subs) {
+  const FramePtr joined = frames.size() == 1 ? frames[0] : joinFrames(parts);
+  const auto count = static_cast<uint32_t>(frames.size());
+  const std::string& channel = batch[which[0]]->channel;
+  for (ClientSession* session : sessions) {
     if (!session->recovering()) {
-      outbox.send(*session, joined, drop, count);
+      shard.outbox.send(*session, joined, drop, count);
       continue;
     }
-    for (size_t k = i; k < j; ++k) {  // a recovering session holds them one by one
-      if (!session->holdForRecovery(&channel, *batch[k])) {
-        outbox.send(*session, batch[k]->frame, drop);
+    for (size_t n = 0; n < frames.size(); ++n) {
+      if (!session->holdForRecovery(&channel, *batch[which[n]], frames[n])) {
+        shard.outbox.send(*session, frames[n], drop);
       }
     }
   }
-  return subs->size();
+}
+
+// Publications i..j-1 of one channel: per set of recipients (those without a filter, each
+// filter group) their frames joined once, written once per connection. Returns how many
+// (connection, publication) deliveries that made.
+uint64_t deliverRun(ShardState& shard, const std::vector<DeliveryPtr>& batch, size_t i, size_t j) {
+  auto* subs = shard.channels.find(batch[i]->channel);
+  if (subs == nullptr) {
+    return 0;
+  }
+  const bool drop = shard.outbox.dropsOldest(&batch[i]->channel);
+  std::vector<size_t> which;
+  std::vector<FramePtr> frames;
+  which.reserve(j - i);
+  frames.reserve(j - i);
+  for (size_t k = i; k < j; ++k) {
+    which.push_back(k);
+    frames.push_back(batch[k]->frame);
+  }
+  uint64_t deliveries = subs->plain.size() * (j - i);
+  sendRun(shard, subs->plain, batch, which, frames, drop);
+  for (auto& group : subs->groups) {
+    which.clear();
+    frames.clear();
+    for (size_t k = i; k < j; ++k) {
+      if (FramePtr frame = groupFrame(group, *batch[k])) {
+        which.push_back(k);
+        frames.push_back(std::move(frame));
+      }
+    }
+    deliveries += group.members.size() * frames.size();
+    sendRun(shard, group.members, batch, which, frames, drop);
+  }
+  return deliveries;
 }
 
 // For /metrics: publications i..j-1 were just written to this shard's connections, in
@@ -130,11 +185,11 @@ void fanOut(ShardState& shard, const std::vector<DeliveryPtr>& batch) {
       }
     }
     const int64_t start = steadyMicros();
-    const uint64_t recipients =
+    const uint64_t deliveries =
         j - i == 1 ? deliverOne(shard, *batch[i]) : deliverRun(shard, batch, i, j);
-    if (recipients > 0) {
+    if (deliveries > 0) {
       observe(shard, batch, i, j, steadyMicros() - start);
-      tally(shard, *batch[i], recipients * (j - i));
+      tally(shard, *batch[i], deliveries);
     }
     i = j;
   }

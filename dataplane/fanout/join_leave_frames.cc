@@ -33,12 +33,12 @@ void sendJoinLeave(ShardState& shard, const JoinLeaveFrames& frames) {
   }
   const bool drop = shard.outbox.dropsOldest(&frames.channel);
   // Count 0: not publications, so neither delivered nor dropped ones in the counters.
-  for (ClientSession* session : *subs) {
+  subs->forEach([&](ClientSession* session) {
     if (session->backlog) {
       // A connection already behind gets none: membership must not push its publications
       // out of the queue, nor close it as a slow consumer (docs/protocol.md).
       shard.counters.join_leave_skipped.fetch_add(1, std::memory_order_relaxed);
-      continue;
+      return;
     }
     // Leaves first: a connection that left and another that joined in one window read as a
     // replacement, never as both present at once.
@@ -48,7 +48,7 @@ void sendJoinLeave(ShardState& shard, const JoinLeaveFrames& frames) {
     if (frames.join != nullptr) {
       shard.outbox.send(*session, frames.join, drop, 0);
     }
-  }
+  });
 }
 
 }  // namespace herald::node

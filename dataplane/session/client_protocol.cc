@@ -6,6 +6,7 @@
 
 #include "common/hook_settings.h"
 #include "common/json_text.h"
+#include "common/publication_tags.h"
 #include "common/strings.h"
 
 namespace herald::node {
@@ -118,9 +119,9 @@ void appendId(json* frame, std::optional<uint64_t> id) {
 }
 
 // The top-level members a client frame may carry, in the order of FrameMember.
-constexpr std::string_view kMemberNames[] = {"type",    "id",         "channels", "since",
-                                             "channel", "data",       "event",    "idempotency_key",
-                                             "token",   "user_since", "method"};
+constexpr std::string_view kMemberNames[] = {
+    "type",  "id",         "channels", "since",  "channel", "data", "event", "idempotency_key",
+    "token", "user_since", "method",   "filter", "tags"};
 enum FrameMember {
   kType,
   kId,
@@ -133,6 +134,8 @@ enum FrameMember {
   kToken,
   kUserSince,
   kMethod,
+  kFilter,
+  kTags,
   kMemberCount
 };
 
@@ -155,6 +158,28 @@ bool readOptionalString(std::string_view raw, std::string* out) {
   return true;
 }
 
+// `tags`: optional, an object of strings within common/publication_tags.h's bounds.
+Status readTags(std::string_view raw, std::map<std::string, std::string>* out) {
+  if (raw.empty()) {
+    return Status::ok();
+  }
+  json value = member(raw);
+  if (!value.is_object()) {
+    return bad("'tags' must be an object of strings: {\"KEY\":\"VALUE\"}");
+  }
+  for (auto& [key, item] : value.items()) {
+    if (!item.is_string()) {
+      return bad("'tags' must be an object of strings: '" + key.substr(0, 64) +
+                 "' is not a string");
+    }
+    if (out->size() > kMaxTags) {
+      break;  // checkTagMap reports the count
+    }
+    (*out)[key] = item.get<std::string>();
+  }
+  return checkTagMap(*out);
+}
+
 void parsePublish(const std::string_view* members, ParsedFrame* out) {
   ClientCommand& cmd = out->command;
   cmd.type = CommandType::kPublish;
@@ -166,6 +191,8 @@ void parsePublish(const std::string_view* members, ParsedFrame* out) {
     out->status = bad("'event' must be a string");
   } else if (!readOptionalString(members[kIdempotencyKey], &cmd.idempotency_key)) {
     out->status = bad("'idempotency_key' must be a string");
+  } else if (Status tags = readTags(members[kTags], &cmd.tags); !tags.isOk()) {
+    out->status = tags;
   } else {
     // Forwarded as sent: validated with the frame, never re-serialised (no recursion).
     cmd.data = std::string(members[kData]);
@@ -218,6 +245,14 @@ void parseChannelCommand(const std::string_view* members, bool with_since, Parse
   out->status = readChannelList(frame, &cmd.channels);
   if (out->status.isOk() && with_since) {
     out->status = readSince(frame, &cmd);
+  }
+  if (out->status.isOk() && with_since && !members[kFilter].empty()) {
+    auto filter = TagFilter::compile(member(members[kFilter]));
+    if (filter.isOk()) {
+      cmd.filter = std::move(filter.value());
+    } else {
+      out->status = filter.status();
+    }
   }
 }
 

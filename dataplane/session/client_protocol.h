@@ -1,12 +1,14 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/status.h"
+#include "common/tag_filter.h"
 
 namespace herald::node {
 
@@ -39,6 +41,8 @@ struct ClientCommand {
   std::string event;                         // publish: optional event name
   std::string idempotency_key;               // publish: optional, makes a retry safe
   std::string token;                         // authenticate
+  TagFilterPtr filter;                       // subscribe: optional, for every channel of it
+  std::map<std::string, std::string> tags;   // publish: optional
 };
 
 struct ParsedFrame {

@@ -423,10 +423,9 @@ void ClientSession::closed(uint16_t code, const std::string& reason) {
   for (const auto& channel : channels_) {
     reportJoinLeave(channel, false);
     shard_->node.subscribers->remove(channel);
-    if (shard_->channels.remove(channel, this)) {
-      shard_->node.interest->channelRemoved(channel);
-    }
+    leaveIndex(channel);
   }
+  filters_.reset();
   shard_->counters.subscriptions.fetch_sub(channels_.size(), std::memory_order_relaxed);
   channels_.clear();
   if (!user_.empty()) {

@@ -9,6 +9,7 @@
 #include "common/jwt_verifier.h"
 #include "common/rate_limiter.h"
 #include "common/status.h"
+#include "common/tag_filter.h"
 #include "dataplane/fanout/delivery.h"
 #include "dataplane/fanout/outbound_queue.h"
 #include "dataplane/session/client_protocol.h"
@@ -71,10 +72,11 @@ class ClientSession {
   // All-or-nothing: a list with one bad channel subscribes to none of them. `fresh` gets the
   // channels this call added (not those already subscribed). Channels in `approved` are not
   // checked against their namespace's rule (the backend chose or allowed them); a channel
-  // under the hook rule that is not is refused.
+  // under the hook rule that is not is refused. `filter` applies to the fresh channels.
   Status subscribe(const std::vector<std::string>& channels, std::vector<std::string>* accepted,
                    std::vector<std::string>* fresh = nullptr,
-                   const std::vector<std::string>* approved = nullptr);
+                   const std::vector<std::string>* approved = nullptr,
+                   const TagFilterPtr& filter = nullptr);
   void unsubscribe(const std::vector<std::string>& channels);
 
   // ---- session_hooks.cc
@@ -96,8 +98,9 @@ class ClientSession {
   void startRecovery(std::string channel, StreamPosition since);
   // A page of history for one of this session's recoveries.
   void onRecoveryPage(const herald::v1::RecoverResponse& page);
-  // A live delivery for a stream being recovered: held until the history is out (true).
-  bool holdForRecovery(const std::string* channel, const Delivery& delivery);
+  // A live delivery for a stream being recovered: `frame` (its frame for this session) is held
+  // until the history is out (true).
+  bool holdForRecovery(const std::string* channel, const Delivery& delivery, const FramePtr& frame);
   bool recovering() const { return !recovering_.empty(); }
   // The outbox drained: recoveries paced to the client ask for their next page.
   void resumeRecoveries();
@@ -163,6 +166,7 @@ class ClientSession {
   struct SubscribePlan {
     std::vector<std::string> fresh;  // not yet held
     std::vector<uint32_t> caps;      // each fresh channel's namespace max_subscribers
+    TagFilterPtr filter;             // for the fresh channels; null: none
   };
   // Checks names, rules (channels under the hook rule go to `hooked`, when given) and limits.
   Status planSubscribe(const std::vector<std::string>& channels,
@@ -188,6 +192,10 @@ class ClientSession {
   void rpc(uint64_t frame_id, const ClientCommand& cmd);
   Status checkPublish(const std::string& channel) const;
   Recovery* findRecovery(uint64_t request_id);
+  // The filter of a subscribed channel; null when it has none (the usual case).
+  TagFilterPtr filterFor(const std::string& channel) const;
+  // Leaves the shard's index for `channel` (with its filter, forgotten).
+  void leaveIndex(const std::string& channel);
   void requestNextPage(Recovery* recovery);
   bool applyRecoveryStep(Recovery* recovery, Recovery::Step& step);
 
@@ -200,6 +208,8 @@ class ClientSession {
   std::string user_;                           // empty: anonymous
   std::shared_ptr<const TokenClaims> claims_;  // null: anonymous
   std::vector<std::string> channels_;          // subscribed, small (limit 50 by default)
+  // Subscribed channels with a filter; allocated only for a connection that has one.
+  std::unique_ptr<std::vector<std::pair<std::string, TagFilterPtr>>> filters_;
   std::string ip_;      // remote address (fits the small-string buffer for IPv4)
   TokenBucket bucket_;  // inbound message rate
   // Streams being recovered (usually none: an empty vector allocates nothing).

@@ -1,6 +1,33 @@
 #include "dataplane/session/frame_builder.h"
 
+#include <algorithm>
+#include <vector>
+
 namespace herald::node {
+
+namespace {
+
+// `,"tags":{…}` with keys sorted (a protobuf map has no order), so equal tags read alike.
+void appendTags(std::string* out, const google::protobuf::Map<std::string, std::string>& tags) {
+  std::vector<const google::protobuf::MapPair<std::string, std::string>*> sorted;
+  sorted.reserve(tags.size());
+  for (const auto& entry : tags) {
+    sorted.push_back(&entry);
+  }
+  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  out->append(",\"tags\":{");
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    if (i > 0) {
+      out->push_back(',');
+    }
+    appendJsonString(out, sorted[i]->first);
+    out->push_back(':');
+    appendJsonString(out, sorted[i]->second);
+  }
+  out->push_back('}');
+}
+
+}  // namespace
 
 void appendJsonString(std::string* out, const std::string& text) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -99,11 +126,22 @@ std::string buildMessageFrame(const herald::v1::Deliver& deliver) {
     appendJsonString(&out, pub.publisher_client());
     out.push_back('}');
   }
+  if (!pub.tags().empty()) {
+    appendTags(&out, pub.tags());
+  }
   out.append(",\"data\":");
   out.append(pub.data());
   out.append(",\"ts\":");
   out.append(std::to_string(pub.ts_unix_ms()));
   out.push_back('}');
+  return out;
+}
+
+std::string withPrev(std::string_view message_frame, uint64_t prev) {
+  std::string out;
+  out.reserve(message_frame.size() + 32);
+  out.append(message_frame.substr(0, message_frame.size() - 1));  // without the closing '}'
+  out.append(",\"prev\":").append(std::to_string(prev)).push_back('}');
   return out;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "herald/v1/node_link.pb.h"
 
@@ -10,6 +12,11 @@ namespace herald::node {
 // per node; every recipient then gets the same bytes. `data` is embedded verbatim: the control
 // plane only accepts valid JSON.
 std::string buildMessageFrame(const herald::v1::Deliver& deliver);
+
+// A `message` frame (as buildMessageFrame made it) for a filtered subscription: with
+// `"prev":N`, the offset of the last earlier publication its filter matched (0: unknown), so
+// the client tells filtered offsets from lost ones (docs/protocol.md "Tags and filters").
+std::string withPrev(std::string_view message_frame, uint64_t prev);
 
 // `{"type":"subscribed"|"unsubscribed","channel":…}`: the server (ControlService.Subscribe or
 // Unsubscribe) changed this connection's subscriptions.

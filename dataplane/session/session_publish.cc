@@ -41,6 +41,7 @@ void ClientSession::publish(std::optional<uint64_t> frame_id, const ClientComman
   request.set_event(cmd.event);
   request.set_data(cmd.data);
   request.set_idempotency_key(cmd.idempotency_key);
+  request.mutable_tags()->insert(cmd.tags.begin(), cmd.tags.end());
   ++publishes_in_flight_;
   if (askPublishHook(frame_id, request)) {
     return;  // forwarded (or refused) once the backend answers

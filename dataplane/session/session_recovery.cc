@@ -26,6 +26,11 @@ void ClientSession::startRecovery(std::string channel, StreamPosition since) {
                                           steadyMillis() + kRecoveryTimeoutMs,
                                           limits.outbound_queue_messages());
   Recovery* recovery = owned.get();
+  if (!recovery->isUserStream()) {
+    if (TagFilterPtr filter = filterFor(recovery->channel())) {
+      recovery->setFilter(std::move(filter));
+    }
+  }
   recovery->setPageSize(std::max<uint32_t>(limits.outbound_queue_bytes() / 2, 1),
                         std::max<uint32_t>(limits.outbound_queue_messages() / 2, 1));
   recovering_.push_back(std::move(owned));
@@ -100,11 +105,12 @@ void ClientSession::reissueRecoveries() {
   }
 }
 
-bool ClientSession::holdForRecovery(const std::string* channel, const Delivery& delivery) {
+bool ClientSession::holdForRecovery(const std::string* channel, const Delivery& delivery,
+                                    const FramePtr& frame) {
   for (auto& r : recovering_) {
     const bool match = channel == nullptr ? r->isUserStream() : r->channel() == *channel;
     if (match) {
-      if (!r->hold(delivery.offset, delivery.frame)) {
+      if (!r->hold(delivery.offset, frame)) {
         shard_->counters.messages_dropped.fetch_add(1, std::memory_order_relaxed);
       }
       return true;
@@ -130,7 +136,8 @@ bool ClientSession::applyRecoveryStep(Recovery* recovery, Recovery::Step& step) 
   Outbox& outbox = shard_->outbox;
   const std::string& channel = recovery->channel();
   const bool drop = outbox.dropsOldest(recovery->isUserStream() ? nullptr : &channel);
-  for (const herald::v1::Publication* pub : step.send) {
+  for (size_t i = 0; i < step.send.size(); ++i) {
+    const herald::v1::Publication* pub = step.send[i];
     herald::v1::Deliver deliver;
     if (recovery->isUserStream()) {
       deliver.set_target(herald::v1::DELIVERY_TARGET_USER);
@@ -139,7 +146,11 @@ bool ClientSession::applyRecoveryStep(Recovery* recovery, Recovery::Step& step) 
       deliver.set_target(herald::v1::DELIVERY_TARGET_CHANNEL);
     }
     *deliver.mutable_publication() = *pub;
-    outbox.send(*this, prepareTextFrame(buildMessageFrame(deliver)), drop);
+    std::string text = buildMessageFrame(deliver);
+    if (!step.prev.empty()) {  // a filtered subscription's
+      text = withPrev(text, step.prev[i]);
+    }
+    outbox.send(*this, prepareTextFrame(text), drop);
     shard_->counters.messages_recovered.fetch_add(1, std::memory_order_relaxed);
   }
   if (!step.finished) {

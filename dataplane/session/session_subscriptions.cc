@@ -31,8 +31,10 @@ void ClientSession::countRefusal(const Status& s) {
 
 Status ClientSession::subscribe(const std::vector<std::string>& channels,
                                 std::vector<std::string>* accepted, std::vector<std::string>* fresh,
-                                const std::vector<std::string>* approved) {
+                                const std::vector<std::string>* approved,
+                                const TagFilterPtr& filter) {
   SubscribePlan plan;
+  plan.filter = filter;
   Status s = planSubscribe(channels, approved, nullptr, &plan);
   if (s.isOk()) {
     s = applySubscribe(&plan);
@@ -88,8 +90,16 @@ Status ClientSession::applySubscribe(SubscribePlan* plan) {
                   "channel '" + fresh[*full] + "' has its namespace's max_subscribers (" +
                       std::to_string(plan->caps[*full]) + ") on this node");
   }
+  if (plan->filter != nullptr && !fresh.empty()) {
+    if (!filters_) {
+      filters_ = std::make_unique<std::vector<std::pair<std::string, TagFilterPtr>>>();
+    }
+    for (const auto& channel : fresh) {
+      filters_->emplace_back(channel, plan->filter);
+    }
+  }
   for (const auto& channel : fresh) {
-    if (shard_->channels.add(channel, this)) {
+    if (shard_->channels.add(channel, this, plan->filter)) {
       shard_->node.interest->channelAdded(channel);
     }
     channels_.push_back(channel);
@@ -105,12 +115,14 @@ Status ClientSession::applySubscribe(SubscribePlan* plan) {
 void ClientSession::subscribeFrame(std::optional<uint64_t> frame_id, const ClientCommand& cmd) {
   std::vector<std::string> hooked;
   SubscribePlan plan;
+  plan.filter = cmd.filter;
   Status s = planSubscribe(cmd.channels, nullptr, &hooked, &plan);
   if (s.isOk() && !hooked.empty()) {
     auto op = std::make_shared<SubscribeHookOp>();
     op->frame_id = frame_id;
     op->channels = cmd.channels;
     op->since = cmd.since;
+    op->filter = cmd.filter;
     op->hooked = std::move(hooked);
     askSubscribeHooks(std::move(op));
     return;
@@ -151,9 +163,34 @@ void ClientSession::unsubscribe(const std::vector<std::string>& channels) {
     channels_.pop_back();
     shard_->counters.subscriptions.fetch_sub(1, std::memory_order_relaxed);
     shard_->node.subscribers->remove(channel);
-    if (shard_->channels.remove(channel, this)) {
-      shard_->node.interest->channelRemoved(channel);
+    leaveIndex(channel);
+  }
+}
+
+TagFilterPtr ClientSession::filterFor(const std::string& channel) const {
+  if (filters_) {
+    for (const auto& [name, filter] : *filters_) {
+      if (name == channel) {
+        return filter;
+      }
     }
+  }
+  return nullptr;
+}
+
+void ClientSession::leaveIndex(const std::string& channel) {
+  TagFilterPtr filter;  // kept alive until the index no longer refers to it
+  if (filters_) {
+    auto it = std::find_if(filters_->begin(), filters_->end(),
+                           [&](const auto& entry) { return entry.first == channel; });
+    if (it != filters_->end()) {
+      filter = std::move(it->second);
+      *it = std::move(filters_->back());
+      filters_->pop_back();
+    }
+  }
+  if (shard_->channels.remove(channel, this, filter.get())) {
+    shard_->node.interest->channelRemoved(channel);
   }
 }
 

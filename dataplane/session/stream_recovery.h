@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/tag_filter.h"
 #include "dataplane/session/client_protocol.h"
 #include "herald/v1/node_link.pb.h"
 
@@ -50,6 +51,12 @@ class StreamRecovery {
   // Unrecovered, release every held live frame rather than those after the reported offset:
   // for the node's own resync, where no client is told about the gap.
   void setReleaseAllWhenUnrecovered(bool all) { release_all_unrecovered_ = all; }
+  // A filtered subscription's recovery: only publications `filter` matches are sent, each
+  // with the offset of the one sent before it (the client's position for the first).
+  void setFilter(TagFilterPtr filter) {
+    filter_ = std::move(filter);
+    filter_prev_ = next_ - 1;
+  }
   // The next page waits until the connection has sent what the last one queued.
   bool waitingForDrain() const { return waiting_for_drain_; }
   void setWaitingForDrain(bool waiting) { waiting_for_drain_ = waiting; }
@@ -82,7 +89,8 @@ class StreamRecovery {
 
   struct Step {
     std::vector<const herald::v1::Publication*> send;  // from the page, to send now in order
-    bool finished = false;                             // then: send `outcome`, then `release`
+    std::vector<uint64_t> prev;  // with a filter: each sent one's `prev` (else empty)
+    bool finished = false;       // then: send `outcome`, then `release`
     RecoveryOutcome outcome;
     std::vector<Frame> release;
   };
@@ -102,8 +110,15 @@ class StreamRecovery {
     }
     for (const auto& pub : page.publications()) {
       if (pub.offset() >= next_) {
-        step.send.push_back(&pub);
         next_ = pub.offset() + 1;
+        if (filter_ != nullptr) {
+          if (!filter_->matches(TagSet::of(pub.tags()))) {
+            continue;  // filtered out: neither sent nor counted as missed
+          }
+          step.prev.push_back(filter_prev_);
+          filter_prev_ = pub.offset();
+        }
+        step.send.push_back(&pub);
         ++missed_;
       }
     }
@@ -157,6 +172,8 @@ class StreamRecovery {
   bool waiting_for_drain_ = false;
   bool release_all_unrecovered_ = false;
   std::deque<std::pair<uint64_t, Frame>> held_;
+  TagFilterPtr filter_;
+  uint64_t filter_prev_ = 0;
 };
 
 }  // namespace herald::node

@@ -127,16 +127,16 @@ class Shard::Impl final : public TransportHandler {
     if (!query.channel().empty()) {
       if (const auto* subs = state_.channels.find(query.channel())) {
         reply.set_connections(subs->size());
-        for (ClientSession* session : *subs) {
+        subs->forEach([&](ClientSession* session) {
           if (static_cast<uint32_t>(reply.entries_size()) >= query.max_entries()) {
             reply.set_truncated(true);
-            break;
+            return;
           }
           auto* entry = reply.add_entries();
           entry->set_user(session->user());
           entry->set_client(session->clientId());
           entry->set_node_id(*state_.node.node_id);
-        }
+        });
       }
     }
     for (const auto& channel : query.count_channels()) {

@@ -1,13 +1,16 @@
 // Google Benchmark micro-benchmarks for the hot paths: what one publication costs on the way
 // through herald-control and herald-node, and what herald-bench spends per received frame.
 // Run: build/tests/hot_paths_benchmark (figures in docs/benchmarks.md).
+#include <map>
 #include <string>
 #include <vector>
 
 #include <benchmark/benchmark.h>
+#include <nlohmann/json.hpp>
 
 #include "cli/bench/latency_histogram.h"
 #include "cli/bench/ws_frames.h"
+#include "common/tag_filter.h"
 #include "controlplane/memory_stream_engine.h"
 #include "controlplane/router.h"
 #include "dataplane/fanout/delivery.h"
@@ -120,6 +123,39 @@ void BM_JoinLeaveTake(benchmark::State& state) {
 BENCHMARK(BM_JoinLeaveTake);
 
 // herald-node, per client frame: JSON parsing of a subscribe.
+// Issue 16: a filter group's cost per publication — one evaluation of the issue's example
+// filter against a publication's tags, and the tags read once per publication per node.
+const std::map<std::string, std::string> kTransferTags = {
+    {"source_chain", "sol"}, {"dest_chain", "eth"}, {"amount_usd", "2500.75"}, {"token", "USDC"}};
+
+void BM_TagFilterMatch(benchmark::State& state) {
+  auto filter = herald::TagFilter::compile(
+                    nlohmann::json::parse(R"({"and":[{"key":"source_chain","in":["eth","sol"]},)"
+                                          R"({"key":"amount_usd","gte":"1000"}]})"))
+                    .value();
+  const herald::TagSet tags = herald::TagSet::of(kTransferTags);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(filter->matches(tags));
+  }
+}
+BENCHMARK(BM_TagFilterMatch);
+
+void BM_TagSetOf(benchmark::State& state) {
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(herald::TagSet::of(kTransferTags));
+  }
+}
+BENCHMARK(BM_TagSetOf);
+
+// A filter group's own frame of a publication (with `prev`): built once per group.
+void BM_WithPrevFrame(benchmark::State& state) {
+  const auto delivery = herald::node::makeDelivery(samplePublication(200));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(herald::node::withPrevFrame(*delivery->frame, 123455));
+  }
+}
+BENCHMARK(BM_WithPrevFrame);
+
 void BM_ParseSubscribeFrame(benchmark::State& state) {
   const std::string frame =
       R"({"type":"subscribe","id":4,"channels":["token:price","alerts"],"since":{"alerts":{"offset":17,"epoch":"ae1a4e3ebaaab331"}}})";

@@ -192,6 +192,31 @@ test("the subscribe hook's info and refusals reach the subscription's handlers",
 });
 
 // A client past its `connected` frame, on a fresh FakeSocket.
+test("a filtered subscription sends its filter per frame and takes prev as filtered, not lost", async () => {
+  const client = newClient();
+  const gaps = [];
+  const got = [];
+  client.on("gap", (g) => gaps.push(g));
+  const filter = { key: "chain", in: ["eth", "sol"] };
+  client.subscribe("tx:1", (m) => got.push(m.offset), { filter });
+  client.subscribe("tx:2", () => {}, { filter });
+  client.subscribe("plain", () => {});
+  client.connect();
+  await waitFor("socket", () => FakeSocket.all.length === 1);
+  const ws = FakeSocket.last();
+  ws.deliver(connected);
+  const frames = ws.sent.filter((f) => f.type === "subscribe");
+  assert.deepEqual(frames.map((f) => [f.channels, f.filter]), [[["tx:1", "tx:2"], filter], [["plain"], undefined]]);
+  ws.deliver({ type: "reply", id: frames[0].id, ok: true, channels: ["tx:1", "tx:2"] });
+  ws.deliver({ ...msg("tx:1", 3), prev: 0 });
+  ws.deliver({ ...msg("tx:1", 7), prev: 3 }); // 4..6 filtered out
+  assert.deepEqual(gaps, []);
+  ws.deliver({ ...msg("tx:1", 12), prev: 9 }); // 9 matched and never came: lost
+  assert.deepEqual(gaps, [{ channel: "tx:1", fromOffset: 8, toOffset: 11, epoch: "e1", reason: "skipped" }]);
+  assert.deepEqual(got, [3, 7, 12]);
+  client.close();
+});
+
 async function connectedClient(options = {}) {
   const client = newClient(options);
   client.connect();
@@ -201,6 +226,14 @@ async function connectedClient(options = {}) {
   return { client, ws };
 }
 const lastPublish = (ws) => ws.sent.filter((f) => f.type === "publish").at(-1);
+
+test("publish sends tags", async () => {
+  const { client, ws } = await connectedClient();
+  const done = client.publish("tx:1", { a: 1 }, { tags: { chain: "eth" }, idempotencyKey: "k" }).catch((e) => e.code);
+  assert.deepEqual(lastPublish(ws).tags, { chain: "eth" });
+  client.close();
+  assert.equal(await done, "disconnected");
+});
 
 test("publish sends the frame and resolves with the reply of its id", async () => {
   const { client, ws } = await connectedClient();

@@ -116,8 +116,8 @@ class CheckDescriptorTest(unittest.TestCase):
                           "herald.v1.Limits to herald.v1.Namespace")
 
     def test_field_label_changed(self):
-        self.edit("control.proto", "  repeated string channels = 3;\n}\nmessage BroadcastResponse",
-                  "  string channels = 3;\n}\nmessage BroadcastResponse")
+        self.edit("control.proto", "  repeated string channels = 3;\n  map<string, string> tags = 4;  // optional, as in PublishRequest\n}\nmessage BroadcastResponse",
+                  "  string channels = 3;\n  map<string, string> tags = 4;  // optional, as in PublishRequest\n}\nmessage BroadcastResponse")
         self.assertBreaks("field herald.v1.BroadcastRequest.channels: label changed from "
                           "repeated to optional")
 
@@ -203,9 +203,9 @@ class CheckDescriptorTest(unittest.TestCase):
 
     def test_field_added_is_a_note(self):
         self.edit("control.proto", "  string idempotency_key = 4;",
-                  "  string idempotency_key = 4;\n  string trace_id = 5;")
+                  "  string idempotency_key = 4;\n  string trace_id = 6;")
         out = self.assertPasses()
-        self.assertIn("note: field herald.v1.PublishRequest.trace_id (optional string = 5) added",
+        self.assertIn("note: field herald.v1.PublishRequest.trace_id (optional string = 6) added",
                       out)
         self.assertIn("--accept", out, "suggests accepting")
 
@@ -227,7 +227,7 @@ class CheckDescriptorTest(unittest.TestCase):
         self.edit("control.proto", "  uint64 offset = 1;\n  string epoch = 2;\n  uint32 nodes = 3;",
                   "  int64 offset = 1;\n  string epoch = 2;\n  uint32 nodes = 3;")
         self.edit("control.proto", "  string idempotency_key = 4;",
-                  "  string idempotency_key = 4;\n  string trace_id = 5;")
+                  "  string idempotency_key = 4;\n  string trace_id = 6;")
         self.assertBreaks()
         code, out, err = self.check("--accept")
         self.assertEqual(code, 0, err)

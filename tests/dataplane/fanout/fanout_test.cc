@@ -37,6 +37,25 @@ DeliveryPtr toChannel(const std::string& channel, uint64_t offset) {
   return makeDelivery(d);
 }
 
+DeliveryPtr tagged(const std::string& channel, uint64_t offset, const std::string& chain) {
+  herald::v1::Deliver d;
+  d.set_target(herald::v1::DELIVERY_TARGET_CHANNEL);
+  d.mutable_publication()->set_channel(channel);
+  d.mutable_publication()->set_offset(offset);
+  d.mutable_publication()->set_epoch("e1");
+  d.mutable_publication()->set_data("{}");
+  (*d.mutable_publication()->mutable_tags())["chain"] = chain;
+  return makeDelivery(d);
+}
+
+void subscribeFiltered(FakeClient& client, const std::string& channel, const std::string& chain) {
+  client.send({{"type", "subscribe"},
+               {"id", 1},
+               {"channels", {channel}},
+               {"filter", {{"key", "chain"}, {"eq", chain}}}});
+  ASSERT_EQ(client.last()["type"], "reply") << client.received.back();
+}
+
 DeliveryPtr toTarget(herald::v1::DeliveryTarget target, const std::string& user = "") {
   herald::v1::Deliver d;
   d.set_target(target);
@@ -65,6 +84,66 @@ TEST(FanoutTest, ARunOnOneChannelIsOneWritePerConnection) {
   EXPECT_CALL(a.transport, writeFrame(_)).Times(1);
   fanOut(*shard.state, {toChannel("news", 1), toChannel("news", 2), toChannel("news", 3)});
   EXPECT_EQ(shard.state->counters.messages_out.load(), 3u) << "a joined frame counts each";
+}
+
+TEST(FanoutTest, AFilteredSubscriptionGetsMatchingPublicationsWithTheLastMatchedOffset) {
+  ShardHarness shard(settings());
+  FakeClient& eth1 = shard.connect();
+  FakeClient& eth2 = shard.connect();
+  FakeClient& sol = shard.connect();
+  FakeClient& all = shard.connect("/ws?subscribe=news");
+  subscribeFiltered(eth1, "news", "eth");
+  subscribeFiltered(eth2, "news", "eth");
+  subscribeFiltered(sol, "news", "sol");
+  ASSERT_EQ(shard.state->channels.find("news")->groups.size(), 2u) << "eth1 and eth2 share";
+  const size_t e0 = eth1.received.size(), s0 = sol.received.size(), a0 = all.received.size();
+
+  for (const auto& [offset, chain] :
+       {std::pair<uint64_t, std::string>{1, "eth"}, {2, "sol"}, {3, "btc"}, {4, "eth"}}) {
+    fanOut(*shard.state, {tagged("news", offset, chain)});
+  }
+  ASSERT_EQ(eth1.received.size(), e0 + 2);
+  EXPECT_EQ(eth1.frame(e0)["offset"], 1);
+  EXPECT_EQ(eth1.frame(e0)["prev"], 0) << "nothing matched before";
+  EXPECT_EQ(eth1.frame(e0)["tags"], nlohmann::json({{"chain", "eth"}}));
+  EXPECT_EQ(eth1.frame(e0 + 1)["offset"], 4);
+  EXPECT_EQ(eth1.frame(e0 + 1)["prev"], 1) << "2 and 3 were filtered out, not lost";
+  EXPECT_EQ(eth2.received.back(), eth1.received.back()) << "one frame per group";
+  ASSERT_EQ(sol.received.size(), s0 + 1);
+  EXPECT_EQ(sol.frame(s0)["offset"], 2);
+  ASSERT_EQ(all.received.size(), a0 + 4);
+  EXPECT_FALSE(all.frame(a0 + 3).contains("prev")) << "unfiltered frames have no prev";
+  EXPECT_EQ(shard.state->counters.messages_out.load(), 2u + 2u + 1u + 4u);
+}
+
+TEST(FanoutTest, ARunIsFilteredPerGroupAndWrittenOncePerConnection) {
+  ShardHarness shard(settings());
+  FakeClient& eth = shard.connect();
+  subscribeFiltered(eth, "news", "eth");
+  EXPECT_CALL(eth.transport, writeFrame(_)).Times(1);
+  fanOut(*shard.state,
+         {tagged("news", 5, "eth"), tagged("news", 6, "sol"), tagged("news", 7, "eth")});
+  EXPECT_EQ(shard.state->counters.messages_out.load(), 2u);
+  auto* entry = shard.state->channels.find("news");
+  ASSERT_NE(entry, nullptr);
+  EXPECT_EQ(entry->groups[0].prev, 7u);
+}
+
+TEST(FanoutTest, UnsubscribingAndClosingLeaveTheFilterGroup) {
+  ShardHarness shard(settings());
+  FakeClient& a = shard.connect();
+  FakeClient& b = shard.connect();
+  subscribeFiltered(a, "news", "eth");
+  subscribeFiltered(b, "news", "eth");
+  a.send({{"type", "unsubscribe"}, {"id", 2}, {"channels", {"news"}}});
+  ASSERT_EQ(shard.state->channels.find("news")->size(), 1u);
+  b.session.closed();
+  EXPECT_EQ(shard.state->channels.find("news"), nullptr);
+  EXPECT_EQ(shard.state->channels.subscriptions(), 0u);
+  // A new subscription without a filter is plain again.
+  a.send({{"type", "subscribe"}, {"id", 3}, {"channels", {"news"}}});
+  ASSERT_NE(shard.state->channels.find("news"), nullptr);
+  EXPECT_EQ(shard.state->channels.find("news")->plain.size(), 1u);
 }
 
 TEST(FanoutTest, UserAndBroadcastTargets) {

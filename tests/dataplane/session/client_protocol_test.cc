@@ -2,6 +2,7 @@
 
 #include "common/json_text.h"
 
+#include <map>
 #include <random>
 #include <string>
 
@@ -177,6 +178,42 @@ TEST(ClientProtocolTest, SubscribeCarriesRecoveryPositions) {
       parseClientFrame(R"({"type":"subscribe","channels":["a"],"since":{"a":{"offset":0}}})");
   ASSERT_TRUE(no_epoch.status.isOk());
   EXPECT_EQ(no_epoch.command.since[0].second.epoch, "");
+}
+
+TEST(ClientProtocolTest, SubscribeCarriesACompiledFilterAndPublishItsTags) {
+  auto sub = parseClientFrame(
+      R"({"type":"subscribe","id":2,"channels":["a"],"filter":{"key":"chain","in":["eth"]}})");
+  ASSERT_TRUE(sub.status.isOk()) << sub.status.message();
+  ASSERT_NE(sub.command.filter, nullptr);
+  EXPECT_EQ(sub.command.filter->canonical(), R"({"in":["eth"],"key":"chain"})");
+  EXPECT_EQ(parseClientFrame(R"({"type":"subscribe","channels":["a"]})").command.filter, nullptr);
+
+  auto pub = parseClientFrame(
+      R"({"type":"publish","channel":"c","data":1,"tags":{"chain":"eth","usd":"10"}})");
+  ASSERT_TRUE(pub.status.isOk()) << pub.status.message();
+  EXPECT_EQ(pub.command.tags,
+            (std::map<std::string, std::string>{{"chain", "eth"}, {"usd", "10"}}));
+}
+
+TEST(ClientProtocolTest, BadFiltersAndTagsAreBadRequestsWithTheirId) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"type":"subscribe","id":3,"channels":["a"],"filter":{"key":"x","eqq":"1"}})",
+       "filter: unknown operator 'eqq'"},
+      {R"({"type":"subscribe","id":3,"channels":["a"],"filter":[]})", "filter: must be an object"},
+      {R"({"type":"publish","id":3,"channel":"c","data":1,"tags":["a"]})",
+       "'tags' must be an object of strings"},
+      {R"({"type":"publish","id":3,"channel":"c","data":1,"tags":{"a":1}})",
+       "'tags' must be an object of strings: 'a' is not a string"},
+      {R"({"type":"publish","id":3,"channel":"c","data":1,"tags":{"a b":"1"}})",
+       "tag key 'a b' must be"},
+  };
+  for (const auto& [input, expected] : cases) {
+    auto p = parseClientFrame(input);
+    EXPECT_EQ(p.status.code(), ErrorCode::kBadRequest) << input;
+    EXPECT_EQ(p.id, 3u) << input;
+    EXPECT_NE(p.status.message().find(expected), std::string::npos)
+        << input << " -> " << p.status.message();
+  }
 }
 
 TEST(ClientProtocolTest, MalformedRecoveryPositionsAreBadRequests) {

@@ -324,7 +324,7 @@ TEST(ClientSessionTest, RecoveryHoldsLiveFramesUntilTheHistoryIsOut) {
 
   // Offset 5 is published while the history (3, 4) is read: held, then sent once after it.
   const Delivery live = liveDelivery(5);
-  EXPECT_TRUE(c.session.holdForRecovery(&live.channel, live));
+  EXPECT_TRUE(c.session.holdForRecovery(&live.channel, live, live.frame));
   const size_t before = c.received.size();
   c.session.onRecoveryPage(page(asked.request_id(), {3, 4}, 4));
   ASSERT_EQ(c.received.size(), before + 4);
@@ -335,6 +335,36 @@ TEST(ClientSessionTest, RecoveryHoldsLiveFramesUntilTheHistoryIsOut) {
   EXPECT_EQ(c.frame(before + 3)["offset"], 5);
   EXPECT_FALSE(c.session.recovering());
   EXPECT_TRUE(shard.state->recoveries.empty());
+}
+
+TEST(ClientSessionTest, AFilteredRecoverySendsOnlyMatchesEachWithTheOneBefore) {
+  ShardHarness shard(anonymousAllowed());
+  FakeClient& c = shard.connect();
+  herald::v1::RecoverRequest asked;
+  EXPECT_CALL(shard.uplink, recover(_)).WillOnce([&](const herald::v1::RecoverRequest& r) {
+    asked = r;
+    return true;
+  });
+  c.send({{"type", "subscribe"},
+          {"id", 1},
+          {"channels", {"news"}},
+          {"filter", {{"key", "chain"}, {"eq", "eth"}}},
+          {"since", {{"news", {{"offset", 2}, {"epoch", "e1"}}}}}});
+  ASSERT_TRUE(c.session.recovering());
+  auto history = page(asked.request_id(), {3, 4, 5, 6}, 6);
+  (*history.mutable_publications(0)->mutable_tags())["chain"] = "eth";
+  (*history.mutable_publications(1)->mutable_tags())["chain"] = "sol";
+  (*history.mutable_publications(2)->mutable_tags())["chain"] = "eth";
+  const size_t before = c.received.size();
+  c.session.onRecoveryPage(history);
+  ASSERT_EQ(c.received.size(), before + 3);
+  EXPECT_EQ(c.frame(before)["offset"], 3);
+  EXPECT_EQ(c.frame(before)["prev"], 2) << "the client's own position";
+  EXPECT_EQ(c.frame(before + 1)["offset"], 5);
+  EXPECT_EQ(c.frame(before + 1)["prev"], 3);
+  EXPECT_EQ(c.frame(before + 2)["type"], "recovery");
+  EXPECT_EQ(c.frame(before + 2)["missed"], 2) << "sent, not filtered out";
+  EXPECT_EQ(c.frame(before + 2)["offset"], 6) << "the stream's position, past the filtered 6";
 }
 
 TEST(ClientSessionTest, RecoveryWithoutALinkEndsUnrecoveredAtOnce) {

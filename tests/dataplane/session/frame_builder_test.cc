@@ -38,6 +38,21 @@ TEST(FrameBuilderTest, ClientPublicationsNameTheirSender) {
   EXPECT_EQ(j["publisher"], (nlohmann::json{{"client", "n1-0-7"}}));
 }
 
+TEST(FrameBuilderTest, TagsComeSortedBeforeDataAndPrevLast) {
+  auto d = channelDelivery();
+  (*d.mutable_publication()->mutable_tags())["source_chain"] = "eth";
+  (*d.mutable_publication()->mutable_tags())["amount_usd"] = "1000";
+  (*d.mutable_publication()->mutable_tags())["note"] = "a\"b";
+  const std::string frame = buildMessageFrame(d);
+  EXPECT_EQ(frame,
+            "{\"type\":\"message\",\"channel\":\"token:price\",\"event\":\"price_update\","
+            "\"offset\":1,\"epoch\":\"e1\",\"tags\":{\"amount_usd\":\"1000\",\"note\":\"a\\\"b\","
+            "\"source_chain\":\"eth\"},\"data\":{\"price\":50000},\"ts\":1700000000000}");
+  const auto with_prev = nlohmann::json::parse(withPrev(frame, 41));
+  EXPECT_EQ(with_prev["prev"], 41);
+  EXPECT_EQ(with_prev["tags"]["note"], "a\"b");
+}
+
 TEST(FrameBuilderTest, EventIsOmittedWhenEmpty) {
   auto d = channelDelivery();
   d.mutable_publication()->clear_event();
