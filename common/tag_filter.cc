@@ -13,19 +13,62 @@
 
 namespace herald {
 
-bool parseTagNumber(std::string_view text, double* out) {
-  // JSON-style: optional '-', digits, optional fraction and exponent. from_chars alone would
-  // also take "inf", "nan" and hex-less forms like "1e"; the first check keeps to JSON's.
-  if (text.empty() || text.size() > 64) {
+namespace {
+
+// JSON's number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+bool jsonNumberText(std::string_view t) {
+  size_t i = 0;
+  auto digits = [&] {
+    const size_t start = i;
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9') {
+      ++i;
+    }
+    return i > start;
+  };
+  if (i < t.size() && t[i] == '-') {
+    ++i;
+  }
+  if (i < t.size() && t[i] == '0') {
+    ++i;
+  } else if (!digits()) {
     return false;
   }
-  const char first = text[0] == '-' && text.size() > 1 ? text[1] : text[0];
-  if (first < '0' || first > '9') {
+  if (i < t.size() && t[i] == '.') {
+    ++i;
+    if (!digits()) {
+      return false;
+    }
+  }
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) {
+      ++i;
+    }
+    if (!digits()) {
+      return false;
+    }
+  }
+  return i == t.size();
+}
+
+}  // namespace
+
+bool parseTagNumber(std::string_view text, double* out) {
+  // Exactly JSON's numbers (not "inf", "0x10", "01" or "1."), read as doubles: exact up to
+  // 2^53; a value too small to represent reads as 0, one too large is refused.
+  if (text.size() > 64 || !jsonNumberText(text)) {
     return false;
   }
   double value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) {
+  if (ec == std::errc::result_out_of_range) {
+    // Under- or overflow: from_chars leaves `value` alone. A negative exponent underflows.
+    const size_t e = text.find_first_of("eE");
+    if (e == std::string_view::npos || text[e + 1] != '-') {
+      return false;
+    }
+    value = 0;
+  } else if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) {
     return false;
   }
   *out = value;

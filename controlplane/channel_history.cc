@@ -53,7 +53,7 @@ HistoryRead ChannelHistory::readSince(uint64_t since, uint64_t top, uint32_t lim
   size_t bytes = 0;
   for (size_t i = start; i < entries_.size(); ++i) {
     const auto& pub = entries_[i].publication;
-    bytes += pub->data().size() + pub->event().size();
+    bytes += publicationBytes(*pub);
     if ((limit != 0 && read.publications.size() == limit) ||
         (max_bytes != 0 && bytes > max_bytes && !read.publications.empty())) {
       break;

@@ -10,6 +10,16 @@
 
 namespace herald::control {
 
+// What one publication adds to a recovery page, for its byte budget (pages are sized to the
+// client's queue): its data, event and tags, and about 128 bytes of the frame's own fields.
+inline size_t publicationBytes(const herald::v1::Publication& pub) {
+  size_t bytes = pub.data().size() + pub.event().size() + 128;
+  for (const auto& [key, value] : pub.tags()) {
+    bytes += key.size() + value.size() + 6;
+  }
+  return bytes;
+}
+
 using PublicationPtr = std::shared_ptr<const herald::v1::Publication>;
 
 // How much of a stream's past is kept: the last `size` publications, none older than

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/config_reader.h"
+#include "common/conflation.h"
 #include "common/flag_parser.h"
 #include "common/hook_settings.h"
 #include "common/host_port.h"
@@ -66,7 +67,7 @@ void readNamespace(const ConfigReader& r, herald::v1::Namespace* ns) {
   r.rejectUnknownKeys({"name", "subscribe_rule", "allow_client_publish", "history_size",
                        "history_ttl_seconds", "max_subscribers", "owner_claim",
                        "slow_consumer_policy", "subscribe_hook", "publish_hook",
-                       "subscription_events", "join_leave"});
+                       "subscription_events", "join_leave", "conflate_ms"});
   std::string name;
   r.readString("name", &name);
   ns->set_name(name);
@@ -106,6 +107,9 @@ void readNamespace(const ConfigReader& r, herald::v1::Namespace* ns) {
   bool join_leave = false;
   r.readBool("join_leave", &join_leave);
   ns->set_join_leave(join_leave);
+  v = 0;
+  r.readUint32("conflate_ms", &v, 0, kMaxConflateMs);
+  ns->set_conflate_ms(v);
 }
 
 void readLimits(const ConfigReader& r, herald::v1::Limits* l) {

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "common/channel_name.h"
+#include "common/conflation.h"
 #include "common/hook_settings.h"
 #include "common/jwt_verifier.h"
 
@@ -36,6 +37,10 @@ Status validateNamespace(const herald::v1::Namespace& ns) {
   }
   if (ns.history_size() > 1000000) {
     return Status(ErrorCode::kBadRequest, "history_size above 1000000");
+  }
+  if (ns.conflate_ms() > kMaxConflateMs) {
+    return Status(ErrorCode::kBadRequest,
+                  "conflate_ms above " + std::to_string(kMaxConflateMs) + " (one minute)");
   }
   return Status::ok();
 }

@@ -60,6 +60,9 @@ export interface ChannelMessage extends MessageBase {
   /** Only on a filtered subscription: the offset of the last earlier publication its filter
    *  matched (0: unknown). Offsets between `prev` and `offset` were filtered out, not lost. */
   prev?: number;
+  /** Only on a conflated subscription: how many publications this one replaced (they are the
+   *  offsets between `prev` and `offset`, filtered ones aside). */
+  conflated?: number;
 }
 
 export interface PersonalMessage extends MessageBase {
@@ -184,8 +187,12 @@ export interface SubscribeOptions {
   /** Start after this position (e.g. one stored across page loads). */
   since?: StreamPosition;
   /** Only publications whose tags match reach this subscription. Set when the channel is first
-   *  subscribed; to change it, unsubscribe the channel first. */
+   *  subscribed; to change it, unsubscribe the channel first (subscribing again with another
+   *  filter throws a TypeError). */
   filter?: TagFilter;
+  /** At most one message per this many milliseconds, the latest (at least the namespace's
+   *  `conflate_ms`; at most 60000). Fixed like `filter`. */
+  conflateMs?: number;
   onError?: (error: ErrorEvent) => void;
   /** The node confirmed the subscription (again after each reconnect); `info` is what the
    *  backend's subscribe hook gave for the channel, if anything. */

@@ -64,7 +64,9 @@ class Subscription {
     this.subscribedHandlers = new Set();
     this.joinHandlers = new Set();
     this.leaveHandlers = new Set();
-    this.filter = null; // the subscription's tag filter, sent with every subscribe of it
+    this.filter = null; // the subscription's tag filter (a frozen copy), sent with every subscribe
+    this.filterText = null; // ...as JSON, to compare
+    this.conflateMs = 0; // at most one message per this many ms (0: every one)
     this.offset = 0; // last offset delivered to the app; 0 = none yet
     this.epoch = "";
     this.active = false; // the node confirmed it on the current connection
@@ -161,6 +163,9 @@ export class HeraldClient {
    * `options.filter` (e.g. `{key: "chain", in: ["eth", "sol"]}`) lets only publications whose
    * tags match through; it is fixed when the channel is first subscribed (unsubscribe to
    * change it). Offsets a filter skips are not reported as gaps: each message says `prev`.
+   * `options.conflateMs` asks for at most one message per interval, the latest (at least the
+   * namespace's `conflate_ms`); each message says in `conflated` how many it replaced.
+   * Subscribing a held channel again with another filter or interval throws a TypeError.
    * `options.onError(err)` hears a refusal (`permission_denied`, `limit_exceeded`, ...; with
    * `backend` {code, message} when the application's subscribe hook refused).
    * `options.onSubscribed({channel, info})` hears each time the node confirms it (after every
@@ -171,13 +176,20 @@ export class HeraldClient {
   subscribe(channel, onMessage, options = {}) {
     let sub = this._subs.get(channel);
     const fresh = !sub;
+    const filter = options.filter ? JSON.stringify(options.filter) : null;
+    const conflateMs = Number.isInteger(options.conflateMs) && options.conflateMs > 0 ? options.conflateMs : 0;
+    if (!fresh && (sub.filterText !== filter || sub.conflateMs !== conflateMs)) {
+      throw new TypeError(`HeraldClient: '${channel}' is already subscribed with another filter or conflateMs; unsubscribe it first`);
+    }
     if (fresh) {
       sub = new Subscription(this, channel);
       if (options.since && Number.isInteger(options.since.offset)) {
         sub.offset = options.since.offset;
         sub.epoch = options.since.epoch || "";
       }
-      if (options.filter) sub.filter = options.filter;
+      sub.filterText = filter;
+      if (filter) sub.filter = Object.freeze(JSON.parse(filter)); // later changes by the app do not leak in
+      sub.conflateMs = conflateMs;
       this._subs.set(channel, sub);
     }
     if (onMessage) sub.handlers.add(onMessage);
@@ -530,7 +542,7 @@ export class HeraldClient {
     const byFilter = new Map();
     for (const s of this._subs.values()) {
       if (s.active || s.sent) continue;
-      const key = s.filter ? JSON.stringify(s.filter) : "";
+      const key = `${s.filterText || ""}|${s.conflateMs}`;
       if (!byFilter.has(key)) byFilter.set(key, []);
       byFilter.get(key).push(s);
     }
@@ -542,6 +554,7 @@ export class HeraldClient {
       const chunk = todo.slice(i, i + MAX_CHANNELS_PER_FRAME);
       const frame = { type: "subscribe", id: this._id(), channels: chunk.map((s) => s.channel) };
       if (chunk[0].filter) frame.filter = chunk[0].filter;
+      if (chunk[0].conflateMs) frame.conflate_ms = chunk[0].conflateMs;
       const since = {};
       for (const s of chunk) {
         s.sent = true;

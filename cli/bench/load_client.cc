@@ -315,7 +315,14 @@ struct LoadClient::Worker {
         if (offset <= t.last) {
           ++out_of_order;
         } else {
-          gaps += offset - t.last - 1;
+          // A filtered or conflated subscription's frame says what it follows (`prev`): the
+          // offsets between were filtered or conflated, not lost, unless prev is past ours.
+          uint64_t prev = 0;
+          if (findNumber(payload, "\"prev\":", &prev)) {
+            gaps += prev > t.last ? prev - t.last : 0;
+          } else {
+            gaps += offset - t.last - 1;
+          }
           t.last = offset;
         }
         return;

@@ -159,6 +159,9 @@ int namespacesCommand(Stub& stub, grpc::ClientContext& ctx, const Options& o) {
   if (o.history_ttl >= 0) {
     ns.set_history_ttl_seconds(static_cast<uint32_t>(o.history_ttl));
   }
+  if (o.conflate_ms >= 0) {
+    ns.set_conflate_ms(static_cast<uint32_t>(o.conflate_ms));
+  }
   if (o.max_subscribers >= 0) {
     ns.set_max_subscribers(static_cast<uint32_t>(o.max_subscribers));
   }

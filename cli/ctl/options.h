@@ -34,6 +34,7 @@ struct Options {
   int64_t history_size = -1;
   int64_t history_ttl = -1;
   int64_t max_subscribers = -1;
+  int64_t conflate_ms = -1;  // namespaces: --conflate-ms
   std::string slow_consumer;
   std::string user;
   std::string client;       // subscribe, unsubscribe, refresh, disconnect: one connection

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/json_text.h"
+#include "common/secret_file.h"
 #include "controlplane/grpc_codes.h"
 
 namespace herald::control {
@@ -88,35 +89,41 @@ void restoreData(herald::v1::PublishBatchRequest& r, const std::vector<std::stri
   }
 }
 
-// Takes the publications' data out of a response before it is printed (HistoryResponse only).
+// The publications' data taken out of a response before it is printed (HistoryResponse
+// only), each replaced by a placeholder with a random part: a publisher's own strings (tags,
+// event) cannot forge one, so each placeholder found is a publication's own `data`.
+struct TakenData {
+  std::vector<std::string> data;
+  std::string marker;  // placeholder i is marker + i
+};
 template <typename Response>
-std::vector<std::string> takeData(Response&) {
+TakenData takeData(Response&) {
   return {};
 }
-std::vector<std::string> takeData(herald::v1::HistoryResponse& r) {
-  std::vector<std::string> data;
+TakenData takeData(herald::v1::HistoryResponse& r) {
+  TakenData taken;
+  taken.marker = "herald-data-" + randomHex(16) + "-";
   for (auto& p : *r.mutable_publications()) {
-    data.push_back(std::move(*p.mutable_data()));
-    p.clear_data();
+    p.mutable_data()->swap(taken.data.emplace_back());
+    p.set_data(taken.marker + std::to_string(taken.data.size() - 1));
   }
-  return data;
+  return taken;
 }
 
-// Every other string in the printed JSON is escaped, so an unescaped `"data":""` can only be a
-// publication's own field; they come in the order of the publications.
-std::string spliceData(const std::string& printed, const std::vector<std::string>& data) {
-  static constexpr std::string_view kEmpty = "\"data\":\"\"";
+// Puts each publication's data back, verbatim, where its placeholder was printed (in order).
+std::string spliceData(const std::string& printed, const TakenData& taken) {
   std::string out;
   size_t at = 0;
-  for (const std::string& value : data) {
-    const size_t found = printed.find(kEmpty, at);
+  for (size_t i = 0; i < taken.data.size(); ++i) {
+    const std::string placeholder = "\"data\":\"" + taken.marker + std::to_string(i) + "\"";
+    const size_t found = printed.find(placeholder, at);
     if (found == std::string::npos) {
       break;
     }
     out.append(printed, at, found - at);
     out.append("\"data\":");
-    out.append(value.empty() ? "\"\"" : value);
-    at = found + kEmpty.size();
+    out.append(taken.data[i].empty() ? "\"\"" : taken.data[i]);
+    at = found + placeholder.size();
   }
   out.append(printed, at, std::string::npos);
   return out;
@@ -138,7 +145,7 @@ HttpReply invoke(Stub& stub, grpc::ClientContext& context, const HttpRequestText
   if (!status.ok()) {
     return httpError(status.error_code(), status.error_message());
   }
-  const std::vector<std::string> data = takeData(response);
+  const TakenData taken = takeData(response);
   google::protobuf::util::JsonPrintOptions print;
   print.always_print_primitive_fields = true;  // a zero or false is an answer too
   print.preserve_proto_field_names = true;     // the same names as the proto and gRPC JSON
@@ -146,7 +153,7 @@ HttpReply invoke(Stub& stub, grpc::ClientContext& context, const HttpRequestText
   if (!google::protobuf::util::MessageToJsonString(response, &printed, print).ok()) {
     return httpError(grpc::StatusCode::INTERNAL, "the answer could not be printed as JSON");
   }
-  return HttpReply{200, data.empty() ? std::move(printed) : spliceData(printed, data)};
+  return HttpReply{200, taken.data.empty() ? std::move(printed) : spliceData(printed, taken)};
 }
 
 }  // namespace

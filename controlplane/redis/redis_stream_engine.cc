@@ -309,7 +309,7 @@ HistoryResult RedisStreamEngine::read(const std::string& key, const HistoryQuery
         contiguous = false;
       }
       expected = pub->offset() + 1;
-      bytes += pub->data().size() + pub->event().size();
+      bytes += publicationBytes(*pub);
       if (query.max_bytes > 0 && bytes > query.max_bytes && !result.publications.empty()) {
         full = true;
         break;

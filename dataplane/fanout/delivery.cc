@@ -46,8 +46,8 @@ size_t frameBytes(const PreparedFrame& frame) {
   return frame.message->get_header().size() + frame.message->get_payload().size();
 }
 
-FramePtr withPrevFrame(const PreparedFrame& message, uint64_t prev) {
-  return prepareTextFrame(withPrev(message.message->get_payload(), prev));
+FramePtr withPrevFrame(const PreparedFrame& message, uint64_t prev, int64_t conflated) {
+  return prepareTextFrame(withPrev(message.message->get_payload(), prev, conflated));
 }
 
 DeliveryPtr makeDelivery(const herald::v1::Deliver& deliver) {

@@ -25,7 +25,7 @@ FramePtr joinFrames(const std::vector<const PreparedFrame*>& frames);
 size_t frameBytes(const PreparedFrame& frame);
 // A delivery's `message` frame with `"prev":N` for a filtered subscription (frame_builder.h
 // withPrev): built once per filter group and publication, on the shard's thread.
-FramePtr withPrevFrame(const PreparedFrame& message, uint64_t prev);
+FramePtr withPrevFrame(const PreparedFrame& message, uint64_t prev, int64_t conflated = -1);
 
 // One publication on its way to the shards: immutable, shared by all of them.
 struct Delivery {

@@ -2,6 +2,7 @@
 
 #include "common/clock.h"
 #include "common/namespace_label.h"
+#include "dataplane/fanout/group_delivery.h"
 #include "dataplane/session/client_limits.h"
 #include "dataplane/session/client_session.h"
 #include "dataplane/shard/shard_state.h"
@@ -10,47 +11,23 @@ namespace herald::node {
 
 namespace {
 
-// Writes `frame` (standing for `count` publications) to `sessions`; a recovering session holds
-// `d`'s instead (`held`: its own frame of `d` for that session).
-void sendAll(ShardState& shard, const std::vector<ClientSession*>& sessions,
-             const std::string* channel, const Delivery& d, const FramePtr& frame, bool drop) {
-  for (ClientSession* session : sessions) {
-    if (!session->recovering() || !session->holdForRecovery(channel, d, frame)) {
-      shard.outbox.send(*session, frame, drop);
-    }
-  }
-}
-
-// A filter group's frame of `d`: null when its filter does not match; else `d`'s frame with
-// the group's `prev`, which then moves to `d`. One evaluation and one frame per group, however
-// many members it has.
-FramePtr groupFrame(SubscriptionIndex<ClientSession>::FilterGroup& group, const Delivery& d) {
-  if (!group.filter->matches(d.tags)) {
-    return nullptr;
-  }
-  const uint64_t prev = group.prev_epoch == d.epoch ? group.prev : 0;
-  group.prev = d.offset;
-  if (group.prev_epoch != d.epoch) {
-    group.prev_epoch = d.epoch;
-  }
-  return withPrevFrame(*d.frame, prev);
-}
-
 // One delivery to the sessions it targets: a channel's subscribers, a user's connections,
 // or every greeted connection of the shard. Returns how many it reached.
-uint64_t deliverOne(ShardState& shard, const Delivery& d) {
+uint64_t deliverOne(ShardState& shard, const DeliveryPtr& shared, int64_t now_ms) {
+  const Delivery& d = *shared;
   Outbox& outbox = shard.outbox;
   uint64_t recipients = 0;
   switch (d.target) {
     case herald::v1::DELIVERY_TARGET_CHANNEL:
       if (auto* subs = shard.channels.find(d.channel)) {
         const bool drop = outbox.dropsOldest(&d.channel);
+        subs->noteDelivery(d.offset, d.epoch);
         recipients = subs->plain.size();
-        sendAll(shard, subs->plain, &d.channel, d, d.frame, drop);
+        sendToSessions(shard, subs->plain, &d.channel, d, d.frame, drop);
         for (auto& group : subs->groups) {
-          if (FramePtr frame = groupFrame(group, d)) {
+          if (FramePtr frame = groupFrame(shard, d.channel, group, shared, now_ms)) {
             recipients += group.members.size();
-            sendAll(shard, group.members, &d.channel, d, frame, drop);
+            sendToSessions(shard, group.members, &d.channel, d, frame, drop);
           }
         }
       }
@@ -59,7 +36,7 @@ uint64_t deliverOne(ShardState& shard, const Delivery& d) {
       auto it = shard.users.find(d.user);
       if (it != shard.users.end()) {
         recipients = it->second.size();
-        sendAll(shard, it->second, nullptr, d, d.frame, outbox.dropsOldest(nullptr));
+        sendToSessions(shard, it->second, nullptr, d, d.frame, outbox.dropsOldest(nullptr));
       }
       break;
     }
@@ -111,7 +88,8 @@ void sendRun(ShardState& shard, const std::vector<ClientSession*>& sessions,
 // Publications i..j-1 of one channel: per set of recipients (those without a filter, each
 // filter group) their frames joined once, written once per connection. Returns how many
 // (connection, publication) deliveries that made.
-uint64_t deliverRun(ShardState& shard, const std::vector<DeliveryPtr>& batch, size_t i, size_t j) {
+uint64_t deliverRun(ShardState& shard, const std::vector<DeliveryPtr>& batch, size_t i, size_t j,
+                    int64_t now_ms) {
   auto* subs = shard.channels.find(batch[i]->channel);
   if (subs == nullptr) {
     return 0;
@@ -127,17 +105,28 @@ uint64_t deliverRun(ShardState& shard, const std::vector<DeliveryPtr>& batch, si
   }
   uint64_t deliveries = subs->plain.size() * (j - i);
   sendRun(shard, subs->plain, batch, which, frames, drop);
-  for (auto& group : subs->groups) {
-    which.clear();
-    frames.clear();
+  if (subs->groups.empty()) {
     for (size_t k = i; k < j; ++k) {
-      if (FramePtr frame = groupFrame(group, *batch[k])) {
-        which.push_back(k);
-        frames.push_back(std::move(frame));
+      subs->noteDelivery(batch[k]->offset, batch[k]->epoch);
+    }
+    return deliveries;
+  }
+  // Publication by publication, so that a jump in offsets reaches each group's next frame.
+  std::vector<std::vector<size_t>> group_which(subs->groups.size());
+  std::vector<std::vector<FramePtr>> group_frames(subs->groups.size());
+  for (size_t k = i; k < j; ++k) {
+    subs->noteDelivery(batch[k]->offset, batch[k]->epoch);
+    for (size_t g = 0; g < subs->groups.size(); ++g) {
+      if (FramePtr frame =
+              groupFrame(shard, batch[k]->channel, subs->groups[g], batch[k], now_ms)) {
+        group_which[g].push_back(k);
+        group_frames[g].push_back(std::move(frame));
       }
     }
-    deliveries += group.members.size() * frames.size();
-    sendRun(shard, group.members, batch, which, frames, drop);
+  }
+  for (size_t g = 0; g < subs->groups.size(); ++g) {
+    deliveries += subs->groups[g].members.size() * group_frames[g].size();
+    sendRun(shard, subs->groups[g].members, batch, group_which[g], group_frames[g], drop);
   }
   return deliveries;
 }
@@ -185,8 +174,8 @@ void fanOut(ShardState& shard, const std::vector<DeliveryPtr>& batch) {
       }
     }
     const int64_t start = steadyMicros();
-    const uint64_t deliveries =
-        j - i == 1 ? deliverOne(shard, *batch[i]) : deliverRun(shard, batch, i, j);
+    const uint64_t deliveries = j - i == 1 ? deliverOne(shard, batch[i], start / 1000)
+                                           : deliverRun(shard, batch, i, j, start / 1000);
     if (deliveries > 0) {
       observe(shard, batch, i, j, steadyMicros() - start);
       tally(shard, *batch[i], deliveries);

@@ -182,7 +182,14 @@ std::string subscribeRequestJson(const herald::v1::SubscribeHookRequest& request
 }
 
 std::string publishRequestJson(const herald::v1::PublishHookRequest& request) {
-  const json head = {{"caller", callerJson(request.caller())}, {"channel", request.channel()}};
+  json head = {{"caller", callerJson(request.caller())}, {"channel", request.channel()}};
+  if (!request.tags().empty()) {  // so the backend can refuse tags a client should not set
+    json tags = json::object();
+    for (const auto& [key, value] : request.tags()) {
+      tags[key] = value;
+    }
+    head["tags"] = std::move(tags);
+  }
   return withRawMember(head, "data", request.data());
 }
 

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/conflation.h"
 #include "common/hook_settings.h"
 #include "common/json_text.h"
 #include "common/publication_tags.h"
@@ -119,9 +120,10 @@ void appendId(json* frame, std::optional<uint64_t> id) {
 }
 
 // The top-level members a client frame may carry, in the order of FrameMember.
-constexpr std::string_view kMemberNames[] = {
-    "type",  "id",         "channels", "since",  "channel", "data", "event", "idempotency_key",
-    "token", "user_since", "method",   "filter", "tags"};
+constexpr std::string_view kMemberNames[] = {"type",    "id",         "channels", "since",
+                                             "channel", "data",       "event",    "idempotency_key",
+                                             "token",   "user_since", "method",   "filter",
+                                             "tags",    "conflate_ms"};
 enum FrameMember {
   kType,
   kId,
@@ -136,6 +138,7 @@ enum FrameMember {
   kMethod,
   kFilter,
   kTags,
+  kConflateMs,
   kMemberCount
 };
 
@@ -249,9 +252,18 @@ void parseChannelCommand(const std::string_view* members, bool with_since, Parse
   if (out->status.isOk() && with_since && !members[kFilter].empty()) {
     auto filter = TagFilter::compile(member(members[kFilter]));
     if (filter.isOk()) {
-      cmd.filter = std::move(filter.value());
+      cmd.shape.filter = std::move(filter.value());
     } else {
       out->status = filter.status();
+    }
+  }
+  if (out->status.isOk() && with_since && !members[kConflateMs].empty()) {
+    json value = member(members[kConflateMs]);
+    if (!value.is_number_unsigned() || value.get<uint64_t>() > kMaxConflateMs) {
+      out->status =
+          bad("'conflate_ms' must be an integer from 0 to " + std::to_string(kMaxConflateMs));
+    } else {
+      cmd.shape.conflate_ms = value.get<uint32_t>();
     }
   }
 }

@@ -29,6 +29,15 @@ struct StreamPosition {
   std::string epoch;
 };
 
+// How a subscription receives its channel (docs/protocol.md "Tags and filters",
+// "Conflation"): only what `filter` matches (null: everything), at most one publication per
+// `conflate_ms` (0: each one).
+struct SubscriptionShape {
+  TagFilterPtr filter;
+  uint32_t conflate_ms = 0;
+  bool plain() const { return filter == nullptr && conflate_ms == 0; }
+};
+
 struct ClientCommand {
   CommandType type = CommandType::kPing;
   std::vector<std::string> channels;  // subscribe, unsubscribe
@@ -41,8 +50,8 @@ struct ClientCommand {
   std::string event;                         // publish: optional event name
   std::string idempotency_key;               // publish: optional, makes a retry safe
   std::string token;                         // authenticate
-  TagFilterPtr filter;                       // subscribe: optional, for every channel of it
-  std::map<std::string, std::string> tags;   // publish: optional
+  SubscriptionShape shape;  // subscribe: optional filter and conflate_ms, for every channel
+  std::map<std::string, std::string> tags;  // publish: optional
 };
 
 struct ParsedFrame {

@@ -425,7 +425,7 @@ void ClientSession::closed(uint16_t code, const std::string& reason) {
     shard_->node.subscribers->remove(channel);
     leaveIndex(channel);
   }
-  filters_.reset();
+  shapes_.reset();
   shard_->counters.subscriptions.fetch_sub(channels_.size(), std::memory_order_relaxed);
   channels_.clear();
   if (!user_.empty()) {

@@ -72,11 +72,11 @@ class ClientSession {
   // All-or-nothing: a list with one bad channel subscribes to none of them. `fresh` gets the
   // channels this call added (not those already subscribed). Channels in `approved` are not
   // checked against their namespace's rule (the backend chose or allowed them); a channel
-  // under the hook rule that is not is refused. `filter` applies to the fresh channels.
+  // under the hook rule that is not is refused. `shape` applies to the fresh channels.
   Status subscribe(const std::vector<std::string>& channels, std::vector<std::string>* accepted,
                    std::vector<std::string>* fresh = nullptr,
                    const std::vector<std::string>* approved = nullptr,
-                   const TagFilterPtr& filter = nullptr);
+                   const SubscriptionShape& shape = {});
   void unsubscribe(const std::vector<std::string>& channels);
 
   // ---- session_hooks.cc
@@ -107,6 +107,9 @@ class ClientSession {
   // The NodeLink started a new session: requests in flight on the old one may be lost, so
   // every recovery waiting for a page asks for it again under a new request id.
   void reissueRecoveries();
+  // Forgets a channel's recovery (it was unsubscribed): its pages, if they still come, find
+  // no one, and no `recovery` frame is sent.
+  void dropRecovery(const std::string& channel);
   // A recovery past its deadline reports recovered:false ("timeout").
   bool recoveryOverdue(uint64_t request_id, int64_t now_ms);
   void failRecovery(uint64_t request_id, const std::string& reason);
@@ -166,7 +169,9 @@ class ClientSession {
   struct SubscribePlan {
     std::vector<std::string> fresh;  // not yet held
     std::vector<uint32_t> caps;      // each fresh channel's namespace max_subscribers
-    TagFilterPtr filter;             // for the fresh channels; null: none
+    SubscriptionShape shape;         // as asked, for the fresh channels
+    bool strict_shape = false;       // a held channel with another shape is refused (frames)
+    std::vector<uint32_t> conflate;  // each fresh channel's namespace conflate_ms
   };
   // Checks names, rules (channels under the hook rule go to `hooked`, when given) and limits.
   Status planSubscribe(const std::vector<std::string>& channels,
@@ -192,9 +197,9 @@ class ClientSession {
   void rpc(uint64_t frame_id, const ClientCommand& cmd);
   Status checkPublish(const std::string& channel) const;
   Recovery* findRecovery(uint64_t request_id);
-  // The filter of a subscribed channel; null when it has none (the usual case).
-  TagFilterPtr filterFor(const std::string& channel) const;
-  // Leaves the shard's index for `channel` (with its filter, forgotten).
+  // The filter and conflation of a subscribed channel; plain (the usual case) when none.
+  SubscriptionShape shapeFor(const std::string& channel) const;
+  // Leaves the shard's index for `channel` (its shape forgotten).
   void leaveIndex(const std::string& channel);
   void requestNextPage(Recovery* recovery);
   bool applyRecoveryStep(Recovery* recovery, Recovery::Step& step);
@@ -208,8 +213,9 @@ class ClientSession {
   std::string user_;                           // empty: anonymous
   std::shared_ptr<const TokenClaims> claims_;  // null: anonymous
   std::vector<std::string> channels_;          // subscribed, small (limit 50 by default)
-  // Subscribed channels with a filter; allocated only for a connection that has one.
-  std::unique_ptr<std::vector<std::pair<std::string, TagFilterPtr>>> filters_;
+  // Subscribed channels with a filter or conflation; allocated only for a connection that has
+  // one.
+  std::unique_ptr<std::vector<std::pair<std::string, SubscriptionShape>>> shapes_;
   std::string ip_;      // remote address (fits the small-string buffer for IPv4)
   TokenBucket bucket_;  // inbound message rate
   // Streams being recovered (usually none: an empty vector allocates nothing).

@@ -137,11 +137,15 @@ std::string buildMessageFrame(const herald::v1::Deliver& deliver) {
   return out;
 }
 
-std::string withPrev(std::string_view message_frame, uint64_t prev) {
+std::string withPrev(std::string_view message_frame, uint64_t prev, int64_t conflated) {
   std::string out;
-  out.reserve(message_frame.size() + 32);
+  out.reserve(message_frame.size() + 48);
   out.append(message_frame.substr(0, message_frame.size() - 1));  // without the closing '}'
-  out.append(",\"prev\":").append(std::to_string(prev)).push_back('}');
+  out.append(",\"prev\":").append(std::to_string(prev));
+  if (conflated >= 0) {
+    out.append(",\"conflated\":").append(std::to_string(conflated));
+  }
+  out.push_back('}');
   return out;
 }
 

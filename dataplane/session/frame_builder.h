@@ -13,10 +13,11 @@ namespace herald::node {
 // plane only accepts valid JSON.
 std::string buildMessageFrame(const herald::v1::Deliver& deliver);
 
-// A `message` frame (as buildMessageFrame made it) for a filtered subscription: with
-// `"prev":N`, the offset of the last earlier publication its filter matched (0: unknown), so
-// the client tells filtered offsets from lost ones (docs/protocol.md "Tags and filters").
-std::string withPrev(std::string_view message_frame, uint64_t prev);
+// A `message` frame (as buildMessageFrame made it) for a filtered or conflated subscription:
+// with `"prev":N`, the offset of the last earlier publication sent to it (0: unknown), so the
+// client tells filtered or conflated offsets from lost ones; and, when `conflated` >= 0,
+// `"conflated":K`, how many publications this one replaced (docs/protocol.md "Conflation").
+std::string withPrev(std::string_view message_frame, uint64_t prev, int64_t conflated = -1);
 
 // `{"type":"subscribed"|"unsubscribed","channel":…}`: the server (ControlService.Subscribe or
 // Unsubscribe) changed this connection's subscriptions.

@@ -19,7 +19,7 @@ struct SubscribeHookOp {
   bool greeting = false;              // part of the `connected` frame, not a `subscribe` frame
   std::vector<std::string> channels;  // all the frame's channels, in order
   std::vector<std::pair<std::string, StreamPosition>> since;
-  TagFilterPtr filter;              // the frame's, for the channels it subscribes
+  SubscriptionShape shape;          // the frame's, for the channels it subscribes
   std::vector<std::string> hooked;  // those the backend is asked about
   std::vector<std::optional<Result<herald::v1::SubscribeHookReply>>> answers;  // by hooked
   size_t waiting = 0;  // answers still to come

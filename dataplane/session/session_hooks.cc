@@ -169,7 +169,7 @@ void ClientSession::onSubscribeHooks(const SubscribeHookOp& op) {
   std::vector<std::string> fresh;
   if (refusal.empty()) {
     std::vector<std::string> accepted;
-    Status s = subscribe(op.channels, &accepted, &fresh, &op.hooked, op.filter);
+    Status s = subscribe(op.channels, &accepted, &fresh, &op.hooked, op.shape);
     if (!s.isOk()) {
       shard_->counters.protocol_errors.fetch_add(1, std::memory_order_relaxed);
       refusal = buildErrorFrame(refusal_id, s.code(), s.message());
@@ -315,6 +315,7 @@ bool ClientSession::askPublishHook(std::optional<uint64_t> frame_id,
   *request.mutable_caller() = hookCaller();
   request.set_channel(publication.channel());
   request.set_data(publication.data().empty() ? std::string("null") : publication.data());
+  *request.mutable_tags() = publication.tags();
   const uint64_t id = trackHookCall();
   shard_->node.hooks->publish(
       ns.publish_hook(), std::move(request),

@@ -27,8 +27,9 @@ void ClientSession::startRecovery(std::string channel, StreamPosition since) {
                                           limits.outbound_queue_messages());
   Recovery* recovery = owned.get();
   if (!recovery->isUserStream()) {
-    if (TagFilterPtr filter = filterFor(recovery->channel())) {
-      recovery->setFilter(std::move(filter));
+    SubscriptionShape shape = shapeFor(recovery->channel());
+    if (!shape.plain()) {
+      recovery->setShape(std::move(shape.filter), shape.conflate_ms > 0);
     }
   }
   recovery->setPageSize(std::max<uint32_t>(limits.outbound_queue_bytes() / 2, 1),
@@ -119,6 +120,17 @@ bool ClientSession::holdForRecovery(const std::string* channel, const Delivery& 
   return false;
 }
 
+void ClientSession::dropRecovery(const std::string& channel) {
+  for (auto it = recovering_.begin(); it != recovering_.end();) {
+    if (!(*it)->isUserStream() && (*it)->channel() == channel) {
+      shard_->recoveries.erase((*it)->requestId());
+      it = recovering_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 bool ClientSession::recoveryOverdue(uint64_t request_id, int64_t now_ms) {
   Recovery* r = findRecovery(request_id);
   return r != nullptr && r->deadlineMs() <= now_ms;
@@ -147,8 +159,8 @@ bool ClientSession::applyRecoveryStep(Recovery* recovery, Recovery::Step& step) 
     }
     *deliver.mutable_publication() = *pub;
     std::string text = buildMessageFrame(deliver);
-    if (!step.prev.empty()) {  // a filtered subscription's
-      text = withPrev(text, step.prev[i]);
+    if (!step.prev.empty()) {  // a filtered or conflated subscription's
+      text = withPrev(text, step.prev[i], step.conflated.empty() ? -1 : step.conflated[i]);
     }
     outbox.send(*this, prepareTextFrame(text), drop);
     shard_->counters.messages_recovered.fetch_add(1, std::memory_order_relaxed);

@@ -32,9 +32,9 @@ void ClientSession::countRefusal(const Status& s) {
 Status ClientSession::subscribe(const std::vector<std::string>& channels,
                                 std::vector<std::string>* accepted, std::vector<std::string>* fresh,
                                 const std::vector<std::string>* approved,
-                                const TagFilterPtr& filter) {
+                                const SubscriptionShape& shape) {
   SubscribePlan plan;
-  plan.filter = filter;
+  plan.shape = shape;
   Status s = planSubscribe(channels, approved, nullptr, &plan);
   if (s.isOk()) {
     s = applySubscribe(&plan);
@@ -59,9 +59,23 @@ Status ClientSession::planSubscribe(const std::vector<std::string>& channels,
       return name.status();
     }
     const herald::v1::Namespace& ns = settings.namespaceFor(name->ns);
-    const bool already =
-        std::find(channels_.begin(), channels_.end(), channel) != channels_.end() ||
-        contains(&plan->fresh, channel);
+    const bool held = std::find(channels_.begin(), channels_.end(), channel) != channels_.end();
+    const bool already = held || contains(&plan->fresh, channel);
+    if (held && plan->strict_shape) {
+      // A held channel keeps how it was subscribed: a frame asking for another filter or
+      // interval is refused rather than silently ignored.
+      const SubscriptionShape have = shapeFor(channel);
+      const uint32_t want_conflate = std::max(plan->shape.conflate_ms, ns.conflate_ms());
+      const bool same_filter =
+          have.filter == nullptr
+              ? plan->shape.filter == nullptr
+              : plan->shape.filter != nullptr && have.filter->sameAs(*plan->shape.filter);
+      if (!same_filter || (plan->shape.conflate_ms != 0 && have.conflate_ms != want_conflate)) {
+        return Status(ErrorCode::kBadRequest,
+                      "already subscribed to '" + channel +
+                          "' with another filter or conflate_ms: unsubscribe it first");
+      }
+    }
     if (!contains(approved, channel)) {
       if (ns.subscribe_rule() == herald::v1::SUBSCRIBE_RULE_HOOK && hooked != nullptr) {
         // A channel held already was allowed when it was subscribed: not asked again.
@@ -78,6 +92,7 @@ Status ClientSession::planSubscribe(const std::vector<std::string>& channels,
     if (!already) {
       plan->fresh.push_back(channel);
       plan->caps.push_back(ns.max_subscribers());
+      plan->conflate.push_back(ns.conflate_ms());
     }
   }
   return checkSubscriptionLimits(settings.limits, channels_, plan->fresh);
@@ -85,21 +100,33 @@ Status ClientSession::planSubscribe(const std::vector<std::string>& channels,
 
 Status ClientSession::applySubscribe(SubscribePlan* plan) {
   const auto& fresh = plan->fresh;
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    const uint32_t conflate = std::max(plan->shape.conflate_ms, plan->conflate[i]);
+    if (!shard_->channels.canAdd(fresh[i], plan->shape.filter.get(), conflate)) {
+      return Status(ErrorCode::kLimitExceeded,
+                    "channel '" + fresh[i] + "' already has " +
+                        std::to_string(SubscriptionIndex<ClientSession>::kMaxGroupsPerChannel) +
+                        " different filters or conflation intervals here; use one of them, "
+                        "or none");
+    }
+  }
   if (auto full = shard_->node.subscribers->tryAdd(fresh, plan->caps)) {
     return Status(ErrorCode::kLimitExceeded,
                   "channel '" + fresh[*full] + "' has its namespace's max_subscribers (" +
                       std::to_string(plan->caps[*full]) + ") on this node");
   }
-  if (plan->filter != nullptr && !fresh.empty()) {
-    if (!filters_) {
-      filters_ = std::make_unique<std::vector<std::pair<std::string, TagFilterPtr>>>();
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    const std::string& channel = fresh[i];
+    // A subscription's interval is at least its namespace's.
+    SubscriptionShape shape = plan->shape;
+    shape.conflate_ms = std::max(shape.conflate_ms, plan->conflate[i]);
+    if (!shape.plain()) {
+      if (!shapes_) {
+        shapes_ = std::make_unique<std::vector<std::pair<std::string, SubscriptionShape>>>();
+      }
+      shapes_->emplace_back(channel, shape);
     }
-    for (const auto& channel : fresh) {
-      filters_->emplace_back(channel, plan->filter);
-    }
-  }
-  for (const auto& channel : fresh) {
-    if (shard_->channels.add(channel, this, plan->filter)) {
+    if (shard_->channels.add(channel, this, shape.filter, shape.conflate_ms)) {
       shard_->node.interest->channelAdded(channel);
     }
     channels_.push_back(channel);
@@ -115,14 +142,15 @@ Status ClientSession::applySubscribe(SubscribePlan* plan) {
 void ClientSession::subscribeFrame(std::optional<uint64_t> frame_id, const ClientCommand& cmd) {
   std::vector<std::string> hooked;
   SubscribePlan plan;
-  plan.filter = cmd.filter;
+  plan.shape = cmd.shape;
+  plan.strict_shape = true;
   Status s = planSubscribe(cmd.channels, nullptr, &hooked, &plan);
   if (s.isOk() && !hooked.empty()) {
     auto op = std::make_shared<SubscribeHookOp>();
     op->frame_id = frame_id;
     op->channels = cmd.channels;
     op->since = cmd.since;
-    op->filter = cmd.filter;
+    op->shape = cmd.shape;
     op->hooked = std::move(hooked);
     askSubscribeHooks(std::move(op));
     return;
@@ -167,31 +195,32 @@ void ClientSession::unsubscribe(const std::vector<std::string>& channels) {
   }
 }
 
-TagFilterPtr ClientSession::filterFor(const std::string& channel) const {
-  if (filters_) {
-    for (const auto& [name, filter] : *filters_) {
+SubscriptionShape ClientSession::shapeFor(const std::string& channel) const {
+  if (shapes_) {
+    for (const auto& [name, shape] : *shapes_) {
       if (name == channel) {
-        return filter;
+        return shape;
       }
     }
   }
-  return nullptr;
+  return {};
 }
 
 void ClientSession::leaveIndex(const std::string& channel) {
-  TagFilterPtr filter;  // kept alive until the index no longer refers to it
-  if (filters_) {
-    auto it = std::find_if(filters_->begin(), filters_->end(),
+  SubscriptionShape shape;  // its filter kept alive until the index no longer refers to it
+  if (shapes_) {
+    auto it = std::find_if(shapes_->begin(), shapes_->end(),
                            [&](const auto& entry) { return entry.first == channel; });
-    if (it != filters_->end()) {
-      filter = std::move(it->second);
-      *it = std::move(filters_->back());
-      filters_->pop_back();
+    if (it != shapes_->end()) {
+      shape = std::move(it->second);
+      *it = std::move(shapes_->back());
+      shapes_->pop_back();
     }
   }
-  if (shard_->channels.remove(channel, this, filter.get())) {
+  if (shard_->channels.remove(channel, this, shape.filter.get(), shape.conflate_ms)) {
     shard_->node.interest->channelRemoved(channel);
   }
+  dropRecovery(channel);  // a later subscribe of it recovers afresh, with its own shape
 }
 
 }  // namespace herald::node

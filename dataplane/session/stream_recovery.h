@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,10 +52,13 @@ class StreamRecovery {
   // Unrecovered, release every held live frame rather than those after the reported offset:
   // for the node's own resync, where no client is told about the gap.
   void setReleaseAllWhenUnrecovered(bool all) { release_all_unrecovered_ = all; }
-  // A filtered subscription's recovery: only publications `filter` matches are sent, each
-  // with the offset of the one sent before it (the client's position for the first).
-  void setFilter(TagFilterPtr filter) {
+  // A filtered or conflated subscription's recovery: only publications `filter` matches
+  // (null: all) are sent, under `conflate` only the latest of them, each with the offset of
+  // the one sent before it (the client's position for the first).
+  void setShape(TagFilterPtr filter, bool conflate) {
     filter_ = std::move(filter);
+    conflate_ = conflate;
+    shaped_ = filter_ != nullptr || conflate;
     filter_prev_ = next_ - 1;
   }
   // The next page waits until the connection has sent what the last one queued.
@@ -89,8 +93,9 @@ class StreamRecovery {
 
   struct Step {
     std::vector<const herald::v1::Publication*> send;  // from the page, to send now in order
-    std::vector<uint64_t> prev;  // with a filter: each sent one's `prev` (else empty)
-    bool finished = false;       // then: send `outcome`, then `release`
+    std::vector<uint64_t> prev;       // with a shape: each sent one's `prev` (else empty)
+    std::vector<uint32_t> conflated;  // under conflation: how many each replaced (else empty)
+    bool finished = false;            // then: send `outcome`, then `release`
     RecoveryOutcome outcome;
     std::vector<Frame> release;
   };
@@ -111,10 +116,15 @@ class StreamRecovery {
     for (const auto& pub : page.publications()) {
       if (pub.offset() >= next_) {
         next_ = pub.offset() + 1;
-        if (filter_ != nullptr) {
-          if (!filter_->matches(TagSet::of(pub.tags()))) {
-            continue;  // filtered out: neither sent nor counted as missed
-          }
+        if (filter_ != nullptr && !filter_->matches(TagSet::of(pub.tags()))) {
+          continue;  // filtered out: neither sent nor counted as missed
+        }
+        if (conflate_) {  // only the latest goes, at the end
+          latest_replaced_ += latest_ != nullptr ? 1 : 0;
+          latest_ = std::make_unique<herald::v1::Publication>(pub);
+          continue;
+        }
+        if (shaped_) {
           step.prev.push_back(filter_prev_);
           filter_prev_ = pub.offset();
         }
@@ -141,6 +151,13 @@ class StreamRecovery {
   void finish(bool recovered, uint64_t top, const std::string& epoch, const std::string& reason,
               Step* step) {
     step->finished = true;
+    if (recovered && latest_ != nullptr) {  // conflated: the latest stands for the rest
+      step->send.push_back(latest_.get());
+      step->prev.push_back(filter_prev_);
+      step->conflated.push_back(latest_replaced_);
+      filter_prev_ = latest_->offset();
+      ++missed_;
+    }
     auto& out = step->outcome;
     out.channel = channel_;
     out.user = user_;
@@ -173,7 +190,11 @@ class StreamRecovery {
   bool release_all_unrecovered_ = false;
   std::deque<std::pair<uint64_t, Frame>> held_;
   TagFilterPtr filter_;
+  bool conflate_ = false;
+  bool shaped_ = false;
   uint64_t filter_prev_ = 0;
+  std::unique_ptr<herald::v1::Publication> latest_;  // conflated: the latest match so far
+  uint32_t latest_replaced_ = 0;
 };
 
 }  // namespace herald::node

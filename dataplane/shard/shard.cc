@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/logging.h"
 #include "dataplane/fanout/fanout.h"
+#include "dataplane/fanout/group_delivery.h"
 #include "dataplane/session/client_limits.h"
 #include "dataplane/session/client_session.h"
 #include "dataplane/shard/server_commands.h"
@@ -41,6 +42,7 @@ class Shard::Impl final : public TransportHandler {
         log_(componentLogger("shard")) {
     state_.ping_interval_ms = ctx_.ping_interval_ms;
     state_.post = [this](std::function<void()> fn) { asio::post(io_, std::move(fn)); };
+    state_.conflation.arm = [this](int64_t due_ms) { armConflation(due_ms); };
     WebSocketOptions options;
     options.handshake_timeout_ms = ctx_.handshake_timeout_ms;
     options.pong_timeout_ms = ctx_.pong_timeout_ms;
@@ -65,6 +67,7 @@ class Shard::Impl final : public TransportHandler {
     asio::post(io_, [this] {
       sweep_timer_.cancel();
       flush_timer_.cancel();
+      conflation_timer_.cancel();
     });
     work_.reset();
     io_.stop();
@@ -127,15 +130,16 @@ class Shard::Impl final : public TransportHandler {
     if (!query.channel().empty()) {
       if (const auto* subs = state_.channels.find(query.channel())) {
         reply.set_connections(subs->size());
-        subs->forEach([&](ClientSession* session) {
+        subs->forEachUntil([&](ClientSession* session) {
           if (static_cast<uint32_t>(reply.entries_size()) >= query.max_entries()) {
             reply.set_truncated(true);
-            return;
+            return false;
           }
           auto* entry = reply.add_entries();
           entry->set_user(session->user());
           entry->set_client(session->clientId());
           entry->set_node_id(*state_.node.node_id);
+          return true;
         });
       }
     }
@@ -294,6 +298,18 @@ class Shard::Impl final : public TransportHandler {
     });
   }
 
+  // One timer for all of the shard's conflated groups, for the earliest due (re-armed by
+  // ConflationSchedule when an earlier one comes, and after each flush).
+  void armConflation(int64_t due_ms) {
+    conflation_timer_.expires_after(
+        std::chrono::milliseconds(std::max<int64_t>(due_ms - steadyMillis(), 0)));
+    conflation_timer_.async_wait([this](const asio::error_code& ec) {
+      if (!ec) {
+        flushConflated(state_, steadyMillis());
+      }
+    });
+  }
+
   void sweep() {
     if (!state_.deliveries.empty() && state_.node.deliveries != nullptr) {
       state_.node.deliveries->hand(state_.deliveries);
@@ -342,6 +358,7 @@ class Shard::Impl final : public TransportHandler {
   std::thread thread_;
   asio::steady_timer sweep_timer_{io_};
   asio::steady_timer flush_timer_{io_};
+  asio::steady_timer conflation_timer_{io_};  // the earliest conflated group due
   bool flush_armed_ = false;
 };
 

@@ -9,6 +9,7 @@
 
 #include "common/rate_limiter.h"
 #include "dataplane/auth/jwks_refresher.h"
+#include "dataplane/fanout/conflation_schedule.h"
 #include "dataplane/fanout/delivery_tally.h"
 #include "dataplane/fanout/outbox.h"
 #include "dataplane/fanout/subscription_index.h"
@@ -73,6 +74,7 @@ struct ShardState {
   DeliveryTally deliveries;  // since the last hand-over to node.deliveries (once a second)
   std::vector<ClientSession*> sessions;  // open connections, swap-and-pop by index
   SubscriptionIndex<ClientSession> channels;
+  ConflationSchedule conflation;  // conflated groups holding a publication back
   std::unordered_map<std::string, std::vector<ClientSession*>> users;
   std::unordered_map<uint64_t, ClientSession*> recoveries;  // request id -> session
   PendingPublishes<ClientSession> publishes;                // request id -> session, frame id

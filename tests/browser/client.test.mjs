@@ -214,6 +214,28 @@ test("a filtered subscription sends its filter per frame and takes prev as filte
   ws.deliver({ ...msg("tx:1", 12), prev: 9 }); // 9 matched and never came: lost
   assert.deepEqual(gaps, [{ channel: "tx:1", fromOffset: 8, toOffset: 11, epoch: "e1", reason: "skipped" }]);
   assert.deepEqual(got, [3, 7, 12]);
+  assert.throws(() => client.subscribe("tx:1", () => {}, { filter: { key: "chain", eq: "btc" } }), TypeError);
+  assert.throws(() => client.subscribe("tx:1", () => {}), TypeError, "another filter: none");
+  filter.in.push("btc"); // the app's object changing later does not change the subscription
+  assert.deepEqual(client._subs.get("tx:1").filter, { key: "chain", in: ["eth", "sol"] });
+  client.close();
+});
+
+test("a conflated subscription sends conflate_ms and takes conflated frames as no gap", async () => {
+  const client = newClient();
+  const gaps = [];
+  client.on("gap", (g) => gaps.push(g));
+  client.subscribe("px:btc", () => {}, { conflateMs: 250 });
+  client.connect();
+  await waitFor("socket", () => FakeSocket.all.length === 1);
+  const ws = FakeSocket.last();
+  ws.deliver(connected);
+  const frame = ws.sent.find((f) => f.type === "subscribe");
+  assert.equal(frame.conflate_ms, 250);
+  ws.deliver({ type: "reply", id: frame.id, ok: true, channels: ["px:btc"] });
+  ws.deliver({ ...msg("px:btc", 1), prev: 0, conflated: 0 });
+  ws.deliver({ ...msg("px:btc", 40), prev: 1, conflated: 38 });
+  assert.deepEqual(gaps, []);
   client.close();
 });
 

@@ -78,8 +78,11 @@ TEST(TagFilterTest, NumbersAreJsonNumbersOnly) {
   EXPECT_EQ(n, 1000);
   EXPECT_TRUE(parseTagNumber("-0.5e2", &n));
   EXPECT_EQ(n, -50);
-  for (const char* bad :
-       {"", "inf", "nan", "-inf", "1e999", "0x10", "+1", " 1", "1 ", "1e", ".5", "-", "1,000"}) {
+  EXPECT_TRUE(parseTagNumber("1e-400", &n)) << "too small reads as 0";
+  EXPECT_EQ(n, 0);
+  EXPECT_TRUE(parseTagNumber("0.25", &n));
+  for (const char* bad : {"", "inf", "nan", "-inf", "1e999", "0x10", "+1", " 1", "1 ", "1e", ".5",
+                          "-", "1,000", "01", "1.", "-01", "1e+", "--1"}) {
     EXPECT_FALSE(parseTagNumber(bad, &n)) << bad;
   }
   EXPECT_FALSE(matches(R"({"key":"v","gt":0})", {{"v", "inf"}}));

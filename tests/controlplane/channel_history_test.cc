@@ -69,9 +69,18 @@ TEST(ChannelHistoryTest, PagesByCountAndBytes) {
     h.append(pub(i, 100), policy, 0);
   }
   EXPECT_EQ(offsets(h.readSince(0, 10, 4, 0, 0, 0)), (std::vector<uint64_t>{1, 2, 3, 4}));
-  EXPECT_EQ(offsets(h.readSince(4, 10, 0, 250, 0, 0)), (std::vector<uint64_t>{5, 6}));
+  // Each counts its data and about 128 bytes of frame (publicationBytes): 228 here.
+  EXPECT_EQ(offsets(h.readSince(4, 10, 0, 500, 0, 0)), (std::vector<uint64_t>{5, 6}));
   // One publication larger than the budget still comes (alone), so paging always advances.
   EXPECT_EQ(offsets(h.readSince(8, 10, 0, 10, 0, 0)), (std::vector<uint64_t>{9}));
+}
+
+TEST(ChannelHistoryTest, TagsCountInAPagesBytes) {
+  herald::v1::Publication plain;
+  plain.set_data("1");
+  herald::v1::Publication tagged = plain;
+  (*tagged.mutable_tags())["source_chain"] = std::string(200, 'x');
+  EXPECT_EQ(publicationBytes(tagged) - publicationBytes(plain), 12u + 200u + 6u);
 }
 
 TEST(ChannelHistoryTest, SizeZeroKeepsNothing) {

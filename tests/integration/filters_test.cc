@@ -44,12 +44,7 @@ class FiltersTest : public ::testing::Test {
     ns.set_allow_client_publish(true);
     ns.set_history_size(1000);
     ns.set_history_ttl_seconds(600);
-    grpc::ClientContext ctx;
-    herald::v1::CreateNamespaceRequest req;
-    *req.mutable_namespace_() = ns;
-    herald::v1::CreateNamespaceResponse resp;
-    ASSERT_TRUE(cluster_.api().CreateNamespace(&ctx, req, &resp).ok());
-    ASSERT_TRUE(cluster_.waitAckedVersion(resp.config_version()));
+    ASSERT_TRUE(cluster_.createNamespace(ns));
   }
 
   std::unique_ptr<WsClient> connect(size_t node) {

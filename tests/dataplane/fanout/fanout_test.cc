@@ -8,6 +8,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/clock.h"
+#include "dataplane/fanout/group_delivery.h"
 #include "dataplane/session/session_harness.h"
 #include "support/jwt_tokens.h"
 
@@ -129,6 +131,40 @@ TEST(FanoutTest, ARunIsFilteredPerGroupAndWrittenOncePerConnection) {
   EXPECT_EQ(entry->groups[0].prev, 7u);
 }
 
+TEST(FanoutTest, OffsetsLostBeforeTheNodeRaiseAGroupsNextPrev) {
+  ShardHarness shard(settings());
+  FakeClient& eth = shard.connect();
+  subscribeFiltered(eth, "news", "eth");
+  const size_t e0 = eth.received.size();
+  fanOut(*shard.state, {tagged("news", 1, "eth")});
+  fanOut(*shard.state, {tagged("news", 2, "sol")});
+  // 3..6 never reached the node (e.g. a link break history could not fill).
+  fanOut(*shard.state, {tagged("news", 7, "sol"), tagged("news", 8, "eth")});
+  fanOut(*shard.state, {tagged("news", 9, "eth")});
+  ASSERT_EQ(eth.received.size(), e0 + 3);
+  EXPECT_EQ(eth.frame(e0 + 1)["offset"], 8);
+  EXPECT_EQ(eth.frame(e0 + 1)["prev"], 6) << "above the client's 1: a loss it must see";
+  EXPECT_EQ(eth.frame(e0 + 2)["prev"], 8) << "and only once";
+}
+
+TEST(FanoutTest, AChannelTakesAtMost64DifferentShapesPerShard) {
+  ShardHarness shard(settings());
+  for (int i = 0; i < 64; ++i) {
+    FakeClient& c = shard.connect();
+    subscribeFiltered(c, "news", "v" + std::to_string(i));
+  }
+  FakeClient& one_more = shard.connect();
+  one_more.send({{"type", "subscribe"},
+                 {"id", 9},
+                 {"channels", {"news"}},
+                 {"filter", {{"key", "chain"}, {"eq", "new"}}}});
+  EXPECT_EQ(one_more.last()["code"], "limit_exceeded") << one_more.received.back();
+  EXPECT_EQ(one_more.last()["id"], 9);
+  subscribeFiltered(one_more, "news", "v7");  // joining an existing one is fine
+  FakeClient& plain = shard.connect("/ws?subscribe=news");
+  EXPECT_EQ(shard.state->channels.find("news")->plain.size(), 1u) << &plain;
+}
+
 TEST(FanoutTest, UnsubscribingAndClosingLeaveTheFilterGroup) {
   ShardHarness shard(settings());
   FakeClient& a = shard.connect();
@@ -144,6 +180,67 @@ TEST(FanoutTest, UnsubscribingAndClosingLeaveTheFilterGroup) {
   a.send({{"type", "subscribe"}, {"id", 3}, {"channels", {"news"}}});
   ASSERT_NE(shard.state->channels.find("news"), nullptr);
   EXPECT_EQ(shard.state->channels.find("news")->plain.size(), 1u);
+}
+
+void subscribeConflated(FakeClient& client, const std::string& channel, uint32_t ms) {
+  client.send({{"type", "subscribe"}, {"id", 1}, {"channels", {channel}}, {"conflate_ms", ms}});
+  ASSERT_EQ(client.last()["type"], "reply") << client.received.back();
+}
+
+TEST(FanoutTest, AConflatedSubscriptionGetsTheFirstAtOnceThenTheLatestPerInterval) {
+  ShardHarness shard(settings());
+  FakeClient& ticker = shard.connect();
+  FakeClient& same = shard.connect();
+  FakeClient& all = shard.connect("/ws?subscribe=news");
+  subscribeConflated(ticker, "news", 100);
+  subscribeConflated(same, "news", 100);
+  const size_t t0 = ticker.received.size(), a0 = all.received.size();
+  for (uint64_t offset = 1; offset <= 4; ++offset) {
+    fanOut(*shard.state, {tagged("news", offset, "eth")});
+  }
+  ASSERT_EQ(ticker.received.size(), t0 + 1) << "2..4 are held back";
+  EXPECT_EQ(ticker.frame(t0)["offset"], 1);
+  EXPECT_EQ(ticker.frame(t0)["prev"], 0);
+  EXPECT_EQ(ticker.frame(t0)["conflated"], 0);
+  EXPECT_EQ(all.received.size(), a0 + 4) << "an unconflated subscriber gets every one";
+  EXPECT_EQ(shard.state->conflation.size(), 1u) << "one timer entry for the group";
+
+  EXPECT_EQ(flushConflated(*shard.state, steadyMillis() - 1000), 0u) << "not due yet";
+  EXPECT_EQ(flushConflated(*shard.state, steadyMillis() + 1000), 2u);
+  ASSERT_EQ(ticker.received.size(), t0 + 2);
+  EXPECT_EQ(ticker.frame(t0 + 1)["offset"], 4) << "the latest";
+  EXPECT_EQ(ticker.frame(t0 + 1)["prev"], 1);
+  EXPECT_EQ(ticker.frame(t0 + 1)["conflated"], 2) << "it replaced 2 and 3";
+  EXPECT_EQ(same.received.back(), ticker.received.back()) << "one frame per group";
+  EXPECT_EQ(shard.state->conflation.size(), 0u);
+}
+
+TEST(FanoutTest, ANamespaceIntervalIsTheLeastAndAGroupGoneWithItsPendingIsSkipped) {
+  ShardHarness shard(makeSettings([](herald::v1::ConfigSnapshot* s) {
+    s->mutable_auth()->set_allow_anonymous(true);
+    auto* ns = s->add_namespaces();
+    ns->set_name("px");
+    ns->set_conflate_ms(200);
+  }));
+  FakeClient& low = shard.connect("/ws?subscribe=px:btc");
+  FakeClient& high = shard.connect();
+  subscribeConflated(high, "px:btc", 500);
+  auto* entry = shard.state->channels.find("px:btc");
+  ASSERT_NE(entry, nullptr);
+  EXPECT_TRUE(entry->plain.empty()) << "the namespace's interval applies to ?subscribe= too";
+  ASSERT_EQ(entry->groups.size(), 2u);
+  EXPECT_NE(entry->group(nullptr, 200), nullptr);
+  EXPECT_NE(entry->group(nullptr, 500), nullptr);
+
+  fanOut(*shard.state, {tagged("px:btc", 1, "x")});
+  fanOut(*shard.state, {tagged("px:btc", 2, "x")});
+  EXPECT_EQ(shard.state->conflation.size(), 2u);
+  const size_t h0 = high.received.size();
+  high.send({{"type", "unsubscribe"}, {"id", 2}, {"channels", {"px:btc"}}});
+  low.session.closed();
+  EXPECT_EQ(shard.state->channels.find("px:btc"), nullptr);
+  EXPECT_EQ(flushConflated(*shard.state, steadyMillis() + 10000), 0u);
+  EXPECT_EQ(high.received.size(), h0 + 1) << "only the unsubscribe's reply";
 }
 
 TEST(FanoutTest, UserAndBroadcastTargets) {

@@ -95,6 +95,11 @@ TEST(HookJsonTest, TheDecidingHooksRequestsCarryWhoAsks) {
   EXPECT_NE(publishRequestJson(publish).find(R"("data":{"n":12345678901234567890123})"),
             std::string::npos)
       << "the client's data as written";
+  EXPECT_FALSE(nlohmann::json::parse(publishRequestJson(publish)).contains("tags"));
+  (*publish.mutable_tags())["verified"] = "true";
+  EXPECT_EQ(nlohmann::json::parse(publishRequestJson(publish))["tags"],
+            (nlohmann::json{{"verified", "true"}}))
+      << "the backend sees the client's tags";
 
   herald::v1::ConnectHookRequest connect;
   connect.set_query("lang=en");

@@ -184,15 +184,31 @@ TEST(ClientProtocolTest, SubscribeCarriesACompiledFilterAndPublishItsTags) {
   auto sub = parseClientFrame(
       R"({"type":"subscribe","id":2,"channels":["a"],"filter":{"key":"chain","in":["eth"]}})");
   ASSERT_TRUE(sub.status.isOk()) << sub.status.message();
-  ASSERT_NE(sub.command.filter, nullptr);
-  EXPECT_EQ(sub.command.filter->canonical(), R"({"in":["eth"],"key":"chain"})");
-  EXPECT_EQ(parseClientFrame(R"({"type":"subscribe","channels":["a"]})").command.filter, nullptr);
+  ASSERT_NE(sub.command.shape.filter, nullptr);
+  EXPECT_EQ(sub.command.shape.filter->canonical(), R"({"in":["eth"],"key":"chain"})");
+  EXPECT_EQ(parseClientFrame(R"({"type":"subscribe","channels":["a"]})").command.shape.filter,
+            nullptr);
 
   auto pub = parseClientFrame(
       R"({"type":"publish","channel":"c","data":1,"tags":{"chain":"eth","usd":"10"}})");
   ASSERT_TRUE(pub.status.isOk()) << pub.status.message();
   EXPECT_EQ(pub.command.tags,
             (std::map<std::string, std::string>{{"chain", "eth"}, {"usd", "10"}}));
+}
+
+TEST(ClientProtocolTest, SubscribeCarriesAConflationInterval) {
+  auto sub = parseClientFrame(R"({"type":"subscribe","channels":["a"],"conflate_ms":250})");
+  ASSERT_TRUE(sub.status.isOk()) << sub.status.message();
+  EXPECT_EQ(sub.command.shape.conflate_ms, 250u);
+  for (const char* bad : {R"({"type":"subscribe","id":3,"channels":["a"],"conflate_ms":-1})",
+                          R"({"type":"subscribe","id":3,"channels":["a"],"conflate_ms":60001})",
+                          R"({"type":"subscribe","id":3,"channels":["a"],"conflate_ms":"9"})",
+                          R"({"type":"subscribe","id":3,"channels":["a"],"conflate_ms":1.5})"}) {
+    auto p = parseClientFrame(bad);
+    EXPECT_EQ(p.status.code(), ErrorCode::kBadRequest) << bad;
+    EXPECT_EQ(p.status.message(), "'conflate_ms' must be an integer from 0 to 60000") << bad;
+    EXPECT_EQ(p.id, 3u);
+  }
 }
 
 TEST(ClientProtocolTest, BadFiltersAndTagsAreBadRequestsWithTheirId) {

@@ -367,6 +367,35 @@ TEST(ClientSessionTest, AFilteredRecoverySendsOnlyMatchesEachWithTheOneBefore) {
   EXPECT_EQ(c.frame(before + 2)["offset"], 6) << "the stream's position, past the filtered 6";
 }
 
+TEST(ClientSessionTest, AConflatedRecoverySendsOnlyTheLatestStandingForTheRest) {
+  ShardHarness shard(anonymousAllowed());
+  FakeClient& c = shard.connect();
+  herald::v1::RecoverRequest asked;
+  EXPECT_CALL(shard.uplink, recover(_)).WillRepeatedly([&](const herald::v1::RecoverRequest& r) {
+    asked = r;
+    return true;
+  });
+  c.send({{"type", "subscribe"},
+          {"id", 1},
+          {"channels", {"news"}},
+          {"conflate_ms", 1000},
+          {"since", {{"news", {{"offset", 2}, {"epoch", "e1"}}}}}});
+  ASSERT_TRUE(c.session.recovering());
+  auto first = page(asked.request_id(), {3, 4}, 6);
+  first.set_complete(false);
+  const size_t before = c.received.size();
+  c.session.onRecoveryPage(first);
+  EXPECT_EQ(c.received.size(), before) << "nothing until the history is read";
+  c.session.onRecoveryPage(page(asked.request_id(), {5, 6}, 6));
+  ASSERT_EQ(c.received.size(), before + 2);
+  EXPECT_EQ(c.frame(before)["offset"], 6);
+  EXPECT_EQ(c.frame(before)["prev"], 2);
+  EXPECT_EQ(c.frame(before)["conflated"], 3);
+  EXPECT_EQ(c.frame(before + 1)["type"], "recovery");
+  EXPECT_EQ(c.frame(before + 1)["missed"], 1);
+  EXPECT_EQ(c.frame(before + 1)["offset"], 6);
+}
+
 TEST(ClientSessionTest, RecoveryWithoutALinkEndsUnrecoveredAtOnce) {
   ShardHarness shard(anonymousAllowed());
   FakeClient& c = shard.connect();

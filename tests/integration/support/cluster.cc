@@ -270,4 +270,20 @@ herald::v1::PublishResponse Cluster::publish(const std::string& channel, const s
   return resp;
 }
 
+::testing::AssertionResult Cluster::createNamespace(const herald::v1::Namespace& ns) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+  herald::v1::CreateNamespaceRequest req;
+  *req.mutable_namespace_() = ns;
+  herald::v1::CreateNamespaceResponse resp;
+  const grpc::Status s = stub_->CreateNamespace(&ctx, req, &resp);
+  if (!s.ok()) {
+    return ::testing::AssertionFailure() << "CreateNamespace: " << s.error_message();
+  }
+  if (!waitAckedVersion(resp.config_version())) {
+    return ::testing::AssertionFailure() << "config " << resp.config_version() << " not acked";
+  }
+  return ::testing::AssertionSuccess();
+}
+
 }  // namespace herald::testing

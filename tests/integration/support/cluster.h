@@ -88,6 +88,8 @@ class Cluster {
 
   herald::v1::PublishResponse publish(const std::string& channel, const std::string& data,
                                       const std::string& event = "");
+  // Creates `ns` through the Control API and waits until every live node acked it.
+  ::testing::AssertionResult createNamespace(const herald::v1::Namespace& ns);
 
  private:
   TempDir data_dir_;

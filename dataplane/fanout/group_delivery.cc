@@ -1,0 +1,86 @@
+#include "dataplane/fanout/group_delivery.h"
+
+#include "common/namespace_label.h"
+#include "dataplane/session/client_limits.h"
+#include "dataplane/session/client_session.h"
+#include "dataplane/shard/shard_state.h"
+
+namespace herald::node {
+
+namespace {
+
+// The group's frame of `d`, standing for the offsets after the last one sent to the group
+// (`prev`); `d` becomes that last one.
+FramePtr stamped(SubscriptionGroup& group, const Delivery& d, uint32_t replaced) {
+  uint64_t prev = group.prev_epoch == d.epoch ? group.prev : 0;
+  if (group.lost_upto > prev && group.lost_upto < d.offset) {
+    prev = group.lost_upto;  // publications before this one were lost: let the client see it
+  }
+  group.prev = d.offset;
+  if (group.prev_epoch != d.epoch) {
+    group.prev_epoch = d.epoch;
+  }
+  return withPrevFrame(*d.frame, prev, group.conflate_ms > 0 ? int64_t{replaced} : -1);
+}
+
+}  // namespace
+
+void sendToSessions(ShardState& shard, const std::vector<ClientSession*>& sessions,
+                    const std::string* channel, const Delivery& d, const FramePtr& frame,
+                    bool drop) {
+  for (ClientSession* session : sessions) {
+    if (!session->recovering() || !session->holdForRecovery(channel, d, frame)) {
+      shard.outbox.send(*session, frame, drop);
+    }
+  }
+}
+
+FramePtr groupFrame(ShardState& shard, const std::string& channel, SubscriptionGroup& group,
+                    const DeliveryPtr& d, int64_t now_ms) {
+  if (group.filter != nullptr && !group.filter->matches(d->tags)) {
+    return nullptr;
+  }
+  if (group.conflate_ms > 0) {
+    // Leading edge: the first publication of a quiet interval goes at once; later ones in
+    // the interval replace each other until it ends.
+    if (group.pending != nullptr || now_ms < group.next_send_ms) {
+      if (group.pending == nullptr) {
+        shard.conflation.schedule(
+            ConflationDue{group.next_send_ms, channel, group.filter, group.conflate_ms});
+      } else {
+        ++group.pending_replaced;
+      }
+      group.pending = d;
+      return nullptr;
+    }
+    group.next_send_ms = now_ms + group.conflate_ms;
+  }
+  return stamped(group, *d, 0);
+}
+
+uint64_t flushConflated(ShardState& shard, int64_t now_ms) {
+  uint64_t deliveries = 0;
+  while (auto due = shard.conflation.popDue(now_ms)) {
+    auto* entry = shard.channels.find(due->channel);
+    SubscriptionGroup* group =
+        entry == nullptr ? nullptr : entry->group(due->filter.get(), due->conflate_ms);
+    if (group == nullptr || group->pending == nullptr) {
+      continue;  // the group went away (its last member left)
+    }
+    const DeliveryPtr d = std::move(group->pending);
+    group->pending = nullptr;
+    const uint32_t replaced = group->pending_replaced;
+    group->pending_replaced = 0;
+    group->next_send_ms = now_ms + group->conflate_ms;
+    const FramePtr frame = stamped(*group, *d, replaced);
+    sendToSessions(shard, group->members, &d->channel, *d, frame,
+                   shard.outbox.dropsOldest(&d->channel));
+    deliveries += group->members.size();
+    shard.deliveries.add(shard.settings->namespaceLabel(namespaceOf(d->channel)), &d->channel,
+                         group->members.size());
+  }
+  shard.conflation.rearm();
+  return deliveries;
+}
+
+}  // namespace herald::node
