@@ -57,8 +57,9 @@ export interface ChannelMessage extends MessageBase {
   epoch: string;
   /** Present only on publications a client sent with `publish()`. */
   publisher?: Publisher;
-  /** Only on a filtered subscription: the offset of the last earlier publication its filter
-   *  matched (0: unknown). Offsets between `prev` and `offset` were filtered out, not lost. */
+  /** Only on a filtered or conflated subscription: the offset of the publication sent to it
+   *  before this one (0: unknown). Offsets between `prev` and `offset` were filtered out or
+   *  conflated, not lost. */
   prev?: number;
   /** Only on a conflated subscription: how many publications this one replaced (they are the
    *  offsets between `prev` and `offset`, filtered ones aside). */

@@ -55,6 +55,15 @@ export function reconnectDelay(attempt, minMs, maxMs, random = Math.random) {
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
 
+// JSON with object keys sorted, so that equal filters compare equal whatever their key order.
+function canonicalJson(value) {
+  if (Array.isArray(value)) return "[" + value.map(canonicalJson).join(",") + "]";
+  if (value !== null && typeof value === "object") {
+    return "{" + Object.keys(value).sort().map((k) => JSON.stringify(k) + ":" + canonicalJson(value[k])).join(",") + "}";
+  }
+  return JSON.stringify(value);
+}
+
 class Subscription {
   constructor(client, channel) {
     this.client = client;
@@ -165,7 +174,8 @@ export class HeraldClient {
    * change it). Offsets a filter skips are not reported as gaps: each message says `prev`.
    * `options.conflateMs` asks for at most one message per interval, the latest (at least the
    * namespace's `conflate_ms`); each message says in `conflated` how many it replaced.
-   * Subscribing a held channel again with another filter or interval throws a TypeError.
+   * Subscribing a held channel again with another filter or interval throws a TypeError
+   * (leaving them out adds a handler to what the channel has).
    * `options.onError(err)` hears a refusal (`permission_denied`, `limit_exceeded`, ...; with
    * `backend` {code, message} when the application's subscribe hook refused).
    * `options.onSubscribed({channel, info})` hears each time the node confirms it (after every
@@ -176,9 +186,10 @@ export class HeraldClient {
   subscribe(channel, onMessage, options = {}) {
     let sub = this._subs.get(channel);
     const fresh = !sub;
-    const filter = options.filter ? JSON.stringify(options.filter) : null;
+    const filter = options.filter ? canonicalJson(options.filter) : null;
     const conflateMs = Number.isInteger(options.conflateMs) && options.conflateMs > 0 ? options.conflateMs : 0;
-    if (!fresh && (sub.filterText !== filter || sub.conflateMs !== conflateMs)) {
+    // Left out, they keep what the channel has; given, they must be what it has.
+    if (!fresh && ((filter !== null && sub.filterText !== filter) || (conflateMs !== 0 && sub.conflateMs !== conflateMs))) {
       throw new TypeError(`HeraldClient: '${channel}' is already subscribed with another filter or conflateMs; unsubscribe it first`);
     }
     if (fresh) {

@@ -18,6 +18,7 @@ struct ConflationDue {
   std::string channel;
   TagFilterPtr filter;  // kept alive, so the group can be compared with it
   uint32_t conflate_ms = 0;
+  uint64_t group_id = 0;  // the group as it was when scheduled (SubscriptionIndex Group::id)
 };
 
 /**

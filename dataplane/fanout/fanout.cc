@@ -27,7 +27,7 @@ uint64_t deliverOne(ShardState& shard, const DeliveryPtr& shared, int64_t now_ms
         for (auto& group : subs->groups) {
           if (FramePtr frame = groupFrame(shard, d.channel, group, shared, now_ms)) {
             recipients += group.members.size();
-            sendToSessions(shard, group.members, &d.channel, d, frame, drop);
+            sendToSessions(shard, group.members, &d.channel, d, frame, drop, /*grouped=*/true);
           }
         }
       }
@@ -60,7 +60,7 @@ uint64_t deliverOne(ShardState& shard, const DeliveryPtr& shared, int64_t now_ms
 // connection; a recovering session holds them one by one.
 void sendRun(ShardState& shard, const std::vector<ClientSession*>& sessions,
              const std::vector<DeliveryPtr>& batch, const std::vector<size_t>& which,
-             const std::vector<FramePtr>& frames, bool drop) {
+             const std::vector<FramePtr>& frames, bool drop, bool grouped = false) {
   if (sessions.empty() || frames.empty()) {
     return;
   }
@@ -73,12 +73,17 @@ void sendRun(ShardState& shard, const std::vector<ClientSession*>& sessions,
   const auto count = static_cast<uint32_t>(frames.size());
   const std::string& channel = batch[which[0]]->channel;
   for (ClientSession* session : sessions) {
-    if (!session->recovering()) {
+    if (!session->recovering() && !(grouped && session->recoveredPast(channel, *batch[which[0]]))) {
       shard.outbox.send(*session, joined, drop, count);
       continue;
     }
+    // One by one: a recovering session holds them; one just recovered skips what it has.
     for (size_t n = 0; n < frames.size(); ++n) {
-      if (!session->holdForRecovery(&channel, *batch[which[n]], frames[n])) {
+      if (grouped && session->recoveredPast(channel, *batch[which[n]])) {
+        continue;
+      }
+      if (!session->recovering() ||
+          !session->holdForRecovery(&channel, *batch[which[n]], frames[n])) {
         shard.outbox.send(*session, frames[n], drop);
       }
     }
@@ -126,7 +131,8 @@ uint64_t deliverRun(ShardState& shard, const std::vector<DeliveryPtr>& batch, si
   }
   for (size_t g = 0; g < subs->groups.size(); ++g) {
     deliveries += subs->groups[g].members.size() * group_frames[g].size();
-    sendRun(shard, subs->groups[g].members, batch, group_which[g], group_frames[g], drop);
+    sendRun(shard, subs->groups[g].members, batch, group_which[g], group_frames[g], drop,
+            /*grouped=*/true);
   }
   return deliveries;
 }

@@ -26,9 +26,12 @@ FramePtr stamped(SubscriptionGroup& group, const Delivery& d, uint32_t replaced)
 }  // namespace
 
 void sendToSessions(ShardState& shard, const std::vector<ClientSession*>& sessions,
-                    const std::string* channel, const Delivery& d, const FramePtr& frame,
-                    bool drop) {
+                    const std::string* channel, const Delivery& d, const FramePtr& frame, bool drop,
+                    bool grouped) {
   for (ClientSession* session : sessions) {
+    if (grouped && session->recoveredPast(*channel, d)) {
+      continue;
+    }
     if (!session->recovering() || !session->holdForRecovery(channel, d, frame)) {
       shard.outbox.send(*session, frame, drop);
     }
@@ -46,7 +49,7 @@ FramePtr groupFrame(ShardState& shard, const std::string& channel, SubscriptionG
     if (group.pending != nullptr || now_ms < group.next_send_ms) {
       if (group.pending == nullptr) {
         shard.conflation.schedule(
-            ConflationDue{group.next_send_ms, channel, group.filter, group.conflate_ms});
+            ConflationDue{group.next_send_ms, channel, group.filter, group.conflate_ms, group.id});
       } else {
         ++group.pending_replaced;
       }
@@ -64,8 +67,8 @@ uint64_t flushConflated(ShardState& shard, int64_t now_ms) {
     auto* entry = shard.channels.find(due->channel);
     SubscriptionGroup* group =
         entry == nullptr ? nullptr : entry->group(due->filter.get(), due->conflate_ms);
-    if (group == nullptr || group->pending == nullptr) {
-      continue;  // the group went away (its last member left)
+    if (group == nullptr || group->id != due->group_id || group->pending == nullptr) {
+      continue;  // the group went away (its last member left), maybe replaced by a new one
     }
     const DeliveryPtr d = std::move(group->pending);
     group->pending = nullptr;
@@ -74,7 +77,7 @@ uint64_t flushConflated(ShardState& shard, int64_t now_ms) {
     group->next_send_ms = now_ms + group->conflate_ms;
     const FramePtr frame = stamped(*group, *d, replaced);
     sendToSessions(shard, group->members, &d->channel, *d, frame,
-                   shard.outbox.dropsOldest(&d->channel));
+                   shard.outbox.dropsOldest(&d->channel), /*grouped=*/true);
     deliveries += group->members.size();
     shard.deliveries.add(shard.settings->namespaceLabel(namespaceOf(d->channel)), &d->channel,
                          group->members.size());

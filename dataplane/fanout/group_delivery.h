@@ -14,9 +14,10 @@ struct ShardState;
 using SubscriptionGroup = SubscriptionIndex<ClientSession>::Group;
 
 // Writes `frame` to `sessions`; a recovering session holds it (as its frame of `d`) instead.
+// A group's frame (`grouped`) skips sessions whose recovery already covered `d`.
 void sendToSessions(ShardState& shard, const std::vector<ClientSession*>& sessions,
-                    const std::string* channel, const Delivery& d, const FramePtr& frame,
-                    bool drop);
+                    const std::string* channel, const Delivery& d, const FramePtr& frame, bool drop,
+                    bool grouped = false);
 
 /**
  * What a filtered or conflated group of subscriptions gets of publication `d` now: its own

@@ -36,6 +36,7 @@ class SubscriptionIndex {
     // The shard saw a jump in the channel's offsets up to here (lost on the way to the node):
     // the next frame's `prev` says so, as unfiltered subscribers see it in the offsets.
     uint64_t lost_upto = 0;
+    uint64_t id = 0;  // unique per shard: a timer entry of a group since removed finds no match
     // Conflation: the latest publication held back, how many it replaces, and when the group
     // may be sent to next (steady milliseconds).
     DeliveryPtr pending;
@@ -88,9 +89,11 @@ class SubscriptionIndex {
       }
       if (epoch != last_epoch) {
         last_epoch = epoch;
+        last_offset = offset;  // offsets start over in a new epoch
         for (auto& g : groups) {
           g.lost_upto = 0;
         }
+        return;
       } else if (last_offset != 0 && offset > last_offset + 1) {
         for (auto& g : groups) {
           g.lost_upto = std::max(g.lost_upto, offset - 1);
@@ -113,10 +116,12 @@ class SubscriptionIndex {
   // can cost however many different filters clients send.
   static constexpr size_t kMaxGroupsPerChannel = 64;
 
-  // Whether a subscription with this shape may be added: it joins a group that exists, or
-  // there is room for a new one.
-  bool canAdd(const std::string& channel, const Filter* filter, uint32_t conflate_ms) const {
-    if (filter == nullptr && conflate_ms == 0) {
+  // Whether a subscription with this shape may be added: it has no filter and the
+  // namespace's interval (`usual_conflate_ms`), which is always admitted; or it joins a group
+  // that exists; or there is room for a new one.
+  bool canAdd(const std::string& channel, const Filter* filter, uint32_t conflate_ms,
+              uint32_t usual_conflate_ms) const {
+    if (filter == nullptr && conflate_ms == usual_conflate_ms) {
       return true;
     }
     auto it = index_.find(channel);
@@ -145,6 +150,7 @@ class SubscriptionIndex {
         group = &entry.groups.back();
         group->filter = filter;
         group->conflate_ms = conflate_ms;
+        group->id = ++next_group_id_;
       }
       group->members.push_back(sub);
     }
@@ -171,7 +177,9 @@ class SubscriptionIndex {
         return false;
       }
       if (group->members.empty()) {
-        *group = std::move(entry.groups.back());
+        if (group != &entry.groups.back()) {
+          *group = std::move(entry.groups.back());
+        }
         entry.groups.pop_back();
       }
     }
@@ -210,6 +218,7 @@ class SubscriptionIndex {
 
   std::unordered_map<std::string, Entry> index_;
   size_t subscriptions_ = 0;
+  uint64_t next_group_id_ = 0;
 };
 
 }  // namespace herald::node

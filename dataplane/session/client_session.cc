@@ -426,6 +426,7 @@ void ClientSession::closed(uint16_t code, const std::string& reason) {
     leaveIndex(channel);
   }
   shapes_.reset();
+  recovered_marks_ = 0;
   shard_->counters.subscriptions.fetch_sub(channels_.size(), std::memory_order_relaxed);
   channels_.clear();
   if (!user_.empty()) {

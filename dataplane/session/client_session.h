@@ -72,11 +72,12 @@ class ClientSession {
   // All-or-nothing: a list with one bad channel subscribes to none of them. `fresh` gets the
   // channels this call added (not those already subscribed). Channels in `approved` are not
   // checked against their namespace's rule (the backend chose or allowed them); a channel
-  // under the hook rule that is not is refused. `shape` applies to the fresh channels.
+  // under the hook rule that is not is refused. `shape` applies to the fresh channels;
+  // `strict_shape` (a client's frame) refuses a held channel asked with another shape.
   Status subscribe(const std::vector<std::string>& channels, std::vector<std::string>* accepted,
                    std::vector<std::string>* fresh = nullptr,
                    const std::vector<std::string>* approved = nullptr,
-                   const SubscriptionShape& shape = {});
+                   const SubscriptionShape& shape = {}, bool strict_shape = false);
   void unsubscribe(const std::vector<std::string>& channels);
 
   // ---- session_hooks.cc
@@ -107,6 +108,11 @@ class ClientSession {
   // The NodeLink started a new session: requests in flight on the old one may be lost, so
   // every recovery waiting for a page asks for it again under a new request id.
   void reissueRecoveries();
+  // A filtered or conflated group's frame of `d` that this session must not get: at or below
+  // where its recovery of the channel ended (a publication the group held back meanwhile).
+  bool recoveredPast(const std::string& channel, const Delivery& d) {
+    return recovered_marks_ != 0 && checkRecoveredPast(channel, d);
+  }
   // Forgets a channel's recovery (it was unsubscribed): its pages, if they still come, find
   // no one, and no `recovery` frame is sent.
   void dropRecovery(const std::string& channel);
@@ -199,6 +205,7 @@ class ClientSession {
   Recovery* findRecovery(uint64_t request_id);
   // The filter and conflation of a subscribed channel; plain (the usual case) when none.
   SubscriptionShape shapeFor(const std::string& channel) const;
+  bool checkRecoveredPast(const std::string& channel, const Delivery& d);
   // Leaves the shard's index for `channel` (its shape forgotten).
   void leaveIndex(const std::string& channel);
   void requestNextPage(Recovery* recovery);
@@ -215,9 +222,18 @@ class ClientSession {
   std::vector<std::string> channels_;          // subscribed, small (limit 50 by default)
   // Subscribed channels with a filter or conflation; allocated only for a connection that has
   // one.
-  std::unique_ptr<std::vector<std::pair<std::string, SubscriptionShape>>> shapes_;
-  std::string ip_;      // remote address (fits the small-string buffer for IPv4)
-  TokenBucket bucket_;  // inbound message rate
+  struct ShapedChannel {
+    std::string channel;
+    SubscriptionShape shape;
+    // Where its last recovery left the client: a group's held-back publication at or below
+    // it (same epoch) is not sent after the `recovery` frame.
+    uint64_t recovered_upto = 0;
+    std::string recovered_epoch;
+  };
+  std::unique_ptr<std::vector<ShapedChannel>> shapes_;
+  uint8_t recovered_marks_ = 0;  // entries of shapes_ with recovered_upto set
+  std::string ip_;               // remote address (fits the small-string buffer for IPv4)
+  TokenBucket bucket_;           // inbound message rate
   // Streams being recovered (usually none: an empty vector allocates nothing).
   std::vector<std::unique_ptr<Recovery>> recovering_;
   // Until the user stream can recover; rare, so kept out of line.

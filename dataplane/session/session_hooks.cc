@@ -169,7 +169,8 @@ void ClientSession::onSubscribeHooks(const SubscribeHookOp& op) {
   std::vector<std::string> fresh;
   if (refusal.empty()) {
     std::vector<std::string> accepted;
-    Status s = subscribe(op.channels, &accepted, &fresh, &op.hooked, op.shape);
+    Status s = subscribe(op.channels, &accepted, &fresh, &op.hooked, op.shape,
+                         /*strict_shape=*/!op.greeting);
     if (!s.isOk()) {
       shard_->counters.protocol_errors.fetch_add(1, std::memory_order_relaxed);
       refusal = buildErrorFrame(refusal_id, s.code(), s.message());

@@ -168,6 +168,16 @@ bool ClientSession::applyRecoveryStep(Recovery* recovery, Recovery::Step& step) 
   if (!step.finished) {
     return false;
   }
+  if (!recovery->isUserStream() && shapes_) {
+    // A conflated group may hold back a publication this recovery already covered.
+    for (auto& entry : *shapes_) {
+      if (entry.channel == channel) {
+        recovered_marks_ += entry.recovered_upto == 0 ? 1 : 0;
+        entry.recovered_upto = std::max<uint64_t>(step.outcome.offset, 1);
+        entry.recovered_epoch = step.outcome.epoch;
+      }
+    }
+  }
   if (transport_->isOpen()) {
     send(buildRecoveryFrame(step.outcome));
     for (const auto& frame : step.release) {

@@ -32,9 +32,10 @@ void ClientSession::countRefusal(const Status& s) {
 Status ClientSession::subscribe(const std::vector<std::string>& channels,
                                 std::vector<std::string>* accepted, std::vector<std::string>* fresh,
                                 const std::vector<std::string>* approved,
-                                const SubscriptionShape& shape) {
+                                const SubscriptionShape& shape, bool strict_shape) {
   SubscribePlan plan;
   plan.shape = shape;
+  plan.strict_shape = strict_shape;
   Status s = planSubscribe(channels, approved, nullptr, &plan);
   if (s.isOk()) {
     s = applySubscribe(&plan);
@@ -66,11 +67,13 @@ Status ClientSession::planSubscribe(const std::vector<std::string>& channels,
       // interval is refused rather than silently ignored.
       const SubscriptionShape have = shapeFor(channel);
       const uint32_t want_conflate = std::max(plan->shape.conflate_ms, ns.conflate_ms());
-      const bool same_filter =
-          have.filter == nullptr
-              ? plan->shape.filter == nullptr
-              : plan->shape.filter != nullptr && have.filter->sameAs(*plan->shape.filter);
-      if (!same_filter || (plan->shape.conflate_ms != 0 && have.conflate_ms != want_conflate)) {
+      // An option left out keeps what is held; one given must be what is held.
+      const SubscriptionShape& asked = plan->shape;
+      const bool other_filter = asked.filter != nullptr &&
+                                (have.filter == nullptr || !have.filter->sameAs(*asked.filter));
+      const bool other_conflate = asked.conflate_ms != 0 && asked.conflate_ms != have.conflate_ms &&
+                                  want_conflate != have.conflate_ms;
+      if (other_filter || other_conflate) {
         return Status(ErrorCode::kBadRequest,
                       "already subscribed to '" + channel +
                           "' with another filter or conflate_ms: unsubscribe it first");
@@ -102,7 +105,7 @@ Status ClientSession::applySubscribe(SubscribePlan* plan) {
   const auto& fresh = plan->fresh;
   for (size_t i = 0; i < fresh.size(); ++i) {
     const uint32_t conflate = std::max(plan->shape.conflate_ms, plan->conflate[i]);
-    if (!shard_->channels.canAdd(fresh[i], plan->shape.filter.get(), conflate)) {
+    if (!shard_->channels.canAdd(fresh[i], plan->shape.filter.get(), conflate, plan->conflate[i])) {
       return Status(ErrorCode::kLimitExceeded,
                     "channel '" + fresh[i] + "' already has " +
                         std::to_string(SubscriptionIndex<ClientSession>::kMaxGroupsPerChannel) +
@@ -122,9 +125,9 @@ Status ClientSession::applySubscribe(SubscribePlan* plan) {
     shape.conflate_ms = std::max(shape.conflate_ms, plan->conflate[i]);
     if (!shape.plain()) {
       if (!shapes_) {
-        shapes_ = std::make_unique<std::vector<std::pair<std::string, SubscriptionShape>>>();
+        shapes_ = std::make_unique<std::vector<ShapedChannel>>();
       }
-      shapes_->emplace_back(channel, shape);
+      shapes_->push_back(ShapedChannel{channel, shape, 0, {}});
     }
     if (shard_->channels.add(channel, this, shape.filter, shape.conflate_ms)) {
       shard_->node.interest->channelAdded(channel);
@@ -197,22 +200,39 @@ void ClientSession::unsubscribe(const std::vector<std::string>& channels) {
 
 SubscriptionShape ClientSession::shapeFor(const std::string& channel) const {
   if (shapes_) {
-    for (const auto& [name, shape] : *shapes_) {
-      if (name == channel) {
-        return shape;
+    for (const auto& entry : *shapes_) {
+      if (entry.channel == channel) {
+        return entry.shape;
       }
     }
   }
   return {};
 }
 
+bool ClientSession::checkRecoveredPast(const std::string& channel, const Delivery& d) {
+  for (auto& entry : *shapes_) {
+    if (entry.channel != channel || entry.recovered_upto == 0) {
+      continue;
+    }
+    if (entry.recovered_epoch == d.epoch && d.offset <= entry.recovered_upto) {
+      return true;
+    }
+    entry.recovered_upto = 0;  // past it: nothing older can come any more
+    --recovered_marks_;
+  }
+  return false;
+}
+
 void ClientSession::leaveIndex(const std::string& channel) {
   SubscriptionShape shape;  // its filter kept alive until the index no longer refers to it
   if (shapes_) {
     auto it = std::find_if(shapes_->begin(), shapes_->end(),
-                           [&](const auto& entry) { return entry.first == channel; });
+                           [&](const auto& entry) { return entry.channel == channel; });
     if (it != shapes_->end()) {
-      shape = std::move(it->second);
+      shape = std::move(it->shape);
+      if (it->recovered_upto != 0) {
+        --recovered_marks_;
+      }
       *it = std::move(shapes_->back());
       shapes_->pop_back();
     }

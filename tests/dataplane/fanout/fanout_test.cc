@@ -243,6 +243,114 @@ TEST(FanoutTest, ANamespaceIntervalIsTheLeastAndAGroupGoneWithItsPendingIsSkippe
   EXPECT_EQ(high.received.size(), h0 + 1) << "only the unsubscribe's reply";
 }
 
+DeliveryPtr inEpoch(uint64_t offset, const std::string& epoch) {
+  herald::v1::Deliver d;
+  d.set_target(herald::v1::DELIVERY_TARGET_CHANNEL);
+  d.mutable_publication()->set_channel("news");
+  d.mutable_publication()->set_offset(offset);
+  d.mutable_publication()->set_epoch(epoch);
+  d.mutable_publication()->set_data("{}");
+  (*d.mutable_publication()->mutable_tags())["chain"] = "eth";
+  return makeDelivery(d);
+}
+
+TEST(FanoutTest, ALossInANewEpochShowsToo) {
+  ShardHarness shard(settings());
+  FakeClient& eth = shard.connect();
+  subscribeFiltered(eth, "news", "eth");
+  fanOut(*shard.state, {inEpoch(1000, "old")});
+  fanOut(*shard.state, {inEpoch(1, "new")});
+  fanOut(*shard.state, {inEpoch(2, "new")});
+  fanOut(*shard.state, {inEpoch(7, "new")});  // 3..6 lost
+  EXPECT_EQ(eth.last()["offset"], 7);
+  EXPECT_EQ(eth.last()["prev"], 6) << "offsets start over in a new epoch, losses included";
+}
+
+TEST(FanoutTest, AGroupMadeAgainIsNotFlushedByItsPredecessorsTimer) {
+  ShardHarness shard(settings());
+  FakeClient& first = shard.connect();
+  subscribeConflated(first, "news", 100);
+  const uint64_t old_id = shard.state->channels.find("news")->group(nullptr, 100)->id;
+  first.send({{"type", "unsubscribe"}, {"id", 2}, {"channels", {"news"}}});
+  FakeClient& again = shard.connect();
+  subscribeConflated(again, "news", 100);          // the same shape: a new group
+  fanOut(*shard.state, {tagged("news", 3, "x")});  // sent at once: the new group is quiet
+  fanOut(*shard.state, {tagged("news", 4, "x")});  // held back by the new group
+  auto* group = shard.state->channels.find("news")->group(nullptr, 100);
+  ASSERT_NE(group, nullptr);
+  ASSERT_NE(group->id, old_id);
+  // What the old group left in the schedule, due long ago, must not flush the new one early.
+  shard.state->conflation.schedule(ConflationDue{0, "news", nullptr, 100, old_id});
+  const size_t a0 = again.received.size();
+  flushConflated(*shard.state, group->next_send_ms - 1);
+  EXPECT_EQ(again.received.size(), a0);
+  flushConflated(*shard.state, group->next_send_ms);
+  ASSERT_EQ(again.received.size(), a0 + 1);
+  EXPECT_EQ(again.last()["offset"], 4);
+}
+
+TEST(FanoutTest, TheNamespacesOwnShapeIsAlwaysAdmitted) {
+  ShardHarness shard(makeSettings([](herald::v1::ConfigSnapshot* s) {
+    s->mutable_auth()->set_allow_anonymous(true);
+    auto* ns = s->add_namespaces();
+    ns->set_name("px");
+    ns->set_conflate_ms(200);
+  }));
+  for (int i = 0; i < 64; ++i) {
+    FakeClient& c = shard.connect();
+    subscribeConflated(c, "px:btc", 201 + i);
+  }
+  FakeClient& usual = shard.connect("/ws?subscribe=px:btc");
+  EXPECT_NE(shard.state->channels.find("px:btc")->group(nullptr, 200), nullptr)
+      << "subscribed: " << usual.received.front();
+  FakeClient& odd = shard.connect();
+  odd.send({{"type", "subscribe"}, {"id", 1}, {"channels", {"px:btc"}}, {"conflate_ms", 999}});
+  EXPECT_EQ(odd.last()["code"], "limit_exceeded");
+}
+
+TEST(FanoutTest, AHeldBackPublicationARecoveryCoveredIsNotSentAfterIt) {
+  ShardHarness shard(settings());
+  FakeClient& other = shard.connect();
+  subscribeConflated(other, "news", 100);
+  fanOut(*shard.state, {tagged("news", 5, "x")});
+  fanOut(*shard.state, {tagged("news", 6, "x")});  // held back for the group
+  herald::v1::RecoverRequest asked;
+  EXPECT_CALL(shard.uplink, recover(_)).WillOnce([&](const herald::v1::RecoverRequest& r) {
+    asked = r;
+    return true;
+  });
+  FakeClient& late = shard.connect();
+  late.send({{"type", "subscribe"},
+             {"id", 1},
+             {"channels", {"news"}},
+             {"conflate_ms", 100},
+             {"since", {{"news", {{"offset", 4}, {"epoch", "e1"}}}}}});
+  herald::v1::RecoverResponse page;
+  page.set_request_id(asked.request_id());
+  for (uint64_t o : {5, 6}) {
+    auto* p = page.add_publications();
+    p->set_channel("news");
+    p->set_offset(o);
+    p->set_epoch("e1");
+    p->set_data("{}");
+  }
+  page.set_offset(6);
+  page.set_epoch("e1");
+  page.set_recovered(true);
+  page.set_complete(true);
+  late.session.onRecoveryPage(page);
+  ASSERT_EQ(late.last()["type"], "recovery");
+  const size_t l0 = late.received.size();
+  flushConflated(*shard.state, steadyMillis() + 1000);
+  EXPECT_EQ(late.received.size(), l0) << "6 came in the recovery already";
+  EXPECT_EQ(other.last()["offset"], 6);
+  fanOut(*shard.state, {tagged("news", 7, "x")});  // held back: the flush just sent one
+  flushConflated(*shard.state, steadyMillis() + 5000);
+  EXPECT_EQ(late.last()["type"], "message");
+  EXPECT_EQ(late.last()["offset"], 7) << "later ones come";
+  EXPECT_EQ(late.last()["prev"], 6);
+}
+
 TEST(FanoutTest, UserAndBroadcastTargets) {
   ShardHarness shard(makeSettings());  // no anonymous access: a client may wait for a token
   const std::string token =
