@@ -174,7 +174,8 @@ class TagFilterCompiler {
     }
     node->key = key->get<std::string>();
     const OperatorName* found = nullptr;
-    for (const auto& [name, member] : v.items()) {
+    for (const auto& item : v.items()) {
+      const std::string& name = item.key();  // a plain reference: lambdas may capture it
       if (name == "key") {
         continue;
       }
