@@ -58,7 +58,6 @@ class StreamRecovery {
   void setShape(TagFilterPtr filter, bool conflate) {
     filter_ = std::move(filter);
     conflate_ = conflate;
-    shaped_ = filter_ != nullptr || conflate;
     filter_prev_ = next_ - 1;
   }
   // The next page waits until the connection has sent what the last one queued.
@@ -124,7 +123,7 @@ class StreamRecovery {
           latest_ = std::make_unique<herald::v1::Publication>(pub);
           continue;
         }
-        if (shaped_) {
+        if (filter_ != nullptr) {  // (conflated ones went on above)
           step.prev.push_back(filter_prev_);
           filter_prev_ = pub.offset();
         }
@@ -191,7 +190,6 @@ class StreamRecovery {
   std::deque<std::pair<uint64_t, Frame>> held_;
   TagFilterPtr filter_;
   bool conflate_ = false;
-  bool shaped_ = false;
   uint64_t filter_prev_ = 0;
   std::unique_ptr<herald::v1::Publication> latest_;  // conflated: the latest match so far
   uint32_t latest_replaced_ = 0;

@@ -325,20 +325,7 @@ TEST(FanoutTest, AHeldBackPublicationARecoveryCoveredIsNotSentAfterIt) {
              {"channels", {"news"}},
              {"conflate_ms", 100},
              {"since", {{"news", {{"offset", 4}, {"epoch", "e1"}}}}}});
-  herald::v1::RecoverResponse page;
-  page.set_request_id(asked.request_id());
-  for (uint64_t o : {5, 6}) {
-    auto* p = page.add_publications();
-    p->set_channel("news");
-    p->set_offset(o);
-    p->set_epoch("e1");
-    p->set_data("{}");
-  }
-  page.set_offset(6);
-  page.set_epoch("e1");
-  page.set_recovered(true);
-  page.set_complete(true);
-  late.session.onRecoveryPage(page);
+  late.session.onRecoveryPage(testing::page(asked.request_id(), {5, 6}, 6));
   ASSERT_EQ(late.last()["type"], "recovery");
   const size_t l0 = late.received.size();
   flushConflated(*shard.state, steadyMillis() + 1000);

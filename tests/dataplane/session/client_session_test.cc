@@ -16,6 +16,7 @@ using ::testing::_;
 using testing::FakeClient;
 using testing::kJwtSecret;
 using testing::makeSettings;
+using testing::page;
 using ::testing::Return;
 using testing::ShardHarness;
 
@@ -279,21 +280,22 @@ TEST(ClientSessionTest, TooManyFramesAreRateLimitedThenClosedWith4029) {
   EXPECT_EQ(c.closes[0].first, kCloseTooManyRequests);
 }
 
-herald::v1::RecoverResponse page(uint64_t request_id, std::vector<uint64_t> offsets, uint64_t top) {
-  herald::v1::RecoverResponse p;
-  p.set_request_id(request_id);
-  for (auto o : offsets) {
-    auto* pub = p.add_publications();
-    pub->set_channel("news");
-    pub->set_offset(o);
-    pub->set_epoch("e1");
-    pub->set_data("{}");
-  }
-  p.set_offset(top);
-  p.set_epoch("e1");
-  p.set_recovered(true);
-  p.set_complete(true);
-  return p;
+// Subscribes `c` to "news" recovering after offset 2 of epoch "e1" (plus `extra` members of
+// the frame); expects `calls` history requests and keeps the last one in `asked`.
+void subscribeSinceTwo(ShardHarness& shard, FakeClient& c, int calls, const nlohmann::json& extra,
+                       herald::v1::RecoverRequest* asked) {
+  EXPECT_CALL(shard.uplink, recover(_))
+      .Times(calls)
+      .WillRepeatedly([asked](const herald::v1::RecoverRequest& r) {
+        *asked = r;
+        return true;
+      });
+  nlohmann::json frame = {{"type", "subscribe"},
+                          {"id", 1},
+                          {"channels", {"news"}},
+                          {"since", {{"news", {{"offset", 2}, {"epoch", "e1"}}}}}};
+  frame.update(extra);
+  c.send(frame);
 }
 
 Delivery liveDelivery(uint64_t offset) {
@@ -310,14 +312,7 @@ TEST(ClientSessionTest, RecoveryHoldsLiveFramesUntilTheHistoryIsOut) {
   ShardHarness shard(anonymousAllowed());
   FakeClient& c = shard.connect();
   herald::v1::RecoverRequest asked;
-  EXPECT_CALL(shard.uplink, recover(_)).WillOnce([&](const herald::v1::RecoverRequest& r) {
-    asked = r;
-    return true;
-  });
-  c.send({{"type", "subscribe"},
-          {"id", 1},
-          {"channels", {"news"}},
-          {"since", {{"news", {{"offset", 2}, {"epoch", "e1"}}}}}});
+  subscribeSinceTwo(shard, c, 1, nlohmann::json::object(), &asked);
   EXPECT_EQ(asked.channel(), "news");
   EXPECT_EQ(asked.since_offset(), 2u);
   ASSERT_TRUE(c.session.recovering());
@@ -341,15 +336,7 @@ TEST(ClientSessionTest, AFilteredRecoverySendsOnlyMatchesEachWithTheOneBefore) {
   ShardHarness shard(anonymousAllowed());
   FakeClient& c = shard.connect();
   herald::v1::RecoverRequest asked;
-  EXPECT_CALL(shard.uplink, recover(_)).WillOnce([&](const herald::v1::RecoverRequest& r) {
-    asked = r;
-    return true;
-  });
-  c.send({{"type", "subscribe"},
-          {"id", 1},
-          {"channels", {"news"}},
-          {"filter", {{"key", "chain"}, {"eq", "eth"}}},
-          {"since", {{"news", {{"offset", 2}, {"epoch", "e1"}}}}}});
+  subscribeSinceTwo(shard, c, 1, {{"filter", {{"key", "chain"}, {"eq", "eth"}}}}, &asked);
   ASSERT_TRUE(c.session.recovering());
   auto history = page(asked.request_id(), {3, 4, 5, 6}, 6);
   (*history.mutable_publications(0)->mutable_tags())["chain"] = "eth";
@@ -371,15 +358,7 @@ TEST(ClientSessionTest, AConflatedRecoverySendsOnlyTheLatestStandingForTheRest) 
   ShardHarness shard(anonymousAllowed());
   FakeClient& c = shard.connect();
   herald::v1::RecoverRequest asked;
-  EXPECT_CALL(shard.uplink, recover(_)).WillRepeatedly([&](const herald::v1::RecoverRequest& r) {
-    asked = r;
-    return true;
-  });
-  c.send({{"type", "subscribe"},
-          {"id", 1},
-          {"channels", {"news"}},
-          {"conflate_ms", 1000},
-          {"since", {{"news", {{"offset", 2}, {"epoch", "e1"}}}}}});
+  subscribeSinceTwo(shard, c, 2, {{"conflate_ms", 1000}}, &asked);  // two pages asked for
   ASSERT_TRUE(c.session.recovering());
   auto first = page(asked.request_id(), {3, 4}, 6);
   first.set_complete(false);

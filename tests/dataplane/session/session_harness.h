@@ -121,4 +121,23 @@ struct ShardHarness {
   }
 };
 
+// A history page of "news" in epoch "e1": `offsets` (data {}), the stream at `top`, complete.
+inline herald::v1::RecoverResponse page(uint64_t request_id, const std::vector<uint64_t>& offsets,
+                                        uint64_t top) {
+  herald::v1::RecoverResponse p;
+  p.set_request_id(request_id);
+  for (auto o : offsets) {
+    auto* pub = p.add_publications();
+    pub->set_channel("news");
+    pub->set_offset(o);
+    pub->set_epoch("e1");
+    pub->set_data("{}");
+  }
+  p.set_offset(top);
+  p.set_epoch("e1");
+  p.set_recovered(true);
+  p.set_complete(true);
+  return p;
+}
+
 }  // namespace herald::node::testing
