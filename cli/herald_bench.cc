@@ -53,6 +53,8 @@ target:
                             in turn, as fast as answered; reports operations per second
                             (combine with --no-publish)
   --churn-depth N           churn frames in flight per client (default 1: one at a time)
+  --deflate                 offer permessage-deflate (the node needs --compression); each
+                            client inflates what comes compressed
   --jwt-secret SECRET       sign an HS256 token per client (sub "bench-<i>", 1 h) and send it
                             as token=... in the URL; --jwt-kid KID names the key
 publishing:
@@ -68,6 +70,8 @@ publishing:
   --stream                  publish on one PublishStream call (client streaming) instead;
                             the end-of-run loss count then needs offsets it does not get
   --payload BYTES           JSON payload size, timestamp included (default 200)
+  --payload-book            fill payloads with an order book (prices, sizes) instead of
+                            "xxx...": compresses like real market data
   --tag KEY=VALUE           a tag on every publication (repeatable), for subscribers' filters
   --window N                closed loop for one-channel fan-out: publish only while fewer
                             than N publications are still on their way to the average client
@@ -167,6 +171,8 @@ Options parseArgs(int argc, char** argv) {
       o.load.jwt_secret = value();
     } else if (a == "--jwt-kid") {
       o.load.jwt_kid = value();
+    } else if (a == "--deflate") {
+      o.load.deflate = true;
     } else if (a == "--control") {
       o.publish.control = value();
     } else if (a == "--api-key") {
@@ -194,6 +200,8 @@ Options parseArgs(int argc, char** argv) {
       o.publish.batch = std::max<uint32_t>(1, static_cast<uint32_t>(number(a, value())));
     } else if (a == "--payload") {
       o.publish.payload_bytes = static_cast<size_t>(number(a, value()));
+    } else if (a == "--payload-book") {
+      o.publish.book = true;
     } else if (a == "--window") {
       o.window = number(a, value());
     } else if (a == "--window-share") {
@@ -428,6 +436,10 @@ int main(int argc, char** argv) {
       {"deliveries",
        {{"total", delivered},
         {"per_s", deliveries_per_s},
+        {"bytes_received", r.bytes},
+        {"bytes_per_delivery",
+         delivered > 0 ? static_cast<double>(r.bytes) / static_cast<double>(delivered) : 0.0},
+        {"compressed_frames", r.compressed_frames},
         {"per_client_min", min_per_client},
         {"per_client_median", median_per_client},
         {"gaps", r.gaps},
@@ -476,6 +488,13 @@ int main(int argc, char** argv) {
                           formatRate(summary["publishing"]["rate_per_s"]) + "/s, " +
                           std::to_string(publisher.failures()) + " errors)"});
   t.add({"deliveries", std::to_string(delivered) + " (" + formatRate(deliveries_per_s) + "/s)"});
+  char bytes_line[96];
+  std::snprintf(bytes_line, sizeof(bytes_line),
+                "%.1f MiB (%.0f per delivery; %llu compressed frames)",
+                static_cast<double>(r.bytes) / 1048576.0,
+                summary["deliveries"]["bytes_per_delivery"].get<double>(),
+                static_cast<unsigned long long>(r.compressed_frames));
+  t.add({"bytes received", bytes_line});
   if (!o.load.churn_channel.empty()) {
     t.add({"subscribe/unsubscribe answered",
            std::to_string(churn_ops) + " (" + formatRate(summary["churn"]["per_s"]) + "/s)"});

@@ -16,6 +16,7 @@
 #include "common/pem_file.h"
 #include "dataplane/link/request_id.h"
 #include "dataplane/shard/server_commands.h"
+#include "dataplane/transport/deflate_settings.h"
 
 namespace herald::node {
 
@@ -67,6 +68,9 @@ std::string Node::start() {
     shard_count = std::max(1u, std::thread::hardware_concurrency());
   }
   auto settings = defaultNodeSettings();
+  // Read by every shard's transport and by framing; set before any shard runs.
+  setDeflateSettings(DeflateSettings{config_.compression, config_.compression_min_bytes,
+                                     static_cast<int>(config_.compression_level)});
   addHttpRoutes();
   uint16_t port = hp.port;
   if (port != 0) {
@@ -145,6 +149,11 @@ std::string Node::start() {
   componentLogger("node")->info("node {} with {} shards; control plane {}", config_.node_id,
                                 shard_count, config_.control);
   componentLogger("node")->info("listening on {}", address_);
+  if (config_.compression) {
+    componentLogger("node")->info(
+        "permessage-deflate offered to clients: messages of {}+ bytes, zlib level {}",
+        config_.compression_min_bytes, config_.compression_level);
+  }
   return address_;
 }
 

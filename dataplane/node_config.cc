@@ -36,6 +36,10 @@ constexpr const char* kUsage = R"(usage: herald-node [options]
   --control-tls-cert FILE client certificate for mTLS (with --control-tls-key)
   --control-tls-key FILE  client private key for mTLS
   --reconnect-max-ms N    ceiling of the backoff between control-plane redials (default 1000)
+  --compression           offer permessage-deflate to clients (off by default; each message is
+                          compressed once per node, no zlib state per connection)
+  --compression-min-bytes N  send smaller messages uncompressed (default 256)
+  --compression-level N   zlib level 1 (fastest, default) .. 9 (smallest)
   --log-format human|json log format (default human)
   --log-level LEVEL       trace, debug, info, warn, error (default info)
   --help                  this text
@@ -46,10 +50,26 @@ constexpr const char* kUsage = R"(usage: herald-node [options]
 void loadNodeConfigFile(const std::string& file, NodeConfig* config) {
   const nlohmann::json doc = ConfigReader::loadFile(file);
   ConfigReader r(doc, file);
-  r.rejectUnknownKeys({"listen", "control", "node_id", "shards", "ping_interval_ms",
-                       "pong_timeout_ms", "handshake_timeout_ms", "reconnect_max_ms", "log_format",
-                       "log_level", "node_secret", "node_secret_file", "control_tls_ca",
-                       "control_tls_cert", "control_tls_key", "tls_cert", "tls_key"});
+  r.rejectUnknownKeys({"listen",
+                       "control",
+                       "node_id",
+                       "shards",
+                       "ping_interval_ms",
+                       "pong_timeout_ms",
+                       "handshake_timeout_ms",
+                       "reconnect_max_ms",
+                       "log_format",
+                       "log_level",
+                       "node_secret",
+                       "node_secret_file",
+                       "control_tls_ca",
+                       "control_tls_cert",
+                       "control_tls_key",
+                       "tls_cert",
+                       "tls_key",
+                       "compression",
+                       "compression_min_bytes",
+                       "compression_level"});
   r.readString("node_secret", &config->node_secret);
   r.readString("node_secret_file", &config->node_secret_file);
   r.readString("control_tls_ca", &config->control_tls_ca);
@@ -77,6 +97,9 @@ void loadNodeConfigFile(const std::string& file, NodeConfig* config) {
   r.readUint32("pong_timeout_ms", &config->pong_timeout_ms, 100, 600000);
   r.readUint32("handshake_timeout_ms", &config->handshake_timeout_ms, 100, 120000);
   r.readUint32("reconnect_max_ms", &config->reconnect_max_ms, 100, 600000);
+  r.readBool("compression", &config->compression);
+  r.readUint32("compression_min_bytes", &config->compression_min_bytes, 0, kMaxCompressionMinBytes);
+  r.readUint32("compression_level", &config->compression_level, 1, 9);
   r.readString("log_format", &config->log_format);
   r.readString("log_level", &config->log_level);
 }
@@ -124,6 +147,12 @@ void validateNodeConfig(const NodeConfig& config) {
   if (config.reconnect_max_ms < 100) {
     throw ConfigError("reconnect_max_ms: at least 100");
   }
+  if (config.compression_level < 1 || config.compression_level > 9) {
+    throw ConfigError("compression_level: 1 (fastest) to 9 (smallest)");
+  }
+  if (config.compression_min_bytes > kMaxCompressionMinBytes) {
+    throw ConfigError("compression_min_bytes: at most " + std::to_string(kMaxCompressionMinBytes));
+  }
   if (config.shards > 256) {
     throw ConfigError("shards: at most 256");
   }
@@ -156,6 +185,9 @@ NodeConfig parseNodeArgs(int argc, char** argv) {
   flags.addString("--control-tls-cert", &config.control_tls_cert);
   flags.addString("--control-tls-key", &config.control_tls_key);
   flags.addUint("--reconnect-max-ms", &config.reconnect_max_ms);
+  flags.addSwitch("--compression", &config.compression);
+  flags.addUint("--compression-min-bytes", &config.compression_min_bytes);
+  flags.addUint("--compression-level", &config.compression_level);
   flags.addString("--log-format", &config.log_format);
   flags.addString("--log-level", &config.log_level);
   flags.parse(argc, argv, [&](const std::string& file) { loadNodeConfigFile(file, &config); });

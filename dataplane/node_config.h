@@ -8,6 +8,9 @@ namespace herald::node {
 
 // What herald-node reads at start: flags override the JSON config file, which overrides the
 // embedded defaults. Errors throw herald::ConfigError.
+// The largest compression_min_bytes (a message never exceeds 64 MiB; above this means "never").
+constexpr uint32_t kMaxCompressionMinBytes = 64u << 20;
+
 struct NodeConfig {
   std::string listen = "127.0.0.1:8080";
   // herald-control address(es): "HOST:PORT[,HOST:PORT...]" (an array in the config file).
@@ -31,6 +34,11 @@ struct NodeConfig {
   // wss:// for clients: PEM certificate chain and key files (both, or neither for ws://).
   std::string tls_cert;
   std::string tls_key;
+  // permessage-deflate for clients that offer it (docs/operations.md "Compression"): off by
+  // default; payloads under compression_min_bytes go uncompressed; zlib level 1..9.
+  bool compression = false;
+  uint32_t compression_min_bytes = 256;
+  uint32_t compression_level = 1;
   std::string log_format = "human";
   std::string log_level = "info";
 };

@@ -20,6 +20,9 @@ std::string Node::metricsText() const {
   m.gauge("herald_node_connections", "Open client connections.").sample(sum(&C::connections));
   m.counter("herald_node_connections_opened_total", "Client connections opened.")
       .sample(sum(&C::connections_total));
+  m.gauge("herald_node_compressed_connections",
+          "Open client connections that negotiated permessage-deflate (--compression).")
+      .sample(sum(&C::compressed_connections));
   // Each reason has a counter of its own: a difference of two counters read at different
   // moments could go backwards, which Prometheus would take for a reset.
   m.counter("herald_node_upgrades_refused_total",
@@ -51,7 +54,8 @@ std::string Node::metricsText() const {
   m.counter("herald_node_received_bytes_total", "Payload bytes of frames received from clients.")
       .sample(sum(&C::bytes_in));
   m.counter("herald_node_sent_bytes_total",
-            "WebSocket frame bytes written to clients (headers included).")
+            "WebSocket frame bytes written to clients (headers included; compressed bytes for "
+            "connections with permessage-deflate).")
       .sample(sum(&C::bytes_out));
   m.counter("herald_node_server_closes_total",
             "Connections the node closed, by close code (docs/protocol.md; 'other': outside "

@@ -38,6 +38,7 @@ constexpr std::pair<const char*, ShardCounter> kSummedCounters[] = {
     {"ping_timeouts", &ShardCounters::ping_timeouts},
     {"messages_dropped", &ShardCounters::messages_dropped},
     {"backlogged_connections", &ShardCounters::backlogged_connections},
+    {"compressed_connections", &ShardCounters::compressed_connections},
     {"outbound_queued_bytes", &ShardCounters::outbound_queued_bytes},
     {"recoveries", &ShardCounters::recoveries},
     {"recoveries_failed", &ShardCounters::recoveries_failed},

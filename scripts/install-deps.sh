@@ -25,6 +25,8 @@ if [ "${1:-}" != "--run" ]; then
     redis-server
     clang-format clang libclang-rt-14-dev
     python3-grpcio python3-protobuf
+    # permessage-deflate is tested with a second client implementation (tests/integration).
+    python3-websockets
     chromium
     # promtool checks /metrics (tests/integration/metrics_test.cc).
     prometheus

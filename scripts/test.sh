@@ -27,6 +27,7 @@ FUZZERS=(
   "hook_reply_fuzzer:4096:hook_reply"            # a backend's reply to any hook
   "jwks_fuzzer:4096:jwks"                        # a fetched JWKS: JSON, base64url, key import
   "tag_filter_fuzzer:4096:tag_filter"            # a subscription filter: compile, canonical, match
+  "deflate_fuzzer:8192:deflate"                  # permessage-deflate: offers, compressed frames
 )
 targets=()
 for f in "${FUZZERS[@]}"; do targets+=("${f%%:*}"); done

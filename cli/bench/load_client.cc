@@ -11,6 +11,7 @@
 
 #include "cli/bench/jwt_signer.h"
 #include "cli/bench/ws_frames.h"
+#include "common/deflate_codec.h"
 
 namespace herald::bench {
 namespace {
@@ -71,7 +72,8 @@ struct LoadClient::Worker {
   std::mt19937 rng{std::random_device{}()};
 
   std::atomic<uint64_t> established{0}, failed{0}, closed{0}, messages{0}, churn_ops{0};
-  uint64_t bytes = 0, gaps = 0, out_of_order = 0;
+  uint64_t bytes = 0, gaps = 0, out_of_order = 0, compressed_frames = 0;
+  std::string inflated;  // a compressed frame's text, reused
   LatencyHistogram latency;
   std::string first_error;
   std::chrono::steady_clock::time_point started, last_established;
@@ -160,7 +162,11 @@ struct LoadClient::Worker {
     auto request = std::make_shared<std::string>(
         "GET " + path + " HTTP/1.1\r\nHost: " + options.host + ":" + std::to_string(options.port) +
         "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+        std::string(options.deflate
+                        ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+                        : "") +
+        "\r\n");
     asio::async_write(c.socket, asio::buffer(*request),
                       [this, &c, request](const asio::error_code& e, size_t) {
                         if (e) {
@@ -228,6 +234,11 @@ struct LoadClient::Worker {
         fail(c, "upgrade refused: " + std::string(rest.substr(0, rest.find("\r\n"))));
         return false;
       }
+      if (options.deflate &&
+          rest.substr(0, end).find("permessage-deflate") == std::string_view::npos) {
+        fail(c, "the server did not agree permessage-deflate (herald-node: --compression)");
+        return false;
+      }
       c.open = true;
       established.fetch_add(1, std::memory_order_relaxed);
       last_established = std::chrono::steady_clock::now();
@@ -251,7 +262,16 @@ struct LoadClient::Worker {
         return false;
       }
       used += n;
-      if (frame.opcode == 1) {
+      if (frame.opcode == 1 && frame.rsv1) {
+        // No context takeover: every compressed message inflates on its own.
+        inflated.clear();
+        if (inflateMessage(frame.payload, 64u << 20, &inflated) != InflateResult::kOk) {
+          fail(c, "a compressed frame did not inflate");
+          return false;
+        }
+        ++compressed_frames;
+        onText(c, inflated);
+      } else if (frame.opcode == 1) {
         onText(c, frame.payload);
       } else if (frame.opcode == 9) {
         send(c, clientFrame(10, frame.payload, static_cast<uint32_t>(rng())));
@@ -400,6 +420,7 @@ LoadResults LoadClient::results() const {
     r.messages += w->messages.load();
     r.churn_ops += w->churn_ops.load();
     r.bytes += w->bytes;
+    r.compressed_frames += w->compressed_frames;
     r.gaps += w->gaps;
     r.out_of_order += w->out_of_order;
     r.latency.merge(w->latency);

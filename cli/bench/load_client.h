@@ -29,6 +29,9 @@ struct LoadOptions {
   // the next frame as soon as the previous one is answered. Empty: no churn.
   std::string churn_channel;
   uint32_t churn_depth = 1;  // churn frames in flight per client
+  // Offer permessage-deflate; a connection whose server does not agree fails (the run then
+  // measures what it claims to).
+  bool deflate = false;
 };
 
 // Live counters, read by the progress line while the run goes on.
@@ -46,10 +49,11 @@ struct LoadResults {
   uint64_t failed = 0;
   uint64_t closed = 0;  // closed by the server (or the network) during the run
   uint64_t messages = 0;
-  uint64_t bytes = 0;
-  uint64_t gaps = 0;          // messages missing between two received offsets
-  uint64_t out_of_order = 0;  // an offset not above the last one of its channel (dup/reorder)
-  uint64_t tail_missing = 0;  // filled by the caller from the publisher's last offsets
+  uint64_t bytes = 0;              // received on the wire, handshakes included
+  uint64_t compressed_frames = 0;  // text frames that came compressed (RSV1)
+  uint64_t gaps = 0;               // messages missing between two received offsets
+  uint64_t out_of_order = 0;       // an offset not above the last one of its channel (dup/reorder)
+  uint64_t tail_missing = 0;       // filled by the caller from the publisher's last offsets
   std::vector<uint64_t> per_connection;  // messages per established connection
   LatencyHistogram latency;              // publish-to-receive, microseconds
   std::string first_error;

@@ -1,6 +1,8 @@
 #include "cli/bench/publisher.h"
 
 #include <chrono>
+#include <cstdio>
+#include <random>
 
 #include <grpcpp/grpcpp.h>
 #include <asio.hpp>
@@ -56,7 +58,22 @@ std::map<std::string, uint64_t> Publisher::lastOffsets() const {
 }
 
 std::string Publisher::payload() const {
-  std::string out = "{\"t\":" + std::to_string(nowMicros()) + ",\"p\":\"";
+  std::string out = "{\"t\":" + std::to_string(nowMicros()) + ",\"p\":";
+  if (options_.book) {
+    // Price levels around 64,000 with varying cents and sizes, as an order book update.
+    thread_local std::mt19937 rng(12345);
+    out += '[';
+    char level[64];
+    while (out.size() + 40 < options_.payload_bytes) {
+      std::snprintf(level, sizeof(level), "%s{\"px\":%u.%02u,\"sz\":%u.%03u}",
+                    out.back() == '[' ? "" : ",", 63900 + rng() % 200, rng() % 100, rng() % 20,
+                    rng() % 1000);
+      out += level;
+    }
+    out += "]}";
+    return out;
+  }
+  out += '"';
   const size_t closing = 2;
   if (out.size() + closing < options_.payload_bytes) {
     out.append(options_.payload_bytes - out.size() - closing, 'x');

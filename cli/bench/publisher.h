@@ -18,11 +18,14 @@ struct PublishOptions {
   std::string api_key;
   // ... or any HTTP endpoint taking the JSON body by POST (e.g. another server's publish URL).
   std::string http_url;
-  std::vector<std::string> channels;        // published round-robin
-  double rate = 0;                          // publications per second; 0 = as fast as accepted
-  uint32_t batch = 1;                       // Herald: publications per PublishBatch call
-  bool stream = false;                      // Herald: one PublishStream call instead of batches
-  size_t payload_bytes = 200;               // size of the JSON data, timestamp included
+  std::vector<std::string> channels;  // published round-robin
+  double rate = 0;                    // publications per second; 0 = as fast as accepted
+  uint32_t batch = 1;                 // Herald: publications per PublishBatch call
+  bool stream = false;                // Herald: one PublishStream call instead of batches
+  size_t payload_bytes = 200;         // size of the JSON data, timestamp included
+  // Fill with an order book (`"p":[{"px":…,"sz":…},…]`, varying digits) instead of "xxx…":
+  // compresses like market data does, not like a run of one letter.
+  bool book = false;
   std::map<std::string, std::string> tags;  // Herald: every publication's tags
   // Closed loop: called before each call; false = wait (e.g. too much is still in flight).
   std::function<bool(uint64_t published)> may_publish;

@@ -38,6 +38,7 @@ size_t parseServerFrame(std::string_view data, ServerFrame* frame) {
   }
   frame->fin = (b0 & 0x80) != 0;
   frame->opcode = b0 & 0x0f;
+  frame->rsv1 = (b0 & 0x40) != 0;
   frame->payload = data.substr(header, static_cast<size_t>(length));
   return header + static_cast<size_t>(length);
 }

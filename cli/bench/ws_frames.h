@@ -12,6 +12,7 @@ namespace herald::bench {
 struct ServerFrame {
   uint8_t opcode = 0;
   bool fin = true;
+  bool rsv1 = false;  // compressed (permessage-deflate)
   std::string_view payload;
 };
 

@@ -1,32 +1,75 @@
 #include "dataplane/fanout/delivery.h"
 
-#include <websocketpp/processors/hybi13.hpp>
-
+#include "common/deflate_codec.h"
 #include "dataplane/fanout/prepared_frame.h"
 #include "dataplane/session/frame_builder.h"
+#include "dataplane/transport/deflate_settings.h"
 
 namespace herald::node {
+
+namespace {
+
+std::shared_ptr<WsConfig::con_msg_manager_type> messageManager() {
+  thread_local auto manager = std::make_shared<WsConfig::con_msg_manager_type>();
+  return manager;
+}
+
+// Header and payload as one prepared message, the form joinFrames() writes.
+WsMessagePtr preparedMessage(std::string bytes) {
+  auto out = messageManager()->get_message(websocketpp::frame::opcode::text, 0);
+  out->set_payload(std::move(bytes));
+  out->set_prepared(true);
+  return out;
+}
+
+}  // namespace
+
+WsMessagePtr deflatedTextMessage(std::string_view payload) {
+  std::string compressed;
+  if (!deflateMessage(payload, deflateSettings().level, &compressed) ||
+      compressed.size() >= payload.size()) {
+    return nullptr;
+  }
+  // FIN, RSV1 (compressed, RFC 7692 6), text; a server's frames are not masked.
+  const websocketpp::frame::basic_header header(websocketpp::frame::opcode::text, compressed.size(),
+                                                true, false, true);
+  const websocketpp::frame::extended_header extended(compressed.size());
+  auto out = messageManager()->get_message(websocketpp::frame::opcode::text, 0);
+  out->set_header(websocketpp::frame::prepare_header(header, extended));
+  out->set_payload(std::move(compressed));
+  out->set_prepared(true);
+  return out;
+}
 
 FramePtr prepareTextFrame(const std::string& payload) {
   // One processor per calling thread (the NodeLink reader): framing happens once here, and
   // every connection then queues the same prepared message without copying it.
-  thread_local auto manager = std::make_shared<WsConfig::con_msg_manager_type>();
   thread_local WsConfig::rng_type rng;
-  thread_local websocketpp::processor::hybi13<WsConfig> processor(false, true, manager, rng);
-  auto in = manager->get_message(websocketpp::frame::opcode::text, payload.size());
+  thread_local websocketpp::processor::hybi13<WsConfig> processor(false, true, messageManager(),
+                                                                  rng);
+  auto in = messageManager()->get_message(websocketpp::frame::opcode::text, payload.size());
   in->set_payload(payload);
-  auto out = manager->get_message();
+  auto out = messageManager()->get_message();
   processor.prepare_data_frame(in, out);
   auto frame = std::make_shared<PreparedFrame>();
   frame->message = out;
+  if (shouldDeflate(payload.size())) {
+    frame->deflated = deflatedTextMessage(payload);  // once here, for every such connection
+  }
   return frame;
 }
 
 FramePtr joinFrames(const std::vector<const PreparedFrame*>& frames) {
-  thread_local auto manager = std::make_shared<WsConfig::con_msg_manager_type>();
   size_t total = 0;
+  size_t deflated_total = 0;
+  bool any_deflated = false;
   for (const auto* f : frames) {
-    total += frameBytes(*f);
+    const size_t plain = frameBytes(*f);
+    total += plain;
+    any_deflated = any_deflated || f->deflated != nullptr;
+    deflated_total += f->deflated != nullptr
+                          ? f->deflated->get_header().size() + f->deflated->get_payload().size()
+                          : plain;
   }
   std::string bytes;
   bytes.reserve(total);
@@ -34,11 +77,19 @@ FramePtr joinFrames(const std::vector<const PreparedFrame*>& frames) {
     bytes.append(f->message->get_header());
     bytes.append(f->message->get_payload());
   }
-  auto out = manager->get_message(websocketpp::frame::opcode::text, 0);
-  out->set_payload(std::move(bytes));
-  out->set_prepared(true);
   auto frame = std::make_shared<PreparedFrame>();
-  frame->message = out;
+  frame->message = preparedMessage(std::move(bytes));
+  if (any_deflated) {
+    // Each message stays whole (compressed or not): the same run, for compressing clients.
+    std::string mixed;
+    mixed.reserve(deflated_total);
+    for (const auto* f : frames) {
+      const auto& m = f->deflated != nullptr ? f->deflated : f->message;
+      mixed.append(m->get_header());
+      mixed.append(m->get_payload());
+    }
+    frame->deflated = preparedMessage(std::move(mixed));
+  }
   return frame;
 }
 

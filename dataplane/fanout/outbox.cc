@@ -42,9 +42,9 @@ void Outbox::send(ClientSession& session, const FramePtr& frame, bool drop_oldes
     return;  // closing: neither a delivery nor another slow-consumer close
   }
   if (!session.backlog && transport.bufferedBytes() < socketWindow()) {
-    if (transport.writeFrame(frame)) {
+    if (const size_t written = transport.writeFrame(frame); written > 0) {
       counters_.messages_out.fetch_add(count, std::memory_order_relaxed);
-      counters_.bytes_out.fetch_add(frameBytes(*frame), std::memory_order_relaxed);
+      counters_.bytes_out.fetch_add(written, std::memory_order_relaxed);
     }
     return;
   }
@@ -57,10 +57,7 @@ void Outbox::sendText(ClientSession& session, const std::string& text) {
     enqueue(session, prepareTextFrame(text), true, /*kept=*/true, 1);
     return;
   }
-  transport.writeText(text);
-  // The frame header a server adds to an unmasked text frame of this size (RFC 6455 5.2).
-  const size_t header = text.size() < 126 ? 2 : text.size() < 65536 ? 4 : 10;
-  counters_.bytes_out.fetch_add(text.size() + header, std::memory_order_relaxed);
+  counters_.bytes_out.fetch_add(transport.writeText(text), std::memory_order_relaxed);
 }
 
 void Outbox::enqueue(ClientSession& session, const FramePtr& frame, bool drop_oldest, bool kept,
@@ -96,8 +93,8 @@ void Outbox::flushOne(ClientSession& session, bool everything) {
   const size_t bytes_before = queue.bytes();
   while (!queue.empty() && (everything || transport.bufferedBytes() < window)) {
     auto entry = queue.pop();
-    if (transport.writeFrame(entry.frame)) {
-      counters_.bytes_out.fetch_add(frameBytes(*entry.frame), std::memory_order_relaxed);
+    if (const size_t written = transport.writeFrame(entry.frame); written > 0) {
+      counters_.bytes_out.fetch_add(written, std::memory_order_relaxed);
       if (!entry.kept) {
         counters_.messages_out.fetch_add(entry.count, std::memory_order_relaxed);
       }

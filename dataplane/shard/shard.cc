@@ -250,6 +250,12 @@ class Shard::Impl final : public TransportHandler {
       case TransportEvent::kProtocolViolation:
         c.protocol_violations.fetch_add(1, std::memory_order_relaxed);
         break;
+      case TransportEvent::kDeflateOpened:
+        c.compressed_connections.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case TransportEvent::kDeflateClosed:
+        c.compressed_connections.fetch_sub(1, std::memory_order_relaxed);
+        break;
     }
   }
 

@@ -22,10 +22,12 @@ class ClientTransport {
   virtual bool isOpen() const = 0;
   // Bytes handed to the transport and not yet taken by the kernel.
   virtual size_t bufferedBytes() const = 0;
-  // Writes prepared bytes; false when the transport refused them (closing).
-  virtual bool writeFrame(const FramePtr& frame) = 0;
-  // Writes one text frame (server replies: framed per connection).
-  virtual void writeText(const std::string& text) = 0;
+  // Writes prepared bytes (the compressed copy when this connection negotiated compression);
+  // returns the bytes put on the wire, 0 when the transport refused them (closing).
+  virtual size_t writeFrame(const FramePtr& frame) = 0;
+  // Writes one text frame (server replies: framed, or compressed, per connection); returns the
+  // bytes put on the wire.
+  virtual size_t writeText(const std::string& text) = 0;
   // Starts a close with `code` after what is already written; the peer gets a grace period
   // to read it (docs/protocol.md close codes).
   virtual void closeWith(uint16_t code, const std::string& reason) = 0;

@@ -33,6 +33,8 @@ enum class TransportEvent {
   kFrameTooLarge,      // closed 1009
   kInvalidUtf8,        // closed 1007
   kProtocolViolation,  // closed 1002
+  kDeflateOpened,      // a connection that negotiated permessage-deflate opened
+  kDeflateClosed,      // ... and closed
 };
 
 /**

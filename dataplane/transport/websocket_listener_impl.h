@@ -182,6 +182,12 @@ class WebSocketListener final : public ClientListener {
       }
     } uncork{server_, ptr};
     con->reported_open = true;
+    // Herald's only extension: an answer in the 101 means permessage-deflate was agreed.
+    con->deflate = !con->get_response_header("Sec-WebSocket-Extensions").empty();
+    if (con->deflate) {
+      countDeflateConnection(1);
+      handler_.count(TransportEvent::kDeflateOpened);
+    }
     // The session reads the connect hook's headers while it opens (ClientSession::open).
     handler_.opened(con->session, *con, con->session.peerAddress());
     dropHeaders(con->get_request());
@@ -218,6 +224,11 @@ class WebSocketListener final : public ClientListener {
     }
     countProtocolClose(con->get_local_close_code());
     con->reported_open = false;
+    if (con->deflate) {
+      con->deflate = false;
+      countDeflateConnection(-1);
+      handler_.count(TransportEvent::kDeflateClosed);
+    }
     handler_.closed(con->session, con->get_local_close_code(), con->get_local_close_reason());
   }
 

@@ -23,8 +23,8 @@ class WsClientConnection : public ClientTransport {
  public:
   bool isOpen() const override;
   size_t bufferedBytes() const override;
-  bool writeFrame(const FramePtr& frame) override;
-  void writeText(const std::string& text) override;
+  size_t writeFrame(const FramePtr& frame) override;
+  size_t writeText(const std::string& text) override;
   void closeWith(uint16_t code, const std::string& reason) override;
   void sendPing() override;
   void setInboundLimit(size_t bytes) override;
@@ -33,6 +33,7 @@ class WsClientConnection : public ClientTransport {
 
   ClientSession session;
   bool reported_open = false;  // opened() was reported to the handler (closed() must be too)
+  bool deflate = false;        // negotiated permessage-deflate (counted in deflate_settings.h)
 
  private:
   websocketpp::connection<Config>& self() {

@@ -23,13 +23,29 @@ size_t WsClientConnection<Config>::bufferedBytes() const {
 }
 
 template <typename Config>
-bool WsClientConnection<Config>::writeFrame(const FramePtr& frame) {
-  return !self().send(frame->message);
+size_t WsClientConnection<Config>::writeFrame(const FramePtr& frame) {
+  const WsMessagePtr& message = deflate && frame->deflated ? frame->deflated : frame->message;
+  if (self().send(message)) {
+    return 0;
+  }
+  return message->get_header().size() + message->get_payload().size();
 }
 
 template <typename Config>
-void WsClientConnection<Config>::writeText(const std::string& text) {
-  self().send(text, websocketpp::frame::opcode::text);
+size_t WsClientConnection<Config>::writeText(const std::string& text) {
+  if (deflate && text.size() >= deflateSettings().min_bytes) {
+    if (WsMessagePtr compressed = deflatedTextMessage(text)) {
+      self().send(compressed);
+      return compressed->get_header().size() + compressed->get_payload().size();
+    }
+  }
+  // websocketpp's send(text) marks a message for compression; this one is sent as it is.
+  thread_local auto manager = std::make_shared<typename Config::con_msg_manager_type>();
+  auto message = manager->get_message(websocketpp::frame::opcode::text, text.size());
+  message->set_payload(text);
+  self().send(message);
+  // The frame header a server adds to an unmasked text frame of this size (RFC 6455 5.2).
+  return text.size() + (text.size() < 126 ? 2 : text.size() < 65536 ? 4 : 10);
 }
 
 template <typename Config>

@@ -13,6 +13,7 @@
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
 
+#include "dataplane/transport/deflate_extension.h"
 #include "dataplane/transport/upgrade_request.h"
 #include "dataplane/transport/ws_client_connection.h"
 
@@ -34,6 +35,9 @@ struct NodeWsConfig : public Base {
   typedef websocketpp::log::basic<concurrency_type, websocketpp::log::elevel> elog_type;
   typedef websocketpp::log::basic<concurrency_type, websocketpp::log::alevel> alog_type;
   typedef typename base::rng_type rng_type;
+  // permessage-deflate without per-connection zlib state (deflate_extension.h); it answers
+  // offers only when the node runs with --compression.
+  typedef DeflateExtension permessage_deflate_type;
 
   struct transport_config : public base::transport_config {
     typedef NodeWsConfig::concurrency_type concurrency_type;
@@ -65,6 +69,9 @@ struct WssConfig : public NodeWsConfig<WssConfig, websocketpp::config::asio_tls,
                                        websocketpp::transport::asio::tls_socket::endpoint> {};
 
 }  // namespace herald::node
+
+HERALD_DEFLATE_PROCESSOR(herald::node::WsConfig)
+HERALD_DEFLATE_PROCESSOR(herald::node::WssConfig)
 
 // websocketpp formats an access-log line with a stringstream for every open, close and failed
 // handshake even when access logging is off (alevel::none); the node logs none of them.

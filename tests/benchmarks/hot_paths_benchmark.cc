@@ -10,6 +10,7 @@
 
 #include "cli/bench/latency_histogram.h"
 #include "cli/bench/ws_frames.h"
+#include "common/deflate_codec.h"
 #include "common/tag_filter.h"
 #include "controlplane/memory_stream_engine.h"
 #include "controlplane/router.h"
@@ -18,6 +19,7 @@
 #include "dataplane/link/join_leave_batch.h"
 #include "dataplane/session/client_protocol.h"
 #include "dataplane/session/frame_builder.h"
+#include "dataplane/transport/deflate_settings.h"
 
 namespace {
 
@@ -52,6 +54,68 @@ void BM_PrepareTextFrame(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_PrepareTextFrame);
+
+// A `message` frame carrying an order book of about `bytes` (what scripts/bench compression
+// publishes): prices and sizes with varying digits.
+std::string bookFrame(size_t bytes) {
+  herald::v1::Deliver d = samplePublication(0);
+  std::string book = "{\"t\":1795476231899123,\"p\":[";
+  unsigned seed = 12345;
+  char level[64];
+  while (book.size() + 40 < bytes) {
+    seed = seed * 1103515245u + 12345u;
+    std::snprintf(level, sizeof(level), "%s{\"px\":%u.%02u,\"sz\":%u.%03u}",
+                  book.back() == '[' ? "" : ",", 63900 + (seed >> 8) % 200, (seed >> 4) % 100,
+                  (seed >> 12) % 20, (seed >> 16) % 1000);
+    book += level;
+  }
+  book += "]}";
+  d.mutable_publication()->set_data(book);
+  return herald::node::buildMessageFrame(d);
+}
+
+// herald-node with --compression, once per publication while a client agreed it: the raw
+// DEFLATE of the frame (level 1, the default). Reports the compressed size as a counter.
+void BM_DeflateMessage(benchmark::State& state) {
+  const std::string frame = bookFrame(static_cast<size_t>(state.range(0)));
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    herald::deflateMessage(frame, 1, &out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["in_bytes"] = static_cast<double>(frame.size());
+  state.counters["out_bytes"] = static_cast<double>(out.size());
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * frame.size()));
+}
+BENCHMARK(BM_DeflateMessage)->Arg(512)->Arg(4096);
+
+// prepareTextFrame with a compressed copy (a node with --compression and a compressing client).
+void BM_PrepareTextFrameDeflated(benchmark::State& state) {
+  const std::string frame = bookFrame(512);
+  herald::node::setDeflateSettings(herald::node::DeflateSettings{true, 256, 1});
+  herald::node::countDeflateConnection(1);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(herald::node::prepareTextFrame(frame));
+  }
+  herald::node::countDeflateConnection(-1);
+  herald::node::setDeflateSettings(herald::node::DeflateSettings{});
+}
+BENCHMARK(BM_PrepareTextFrameDeflated);
+
+// A client (herald-bench, a test) inflating one such frame.
+void BM_InflateMessage(benchmark::State& state) {
+  const std::string frame = bookFrame(512);
+  std::string compressed;
+  herald::deflateMessage(frame, 1, &compressed);
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    herald::inflateMessage(compressed, 1 << 20, &out);
+    benchmark::DoNotOptimize(out.data());
+  }
+}
+BENCHMARK(BM_InflateMessage);
 
 struct FakeConnection {
   int id = 0;

@@ -68,9 +68,10 @@ async function stopProcess(child, signal = "SIGTERM") {
 }
 
 export class Cluster {
-  /** `config`: herald-control's JSON config (auth, limits). */
-  static async start(config = { auth: { allow_anonymous: true } }) {
+  /** `config`: herald-control's JSON config (auth, limits); `nodeArgs`: herald-node's flags. */
+  static async start(config = { auth: { allow_anonymous: true } }, { nodeArgs = [] } = {}) {
     const c = new Cluster();
+    c.nodeArgs = nodeArgs;
     c.dir = mkdtempSync(path.join(os.tmpdir(), "herald-browser-"));
     c.apiKey = "browser-test-admin-key-" + Math.random().toString(36).slice(2).padEnd(16, "x");
     writeFileSync(path.join(c.dir, "control.json"), JSON.stringify(config));
@@ -106,7 +107,7 @@ export class Cluster {
     this.node = startProcess(
       bins.node,
       ["--listen", `127.0.0.1:${this.wsPort}`, "--control", `127.0.0.1:${this.grpcPort}`,
-       "--node-secret-file", path.join(this.dir, "data", "node.secret")],
+       "--node-secret-file", path.join(this.dir, "data", "node.secret"), ...this.nodeArgs],
       "herald-node",
     );
     await waitFor("herald-node /health 200", async () => {

@@ -66,10 +66,11 @@ struct FakeClient {
     ON_CALL(transport, requestTarget()).WillByDefault(::testing::ReturnRef(target));
     ON_CALL(transport, writeText(_)).WillByDefault([this](const std::string& text) {
       received.push_back(text);
+      return text.size();
     });
     ON_CALL(transport, writeFrame(_)).WillByDefault([this](const FramePtr& frame) {
       received.push_back(frame->message->get_payload());
-      return true;
+      return frameBytes(*frame);
     });
     ON_CALL(transport, closeWith(_, _))
         .WillByDefault([this](uint16_t code, const std::string& reason) {

@@ -65,6 +65,7 @@ RawWs::RawWs(const std::string& host_port, const std::string& path,
     status_ = std::stoi(head.substr(9, 3));
   }
   ok_ = status_ == 101;
+  head_ = head;
 }
 
 RawWs::~RawWs() {
@@ -97,9 +98,9 @@ ssize_t RawWs::readSome(char* buf, size_t n) {
   return tls_ != nullptr ? SSL_read(tls_, buf, static_cast<int>(n)) : ::recv(fd_, buf, n, 0);
 }
 
-bool RawWs::sendFrame(int opcode, const std::string& payload, bool fin) {
+bool RawWs::sendFrame(int opcode, const std::string& payload, bool fin, bool rsv1) {
   std::string frame;
-  frame.push_back(static_cast<char>((fin ? 0x80 : 0x00) | (opcode & 0x0f)));
+  frame.push_back(static_cast<char>((fin ? 0x80 : 0x00) | (rsv1 ? 0x40 : 0x00) | (opcode & 0x0f)));
   const size_t n = payload.size();
   if (n < 126) {
     frame.push_back(static_cast<char>(0x80 | n));
@@ -154,6 +155,7 @@ std::optional<RawWs::Frame> RawWs::readFrame(std::chrono::milliseconds timeout) 
   }
   Frame f;
   f.opcode = head[0] & 0x0f;
+  f.rsv1 = (head[0] & 0x40) != 0;
   uint64_t len = static_cast<unsigned char>(head[1]) & 0x7f;
   std::string ext;
   if (len == 126) {

@@ -26,11 +26,15 @@ class RawWs {
   bool ok() const { return ok_; }
   // The handshake's HTTP status (101 when upgraded), 0 when there was no answer.
   int status() const { return status_; }
-  // Sends one masked frame; `fin` false starts or continues a fragmented message.
-  bool sendFrame(int opcode, const std::string& payload, bool fin = true);
+  // The handshake response's status line and headers, as received.
+  const std::string& responseHead() const { return head_; }
+  // Sends one masked frame; `fin` false starts or continues a fragmented message; `rsv1`
+  // marks it compressed (permessage-deflate).
+  bool sendFrame(int opcode, const std::string& payload, bool fin = true, bool rsv1 = false);
 
   struct Frame {
     int opcode = 0;
+    bool rsv1 = false;  // compressed (permessage-deflate)
     std::string payload;
   };
   std::optional<Frame> readFrame(std::chrono::milliseconds timeout);
@@ -47,6 +51,7 @@ class RawWs {
   ssl_st* tls_ = nullptr;
   bool ok_ = false;
   int status_ = 0;
+  std::string head_;
   std::string buffer_;
 };
 
