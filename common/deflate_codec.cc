@@ -85,13 +85,16 @@ class Decompressor {
     if (!ok_ || inflateReset(&z_) != Z_OK) {
       return InflateResult::kCorrupt;
     }
+    if (in.empty()) {
+      return InflateResult::kOk;  // nothing compressed: an empty message
+    }
     const size_t start = out->size();
     size_t produced = 0;
     const std::string_view parts[2] = {in, {reinterpret_cast<const char*>(kTail), 4}};
     InflateResult result = InflateResult::kOk;
-    for (const std::string_view part : parts) {
-      z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(part.data()));
-      z_.avail_in = static_cast<uInt>(part.size());
+    for (int i = 0; i < 2; ++i) {
+      z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(parts[i].data()));
+      z_.avail_in = static_cast<uInt>(parts[i].size());
       const Step step = drain(limit, start, &produced, out);
       if (step == Step::kError) {
         result = produced > limit ? InflateResult::kTooLarge : InflateResult::kCorrupt;
@@ -99,6 +102,11 @@ class Decompressor {
       }
       if (step == Step::kEnded) {
         break;  // a final block: what follows it (the tail we added) is not read
+      }
+      // With the tail, a whole message ends between blocks (zlib: data_type bit 7); one cut
+      // inside a block is not a message.
+      if (i == 1 && (z_.data_type & 128) == 0) {
+        result = InflateResult::kCorrupt;
       }
     }
     out->resize(result == InflateResult::kOk ? start + produced : start);

@@ -61,13 +61,14 @@ std::string Publisher::payload() const {
   std::string out = "{\"t\":" + std::to_string(nowMicros()) + ",\"p\":";
   if (options_.book) {
     // Price levels around 64,000 with varying cents and sizes, as an order book update.
-    thread_local std::mt19937 rng(12345);
+    thread_local std::minstd_rand rng(12345);
     out += '[';
     char level[64];
     while (out.size() + 40 < options_.payload_bytes) {
       std::snprintf(level, sizeof(level), "%s{\"px\":%u.%02u,\"sz\":%u.%03u}",
-                    out.back() == '[' ? "" : ",", 63900 + rng() % 200, rng() % 100, rng() % 20,
-                    rng() % 1000);
+                    out.back() == '[' ? "" : ",", static_cast<unsigned>(63900 + rng() % 200),
+                    static_cast<unsigned>(rng() % 100), static_cast<unsigned>(rng() % 20),
+                    static_cast<unsigned>(rng() % 1000));
       out += level;
     }
     out += "]}";

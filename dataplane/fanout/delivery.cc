@@ -53,42 +53,59 @@ FramePtr prepareTextFrame(const std::string& payload) {
   processor.prepare_data_frame(in, out);
   auto frame = std::make_shared<PreparedFrame>();
   frame->message = out;
-  if (shouldDeflate(payload.size())) {
-    frame->deflated = deflatedTextMessage(payload);  // once here, for every such connection
-  }
   return frame;
 }
 
-FramePtr joinFrames(const std::vector<const PreparedFrame*>& frames) {
+const WsMessagePtr& PreparedFrame::deflated() const {
+  std::call_once(deflate_once_, [this] {
+    const DeflateSettings& settings = deflateSettings();
+    if (!settings.enabled) {
+      return;
+    }
+    if (parts.empty()) {
+      if (message->get_payload().size() >= settings.min_bytes) {
+        deflated_ = deflatedTextMessage(message->get_payload());
+      }
+      return;
+    }
+    // A run: each message stays whole, compressed or not, back to back.
+    bool any = false;
+    size_t total = 0;
+    for (const auto& part : parts) {
+      const WsMessagePtr& m = part->deflated() != nullptr ? part->deflated() : part->message;
+      any = any || part->deflated() != nullptr;
+      total += m->get_header().size() + m->get_payload().size();
+    }
+    if (!any) {
+      return;
+    }
+    std::string mixed;
+    mixed.reserve(total);
+    for (const auto& part : parts) {
+      const WsMessagePtr& m = part->deflated() != nullptr ? part->deflated() : part->message;
+      mixed.append(m->get_header());
+      mixed.append(m->get_payload());
+    }
+    deflated_ = preparedMessage(std::move(mixed));
+  });
+  return deflated_;
+}
+
+FramePtr joinFrames(const std::vector<FramePtr>& frames) {
   size_t total = 0;
-  size_t deflated_total = 0;
-  bool any_deflated = false;
-  for (const auto* f : frames) {
-    const size_t plain = frameBytes(*f);
-    total += plain;
-    any_deflated = any_deflated || f->deflated != nullptr;
-    deflated_total += f->deflated != nullptr
-                          ? f->deflated->get_header().size() + f->deflated->get_payload().size()
-                          : plain;
+  for (const auto& f : frames) {
+    total += frameBytes(*f);
   }
   std::string bytes;
   bytes.reserve(total);
-  for (const auto* f : frames) {
+  for (const auto& f : frames) {
     bytes.append(f->message->get_header());
     bytes.append(f->message->get_payload());
   }
   auto frame = std::make_shared<PreparedFrame>();
   frame->message = preparedMessage(std::move(bytes));
-  if (any_deflated) {
-    // Each message stays whole (compressed or not): the same run, for compressing clients.
-    std::string mixed;
-    mixed.reserve(deflated_total);
-    for (const auto* f : frames) {
-      const auto& m = f->deflated != nullptr ? f->deflated : f->message;
-      mixed.append(m->get_header());
-      mixed.append(m->get_payload());
-    }
-    frame->deflated = preparedMessage(std::move(mixed));
+  if (deflateSettings().enabled) {
+    frame->parts = frames;  // compressed lazily, if a compressing connection writes it
   }
   return frame;
 }

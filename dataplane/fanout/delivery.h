@@ -20,7 +20,7 @@ using FramePtr = std::shared_ptr<const PreparedFrame>;
 FramePtr prepareTextFrame(const std::string& payload);
 // Several prepared frames back to back as one: one write (and one queue entry) per connection
 // for a run of publications on the same channel.
-FramePtr joinFrames(const std::vector<const PreparedFrame*>& frames);
+FramePtr joinFrames(const std::vector<FramePtr>& frames);
 // Bytes on the wire (header + payload).
 size_t frameBytes(const PreparedFrame& frame);
 // A delivery's `message` frame with `"prev":N` for a filtered subscription (frame_builder.h

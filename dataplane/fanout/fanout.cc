@@ -64,12 +64,7 @@ void sendRun(ShardState& shard, const std::vector<ClientSession*>& sessions,
   if (sessions.empty() || frames.empty()) {
     return;
   }
-  std::vector<const PreparedFrame*> parts;
-  parts.reserve(frames.size());
-  for (const auto& f : frames) {
-    parts.push_back(f.get());
-  }
-  const FramePtr joined = frames.size() == 1 ? frames[0] : joinFrames(parts);
+  const FramePtr joined = frames.size() == 1 ? frames[0] : joinFrames(frames);
   const auto count = static_cast<uint32_t>(frames.size());
   const std::string& channel = batch[which[0]]->channel;
   for (ClientSession* session : sessions) {

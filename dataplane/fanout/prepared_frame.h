@@ -3,7 +3,9 @@
 // The definition behind FramePtr: a websocketpp message with its header already built. Only
 // the WebSocket transport and delivery.cc include it (websocketpp is heavy to compile).
 
+#include <mutex>
 #include <string_view>
+#include <vector>
 
 #include "dataplane/fanout/delivery.h"
 #include "dataplane/transport/ws_config.h"
@@ -14,9 +16,19 @@ using WsMessagePtr = WsConfig::message_type::ptr;
 
 struct PreparedFrame {
   WsMessagePtr message;
-  // The same message compressed (permessage-deflate, RSV1 set), for the connections that
-  // negotiated it; null when compression is off, the payload is small, or it did not shrink.
-  WsMessagePtr deflated;
+  // A joined frame's frames (joinFrames), kept only on a node with --compression: its
+  // compressed copy is theirs, back to back.
+  std::vector<FramePtr> parts;
+
+  // The same message compressed (permessage-deflate, RSV1 set) for connections that agreed
+  // it: made by the first such connection to write it (on any shard), then shared by all.
+  // Null when compression is off, the payload is under compression_min_bytes, or it did not
+  // shrink. A frame no compressing connection writes is never compressed.
+  const WsMessagePtr& deflated() const;
+
+ private:
+  mutable std::once_flag deflate_once_;
+  mutable WsMessagePtr deflated_;
 };
 
 // The text frame (header and payload) of `payload` compressed once for every connection that

@@ -1,12 +1,11 @@
 #pragma once
 
 // Herald's permessage-deflate for websocketpp: the config's permessage_deflate_type. Unlike
-// websocketpp's own extension (a zlib window of ~130 KB kept per connection), it negotiates
-// no context takeover both ways and keeps no zlib state: a connection holds a flag and, while
-// a compressed message is arriving, its compressed bytes (bounded by the inbound limit).
-// Outbound frames are compressed once per node (PreparedFrame::deflated); inbound messages
-// are inflated whole, with the thread's decompressor, when their last frame is in. Included by
-// ws_config.h only.
+// websocketpp's own extension (a zlib window of ~130 KB kept per connection), it agrees no
+// context takeover both ways and keeps no zlib state: a connection holds one flag. Outbound
+// frames are compressed once per node (PreparedFrame::deflated); an inbound message is read
+// whole in its compressed form (bounded by the inbound limit like any message), then inflated
+// once, bounded by the same limit, by the thread's decompressor. Included by ws_config.h only.
 
 #include <string>
 #include <utility>
@@ -23,10 +22,6 @@
 #include "dataplane/transport/deflate_settings.h"
 
 namespace herald::node {
-
-// The slack a compressed message may have over the inflated limit (stored blocks add 5 bytes
-// per 64 KiB, and a flush a few more): larger compressed input is refused before inflating.
-constexpr size_t kDeflateSlackBytes = 1024;
 
 class DeflateExtension {
   using error_code = websocketpp::lib::error_code;
@@ -60,30 +55,21 @@ class DeflateExtension {
     out.append("\x00\x00\xff\xff", 4);
     return error_code();
   }
-  // Not reached: the processor's payload handling is specialised (below) to call take().
+  // Not reached: the processor's payload handling is specialised (below) to call finish().
   error_code decompress(const uint8_t*, size_t, std::string&) {
     return websocketpp::processor::error::make_error_code(websocketpp::processor::error::general);
   }
 
   // ---- what the specialised processor calls
 
-  // Holds a compressed message's bytes until its last frame; too many for `limit`: 1009.
-  error_code take(const uint8_t* bytes, size_t len, size_t limit) {
-    if (pending_.size() + len > limit + kDeflateSlackBytes) {
-      release();
-      return websocketpp::processor::error::make_error_code(
-          websocketpp::processor::error::message_too_big);
-    }
-    pending_.append(reinterpret_cast<const char*>(bytes), len);
-    return error_code();
-  }
-
-  // Inflates the held message into `out`: larger than `limit` is 1009, a bad stream 1007.
-  error_code finish(size_t limit, std::string& out) {
-    const InflateResult result = inflateMessage(pending_, limit, &out);
-    release();
+  // Inflates a whole message read in compressed form, in place: more than `limit` bytes is
+  // 1009, a bad stream 1007.
+  static error_code finish(size_t limit, std::string& payload) {
+    std::string inflated;
+    const InflateResult result = inflateMessage(payload, limit, &inflated);
     switch (result) {
       case InflateResult::kOk:
+        payload.swap(inflated);
         return error_code();
       case InflateResult::kTooLarge:
         return websocketpp::processor::error::make_error_code(
@@ -96,58 +82,57 @@ class DeflateExtension {
   }
 
  private:
-  void release() {
-    if (pending_.capacity() > 1024) {
-      std::string().swap(pending_);  // a large message's buffer does not stay with the client
-    } else {
-      pending_.clear();
-    }
-  }
-
   bool enabled_ = false;
-  std::string pending_;
 };
 
 // The bodies of the hybi13 processor's payload and end-of-message steps for Herald's configs
-// (ws_config.h specialises them): websocketpp inflates as frames arrive and checks the limit
-// against compressed sizes only; these hold a compressed message whole and inflate it once,
-// bounded by the connection's inbound limit.
+// (ws_config.h specialises them). websocketpp inflates as frames arrive, checking its limit
+// against compressed sizes only; these keep a compressed message's bytes as they came, so
+// websocketpp's own limit bounds them, and inflate it once at its end, bounded by the same
+// limit. RSV1 on a continuation frame fails the connection (RFC 7692 6.1).
 namespace deflate_processor {
 
 template <typename Metadata>
-size_t consumePayload(uint8_t* buf, size_t len, bool masked, Metadata& msg,
-                      DeflateExtension& deflate, size_t limit, size_t& bytes_needed,
+size_t consumePayload(uint8_t* buf, size_t len, websocketpp::frame::basic_header header,
+                      Metadata& msg, const DeflateExtension& deflate, size_t& bytes_needed,
                       websocketpp::lib::error_code& ec) {
   namespace wpp = websocketpp;
-  if (masked) {
+  if (wpp::frame::get_rsv1(header) &&
+      wpp::frame::get_opcode(header) == wpp::frame::opcode::CONTINUATION) {
+    ec = wpp::processor::error::make_error_code(wpp::processor::error::invalid_rsv_bit);
+    return 0;
+  }
+  if (wpp::frame::get_masked(header)) {
     msg.prepared_key = wpp::frame::byte_mask_circ(buf, len, msg.prepared_key);
   }
-  if (deflate.is_enabled() && msg.msg_ptr->get_compressed()) {
-    ec = deflate.take(buf, len, limit);
-    if (ec) {
-      return 0;
-    }
-  } else {
-    std::string& out = msg.msg_ptr->get_raw_payload();
-    const size_t offset = out.size();
-    out.append(reinterpret_cast<char*>(buf), len);
-    if (msg.msg_ptr->get_opcode() == wpp::frame::opcode::TEXT &&
-        !msg.validator.decode(out.begin() + offset, out.end())) {
-      ec = wpp::processor::error::make_error_code(wpp::processor::error::invalid_utf8);
-      return 0;
-    }
+  std::string& out = msg.msg_ptr->get_raw_payload();
+  const size_t offset = out.size();
+  out.append(reinterpret_cast<char*>(buf), len);
+  // Compressed bytes are checked for UTF-8 once inflated (finishMessage).
+  const bool compressed = deflate.is_enabled() && msg.msg_ptr->get_compressed();
+  if (!compressed && msg.msg_ptr->get_opcode() == wpp::frame::opcode::TEXT &&
+      !msg.validator.decode(out.begin() + offset, out.end())) {
+    ec = wpp::processor::error::make_error_code(wpp::processor::error::invalid_utf8);
+    return 0;
   }
   bytes_needed -= len;
   return len;
 }
 
 template <typename Metadata>
-websocketpp::lib::error_code finishMessage(Metadata& msg, DeflateExtension& deflate, size_t limit,
-                                           bool text) {
+websocketpp::lib::error_code finishMessage(Metadata& msg, const DeflateExtension& deflate,
+                                           size_t limit,
+                                           websocketpp::frame::basic_header last_header) {
   namespace wpp = websocketpp;
+  if (wpp::frame::get_rsv1(last_header) &&
+      wpp::frame::get_opcode(last_header) == wpp::frame::opcode::CONTINUATION) {
+    return wpp::processor::error::make_error_code(wpp::processor::error::invalid_rsv_bit);
+  }
+  // The message's opcode, not the last frame's (a continuation in a fragmented message).
+  const bool text = msg.msg_ptr->get_opcode() == wpp::frame::opcode::TEXT;
   std::string& out = msg.msg_ptr->get_raw_payload();
   if (deflate.is_enabled() && msg.msg_ptr->get_compressed()) {
-    if (auto ec = deflate.finish(limit, out)) {
+    if (auto ec = DeflateExtension::finish(limit, out)) {
       return ec;
     }
     if (text && !msg.validator.decode(out.begin(), out.end())) {
@@ -171,14 +156,12 @@ websocketpp::lib::error_code finishMessage(Metadata& msg, DeflateExtension& defl
   inline size_t websocketpp::processor::hybi13<Config>::process_payload_bytes(                     \
       uint8_t* buf, size_t len, lib::error_code& ec) {                                             \
     return herald::node::deflate_processor::consumePayload(                                        \
-        buf, len, frame::get_masked(m_basic_header), *m_current_msg, m_permessage_deflate,         \
-        base::m_max_message_size, m_bytes_needed, ec);                                             \
+        buf, len, m_basic_header, *m_current_msg, m_permessage_deflate, m_bytes_needed, ec);       \
   }                                                                                                \
   template <>                                                                                      \
   inline websocketpp::lib::error_code websocketpp::processor::hybi13<Config>::finalize_message() { \
     const lib::error_code ec = herald::node::deflate_processor::finishMessage(                     \
-        *m_current_msg, m_permessage_deflate, base::m_max_message_size,                            \
-        frame::get_opcode(m_basic_header) == frame::opcode::TEXT);                                 \
+        *m_current_msg, m_permessage_deflate, base::m_max_message_size, m_basic_header);           \
     if (!ec) {                                                                                     \
       m_state = READY;                                                                             \
     }                                                                                              \

@@ -1,7 +1,7 @@
 #pragma once
 
 // The node's permessage-deflate setting, read by the transport (negotiation) and by framing
-// (prepared frames carry a compressed copy while a connection can take it).
+// (a prepared frame's compressed copy).
 
 #include <cstddef>
 #include <cstdint>
@@ -18,16 +18,5 @@ struct DeflateSettings {
 // afterwards. Tests may set it between runs.
 void setDeflateSettings(const DeflateSettings& settings);
 const DeflateSettings& deflateSettings();
-
-// Connections that negotiated compression, on every shard: frames get a compressed copy only
-// while there is one, so a node with compression on and no such client pays nothing.
-void countDeflateConnection(int delta);
-bool anyDeflateConnection();
-
-// Whether a payload of this size should get a compressed copy now.
-inline bool shouldDeflate(size_t payload_bytes) {
-  const auto& s = deflateSettings();
-  return s.enabled && payload_bytes >= s.min_bytes && anyDeflateConnection();
-}
 
 }  // namespace herald::node

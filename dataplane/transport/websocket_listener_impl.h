@@ -185,7 +185,6 @@ class WebSocketListener final : public ClientListener {
     // Herald's only extension: an answer in the 101 means permessage-deflate was agreed.
     con->deflate = !con->get_response_header("Sec-WebSocket-Extensions").empty();
     if (con->deflate) {
-      countDeflateConnection(1);
       handler_.count(TransportEvent::kDeflateOpened);
     }
     // The session reads the connect hook's headers while it opens (ClientSession::open).
@@ -226,7 +225,6 @@ class WebSocketListener final : public ClientListener {
     con->reported_open = false;
     if (con->deflate) {
       con->deflate = false;
-      countDeflateConnection(-1);
       handler_.count(TransportEvent::kDeflateClosed);
     }
     handler_.closed(con->session, con->get_local_close_code(), con->get_local_close_reason());

@@ -33,7 +33,7 @@ class WsClientConnection : public ClientTransport {
 
   ClientSession session;
   bool reported_open = false;  // opened() was reported to the handler (closed() must be too)
-  bool deflate = false;        // negotiated permessage-deflate (counted in deflate_settings.h)
+  bool deflate = false;        // agreed permessage-deflate: written the compressed copies
 
  private:
   websocketpp::connection<Config>& self() {

@@ -24,18 +24,23 @@ size_t WsClientConnection<Config>::bufferedBytes() const {
 
 template <typename Config>
 size_t WsClientConnection<Config>::writeFrame(const FramePtr& frame) {
-  const WsMessagePtr& message = deflate && frame->deflated ? frame->deflated : frame->message;
-  if (self().send(message)) {
+  const WsMessagePtr* message = &frame->message;
+  if (deflate && frame->deflated() != nullptr) {
+    message = &frame->deflated();  // compressed once, on the first such write
+  }
+  if (self().send(*message)) {
     return 0;
   }
-  return message->get_header().size() + message->get_payload().size();
+  return (*message)->get_header().size() + (*message)->get_payload().size();
 }
 
 template <typename Config>
 size_t WsClientConnection<Config>::writeText(const std::string& text) {
   if (deflate && text.size() >= deflateSettings().min_bytes) {
     if (WsMessagePtr compressed = deflatedTextMessage(text)) {
-      self().send(compressed);
+      if (self().send(compressed)) {
+        return 0;
+      }
       return compressed->get_header().size() + compressed->get_payload().size();
     }
   }
@@ -43,7 +48,9 @@ size_t WsClientConnection<Config>::writeText(const std::string& text) {
   thread_local auto manager = std::make_shared<typename Config::con_msg_manager_type>();
   auto message = manager->get_message(websocketpp::frame::opcode::text, text.size());
   message->set_payload(text);
-  self().send(message);
+  if (self().send(message)) {
+    return 0;  // closing
+  }
   // The frame header a server adds to an unmasked text frame of this size (RFC 6455 5.2).
   return text.size() + (text.size() < 126 ? 2 : text.size() < 65536 ? 4 : 10);
 }

@@ -71,9 +71,10 @@ TEST(DeflateCodecTest, EachMessageStandsAlone) {
 
 TEST(DeflateCodecTest, InflatesRfc7692Examples) {
   const std::string hello = "Hello";
-  // 7.2.3.1: one compressed block; 7.2.3.3: a stored block; 7.2.3.4: BFINAL set.
+  // 7.2.3.1: one compressed block; 7.2.3.3: a stored block (its flush begun in the last
+  // byte); 7.2.3.4: BFINAL set.
   for (const std::string& wire : {std::string("\xf2\x48\xcd\xc9\xc9\x07\x00", 7),
-                                  std::string("\x00\x05\x00\xfa\xff\x48\x65\x6c\x6c\x6f", 10),
+                                  std::string("\x00\x05\x00\xfa\xff\x48\x65\x6c\x6c\x6f\x00", 11),
                                   std::string("\xf3\x48\xcd\xc9\xc9\x07\x00\x00", 8)}) {
     std::string out;
     EXPECT_EQ(inflateMessage(wire, 100, &out), InflateResult::kOk);
@@ -113,6 +114,24 @@ TEST(DeflateCodecTest, TheLimitIsInclusive) {
   EXPECT_EQ(out.size(), 1000u);
   out.clear();
   EXPECT_EQ(inflateMessage(compressed, 999, &out), InflateResult::kTooLarge);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(DeflateCodecTest, RefusesAStreamCutInsideABlock) {
+  std::string in;
+  for (int i = 0; i < 20; ++i) {
+    in += publication(i);
+  }
+  std::string compressed;
+  ASSERT_TRUE(deflateMessage(in, 1, &compressed));
+  std::string out;
+  EXPECT_EQ(inflateMessage(compressed.substr(0, compressed.size() / 2), 1 << 20, &out),
+            InflateResult::kCorrupt)
+      << "half a message is not a message";
+  EXPECT_TRUE(out.empty());
+  // An empty payload is an empty message (RFC 7692 7.2.3.6 also allows a single 0x00).
+  EXPECT_EQ(inflateMessage("", 10, &out), InflateResult::kOk);
+  EXPECT_EQ(inflateMessage(std::string("\x00", 1), 10, &out), InflateResult::kOk);
   EXPECT_TRUE(out.empty());
 }
 

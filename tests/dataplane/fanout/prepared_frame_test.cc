@@ -60,26 +60,16 @@ std::string jsonOf(size_t bytes) {
 class PreparedFrameTest : public ::testing::Test {
  protected:
   void SetUp() override { setDeflateSettings(DeflateSettings{true, 256, 1}); }
-  void TearDown() override {
-    while (connections_ > 0) {
-      countDeflateConnection(-1);
-      --connections_;
-    }
-    setDeflateSettings(DeflateSettings{});
-  }
-  void connect() {
-    countDeflateConnection(1);
-    ++connections_;
-  }
-  int connections_ = 0;
+  void TearDown() override { setDeflateSettings(DeflateSettings{}); }
 };
 
-TEST_F(PreparedFrameTest, CompressesOnceWhenAConnectionCanTakeIt) {
-  connect();
+TEST_F(PreparedFrameTest, CompressesOnceOnFirstUseAndSharesTheCopy) {
   const std::string payload = jsonOf(2000);
   const FramePtr frame = prepareTextFrame(payload);
-  ASSERT_NE(frame->deflated, nullptr);
-  const auto frames = parseFrames(wire(frame->deflated));
+  const WsMessagePtr& first = frame->deflated();
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(frame->deflated().get(), first.get()) << "made once, then shared";
+  const auto frames = parseFrames(wire(first));
   ASSERT_EQ(frames.size(), 1u);
   EXPECT_EQ(frames[0].first, 0xC1) << "FIN + RSV1 + text";
   EXPECT_LT(frames[0].payload.size(), payload.size() / 4);
@@ -89,10 +79,8 @@ TEST_F(PreparedFrameTest, CompressesOnceWhenAConnectionCanTakeIt) {
   EXPECT_EQ(static_cast<uint8_t>(frame->message->get_header()[0]), 0x81);
 }
 
-TEST_F(PreparedFrameTest, NoCopyWhenOffIdleSmallOrIncompressible) {
-  EXPECT_EQ(prepareTextFrame(jsonOf(2000))->deflated, nullptr) << "no compressing connection";
-  connect();
-  EXPECT_EQ(prepareTextFrame(jsonOf(100))->deflated, nullptr) << "under min_bytes";
+TEST_F(PreparedFrameTest, NoCopyWhenOffSmallOrIncompressible) {
+  EXPECT_EQ(prepareTextFrame(jsonOf(100))->deflated(), nullptr) << "under min_bytes";
   std::mt19937 rng(7);
   std::string noise(4000, '\0');
   for (char& c : noise) {
@@ -100,25 +88,24 @@ TEST_F(PreparedFrameTest, NoCopyWhenOffIdleSmallOrIncompressible) {
   }
   noise = "\"" + noise + "\"";
   const FramePtr random = prepareTextFrame(noise);
-  if (random->deflated != nullptr) {
-    EXPECT_LT(wire(random->deflated).size(), wire(random->message).size())
+  if (random->deflated() != nullptr) {
+    EXPECT_LT(wire(random->deflated()).size(), wire(random->message).size())
         << "a copy only when it is smaller";
   }
   setDeflateSettings(DeflateSettings{false, 256, 1});
-  EXPECT_EQ(prepareTextFrame(jsonOf(2000))->deflated, nullptr) << "compression off";
+  EXPECT_EQ(prepareTextFrame(jsonOf(2000))->deflated(), nullptr) << "compression off";
 }
 
 TEST_F(PreparedFrameTest, JoinedRunsKeepEachMessageWhole) {
-  connect();
   const FramePtr big = prepareTextFrame(jsonOf(1000));
   const FramePtr small = prepareTextFrame(R"({"type":"message","offset":2})");
-  ASSERT_NE(big->deflated, nullptr);
-  ASSERT_EQ(small->deflated, nullptr);
-  const FramePtr joined = joinFrames({big.get(), small.get(), big.get()});
+  ASSERT_NE(big->deflated(), nullptr);
+  ASSERT_EQ(small->deflated(), nullptr);
+  const FramePtr joined = joinFrames({big, small, big});
   const auto plain = parseFrames(wire(joined->message));
   ASSERT_EQ(plain.size(), 3u);
-  ASSERT_NE(joined->deflated, nullptr);
-  const auto mixed = parseFrames(wire(joined->deflated));
+  ASSERT_NE(joined->deflated(), nullptr);
+  const auto mixed = parseFrames(wire(joined->deflated()));
   ASSERT_EQ(mixed.size(), 3u);
   EXPECT_EQ(mixed[0].first, 0xC1);
   EXPECT_EQ(mixed[1].first, 0x81);
@@ -127,16 +114,16 @@ TEST_F(PreparedFrameTest, JoinedRunsKeepEachMessageWhole) {
   EXPECT_EQ(mixed[1].payload, plain[1].payload);
   EXPECT_EQ(inflated(mixed[2].payload), plain[2].payload);
 
-  const FramePtr small_only = joinFrames({small.get(), small.get()});
-  EXPECT_EQ(small_only->deflated, nullptr);
+  EXPECT_EQ(joinFrames({small, small})->deflated(), nullptr);
+  setDeflateSettings(DeflateSettings{});
+  EXPECT_TRUE(joinFrames({big, small})->parts.empty()) << "nothing kept with compression off";
 }
 
 TEST_F(PreparedFrameTest, FilteredGroupFramesAreCompressedToo) {
-  connect();
   const FramePtr base = prepareTextFrame(jsonOf(1000));
   const FramePtr with_prev = withPrevFrame(*base, 41);
-  ASSERT_NE(with_prev->deflated, nullptr);
-  const auto frames = parseFrames(wire(with_prev->deflated));
+  ASSERT_NE(with_prev->deflated(), nullptr);
+  const auto frames = parseFrames(wire(with_prev->deflated()));
   ASSERT_EQ(frames.size(), 1u);
   EXPECT_EQ(inflated(frames[0].payload), with_prev->message->get_payload());
   EXPECT_NE(with_prev->message->get_payload().find("\"prev\":41"), std::string::npos);

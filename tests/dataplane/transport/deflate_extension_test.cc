@@ -130,18 +130,38 @@ TEST_F(DeflateExtensionTest, AZipBombIsTooBigNotAnAllocation) {
   EXPECT_TRUE(received_.empty());
 }
 
-TEST_F(DeflateExtensionTest, EndlessCompressedFragmentsAreBounded) {
+TEST_F(DeflateExtensionTest, CompressedFragmentsAreBoundedBeforeInflating) {
   negotiate("permessage-deflate");
   processor_.set_max_message_size(1000);
-  // Each frame is under the limit; together they pass it (and its slack for compression
-  // overhead) before any inflating, and the connection is closed while the message is open.
-  std::string frames = clientFrame(0x1, std::string(900, 'x'), false, true);
-  for (int i = 0; i < 3; ++i) {
-    frames += clientFrame(0x0, std::string(900, 'x'), false, false);
-  }
-  const auto ec = feed(frames, 512);
+  // Each frame is under the limit; together they pass it, and the connection is closed while
+  // the message is still open: a compressed message is bounded as sent and as inflated.
+  const auto ec = feed(clientFrame(0x1, std::string(600, 'x'), false, true) +
+                           clientFrame(0x0, std::string(600, 'x'), false, false),
+                       512);
   EXPECT_EQ(websocketpp::processor::error::to_ws(ec), 1009);
-  EXPECT_LE(1000 + kDeflateSlackBytes, 3 * 900u) << "the third frame crossed the bound";
+  EXPECT_TRUE(received_.empty());
+}
+
+TEST_F(DeflateExtensionTest, APingInsideACompressedMessageIsAnsweredAndTheMessageKept) {
+  negotiate("permessage-deflate");
+  processor_.set_max_message_size(65536);
+  const std::string text = R"({"type":"ping","id":42,"note":"between fragments"})";
+  const std::string wire = compressed(text);
+  ASSERT_FALSE(feed(clientFrame(0x1, wire.substr(0, 10), false, true) +
+                    clientFrame(0x9, "hb", true, false) +
+                    clientFrame(0x0, wire.substr(10), true, false)));
+  ASSERT_EQ(received_.size(), 2u);
+  EXPECT_EQ(received_[0], "hb");
+  EXPECT_EQ(received_[1], text);
+}
+
+TEST_F(DeflateExtensionTest, RsvOneOnAContinuationFrameIsAProtocolError) {
+  negotiate("permessage-deflate");
+  processor_.set_max_message_size(65536);
+  const std::string wire = compressed(R"({"type":"ping","id":1})");
+  const auto ec = feed(clientFrame(0x1, wire.substr(0, 4), false, true) +
+                       clientFrame(0x0, wire.substr(4), true, true));
+  EXPECT_EQ(websocketpp::processor::error::to_ws(ec), 1002) << "RFC 7692 6.1";
 }
 
 TEST_F(DeflateExtensionTest, CorruptStreamsAndInvalidUtf8Are1007) {
@@ -157,6 +177,28 @@ TEST_F(DeflateExtensionTest, CorruptStreamsAndInvalidUtf8Are1007) {
   other.set_max_message_size(65536);
   std::string frame = clientFrame(0x1, compressed("caf\xc3"), true, true);  // cut UTF-8
   other.consume(reinterpret_cast<uint8_t*>(frame.data()), frame.size(), ec);
+  EXPECT_EQ(websocketpp::processor::error::to_ws(ec), 1007);
+}
+
+TEST_F(DeflateExtensionTest, InvalidUtf8InAFragmentedCompressedMessageIs1007) {
+  negotiate("permessage-deflate");
+  processor_.set_max_message_size(65536);
+  const std::string wire = compressed("{\"type\":\"ping\",\"x\":\"\xff\xfe\"}");
+  const auto ec = feed(clientFrame(0x1, wire.substr(0, 5), false, true) +
+                       clientFrame(0x0, wire.substr(5), true, false));
+  EXPECT_EQ(websocketpp::processor::error::to_ws(ec), 1007);
+  EXPECT_TRUE(received_.empty());
+}
+
+TEST_F(DeflateExtensionTest, AMessageCutInsideABlockIs1007) {
+  negotiate("permessage-deflate");
+  processor_.set_max_message_size(65536);
+  std::string text;
+  for (int i = 0; i < 50; ++i) {
+    text += R"({"type":"ping","id":)" + std::to_string(i) + "}";
+  }
+  const std::string wire = compressed(text);
+  const auto ec = feed(clientFrame(0x1, wire.substr(0, wire.size() / 2), true, true));
   EXPECT_EQ(websocketpp::processor::error::to_ws(ec), 1007);
 }
 
