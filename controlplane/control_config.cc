@@ -67,7 +67,7 @@ void readNamespace(const ConfigReader& r, herald::v1::Namespace* ns) {
   r.rejectUnknownKeys({"name", "subscribe_rule", "allow_client_publish", "history_size",
                        "history_ttl_seconds", "max_subscribers", "owner_claim",
                        "slow_consumer_policy", "subscribe_hook", "publish_hook",
-                       "subscription_events", "join_leave", "conflate_ms"});
+                       "subscription_events", "join_leave", "conflate_ms", "smooth_ms"});
   std::string name;
   r.readString("name", &name);
   ns->set_name(name);
@@ -110,6 +110,9 @@ void readNamespace(const ConfigReader& r, herald::v1::Namespace* ns) {
   v = 0;
   r.readUint32("conflate_ms", &v, 0, kMaxConflateMs);
   ns->set_conflate_ms(v);
+  v = 0;
+  r.readUint32("smooth_ms", &v, 0, kMaxConflateMs);
+  ns->set_smooth_ms(v);
 }
 
 void readLimits(const ConfigReader& r, herald::v1::Limits* l) {

@@ -42,6 +42,15 @@ Status validateNamespace(const herald::v1::Namespace& ns) {
     return Status(ErrorCode::kBadRequest,
                   "conflate_ms above " + std::to_string(kMaxConflateMs) + " (one minute)");
   }
+  if (ns.smooth_ms() > kMaxConflateMs) {
+    return Status(ErrorCode::kBadRequest,
+                  "smooth_ms above " + std::to_string(kMaxConflateMs) + " (one minute)");
+  }
+  if (ns.smooth_ms() > 0 && ns.conflate_ms() > 0) {
+    return Status(
+        ErrorCode::kBadRequest,
+        "conflate_ms and smooth_ms: choose one (conflation drops what smoothing spreads)");
+  }
   return Status::ok();
 }
 

@@ -162,6 +162,9 @@ int namespacesCommand(Stub& stub, grpc::ClientContext& ctx, const Options& o) {
   if (o.conflate_ms >= 0) {
     ns.set_conflate_ms(static_cast<uint32_t>(o.conflate_ms));
   }
+  if (o.smooth_ms >= 0) {
+    ns.set_smooth_ms(static_cast<uint32_t>(o.smooth_ms));
+  }
   if (o.max_subscribers >= 0) {
     ns.set_max_subscribers(static_cast<uint32_t>(o.max_subscribers));
   }

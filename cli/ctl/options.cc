@@ -52,7 +52,7 @@ commands:
                            [--subscription-events|--no-subscription-events]
                            [--join-leave|--no-join-leave]
                            [--history-size N] [--history-ttl SECONDS] [--max-subscribers N]
-                           [--conflate-ms N]
+                           [--conflate-ms N] [--smooth-ms N]
                            [--slow-consumer drop|disconnect|inherit]
                            (update changes only the settings given)
   limits get               cluster-wide limits (defaults filled in)
@@ -243,6 +243,8 @@ Options parseArgs(int argc, char** argv) {
       o.history_ttl = number(a, value("--history-ttl"));
     } else if (a == "--conflate-ms") {
       o.conflate_ms = number(a, value("--conflate-ms"));
+    } else if (a == "--smooth-ms") {
+      o.smooth_ms = number(a, value("--smooth-ms"));
     } else if (a == "--max-subscribers") {
       o.max_subscribers = number(a, value("--max-subscribers"));
     } else if (a == "--slow-consumer") {

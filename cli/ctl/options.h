@@ -35,6 +35,7 @@ struct Options {
   int64_t history_ttl = -1;
   int64_t max_subscribers = -1;
   int64_t conflate_ms = -1;  // namespaces: --conflate-ms
+  int64_t smooth_ms = -1;    // namespaces: --smooth-ms
   std::string slow_consumer;
   std::string user;
   std::string client;       // subscribe, unsubscribe, refresh, disconnect: one connection

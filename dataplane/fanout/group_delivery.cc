@@ -1,5 +1,6 @@
 #include "dataplane/fanout/group_delivery.h"
 
+#include "common/conflation.h"
 #include "common/namespace_label.h"
 #include "dataplane/session/client_limits.h"
 #include "dataplane/session/client_session.h"
@@ -20,7 +21,52 @@ FramePtr stamped(SubscriptionGroup& group, const Delivery& d, uint32_t replaced)
   if (group.prev_epoch != d.epoch) {
     group.prev_epoch = d.epoch;
   }
-  return withPrevFrame(*d.frame, prev, group.conflate_ms > 0 ? int64_t{replaced} : -1);
+  return withPrevFrame(*d.frame, prev, isConflation(group.conflate_ms) ? int64_t{replaced} : -1);
+}
+
+// Sends a smoothed group's oldest waiting publication now (and, past the queue's bound, as
+// many more as bring it back under), then schedules the next one.
+uint64_t sendSmoothed(ShardState& shard, const std::string& channel, SubscriptionGroup& group,
+                      int64_t now_ms) {
+  uint64_t deliveries = 0;
+  const bool drop = shard.outbox.dropsOldest(&channel);
+  do {
+    const DeliveryPtr d = group.smoothing.pop();
+    sendToSessions(shard, group.members, &channel, *d, stamped(group, *d, 0), drop,
+                   /*grouped=*/true);
+    deliveries += group.members.size();
+  } while (group.smoothing.over());
+  shard.deliveries.add(shard.settings->namespaceLabel(namespaceOf(channel)), &channel, deliveries);
+  group.smoothing.sent(now_ms);
+  group.next_send_ms = now_ms + 1;
+  if (!group.smoothing.empty()) {
+    group.next_send_ms = group.smoothing.nextAt(now_ms);
+    shard.conflation.schedule(
+        ConflationDue{group.next_send_ms, channel, group.filter, group.conflate_ms, group.id});
+  }
+  return deliveries;
+}
+
+// Smoothing (docs/protocol.md "Smoothing"): a publication to a quiet group goes at once; one
+// that follows within a millisecond, or finds others waiting, waits its turn (sent from the
+// shard's timer, after the frames of the current run, so order holds).
+FramePtr smoothedFrame(ShardState& shard, const std::string& channel, SubscriptionGroup& group,
+                       const DeliveryPtr& d, int64_t now_ms) {
+  if (group.smoothing.empty() && now_ms >= group.next_send_ms) {
+    group.smoothing.sent(now_ms);
+    group.next_send_ms = now_ms + 1;  // a burst right behind it is spread, not sent with it
+    return stamped(group, *d, 0);
+  }
+  const bool was_empty = group.smoothing.empty();
+  group.smoothing.push(d, now_ms + paceMs(group.conflate_ms));
+  const int64_t at = group.smoothing.over() ? now_ms : group.smoothing.nextAt(now_ms);
+  if (was_empty || at < group.next_send_ms) {
+    // Moved forward: the entry scheduled before no longer matches next_send_ms.
+    group.next_send_ms = at;
+    shard.conflation.schedule(
+        ConflationDue{at, channel, group.filter, group.conflate_ms, group.id});
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -42,6 +88,9 @@ FramePtr groupFrame(ShardState& shard, const std::string& channel, SubscriptionG
                     const DeliveryPtr& d, int64_t now_ms) {
   if (group.filter != nullptr && !group.filter->matches(d->tags)) {
     return nullptr;
+  }
+  if (isSmoothing(group.conflate_ms)) {
+    return smoothedFrame(shard, channel, group, d, now_ms);
   }
   if (group.conflate_ms > 0) {
     // Leading edge: the first publication of a quiet interval goes at once; later ones in
@@ -67,8 +116,18 @@ uint64_t flushConflated(ShardState& shard, int64_t now_ms) {
     auto* entry = shard.channels.find(due->channel);
     SubscriptionGroup* group =
         entry == nullptr ? nullptr : entry->group(due->filter.get(), due->conflate_ms);
-    if (group == nullptr || group->id != due->group_id || group->pending == nullptr) {
+    if (group == nullptr || group->id != due->group_id) {
       continue;  // the group went away (its last member left), maybe replaced by a new one
+    }
+    if (isSmoothing(group->conflate_ms)) {
+      // Only the group's latest entry counts (an earlier one was moved forward).
+      if (due->due_ms == group->next_send_ms && !group->smoothing.empty()) {
+        deliveries += sendSmoothed(shard, due->channel, *group, now_ms);
+      }
+      continue;
+    }
+    if (group->pending == nullptr) {
+      continue;
     }
     const DeliveryPtr d = std::move(group->pending);
     group->pending = nullptr;

@@ -9,6 +9,7 @@
 
 #include "common/tag_filter.h"
 #include "dataplane/fanout/delivery.h"
+#include "dataplane/fanout/smoothing_queue.h"
 
 namespace herald::node {
 
@@ -17,10 +18,11 @@ namespace herald::node {
  * report when a channel gains its first or loses its last subscriber, which is what the
  * node reports to the control plane as interest.
  *
- * Subscriptions with a filter or a conflation interval (docs/protocol.md "Tags and filters",
- * "Conflation") are grouped by (filter's canonical text, interval): a group holds one compiled
- * filter, evaluated once per publication for all its members, one conflation state, and the
- * last offset it sent (the `prev` of its next frame). `Filter` needs `sameAs(other)`.
+ * Subscriptions with a filter, a conflation or a smoothing interval (docs/protocol.md "Tags
+ * and filters", "Conflation", "Smoothing") are grouped by (filter's canonical text, pace, see
+ * common/conflation.h): a group holds one compiled filter, evaluated once per publication for
+ * all its members, one conflation or smoothing state, and the last offset it sent (the
+ * `prev` of its next frame). `Filter` needs `sameAs(other)`.
  */
 template <typename Subscriber, typename Filter = herald::TagFilter>
 class SubscriptionIndex {
@@ -29,7 +31,7 @@ class SubscriptionIndex {
 
   struct Group {
     FilterPtr filter;          // null: every publication
-    uint32_t conflate_ms = 0;  // 0: no conflation
+    uint32_t conflate_ms = 0;  // the pace (common/conflation.h): 0, conflation or smoothing
     std::vector<Subscriber*> members;
     uint64_t prev = 0;       // last offset sent to the group (0: none yet)
     std::string prev_epoch;  // ...in this epoch
@@ -42,6 +44,9 @@ class SubscriptionIndex {
     DeliveryPtr pending;
     uint32_t pending_replaced = 0;
     int64_t next_send_ms = 0;
+    // Smoothing: the publications waiting to be spread (sent by timer entries due at
+    // next_send_ms).
+    SmoothingQueue smoothing;
 
     bool is(const Filter* f, uint32_t conflate) const {
       return conflate_ms == conflate &&

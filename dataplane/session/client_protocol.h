@@ -30,8 +30,9 @@ struct StreamPosition {
 };
 
 // How a subscription receives its channel (docs/protocol.md "Tags and filters",
-// "Conflation"): only what `filter` matches (null: everything), at most one publication per
-// `conflate_ms` (0: each one).
+// "Conflation", "Smoothing"): only what `filter` matches (null: everything), at the pace
+// `conflate_ms` (common/conflation.h: 0 each one as it comes; N at most one per N ms; or,
+// from its namespace, bursts spread over an interval).
 struct SubscriptionShape {
   TagFilterPtr filter;
   uint32_t conflate_ms = 0;

@@ -177,7 +177,7 @@ class ClientSession {
     std::vector<uint32_t> caps;      // each fresh channel's namespace max_subscribers
     SubscriptionShape shape;         // as asked, for the fresh channels
     bool strict_shape = false;       // a held channel with another shape is refused (frames)
-    std::vector<uint32_t> conflate;  // each fresh channel's namespace conflate_ms
+    std::vector<uint32_t> conflate;  // each fresh channel's namespace pace (conflation.h)
   };
   // Checks names, rules (channels under the hook rule go to `hooked`, when given) and limits.
   Status planSubscribe(const std::vector<std::string>& channels,

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "common/clock.h"
+#include "common/conflation.h"
 #include "dataplane/session/client_session.h"
 #include "dataplane/session/frame_builder.h"
 #include "dataplane/shard/shard_state.h"
@@ -29,7 +30,8 @@ void ClientSession::startRecovery(std::string channel, StreamPosition since) {
   if (!recovery->isUserStream()) {
     SubscriptionShape shape = shapeFor(recovery->channel());
     if (!shape.plain()) {
-      recovery->setShape(std::move(shape.filter), shape.conflate_ms > 0);
+      // Conflated: only the latest; smoothed: everything, paced only when live.
+      recovery->setShape(std::move(shape.filter), isConflation(shape.conflate_ms));
     }
   }
   recovery->setPageSize(std::max<uint32_t>(limits.outbound_queue_bytes() / 2, 1),

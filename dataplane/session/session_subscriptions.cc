@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "common/channel_name.h"
+#include "common/conflation.h"
 #include "dataplane/session/client_limits.h"
 #include "dataplane/session/client_session.h"
 #include "dataplane/session/hook_ops.h"
@@ -66,7 +67,8 @@ Status ClientSession::planSubscribe(const std::vector<std::string>& channels,
       // A held channel keeps how it was subscribed: a frame asking for another filter or
       // interval is refused rather than silently ignored.
       const SubscriptionShape have = shapeFor(channel);
-      const uint32_t want_conflate = std::max(plan->shape.conflate_ms, ns.conflate_ms());
+      const uint32_t want_conflate = subscriptionPace(
+          plan->shape.conflate_ms, namespacePace(ns.conflate_ms(), ns.smooth_ms()));
       // An option left out keeps what is held; one given must be what is held.
       const SubscriptionShape& asked = plan->shape;
       const bool other_filter = asked.filter != nullptr &&
@@ -95,7 +97,7 @@ Status ClientSession::planSubscribe(const std::vector<std::string>& channels,
     if (!already) {
       plan->fresh.push_back(channel);
       plan->caps.push_back(ns.max_subscribers());
-      plan->conflate.push_back(ns.conflate_ms());
+      plan->conflate.push_back(namespacePace(ns.conflate_ms(), ns.smooth_ms()));
     }
   }
   return checkSubscriptionLimits(settings.limits, channels_, plan->fresh);
@@ -104,7 +106,7 @@ Status ClientSession::planSubscribe(const std::vector<std::string>& channels,
 Status ClientSession::applySubscribe(SubscribePlan* plan) {
   const auto& fresh = plan->fresh;
   for (size_t i = 0; i < fresh.size(); ++i) {
-    const uint32_t conflate = std::max(plan->shape.conflate_ms, plan->conflate[i]);
+    const uint32_t conflate = subscriptionPace(plan->shape.conflate_ms, plan->conflate[i]);
     if (!shard_->channels.canAdd(fresh[i], plan->shape.filter.get(), conflate, plan->conflate[i])) {
       return Status(ErrorCode::kLimitExceeded,
                     "channel '" + fresh[i] + "' already has " +
@@ -120,9 +122,9 @@ Status ClientSession::applySubscribe(SubscribePlan* plan) {
   }
   for (size_t i = 0; i < fresh.size(); ++i) {
     const std::string& channel = fresh[i];
-    // A subscription's interval is at least its namespace's.
+    // A subscription's interval is at least its namespace's; smoothing comes from it.
     SubscriptionShape shape = plan->shape;
-    shape.conflate_ms = std::max(shape.conflate_ms, plan->conflate[i]);
+    shape.conflate_ms = subscriptionPace(shape.conflate_ms, plan->conflate[i]);
     if (!shape.plain()) {
       if (!shapes_) {
         shapes_ = std::make_unique<std::vector<ShapedChannel>>();

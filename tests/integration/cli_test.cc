@@ -164,6 +164,13 @@ TEST_F(CliTest, NamespacesLimitsAndKeysCommands) {
       << "update must not reset settings it was not given";
   EXPECT_EQ(kept["namespace"]["owner_claim"], "address");
   EXPECT_EQ(kept["namespace"]["history_size"], 200);
+  ASSERT_EQ(ctl({"namespaces", "update", "balance", "--smooth-ms", "500"}).exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(
+                ctl({"--json", "namespaces", "get", "balance"}).out)["namespace"]["smooth_ms"],
+            500);
+  auto both = ctl({"namespaces", "update", "balance", "--conflate-ms", "100"});
+  EXPECT_EQ(both.exit_code, 1);
+  EXPECT_NE(both.err.find("choose one"), std::string::npos) << both.err;
   ASSERT_EQ(ctl({"namespaces", "update", "balance", "--rule", "authenticated"}).exit_code, 0);
   ASSERT_EQ(ctl({"namespaces", "delete", "balance"}).exit_code, 0);
   EXPECT_EQ(ctl({"namespaces", "get", "balance"}).exit_code, 1);

@@ -61,11 +61,7 @@ class ClientPublishTest : public ::testing::Test {
   }
 
   std::unique_ptr<WsClient> connect(size_t node, const std::string& user) {
-    auto ws = std::make_unique<WsClient>(
-        cluster_.wsUrl(node, user.empty() ? "" : "token=" + token(user)));
-    EXPECT_TRUE(ws->waitOpen(10s)) << ws->failReason();
-    EXPECT_TRUE(ws->nextOfType("connected", 10s).has_value());
-    return ws;
+    return connectGreeted(cluster_.wsUrl(node, user.empty() ? "" : "token=" + token(user)));
   }
 
   static json answer(WsClient& ws) { return ws.nextAnswer(10s); }

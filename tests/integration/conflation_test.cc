@@ -32,12 +32,7 @@ class ConflationTest : public ::testing::Test {
     ASSERT_TRUE(cluster_.createNamespace(ns));
   }
 
-  std::unique_ptr<WsClient> connect() {
-    auto ws = std::make_unique<WsClient>(cluster_.wsUrl(0));
-    EXPECT_TRUE(ws->waitOpen(10s)) << ws->failReason();
-    EXPECT_TRUE(ws->nextOfType("connected", 10s).has_value());
-    return ws;
-  }
+  std::unique_ptr<WsClient> connect() { return connectGreeted(cluster_.wsUrl(0)); }
 
   // One PublishBatch of kPublications prices: they reach the node within one interval.
   herald::v1::PublishBatchResponse publishBurst() {

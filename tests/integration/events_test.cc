@@ -153,11 +153,7 @@ class EventsTest : public ::testing::Test {
     ASSERT_TRUE(cluster_->waitHealthyNodes(1));
   }
   std::unique_ptr<WsClient> connect(const std::string& user, const std::string& channels) {
-    auto ws = std::make_unique<WsClient>(
-        cluster_->wsUrl(0, "token=" + token(user) + "&subscribe=" + channels));
-    EXPECT_TRUE(ws->waitOpen(10s)) << ws->failReason();
-    EXPECT_TRUE(ws->nextOfType("connected", 10s).has_value());
-    return ws;
+    return connectGreeted(cluster_->wsUrl(0, "token=" + token(user) + "&subscribe=" + channels));
   }
 
   EventReceiver receiver_;

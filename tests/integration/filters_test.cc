@@ -47,12 +47,7 @@ class FiltersTest : public ::testing::Test {
     ASSERT_TRUE(cluster_.createNamespace(ns));
   }
 
-  std::unique_ptr<WsClient> connect(size_t node) {
-    auto ws = std::make_unique<WsClient>(cluster_.wsUrl(node));
-    EXPECT_TRUE(ws->waitOpen(10s)) << ws->failReason();
-    EXPECT_TRUE(ws->nextOfType("connected", 10s).has_value());
-    return ws;
-  }
+  std::unique_ptr<WsClient> connect(size_t node) { return connectGreeted(cluster_.wsUrl(node)); }
 
   static json subscribe(WsClient& ws, const json& filter, const json& since = nullptr) {
     json frame = {{"type", "subscribe"}, {"id", 1}, {"channels", {"tx:all"}}};

@@ -175,10 +175,7 @@ class HooksTest : public ::testing::Test {
     ASSERT_TRUE(cluster_->waitHealthyNodes(1));
   }
   std::unique_ptr<WsClient> connect(const std::string& query = "") {
-    auto ws = std::make_unique<WsClient>(cluster_->wsUrl(0, query));
-    EXPECT_TRUE(ws->waitOpen(10s)) << ws->failReason();
-    EXPECT_TRUE(ws->nextOfType("connected", 10s).has_value());
-    return ws;
+    return connectGreeted(cluster_->wsUrl(0, query));
   }
   // Sends an rpc frame and returns its answer (the `rpc` or `error` frame with its id).
   static json rpc(WsClient& ws, int id, const std::string& method, const std::string& data) {

@@ -56,10 +56,7 @@ class RecoveryTest : public ::testing::Test {
   }
 
   std::unique_ptr<WsClient> connect(size_t node, const std::string& query = "") {
-    auto ws = std::make_unique<WsClient>(cluster_.wsUrl(node, query));
-    EXPECT_TRUE(ws->waitOpen(10s)) << ws->failReason();
-    EXPECT_TRUE(ws->nextOfType("connected", 10s).has_value());
-    return ws;
+    return connectGreeted(cluster_.wsUrl(node, query));
   }
 
   // Publishes `count` messages with data {"seq":offset-to-be} in batches; returns the epoch.

@@ -11,6 +11,8 @@
 #include <mutex>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include <websocketpp/client.hpp>
 #include <websocketpp/config/asio_no_tls_client.hpp>
 
@@ -233,6 +235,14 @@ HttpResponse httpGet(const std::string& host_port, const std::string& path) {
     out.body = response.substr(body + 4);
   }
   return out;
+}
+
+std::unique_ptr<WsClient> connectGreeted(const std::string& url,
+                                         const std::map<std::string, std::string>& headers) {
+  auto ws = std::make_unique<WsClient>(url, headers);
+  EXPECT_TRUE(ws->waitOpen(std::chrono::seconds(10))) << ws->failReason();
+  EXPECT_TRUE(ws->nextOfType("connected", std::chrono::seconds(10)).has_value()) << url;
+  return ws;
 }
 
 }  // namespace herald::testing

@@ -45,6 +45,11 @@ class WsClient {
   std::unique_ptr<Impl> impl_;
 };
 
+// A client at `url` that has opened and received `connected` (a failure is a test failure and
+// the client is returned anyway, so the test can go on reporting).
+std::unique_ptr<WsClient> connectGreeted(const std::string& url,
+                                         const std::map<std::string, std::string>& headers = {});
+
 // A plain HTTP GET on loopback; returns {status, body}.
 struct HttpResponse {
   int status = 0;
