@@ -22,9 +22,11 @@ struct ConflationDue {
 };
 
 /**
- * When a shard's conflated groups are due (docs/protocol.md "Conflation"): one timer per
- * shard, armed for the earliest, however many groups and connections conflate. A group is
- * in here at most once while it holds a publication back. Shard thread only.
+ * When a shard's conflated and smoothed groups are due (docs/protocol.md "Conflation",
+ * "Smoothing"): one timer per shard, armed for the earliest, however many groups and
+ * connections there are. A conflated group is in here at most once while it holds a
+ * publication back; a smoothed one about log2(burst) times per burst (a tick moved forward
+ * leaves its old entry, which finds next_send_ms changed and is skipped). Shard thread only.
  */
 class ConflationSchedule {
  public:

@@ -12,10 +12,11 @@ namespace {
 
 // The group's frame of `d`, standing for the offsets after the last one sent to the group
 // (`prev`); `d` becomes that last one.
-FramePtr stamped(SubscriptionGroup& group, const Delivery& d, uint32_t replaced) {
+FramePtr stamped(SubscriptionGroup& group, const Delivery& d, uint32_t replaced,
+                 uint64_t lost_upto) {
   uint64_t prev = group.prev_epoch == d.epoch ? group.prev : 0;
-  if (group.lost_upto > prev && group.lost_upto < d.offset) {
-    prev = group.lost_upto;  // publications before this one were lost: let the client see it
+  if (lost_upto > prev && lost_upto < d.offset) {
+    prev = lost_upto;  // publications before this one were lost: let the client see it
   }
   group.prev = d.offset;
   if (group.prev_epoch != d.epoch) {
@@ -24,20 +25,20 @@ FramePtr stamped(SubscriptionGroup& group, const Delivery& d, uint32_t replaced)
   return withPrevFrame(*d.frame, prev, isConflation(group.conflate_ms) ? int64_t{replaced} : -1);
 }
 
-// Sends a smoothed group's oldest waiting publication now (and, past the queue's bound, as
-// many more as bring it back under), then schedules the next one.
+// A smoothed group's tick: sends what is due (SmoothingQueue::dueAt), then schedules the next.
 uint64_t sendSmoothed(ShardState& shard, const std::string& channel, SubscriptionGroup& group,
                       int64_t now_ms) {
   uint64_t deliveries = 0;
   const bool drop = shard.outbox.dropsOldest(&channel);
-  do {
-    const DeliveryPtr d = group.smoothing.pop();
-    sendToSessions(shard, group.members, &channel, *d, stamped(group, *d, 0), drop,
-                   /*grouped=*/true);
+  const size_t count = group.smoothing.dueAt(now_ms);
+  for (size_t i = 0; i < count; ++i) {
+    const SmoothingQueue::Item item = group.smoothing.pop();
+    sendToSessions(shard, group.members, &channel, *item.delivery,
+                   stamped(group, *item.delivery, 0, item.lost_upto), drop, /*grouped=*/true);
     deliveries += group.members.size();
-  } while (group.smoothing.over());
+  }
   shard.deliveries.add(shard.settings->namespaceLabel(namespaceOf(channel)), &channel, deliveries);
-  group.smoothing.sent(now_ms);
+  group.smoothing.sent(now_ms, count);
   group.next_send_ms = now_ms + 1;
   if (!group.smoothing.empty()) {
     group.next_send_ms = group.smoothing.nextAt(now_ms);
@@ -53,15 +54,16 @@ uint64_t sendSmoothed(ShardState& shard, const std::string& channel, Subscriptio
 FramePtr smoothedFrame(ShardState& shard, const std::string& channel, SubscriptionGroup& group,
                        const DeliveryPtr& d, int64_t now_ms) {
   if (group.smoothing.empty() && now_ms >= group.next_send_ms) {
-    group.smoothing.sent(now_ms);
+    group.smoothing.sent(now_ms, 1);
     group.next_send_ms = now_ms + 1;  // a burst right behind it is spread, not sent with it
-    return stamped(group, *d, 0);
+    return stamped(group, *d, 0, group.lost_upto);
   }
   const bool was_empty = group.smoothing.empty();
-  group.smoothing.push(d, now_ms + paceMs(group.conflate_ms));
+  group.smoothing.push({d, now_ms + paceMs(group.conflate_ms), group.lost_upto});
   const int64_t at = group.smoothing.over() ? now_ms : group.smoothing.nextAt(now_ms);
-  if (was_empty || at < group.next_send_ms) {
-    // Moved forward: the entry scheduled before no longer matches next_send_ms.
+  // A new timer entry only when the tick moves forward by half its wait or more: a burst of
+  // n adds about log2(n) entries, not n. A tick later than its ideal slot catches up (dueAt).
+  if (was_empty || at <= group.next_send_ms - (group.next_send_ms - now_ms) / 2) {
     group.next_send_ms = at;
     shard.conflation.schedule(
         ConflationDue{at, channel, group.filter, group.conflate_ms, group.id});
@@ -107,7 +109,7 @@ FramePtr groupFrame(ShardState& shard, const std::string& channel, SubscriptionG
     }
     group.next_send_ms = now_ms + group.conflate_ms;
   }
-  return stamped(group, *d, 0);
+  return stamped(group, *d, 0, group.lost_upto);
 }
 
 uint64_t flushConflated(ShardState& shard, int64_t now_ms) {
@@ -134,7 +136,7 @@ uint64_t flushConflated(ShardState& shard, int64_t now_ms) {
     const uint32_t replaced = group->pending_replaced;
     group->pending_replaced = 0;
     group->next_send_ms = now_ms + group->conflate_ms;
-    const FramePtr frame = stamped(*group, *d, replaced);
+    const FramePtr frame = stamped(*group, *d, replaced, group->lost_upto);
     sendToSessions(shard, group->members, &d->channel, *d, frame,
                    shard.outbox.dropsOldest(&d->channel), /*grouped=*/true);
     deliveries += group->members.size();

@@ -1,9 +1,9 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <utility>
 #include <vector>
 
 #include "dataplane/fanout/delivery.h"
@@ -12,63 +12,102 @@ namespace herald::node {
 
 /**
  * A smoothed group's publications waiting to go out (docs/protocol.md "Smoothing"), oldest
- * first, each with the time it must be sent by (its arrival plus the interval). The group
- * sends one at a time, evenly spaced after its last send so that every one meets its time: a
- * burst that arrives at once goes out over the interval. Past kMaxQueued the next send takes
- * the excess at once (nothing is dropped). Shard thread only.
+ * first, each with the time it must be sent by (its arrival plus the interval). They go out
+ * in slots evenly spaced after the group's last send, as widely as lets every one meet its
+ * time: a burst that arrives at once goes out over the interval. The shard's timer ticks at
+ * most once a millisecond; a tick sends every slot that has passed and everything due, so a
+ * spacing under a millisecond sends several per tick. Shard thread only.
  */
 class SmoothingQueue {
  public:
+  // Past this many waiting, the next tick sends the excess at once (nothing is dropped).
   static constexpr size_t kMaxQueued = 1000;
+
+  struct Item {
+    DeliveryPtr delivery;
+    int64_t due_ms = 0;
+    // The group's loss floor when this one arrived (Group::lost_upto): a later epoch resets
+    // the group's, and this one's `prev` must still show what was lost before it.
+    uint64_t lost_upto = 0;
+  };
 
   bool empty() const { return head_ == items_.size(); }
   size_t size() const { return items_.size() - head_; }
   bool over() const { return size() > kMaxQueued; }
-  int64_t lastSentMs() const { return last_ms_; }
+  const Item& front() const { return items_[head_]; }
 
   // O(1): the new one's time can only narrow the spacing.
-  void push(DeliveryPtr d, int64_t due_ms) {
-    items_.emplace_back(std::move(d), due_ms);
-    const auto n = static_cast<int64_t>(size());
-    const int64_t mine = (due_ms - last_ms_) / n;
-    gap_ = n == 1 ? mine : std::min(gap_, mine);
+  void push(Item item) {
+    const double mine =
+        static_cast<double>(item.due_ms - last_ms_) / static_cast<double>(size() + 1);
+    gap_ = empty() ? mine : std::min(gap_, mine);
+    items_.push_back(std::move(item));
   }
 
-  DeliveryPtr pop() {
-    DeliveryPtr d = std::move(items_[head_].first);
+  Item pop() {
+    Item item = std::move(items_[head_]);
     ++head_;
     if (head_ == items_.size()) {
       items_.clear();
       head_ = 0;
+      if (items_.capacity() > 4 * kMaxQueued) {
+        std::vector<Item>().swap(items_);  // a large burst's buffer does not stay
+      }
     } else if (head_ >= 64 && head_ * 2 >= items_.size()) {
       items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
       head_ = 0;
     }
-    return d;
+    return item;
   }
 
-  // The group sent at `now_ms`: the spacing starts over from there. O(waiting).
-  void sent(int64_t now_ms) {
+  // How many to send on a tick at `now_ms`: every slot that has passed since the last send,
+  // everything due by now, the excess over kMaxQueued; at least one.
+  size_t dueAt(int64_t now_ms) const {
+    size_t n = 1;
+    if (gap_ > 0) {
+      const double slots = std::floor(static_cast<double>(now_ms - last_ms_) / gap_);
+      n = std::max<size_t>(1, static_cast<size_t>(std::min<double>(slots, 1e9)));
+    } else {
+      n = size();  // overdue already
+    }
+    while (n < size() && items_[head_ + n].due_ms <= now_ms) {
+      ++n;
+    }
+    if (size() > kMaxQueued) {
+      n = std::max(n, size() - kMaxQueued);
+    }
+    return std::min(n, size());
+  }
+
+  // The group sent `count` at `now_ms`. The spacing is kept when that was one, in its slot
+  // (it then still fits every one left); after a late or catching-up send it is worked out
+  // again, O(waiting).
+  void sent(int64_t now_ms, size_t count) {
+    const bool in_slot =
+        count == 1 && gap_ >= 1 && now_ms - last_ms_ <= static_cast<int64_t>(std::ceil(gap_)) + 1;
     last_ms_ = now_ms;
-    gap_ = 0;
+    if (in_slot || empty()) {
+      return;
+    }
     for (size_t i = head_; i < items_.size(); ++i) {
-      const int64_t mine = (items_[i].second - now_ms) / static_cast<int64_t>(i - head_ + 1);
+      const double mine =
+          static_cast<double>(items_[i].due_ms - now_ms) / static_cast<double>(i - head_ + 1);
       gap_ = i == head_ ? mine : std::min(gap_, mine);
     }
   }
 
-  // When the next one goes: the widest even spacing after the last send that still sends
-  // the i-th waiting one by its time, for every i; at least a millisecond after the last
-  // send, and not before `now_ms`.
+  // When the next tick is: the next slot, at least a millisecond after the last send, not
+  // before `now_ms`.
   int64_t nextAt(int64_t now_ms) const {
-    return std::max(now_ms, last_ms_ + std::max<int64_t>(1, gap_));
+    const auto slot = last_ms_ + static_cast<int64_t>(std::ceil(std::max(1.0, gap_)));
+    return std::max(now_ms, slot);
   }
 
  private:
-  std::vector<std::pair<DeliveryPtr, int64_t>> items_;
+  std::vector<Item> items_;
   size_t head_ = 0;
   int64_t last_ms_ = 0;
-  int64_t gap_ = 0;
+  double gap_ = 0;
 };
 
 }  // namespace herald::node

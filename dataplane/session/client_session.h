@@ -231,9 +231,9 @@ class ClientSession {
     std::string recovered_epoch;
   };
   std::unique_ptr<std::vector<ShapedChannel>> shapes_;
-  uint8_t recovered_marks_ = 0;  // entries of shapes_ with recovered_upto set
-  std::string ip_;               // remote address (fits the small-string buffer for IPv4)
-  TokenBucket bucket_;           // inbound message rate
+  uint32_t recovered_marks_ = 0;  // entries of shapes_ with recovered_upto set
+  std::string ip_;                // remote address (fits the small-string buffer for IPv4)
+  TokenBucket bucket_;            // inbound message rate
   // Streams being recovered (usually none: an empty vector allocates nothing).
   std::vector<std::unique_ptr<Recovery>> recovering_;
   // Until the user stream can recover; rare, so kept out of line.
