@@ -20,6 +20,9 @@ std::string Node::metricsText() const {
   m.gauge("herald_node_connections", "Open client connections.").sample(sum(&C::connections));
   m.counter("herald_node_connections_opened_total", "Client connections opened.")
       .sample(sum(&C::connections_total));
+  m.gauge("herald_node_smoothing_waiting",
+          "Publications smoothed namespaces' groups hold back to spread a burst, right now.")
+      .sample(sum(&C::smoothing_waiting));
   m.gauge("herald_node_compressed_connections",
           "Open client connections that negotiated permessage-deflate (--compression).")
       .sample(sum(&C::compressed_connections));

@@ -59,6 +59,7 @@ FramePtr smoothedFrame(ShardState& shard, const std::string& channel, Subscripti
     return stamped(group, *d, 0, group.lost_upto);
   }
   const bool was_empty = group.smoothing.empty();
+  group.smoothing.setGauge(&shard.counters.smoothing_waiting);
   group.smoothing.push({d, now_ms + paceMs(group.conflate_ms), group.lost_upto});
   const int64_t at = group.smoothing.over() ? now_ms : group.smoothing.nextAt(now_ms);
   // A new timer entry only when the tick moves forward by half its wait or more: a burst of

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -31,6 +32,37 @@ class SmoothingQueue {
     uint64_t lost_upto = 0;
   };
 
+  SmoothingQueue() = default;
+  SmoothingQueue(SmoothingQueue&& other) noexcept { *this = std::move(other); }
+  // A group moved over another (SubscriptionIndex::remove) takes its place: what the other
+  // still held leaves the gauge.
+  SmoothingQueue& operator=(SmoothingQueue&& other) noexcept {
+    if (this != &other) {
+      count(-static_cast<int64_t>(size()));
+      items_ = std::move(other.items_);
+      head_ = other.head_;
+      last_ms_ = other.last_ms_;
+      gap_ = other.gap_;
+      gauge_ = other.gauge_;
+      other.items_.clear();
+      other.head_ = 0;
+      other.gauge_ = nullptr;
+    }
+    return *this;
+  }
+  SmoothingQueue(const SmoothingQueue&) = delete;
+  SmoothingQueue& operator=(const SmoothingQueue&) = delete;
+  // Publications still waiting when the group goes (its last member left) are not sent.
+  ~SmoothingQueue() { count(-static_cast<int64_t>(size())); }
+
+  // Where the shard counts waiting publications (/stats smoothing_waiting).
+  void setGauge(std::atomic<uint64_t>* gauge) {
+    if (gauge_ == nullptr) {
+      gauge_ = gauge;
+      count(static_cast<int64_t>(size()));
+    }
+  }
+
   bool empty() const { return head_ == items_.size(); }
   size_t size() const { return items_.size() - head_; }
   bool over() const { return size() > kMaxQueued; }
@@ -42,11 +74,13 @@ class SmoothingQueue {
         static_cast<double>(item.due_ms - last_ms_) / static_cast<double>(size() + 1);
     gap_ = empty() ? mine : std::min(gap_, mine);
     items_.push_back(std::move(item));
+    count(1);
   }
 
   Item pop() {
     Item item = std::move(items_[head_]);
     ++head_;
+    count(-1);
     if (head_ == items_.size()) {
       items_.clear();
       head_ = 0;
@@ -104,10 +138,17 @@ class SmoothingQueue {
   }
 
  private:
+  void count(int64_t delta) {
+    if (gauge_ != nullptr && delta != 0) {
+      gauge_->fetch_add(static_cast<uint64_t>(delta), std::memory_order_relaxed);
+    }
+  }
+
   std::vector<Item> items_;
   size_t head_ = 0;
   int64_t last_ms_ = 0;
   double gap_ = 0;
+  std::atomic<uint64_t>* gauge_ = nullptr;
 };
 
 }  // namespace herald::node

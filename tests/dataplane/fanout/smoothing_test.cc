@@ -159,6 +159,30 @@ TEST(SmoothingTest, TheQueueIsBoundedAndNothingIsDropped) {
   for (uint64_t k = 0; k < n; ++k) {
     ASSERT_EQ(a.frame(a0 + k)["offset"], k + 1) << "in order";
   }
+  EXPECT_EQ(shard.state->counters.smoothing_waiting.load(), 0u);
+}
+
+TEST(SmoothingTest, AGroupMovedOverALeavingOneKeepsTheGaugeRight) {
+  ShardHarness shard(smoothed());
+  FakeClient& plain = shard.connect("/ws?subscribe=tx:all");
+  FakeClient& filtered = shard.connect();
+  filtered.send({{"type", "subscribe"},
+                 {"id", 1},
+                 {"channels", {"tx:all"}},
+                 {"filter", {{"key", "chain"}, {"exists", false}}}});
+  ASSERT_EQ(filtered.last()["type"], "reply") << filtered.received.back();
+  ASSERT_EQ(shard.state->channels.find("tx:all")->groups.size(), 2u);
+  fanOut(*shard.state, burst(1, 4));  // each group: 1 at once, 3 waiting
+  EXPECT_EQ(shard.state->counters.smoothing_waiting.load(), 6u);
+  // The first group leaves: the last one is moved into its place.
+  plain.session.closed();
+  EXPECT_EQ(shard.state->counters.smoothing_waiting.load(), 3u);
+  auto& group = shard.state->channels.find("tx:all")->groups.front();
+  for (int i = 0; i < 10 && !group.smoothing.empty(); ++i) {
+    flushConflated(*shard.state, group.next_send_ms);
+  }
+  EXPECT_EQ(filtered.last()["offset"], 4);
+  EXPECT_EQ(shard.state->counters.smoothing_waiting.load(), 0u);
 }
 
 TEST(SmoothingTest, AClientsOwnConflationReplacesTheNamespacesSmoothing) {
@@ -197,8 +221,13 @@ TEST(SmoothingTest, ALossBeforeAnEpochChangeStillShowsInPrev) {
 TEST(SmoothingTest, AGroupLeftWithWaitingPublicationsSendsNothingLater) {
   ShardHarness shard(smoothed());
   FakeClient& a = shard.connect("/ws?subscribe=tx:all");
+  FakeClient& b = shard.connect("/ws?subscribe=tx:all");
   fanOut(*shard.state, burst(1, 3));
+  EXPECT_EQ(shard.state->counters.smoothing_waiting.load(), 2u) << "/stats smoothing_waiting";
   a.session.closed();
+  EXPECT_EQ(shard.state->counters.smoothing_waiting.load(), 2u) << "b still waits for them";
+  b.session.closed();
+  EXPECT_EQ(shard.state->counters.smoothing_waiting.load(), 0u) << "gone with the group";
   EXPECT_EQ(shard.state->channels.find("tx:all"), nullptr);
   EXPECT_EQ(flushConflated(*shard.state, steadyMillis() + 10000), 0u);
 }
