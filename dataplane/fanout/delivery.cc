@@ -22,8 +22,8 @@ WsMessagePtr preparedMessage(std::string bytes) {
   return out;
 }
 
-}  // namespace
-
+// The text frame (header and payload) of `payload` compressed, for every connection that
+// agreed permessage-deflate; null when it does not come out smaller.
 WsMessagePtr deflatedTextMessage(std::string_view payload) {
   std::string compressed;
   if (!deflateMessage(payload, deflateSettings().level, &compressed) ||
@@ -40,6 +40,8 @@ WsMessagePtr deflatedTextMessage(std::string_view payload) {
   out->set_prepared(true);
   return out;
 }
+
+}  // namespace
 
 FramePtr prepareTextFrame(const std::string& payload) {
   // One processor per calling thread (the NodeLink reader): framing happens once here, and
@@ -69,12 +71,14 @@ const WsMessagePtr& PreparedFrame::deflated() const {
       return;
     }
     // A run: each message stays whole, compressed or not, back to back.
+    const auto chosen = [](const FramePtr& part) -> const WsMessagePtr& {
+      return part->deflated() != nullptr ? part->deflated() : part->message;
+    };
     bool any = false;
     size_t total = 0;
     for (const auto& part : parts) {
-      const WsMessagePtr& m = part->deflated() != nullptr ? part->deflated() : part->message;
       any = any || part->deflated() != nullptr;
-      total += m->get_header().size() + m->get_payload().size();
+      total += wireBytes(chosen(part));
     }
     if (!any) {
       return;
@@ -82,9 +86,8 @@ const WsMessagePtr& PreparedFrame::deflated() const {
     std::string mixed;
     mixed.reserve(total);
     for (const auto& part : parts) {
-      const WsMessagePtr& m = part->deflated() != nullptr ? part->deflated() : part->message;
-      mixed.append(m->get_header());
-      mixed.append(m->get_payload());
+      mixed.append(chosen(part)->get_header());
+      mixed.append(chosen(part)->get_payload());
     }
     deflated_ = preparedMessage(std::move(mixed));
   });
@@ -110,9 +113,7 @@ FramePtr joinFrames(const std::vector<FramePtr>& frames) {
   return frame;
 }
 
-size_t frameBytes(const PreparedFrame& frame) {
-  return frame.message->get_header().size() + frame.message->get_payload().size();
-}
+size_t frameBytes(const PreparedFrame& frame) { return wireBytes(frame.message); }
 
 FramePtr withPrevFrame(const PreparedFrame& message, uint64_t prev, int64_t conflated) {
   return prepareTextFrame(withPrev(message.message->get_payload(), prev, conflated));

@@ -4,7 +4,6 @@
 // the WebSocket transport and delivery.cc include it (websocketpp is heavy to compile).
 
 #include <mutex>
-#include <string_view>
 #include <vector>
 
 #include "dataplane/fanout/delivery.h"
@@ -31,9 +30,10 @@ struct PreparedFrame {
   mutable WsMessagePtr deflated_;
 };
 
-// The text frame (header and payload) of `payload` compressed once for every connection that
-// negotiated permessage-deflate; null when it does not come out smaller.
-WsMessagePtr deflatedTextMessage(std::string_view payload);
+// Bytes a prepared message puts on the wire (header and payload).
+inline size_t wireBytes(const WsMessagePtr& message) {
+  return message->get_header().size() + message->get_payload().size();
+}
 
 // Both flavours share one message type, so a frame prepared once serves ws:// and wss://.
 static_assert(std::is_same_v<WsConfig::message_type, WssConfig::message_type>);

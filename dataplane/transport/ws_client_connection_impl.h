@@ -31,28 +31,14 @@ size_t WsClientConnection<Config>::writeFrame(const FramePtr& frame) {
   if (self().send(*message)) {
     return 0;
   }
-  return (*message)->get_header().size() + (*message)->get_payload().size();
+  return wireBytes(*message);
 }
 
 template <typename Config>
 size_t WsClientConnection<Config>::writeText(const std::string& text) {
-  if (deflate && text.size() >= deflateSettings().min_bytes) {
-    if (WsMessagePtr compressed = deflatedTextMessage(text)) {
-      if (self().send(compressed)) {
-        return 0;
-      }
-      return compressed->get_header().size() + compressed->get_payload().size();
-    }
-  }
-  // websocketpp's send(text) marks a message for compression; this one is sent as it is.
-  thread_local auto manager = std::make_shared<typename Config::con_msg_manager_type>();
-  auto message = manager->get_message(websocketpp::frame::opcode::text, text.size());
-  message->set_payload(text);
-  if (self().send(message)) {
-    return 0;  // closing
-  }
-  // The frame header a server adds to an unmasked text frame of this size (RFC 6455 5.2).
-  return text.size() + (text.size() < 126 ? 2 : text.size() < 65536 ? 4 : 10);
+  // Framed as the fan-out frames (websocketpp's send(text) would compress every reply, small
+  // ones too): compressed past compression_min_bytes when this connection agreed it.
+  return writeFrame(prepareTextFrame(text));
 }
 
 template <typename Config>
