@@ -59,6 +59,23 @@ TEST(NodeConfigTest, BadFilesAreRefusedWithTheSettingNamed) {
   EXPECT_EQ(loadError(R"({"tls_cert":"a.pem"})"), "tls_cert and tls_key go together");
 }
 
+TEST(NodeConfigTest, CompressionIsOffByDefaultAndItsSettingsAreBounded) {
+  NodeConfig defaults;
+  EXPECT_FALSE(defaults.compression);
+  EXPECT_EQ(defaults.compression_min_bytes, 256u);
+  EXPECT_EQ(defaults.compression_level, 1u);
+  EXPECT_EQ(loadError(R"({"compression":true,"compression_min_bytes":0,"compression_level":9})"),
+            "");
+  EXPECT_NE(loadError(R"({"compression":"yes"})").find("compression"), std::string::npos);
+  EXPECT_NE(loadError(R"({"compression_level":0})").find("compression_level"), std::string::npos);
+  EXPECT_NE(loadError(R"({"compression_level":10})").find("compression_level"), std::string::npos);
+  EXPECT_NE(loadError(R"({"compression_min_bytes":67108865})").find("compression_min_bytes"),
+            std::string::npos);
+  NodeConfig flags;
+  flags.compression_level = 0;  // as --compression-level 0 leaves it
+  EXPECT_THROW(validateNodeConfig(flags), ConfigError);
+}
+
 TEST(NodeConfigTest, TheNodeSecretComesFromItsFile) {
   const std::string file = ::testing::TempDir() + "/node_config_secret";
   std::ofstream(file) << "0123456789abcdef0123456789abcdef\n";
