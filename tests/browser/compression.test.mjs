@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 
 import { launchChromium } from "./support/browser.mjs";
 import { Cluster, waitFor } from "./support/cluster.mjs";
+import { openDemoPage } from "./support/demo_page.mjs";
 
 let browser;
 let cluster;
@@ -31,10 +32,7 @@ function book(n) {
 describe("compression", () => {
   test("Chromium agrees permessage-deflate and herald.js receives large publications intact",
     async () => {
-      const page = await browser.newPage();
-      page.on("pageerror", (e) => console.error("page error:", e));
-      await page.goto(`${cluster.httpBase}/demo?channels=demo:book`);
-      await page.waitForSelector('#status[data-state="connected"]', { timeout: 15000 });
+      const page = await openDemoPage(browser, cluster, "demo:book");
 
       // A plain WebSocket from the same page: what Chromium agreed, and the reply to a
       // subscribe frame it sent compressed (the node inflated it).

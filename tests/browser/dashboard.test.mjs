@@ -8,6 +8,7 @@ import path from "node:path";
 
 import { launchChromium } from "./support/browser.mjs";
 import { Cluster, waitFor } from "./support/cluster.mjs";
+import { openDemoPage } from "./support/demo_page.mjs";
 
 const ARTIFACTS = process.env.HERALD_ARTIFACTS || path.resolve("artifacts");
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -56,9 +57,7 @@ describe("dashboard", () => {
     assert.match(reader, /^hk_/);
 
     // A subscriber for the deliveries: the node's demo page, subscribed to the demo channels.
-    const demo = await browser.newPage();
-    await demo.goto(`${cluster.httpBase}/demo?channels=demo:prices,demo:transfers`);
-    await demo.waitForSelector('#status[data-state="connected"]', { timeout: 15000 });
+    const demo = await openDemoPage(browser, cluster, "demo:prices,demo:transfers");
 
     const { page, errors } = await openDashboard();
     await signIn(page, reader);

@@ -8,6 +8,7 @@ import path from "node:path";
 
 import { launchChromium } from "./support/browser.mjs";
 import { Cluster, waitFor } from "./support/cluster.mjs";
+import { openDemoPage } from "./support/demo_page.mjs";
 
 const ARTIFACTS = process.env.HERALD_ARTIFACTS || path.resolve("artifacts");
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -40,12 +41,8 @@ after(async () => {
   await cluster?.stop();
 });
 
-async function openDemo(channels) {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  page.on("pageerror", (e) => console.error("page error:", e));
-  await page.goto(`${cluster.httpBase}/demo?channels=${encodeURIComponent(channels)}`);
-  await page.waitForSelector('#status[data-state="connected"]', { timeout: 15000 });
-  return page;
+function openDemo(channels) {
+  return openDemoPage(browser, cluster, channels, { viewport: { width: 1280, height: 800 } });
 }
 
 const received = (page) => page.evaluate(() => window.heraldDemo.received);
