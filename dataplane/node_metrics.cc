@@ -26,6 +26,11 @@ std::string Node::metricsText() const {
   m.gauge("herald_node_compressed_connections",
           "Open client connections that negotiated permessage-deflate (--compression).")
       .sample(sum(&C::compressed_connections));
+  m.gauge("herald_node_sse_streams",
+          "Open Server-Sent Events streams (GET /sse), counted in herald_node_connections too.")
+      .sample(sum(&C::sse_streams));
+  m.counter("herald_node_sse_posts_total", "Client frames POSTed to /sse (publish, rpc).")
+      .sample(sum(&C::sse_posts));
   // Each reason has a counter of its own: a difference of two counters read at different
   // moments could go backwards, which Prometheus would take for a reset.
   m.counter("herald_node_upgrades_refused_total",

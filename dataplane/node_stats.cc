@@ -39,6 +39,8 @@ constexpr std::pair<const char*, ShardCounter> kSummedCounters[] = {
     {"messages_dropped", &ShardCounters::messages_dropped},
     {"backlogged_connections", &ShardCounters::backlogged_connections},
     {"compressed_connections", &ShardCounters::compressed_connections},
+    {"sse_streams", &ShardCounters::sse_streams},
+    {"sse_posts", &ShardCounters::sse_posts},
     {"smoothing_waiting", &ShardCounters::smoothing_waiting},
     {"outbound_queued_bytes", &ShardCounters::outbound_queued_bytes},
     {"recoveries", &ShardCounters::recoveries},

@@ -28,6 +28,7 @@ FUZZERS=(
   "jwks_fuzzer:4096:jwks"                        # a fetched JWKS: JSON, base64url, key import
   "tag_filter_fuzzer:4096:tag_filter"            # a subscription filter: compile, canonical, match
   "deflate_fuzzer:8192:deflate"                  # permessage-deflate: offers, compressed frames
+  "sse_fuzzer:20000:sse"                         # SSE: Last-Event-ID, Authorization, Cookie, events
 )
 targets=()
 for f in "${FUZZERS[@]}"; do targets+=("${f%%:*}"); done

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "dataplane/fanout/delivery.h"
+#include "dataplane/sse/sse_events.h"
 #include "dataplane/transport/ws_config.h"
 
 namespace herald::node {
@@ -25,9 +26,20 @@ struct PreparedFrame {
   // shrink. A frame no compressing connection writes is never compressed.
   const WsMessagePtr& deflated() const;
 
+  // The same frames as Server-Sent Events (sse/sse_frame.cc): one per message of a joined
+  // run, each with its stream position when it has one. Made by the first SSE stream to
+  // write the frame, then shared by all; a frame no SSE stream writes never has them.
+  struct SseEvent {
+    std::string data;  // "data: ...\n\n"
+    std::optional<MessagePosition> position;
+  };
+  const std::vector<SseEvent>& sseEvents() const;
+
  private:
   mutable std::once_flag deflate_once_;
   mutable WsMessagePtr deflated_;
+  mutable std::once_flag sse_once_;
+  mutable std::vector<SseEvent> sse_events_;
 };
 
 // Bytes a prepared message puts on the wire (header and payload).

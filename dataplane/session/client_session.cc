@@ -1,5 +1,6 @@
 #include "dataplane/session/client_session.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/clock.h"
@@ -7,6 +8,7 @@
 #include "dataplane/session/hook_frames.h"
 #include "dataplane/session/hook_ops.h"
 #include "dataplane/shard/shard_state.h"
+#include "dataplane/sse/sse_events.h"
 #include "dataplane/transport/client_transport.h"
 #include "dataplane/transport/upgrade_request.h"
 
@@ -71,7 +73,8 @@ void ClientSession::open(ClientTransport& transport, ShardState& shard, std::str
     pending_user_since_ = std::make_unique<StreamPosition>(std::move(*query.user_since));
   }
   user_since_invalid_ = query.user_since_invalid;
-  const std::optional<std::string>& token = query.token;
+  readLastEventId(query);
+  const std::optional<std::string> token = connectToken(query);
   if (token && !token->empty()) {
     auto claims = verifyToken(*token);
     if (!claims.isOk()) {
@@ -149,7 +152,65 @@ void ClientSession::finishGreeting(std::optional<uint64_t> id,
                      "user_since: expected OFFSET or OFFSET:EPOCH (epoch up to 64 letters and "
                      "digits)"));
   }
+  if (last_event_id_invalid_) {
+    last_event_id_invalid_ = false;
+    sendError(std::nullopt,
+              Status(ErrorCode::kBadRequest,
+                     "Last-Event-ID: expected one entry for the personal stream, then one per "
+                     "channel of subscribe=, each empty or OFFSET:EPOCH, separated by ','"));
+  }
+  if (pending_since_) {
+    const auto since = std::move(*pending_since_);
+    pending_since_.reset();
+    startRecoveries(since, subscribed);  // only what the greeting subscribed
+  }
   startUserRecovery();
+}
+
+std::optional<std::string> ClientSession::connectToken(const ConnectQuery& query) const {
+  if (query.token) {
+    return query.token;
+  }
+  if (auto bearer = bearerToken(transport_->requestHeader("Authorization"))) {
+    return bearer;
+  }
+  return cookieValue(transport_->requestHeader("Cookie"), kTokenCookie);
+}
+
+void ClientSession::readLastEventId(const ConnectQuery& query) {
+  const std::string text =
+      query.last_event_id ? *query.last_event_id : transport_->requestHeader("Last-Event-ID");
+  if (text.empty()) {
+    return;
+  }
+  const size_t channels = query.subscribe ? query.subscribe->size() : 0;
+  const auto entries = parseLastEventId(text, 1 + channels);
+  if (!entries) {
+    last_event_id_invalid_ = true;
+    return;
+  }
+  for (size_t i = 0; i < entries->size(); ++i) {
+    if ((*entries)[i].empty()) {
+      continue;
+    }
+    StreamPosition position = *parseStreamPosition((*entries)[i]);
+    if (i == 0) {
+      if (!pending_user_since_) {  // an explicit user_since= wins
+        pending_user_since_ = std::make_unique<StreamPosition>(std::move(position));
+      }
+      continue;
+    }
+    if (!pending_since_) {
+      pending_since_ = std::make_unique<std::vector<std::pair<std::string, StreamPosition>>>();
+    }
+    const std::string& channel = (*query.subscribe)[i - 1];
+    const bool repeated =
+        std::any_of(pending_since_->begin(), pending_since_->end(),
+                    [&channel](const auto& entry) { return entry.first == channel; });
+    if (!repeated) {  // a channel named twice in subscribe= recovers once
+      pending_since_->emplace_back(channel, std::move(position));
+    }
+  }
 }
 
 // The personal stream recovers once the connection has a user and asked with user_since.

@@ -19,6 +19,7 @@
 namespace herald::node {
 
 class ClientTransport;
+struct ConnectQuery;
 struct ShardState;
 struct SubscribeHookOp;
 
@@ -133,6 +134,9 @@ class ClientSession {
   ClientTransport& transport() const { return *transport_; }
   bool isOpen() const { return open_; }
   bool greeted() const { return greeted_; }
+  // Opened without a token it must have, waiting for an `authenticate` frame (which an SSE
+  // stream or a POST cannot send).
+  bool awaitingAuthenticate() const { return open_ && !greeted_ && !waiting_for_backend_; }
   const std::string& user() const { return user_; }
   std::string clientId() const;
   const std::vector<std::string>& channels() const { return channels_; }
@@ -156,6 +160,10 @@ class ClientSession {
   void finishGreeting(std::optional<uint64_t> id, const std::vector<std::string>& subscribed,
                       const std::string& info, const std::string& error_frame);
   void startUserRecovery();
+  // The token of `?token=`, else of `Authorization: Bearer`, else of the herald_token cookie.
+  std::optional<std::string> connectToken(const ConnectQuery& query) const;
+  // Reads a Last-Event-ID (header or ?last_event_id=) into the recoveries due once greeted.
+  void readLastEventId(const ConnectQuery& query);
   // ---- session_server_control.cc: what herald-control's client events hear of.
   void reportConnected();
   void reportSubscription(const std::string& channel, bool added);
@@ -238,6 +246,8 @@ class ClientSession {
   std::vector<std::unique_ptr<Recovery>> recovering_;
   // Until the user stream can recover; rare, so kept out of line.
   std::unique_ptr<StreamPosition> pending_user_since_;
+  // Channels of `?subscribe=` to recover once greeted (a Last-Event-ID); rare, out of line.
+  std::unique_ptr<std::vector<std::pair<std::string, StreamPosition>>> pending_since_;
   uint16_t rate_violations_ = 0;      // rate-limited frames in a row
   uint16_t publishes_in_flight_ = 0;  // client publications waiting for the control plane
   uint16_t rpcs_in_flight_ = 0;       // rpc frames waiting for the backend
@@ -248,9 +258,10 @@ class ClientSession {
   bool refresh_declined_ = false;     // ...and would not extend this expiry
   bool waiting_for_backend_ = false;  // connect hook or greeting subscriptions undecided
   bool open_ = false;
-  bool greeted_ = false;             // `connected` sent; false while waiting for a token
-  bool user_since_invalid_ = false;  // reported after `connected`
-  bool reported_ = false;            // in the node's ClientEventLog (client events on)
+  bool greeted_ = false;                // `connected` sent; false while waiting for a token
+  bool user_since_invalid_ = false;     // reported after `connected`
+  bool last_event_id_invalid_ = false;  // reported after `connected`
+  bool reported_ = false;               // in the node's ClientEventLog (client events on)
 };
 
 }  // namespace herald::node

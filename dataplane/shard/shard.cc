@@ -167,7 +167,7 @@ class Shard::Impl final : public TransportHandler {
   std::optional<Refusal> admit(const UpgradeRequest& request) override {
     const NodeSettings& settings = *state_.settings;
     const auto& limits = settings.limits;
-    if (request.path != "/ws") {
+    if (request.path != "/ws" && request.path != "/sse") {
       state_.counters.refused_other.fetch_add(1, std::memory_order_relaxed);
       return refuse(404, "not_found", "WebSocket endpoint is /ws");
     }
@@ -255,6 +255,15 @@ class Shard::Impl final : public TransportHandler {
         break;
       case TransportEvent::kDeflateClosed:
         c.compressed_connections.fetch_sub(1, std::memory_order_relaxed);
+        break;
+      case TransportEvent::kSseOpened:
+        c.sse_streams.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case TransportEvent::kSseClosed:
+        c.sse_streams.fetch_sub(1, std::memory_order_relaxed);
+        break;
+      case TransportEvent::kSsePost:
+        c.sse_posts.fetch_add(1, std::memory_order_relaxed);
         break;
     }
   }

@@ -36,6 +36,8 @@ struct alignas(64) ShardCounters {
   std::atomic<uint64_t> join_leave_skipped{0};      // join / leave frames not sent: backlogged
   std::atomic<uint64_t> backlogged_connections{0};  // connections with a queue right now
   std::atomic<uint64_t> compressed_connections{0};  // with permessage-deflate, right now
+  std::atomic<uint64_t> sse_streams{0};             // Server-Sent Events streams, right now
+  std::atomic<uint64_t> sse_posts{0};               // frames POSTed to /sse
   std::atomic<uint64_t> smoothing_waiting{0};       // publications smoothed groups hold, right now
   std::atomic<uint64_t> outbound_queued_bytes{0};   // bytes in those queues right now
   std::atomic<uint64_t> recoveries{0};              // recoveries finished

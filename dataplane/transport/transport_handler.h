@@ -35,6 +35,9 @@ enum class TransportEvent {
   kProtocolViolation,  // closed 1002
   kDeflateOpened,      // a connection that negotiated permessage-deflate opened
   kDeflateClosed,      // ... and closed
+  kSseOpened,          // a Server-Sent Events stream started (GET /sse)
+  kSseClosed,          // ... and ended
+  kSsePost,            // a frame POSTed to /sse
 };
 
 /**
@@ -47,6 +50,7 @@ class TransportHandler {
   virtual ~TransportHandler() = default;
 
   // An upgrade request: nullopt lets it in, a Refusal answers it with an HTTP error.
+  // Also asked for GET and POST /sse (the Server-Sent Events transport, dataplane/sse/).
   virtual std::optional<Refusal> admit(const UpgradeRequest& request) = 0;
   // The client is connected; `session` lives as long as the connection, until closed().
   virtual void opened(ClientSession& session, ClientTransport& transport,

@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dataplane/sse/sse_post.h"
+#include "dataplane/sse/sse_stream.h"
 #include "dataplane/transport/client_listener.h"
 #include "dataplane/transport/ws_client_connection_impl.h"
 #include "dataplane/transport/ws_config.h"
@@ -233,12 +235,72 @@ class WebSocketListener final : public ClientListener {
   void onHttp(websocketpp::connection_hdl hdl) {
     auto con = connection(hdl);
     const std::string& resource = con->get_resource();
+    if (requestPath(resource) == "/sse") {
+      serveSse(con);
+      return;
+    }
     const HttpResponse response =
         handler_.http(con->get_request().get_method(), resource.substr(0, resource.find('?')));
     con->set_status(static_cast<websocketpp::http::status_code::value>(response.status));
     con->replace_header("Content-Type", response.content_type);
     con->replace_header("Cache-Control", "no-store");
     con->set_body(response.body);
+  }
+
+  static void answer(Connection& con, int status, const std::string& body) {
+    con.set_status(static_cast<websocketpp::http::status_code::value>(status));
+    con.replace_header("Content-Type", "application/json");
+    con.replace_header("Cache-Control", "no-store");
+    con.set_body(body);
+  }
+
+  // GET /sse: a Server-Sent Events stream; POST /sse: one frame from such a client; OPTIONS:
+  // a browser's CORS preflight for those (dataplane/sse/, docs/protocol.md).
+  void serveSse(const ConnectionPtr& con) {
+    const std::string& method = con->get_request().get_method();
+    if (method != "GET" && method != "POST" && method != "OPTIONS") {
+      con->replace_header("Allow", "GET, POST, OPTIONS");
+      answer(
+          *con, 405,
+          R"j({"error":"method_not_allowed","message":"/sse takes GET (a stream) or POST (a frame)"})j");
+      return;
+    }
+    if (method == "POST" &&
+        con->get_request_header("Content-Type").rfind("application/json", 0) != 0) {
+      // Also what keeps a cross-site form from posting with a visitor's cookie: a JSON body
+      // needs a CORS preflight, which only an allowed Origin passes.
+      answer(
+          *con, 415,
+          R"j({"error":"unsupported_media_type","message":"POST /sse takes Content-Type: application/json"})j");
+      return;
+    }
+    const std::string& origin = con->get_request_header("Origin");
+    const std::string ip = peerAddress(*con);
+    if (auto refusal = handler_.admit(UpgradeRequest{"/sse", origin, ip})) {
+      answer(*con, refusal->http_status,
+             nlohmann::json{{"error", refusal->code}, {"message", refusal->message}}.dump());
+      return;
+    }
+    if (method == "OPTIONS") {
+      con->set_status(websocketpp::http::status_code::no_content);
+      if (!origin.empty()) {
+        con->replace_header("Access-Control-Allow-Origin", origin);
+        con->replace_header("Access-Control-Allow-Credentials", "true");
+        con->replace_header("Access-Control-Allow-Methods", "GET, POST");
+        con->replace_header("Access-Control-Allow-Headers",
+                            "Content-Type, Authorization, Last-Event-ID");
+        con->replace_header("Access-Control-Max-Age", "600");
+        con->replace_header("Vary", "Origin");
+      }
+      return;
+    }
+    if (method == "POST") {
+      std::make_shared<SsePost<Connection>>(con, handler_)->start(ip);
+      return;
+    }
+    asio::error_code ignored;
+    con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+    std::make_shared<SseStream<Connection>>(con, handler_)->start(ip);
   }
 
   TransportHandler& handler_;
