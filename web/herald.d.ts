@@ -31,6 +31,13 @@ export interface HeraldClientOptions {
   tokenRefreshMarginS?: number;
   /** A WebSocket constructor, for runtimes without a global one. */
   WebSocket?: new (url: string) => WebSocket;
+  /** Transports to use, the first tried first: a WebSocket that cannot open is followed by
+   *  Server-Sent Events (GET /sse, publish and rpc as POST /sse). Default ["websocket", "sse"];
+   *  ["websocket"] never falls back; ["sse"] never uses a WebSocket. */
+  transports?: Array<"websocket" | "sse">;
+  /** An EventSource constructor and a fetch function, for runtimes without global ones. */
+  EventSource?: new (url: string, init?: { withCredentials?: boolean }) => EventSource;
+  fetch?: typeof fetch;
 }
 
 interface MessageBase {
@@ -84,6 +91,8 @@ export interface ConnectedEvent {
   user: string;
   /** False for the first connection, true after a reconnect. */
   reconnected: boolean;
+  /** How this connection came: "websocket", or "sse" (the Server-Sent Events fallback). */
+  transport: "websocket" | "sse";
 }
 
 export interface DisconnectedEvent {
@@ -257,6 +266,8 @@ export declare class HeraldClient {
   readonly url: string;
   readonly state: ClientStateName;
   readonly reconnects: number;
+  /** "websocket" or "sse": the transport of the current (or next) connection. */
+  readonly transport: "websocket" | "sse";
   /** The last `connected` frame from the node. */
   readonly session: Record<string, unknown> | null;
   on<K extends keyof EventMap>(event: K, handler: (detail: EventMap[K]) => void): () => void;

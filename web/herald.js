@@ -11,6 +11,12 @@
 // It keeps each stream's last offset and epoch, so that after a reconnect it subscribes again
 // with `since` and the node sends what was missed (within the namespace's history) before the
 // live messages. What cannot be recovered is reported as a `gap` event, never hidden.
+//
+// Where a WebSocket cannot open (a proxy that breaks it), it falls back to Server-Sent Events
+// by itself (herald-sse.js): the same frames, positions and recovery; publish and rpc go up
+// as HTTP POSTs. `transports` chooses (default ["websocket", "sse"]).
+
+import { SseLink } from "./herald-sse.js";
 
 const DEFAULTS = {
   token: "",
@@ -21,6 +27,9 @@ const DEFAULTS = {
   pongTimeoutMs: 10000,
   tokenRefreshMarginS: 30,
   WebSocket: null,
+  transports: ["websocket", "sse"],
+  EventSource: null,
+  fetch: null,
 };
 
 // Close codes after which the same token will not work again (docs/protocol.md#close-codes).
@@ -92,6 +101,12 @@ export class HeraldClient {
     this.url = url;
     this.options = { ...DEFAULTS, ...options };
     this._WebSocket = this.options.WebSocket || globalThis.WebSocket;
+    const transports = this.options.transports;
+    if (!Array.isArray(transports) || transports.length === 0 || transports.some((t) => t !== "websocket" && t !== "sse")) {
+      throw new TypeError('HeraldClient: transports must list "websocket" and/or "sse"');
+    }
+    this._useSse = transports[0] === "sse"; // the transport of the next attempt
+    this._wsWorked = false; // a WebSocket opened once: a failure later is not a proxy's
     this._listeners = new Map();
     this._subs = new Map();
     this._user = { offset: 0, epoch: "" };
@@ -110,6 +125,11 @@ export class HeraldClient {
   /** idle, connecting, connected, reconnect_wait or closed. */
   get state() {
     return this._state;
+  }
+
+  /** "websocket" or "sse": the transport of the current (or next) connection. */
+  get transport() {
+    return this._useSse ? "sse" : "websocket";
   }
 
   /** Reconnections made so far (the first connection does not count). */
@@ -370,13 +390,21 @@ export class HeraldClient {
     }
     let ws;
     try {
-      ws = new this._WebSocket(this._connectUrl());
+      ws = this._useSse
+        ? new SseLink(this._connectUrl(), { EventSource: this.options.EventSource, fetch: this.options.fetch })
+        : new this._WebSocket(this._connectUrl());
     } catch (e) {
       this._emit("error", { code: "connect_failed", message: String(e && e.message ? e.message : e) });
       this._scheduleReconnect(0, "connect failed");
       return;
     }
     this._ws = ws;
+    ws.heraldOpened = false;
+    ws.heraldSse = this._useSse;
+    ws.onopen = () => {
+      ws.heraldOpened = true;
+      if (!ws.heraldSse) this._wsWorked = true;
+    };
     ws.onmessage = (ev) => this._onFrame(ev.data);
     ws.onclose = (ev) => this._onClose(ws, ev.code, ev.reason);
     ws.onerror = () => {}; // onclose follows with the code
@@ -396,6 +424,7 @@ export class HeraldClient {
   _onClose(ws, code, reason) {
     if (ws !== this._ws) return; // an old socket we already gave up on
     this._ws = null;
+    this._chooseTransport(ws);
     this._stopTimers();
     this._failPending(new Error("connection closed"));
     for (const sub of this._subs.values()) {
@@ -412,6 +441,17 @@ export class HeraldClient {
       this._tokenStale = true;
     }
     this._scheduleReconnect(code, reason);
+  }
+
+  // The next attempt's transport: Server-Sent Events after a WebSocket that could not open; a
+  // WebSocket again after a stream that could not open, or that ended where WebSockets worked.
+  _chooseTransport(link) {
+    const allowed = this.options.transports;
+    if (!link.heraldSse && !link.heraldOpened && allowed.includes("sse")) {
+      this._useSse = true;
+    } else if (link.heraldSse && (!link.heraldOpened || this._wsWorked) && allowed.includes("websocket")) {
+      this._useSse = false;
+    }
   }
 
   _scheduleReconnect(code, reason) {
@@ -533,7 +573,7 @@ export class HeraldClient {
     this._setState(ClientState.CONNECTED);
     this._schedulePing();
     this._scheduleRefresh();
-    this._emit("connected", { client: frame.client, node: frame.node, user: frame.user, reconnected });
+    this._emit("connected", { client: frame.client, node: frame.node, user: frame.user, reconnected, transport: this.transport });
     this._flush();
   }
 

@@ -182,6 +182,21 @@ int httpStatusForClose(uint16_t code) {
   }
 }
 
+bool closeIsTransient(uint16_t code) {
+  return code == 1012 || code == 1013 || code == 4029 || code == 4030;
+}
+
+std::string buildCloseFrame(uint16_t code, const std::string& reason) {
+  return nlohmann::json{{"type", "close"}, {"code", code}, {"reason", reason}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string transientRefusalBody(uint16_t code, const std::string& reason, int retry_ms) {
+  std::string out = "retry: " + std::to_string(retry_ms) + "\n\n";
+  appendSseData(&out, buildCloseFrame(code, reason));
+  return out;
+}
+
 int httpStatusForErrorCode(std::string_view code) {
   if (code == "bad_request") return 400;
   if (code == "unauthorized") return 401;

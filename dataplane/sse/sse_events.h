@@ -51,6 +51,16 @@ std::string formatEventId(const std::vector<std::string>& entries);
 // docs/protocol.md): 401 for 4001/4002, 403 for 4004/4005, 429 for 4029/4030, 503 otherwise.
 int httpStatusForClose(uint16_t code);
 
+// EventSource gives a stream up for good on any status but 200. So a refusal that passes (the
+// node is starting, full, draining or restarting; too many attempts) is a 200 whose stream
+// ends at once: `retry: RETRY_MS`, then a `close` event with `code` and `reason`. True for
+// the close codes that pass: 1012, 1013, 4029, 4030.
+bool closeIsTransient(uint16_t code);
+std::string transientRefusalBody(uint16_t code, const std::string& reason, int retry_ms);
+
+// The `close` frame that ends a stream (an SSE stream has no close frame of its own).
+std::string buildCloseFrame(uint16_t code, const std::string& reason);
+
 // The HTTP status of a protocol error frame's `code` (docs/protocol.md error codes).
 int httpStatusForErrorCode(std::string_view code);
 

@@ -126,8 +126,7 @@ class SseStream final : public ClientTransport,
     }
     // The last event says why, as a WebSocket close frame would; then the response ends.
     Chunk chunk;
-    appendSseData(&chunk.owned, "{\"type\":\"close\",\"code\":" + std::to_string(code) +
-                                    ",\"reason\":" + jsonString(reason) + "}");
+    appendSseData(&chunk.owned, buildCloseFrame(code, reason));
     push(std::move(chunk));
     state_ = State::kClosing;
     grace_timer_.expires_after(kSseCloseGrace);
@@ -153,7 +152,9 @@ class SseStream final : public ClientTransport,
     writes_at_last_ping_ = writes_done_;
     if (queue_.empty()) {
       Chunk chunk;
-      chunk.owned = ": ping\n\n";  // a comment: keeps proxies from timing the stream out
+      // A named event: keeps proxies from timing the stream out, and tells herald.js the path
+      // is alive (EventSource hides comments; onmessage does not see named events).
+      chunk.owned = "event: heartbeat\ndata: {}\n\n";
       push(std::move(chunk));
       kick();
     }
@@ -238,18 +239,30 @@ class SseStream final : public ClientTransport,
     return generator;
   }
 
-  // Refused before it was greeted: an HTTP error, which EventSource does not retry.
+  // Refused before it was greeted: an HTTP error, which EventSource does not retry (401,
+  // 403), or for a refusal that passes a stream that ends at once and says when to retry.
   void refuse(uint16_t code, const std::string& reason) {
     state_ = State::kRefused;
     queue_.clear();
     queued_bytes_ = 0;
-    con_->set_status(static_cast<websocketpp::http::status_code::value>(httpStatusForClose(code)));
-    con_->replace_header("Content-Type", "application/json");
     con_->replace_header("Cache-Control", "no-store");
-    if (!origin_.empty()) {
+    if (!origin_.empty() && origin_.find_first_of("\r\n") == std::string::npos) {
       con_->replace_header("Access-Control-Allow-Origin", origin_);
       con_->replace_header("Access-Control-Allow-Credentials", "true");
     }
+    websocketpp::lib::error_code ec;
+    if (closeIsTransient(code)) {
+      std::uniform_int_distribution<int> jitter(2000, 8000);
+      con_->set_status(websocketpp::http::status_code::ok);
+      con_->replace_header("Content-Type", "text/event-stream; charset=utf-8");
+      con_->set_body(transientRefusalBody(code, reason, jitter(rng())));
+      con_->send_http_response(ec);
+      asio::post(con_->get_raw_socket().get_executor(),
+                 [self = this->shared_from_this()] { self->finish(); });
+      return;
+    }
+    con_->set_status(static_cast<websocketpp::http::status_code::value>(httpStatusForClose(code)));
+    con_->replace_header("Content-Type", "application/json");
     con_->set_body(!last_error_.empty()
                        ? last_error_
                        : "{\"type\":\"error\",\"code\":\"" +
@@ -257,7 +270,6 @@ class SseStream final : public ClientTransport,
                                              ? "unauthorized"
                                              : "unavailable") +
                              "\",\"message\":" + jsonString(reason) + "}");
-    websocketpp::lib::error_code ec;
     con_->send_http_response(ec);  // websocketpp writes it and closes the connection
     asio::post(con_->get_raw_socket().get_executor(),
                [self = this->shared_from_this()] { self->finish(); });

@@ -277,6 +277,17 @@ class WebSocketListener final : public ClientListener {
     const std::string& origin = con->get_request_header("Origin");
     const std::string ip = peerAddress(*con);
     if (auto refusal = handler_.admit(UpgradeRequest{"/sse", origin, ip})) {
+      if (method == "GET" && (refusal->http_status == 429 || refusal->http_status == 503)) {
+        // It passes (starting, full, draining; too many attempts): EventSource would give up
+        // for good on the status, so the stream ends at once and says when to come back.
+        con->set_status(websocketpp::http::status_code::ok);
+        con->replace_header("Content-Type", "text/event-stream; charset=utf-8");
+        con->replace_header("Cache-Control", "no-store");
+        const bool limited = refusal->http_status == 429;
+        con->set_body(
+            transientRefusalBody(limited ? 4029 : 1013, refusal->message, limited ? 10000 : 2000));
+        return;
+      }
       answer(*con, refusal->http_status,
              nlohmann::json{{"error", refusal->code}, {"message", refusal->message}}.dump());
       return;

@@ -14,6 +14,7 @@ class FakeSocket {
     this.sent = [];
     this.closedWith = null;
     FakeSocket.all.push(this);
+    queueMicrotask(() => this.onopen?.({})); // it opens, as a real one does
   }
   send(text) {
     this.sent.push(JSON.parse(text));

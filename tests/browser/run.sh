@@ -13,7 +13,7 @@ if [ "$want" != "$have" ]; then
 fi
 mkdir -p "$HERALD_ARTIFACTS"
 # The report also goes to ARTIFACT_DIR/run.log, beside the screenshots, for failed runs.
-node --test --test-concurrency=1 --test-timeout=180000 client.test.mjs demo.test.mjs \
-  compression.test.mjs \
+node --test --test-concurrency=1 --test-timeout=180000 client.test.mjs sse_link.test.mjs \
+  demo.test.mjs compression.test.mjs sse.test.mjs \
   dashboard.test.mjs 2>&1 |
   tee "$HERALD_ARTIFACTS/run.log"

@@ -292,7 +292,7 @@ TEST_F(SseTest, CorsLetsAnAllowedOriginReadTheStream) {
 TEST_F(SseTest, AnIdleStreamGetsHeartbeats) {
   auto sse = greeted("subscribe=news:idle");
   EXPECT_FALSE(sse->next(3500ms).has_value()) << "no events on an idle stream";
-  EXPECT_GE(sse->comments(), 2) << "but a comment each ping interval (1 s here)";
+  EXPECT_GE(sse->heartbeats(), 2) << "but a heartbeat event each ping interval (1 s here)";
   EXPECT_FALSE(sse->ended());
 }
 

@@ -2,10 +2,14 @@
 // subscribe confirmed (a publication before that is not the page's to receive).
 import { waitFor } from "./cluster.mjs";
 
-export async function openDemoPage(browser, cluster, channels, pageOptions = {}) {
+// `extra`: {query: more of the page's query ("transports=sse"), initScript: run before the
+// page's own scripts (e.g. to break WebSocket as a proxy would)}.
+export async function openDemoPage(browser, cluster, channels, pageOptions = {}, extra = {}) {
   const page = await browser.newPage(pageOptions);
   page.on("pageerror", (e) => console.error("page error:", e));
-  await page.goto(`${cluster.httpBase}/demo?channels=${encodeURIComponent(channels)}`);
+  if (extra.initScript) await page.addInitScript(extra.initScript);
+  const query = extra.query ? `&${extra.query}` : "";
+  await page.goto(`${cluster.httpBase}/demo?channels=${encodeURIComponent(channels)}${query}`);
   await page.waitForSelector('#status[data-state="connected"]', { timeout: 15000 });
   const wanted = channels.split(",").length;
   await waitFor(`the demo page's subscribe to ${channels} confirmed`, () =>

@@ -144,6 +144,7 @@ std::optional<SseClient::Event> SseClient::next(std::chrono::milliseconds timeou
   }
   const auto deadline = Clock::now() + timeout;
   Event event;
+  std::string name;  // the `event:` field
   bool has_data = false;
   for (;;) {
     auto l = line(deadline);
@@ -151,10 +152,14 @@ std::optional<SseClient::Event> SseClient::next(std::chrono::milliseconds timeou
       return std::nullopt;
     }
     if (l->empty()) {
-      if (has_data) {
+      if (has_data && name == "heartbeat") {
+        ++heartbeats_;
+      } else if (has_data) {
         return event;
       }
       event = Event{};
+      name.clear();
+      has_data = false;
       continue;
     }
     if ((*l)[0] == ':') {
@@ -175,6 +180,8 @@ std::optional<SseClient::Event> SseClient::next(std::chrono::milliseconds timeou
       has_data = true;
     } else if (field == "id") {
       event.id = value;
+    } else if (field == "event") {
+      name = value;
     } else if (field == "retry") {
       retry_ms_ = std::atoi(value.c_str());
     }

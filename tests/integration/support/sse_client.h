@@ -35,9 +35,11 @@ class SseClient {
   std::optional<Event> next(std::chrono::milliseconds timeout);
   // The next event whose frame has this `type` (others are skipped).
   std::optional<Event> nextOfType(const std::string& type, std::chrono::milliseconds timeout);
-  // The `retry:` the server set (0 if none yet) and the comments seen so far.
+  // The `retry:` the server set (0 if none yet); comments and `heartbeat` events seen so far
+  // (next() skips both).
   int retryMs() const { return retry_ms_; }
   int comments() const { return comments_; }
+  int heartbeats() const { return heartbeats_; }
   // True once the server closed the stream.
   bool ended() const { return ended_; }
   // Sends raw bytes up the stream (which takes none).
@@ -56,6 +58,7 @@ class SseClient {
   std::string buffer_;
   int retry_ms_ = 0;
   int comments_ = 0;
+  int heartbeats_ = 0;
   bool ended_ = false;
 };
 
