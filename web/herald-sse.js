@@ -29,12 +29,13 @@ export function splitEventId(id) {
 export class SseLink {
   /**
    * `wsUrl`: the node's /ws URL with herald.js's query (token, user_since). `options`:
-   * EventSource, fetch (injectable for tests), withCredentials (cookies across origins).
+   * EventSource, fetch (injectable for tests), withCredentials (send cookies to a node of
+   * another origin; it must list the page's origin in allowed_origins).
    */
   constructor(wsUrl, options = {}) {
     this._EventSource = options.EventSource || globalThis.EventSource;
     this._fetch = options.fetch || globalThis.fetch.bind(globalThis);
-    this._withCredentials = options.withCredentials !== false;
+    this._withCredentials = options.withCredentials === true;
     const url = sseUrlFor(wsUrl);
     this._endpoint = url.origin + url.pathname;
     this._token = url.searchParams.get("token") || "";

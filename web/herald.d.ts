@@ -38,6 +38,9 @@ export interface HeraldClientOptions {
   /** An EventSource constructor and a fetch function, for runtimes without global ones. */
   EventSource?: new (url: string, init?: { withCredentials?: boolean }) => EventSource;
   fetch?: typeof fetch;
+  /** Send cookies (the herald_token cookie) to a node of another origin over SSE; the node
+   *  must list this page's origin in allowed_origins. Same-origin requests always send them. */
+  sseWithCredentials?: boolean;
 }
 
 interface MessageBase {

@@ -30,6 +30,7 @@ const DEFAULTS = {
   transports: ["websocket", "sse"],
   EventSource: null,
   fetch: null,
+  sseWithCredentials: false,
 };
 
 // Close codes after which the same token will not work again (docs/protocol.md#close-codes).
@@ -391,7 +392,11 @@ export class HeraldClient {
     let ws;
     try {
       ws = this._useSse
-        ? new SseLink(this._connectUrl(), { EventSource: this.options.EventSource, fetch: this.options.fetch })
+        ? new SseLink(this._connectUrl(), {
+            EventSource: this.options.EventSource,
+            fetch: this.options.fetch,
+            withCredentials: this.options.sseWithCredentials,
+          })
         : new this._WebSocket(this._connectUrl());
     } catch (e) {
       this._emit("error", { code: "connect_failed", message: String(e && e.message ? e.message : e) });

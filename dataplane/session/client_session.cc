@@ -174,12 +174,16 @@ std::optional<std::string> ClientSession::connectToken(const ConnectQuery& query
   if (auto bearer = bearerToken(transport_->requestHeader("Authorization"))) {
     return bearer;
   }
-  return cookieValue(transport_->requestHeader("Cookie"), kTokenCookie);
+  return transport_->cookieToken();
 }
 
 void ClientSession::readLastEventId(const ConnectQuery& query) {
-  const std::string text =
-      query.last_event_id ? *query.last_event_id : transport_->requestHeader("Last-Event-ID");
+  // The header wins: EventSource sends the newest id there when it reconnects to the URL that
+  // still names the first one.
+  std::string text = transport_->requestHeader("Last-Event-ID");
+  if (text.empty() && query.last_event_id) {
+    text = *query.last_event_id;
+  }
   if (text.empty()) {
     return;
   }
@@ -194,10 +198,8 @@ void ClientSession::readLastEventId(const ConnectQuery& query) {
       continue;
     }
     StreamPosition position = *parseStreamPosition((*entries)[i]);
-    if (i == 0) {
-      if (!pending_user_since_) {  // an explicit user_since= wins
-        pending_user_since_ = std::make_unique<StreamPosition>(std::move(position));
-      }
+    if (i == 0) {  // newer than a user_since= in the same URL
+      pending_user_since_ = std::make_unique<StreamPosition>(std::move(position));
       continue;
     }
     if (!pending_since_) {

@@ -160,7 +160,8 @@ class ClientSession {
   void finishGreeting(std::optional<uint64_t> id, const std::vector<std::string>& subscribed,
                       const std::string& info, const std::string& error_frame);
   void startUserRecovery();
-  // The token of `?token=`, else of `Authorization: Bearer`, else of the herald_token cookie.
+  // The token of `?token=`, else of `Authorization: Bearer`, else of the herald_token cookie
+  // (where the transport takes one: ClientTransport::cookieToken).
   std::optional<std::string> connectToken(const ConnectQuery& query) const;
   // Reads a Last-Event-ID (header or ?last_event_id=) into the recoveries due once greeted.
   void readLastEventId(const ConnectQuery& query);

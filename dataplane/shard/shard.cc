@@ -167,7 +167,7 @@ class Shard::Impl final : public TransportHandler {
   std::optional<Refusal> admit(const UpgradeRequest& request) override {
     const NodeSettings& settings = *state_.settings;
     const auto& limits = settings.limits;
-    if (request.path != "/ws" && request.path != "/sse") {
+    if (request.path != (request.sse ? "/sse" : "/ws")) {
       state_.counters.refused_other.fetch_add(1, std::memory_order_relaxed);
       return refuse(404, "not_found", "WebSocket endpoint is /ws");
     }
@@ -193,6 +193,11 @@ class Shard::Impl final : public TransportHandler {
       return refuse(503, "limit_exceeded", "node is full or draining");
     }
     return std::nullopt;
+  }
+
+  bool originListed(const std::string& origin) override {
+    const auto& limits = state_.settings->limits;
+    return limits.allowed_origins_size() > 0 && originAllowed(limits, origin);
   }
 
   void opened(ClientSession& session, ClientTransport& transport, const std::string& ip) override {

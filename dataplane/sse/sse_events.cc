@@ -182,6 +182,27 @@ int httpStatusForClose(uint16_t code) {
   }
 }
 
+std::vector<std::pair<std::string, std::string>> SseOrigin::corsHeaders() const {
+  if (origin.empty()) {
+    return {};
+  }
+  if (listed) {
+    return {{"Access-Control-Allow-Origin", origin},
+            {"Access-Control-Allow-Credentials", "true"},
+            {"Vary", "Origin"}};
+  }
+  return {{"Access-Control-Allow-Origin", "*"}};
+}
+
+bool sameOrigin(std::string_view origin, std::string_view host) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (origin.substr(0, scheme.size()) == scheme) {
+      return !host.empty() && origin.substr(scheme.size()) == host;
+    }
+  }
+  return false;
+}
+
 bool closeIsTransient(uint16_t code) {
   return code == 1012 || code == 1013 || code == 4029 || code == 4030;
 }

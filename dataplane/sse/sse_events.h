@@ -37,7 +37,7 @@ std::vector<std::string_view> splitPreparedFrames(std::string_view bytes);
 // An event id: one entry for the personal stream, then one per channel of `?subscribe=` in
 // its order, joined by ','; an entry is empty (no position yet) or OFFSET:EPOCH.
 // `Last-Event-ID: ,12:aB3,7:aB3` resumes two channels. Longest id the node reads:
-inline constexpr size_t kMaxLastEventIdBytes = 16384;
+inline constexpr size_t kMaxLastEventIdBytes = 8192;
 
 // The entries of a Last-Event-ID (or `?last_event_id=`), each "" or a valid OFFSET[:EPOCH]
 // (client_protocol.h parseStreamPosition); nullopt when malformed, longer than
@@ -60,6 +60,23 @@ std::string transientRefusalBody(uint16_t code, const std::string& reason, int r
 
 // The `close` frame that ends a stream (an SSE stream has no close frame of its own).
 std::string buildCloseFrame(uint16_t code, const std::string& reason);
+
+// What a request's Origin allows, decided once per request: the CORS headers of the answer,
+// and whether the herald_token cookie may stand for the token. A page of another origin may
+// read answers with its cookies only when its origin is in a set allowed_origins list; with no
+// list, any page may read them without cookies (a token in the URL or a header), as any page
+// may open a WebSocket.
+struct SseOrigin {
+  std::string origin;   // the Origin header (checked: no CR or LF), may be empty
+  bool listed = false;  // in a set allowed_origins list
+  bool same = false;    // the node's own origin (as the Host header names it)
+  bool cookieAllowed() const { return origin.empty() || same || listed; }
+  // Header name and value pairs for the answer; none for a request without an Origin.
+  std::vector<std::pair<std::string, std::string>> corsHeaders() const;
+};
+
+// Whether `origin` ("https://host:port") names `host` (the Host header, "host:port").
+bool sameOrigin(std::string_view origin, std::string_view host);
 
 // The HTTP status of a protocol error frame's `code` (docs/protocol.md error codes).
 int httpStatusForErrorCode(std::string_view code);

@@ -31,18 +31,29 @@ template <typename Connection>
 class SsePost final : public ClientTransport,
                       public std::enable_shared_from_this<SsePost<Connection>> {
  public:
-  SsePost(std::shared_ptr<Connection> con, TransportHandler& handler)
+  SsePost(std::shared_ptr<Connection> con, TransportHandler& handler, SseOrigin origin)
       : con_(std::move(con)),
         handler_(handler),
         timer_(con_->get_raw_socket().get_executor()),
-        target_(con_->get_resource()),
-        body_(con_->get_request_body()),
-        origin_(con_->get_request_header("Origin")) {}
+        target_(tokenOnly(con_->get_resource())),
+        origin_(std::move(origin)) {
+    // The body moves here (websocketpp would keep its copy for the connection's life).
+    auto& request = const_cast<typename Connection::request_type&>(con_->get_request());
+    body_ = request.get_body();
+    request.set_body(std::string());
+  }
 
   // Checks the frame, then opens its session; the frame goes in once the session is greeted.
-  void start(std::string ip) {
+  // `frame_limit`: max_inbound_frame_bytes, as for a WebSocket frame.
+  void start(std::string ip, size_t frame_limit) {
     con_->defer_http_response();
     handler_.count(TransportEvent::kSsePost);
+    if (body_.size() > frame_limit) {
+      respond(413, buildErrorFrame(std::nullopt, ErrorCode::kTooLarge,
+                                   "the frame is larger than max_inbound_frame_bytes (" +
+                                       std::to_string(frame_limit) + ")"));
+      return;
+    }
     const ParsedFrame parsed = parseClientFrame(body_);
     if (!parsed.status.isOk()) {
       respond(httpStatusForErrorCode(errorCodeName(parsed.status.code())),
@@ -93,10 +104,10 @@ class SsePost final : public ClientTransport,
         greeted_ = true;  // the frame goes in from the loop, not from inside the greeting
         asio::post(con_->get_raw_socket().get_executor(),
                    [self = this->shared_from_this()] { self->feed(); });
-      } else if (type == "\"error\"") {
-        last_error_ = text;
+      } else if (type == "\"error\"" && !greeted_) {
+        last_error_ = text;  // why the session is about to be closed
       }
-      return text.size();
+      return 0;  // not sent: only the answer is
     }
     if ((type == "\"reply\"" || type == "\"rpc\"" || type == "\"error\"") && members[1] == id_) {
       const int status = type == "\"error\"" && members[2].size() >= 2
@@ -105,8 +116,9 @@ class SsePost final : public ClientTransport,
       close_code_ = 1000;
       close_reason_ = "answered";
       respond(status, text);
+      return text.size();
     }
-    return text.size();
+    return 0;
   }
 
   void closeWith(uint16_t code, const std::string& reason) override {
@@ -130,11 +142,42 @@ class SsePost final : public ClientTransport,
   void setInboundLimit(size_t) override {}
   const std::string& requestTarget() const override { return target_; }
   std::string requestHeader(const std::string& name) const override {
-    return con_->get_request_header(name);
+    // A POST resumes nothing: only the token's headers count.
+    return name == "Authorization" ? con_->get_request_header(name) : std::string();
+  }
+  std::optional<std::string> cookieToken() const override {
+    if (!origin_.cookieAllowed()) {
+      return std::nullopt;  // another site's page: its visitor's cookie is not its token
+    }
+    return cookieValue(con_->get_request_header("Cookie"), kTokenCookie);
   }
 
  private:
   enum class State { kWaiting, kAnswered, kDone };
+
+  // The request target with only its token: a POST's session subscribes and recovers nothing
+  // (no subscribe=, user_since= or last_event_id= work done for one frame).
+  static std::string tokenOnly(const std::string& resource) {
+    const size_t q = resource.find('?');
+    if (q == std::string::npos) {
+      return "/sse";
+    }
+    const std::string_view query(resource.c_str() + q + 1, resource.size() - q - 1);
+    size_t start = 0;
+    while (start <= query.size()) {
+      const size_t amp = query.find('&', start);
+      const std::string_view param =
+          query.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
+      if (param.substr(0, 6) == "token=") {
+        return "/sse?" + std::string(param);
+      }
+      if (amp == std::string_view::npos) {
+        break;
+      }
+      start = amp + 1;
+    }
+    return "/sse";
+  }
 
   void feed() {
     if (state_ == State::kWaiting) {
@@ -153,10 +196,8 @@ class SsePost final : public ClientTransport,
     con_->set_status(static_cast<websocketpp::http::status_code::value>(status));
     con_->replace_header("Content-Type", "application/json");
     con_->replace_header("Cache-Control", "no-store");
-    if (!origin_.empty() && origin_.find_first_of("\r\n") == std::string::npos) {
-      con_->replace_header("Access-Control-Allow-Origin", origin_);
-      con_->replace_header("Access-Control-Allow-Credentials", "true");
-      con_->replace_header("Vary", "Origin");
+    for (const auto& [name, value] : origin_.corsHeaders()) {
+      con_->replace_header(name, value);
     }
     con_->set_body(body);
     websocketpp::lib::error_code ec;
@@ -180,7 +221,7 @@ class SsePost final : public ClientTransport,
   asio::steady_timer timer_;
   std::string target_;
   std::string body_;
-  std::string origin_;
+  SseOrigin origin_;
   std::string id_;  // the frame's id as JSON text; empty when it had none
   std::string last_error_;
   ClientSession session_;

@@ -28,6 +28,24 @@ namespace herald::node {
 constexpr auto kSseCloseGrace = std::chrono::seconds(30);
 // Bytes a client may send on its stream (it has nothing to say there) before it is cut.
 constexpr size_t kSseMaxInboundBytes = 4096;
+// Most bytes one write takes: a reader that makes progress completes writes well within a
+// ping interval, so only one that makes none is taken for stuck.
+constexpr size_t kSseMaxWriteBytes = 64 * 1024;
+
+// The request's headers and body are read once the session has opened: free them (websocketpp
+// keeps them for the connection's life, up to 16 KB of headers and 64 KiB of body).
+template <typename Connection>
+void dropRequest(Connection& con) {
+  auto& request = const_cast<typename Connection::request_type&>(con.get_request());
+  std::vector<std::string> names;
+  for (const auto& header : request.get_headers()) {
+    names.push_back(header.first);
+  }
+  for (const auto& name : names) {
+    request.remove_header(name);
+  }
+  request.set_body(std::string());
+}
 
 // The `type` of a frame the session wrote (its own JSON: valid, so findMembers applies).
 inline std::string_view frameType(std::string_view frame) {
@@ -43,29 +61,34 @@ template <typename Connection>
 class SseStream final : public ClientTransport,
                         public std::enable_shared_from_this<SseStream<Connection>> {
  public:
-  SseStream(std::shared_ptr<Connection> con, TransportHandler& handler)
+  SseStream(std::shared_ptr<Connection> con, TransportHandler& handler, SseOrigin origin)
       : con_(std::move(con)),
         handler_(handler),
         grace_timer_(con_->get_raw_socket().get_executor()),
-        target_(con_->get_resource()) {}
+        target_(con_->get_resource()),
+        origin_(std::move(origin)) {}
 
   // Takes over the request (websocketpp writes nothing more) and opens the session; the
   // 200 and the events follow once it is greeted, an HTTP error if it is refused first.
   void start(std::string ip) {
     con_->defer_http_response();
+    self_ = this->shared_from_this();  // until finish(): nothing else may hold it while waiting
+    read();                            // a client that leaves while the backend decides is seen
     const ConnectQuery query = parseConnectQuery(target_);
     const size_t channels = query.subscribe ? query.subscribe->size() : 0;
     id_channels_ = query.subscribe.value_or(std::vector<std::string>());
     id_entries_.assign(1 + channels, std::string());
-    const std::string last_id =
-        query.last_event_id ? *query.last_event_id : con_->get_request_header("Last-Event-ID");
+    std::string last_id = con_->get_request_header("Last-Event-ID");  // the newest, as the session
+    if (last_id.empty() && query.last_event_id) {
+      last_id = *query.last_event_id;
+    }
     if (auto entries = parseLastEventId(last_id, 1 + channels)) {
       // Positions not delivered again on this stream stay in its ids.
       std::copy(entries->begin(), entries->end(), id_entries_.begin());
     }
-    origin_ = con_->get_request_header("Origin");
     handler_.count(TransportEvent::kSseOpened);
     handler_.opened(session_, *this, ip);
+    dropRequest(*con_);
     if (state_ == State::kWaiting && session_.awaitingAuthenticate()) {
       session_.close(kCloseUnauthorized,
                      "a token is required: ?token=, Authorization: Bearer or the herald_token "
@@ -165,6 +188,12 @@ class SseStream final : public ClientTransport,
   std::string requestHeader(const std::string& name) const override {
     return con_->get_request_header(name);
   }
+  std::optional<std::string> cookieToken() const override {
+    if (!origin_.cookieAllowed()) {
+      return std::nullopt;  // another site's page: its visitor's cookie is not its token
+    }
+    return cookieValue(con_->get_request_header("Cookie"), kTokenCookie);
+  }
 
  private:
   enum class State { kWaiting, kStreaming, kClosing, kRefused, kDone };
@@ -215,23 +244,14 @@ class SseStream final : public ClientTransport,
         "Cache-Control: no-cache, no-store\r\n"
         "X-Accel-Buffering: no\r\n"
         "Connection: close\r\n";
-    head += corsHeaders();
+    for (const auto& [name, value] : origin_.corsHeaders()) {
+      head += name + ": " + value + "\r\n";
+    }
     head += "\r\nretry: " + std::to_string(jitter(rng())) + "\n\n";
     Chunk chunk;
     chunk.owned = std::move(head);
     queued_bytes_ += chunk.size();
     queue_.push_front(std::move(chunk));  // before anything the session wrote while waiting
-    read();
-  }
-
-  std::string corsHeaders() const {
-    // The shard admitted this Origin (or none is configured): a page of it may read the
-    // stream, with its cookies.
-    if (origin_.empty() || origin_.find_first_of("\r\n") != std::string::npos) {
-      return {};
-    }
-    return "Access-Control-Allow-Origin: " + origin_ +
-           "\r\nAccess-Control-Allow-Credentials: true\r\nVary: Origin\r\n";
   }
 
   static std::mt19937& rng() {
@@ -246,9 +266,8 @@ class SseStream final : public ClientTransport,
     queue_.clear();
     queued_bytes_ = 0;
     con_->replace_header("Cache-Control", "no-store");
-    if (!origin_.empty() && origin_.find_first_of("\r\n") == std::string::npos) {
-      con_->replace_header("Access-Control-Allow-Origin", origin_);
-      con_->replace_header("Access-Control-Allow-Credentials", "true");
+    for (const auto& [name, value] : origin_.corsHeaders()) {
+      con_->replace_header(name, value);
     }
     websocketpp::lib::error_code ec;
     if (closeIsTransient(code)) {
@@ -283,10 +302,12 @@ class SseStream final : public ClientTransport,
     writing_ = true;
     buffers_.clear();
     batch_ = 0;
+    size_t batch_bytes = 0;
     for (const Chunk& chunk : queue_) {
-      if (batch_ == kMaxBatch) {
+      if (batch_ == kMaxBatch || (batch_ > 0 && batch_bytes + chunk.size() > kSseMaxWriteBytes)) {
         break;
       }
+      batch_bytes += chunk.size();
       if (!chunk.owned.empty()) {
         buffers_.emplace_back(chunk.owned.data(), chunk.owned.size());
       }
@@ -365,7 +386,8 @@ class SseStream final : public ClientTransport,
     handler_.count(TransportEvent::kSseClosed);
     handler_.closed(session_, close_code_ == 0 ? 1006 : close_code_, close_reason_);
     // The queue stays until the last handler lets go of this stream: a write in flight may
-    // still point into it.
+    // still point into it. Every caller of finish() holds its own reference.
+    self_.reset();
   }
 
   static constexpr size_t kMaxBatch = 64;
@@ -374,7 +396,8 @@ class SseStream final : public ClientTransport,
   TransportHandler& handler_;
   asio::steady_timer grace_timer_;
   std::string target_;
-  std::string origin_;
+  SseOrigin origin_;
+  std::shared_ptr<SseStream> self_;  // alive from start() to finish()
   ClientSession session_;
   State state_ = State::kWaiting;
   std::deque<Chunk> queue_;

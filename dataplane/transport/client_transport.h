@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "dataplane/fanout/delivery.h"
@@ -40,6 +41,9 @@ class ClientTransport {
   // A header of the upgrade request (name in any case); empty when it had none. Only while
   // the session opens: the headers are freed once it has.
   virtual std::string requestHeader(const std::string& name) const = 0;
+  // The token of the herald_token cookie, where this transport takes one (Server-Sent Events
+  // from the node's own origin or a listed one; never a WebSocket, which no CORS protects).
+  virtual std::optional<std::string> cookieToken() const { return std::nullopt; }
 };
 
 }  // namespace herald::node

@@ -17,6 +17,7 @@ struct UpgradeRequest {
   std::string_view path;      // "/ws"
   const std::string& origin;  // Origin header, may be empty
   const std::string& ip;      // the peer's address ("?" when unknown)
+  bool sse = false;           // GET or POST /sse (not an upgrade)
 };
 
 // Why an upgrade is refused: an HTTP status and the JSON error of docs/api.md.
@@ -52,6 +53,9 @@ class TransportHandler {
   // An upgrade request: nullopt lets it in, a Refusal answers it with an HTTP error.
   // Also asked for GET and POST /sse (the Server-Sent Events transport, dataplane/sse/).
   virtual std::optional<Refusal> admit(const UpgradeRequest& request) = 0;
+  // Whether `origin` is in an allowed_origins list that is set: only such pages may read the
+  // node's answers with their cookies (CORS with credentials).
+  virtual bool originListed(const std::string& origin) = 0;
   // The client is connected; `session` lives as long as the connection, until closed().
   virtual void opened(ClientSession& session, ClientTransport& transport,
                       const std::string& ip) = 0;

@@ -267,16 +267,24 @@ class WebSocketListener final : public ClientListener {
     }
     if (method == "POST" &&
         con->get_request_header("Content-Type").rfind("application/json", 0) != 0) {
-      // Also what keeps a cross-site form from posting with a visitor's cookie: a JSON body
-      // needs a CORS preflight, which only an allowed Origin passes.
+      // Also what keeps a cross-site form from posting: a JSON body needs a CORS preflight.
       answer(
           *con, 415,
           R"j({"error":"unsupported_media_type","message":"POST /sse takes Content-Type: application/json"})j");
       return;
     }
-    const std::string& origin = con->get_request_header("Origin");
+    if (method != "POST" && !con->get_request_body().empty()) {
+      answer(*con, 400, R"j({"error":"bad_request","message":"only POST /sse takes a body"})j");
+      return;
+    }
+    SseOrigin origin;
+    origin.origin = con->get_request_header("Origin");
+    if (origin.origin.find_first_of("\r\n") != std::string::npos) {
+      answer(*con, 400, R"j({"error":"bad_request","message":"malformed Origin"})j");
+      return;
+    }
     const std::string ip = peerAddress(*con);
-    if (auto refusal = handler_.admit(UpgradeRequest{"/sse", origin, ip})) {
+    if (auto refusal = handler_.admit(UpgradeRequest{"/sse", origin.origin, ip, true})) {
       if (method == "GET" && (refusal->http_status == 429 || refusal->http_status == 503)) {
         // It passes (starting, full, draining; too many attempts): EventSource would give up
         // for good on the status, so the stream ends at once and says when to come back.
@@ -292,26 +300,29 @@ class WebSocketListener final : public ClientListener {
              nlohmann::json{{"error", refusal->code}, {"message", refusal->message}}.dump());
       return;
     }
+    origin.listed = !origin.origin.empty() && handler_.originListed(origin.origin);
+    origin.same = sameOrigin(origin.origin, con->get_request_header("Host"));
+    for (const auto& [name, value] : origin.corsHeaders()) {
+      con->replace_header(name, value);
+    }
     if (method == "OPTIONS") {
       con->set_status(websocketpp::http::status_code::no_content);
-      if (!origin.empty()) {
-        con->replace_header("Access-Control-Allow-Origin", origin);
-        con->replace_header("Access-Control-Allow-Credentials", "true");
+      if (!origin.origin.empty()) {
         con->replace_header("Access-Control-Allow-Methods", "GET, POST");
         con->replace_header("Access-Control-Allow-Headers",
                             "Content-Type, Authorization, Last-Event-ID");
         con->replace_header("Access-Control-Max-Age", "600");
-        con->replace_header("Vary", "Origin");
       }
       return;
     }
     if (method == "POST") {
-      std::make_shared<SsePost<Connection>>(con, handler_)->start(ip);
+      std::make_shared<SsePost<Connection>>(con, handler_, std::move(origin))
+          ->start(ip, inbound_limit_);
       return;
     }
     asio::error_code ignored;
     con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), ignored);
-    std::make_shared<SseStream<Connection>>(con, handler_)->start(ip);
+    std::make_shared<SseStream<Connection>>(con, handler_, std::move(origin))->start(ip);
   }
 
   TransportHandler& handler_;

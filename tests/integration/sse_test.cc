@@ -3,8 +3,14 @@
 // Last-Event-ID resumes each channel exactly once (also on another node process); tokens in
 // the query, an Authorization header or a cookie, with the same permissions and refusals;
 // POST /sse publishes; heartbeats; slow, hostile and shut-down streams; and curl as a client.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "integration/support/cluster.h"
+#include "integration/support/raw_ws.h"
 #include "integration/support/sse_client.h"
 #include "integration/support/ws_client.h"
 #include "support/jwt_tokens.h"
@@ -273,20 +280,58 @@ TEST_F(SseTest, APostPublishesAndItsAnswerIsTheResponse) {
   EXPECT_EQ(put.status, 405);
   EXPECT_FALSE(sse->nextOfType("message", 300ms).has_value()) << "refused ones were not sent";
   EXPECT_GE(stats()["sse_posts"], 6);
+
+  // A POST's session subscribes to nothing its URL names, and its frame has the frame limit.
+  auto with_query =
+      httpRequest(cluster_.nodeAddress(0), "POST", "/sse?subscribe=chat:room&token=" + token("bob"),
+                  {"Content-Type: application/json"},
+                  R"({"type":"publish","id":9,"channel":"chat:room","data":2})");
+  ASSERT_EQ(with_query.status, 200) << with_query.body;
+  ASSERT_TRUE(sse->nextOfType("message", 10s).has_value());
+  EXPECT_EQ(stats()["subscriptions"], 1) << "only the stream's";
+  ASSERT_TRUE(
+      cluster_.setLimits([](herald::v1::Limits* l) { l->set_max_inbound_frame_bytes(1024); }));
+  auto big = post(
+      json{{"type", "publish"}, {"channel", "chat:room"}, {"data", std::string(2000, 'x')}}.dump(),
+      headers);
+  EXPECT_EQ(big.status, 413) << big.body;
+  EXPECT_EQ(json::parse(big.body)["code"], "too_large");
 }
 
-TEST_F(SseTest, CorsLetsAnAllowedOriginReadTheStream) {
+TEST_F(SseTest, OnlyListedOriginsReadWithCookies) {
+  // No allowed_origins: any page may read a stream, but without cookies (its token in the URL
+  // or a header), and another site's request does not get to use the visitor's cookie.
   auto preflight =
       httpRequest(cluster_.nodeAddress(0), "OPTIONS", "/sse",
-                  {"Origin: https://app.example", "Access-Control-Request-Method: POST"}, "");
+                  {"Origin: https://other.example", "Access-Control-Request-Method: POST"}, "");
   EXPECT_EQ(preflight.status, 204) << preflight.head;
-  EXPECT_NE(preflight.head.find("Access-Control-Allow-Origin: https://app.example"),
+  EXPECT_NE(preflight.head.find("Access-Control-Allow-Origin: *"), std::string::npos);
+  EXPECT_EQ(preflight.head.find("Access-Control-Allow-Credentials"), std::string::npos);
+  const std::string cookie = "Cookie: herald_token=" + token("alice");
+  auto foreign = stream("subscribe=news:a", {"Origin: https://other.example", cookie});
+  EXPECT_EQ(foreign->status(), 401) << "a cross-site page cannot ride the visitor's cookie";
+  auto own = stream("subscribe=news:a", {"Origin: http://" + cluster_.nodeAddress(0), cookie});
+  ASSERT_EQ(own->status(), 200) << own->body();
+  EXPECT_EQ(own->next(10s)->frame()["user"], "alice");
+  auto header_token =
+      stream("subscribe=news:a&token=" + token("bob"), {"Origin: https://other.example"});
+  ASSERT_EQ(header_token->status(), 200);
+  EXPECT_NE(header_token->head().find("Access-Control-Allow-Origin: *"), std::string::npos);
+
+  // A listed origin reads with credentials, its cookie included; others are refused.
+  ASSERT_TRUE(cluster_.setLimits(
+      [](herald::v1::Limits* l) { l->add_allowed_origins("https://app.example"); }));
+  auto listed = stream("subscribe=news:a", {"Origin: https://app.example", cookie});
+  ASSERT_EQ(listed->status(), 200) << listed->body();
+  EXPECT_NE(listed->head().find("Access-Control-Allow-Origin: https://app.example"),
             std::string::npos);
-  EXPECT_NE(preflight.head.find("Access-Control-Allow-Credentials: true"), std::string::npos);
-  auto sse = stream("subscribe=news:a&token=" + token("alice"), {"Origin: https://app.example"});
-  ASSERT_EQ(sse->status(), 200);
-  EXPECT_NE(sse->head().find("Access-Control-Allow-Origin: https://app.example"),
-            std::string::npos);
+  EXPECT_NE(listed->head().find("Access-Control-Allow-Credentials: true"), std::string::npos);
+  EXPECT_EQ(listed->next(10s)->frame()["user"], "alice");
+  auto refused = stream("subscribe=news:a&token=" + token("bob"), {"Origin: https://evil.example"});
+  EXPECT_EQ(refused->status(), 403);
+  auto injected = httpRequest(cluster_.nodeAddress(0), "GET", "/sse",
+                              {"Origin: https://app.example\rX-Injected: 1"}, "");
+  EXPECT_EQ(injected.head.find("X-Injected"), std::string::npos);
 }
 
 TEST_F(SseTest, AnIdleStreamGetsHeartbeats) {
@@ -314,6 +359,11 @@ TEST_F(SseTest, HostileStreamsAreRefusedOrCutAndTheNodeServesOn) {
   ASSERT_TRUE(cluster_.waitInterest("news:h", 1));
   cluster_.publish("news:h", "{}");
   EXPECT_TRUE(odd->nextOfType("message", 10s).has_value());
+  // /sse is no WebSocket endpoint, and a stream takes no body.
+  RawWs upgrade(cluster_.nodeAddress(0), "/sse");
+  EXPECT_EQ(upgrade.status(), 404);
+  auto with_body = httpRequest(cluster_.nodeAddress(0), "GET", "/sse", {}, "{}");
+  EXPECT_EQ(with_body.status, 400);
   EXPECT_EQ(httpGet(cluster_.nodeAddress(0), "/health").status, 200);
 }
 
@@ -347,6 +397,28 @@ TEST_F(SseTest, AStreamThatStopsReadingMeetsTheSlowConsumerPolicy) {
   EXPECT_EQ(httpGet(cluster_.nodeAddress(0), "/health").status, 200);
 }
 
+TEST_F(SseTest, ARefusalThatPassesIsAStreamThatEndsWithRetryAndAClose) {
+  // EventSource gives a stream up for good on any status but 200: a rate limit must not
+  // stop a page's stream forever.
+  ASSERT_TRUE(cluster_.setLimits(
+      [](herald::v1::Limits* l) { l->set_new_connections_per_ip_per_second(1); }));
+  std::optional<SseClient::Event> close;
+  for (int i = 0; i < 10 && !close; ++i) {
+    auto s = stream("subscribe=news:a&token=" + token("alice"));
+    ASSERT_EQ(s->status(), 200) << s->head() << s->body();
+    auto first = s->next(10s);
+    ASSERT_TRUE(first.has_value());
+    if (first->frame()["type"] == "close") {
+      close = first;
+      EXPECT_EQ(s->retryMs(), 10000);
+      EXPECT_TRUE(s->waitEnded(10s));
+    }
+  }
+  ASSERT_TRUE(close.has_value()) << "one stream in 10 within a second passed the limit of 1";
+  EXPECT_EQ(close->frame()["code"], 4029);
+  EXPECT_GE(stats()["refused_ip_rate"], 1);
+}
+
 TEST_F(SseTest, AShutdownEndsStreamsWithACloseEvent) {
   auto sse = greeted("subscribe=news:s");
   cluster_.node(0).signal(SIGTERM);
@@ -367,6 +439,68 @@ TEST_F(SseTest, CurlReadsTheStream) {
   EXPECT_NE(out.find("id: ,1:"), std::string::npos) << out;
   EXPECT_NE(out.find("retry: "), std::string::npos) << out;
   curl.stop(SIGTERM, 10s);
+}
+
+}  // namespace
+}  // namespace herald::testing
+
+namespace herald::testing {
+namespace {
+
+// A backend that takes connections and never answers: the connect hook waits its timeout.
+class SilentBackend {
+ public:
+  SilentBackend() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    ::listen(fd_, 64);
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~SilentBackend() { ::close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST(SseHookTest, AStreamLeftWhileTheConnectHookDecidesIsFreedOnce) {
+  SilentBackend backend;
+  json config = defaultControlConfig();
+  config["auth"]["allow_anonymous"] = false;
+  config["hooks"] = {{"endpoints",
+                      {{{"name", "backend"},
+                        {"url", "http://127.0.0.1:" + std::to_string(backend.port()) + "/hooks"},
+                        {"timeout_ms", 3000}}}},
+                     {"connect", "backend"}};
+  Cluster cluster(config);
+  cluster.startControl();
+  cluster.startNode();
+  ASSERT_TRUE(cluster.waitHealthyNodes(1));
+  const auto stats = [&] { return json::parse(httpGet(cluster.nodeAddress(0), "/stats").body); };
+  {
+    // No token: the node asks the backend who this is, and the client leaves meanwhile.
+    SseClient gone(cluster.nodeAddress(0), "/sse?subscribe=news:a", {}, 0, 300ms);
+    EXPECT_EQ(gone.status(), 0) << "no answer while the hook decides";
+    ASSERT_TRUE(eventually([&] { return stats()["sse_streams"] == 1; }, 10s));
+  }
+  EXPECT_TRUE(eventually([&] { return stats()["sse_streams"] == 0; }, 10s)) << stats().dump();
+  EXPECT_TRUE(eventually([&] { return stats()["connections"] == 0; }, 10s)) << stats().dump();
+  // The hook's late answer (a timeout) and the shard's sweeps find nothing of it.
+  // One that waits out the hook's timeout: a refusal that passes (1013), so EventSource would
+  // come back later.
+  SseClient waiting(cluster.nodeAddress(0), "/sse?subscribe=news:a", {}, 0, 8s);
+  ASSERT_EQ(waiting.status(), 200) << waiting.head() << waiting.body();
+  auto close = waiting.next(5s);
+  ASSERT_TRUE(close.has_value());
+  EXPECT_EQ(close->frame()["type"], "close");
+  EXPECT_EQ(close->frame()["code"], 1013);
+  EXPECT_EQ(httpGet(cluster.nodeAddress(0), "/health").status, 200);
 }
 
 }  // namespace

@@ -138,6 +138,20 @@ TEST_F(TlsTest, NodeServesWssWithItsCertificate) {
   // A plaintext client gets no WebSocket out of a TLS port.
   RawWs plain(*address, "/ws");
   EXPECT_FALSE(plain.ok());
+
+  // Server-Sent Events over the same TLS port (curl as the client): the stream opens and
+  // greets, and a POST is answered; the ssl stream carries both directions at once.
+  Process stream("/usr/bin/curl", {"-sN", "--cacert", pki_.path("ca.pem"),
+                                   "https://" + *address + "/sse?subscribe=tls:sse"});
+  ASSERT_TRUE(stream.waitForOutput(R"("subscribed":["tls:sse"])", 10s)) << stream.output();
+  EXPECT_NE(stream.output().find("retry: "), std::string::npos);
+  auto post =
+      runCommand("/usr/bin/curl",
+                 {"-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", pki_.path("ca.pem"),
+                  "-H", "Content-Type: text/plain", "-d", "x", "https://" + *address + "/sse"},
+                 10s);
+  EXPECT_EQ(post.out, "415");
+  stream.stop(SIGTERM, 10s);
 }
 
 }  // namespace

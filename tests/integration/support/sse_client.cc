@@ -63,9 +63,10 @@ bool readSome(int fd, std::string* buffer, Clock::time_point deadline, bool* clo
   return true;
 }
 
-std::string request(const std::string& method, const std::string& target,
-                    const std::vector<std::string>& headers, const std::string& body) {
-  std::string out = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+std::string request(const std::string& host_port, const std::string& method,
+                    const std::string& target, const std::vector<std::string>& headers,
+                    const std::string& body) {
+  std::string out = method + " " + target + " HTTP/1.1\r\nHost: " + host_port + "\r\n";
   for (const auto& h : headers) {
     out += h + "\r\n";
   }
@@ -91,7 +92,7 @@ SseClient::SseClient(const std::string& host_port, const std::string& target,
                      const std::vector<std::string>& headers, int receive_buffer,
                      std::chrono::milliseconds timeout) {
   fd_ = connectTo(host_port, receive_buffer);
-  if (fd_ < 0 || !sendAll(fd_, request("GET", target, headers, ""))) {
+  if (fd_ < 0 || !sendAll(fd_, request(host_port, "GET", target, headers, ""))) {
     return;
   }
   const auto deadline = Clock::now() + timeout;
@@ -226,7 +227,7 @@ HttpExchange httpRequest(const std::string& host_port, const std::string& method
   if (fd < 0) {
     return out;
   }
-  if (sendAll(fd, request(method, target, headers, body))) {
+  if (sendAll(fd, request(host_port, method, target, headers, body))) {
     const auto deadline = Clock::now() + timeout;
     std::string buffer;
     bool closed = false;
