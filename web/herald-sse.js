@@ -26,6 +26,9 @@ export function splitEventId(id) {
   return id ? id.split(",") : [];
 }
 
+// How long a stream may take to greet before the link is given up (a proxy that buffers it).
+const OPEN_TIMEOUT_MS = 10000;
+
 export class SseLink {
   /**
    * `wsUrl`: the node's /ws URL with herald.js's query (token, user_since). `options`:
@@ -39,13 +42,15 @@ export class SseLink {
     const url = sseUrlFor(wsUrl);
     this._endpoint = url.origin + url.pathname;
     this._token = url.searchParams.get("token") || "";
-    this._userSince = url.searchParams.get("user_since") || "";
     this._channels = []; // ?subscribe=, in order: the event id's entries after the first
-    this._lastId = ""; // the last event id received, in the order of _channels
+    // The last event id received, in the order of _channels; the personal stream's entry
+    // starts from herald.js's user_since.
+    this._lastId = url.searchParams.get("user_since") || "";
     this._pingIntervalMs = 30000;
     this._lastActivity = Date.now();
-    this._waiting = null; // {id, channels, kind} for a reopen whose reply is due
+    this._waiting = []; // frames whose reply the next greeting makes: {id, kind, channels}
     this._greeted = false; // the first stream's `connected` went to herald.js
+    this._openTimer = 0;
     this.readyState = CONNECTING;
     this.onopen = this.onmessage = this.onclose = this.onerror = null;
     this._open();
@@ -65,7 +70,7 @@ export class SseLink {
         this._subscribe(frame);
         return;
       case "unsubscribe":
-        this._channels = this._channels.filter((c) => !frame.channels.includes(c));
+        this._setChannels(this._channels.filter((c) => !frame.channels.includes(c)));
         this._reopen({ id: frame.id, kind: "unsubscribe", channels: frame.channels });
         return;
       case "authenticate":
@@ -86,6 +91,7 @@ export class SseLink {
 
   close() {
     this.readyState = CLOSED;
+    clearTimeout(this._openTimer);
     if (this._es) this._es.close();
     this._es = null;
   }
@@ -98,19 +104,23 @@ export class SseLink {
     if (this._channels.length > 0) {
       params.push("subscribe=" + this._channels.map(encodeURIComponent).join(","));
     }
-    const entries = splitEventId(this._lastId);
-    if (entries.some((e) => e !== "")) {
+    // A client of its own: refusals come as `close` events with their code (4001, 4002...),
+    // which EventSource's error would hide.
+    params.push("close_events=1");
+    if (this._lastId !== "" && splitEventId(this._lastId).some((e) => e !== "")) {
       params.push("last_event_id=" + encodeURIComponent(this._lastId));
-    } else if (this._userSince) {
-      params.push("user_since=" + encodeURIComponent(this._userSince));
     }
-    return this._endpoint + (params.length ? "?" + params.join("&") : "");
+    return this._endpoint + "?" + params.join("&");
   }
 
   _open() {
     const es = new this._EventSource(this._streamUrl(), { withCredentials: this._withCredentials });
     this._es = es;
     let greeted = false;
+    clearTimeout(this._openTimer);
+    this._openTimer = setTimeout(() => {
+      if (es === this._es && !greeted) this._down(1006, "stream did not open in time");
+    }, OPEN_TIMEOUT_MS);
     es.onmessage = (ev) => {
       if (es !== this._es) return;
       this._lastActivity = Date.now();
@@ -123,12 +133,13 @@ export class SseLink {
       }
       if (frame.type === "connected") {
         greeted = true;
+        clearTimeout(this._openTimer);
         return this._onConnected(frame, ev.data);
       }
       if (frame.type === "close") {
         return this._down(frame.code, frame.reason || "");
       }
-      if (frame.type === "error" && frame.id === undefined && this._waiting?.kind === "subscribe") {
+      if (frame.type === "error" && frame.id === undefined && this._refusing) {
         return this._refused(frame);
       }
       this._deliverText(ev.data);
@@ -153,29 +164,39 @@ export class SseLink {
       this._deliverText(text);
       return;
     }
-    // A reopened stream: its greeting answers the frame that reopened it.
+    // A reopened stream: its greeting answers the frames that reopened it.
+    const subscribed = frame.subscribed || [];
+    const missing = this._channels.filter((c) => !subscribed.includes(c));
     const waiting = this._waiting;
-    if (!waiting) return;
-    if (waiting.kind !== "subscribe") {
-      this._waiting = null;
-      this._deliver({ type: "reply", id: waiting.id, ok: true });
+    this._waiting = [];
+    if (missing.length > 0) {
+      const asked = waiting.filter((w) => w.kind === "subscribe");
+      if (asked.length === 0) {
+        // Channels it had are refused now (permissions, limits): start over, so that
+        // herald.js subscribes again and hears what is refused.
+        this._down(1011, "the node refused this stream's channels");
+        return;
+      }
+      // The new channels were refused (all or nothing): the node's error follows.
+      this._refusing = { asked, settled: waiting.filter((w) => w.kind !== "subscribe") };
       return;
     }
-    const subscribed = frame.subscribed || [];
-    if (waiting.channels.every((c) => subscribed.includes(c))) {
-      this._waiting = null;
-      this._deliver({ type: "reply", id: waiting.id, ok: true, channels: waiting.channels });
+    for (const w of waiting) {
+      this._deliver({ type: "reply", id: w.id, ok: true, ...(w.kind === "subscribe" ? { channels: w.channels } : {}) });
     }
-    // Else the node refused the list: its error frame follows (_refused).
   }
 
   // The node refused a reopened stream's subscribe= (all or nothing): the new channels are
   // refused, the others come back on a stream without them.
   _refused(frame) {
-    const waiting = this._waiting;
-    this._waiting = null;
-    this._channels = this._channels.filter((c) => !waiting.channels.includes(c));
-    this._deliver({ type: "error", id: waiting.id, code: frame.code, message: frame.message });
+    const { asked, settled } = this._refusing;
+    this._refusing = null;
+    const refused = asked.flatMap((w) => w.channels);
+    this._setChannels(this._channels.filter((c) => !refused.includes(c)));
+    for (const w of asked) {
+      this._deliver({ type: "error", id: w.id, code: frame.code, message: frame.message });
+    }
+    this._waiting = settled;
     this._reopen(null);
   }
 
@@ -191,13 +212,22 @@ export class SseLink {
     }
     // Positions of the new channels (herald.js's `since`) join those of the current stream.
     const entries = this._entriesByStream();
+    const channels = [...this._channels];
     for (const channel of frame.channels) {
-      if (!this._channels.includes(channel)) this._channels.push(channel);
+      if (!channels.includes(channel)) channels.push(channel);
       const since = frame.since && frame.since[channel];
       if (since) entries.set(channel, since.epoch ? `${since.offset}:${since.epoch}` : String(since.offset));
     }
+    this._channels = channels;
     this._lastId = this._idFor(entries);
     this._reopen({ id: frame.id, kind: "subscribe", channels: frame.channels });
+  }
+
+  // A new channel list: each stream keeps its own position (entries move with their channel).
+  _setChannels(channels) {
+    const entries = this._entriesByStream();
+    this._channels = channels;
+    this._lastId = this._idFor(entries);
   }
 
   // The current id's entries by stream ("" for the personal one).
@@ -214,10 +244,10 @@ export class SseLink {
   }
 
   // A new stream for a new list or token; it resumes every stream from the last event id.
+  // Frames that reopen it before it greets are answered together by its greeting.
   _reopen(waiting) {
-    const entries = this._entriesByStream();
-    this._lastId = this._idFor(entries);
-    this._waiting = waiting;
+    if (waiting) this._waiting.push(waiting);
+    this._refusing = null;
     if (this._es) this._es.close();
     this._open();
   }
@@ -252,16 +282,13 @@ export class SseLink {
         body: text,
         credentials: this._withCredentials ? "include" : "same-origin",
       });
-      answer = await res.text();
-      JSON.parse(answer);
+      const body = JSON.parse(await res.text());
+      // A refusal before the frame was read (no token, a limit, the node's admission) says
+      // nothing of the frame: it is the frame's answer all the same.
+      answer = body.type ? { ...body, id } : { type: "error", id, code: body.error || "unavailable", message: body.message || `HTTP ${res.status}` };
     } catch (e) {
-      answer = JSON.stringify({
-        type: "error",
-        id,
-        code: "unavailable",
-        message: `POST /sse failed: ${e && e.message ? e.message : e}`,
-      });
+      answer = { type: "error", id, code: "unavailable", message: `POST /sse failed: ${e && e.message ? e.message : e}` };
     }
-    this._deliverText(answer);
+    this._deliver(answer);
   }
 }

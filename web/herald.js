@@ -449,12 +449,13 @@ export class HeraldClient {
   }
 
   // The next attempt's transport: Server-Sent Events after a WebSocket that could not open; a
-  // WebSocket again after a stream that could not open, or that ended where WebSockets worked.
+  // WebSocket again after any stream that ended (the WebSocket's failure may have passed: a
+  // node restarting when the page loaded), falling back once more if it still cannot open.
   _chooseTransport(link) {
     const allowed = this.options.transports;
     if (!link.heraldSse && !link.heraldOpened && allowed.includes("sse")) {
       this._useSse = true;
-    } else if (link.heraldSse && (!link.heraldOpened || this._wsWorked) && allowed.includes("websocket")) {
+    } else if (link.heraldSse && allowed.includes("websocket")) {
       this._useSse = false;
     }
   }
@@ -484,7 +485,8 @@ export class HeraldClient {
     this._timers.ping = setTimeout(() => {
       if (this._state !== ClientState.CONNECTED) return;
       const id = this._id();
-      this._pending.set(id, { kind: "ping", resolve: () => {}, reject: () => {} });
+      // The answer schedules the next one: the path is checked all the connection long.
+      this._pending.set(id, { kind: "ping", resolve: () => this._schedulePing(), reject: () => {} });
       this._send({ type: "ping", id });
       this._timers.pong = setTimeout(() => this._abandon(4000, "ping timeout"), this.options.pongTimeoutMs);
     }, this.options.pingIntervalMs);

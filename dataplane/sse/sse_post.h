@@ -68,6 +68,7 @@ class SsePost final : public ClientTransport,
     }
     if (parsed.id) {
       id_ = std::to_string(*parsed.id);
+      frame_id_ = parsed.id;
     }
     timer_.expires_after(kSsePostTimeout);
     timer_.async_wait([self = this->shared_from_this()](const asio::error_code& ec) {
@@ -125,10 +126,11 @@ class SsePost final : public ClientTransport,
     if (state_ == State::kWaiting) {
       close_code_ = code;
       close_reason_ = reason;
+      // The answer to this frame, whatever stopped it: it carries the frame's id.
       respond(httpStatusForClose(code),
               !last_error_.empty()
-                  ? last_error_
-                  : buildErrorFrame(std::nullopt,
+                  ? withFrameId(last_error_)
+                  : buildErrorFrame(frame_id_,
                                     code == kCloseUnauthorized || code == kCloseTokenExpired
                                         ? ErrorCode::kUnauthorized
                                     : code == kCloseTooManyRequests || code == kCloseUserLimit
@@ -142,8 +144,8 @@ class SsePost final : public ClientTransport,
   void setInboundLimit(size_t) override {}
   const std::string& requestTarget() const override { return target_; }
   std::string requestHeader(const std::string& name) const override {
-    // A POST resumes nothing: only the token's headers count.
-    return name == "Authorization" ? con_->get_request_header(name) : std::string();
+    // A POST resumes nothing (the connect hook may still read the headers it names).
+    return name == "Last-Event-ID" ? std::string() : con_->get_request_header(name);
   }
   std::optional<std::string> cookieToken() const override {
     if (!origin_.cookieAllowed()) {
@@ -154,6 +156,19 @@ class SsePost final : public ClientTransport,
 
  private:
   enum class State { kWaiting, kAnswered, kDone };
+
+  // An error frame the session wrote before the frame went in, with the frame's id.
+  std::string withFrameId(const std::string& error) const {
+    if (!frame_id_) {
+      return error;
+    }
+    auto frame = nlohmann::json::parse(error, nullptr, /*allow_exceptions=*/false);
+    if (!frame.is_object()) {
+      return error;
+    }
+    frame["id"] = *frame_id_;
+    return frame.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
 
   // The request target with only its token: a POST's session subscribes and recovers nothing
   // (no subscribe=, user_since= or last_event_id= work done for one frame).
@@ -223,6 +238,7 @@ class SsePost final : public ClientTransport,
   std::string body_;
   SseOrigin origin_;
   std::string id_;  // the frame's id as JSON text; empty when it had none
+  std::optional<uint64_t> frame_id_;
   std::string last_error_;
   ClientSession session_;
   State state_ = State::kWaiting;

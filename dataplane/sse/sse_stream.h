@@ -86,6 +86,14 @@ class SseStream final : public ClientTransport,
       // Positions not delivered again on this stream stay in its ids.
       std::copy(entries->begin(), entries->end(), id_entries_.begin());
     }
+    if (id_entries_[0].empty() && query.user_since) {  // the personal stream's, from the URL
+      id_entries_[0] = std::to_string(query.user_since->offset) +
+                       (query.user_since->epoch.empty() ? "" : ":" + query.user_since->epoch);
+    }
+    // herald.js asks for refusals as `close` events: a 401's code is hidden from EventSource.
+    const size_t q = target_.find('?');
+    close_events_ = q != std::string::npos &&
+                    queryParam(std::string_view(target_).substr(q + 1), "close_events") == "1";
     handler_.count(TransportEvent::kSseOpened);
     handler_.opened(session_, *this, ip);
     dropRequest(*con_);
@@ -270,7 +278,7 @@ class SseStream final : public ClientTransport,
       con_->replace_header(name, value);
     }
     websocketpp::lib::error_code ec;
-    if (closeIsTransient(code)) {
+    if (closeIsTransient(code) || close_events_) {
       std::uniform_int_distribution<int> jitter(2000, 8000);
       con_->set_status(websocketpp::http::status_code::ok);
       con_->replace_header("Content-Type", "text/event-stream; charset=utf-8");
@@ -414,6 +422,7 @@ class SseStream final : public ClientTransport,
   std::string last_error_;                // an error frame written before the greeting
   uint16_t close_code_ = 0;
   std::string close_reason_;
+  bool close_events_ = false;  // ?close_events=1: every refusal as a `close` event
 };
 
 }  // namespace herald::node

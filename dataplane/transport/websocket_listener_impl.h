@@ -191,7 +191,7 @@ class WebSocketListener final : public ClientListener {
     }
     // The session reads the connect hook's headers while it opens (ClientSession::open).
     handler_.opened(con->session, *con, con->session.peerAddress());
-    dropHeaders(con->get_request());
+    dropRequest(*con);  // headers and any body (up to 64 KiB) of the upgrade request
     dropHeaders(con->get_response());
   }
 
@@ -283,6 +283,11 @@ class WebSocketListener final : public ClientListener {
       answer(*con, 400, R"j({"error":"bad_request","message":"malformed Origin"})j");
       return;
     }
+    origin.listed = !origin.origin.empty() && handler_.originListed(origin.origin);
+    origin.same = sameOrigin(origin.origin, con->get_request_header("Host"));
+    for (const auto& [name, value] : origin.corsHeaders()) {
+      con->replace_header(name, value);  // a refusal too must be readable by the page
+    }
     const std::string ip = peerAddress(*con);
     if (auto refusal = handler_.admit(UpgradeRequest{"/sse", origin.origin, ip, true})) {
       if (method == "GET" && (refusal->http_status == 429 || refusal->http_status == 503)) {
@@ -299,11 +304,6 @@ class WebSocketListener final : public ClientListener {
       answer(*con, refusal->http_status,
              nlohmann::json{{"error", refusal->code}, {"message", refusal->message}}.dump());
       return;
-    }
-    origin.listed = !origin.origin.empty() && handler_.originListed(origin.origin);
-    origin.same = sameOrigin(origin.origin, con->get_request_header("Host"));
-    for (const auto& [name, value] : origin.corsHeaders()) {
-      con->replace_header(name, value);
     }
     if (method == "OPTIONS") {
       con->set_status(websocketpp::http::status_code::no_content);

@@ -184,3 +184,57 @@ test("after a stream that cannot open, the next attempt is a WebSocket again", a
   await waitFor("a WebSocket attempt", () => sockets > before);
   c.close();
 });
+
+test("unsubscribing a channel keeps every other channel's own position", async () => {
+  const { c } = client();
+  for (const ch of ["news:a", "news:b", "news:c"]) c.subscribe(ch, () => {});
+  c.connect();
+  await waitFor("an EventSource", () => FakeEventSource.all.length === 1);
+  FakeEventSource.last().event(connected());
+  await waitFor("subscribe stream", () => FakeEventSource.all.length === 2);
+  let es = FakeEventSource.last();
+  assert.equal(es.url.searchParams.get("subscribe"), "news:a,news:b,news:c");
+  assert.equal(es.url.searchParams.get("close_events"), "1", "refusals come as close events");
+  es.event(connected(["news:a", "news:b", "news:c"]));
+  es.event(msg("news:a", 1), ",1:E,,");
+  es.event(msg("news:b", 7), ",1:E,7:E,");
+  es.event(msg("news:c", 3), ",1:E,7:E,3:E");
+  await waitFor("news:c at 3", () => c.position("news:c")?.offset === 3);
+  c.unsubscribe("news:b");
+  await waitFor("a stream without news:b", () => FakeEventSource.all.length === 3);
+  es = FakeEventSource.last();
+  assert.equal(es.url.searchParams.get("subscribe"), "news:a,news:c");
+  assert.equal(es.url.searchParams.get("last_event_id"), ",1:E,3:E", "news:c resumes from its own 3");
+  c.close();
+});
+
+test("the personal stream's position goes in the id; a refused token is a close with its code", async () => {
+  let tokens = 0;
+  const { c } = client({ token: "", getToken: () => `t${++tokens}` });
+  c._user = { offset: 5, epoch: "U" };
+  c.connect();
+  await waitFor("an EventSource", () => FakeEventSource.all.length === 1);
+  assert.equal(FakeEventSource.last().url.searchParams.get("last_event_id"), "5:U");
+  assert.equal(FakeEventSource.last().url.searchParams.get("token"), "t1");
+  FakeEventSource.last().event({ type: "close", code: 4001, reason: "invalid token" });
+  await waitFor("a second stream with a new token", () => FakeEventSource.all.length === 2, { timeoutMs: 5000 });
+  assert.equal(FakeEventSource.last().url.searchParams.get("token"), "t2");
+  c.close();
+});
+
+test("a POST refused before its frame was read still answers that frame", async () => {
+  FakeEventSource.all = [];
+  const c = new HeraldClient("ws://node.example:8080/ws", {
+    transports: ["sse"],
+    EventSource: FakeEventSource,
+    fetch: async () => ({ status: 401, text: async () => JSON.stringify({ type: "error", code: "unauthorized", message: "a token is required" }) }),
+  });
+  c.connect();
+  await waitFor("an EventSource", () => FakeEventSource.all.length === 1);
+  FakeEventSource.last().event(connected());
+  await waitFor("connected", () => c.state === "connected");
+  const started = Date.now();
+  await assert.rejects(c.publish("chat:room", 1), (e) => e.code === "unauthorized");
+  assert.ok(Date.now() - started < 2000, "at once, not after the publish timeout");
+  c.close();
+});

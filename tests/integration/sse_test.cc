@@ -222,6 +222,13 @@ TEST_F(SseTest, TokensComeFromTheQueryAHeaderOrACookie) {
   EXPECT_EQ(none->status(), 401) << none->head();
   EXPECT_EQ(json::parse(none->body())["code"], "unauthorized") << none->body();
 
+  // herald.js asks for refusals as events: the code (4001) is what tells it to get a new token.
+  auto as_event = stream("subscribe=news:a&close_events=1");
+  ASSERT_EQ(as_event->status(), 200) << as_event->head();
+  auto close = as_event->nextOfType("close", 10s);
+  ASSERT_TRUE(close.has_value());
+  EXPECT_EQ(close->frame()["code"], 4001);
+
   auto forged = stream("subscribe=news:a&token=" + token("alice") + "x");
   EXPECT_EQ(forged->status(), 401);
   EXPECT_EQ(json::parse(forged->body())["type"], "error") << forged->body();
@@ -264,9 +271,10 @@ TEST_F(SseTest, APostPublishesAndItsAnswerIsTheResponse) {
   EXPECT_EQ(not_allowed.status, 403) << not_allowed.body;
   EXPECT_EQ(json::parse(not_allowed.body)["code"], "permission_denied");
   EXPECT_EQ(json::parse(not_allowed.body)["id"], 8);
-  auto anonymous = post(R"({"type":"publish","channel":"chat:room","data":1})",
+  auto anonymous = post(R"({"type":"publish","id":11,"channel":"chat:room","data":1})",
                         {"Content-Type: application/json"});
   EXPECT_EQ(anonymous.status, 401) << anonymous.body;
+  EXPECT_EQ(json::parse(anonymous.body)["id"], 11) << "the answer to that frame, by its id";
   auto subscribe = post(R"({"type":"subscribe","channels":["chat:room"]})", headers);
   EXPECT_EQ(subscribe.status, 400) << subscribe.body;
   auto garbage = post(R"({"type":"publish",)", headers);
