@@ -15,6 +15,8 @@
 #include "controlplane/redis/redis_client.h"
 #include "controlplane/stream_engine.h"
 
+struct redisContext;
+
 namespace herald::control {
 
 /**
@@ -91,6 +93,11 @@ class RedisStreamEngine : public StreamEngine {
   RedisConnection& connectionFor(const std::string& key) const;
   RedisConnection& connectionOf(size_t instance) const;
   void subscribeLoop(Instance* instance);
+  // Reads one subscription's messages until it is lost or stopping; false when a ping of an
+  // idle connection went unanswered (a silent cut), true for a close, a reset or stop().
+  bool readSubscription(Instance* instance, redisContext* ctx);
+  // How long a ping waits for its answer: the command timeout, at least a second.
+  std::chrono::milliseconds pingTimeout() const;
   void onPublication(size_t instance, const std::string& redis_channel, const std::string& payload);
   // "herald:p:<db>:" of an instance: pub/sub is shared by every database of a Redis, so the
   // database number keeps two clusters on one Redis apart.

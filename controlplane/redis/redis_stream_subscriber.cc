@@ -3,8 +3,12 @@
 // back the same way. Reconnects with backoff; on_resubscribed tells the control plane.
 #include <hiredis/hiredis.h>
 
+#include <poll.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <optional>
 #include <random>
 
 #include "common/logging.h"
@@ -115,6 +119,70 @@ void RedisStreamEngine::onPublication(size_t instance, const std::string& redis_
   }
 }
 
+std::chrono::milliseconds RedisStreamEngine::pingTimeout() const {
+  return std::max(options_.timeout, std::chrono::milliseconds(1000));
+}
+
+bool RedisStreamEngine::readSubscription(Instance* instance, redisContext* ctx) {
+  using Clock = std::chrono::steady_clock;
+  // Idle this long, the subscriber pings; a ping unanswered for pingTimeout() ends the read.
+  constexpr auto kIdleBeforePing = std::chrono::milliseconds(1000);
+  auto last_heard = Clock::now();
+  std::optional<Clock::time_point> ping_sent;
+  for (;;) {
+    void* raw = nullptr;
+    if (redisGetReplyFromReader(ctx, &raw) != REDIS_OK) {
+      return true;  // a protocol error: lost, and said so by the caller's warning
+    }
+    if (raw != nullptr) {
+      RedisReplyPtr reply(static_cast<redisReply*>(raw));
+      last_heard = Clock::now();
+      ping_sent.reset();  // any reply (the pong included) shows the path works
+      if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 4 &&
+          reply->element[2]->type == REDIS_REPLY_STRING &&
+          reply->element[3]->type == REDIS_REPLY_STRING) {
+        onPublication(instance->index, std::string(reply->element[2]->str, reply->element[2]->len),
+                      std::string(reply->element[3]->str, reply->element[3]->len));
+      }
+      continue;
+    }
+    pollfd p{ctx->fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, 100);
+    if (stopping_.load()) {
+      return true;
+    }
+    if (ready > 0) {
+      if (redisBufferRead(ctx) != REDIS_OK) {
+        return true;  // closed or reset: the usual warning follows
+      }
+      continue;
+    }
+    if (ready < 0 && errno != EINTR) {
+      return true;
+    }
+    const auto now = Clock::now();
+    if (ping_sent) {
+      if (now - *ping_sent >= pingTimeout()) {
+        return false;
+      }
+      continue;
+    }
+    if (now - last_heard >= kIdleBeforePing) {
+      // PING is allowed in subscribed mode; its answer is ["pong", ""].
+      int done = 0;
+      if (redisAppendCommand(ctx, "PING") != REDIS_OK) {
+        return true;
+      }
+      while (done == 0) {
+        if (redisBufferWrite(ctx, &done) != REDIS_OK) {
+          return true;
+        }
+      }
+      ping_sent = now;
+    }
+  }
+}
+
 void RedisStreamEngine::subscribeLoop(Instance* instance) {
   auto log = componentLogger("redis");
   bool had_subscription = false;
@@ -175,21 +243,13 @@ void RedisStreamEngine::subscribeLoop(Instance* instance) {
     }
     had_subscription = true;
     attempt = 0;
-    // Blocking reads (no timeout: a timed-out hiredis context is unusable); stop() shuts the
-    // socket down, and keepalive notices a silent peer.
+    // Reads as they come; an idle connection is pinged, so that a silent cut (no FIN, no
+    // RST: a dropped route, a frozen peer) is noticed within seconds, not after TCP
+    // keepalive's ~30 s. stop() shuts the socket down, which ends the wait at once.
     redisSetTimeout(ctx, timeval{});
-    for (;;) {
-      void* raw = nullptr;
-      if (redisGetReply(ctx, &raw) != REDIS_OK || raw == nullptr) {
-        break;
-      }
-      RedisReplyPtr reply(static_cast<redisReply*>(raw));
-      if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 4 &&
-          reply->element[2]->type == REDIS_REPLY_STRING &&
-          reply->element[3]->type == REDIS_REPLY_STRING) {
-        onPublication(instance->index, std::string(reply->element[2]->str, reply->element[2]->len),
-                      std::string(reply->element[3]->str, reply->element[3]->len));
-      }
+    if (!readSubscription(instance, ctx)) {
+      log->warn("redis {}: no answer to a ping within {} ms; the connection is taken for lost",
+                instance->address.text, pingTimeout().count());
     }
     instance->subscribed = false;
     {
