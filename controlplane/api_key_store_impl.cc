@@ -57,51 +57,36 @@ bool parseRole(const std::string& text, herald::v1::ApiKeyRole* out) {
   return true;
 }
 
-ApiKeyStoreImpl::ApiKeyStoreImpl(const std::string& data_dir) : file_(data_dir + "/api_keys.json") {
-  std::ifstream in(file_);
-  if (!in) {
-    return;
-  }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string what = "corrupt API key file " + file_ + " (fix or move it away)";
-  auto doc = nlohmann::json::parse(buffer.str(), nullptr, false);
-  if (doc.is_discarded() || !doc.is_array()) {
-    throw std::runtime_error(what);
-  }
-  for (const auto& item : doc) {
-    if (!item.is_object() || !item.contains("sha256") || !item["sha256"].is_string() ||
-        !item.contains("id") || !item.contains("role") || !item["role"].is_string()) {
-      throw std::runtime_error(what + ": entry without sha256, id or role");
-    }
-    herald::v1::ApiKey key;
-    key.set_id(item["id"].get<std::string>());
-    key.set_name(item.value("name", ""));
-    herald::v1::ApiKeyRole role;
-    if (!parseRole(item["role"].get<std::string>(), &role)) {
-      throw std::runtime_error(what + ": unknown role");
-    }
-    key.set_role(role);
-    key.set_created_unix_ms(item.value("created_unix_ms", int64_t{0}));
-    by_hash_[item["sha256"].get<std::string>()] = key;
-  }
+nlohmann::json keyRecord(const herald::v1::ApiKey& key) {
+  return {{"id", key.id()},
+          {"name", key.name()},
+          {"role", roleName(key.role())},
+          {"created_unix_ms", key.created_unix_ms()}};
 }
 
-Status ApiKeyStoreImpl::persistLocked() const {
-  nlohmann::json doc = nlohmann::json::array();
-  for (const auto& [hash, key] : by_hash_) {
-    doc.push_back({{"id", key.id()},
-                   {"name", key.name()},
-                   {"role", roleName(key.role())},
-                   {"created_unix_ms", key.created_unix_ms()},
-                   {"sha256", hash}});
+std::optional<herald::v1::ApiKey> parseKeyRecord(const nlohmann::json& record) {
+  if (!record.is_object() || !record.contains("id") || !record["id"].is_string() ||
+      !record.contains("role") || !record["role"].is_string()) {
+    return std::nullopt;
   }
-  return writeFileAtomically(file_, doc.dump(2) + "\n");
+  herald::v1::ApiKey key;
+  key.set_id(record["id"].get<std::string>());
+  const auto name = record.find("name");
+  key.set_name(name != record.end() && name->is_string() ? name->get<std::string>() : "");
+  herald::v1::ApiKeyRole role;
+  if (!parseRole(record["role"].get<std::string>(), &role)) {
+    return std::nullopt;
+  }
+  key.set_role(role);
+  const auto created = record.find("created_unix_ms");
+  key.set_created_unix_ms(
+      created != record.end() && created->is_number_integer() ? created->get<int64_t>() : 0);
+  return key;
 }
 
-Result<herald::v1::ApiKey> ApiKeyStoreImpl::addLocked(const std::string& name,
-                                                      herald::v1::ApiKeyRole role,
-                                                      const std::string& secret) {
+Result<std::pair<std::string, herald::v1::ApiKey>> newKey(const std::string& name,
+                                                          herald::v1::ApiKeyRole role,
+                                                          const std::string& secret) {
   if (!validRole(role)) {
     return Status(ErrorCode::kBadRequest, "role must be admin, publisher or reader");
   }
@@ -109,14 +94,84 @@ Result<herald::v1::ApiKey> ApiKeyStoreImpl::addLocked(const std::string& name,
     return Status(ErrorCode::kBadRequest, "name longer than 64 bytes");
   }
   const std::string hash = sha256Hex(secret);
-  if (by_hash_.count(hash) != 0) {
-    return Status(ErrorCode::kAlreadyExists, "this key already exists");
-  }
   herald::v1::ApiKey key;
   key.set_id(hash.substr(0, 12));
   key.set_name(name);
   key.set_role(role);
   key.set_created_unix_ms(unixMillis());
+  return std::make_pair(hash, key);
+}
+
+std::string newKeySecret() {
+  unsigned char random[24];
+  if (RAND_bytes(random, sizeof(random)) != 1) {
+    return {};
+  }
+  return "hk_" + toHex(random, sizeof(random));
+}
+
+KeysByHash loadKeyFile(const std::string& file) {
+  KeysByHash out;
+  std::ifstream in(file);
+  if (!in) {
+    return out;
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string what = "corrupt API key file " + file + " (fix or move it away)";
+  auto doc = nlohmann::json::parse(buffer.str(), nullptr, false);
+  if (doc.is_discarded() || !doc.is_array()) {
+    throw std::runtime_error(what);
+  }
+  for (const auto& item : doc) {
+    if (!item.is_object() || !item.contains("sha256") || !item["sha256"].is_string()) {
+      throw std::runtime_error(what + ": entry without sha256, id or role");
+    }
+    auto key = parseKeyRecord(item);
+    if (!key) {
+      throw std::runtime_error(what + ": entry without sha256, id or a known role");
+    }
+    out[item["sha256"].get<std::string>()] = *key;
+  }
+  return out;
+}
+
+std::vector<herald::v1::ApiKey> sortedKeys(const KeysByHash& keys) {
+  std::vector<herald::v1::ApiKey> out;
+  for (const auto& [hash, key] : keys) {
+    out.push_back(key);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.created_unix_ms() != b.created_unix_ms() ? a.created_unix_ms() < b.created_unix_ms()
+                                                      : a.id() < b.id();
+  });
+  return out;
+}
+
+ApiKeyStoreImpl::ApiKeyStoreImpl(const std::string& data_dir)
+    : file_(data_dir + "/api_keys.json"), by_hash_(loadKeyFile(file_)) {}
+
+Status ApiKeyStoreImpl::persistLocked() const {
+  nlohmann::json doc = nlohmann::json::array();
+  for (const auto& [hash, key] : by_hash_) {
+    nlohmann::json record = keyRecord(key);
+    record["sha256"] = hash;
+    doc.push_back(std::move(record));
+  }
+  return writeFileAtomically(file_, doc.dump(2) + "\n");
+}
+
+Result<herald::v1::ApiKey> ApiKeyStoreImpl::addLocked(const std::string& name,
+                                                      herald::v1::ApiKeyRole role,
+                                                      const std::string& secret) {
+  auto made = newKey(name, role, secret);
+  if (!made.isOk()) {
+    return made.status();
+  }
+  const auto& [hash, key] = made.value();
+  if (by_hash_.count(hash) != 0) {
+    return Status(ErrorCode::kAlreadyExists, "this key already exists");
+  }
   by_hash_[hash] = key;
   Status s = persistLocked();
   if (!s.isOk()) {
@@ -128,11 +183,10 @@ Result<herald::v1::ApiKey> ApiKeyStoreImpl::addLocked(const std::string& name,
 
 Result<ApiKeyStore::Created> ApiKeyStoreImpl::create(const std::string& name,
                                                      herald::v1::ApiKeyRole role) {
-  unsigned char random[24];
-  if (RAND_bytes(random, sizeof(random)) != 1) {
+  const std::string secret = newKeySecret();
+  if (secret.empty()) {
     return Status(ErrorCode::kInternal, "no randomness available for a new key");
   }
-  const std::string secret = "hk_" + toHex(random, sizeof(random));
   std::lock_guard<std::mutex> lock(mu_);
   auto key = addLocked(name, role, secret);
   if (!key.isOk()) {
@@ -169,15 +223,7 @@ Status ApiKeyStoreImpl::revoke(const std::string& id) {
 
 std::vector<herald::v1::ApiKey> ApiKeyStoreImpl::list() const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<herald::v1::ApiKey> out;
-  for (const auto& [hash, key] : by_hash_) {
-    out.push_back(key);
-  }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return a.created_unix_ms() != b.created_unix_ms() ? a.created_unix_ms() < b.created_unix_ms()
-                                                      : a.id() < b.id();
-  });
-  return out;
+  return sortedKeys(by_hash_);
 }
 
 std::optional<herald::v1::ApiKeyRole> ApiKeyStoreImpl::roleOf(const std::string& presented) const {

@@ -2,7 +2,12 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "controlplane/api_key_store.h"
 
@@ -35,5 +40,24 @@ class ApiKeyStoreImpl : public ApiKeyStore {
 
 // SHA-256 of `text` as lowercase hex.
 std::string sha256Hex(const std::string& text);
+
+// Keys by the SHA-256 hex of their secret, as api_keys.json and Redis keep them.
+using KeysByHash = std::map<std::string, herald::v1::ApiKey>;
+
+// One key's record without its hash ({"id","name","role","created_unix_ms"}), and back; the
+// parse fails (nullopt) for a record without an id or a known role.
+nlohmann::json keyRecord(const herald::v1::ApiKey& key);
+std::optional<herald::v1::ApiKey> parseKeyRecord(const nlohmann::json& record);
+
+// A new key record for `secret` (validated: role, name up to 64 bytes), with its hash.
+Result<std::pair<std::string, herald::v1::ApiKey>> newKey(const std::string& name,
+                                                          herald::v1::ApiKeyRole role,
+                                                          const std::string& secret);
+// A fresh "hk_..." secret; empty when no randomness is available.
+std::string newKeySecret();
+// The keys of `<data_dir>/api_keys.json` (none when it is absent); throws on a corrupt file.
+KeysByHash loadKeyFile(const std::string& file);
+// Keys in created order (then id), as ListApiKeys answers.
+std::vector<herald::v1::ApiKey> sortedKeys(const KeysByHash& keys);
 
 }  // namespace herald::control

@@ -22,6 +22,7 @@
 #include "controlplane/config_store_impl.h"
 #include "controlplane/events/event_senders.h"
 #include "controlplane/memory_stream_engine.h"
+#include "controlplane/redis/redis_api_key_store.h"
 #include "controlplane/redis/redis_client.h"
 #include "controlplane/redis/redis_config_persistence.h"
 #include "controlplane/redis/redis_event_log.h"
@@ -96,7 +97,13 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
   store->setHooks(config_.hooks, eventsNeedClientReports(config_.events));
   store_ = std::move(store);
   node_secret_ = resolveNodeSecret();
-  keys_ = std::make_unique<ApiKeyStoreImpl>(config_.data_dir);
+  if (config_.engine == "redis") {
+    // Shared by every replica: a key created or revoked through one counts on all.
+    keys_ = std::make_unique<RedisApiKeyStore>(configRedis(), std::chrono::milliseconds(1000),
+                                               config_.data_dir);
+  } else {
+    keys_ = std::make_unique<ApiKeyStoreImpl>(config_.data_dir);
+  }
   bootstrapAdminKey();
   control_service_ = std::make_unique<ControlService>(*store_, *keys_, *channels_, nodes_, router_,
                                                       presence_, &metrics_);

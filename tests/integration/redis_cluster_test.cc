@@ -215,6 +215,65 @@ TEST_F(RedisClusterTest, ClientMovingToAnotherReplicasNodeRecoversFromRedisHisto
   EXPECT_TRUE(contiguous(readOffsets(*second, 41), 41, 41));
 }
 
+TEST_F(RedisClusterTest, ApiKeysCreatedOrRevokedThroughOneReplicaCountOnEvery) {
+  startRedis(false);
+  const size_t a = startReplica();
+  const size_t b = startReplica();
+  // A publisher key made through A...
+  herald::v1::CreateApiKeyRequest create;
+  create.set_name("billing");
+  create.set_role(herald::v1::API_KEY_ROLE_PUBLISHER);
+  herald::v1::CreateApiKeyResponse created;
+  grpc::ClientContext create_ctx;
+  ASSERT_TRUE(stubs_[a]->CreateApiKey(&create_ctx, create, &created).ok());
+  const std::string secret = created.secret();
+  ASSERT_FALSE(secret.empty());
+  const auto publishWith = [&](size_t replica) {
+    auto stub = controlStub(replica_addresses_[replica], secret);
+    herald::v1::PublishRequest req;
+    req.set_channel("feed:keys");
+    req.set_data("{}");
+    herald::v1::PublishResponse resp;
+    grpc::ClientContext ctx;
+    return stub->Publish(&ctx, req, &resp).error_code();
+  };
+  // ...works through B within a second, with its role (no admin calls).
+  EXPECT_TRUE(eventually([&] { return publishWith(b) == grpc::StatusCode::OK; }, 2s));
+  {
+    auto stub = controlStub(replica_addresses_[b], secret);
+    herald::v1::CreateApiKeyResponse denied;
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub->CreateApiKey(&ctx, create, &denied).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  // Both replicas list it.
+  herald::v1::ListApiKeysResponse listed;
+  grpc::ClientContext list_ctx;
+  ASSERT_TRUE(stubs_[b]->ListApiKeys(&list_ctx, herald::v1::ListApiKeysRequest(), &listed).ok());
+  bool found = false;
+  for (const auto& key : listed.keys()) {
+    found = found || key.id() == created.key().id();
+  }
+  EXPECT_TRUE(found);
+  // Revoked through B: refused through A within a second.
+  herald::v1::RevokeApiKeyRequest revoke;
+  revoke.set_id(created.key().id());
+  herald::v1::RevokeApiKeyResponse revoked;
+  grpc::ClientContext revoke_ctx;
+  ASSERT_TRUE(stubs_[b]->RevokeApiKey(&revoke_ctx, revoke, &revoked).ok());
+  EXPECT_TRUE(eventually([&] { return publishWith(a) == grpc::StatusCode::UNAUTHENTICATED; }, 2s));
+  EXPECT_EQ(publishWith(b), grpc::StatusCode::UNAUTHENTICATED);
+  // A replica started later sees the cluster's keys, not only its own file's.
+  const size_t c = startReplica();
+  EXPECT_EQ(publishWith(c), grpc::StatusCode::UNAUTHENTICATED);
+  herald::v1::ListApiKeysResponse on_c;
+  grpc::ClientContext c_ctx;
+  ASSERT_TRUE(stubs_[c]->ListApiKeys(&c_ctx, herald::v1::ListApiKeysRequest(), &on_c).ok());
+  for (const auto& key : on_c.keys()) {
+    EXPECT_NE(key.id(), created.key().id()) << "revoked everywhere";
+  }
+}
+
 }  // namespace
 // ClusterStats' activity windows are the cluster's: publications through both replicas, the
 // deliveries of both replicas' nodes and users on either, each counted once.
