@@ -136,6 +136,21 @@ KeysByHash loadKeyFile(const std::string& file) {
   return out;
 }
 
+std::optional<std::string> presentedKeyHash(const std::string& presented) {
+  if (presented.empty() || presented.size() > 512) {
+    return std::nullopt;
+  }
+  return sha256Hex(presented);
+}
+
+std::optional<herald::v1::ApiKeyRole> roleIn(const KeysByHash& keys, const std::string& hash) {
+  auto it = keys.find(hash);
+  if (it == keys.end()) {
+    return std::nullopt;
+  }
+  return it->second.role();
+}
+
 std::vector<herald::v1::ApiKey> sortedKeys(const KeysByHash& keys) {
   std::vector<herald::v1::ApiKey> out;
   for (const auto& [hash, key] : keys) {
@@ -227,16 +242,12 @@ std::vector<herald::v1::ApiKey> ApiKeyStoreImpl::list() const {
 }
 
 std::optional<herald::v1::ApiKeyRole> ApiKeyStoreImpl::roleOf(const std::string& presented) const {
-  if (presented.empty() || presented.size() > 512) {
+  const auto hash = presentedKeyHash(presented);
+  if (!hash) {
     return std::nullopt;
   }
-  const std::string hash = sha256Hex(presented);
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = by_hash_.find(hash);
-  if (it == by_hash_.end()) {
-    return std::nullopt;
-  }
-  return it->second.role();
+  return roleIn(by_hash_, *hash);
 }
 
 size_t ApiKeyStoreImpl::size() const {

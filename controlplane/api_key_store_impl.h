@@ -57,6 +57,11 @@ Result<std::pair<std::string, herald::v1::ApiKey>> newKey(const std::string& nam
 std::string newKeySecret();
 // The keys of `<data_dir>/api_keys.json` (none when it is absent); throws on a corrupt file.
 KeysByHash loadKeyFile(const std::string& file);
+// The hash a presented key is looked up by; nullopt for an empty one or one over 512 bytes
+// (refused without hashing).
+std::optional<std::string> presentedKeyHash(const std::string& presented);
+// The role of the key with `hash` in `keys`, if any.
+std::optional<herald::v1::ApiKeyRole> roleIn(const KeysByHash& keys, const std::string& hash);
 // Keys in created order (then id), as ListApiKeys answers.
 std::vector<herald::v1::ApiKey> sortedKeys(const KeysByHash& keys);
 

@@ -164,16 +164,12 @@ std::vector<herald::v1::ApiKey> RedisApiKeyStore::list() const {
 }
 
 std::optional<herald::v1::ApiKeyRole> RedisApiKeyStore::roleOf(const std::string& presented) const {
-  if (presented.empty() || presented.size() > 512) {
+  const auto hash = presentedKeyHash(presented);
+  if (!hash) {
     return std::nullopt;
   }
-  const std::string hash = sha256Hex(presented);
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = keys_.find(hash);
-  if (it == keys_.end()) {
-    return std::nullopt;
-  }
-  return it->second.role();
+  std::lock_guard<std::mutex> lock(mu_);  // the copy, never Redis: a guess costs no round trip
+  return roleIn(keys_, *hash);
 }
 
 size_t RedisApiKeyStore::size() const {
