@@ -22,6 +22,9 @@ namespace herald::control {
 struct RedisStreamEngine::Instance {
   size_t index = 0;
   std::atomic<bool> subscribed{false};  // a marker can only come back while subscribed
+  // The highest count of acknowledged writes (`herald:w`) seen from this instance: a lower
+  // one after a Redis restart means it lost writes (redis_scripts.h).
+  std::atomic<uint64_t> writes_seen{0};
   RedisAddress address;
   std::vector<std::unique_ptr<RedisConnection>> pool;
   std::thread subscriber;

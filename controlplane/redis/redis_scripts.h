@@ -2,29 +2,53 @@
 // The Lua scripts the redis stream engine runs, and the key layout they work on. Each script
 // runs atomically in Redis: that is what makes offsets, history and pub/sub order agree.
 #include <cstdint>
+#include <string>
 
 namespace herald::control::redis_scripts {
 
-// Next offset, history and PUBLISH in one step (see the class comment). A stream whose epoch
-// is missing (new, or lost by Redis) gets the caller's fresh epoch and loses any stale history.
-inline constexpr const char* kPublishScript = R"lua(
+// Acknowledged writes Redis may lose: a restart from an AOF fsynced every second, or from an
+// RDB snapshot, comes back with fewer. Every publication counts in `herald:w`, and each
+// replica remembers the highest count it was answered (ARGV "seen"). A count below that
+// means Redis lost what it acknowledged: the generation `herald:g` changes, and each stream
+// written under an older generation starts a new epoch when next touched, so a client gets
+// recovered:false instead of the same offset twice. Both scripts begin with this check
+// (ARGV[1] seen, ARGV[2] a fresh generation) and leave `gen` set.
+inline constexpr const char* kGenerationCheck = R"lua(
+local w = tonumber(redis.call('GET', 'herald:w') or '0')
+local gen = redis.call('GET', 'herald:g')
+if w < tonumber(ARGV[1]) or not gen then
+  gen = ARGV[2]
+  redis.call('SET', 'herald:g', gen)
+  if w < tonumber(ARGV[1]) then redis.call('SET', 'herald:w', ARGV[1]) end
+end
+local sgen = redis.call('HGET', KEYS[1], 'gen')
+local stale = sgen and sgen ~= gen
+)lua";
+
+// Next offset, history and PUBLISH in one step (see the class comment); the publication goes
+// out as "OFFSET:EPOCH:WRITES:BYTES", so every replica learns the count. A stream whose epoch
+// is missing (new, or lost by Redis) or stale (written before Redis lost writes) gets the
+// caller's fresh epoch and loses its history. Returns {offset, epoch, duplicate, writes}.
+// ARGV: seen, generation, then (shifted by 2) the publication's arguments.
+inline const std::string kPublishScript = std::string(kGenerationCheck) + R"lua(
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[4]
+if not epoch or stale then
+  epoch = ARGV[6]
   redis.call('DEL', KEYS[1], KEYS[2])
   redis.call('HSET', KEYS[1], 'epoch', epoch)
 end
-if ARGV[6] ~= '' then
-  local prev = redis.call('GET', ARGV[6])
-  if prev then return {tonumber(prev), epoch, 1} end
+redis.call('HSET', KEYS[1], 'gen', gen)
+if ARGV[8] ~= '' then
+  local prev = redis.call('GET', ARGV[8])
+  if prev then return {tonumber(prev), epoch, 1, w} end
 end
 local offset = redis.call('HINCRBY', KEYS[1], 'offset', 1)
-local size = tonumber(ARGV[2])
-local ttl = tonumber(ARGV[3])
+local size = tonumber(ARGV[4])
+local ttl = tonumber(ARGV[5])
 redis.call('HSET', KEYS[1], 'ttl', ttl)
-if ARGV[8] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[8]) end
+if ARGV[10] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[10]) end
 if size > 0 then
-  redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-1', 'p', ARGV[1])
+  redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-1', 'p', ARGV[3])
   if ttl > 0 then
     redis.call('PEXPIRE', KEYS[2], ttl)
   else
@@ -33,18 +57,21 @@ if size > 0 then
 else
   redis.call('DEL', KEYS[2])
 end
-if ARGV[6] ~= '' then redis.call('SET', ARGV[6], offset, 'EX', ARGV[7]) end
-redis.call('PUBLISH', ARGV[5], offset .. ':' .. epoch .. ':' .. ARGV[1])
-return {offset, epoch, 0}
+if ARGV[8] ~= '' then redis.call('SET', ARGV[8], offset, 'EX', ARGV[9]) end
+local writes = redis.call('INCR', 'herald:w')
+redis.call('PUBLISH', ARGV[7], offset .. ':' .. epoch .. ':' .. writes .. ':' .. ARGV[3])
+return {offset, epoch, 0, writes}
 )lua";
 
-// The stream's offset, epoch and TTL with up to ARGV[2] entries from id ARGV[1], read
-// together so that the entries and the offset agree.
-inline constexpr const char* kReadScript = R"lua(
+// The stream's offset, epoch and TTL with up to ARGV[4] entries from id ARGV[3], read
+// together so that the entries and the offset agree; a stale stream (see above) reads as one
+// that has no epoch: a client's position in it is not recovered.
+inline const std::string kReadScript = std::string(kGenerationCheck) + R"lua(
+if stale then return {'0', '', '0', {}} end
 local meta = redis.call('HMGET', KEYS[1], 'offset', 'epoch', 'ttl')
 local entries = {}
-if tonumber(ARGV[2]) > 0 then
-  entries = redis.call('XRANGE', KEYS[2], ARGV[1], '+', 'COUNT', ARGV[2])
+if tonumber(ARGV[4]) > 0 then
+  entries = redis.call('XRANGE', KEYS[2], ARGV[3], '+', 'COUNT', ARGV[4])
 end
 return {meta[1] or '0', meta[2] or '', meta[3] or '0', entries}
 )lua";

@@ -123,7 +123,8 @@ std::vector<std::string> RedisStreamEngine::publishArgs(const std::string& key,
   const std::string base = kKeyPrefix + key;
   std::string bytes;
   pub.SerializeToString(&bytes);
-  return {"2", base + ":m", base + ":h", std::move(bytes), std::to_string(policy.size),
+  return {"2", base + ":m", base + ":h", std::to_string(writesSeen(instanceFor(key))),
+          newRandomEpoch(), std::move(bytes), std::to_string(policy.size),
           std::to_string(policy.ttl_ms), newRandomEpoch(), pubsubPrefix(instanceFor(key)) + key,
           // The channel's length first, so that no (channel, key) pair names another's.
           idempotency_key.empty()
@@ -133,12 +134,24 @@ std::vector<std::string> RedisStreamEngine::publishArgs(const std::string& key,
           key[0] == '#' ? std::to_string(kIdleUserStreamMs) : "0"};
 }
 
-PublishOutcome RedisStreamEngine::outcomeOf(const RedisValue& v) const {
+uint64_t RedisStreamEngine::writesSeen(size_t instance) const {
+  return instances_[instance]->writes_seen.load(std::memory_order_relaxed);
+}
+
+void RedisStreamEngine::noteWrites(size_t instance, uint64_t writes) const {
+  auto& seen = instances_[instance]->writes_seen;
+  uint64_t current = seen.load(std::memory_order_relaxed);
+  while (writes > current && !seen.compare_exchange_weak(current, writes)) {
+  }
+}
+
+PublishOutcome RedisStreamEngine::outcomeOf(const RedisValue& v, size_t instance) const {
   PublishOutcome out;
-  if (v.type != RedisValue::Type::kArray || v.elements.size() != 3) {
+  if (v.type != RedisValue::Type::kArray || v.elements.size() != 4) {
     out.status = unexpected(v, "publish");
     return out;
   }
+  noteWrites(instance, static_cast<uint64_t>(v.elements[3].integer));
   out.offset = static_cast<uint64_t>(v.elements[0].integer);
   out.epoch = v.elements[1].str;
   out.duplicate = v.elements[2].integer == 1;
@@ -157,7 +170,7 @@ PublishOutcome RedisStreamEngine::append(const std::string& key, const herald::v
     out.status = reply.status();
     return out;
   }
-  PublishOutcome out = outcomeOf(reply.value());
+  PublishOutcome out = outcomeOf(reply.value(), instanceFor(key));
   if (out.status.isOk() && !out.duplicate) {
     publications_.fetch_add(1, std::memory_order_relaxed);
   }
@@ -209,7 +222,7 @@ std::vector<PublishOutcome> RedisStreamEngine::publishBatch(const std::vector<Pu
     for (size_t k = 0; k < indexes.size(); ++k) {
       PublishOutcome& o = out[indexes[k]];
       if (k + 1 < result.replies.size()) {
-        o = outcomeOf(result.replies[k + 1]);
+        o = outcomeOf(result.replies[k + 1], instance);
       } else {
         o.status = result.status.isOk() ? Status(ErrorCode::kUnavailable, "redis: reply missing")
                                         : result.status;
@@ -252,6 +265,7 @@ HistoryResult RedisStreamEngine::read(const std::string& key, const HistoryQuery
   auto fetch = [&](uint64_t after, uint32_t count) -> Result<RedisValue> {
     auto reply =
         connectionFor(key).command({"EVAL", kReadScript, "2", base + ":m", base + ":h",
+                                    std::to_string(writesSeen(instanceFor(key))), newRandomEpoch(),
                                     std::to_string(after + 1) + "-0", std::to_string(count)});
     if (reply.isOk() && (reply->type != RedisValue::Type::kArray || reply->elements.size() != 4)) {
       return unexpected(reply.value(), "history");

@@ -89,7 +89,10 @@ class RedisStreamEngine : public StreamEngine {
   std::vector<std::string> publishArgs(const std::string& key, const herald::v1::Publication& pub,
                                        const HistoryPolicy& policy,
                                        const std::string& idempotency_key) const;
-  PublishOutcome outcomeOf(const RedisValue& reply) const;
+  PublishOutcome outcomeOf(const RedisValue& reply, size_t instance) const;
+  // The highest acknowledged-write count seen from an instance, and raising it.
+  uint64_t writesSeen(size_t instance) const;
+  void noteWrites(size_t instance, uint64_t writes) const;
   RedisConnection& connectionFor(const std::string& key) const;
   RedisConnection& connectionOf(size_t instance) const;
   void subscribeLoop(Instance* instance);

@@ -94,16 +94,19 @@ void RedisStreamEngine::onPublication(size_t instance, const std::string& redis_
     router_.forChannel(change->channel(), [&](NodeSink& node) { node.send(shared); });
     return;
   }
+  // "OFFSET:EPOCH:WRITES:BYTES" (redis_scripts.h)
   const size_t colon1 = payload.find(':');
   const size_t colon2 = colon1 == std::string::npos ? colon1 : payload.find(':', colon1 + 1);
-  if (key.empty() || colon2 == std::string::npos) {
+  const size_t colon3 = colon2 == std::string::npos ? colon2 : payload.find(':', colon2 + 1);
+  if (key.empty() || colon3 == std::string::npos) {
     return;
   }
+  noteWrites(instance, toU64(payload.substr(colon2 + 1, colon3 - colon2 - 1)));
   auto message = std::make_shared<herald::v1::ControlMessage>();
   auto* deliver = message->mutable_deliver();
   auto* pub = deliver->mutable_publication();
-  if (!pub->ParseFromArray(payload.data() + colon2 + 1,
-                           static_cast<int>(payload.size() - colon2 - 1))) {
+  if (!pub->ParseFromArray(payload.data() + colon3 + 1,
+                           static_cast<int>(payload.size() - colon3 - 1))) {
     return;
   }
   pub->set_offset(toU64(payload.substr(0, colon1)));

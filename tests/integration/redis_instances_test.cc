@@ -251,3 +251,49 @@ TEST_F(RedisClusterTest, RedisThatLostItsDataGivesANewEpochSoRecoveryIsRefused) 
 
 }  // namespace
 }  // namespace herald::testing
+
+namespace herald::testing {
+namespace {
+
+TEST_F(RedisClusterTest, RedisBackFromAnOlderSnapshotStartsNewEpochsInsteadOfReusingOffsets) {
+  startRedis(false);
+  const size_t a = startReplica();
+  const size_t b = startReplica();
+  startNode(replica_addresses_[a]);
+  herald::v1::PublishResponse resp;
+  for (int i = 1; i <= 10; ++i) {
+    ASSERT_TRUE(publish(a, "feed:snap", "{}", &resp).ok());
+  }
+  // A snapshot now; then 5 more publications that Redis acknowledges but will lose.
+  auto saved =
+      runCommand("/usr/bin/redis-cli", {"-p", std::to_string(redis_->port()), "SAVE"}, 20s);
+  ASSERT_EQ(saved.exit_code, 0) << saved.err;
+  for (int i = 11; i <= 15; ++i) {
+    ASSERT_TRUE(publish(a, "feed:snap", "{}", &resp).ok());
+  }
+  ASSERT_EQ(resp.offset(), 15u);
+  const std::string old_epoch = resp.epoch();
+  // Restarted from the snapshot (as with an RDB restore, or an AOF fsynced every second):
+  // Redis believes the stream is at 10.
+  redis_->stop(SIGKILL);
+  redis_->start();
+  // Through B, which only saw A's publications go by: still no offset 11 handed out twice.
+  ASSERT_TRUE(eventually([&] { return publish(b, "feed:snap", "{}", &resp).ok(); }, 20s));
+  EXPECT_NE(resp.epoch(), old_epoch) << "offset " << resp.offset() << " in the old epoch again";
+  EXPECT_EQ(resp.offset(), 1u);
+
+  // A client that had offset 15 learns it cannot be recovered, instead of silent duplicates.
+  auto ws = connect(0, "");
+  ws->send(json{{"type", "subscribe"},
+                {"id", 1},
+                {"channels", {"feed:snap"}},
+                {"since", {{"feed:snap", {{"offset", 15}, {"epoch", old_epoch}}}}}}
+               .dump());
+  auto recovery = ws->nextOfType("recovery", 20s);
+  ASSERT_TRUE(recovery.has_value());
+  EXPECT_FALSE((*recovery)["recovered"].get<bool>()) << recovery->dump();
+  EXPECT_EQ((*recovery)["epoch"], resp.epoch());
+}
+
+}  // namespace
+}  // namespace herald::testing
