@@ -405,14 +405,15 @@ void validateControlConfig(const ControlConfig& config) {
       throw ConfigError("engine redis needs --redis URL[,URL...] (e.g. redis://127.0.0.1:6379)");
     }
     std::set<std::string> seen;
-    for (const auto& item : splitNonEmpty(config.redis, ',')) {
+    for (const auto& item : splitRedisList(config.redis)) {
       auto address = parseRedisAddress(item);
       if (!address.isOk()) {
         throw ConfigError("redis: " + address.status().message());
       }
-      if (!seen.insert(address->host + ":" + std::to_string(address->port) + "/" +
-                       std::to_string(address->db))
-               .second) {
+      const std::string where = address->sentinels.empty()
+                                    ? address->host + ":" + std::to_string(address->port)
+                                    : "sentinel " + address->master_name;
+      if (!seen.insert(where + "/" + std::to_string(address->db)).second) {
         throw ConfigError("redis: '" + item + "' is listed twice");
       }
     }

@@ -53,7 +53,7 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
   }
   if (config_.engine == "redis") {
     RedisStreamEngine::Options options;
-    for (const auto& item : splitNonEmpty(config_.redis, ',')) {
+    for (const auto& item : splitRedisList(config_.redis)) {
       options.instances.push_back(parseRedisAddress(item).value());  // validated at start-up
     }
     auto engine =
@@ -370,7 +370,7 @@ std::optional<std::unordered_set<std::string>> ControlServer::nodesOnOtherReplic
 
 RedisAddress ControlServer::configRedis() const {
   // The instance whose address sorts first, so the order of --redis does not matter.
-  auto items = splitNonEmpty(config_.redis, ',');
+  auto items = splitRedisList(config_.redis);
   std::sort(items.begin(), items.end());
   return parseRedisAddress(items.front()).value();  // validated at start-up
 }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/latency_histogram.h"
@@ -20,14 +21,20 @@ struct redisReply;
 
 namespace herald::control {
 
-// `redis://HOST:PORT[/DB]`, or `HOST:PORT`.
+// `redis://HOST:PORT[/DB]`, `HOST:PORT`, or `sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB]`
+// (Redis Sentinel: every dial asks the sentinels, in order, where the primary is now).
 struct RedisAddress {
   std::string host;
   int port = 6379;
   int db = 0;
-  std::string text;  // as given, for messages
+  std::string text;                                    // as given, for messages
+  std::vector<std::pair<std::string, int>> sentinels;  // empty: host and port are Redis's
+  std::string master_name;
 };
 Result<RedisAddress> parseRedisAddress(const std::string& text);
+// The addresses of `--redis A,B`: split at commas, except those between a sentinel:// URL's
+// sentinels (before its master name).
+std::vector<std::string> splitRedisList(const std::string& list);
 
 // Every Redis round trip of this process, for /metrics: process-wide because connections are
 // made in several places (engine, config, replica directory) and all count the same way.
@@ -41,6 +48,12 @@ RedisCallStats& redisCallStats();
 
 // hiredis takes its timeouts as a timeval.
 timeval toTimeval(std::chrono::milliseconds ms);
+
+// A connection to the address's Redis (through its sentinels: the current primary, checked
+// with ROLE), with `timeout` for the connect and for each reply, its database selected.
+// nullptr with `*error` set when none could be made.
+redisContext* dialRedis(const RedisAddress& address, std::chrono::milliseconds timeout,
+                        std::string* error);
 
 struct ReplyDeleter {
   void operator()(redisReply* reply) const;

@@ -25,6 +25,8 @@ struct RedisStreamEngine::Instance {
   // The highest count of acknowledged writes (`herald:w`) seen from this instance: a lower
   // one after a Redis restart means it lost writes (redis_scripts.h).
   std::atomic<uint64_t> writes_seen{0};
+  std::atomic<int64_t> role_checked_ms{0};  // Sentinel: when ROLE was last read
+  std::atomic<uint32_t> replicas{0};        // ...and how many replicas it listed
   RedisAddress address;
   std::vector<std::unique_ptr<RedisConnection>> pool;
   std::thread subscriber;

@@ -145,6 +145,39 @@ void RedisStreamEngine::noteWrites(size_t instance, uint64_t writes) const {
   }
 }
 
+uint32_t RedisStreamEngine::replicasToWait(size_t instance) const {
+  Instance& in = *instances_[instance];
+  if (in.address.sentinels.empty()) {
+    return 0;
+  }
+  const int64_t now = steadyMillis();
+  if (now - in.role_checked_ms.load(std::memory_order_relaxed) >= 1000) {
+    in.role_checked_ms.store(now, std::memory_order_relaxed);
+    // ROLE on the primary: ["master", offset, [[ip, port, offset]...]].
+    auto role = connectionOf(instance).command({"ROLE"});
+    if (role.isOk() && role->type == RedisValue::Type::kArray && role->elements.size() >= 3) {
+      in.replicas.store(static_cast<uint32_t>(role->elements[2].elements.size()),
+                        std::memory_order_relaxed);
+    }
+  }
+  return in.replicas.load(std::memory_order_relaxed);
+}
+
+std::vector<std::string> RedisStreamEngine::waitCommand() const {
+  return {"WAIT", "1", std::to_string(options_.timeout.count())};
+}
+
+Status RedisStreamEngine::replicated(const RedisConnection::PipelineResult& result) const {
+  const RedisValue* wait = result.replies.size() >= 2 ? &result.replies.back() : nullptr;
+  if (wait != nullptr && wait->type == RedisValue::Type::kInteger && wait->integer >= 1) {
+    return Status::ok();
+  }
+  return Status(ErrorCode::kUnavailable,
+                "published on the Redis primary, but no replica confirmed it within " +
+                    std::to_string(options_.timeout.count()) +
+                    " ms: a failover now could lose it (retry with the same idempotency key)");
+}
+
 PublishOutcome RedisStreamEngine::outcomeOf(const RedisValue& v, size_t instance) const {
   PublishOutcome out;
   if (v.type != RedisValue::Type::kArray || v.elements.size() != 4) {
@@ -164,13 +197,22 @@ PublishOutcome RedisStreamEngine::append(const std::string& key, const herald::v
                                          const std::function<uint32_t()>& local_nodes) {
   std::vector<std::string> args = publishArgs(key, pub, policy, idempotency_key);
   args.insert(args.begin(), {"EVAL", kPublishScript});
-  auto reply = connectionFor(key).command(args);
-  if (!reply.isOk()) {
+  const size_t instance = instanceFor(key);
+  std::vector<std::vector<std::string>> commands = {std::move(args)};
+  const bool wait = replicasToWait(instance) > 0;
+  if (wait) {
+    commands.push_back(waitCommand());
+  }
+  auto result = connectionOf(instance).pipeline(commands);
+  if (result.replies.empty()) {
     PublishOutcome out;
-    out.status = reply.status();
+    out.status = result.status;
     return out;
   }
-  PublishOutcome out = outcomeOf(reply.value(), instanceFor(key));
+  PublishOutcome out = outcomeOf(result.replies[0], instance);
+  if (out.status.isOk() && wait) {
+    out.status = replicated(result);
+  }
   if (out.status.isOk() && !out.duplicate) {
     publications_.fetch_add(1, std::memory_order_relaxed);
   }
@@ -213,7 +255,13 @@ std::vector<PublishOutcome> RedisStreamEngine::publishBatch(const std::vector<Pu
       }
       commands.push_back(std::move(args));
     }
+    const bool wait = replicasToWait(instance) > 0;
+    if (wait) {
+      commands.push_back(waitCommand());  // one wait for the whole batch
+    }
     auto result = connectionOf(instance).pipeline(commands);
+    const Status replication =
+        wait && result.replies.size() == commands.size() ? replicated(result) : Status::ok();
     if (sha.empty() && !result.replies.empty() &&
         result.replies[0].type == RedisValue::Type::kString) {
       std::lock_guard<std::mutex> lock(sha_mu_);
@@ -223,6 +271,9 @@ std::vector<PublishOutcome> RedisStreamEngine::publishBatch(const std::vector<Pu
       PublishOutcome& o = out[indexes[k]];
       if (k + 1 < result.replies.size()) {
         o = outcomeOf(result.replies[k + 1], instance);
+        if (o.status.isOk() && !replication.isOk()) {
+          o.status = replication;
+        }
       } else {
         o.status = result.status.isOk() ? Status(ErrorCode::kUnavailable, "redis: reply missing")
                                         : result.status;

@@ -92,6 +92,12 @@ class RedisStreamEngine : public StreamEngine {
   PublishOutcome outcomeOf(const RedisValue& reply, size_t instance) const;
   // The highest acknowledged-write count seen from an instance, and raising it.
   uint64_t writesSeen(size_t instance) const;
+  // With Sentinel: the primary's replicas (ROLE, read at most once a second). A publication
+  // is acknowledged once one of them has it (WAIT), so that a failover cannot lose it; with
+  // none (after a failover took the only one) publications go on unreplicated.
+  uint32_t replicasToWait(size_t instance) const;
+  std::vector<std::string> waitCommand() const;
+  Status replicated(const RedisConnection::PipelineResult& result) const;
   void noteWrites(size_t instance, uint64_t writes) const;
   RedisConnection& connectionFor(const std::string& key) const;
   RedisConnection& connectionOf(size_t instance) const;

@@ -192,15 +192,12 @@ void RedisStreamEngine::subscribeLoop(Instance* instance) {
   int attempt = 0;
   std::mt19937 rng{std::random_device{}()};
   while (!stopping_.load()) {
-    const timeval tv = toTimeval(options_.timeout);
-    redisContext* ctx =
-        redisConnectWithTimeout(instance->address.host.c_str(), instance->address.port, tv);
+    // Through the sentinels, if any: the primary of now. Replies are bounded by the timeout
+    // (a stopped Redis that still accepts connections would otherwise hold stop() forever).
+    std::string dial_error;
+    redisContext* ctx = dialRedis(instance->address, options_.timeout, &dial_error);
     bool subscribed = false;
-    if (ctx != nullptr && ctx->err == 0) {
-      redisEnableKeepAlive(ctx);
-      // hiredis times out the connect only: bound the PSUBSCRIBE reply too (a stopped Redis
-      // that still accepts connections would otherwise hold stop() forever).
-      redisSetTimeout(ctx, tv);
+    if (ctx != nullptr) {
       const std::string pattern = pubsubPrefix(instance->index) + "*";
       RedisReplyPtr reply(static_cast<redisReply*>(
           redisCommand(ctx, "PSUBSCRIBE %b", pattern.data(), pattern.size())));

@@ -34,6 +34,27 @@ TEST(RedisAddressTest, ParsesUrlsAndRefusesWhatItCannotUse) {
   EXPECT_FALSE(parseRedisAddress("redis://:6379").isOk());
 }
 
+TEST(RedisAddressTest, SentinelUrlsNameTheSentinelsAndTheMaster) {
+  auto s = parseRedisAddress("sentinel://10.0.0.1:26379,10.0.0.2/herald/3");
+  ASSERT_TRUE(s.isOk()) << s.status().message();
+  ASSERT_EQ(s->sentinels.size(), 2u);
+  EXPECT_EQ(s->sentinels[0], std::make_pair(std::string("10.0.0.1"), 26379));
+  EXPECT_EQ(s->sentinels[1], std::make_pair(std::string("10.0.0.2"), 26379)) << "default port";
+  EXPECT_EQ(s->master_name, "herald");
+  EXPECT_EQ(s->db, 3);
+  EXPECT_FALSE(parseRedisAddress("sentinel://10.0.0.1:26379").isOk()) << "no master name";
+  EXPECT_FALSE(parseRedisAddress("sentinel://10.0.0.1:26379/").isOk());
+  EXPECT_FALSE(parseRedisAddress("sentinel://:1/m").isOk());
+  EXPECT_FALSE(parseRedisAddress("sentinel://h:0/m").isOk());
+  EXPECT_FALSE(parseRedisAddress("sentinel://h:1/m/x").isOk());
+  // In a --redis list, a sentinel URL's own commas stay with it.
+  EXPECT_EQ(
+      splitRedisList("sentinel://a:1,b:2/m,redis://r:6379,sentinel://c/n/1"),
+      (std::vector<std::string>{"sentinel://a:1,b:2/m", "redis://r:6379", "sentinel://c/n/1"}));
+  EXPECT_EQ(splitRedisList("redis://a:1,,redis://b:2"),
+            (std::vector<std::string>{"redis://a:1", "redis://b:2"}));
+}
+
 TEST(RedisStreamEngineTest, ChannelsSpreadEvenlyAndEveryReplicaAgrees) {
   Router router;
   const std::vector<std::string> urls = {"redis://r1:6379", "redis://r2:6379", "redis://r3:6379"};
