@@ -209,6 +209,10 @@ void ControlServer::bootstrapAdminKey() {
   if (!config_.admin_key.empty()) {
     auto imported = keys_->import("admin (from --admin-key)", herald::v1::API_KEY_ROLE_ADMIN,
                                   config_.admin_key);
+    if (!imported.isOk() && imported.status().code() == ErrorCode::kPermissionDenied) {
+      log->warn("--admin-key was revoked (RevokeApiKey) and stays revoked: remove the flag");
+      return;
+    }
     if (!imported.isOk() && imported.status().code() != ErrorCode::kAlreadyExists) {
       throw std::runtime_error("admin key: " + imported.status().message());
     }

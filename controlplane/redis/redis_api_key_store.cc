@@ -1,5 +1,6 @@
 #include "controlplane/redis/redis_api_key_store.h"
 
+#include <cstdio>
 #include <stdexcept>
 
 #include "common/logging.h"
@@ -8,26 +9,45 @@ namespace herald::control {
 namespace {
 
 constexpr const char* kKeysKey = "herald:keys";
+// Hashes of revoked keys: an import (a replica's old file, --admin-key) never brings one back.
+constexpr const char* kRevokedKey = "herald:keys:revoked";
+// Set once keys live in Redis: without it, an empty hash means Redis lost them (not that
+// every key was revoked), and the replicas write back what they hold.
+constexpr const char* kMarkerKey = "herald:keys:init";
+
+// HSETNX unless revoked: 1 added, 0 already there, -1 revoked.
+constexpr const char* kImportScript = R"lua(
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return -1 end
+redis.call('SET', KEYS[3], '1')
+return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+)lua";
 
 }  // namespace
 
 RedisApiKeyStore::RedisApiKeyStore(const RedisAddress& address, std::chrono::milliseconds timeout,
                                    const std::string& data_dir)
     : conn_(address, timeout) {
+  // A replica that ran on its own file before: its keys join Redis once (revoked ones stay
+  // revoked), and the file is set aside so that a later start does not bring them back.
   const std::string file = data_dir + "/api_keys.json";
   const KeysByHash local = loadKeyFile(file);
   if (!local.empty()) {
     std::vector<std::vector<std::string>> commands;
     for (const auto& [hash, key] : local) {
-      commands.push_back({"HSETNX", kKeysKey, hash, keyRecord(key).dump()});
+      commands.push_back({"EVAL", kImportScript, "3", kKeysKey, kRevokedKey, kMarkerKey, hash,
+                          keyRecord(key).dump()});
     }
     auto result = conn_.pipeline(commands);
     if (!result.status.isOk()) {
       throw std::runtime_error("cannot share the API keys of " + file + " through redis " +
                                address.text + ": " + result.status.message());
     }
-    componentLogger("control")->info("API keys of {} are shared through redis {} now", file,
-                                     address.text);
+    const std::string moved = file + ".imported";
+    std::rename(file.c_str(), moved.c_str());
+    componentLogger("control")->info(
+        "API keys of {} are shared through redis {} now (the file "
+        "is kept as {})",
+        file, address.text, moved);
   }
   if (Status s = refresh(); !s.isOk()) {
     throw std::runtime_error("cannot read the API keys from redis " + address.text + ": " +
@@ -66,21 +86,43 @@ RedisApiKeyStore::~RedisApiKeyStore() {
 }
 
 Status RedisApiKeyStore::refresh() const {
-  auto reply = conn_.command({"HGETALL", kKeysKey});
-  if (!reply.isOk()) {
-    return reply.status();
+  uint64_t changes_before;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    changes_before = changes_;
   }
-  if (reply->type != RedisValue::Type::kArray) {
-    return Status(ErrorCode::kUnavailable, "HGETALL " + std::string(kKeysKey) + ": " + reply->str);
+  auto result = conn_.pipeline({{"EXISTS", kMarkerKey}, {"HGETALL", kKeysKey}});
+  if (!result.status.isOk()) {
+    return result.status;
+  }
+  const RedisValue& marker = result.replies[0];
+  const RedisValue& all = result.replies[1];
+  if (all.type != RedisValue::Type::kArray) {
+    return Status(ErrorCode::kUnavailable, "HGETALL " + std::string(kKeysKey) + ": " + all.str);
   }
   KeysByHash keys;
-  for (size_t i = 0; i + 1 < reply->elements.size(); i += 2) {
-    auto record = nlohmann::json::parse(reply->elements[i + 1].str, nullptr, false);
+  for (size_t i = 0; i + 1 < all.elements.size(); i += 2) {
+    auto record = nlohmann::json::parse(all.elements[i + 1].str, nullptr, false);
     if (auto key = parseKeyRecord(record)) {
-      keys[reply->elements[i].str] = *key;  // a record that does not parse admits no one
+      keys[all.elements[i].str] = *key;  // a record that does not parse admits no one
     }
   }
   std::lock_guard<std::mutex> lock(mu_);
+  if (marker.type == RedisValue::Type::kInteger && marker.integer == 0 && keys.empty() &&
+      !keys_.empty()) {
+    // Redis lost the keys (flushed, restarted without persistence): what this replica holds
+    // goes back, instead of locking every caller out.
+    std::vector<std::vector<std::string>> commands;
+    for (const auto& [hash, key] : keys_) {
+      commands.push_back({"EVAL", kImportScript, "3", kKeysKey, kRevokedKey, kMarkerKey, hash,
+                          keyRecord(key).dump()});
+    }
+    conn_.pipeline(commands);
+    return Status::ok();
+  }
+  if (changes_ != changes_before) {
+    return Status::ok();  // a create or revoke here meanwhile: this read may predate it
+  }
   keys_ = std::move(keys);
   return Status::ok();
 }
@@ -93,18 +135,23 @@ Result<herald::v1::ApiKey> RedisApiKeyStore::add(const std::string& name,
     return made.status();
   }
   const auto& [hash, key] = made.value();
-  auto reply = conn_.command({"HSETNX", kKeysKey, hash, keyRecord(key).dump()});
+  auto reply = conn_.command(
+      {"EVAL", kImportScript, "3", kKeysKey, kRevokedKey, kMarkerKey, hash, keyRecord(key).dump()});
   if (!reply.isOk()) {
     return reply.status();
   }
   if (reply->type != RedisValue::Type::kInteger) {
-    return Status(ErrorCode::kUnavailable, "HSETNX " + std::string(kKeysKey) + ": " + reply->str);
+    return Status(ErrorCode::kUnavailable, "adding an API key: " + reply->str);
+  }
+  if (reply->integer == -1) {
+    return Status(ErrorCode::kPermissionDenied, "this key was revoked");
   }
   if (reply->integer == 0) {
     return Status(ErrorCode::kAlreadyExists, "this key already exists");
   }
   std::lock_guard<std::mutex> lock(mu_);
   keys_[hash] = key;
+  ++changes_;
   return key;
 }
 
@@ -148,12 +195,13 @@ Status RedisApiKeyStore::revoke(const std::string& id) {
   if (hash.empty()) {
     return Status(ErrorCode::kNotFound, "no API key with id '" + id.substr(0, 64) + "'");
   }
-  auto reply = conn_.command({"HDEL", kKeysKey, hash});
-  if (!reply.isOk()) {
-    return reply.status();
+  auto result = conn_.pipeline({{"SADD", kRevokedKey, hash}, {"HDEL", kKeysKey, hash}});
+  if (!result.status.isOk()) {
+    return result.status;
   }
   std::lock_guard<std::mutex> lock(mu_);
   keys_.erase(hash);
+  ++changes_;
   return Status::ok();
 }
 

@@ -48,6 +48,7 @@ class RedisApiKeyStore : public ApiKeyStore {
   mutable RedisConnection conn_;
   mutable std::mutex mu_;
   mutable KeysByHash keys_;  // the copy callers are checked against
+  uint64_t changes_ = 0;     // creates and revokes made here (a read from before one is dropped)
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;

@@ -19,10 +19,15 @@ local gen = redis.call('GET', 'herald:g')
 if w < tonumber(ARGV[1]) or not gen then
   gen = ARGV[2]
   redis.call('SET', 'herald:g', gen)
-  if w < tonumber(ARGV[1]) then redis.call('SET', 'herald:w', ARGV[1]) end
+  if w < tonumber(ARGV[1]) then
+    redis.call('SET', 'herald:w', ARGV[1])
+    redis.call('SET', 'herald:gl', '1')
+  end
 end
 local sgen = redis.call('HGET', KEYS[1], 'gen')
-local stale = sgen and sgen ~= gen
+-- A stream without a generation was written before generations existed: stale too once Redis
+-- is known to have lost writes (herald:gl).
+local stale = (sgen and sgen ~= gen) or (not sgen and redis.call('EXISTS', 'herald:gl') == 1)
 )lua";
 
 // Next offset, history and PUBLISH in one step (see the class comment); the publication goes
@@ -39,8 +44,14 @@ if not epoch or stale then
 end
 redis.call('HSET', KEYS[1], 'gen', gen)
 if ARGV[8] ~= '' then
+  -- "OFFSET:EPOCH": a key from before the stream's epoch started anew names nothing in it.
   local prev = redis.call('GET', ARGV[8])
-  if prev then return {tonumber(prev), epoch, 1, w} end
+  if prev then
+    local colon = string.find(prev, ':', 1, true)
+    if colon and string.sub(prev, colon + 1) == epoch then
+      return {tonumber(string.sub(prev, 1, colon - 1)), epoch, 1, w}
+    end
+  end
 end
 local offset = redis.call('HINCRBY', KEYS[1], 'offset', 1)
 local size = tonumber(ARGV[4])
@@ -57,7 +68,7 @@ if size > 0 then
 else
   redis.call('DEL', KEYS[2])
 end
-if ARGV[8] ~= '' then redis.call('SET', ARGV[8], offset, 'EX', ARGV[9]) end
+if ARGV[8] ~= '' then redis.call('SET', ARGV[8], offset .. ':' .. epoch, 'EX', ARGV[9]) end
 local writes = redis.call('INCR', 'herald:w')
 redis.call('PUBLISH', ARGV[7], offset .. ':' .. epoch .. ':' .. writes .. ':' .. ARGV[3])
 return {offset, epoch, 0, writes}

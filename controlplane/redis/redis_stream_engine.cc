@@ -164,7 +164,8 @@ uint32_t RedisStreamEngine::replicasToWait(size_t instance) const {
 }
 
 std::vector<std::string> RedisStreamEngine::waitCommand() const {
-  return {"WAIT", "1", std::to_string(options_.timeout.count())};
+  // Half the timeout: Redis answers (0 replicas) before this connection's read times out.
+  return {"WAIT", "1", std::to_string(std::max<int64_t>(options_.timeout.count() / 2, 1))};
 }
 
 Status RedisStreamEngine::replicated(const RedisConnection::PipelineResult& result) const {
@@ -173,9 +174,8 @@ Status RedisStreamEngine::replicated(const RedisConnection::PipelineResult& resu
     return Status::ok();
   }
   return Status(ErrorCode::kUnavailable,
-                "published on the Redis primary, but no replica confirmed it within " +
-                    std::to_string(options_.timeout.count()) +
-                    " ms: a failover now could lose it (retry with the same idempotency key)");
+                "published on the Redis primary, but no replica confirmed it in time: a failover "
+                "now could lose it (a retry with the same idempotency key is safe)");
 }
 
 PublishOutcome RedisStreamEngine::outcomeOf(const RedisValue& v, size_t instance) const {
@@ -260,8 +260,11 @@ std::vector<PublishOutcome> RedisStreamEngine::publishBatch(const std::vector<Pu
       commands.push_back(waitCommand());  // one wait for the whole batch
     }
     auto result = connectionOf(instance).pipeline(commands);
-    const Status replication =
-        wait && result.replies.size() == commands.size() ? replicated(result) : Status::ok();
+    // Without every reply (the WAIT's included) nothing says a replica has them.
+    const Status replication = !wait ? Status::ok()
+                               : result.replies.size() == commands.size()
+                                   ? replicated(result)
+                                   : Status(ErrorCode::kUnavailable, "redis: no answer to WAIT");
     if (sha.empty() && !result.replies.empty() &&
         result.replies[0].type == RedisValue::Type::kString) {
       std::lock_guard<std::mutex> lock(sha_mu_);

@@ -123,7 +123,9 @@ void RedisStreamEngine::onPublication(size_t instance, const std::string& redis_
 }
 
 std::chrono::milliseconds RedisStreamEngine::pingTimeout() const {
-  return std::max(options_.timeout, std::chrono::milliseconds(1000));
+  // Longer than a busy Redis's pause (an fsync, a fork for a snapshot): a lost subscription
+  // makes every node resync, so a stall must not pass for a cut.
+  return std::max(options_.timeout * 3, std::chrono::milliseconds(3000));
 }
 
 bool RedisStreamEngine::readSubscription(Instance* instance, redisContext* ctx) {

@@ -272,6 +272,23 @@ TEST_F(RedisClusterTest, ApiKeysCreatedOrRevokedThroughOneReplicaCountOnEvery) {
   for (const auto& key : on_c.keys()) {
     EXPECT_NE(key.id(), created.key().id()) << "revoked everywhere";
   }
+  // Redis loses every key (flushed): the replicas write back what they hold, rather than
+  // lock every caller out; the revoked key does not come back.
+  auto flushed =
+      runCommand("/usr/bin/redis-cli", {"-p", std::to_string(redis_->port()), "FLUSHALL"}, 10s);
+  ASSERT_EQ(flushed.exit_code, 0) << flushed.err;
+  EXPECT_TRUE(eventually(
+      [&] {
+        return runCommand("/usr/bin/redis-cli",
+                          {"-p", std::to_string(redis_->port()), "HLEN", "herald:keys"}, 10s)
+                   .out != "0\n";
+      },
+      5s));
+  herald::v1::ListApiKeysResponse after_flush;
+  grpc::ClientContext flush_ctx;
+  EXPECT_TRUE(
+      stubs_[a]->ListApiKeys(&flush_ctx, herald::v1::ListApiKeysRequest(), &after_flush).ok());
+  EXPECT_EQ(publishWith(a), grpc::StatusCode::UNAUTHENTICATED);
 }
 
 }  // namespace

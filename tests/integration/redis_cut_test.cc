@@ -24,8 +24,8 @@ TEST_F(RedisClusterTest, ASilentCutToRedisIsNoticedWithinSecondsAndDeliveryResum
 
   const size_t mark = replica.output().size();
   proxy.freeze();
-  // Idle 1 s, then a ping unanswered for the command timeout (1 s): lost in about 2 s. The
-  // bound here is the event's deadline, far under keepalive's ~30 s.
+  // Idle 1 s, then a ping unanswered for 3 s: lost in about 4 s. The bound here is the
+  // event's deadline, far under keepalive's ~30 s.
   EXPECT_TRUE(replica.waitForOutput("no answer to a ping", 10s, mark)) << replica.output();
   proxy.thaw();
   EXPECT_TRUE(replica.waitForOutput("subscription restored after a break", 20s, mark))
