@@ -102,12 +102,19 @@ Result<std::pair<std::string, herald::v1::ApiKey>> newKey(const std::string& nam
   return std::make_pair(hash, key);
 }
 
-std::string newKeySecret() {
+Result<std::string> newKeySecret() {
   unsigned char random[24];
   if (RAND_bytes(random, sizeof(random)) != 1) {
-    return {};
+    return Status(ErrorCode::kInternal, "no randomness available for a new key");
   }
   return "hk_" + toHex(random, sizeof(random));
+}
+
+Status checkImportedSecret(const std::string& secret) {
+  if (secret.size() < 32) {
+    return Status(ErrorCode::kBadRequest, "an API key must be at least 32 bytes");
+  }
+  return Status::ok();
 }
 
 KeysByHash loadKeyFile(const std::string& file) {
@@ -198,23 +205,23 @@ Result<herald::v1::ApiKey> ApiKeyStoreImpl::addLocked(const std::string& name,
 
 Result<ApiKeyStore::Created> ApiKeyStoreImpl::create(const std::string& name,
                                                      herald::v1::ApiKeyRole role) {
-  const std::string secret = newKeySecret();
-  if (secret.empty()) {
-    return Status(ErrorCode::kInternal, "no randomness available for a new key");
+  auto secret = newKeySecret();
+  if (!secret.isOk()) {
+    return secret.status();
   }
   std::lock_guard<std::mutex> lock(mu_);
-  auto key = addLocked(name, role, secret);
+  auto key = addLocked(name, role, secret.value());
   if (!key.isOk()) {
     return key.status();
   }
-  return Created{key.value(), secret};
+  return Created{key.value(), secret.value()};
 }
 
 Result<herald::v1::ApiKey> ApiKeyStoreImpl::import(const std::string& name,
                                                    herald::v1::ApiKeyRole role,
                                                    const std::string& secret) {
-  if (secret.size() < 32) {
-    return Status(ErrorCode::kBadRequest, "an API key must be at least 32 bytes");
+  if (Status s = checkImportedSecret(secret); !s.isOk()) {
+    return s;
   }
   std::lock_guard<std::mutex> lock(mu_);
   return addLocked(name, role, secret);

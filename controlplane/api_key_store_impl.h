@@ -53,8 +53,10 @@ std::optional<herald::v1::ApiKey> parseKeyRecord(const nlohmann::json& record);
 Result<std::pair<std::string, herald::v1::ApiKey>> newKey(const std::string& name,
                                                           herald::v1::ApiKeyRole role,
                                                           const std::string& secret);
-// A fresh "hk_..." secret; empty when no randomness is available.
-std::string newKeySecret();
+// A fresh "hk_..." secret, or kInternal when no randomness is available.
+Result<std::string> newKeySecret();
+// Whether an operator-chosen secret (import, --admin-key) may be a key: at least 32 bytes.
+Status checkImportedSecret(const std::string& secret);
 // The keys of `<data_dir>/api_keys.json` (none when it is absent); throws on a corrupt file.
 KeysByHash loadKeyFile(const std::string& file);
 // The hash a presented key is looked up by; nullopt for an empty one or one over 512 bytes

@@ -157,22 +157,22 @@ Result<herald::v1::ApiKey> RedisApiKeyStore::add(const std::string& name,
 
 Result<ApiKeyStore::Created> RedisApiKeyStore::create(const std::string& name,
                                                       herald::v1::ApiKeyRole role) {
-  const std::string secret = newKeySecret();
-  if (secret.empty()) {
-    return Status(ErrorCode::kInternal, "no randomness available for a new key");
+  auto secret = newKeySecret();
+  if (!secret.isOk()) {
+    return secret.status();
   }
-  auto key = add(name, role, secret);
+  auto key = add(name, role, secret.value());
   if (!key.isOk()) {
     return key.status();
   }
-  return Created{key.value(), secret};
+  return Created{key.value(), secret.value()};
 }
 
 Result<herald::v1::ApiKey> RedisApiKeyStore::import(const std::string& name,
                                                     herald::v1::ApiKeyRole role,
                                                     const std::string& secret) {
-  if (secret.size() < 32) {
-    return Status(ErrorCode::kBadRequest, "an API key must be at least 32 bytes");
+  if (Status s = checkImportedSecret(secret); !s.isOk()) {
+    return s;
   }
   return add(name, role, secret);
 }

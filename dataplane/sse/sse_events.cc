@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dataplane/session/client_protocol.h"
+#include "dataplane/transport/upgrade_request.h"
 
 namespace herald::node {
 
@@ -192,6 +193,13 @@ std::vector<std::pair<std::string, std::string>> SseOrigin::corsHeaders() const 
             {"Vary", "Origin"}};
   }
   return {{"Access-Control-Allow-Origin", "*"}};
+}
+
+std::optional<std::string> SseOrigin::cookieToken(const std::string& cookie_header) const {
+  if (!cookieAllowed()) {
+    return std::nullopt;
+  }
+  return cookieValue(cookie_header, kTokenCookie);
 }
 
 bool sameOrigin(std::string_view origin, std::string_view host) {

@@ -71,9 +71,16 @@ struct SseOrigin {
   bool listed = false;  // in a set allowed_origins list
   bool same = false;    // the node's own origin (as the Host header names it)
   bool cookieAllowed() const { return origin.empty() || same || listed; }
+  // The herald_token cookie of `cookie_header`, where cookieAllowed() (another site's page:
+  // its visitor's cookie is not its token).
+  std::optional<std::string> cookieToken(const std::string& cookie_header) const;
   // Header name and value pairs for the answer; none for a request without an Origin.
   std::vector<std::pair<std::string, std::string>> corsHeaders() const;
 };
+
+// Why an SSE stream or POST without a token is refused (4001): it cannot send `authenticate`.
+inline constexpr const char* kSseTokenRequired =
+    "a token is required: ?token=, Authorization: Bearer or the herald_token cookie";
 
 // Whether `origin` ("https://host:port") names `host` (the Host header, "host:port").
 bool sameOrigin(std::string_view origin, std::string_view host);

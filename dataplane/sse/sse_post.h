@@ -79,9 +79,7 @@ class SsePost final : public ClientTransport,
     opened_ = true;
     handler_.opened(session_, *this, ip);
     if (state_ == State::kWaiting && !greeted_ && session_.awaitingAuthenticate()) {
-      session_.close(kCloseUnauthorized,
-                     "a token is required: ?token=, Authorization: Bearer or the herald_token "
-                     "cookie");
+      session_.close(kCloseUnauthorized, kSseTokenRequired);
     }
   }
 
@@ -148,10 +146,7 @@ class SsePost final : public ClientTransport,
     return name == "Last-Event-ID" ? std::string() : con_->get_request_header(name);
   }
   std::optional<std::string> cookieToken() const override {
-    if (!origin_.cookieAllowed()) {
-      return std::nullopt;  // another site's page: its visitor's cookie is not its token
-    }
-    return cookieValue(con_->get_request_header("Cookie"), kTokenCookie);
+    return origin_.cookieToken(con_->get_request_header("Cookie"));
   }
 
  private:

@@ -98,9 +98,7 @@ class SseStream final : public ClientTransport,
     handler_.opened(session_, *this, ip);
     dropRequest(*con_);
     if (state_ == State::kWaiting && session_.awaitingAuthenticate()) {
-      session_.close(kCloseUnauthorized,
-                     "a token is required: ?token=, Authorization: Bearer or the herald_token "
-                     "cookie");
+      session_.close(kCloseUnauthorized, kSseTokenRequired);
     }
   }
 
@@ -197,10 +195,7 @@ class SseStream final : public ClientTransport,
     return con_->get_request_header(name);
   }
   std::optional<std::string> cookieToken() const override {
-    if (!origin_.cookieAllowed()) {
-      return std::nullopt;  // another site's page: its visitor's cookie is not its token
-    }
-    return cookieValue(con_->get_request_header("Cookie"), kTokenCookie);
+    return origin_.cookieToken(con_->get_request_header("Cookie"));
   }
 
  private:
