@@ -69,8 +69,14 @@ ControlServer::ControlServer(ControlConfig config) : config_(std::move(config)) 
           }
         });
     RedisStreamEngine* raw = engine.get();
+    redis_engine_ = raw;
+    // Per-channel routing: the engine subscribes to what our nodes want, as they report it.
+    router_.setInterestListener(raw);
     start_engine_ = [raw] { raw->start(); };
-    stop_engine_ = [raw] { raw->stop(); };
+    stop_engine_ = [this, raw] {
+      router_.setInterestListener(nullptr);
+      raw->stop();
+    };
     channels_ = std::move(engine);
   } else {
     channels_ = std::make_unique<MemoryStreamEngine>(router_);

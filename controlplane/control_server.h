@@ -33,6 +33,8 @@
 
 namespace herald::control {
 
+class RedisStreamEngine;
+
 // Wires herald-control: state, routing, both gRPC services and the heartbeat sweeper.
 class ControlServer {
  public:
@@ -67,6 +69,7 @@ class ControlServer {
   Router router_;
   UserConnections users_;
   std::unique_ptr<StreamEngine> channels_;
+  RedisStreamEngine* redis_engine_ = nullptr;  // channels_, with --engine redis (for /metrics)
   std::function<void()> start_engine_;
   std::function<void()> stop_engine_;
   // --engine redis: where the config and the replica directory live.

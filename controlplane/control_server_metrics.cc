@@ -5,6 +5,7 @@
 #include "common/metrics_text.h"
 #include "common/version.h"
 #include "controlplane/control_server.h"
+#include "controlplane/redis/redis_stream_engine.h"
 
 namespace herald::control {
 
@@ -115,6 +116,27 @@ std::string ControlServer::metricsText() const {
         .sample(static_cast<double>(redis.error_replies.load()));
     m.histogram("herald_control_redis_latency_seconds", "Redis round-trip time.")
         .sample(redis.latency.snapshot());
+    if (redis_engine_ != nullptr) {
+      const auto pubsub = redis_engine_->pubsubStats();
+      m.counter("herald_control_redis_pubsub_received_messages_total",
+                "Pub/sub messages this replica received from Redis (publications, joins and "
+                "leaves, its own markers).")
+          .sample(static_cast<double>(pubsub.messages));
+      m.counter("herald_control_redis_pubsub_received_bytes_total",
+                "Bytes of those messages (channel names and payloads).")
+          .sample(static_cast<double>(pubsub.bytes));
+      m.gauge("herald_control_redis_subscribed_streams",
+              "Streams (channels and personal streams) this replica is subscribed to in Redis: "
+              "those its nodes want.")
+          .sample(static_cast<double>(pubsub.streams));
+      auto& writes = m.gauge("herald_control_redis_writes_seen",
+                             "The highest count of acknowledged writes (herald:w) this replica "
+                             "has seen from each Redis: one that comes back with fewer lost "
+                             "writes (docs/operations.md).");
+      for (const auto& [address, count] : pubsub.writes_seen) {
+        writes.sample(static_cast<double>(count), {{"redis", address}});
+      }
+    }
   }
   return m.text();
 }

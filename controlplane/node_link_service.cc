@@ -348,6 +348,10 @@ ControlMessagePtr NodeLinkService::recover(const StreamEngine& channels,
   query.max_bytes = request.max_bytes() == 0
                         ? kRecoverPageBytes
                         : std::min<size_t>(request.max_bytes(), kRecoverPageBytes);
+  // With Redis, this replica may only now be subscribing to the stream (its node just took
+  // an interest): the read must not start before live publications reach us.
+  channels.awaitSubscribed(request.user().empty() ? request.channel() : request.user(),
+                           !request.user().empty(), kAwaitSubscribed);
   const int64_t now = steadyMillis();
   HistoryResult result = request.user().empty() ? channels.history(request.channel(), query, now)
                                                 : channels.userHistory(request.user(), query, now);

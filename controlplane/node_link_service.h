@@ -27,6 +27,8 @@ class NodeLinkService final : public herald::v1::NodeLink::Service {
  public:
   // Most publications and data bytes in one RecoverResponse page.
   static constexpr uint32_t kRecoverPageSize = 1000;
+  // How long a recovery waits for this replica's Redis subscription to the stream.
+  static constexpr std::chrono::milliseconds kAwaitSubscribed{2000};
   static constexpr size_t kRecoverPageBytes = 1 << 20;
   // Client publications of one node waiting to be published; more are refused (unavailable).
   static constexpr size_t kMaxQueuedClientPublishes = 4096;

@@ -3,24 +3,27 @@
 #include <algorithm>
 #include <mutex>
 
+#include "common/stream_keys.h"
+
 namespace herald::control {
 
-void Router::addTo(std::unordered_map<std::string, NodeList>* index, const std::string& key,
+bool Router::addTo(std::unordered_map<std::string, NodeList>* index, const std::string& key,
                    const NodeSinkPtr& node) {
   auto& list = (*index)[key];
   for (const auto& existing : list) {
     if (existing.get() == node.get()) {
-      return;
+      return false;
     }
   }
   list.push_back(node);
+  return list.size() == 1;
 }
 
-void Router::removeFrom(std::unordered_map<std::string, NodeList>* index, const std::string& key,
+bool Router::removeFrom(std::unordered_map<std::string, NodeList>* index, const std::string& key,
                         const NodeSink* node) {
   auto it = index->find(key);
   if (it == index->end()) {
-    return;
+    return false;
   }
   auto& list = it->second;
   list.erase(std::remove_if(list.begin(), list.end(),
@@ -28,10 +31,29 @@ void Router::removeFrom(std::unordered_map<std::string, NodeList>* index, const 
              list.end());
   if (list.empty()) {
     index->erase(it);
+    return true;
+  }
+  return false;
+}
+
+void Router::added(bool first, const std::string& key, bool user) const {
+  if (first && listener_ != nullptr) {
+    listener_->interestChanged(user ? userStreamKey(key) : key, true);
   }
 }
 
-void Router::removeNodeLocked(const NodeSink* node) {
+void Router::removed(bool last, const std::string& key, bool user) const {
+  if (last && listener_ != nullptr) {
+    listener_->interestChanged(user ? userStreamKey(key) : key, false);
+  }
+}
+
+void Router::setInterestListener(InterestListener* listener) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  listener_ = listener;
+}
+
+void Router::removeNodeLocked(const NodeSink* node, std::vector<std::string>* emptied) {
   if (nodes_.erase(node) == 0) {
     return;
   }
@@ -41,7 +63,16 @@ void Router::removeNodeLocked(const NodeSink* node) {
       list.erase(std::remove_if(list.begin(), list.end(),
                                 [node](const NodeSinkPtr& n) { return n.get() == node; }),
                  list.end());
-      it = list.empty() ? index->erase(it) : std::next(it);
+      if (list.empty()) {
+        if (emptied != nullptr) {
+          emptied->push_back(index == &users_ ? userStreamKey(it->first) : it->first);
+        } else {
+          removed(true, it->first, index == &users_);
+        }
+        it = index->erase(it);
+      } else {
+        ++it;
+      }
     }
   }
 }
@@ -49,19 +80,35 @@ void Router::removeNodeLocked(const NodeSink* node) {
 void Router::setNode(const NodeSinkPtr& node, const std::vector<std::string>& channels,
                      const std::vector<std::string>& users) {
   std::unique_lock<std::shared_mutex> lock(mu_);
-  removeNodeLocked(node.get());
+  // A node saying Hello again keeps its streams: the listener hears only what really changed,
+  // not a last-node-gone and first-node-back in between (which could drop publications).
+  std::vector<std::string> emptied;
+  removeNodeLocked(node.get(), &emptied);
+  std::sort(emptied.begin(), emptied.end());
+  auto had = [&](const std::string& key) {
+    return std::binary_search(emptied.begin(), emptied.end(), key);
+  };
   nodes_[node.get()] = node;
   for (const auto& c : channels) {
-    addTo(&channels_, c, node);
+    added(addTo(&channels_, c, node) && !had(c), c, false);
   }
   for (const auto& u : users) {
-    addTo(&users_, u, node);
+    added(addTo(&users_, u, node) && !had(userStreamKey(u)), u, true);
+  }
+  if (listener_ != nullptr) {
+    for (const auto& key : emptied) {
+      const bool user = !key.empty() && key[0] == '#';
+      const auto& index = user ? users_ : channels_;
+      if (index.count(user ? key.substr(1) : key) == 0) {
+        listener_->interestChanged(key, false);
+      }
+    }
   }
 }
 
 void Router::removeNode(const NodeSink* node) {
   std::unique_lock<std::shared_mutex> lock(mu_);
-  removeNodeLocked(node);
+  removeNodeLocked(node, nullptr);
 }
 
 void Router::applyDelta(const NodeSink* node, const herald::v1::InterestDelta& delta) {
@@ -72,16 +119,16 @@ void Router::applyDelta(const NodeSink* node, const herald::v1::InterestDelta& d
   }
   const NodeSinkPtr ptr = it->second;
   for (const auto& c : delta.channels_added()) {
-    addTo(&channels_, c, ptr);
+    added(addTo(&channels_, c, ptr), c, false);
   }
   for (const auto& c : delta.channels_removed()) {
-    removeFrom(&channels_, c, node);
+    removed(removeFrom(&channels_, c, node), c, false);
   }
   for (const auto& u : delta.users_added()) {
-    addTo(&users_, u, ptr);
+    added(addTo(&users_, u, ptr), u, true);
   }
   for (const auto& u : delta.users_removed()) {
-    removeFrom(&users_, u, node);
+    removed(removeFrom(&users_, u, node), u, true);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "controlplane/delivery_router.h"
+#include "controlplane/interest_listener.h"
 #include "controlplane/node_sink.h"
 #include "herald/v1/node_link.pb.h"
 
@@ -26,6 +27,8 @@ class Router final : public DeliveryRouter {
                const std::vector<std::string>& users);
   void removeNode(const NodeSink* node);
   void applyDelta(const NodeSink* node, const herald::v1::InterestDelta& delta);
+  // Told of each stream's first and last interested node from now on (set before nodes link).
+  void setInterestListener(InterestListener* listener);
 
   // DeliveryRouter
   uint32_t forChannel(const std::string& channel, const Visit& visit) const override;
@@ -36,13 +39,19 @@ class Router final : public DeliveryRouter {
 
  private:
   using NodeList = std::vector<NodeSinkPtr>;
-  static void addTo(std::unordered_map<std::string, NodeList>* index, const std::string& key,
+  // Both return whether the key gained its first node / lost its last one.
+  static bool addTo(std::unordered_map<std::string, NodeList>* index, const std::string& key,
                     const NodeSinkPtr& node);
-  static void removeFrom(std::unordered_map<std::string, NodeList>* index, const std::string& key,
+  static bool removeFrom(std::unordered_map<std::string, NodeList>* index, const std::string& key,
                          const NodeSink* node);
-  void removeNodeLocked(const NodeSink* node);
+  void added(bool first, const std::string& key, bool user) const;
+  void removed(bool last, const std::string& key, bool user) const;
+  // `emptied` (if given) collects the stream keys left without a node instead of telling the
+  // listener.
+  void removeNodeLocked(const NodeSink* node, std::vector<std::string>* emptied);
 
   mutable std::shared_mutex mu_;
+  InterestListener* listener_ = nullptr;
   std::unordered_map<const NodeSink*, NodeSinkPtr> nodes_;
   std::unordered_map<std::string, NodeList> channels_;
   std::unordered_map<std::string, NodeList> users_;

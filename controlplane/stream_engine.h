@@ -109,6 +109,13 @@ class StreamEngine {
   virtual HistoryResult userHistory(const std::string& user, const HistoryQuery& query,
                                     int64_t now_ms) const = 0;
 
+  // Returns once this process receives the stream's live publications (at most `max` later):
+  // called before a recovery's history read, so that nothing published after the read can
+  // miss both the read and the live path. The memory engine always does; the Redis engine
+  // subscribes only to the streams some node wants.
+  virtual void awaitSubscribed(const std::string& /*name*/, bool /*user_stream*/,
+                               std::chrono::milliseconds /*max*/) const {}
+
   // Returns once every publication of the stream made before the call has been handed to this
   // process's nodes (at most `max` later), so that a recovery reply sent after it cannot
   // overtake live deliveries it already contains. The memory engine routes while publishing.

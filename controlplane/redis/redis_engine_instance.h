@@ -4,12 +4,15 @@
 #include <hiredis/hiredis.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "controlplane/redis/redis_client.h"
@@ -25,6 +28,9 @@ struct RedisStreamEngine::Instance {
   // The highest count of acknowledged writes (`herald:w`) seen from this instance: a lower
   // one after a Redis restart means it lost writes (redis_scripts.h).
   std::atomic<uint64_t> writes_seen{0};
+  // ...of which our own publications' replies, and how far the other replicas were told it.
+  std::atomic<uint64_t> writes_own{0};
+  uint64_t writes_gossiped = 0;             // gossip thread only
   std::atomic<int64_t> role_checked_ms{0};  // Sentinel: when ROLE was last read
   std::atomic<uint32_t> replicas{0};        // ...and how many replicas it listed
   RedisAddress address;
@@ -32,6 +38,30 @@ struct RedisStreamEngine::Instance {
   std::thread subscriber;
   std::mutex sub_mu;
   redisContext* sub_context = nullptr;  // under sub_mu, for stop() to unblock the reader
+
+  // Per-channel routing (redis_stream_interest.cc): the streams this replica's nodes want, those
+  // changed since the subscriber last looked, and those whose SUBSCRIBE Redis has confirmed.
+  std::mutex interest_mu;
+  std::condition_variable confirmed_cv;
+  std::unordered_set<std::string> wanted;
+  std::unordered_set<std::string> dirty;
+  std::unordered_set<std::string> confirmed;
+  // Subscriber thread only: the streams subscribed on the current connection, and the SUBSCRIBEs
+  // not answered yet per stream (a stream is confirmed when subscribed with none unanswered:
+  // replies come in order, so an old SUBSCRIBE's answer cannot confirm a newer one).
+  std::unordered_set<std::string> sent;
+  std::unordered_map<std::string, uint32_t> unanswered;
+  // Written to wake the subscriber when `dirty` gains its first entry.
+  int wake_read = -1;
+  int wake_write = -1;
+  // What the subscription received (publications, joins and leaves, markers), for /metrics.
+  std::atomic<uint64_t> received_messages{0};
+  std::atomic<uint64_t> received_bytes{0};
+
+  Instance();
+  ~Instance();
+  Instance(const Instance&) = delete;
+  Instance& operator=(const Instance&) = delete;
 };
 
 namespace redis_engine_detail {

@@ -97,6 +97,7 @@ void RedisStreamEngine::start() {
     Instance* s = instance.get();
     s->subscriber = std::thread([this, s] { subscribeLoop(s); });
   }
+  gossip_ = std::thread([this] { gossipLoop(); });
 }
 
 void RedisStreamEngine::stop() {
@@ -113,6 +114,9 @@ void RedisStreamEngine::stop() {
     if (instance->subscriber.joinable()) {
       instance->subscriber.join();
     }
+  }
+  if (gossip_.joinable()) {
+    gossip_.join();
   }
 }
 
@@ -138,10 +142,15 @@ uint64_t RedisStreamEngine::writesSeen(size_t instance) const {
   return instances_[instance]->writes_seen.load(std::memory_order_relaxed);
 }
 
-void RedisStreamEngine::noteWrites(size_t instance, uint64_t writes) const {
-  auto& seen = instances_[instance]->writes_seen;
-  uint64_t current = seen.load(std::memory_order_relaxed);
-  while (writes > current && !seen.compare_exchange_weak(current, writes)) {
+void RedisStreamEngine::noteWrites(size_t instance, uint64_t writes, bool own) const {
+  auto raise = [writes](std::atomic<uint64_t>& value) {
+    uint64_t current = value.load(std::memory_order_relaxed);
+    while (writes > current && !value.compare_exchange_weak(current, writes)) {
+    }
+  };
+  raise(instances_[instance]->writes_seen);
+  if (own) {
+    raise(instances_[instance]->writes_own);
   }
 }
 
@@ -184,7 +193,7 @@ PublishOutcome RedisStreamEngine::outcomeOf(const RedisValue& v, size_t instance
     out.status = unexpected(v, "publish");
     return out;
   }
-  noteWrites(instance, static_cast<uint64_t>(v.elements[3].integer));
+  noteWrites(instance, static_cast<uint64_t>(v.elements[3].integer), true);
   out.offset = static_cast<uint64_t>(v.elements[0].integer);
   out.epoch = v.elements[1].str;
   out.duplicate = v.elements[2].integer == 1;

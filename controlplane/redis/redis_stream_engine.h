@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "controlplane/delivery_router.h"
+#include "controlplane/interest_listener.h"
 #include "controlplane/redis/redis_client.h"
 #include "controlplane/stream_engine.h"
 
@@ -34,11 +35,16 @@ namespace herald::control {
  * epoch (a flushed or restarted Redis without persistence) starts a new one, so clients are
  * told their position cannot be recovered instead of getting a silent gap.
  *
+ * Per-channel routing: a replica subscribes (SUBSCRIBE, one pub/sub channel per stream) only
+ * to the streams its nodes want, as the Router tells it (InterestListener), so that adding
+ * replicas does not multiply what Redis sends; joins and leaves travel on their channel's
+ * pub/sub channel, and awaitRouted()'s markers on one channel per replica.
+ *
  * Threads: publish and read calls come from any gRPC thread and use a pooled connection of
  * the stream's instance; one subscriber thread per instance (redis_stream_subscriber.cc)
  * routes what it receives; awaitRouted() waits on markers those threads report.
  */
-class RedisStreamEngine : public StreamEngine {
+class RedisStreamEngine : public StreamEngine, public InterestListener {
  public:
   struct Options {
     std::vector<RedisAddress> instances;
@@ -67,6 +73,9 @@ class RedisStreamEngine : public StreamEngine {
                         int64_t now_ms) const override;
   HistoryResult userHistory(const std::string& user, const HistoryQuery& query,
                             int64_t now_ms) const override;
+  // Waits until Redis confirmed this replica's subscription to the stream (when a node wants it).
+  void awaitSubscribed(const std::string& name, bool user_stream,
+                       std::chrono::milliseconds max) const override;
   // Publishes a marker on the stream's instance and waits until our subscription sees it: by
   // then every earlier publication of that instance has been routed to our nodes.
   void awaitRouted(const std::string& name, bool user_stream,
@@ -78,6 +87,19 @@ class RedisStreamEngine : public StreamEngine {
 
   // Which instance (index into Options::instances) holds a stream; exposed for tests and docs.
   size_t instanceFor(const std::string& stream_key) const;
+
+  // InterestListener (the Router, under its lock): queues a SUBSCRIBE or UNSUBSCRIBE for the
+  // stream's subscriber thread.
+  void interestChanged(const std::string& stream_key, bool wanted) override;
+
+  // For /metrics: what the subscriptions received, and the streams subscribed now.
+  struct PubSubStats {
+    uint64_t messages = 0;
+    uint64_t bytes = 0;  // channel names and payloads
+    uint64_t streams = 0;
+    std::vector<std::pair<std::string, uint64_t>> writes_seen;  // per instance address
+  };
+  PubSubStats pubsubStats() const;
 
  private:
   struct Instance;
@@ -98,10 +120,24 @@ class RedisStreamEngine : public StreamEngine {
   uint32_t replicasToWait(size_t instance) const;
   std::vector<std::string> waitCommand() const;
   Status replicated(const RedisConnection::PipelineResult& result) const;
-  void noteWrites(size_t instance, uint64_t writes) const;
+  // `own`: the count came back from our own publication (gossiped to the other replicas).
+  void noteWrites(size_t instance, uint64_t writes, bool own = false) const;
+  // Every 10 ms, tells the other replicas (pub/sub channel "!w") the highest write count our
+  // own publications got, so that each knows what Redis acknowledged even for streams no node
+  // of its own wants (per-channel routing keeps those publications away from it).
+  void gossipLoop();
   RedisConnection& connectionFor(const std::string& key) const;
   RedisConnection& connectionOf(size_t instance) const;
   void subscribeLoop(Instance* instance);
+  // Subscriber thread: sends the SUBSCRIBEs and UNSUBSCRIBEs of up to 1,000 changed streams;
+  // false when the connection failed. `*more`: changes are left for the next call.
+  bool syncInterest(Instance* instance, redisContext* ctx, bool* more);
+  // Subscriber thread: a reply of the subscription that is not a message.
+  void onSubscriptionReply(Instance* instance, const redisReply& reply);
+  // After a (re)connect: every wanted stream is to be subscribed on the new connection.
+  void resetInterest(Instance* instance);
+  // The marker channel of this replica on an instance.
+  std::string markerChannel(size_t instance) const;
   // Reads one subscription's messages until it is lost or stopping; false when a ping of an
   // idle connection went unanswered (a silent cut), true for a close, a reset or stop().
   bool readSubscription(Instance* instance, redisContext* ctx);
@@ -120,6 +156,7 @@ class RedisStreamEngine : public StreamEngine {
   std::atomic<uint64_t> publications_{0};
   mutable std::atomic<uint64_t> next_connection_{0};
   std::atomic<bool> stopping_{false};
+  std::thread gossip_;
   // Markers of awaitRouted(): ours carry `marker_token_`; the highest seen per instance.
   const std::string marker_token_;
   mutable std::atomic<uint64_t> next_marker_{0};

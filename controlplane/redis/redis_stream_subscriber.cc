@@ -1,9 +1,11 @@
-// RedisStreamEngine, receiving side: one subscriber thread per Redis instance PSUBSCRIBEs
-// to its publications and routes each to this replica's nodes; awaitRouted()'s markers come
-// back the same way. Reconnects with backoff; on_resubscribed tells the control plane.
+// RedisStreamEngine, receiving side: one subscriber thread per Redis instance subscribes to
+// the streams this replica's nodes want (redis_stream_interest.cc) and routes what comes to
+// them; awaitRouted()'s markers come back on the replica's own channel. Reconnects with
+// backoff; on_resubscribed tells the control plane.
 #include <hiredis/hiredis.h>
 
 #include <poll.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -32,10 +34,9 @@ void RedisStreamEngine::awaitRouted(const std::string& name, bool user_stream,
     return;
   }
   const uint64_t marker = next_marker_.fetch_add(1) + 1;
-  // Channel names cannot start with '!', so a marker never meets a real stream.
-  auto reply = connectionFor(key).command(
-      {"PUBLISH", pubsubPrefix(instance) + "!sync:" + marker_token_ + ":" + std::to_string(marker),
-       ""});
+  // Channel names cannot start with '!', so the marker channel never meets a real stream.
+  auto reply =
+      connectionFor(key).command({"PUBLISH", markerChannel(instance), std::to_string(marker)});
   if (!reply.isOk()) {
     return;  // the history read before it would have failed too
   }
@@ -47,8 +48,10 @@ Status RedisStreamEngine::relayJoinLeave(const std::vector<herald::v1::JoinLeave
   std::vector<std::vector<std::vector<std::string>>> commands(instances_.size());
   for (const auto& change : changes) {
     const size_t instance = instanceFor(change.channel());
-    commands[instance].push_back({"PUBLISH", pubsubPrefix(instance) + "!jl:" + change.channel(),
-                                  change.SerializeAsString()});
+    // On the channel's own pub/sub channel, so that only replicas that want it get it; '!'
+    // tells it from a publication ("OFFSET:...").
+    commands[instance].push_back(
+        {"PUBLISH", pubsubPrefix(instance) + change.channel(), "!" + change.SerializeAsString()});
   }
   Status status = Status::ok();
   for (size_t i = 0; i < commands.size(); ++i) {
@@ -71,23 +74,26 @@ void RedisStreamEngine::onPublication(size_t instance, const std::string& redis_
   }
   const std::string key = redis_channel.substr(prefix_end + 1);
   if (key.compare(0, 6, "!sync:") == 0) {
-    // A marker of awaitRouted(): everything this instance published before it is routed.
-    const std::string ours = "!sync:" + marker_token_ + ":";
-    if (key.compare(0, ours.size(), ours) == 0) {
-      const uint64_t marker = toU64(key.substr(ours.size()));
-      {
-        std::lock_guard<std::mutex> lock(marker_mu_);
-        markers_seen_[instance] = std::max(markers_seen_[instance], marker);
-      }
-      marker_cv_.notify_all();
+    // A marker of awaitRouted() (only ours come): everything this instance published before
+    // it is routed.
+    const uint64_t marker = toU64(payload);
+    {
+      std::lock_guard<std::mutex> lock(marker_mu_);
+      markers_seen_[instance] = std::max(markers_seen_[instance], marker);
     }
+    marker_cv_.notify_all();
     return;
   }
-  if (key.compare(0, 4, "!jl:") == 0) {
+  if (key == "!w") {
+    noteWrites(instance, toU64(payload));  // another replica's acknowledged writes (gossipLoop)
+    return;
+  }
+  if (!payload.empty() && payload[0] == '!') {
     // Joins and leaves (relayJoinLeave): for our nodes with subscribers of the channel.
     auto message = std::make_shared<herald::v1::ControlMessage>();
     auto* change = message->mutable_join_leave();
-    if (!change->ParseFromString(payload) || change->channel() != key.substr(4)) {
+    if (!change->ParseFromArray(payload.data() + 1, static_cast<int>(payload.size() - 1)) ||
+        change->channel() != key) {
       return;
     }
     ControlMessagePtr shared = std::move(message);
@@ -143,23 +149,43 @@ bool RedisStreamEngine::readSubscription(Instance* instance, redisContext* ctx) 
       RedisReplyPtr reply(static_cast<redisReply*>(raw));
       last_heard = Clock::now();
       ping_sent.reset();  // any reply (the pong included) shows the path works
-      if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 4 &&
+      // ["message", channel, payload]
+      if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
+          reply->element[0]->type == REDIS_REPLY_STRING &&
+          reply->element[1]->type == REDIS_REPLY_STRING &&
           reply->element[2]->type == REDIS_REPLY_STRING &&
-          reply->element[3]->type == REDIS_REPLY_STRING) {
-        onPublication(instance->index, std::string(reply->element[2]->str, reply->element[2]->len),
-                      std::string(reply->element[3]->str, reply->element[3]->len));
+          std::string(reply->element[0]->str, reply->element[0]->len) == "message") {
+        instance->received_messages.fetch_add(1, std::memory_order_relaxed);
+        instance->received_bytes.fetch_add(reply->element[1]->len + reply->element[2]->len,
+                                           std::memory_order_relaxed);
+        onPublication(instance->index, std::string(reply->element[1]->str, reply->element[1]->len),
+                      std::string(reply->element[2]->str, reply->element[2]->len));
+      } else {
+        onSubscriptionReply(instance, *reply);
       }
       continue;
     }
-    pollfd p{ctx->fd, POLLIN, 0};
-    const int ready = ::poll(&p, 1, 100);
+    bool more = false;
+    if (!syncInterest(instance, ctx, &more)) {
+      return true;
+    }
+    pollfd p[2] = {{ctx->fd, POLLIN, 0}, {instance->wake_read, POLLIN, 0}};
+    const int ready = ::poll(p, instance->wake_read >= 0 ? 2 : 1, more ? 0 : 100);
     if (stopping_.load()) {
       return true;
     }
-    if (ready > 0) {
+    if (ready > 0 && (p[1].revents & POLLIN) != 0) {
+      char drain[64];
+      while (::read(instance->wake_read, drain, sizeof(drain)) > 0) {
+      }
+    }
+    if (ready > 0 && p[0].revents != 0) {
       if (redisBufferRead(ctx) != REDIS_OK) {
         return true;  // closed or reset: the usual warning follows
       }
+      continue;
+    }
+    if (more || (ready > 0 && (p[1].revents & POLLIN) != 0)) {
       continue;
     }
     if (ready < 0 && errno != EINTR) {
@@ -200,9 +226,11 @@ void RedisStreamEngine::subscribeLoop(Instance* instance) {
     redisContext* ctx = dialRedis(instance->address, options_.timeout, &dial_error);
     bool subscribed = false;
     if (ctx != nullptr) {
-      const std::string pattern = pubsubPrefix(instance->index) + "*";
-      RedisReplyPtr reply(static_cast<redisReply*>(
-          redisCommand(ctx, "PSUBSCRIBE %b", pattern.data(), pattern.size())));
+      // Our marker channel first; the streams our nodes want follow (syncInterest).
+      const std::string markers = markerChannel(instance->index);
+      const std::string writes = pubsubPrefix(instance->index) + "!w";
+      RedisReplyPtr reply(static_cast<redisReply*>(redisCommand(
+          ctx, "SUBSCRIBE %b %b", markers.data(), markers.size(), writes.data(), writes.size())));
       subscribed = reply != nullptr && reply->type == REDIS_REPLY_ARRAY;
     }
     if (!subscribed) {
@@ -225,6 +253,7 @@ void RedisStreamEngine::subscribeLoop(Instance* instance) {
       std::lock_guard<std::mutex> lock(instance->sub_mu);
       instance->sub_context = ctx;
     }
+    resetInterest(instance);
     instance->subscribed = true;
     if (stopping_.load()) {
       // stop() may have looked before the context was published: do not block in a read.
@@ -254,6 +283,7 @@ void RedisStreamEngine::subscribeLoop(Instance* instance) {
                 instance->address.text, pingTimeout().count());
     }
     instance->subscribed = false;
+    instance->confirmed_cv.notify_all();  // waiters for a subscription stop waiting
     {
       std::lock_guard<std::mutex> lock(instance->sub_mu);
       instance->sub_context = nullptr;

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "integration/support/cluster.h"
+#include "integration/support/prometheus_text.h"
 #include "integration/support/ws_client.h"
 
 namespace herald::testing {
@@ -100,7 +101,12 @@ class RedisClusterTest : public ::testing::Test {
     if (!address) {
       throw std::runtime_error("herald-control did not start:\n" + replicas_.back()->output());
     }
+    auto http = replicas_.back()->waitListening(30s, "http on ");
+    if (!http) {
+      throw std::runtime_error("herald-control has no HTTP port:\n" + replicas_.back()->output());
+    }
     replica_addresses_.push_back(*address);
+    replica_http_.push_back(*http);
     stubs_.push_back(controlStub(*address, kTestAdminKey));
     return replicas_.size() - 1;
   }
@@ -137,6 +143,13 @@ class RedisClusterTest : public ::testing::Test {
     return 0;
   }
 
+  // A sample of replica `r`'s /metrics ("name{labels}" as printed), or -1 when absent.
+  double metric(size_t r, const std::string& sample) {
+    auto samples = parseSamples(httpGet(replica_http_[r], "/metrics").body);
+    auto it = samples.find(sample);
+    return it == samples.end() ? -1 : it->second;
+  }
+
   grpc::Status publish(size_t r, const std::string& channel, const std::string& data,
                        herald::v1::PublishResponse* resp) {
     herald::v1::PublishRequest req;
@@ -159,6 +172,7 @@ class RedisClusterTest : public ::testing::Test {
   std::unique_ptr<RedisServer> redis_;
   std::vector<std::unique_ptr<Process>> replicas_;
   std::vector<std::string> replica_addresses_;
+  std::vector<std::string> replica_http_;
   std::vector<std::unique_ptr<herald::v1::Control::Stub>> stubs_;
   std::vector<std::unique_ptr<Process>> nodes_;
   std::vector<std::string> node_addresses_;
