@@ -290,6 +290,16 @@ std::string ControlServer::start() {
       id = std::string(host) + ":" + std::to_string(bound_port);
     }
     control_service_->setReplicaDirectory(replicas_.get(), id);
+    if (redis_engine_ != nullptr) {
+      // Presence and subscriber counts through any replica: the others' nodes are asked too.
+      ControlService* service = control_service_.get();
+      replica_presence_ = std::make_unique<ReplicaPresence>(
+          *redis_engine_, id, [service](const herald::v1::PresenceQuery& query, uint32_t* asked) {
+            return service->localPresence(query, asked, ControlService::kPeerAnswerWithin);
+          });
+      replica_presence_->start();
+      control_service_->setReplicaPresence(replica_presence_.get());
+    }
     replica_id_ = id;
     directory_.store(replicas_.get(), std::memory_order_release);
     config_watcher_ = std::thread([this] { watchConfigLoop(); });

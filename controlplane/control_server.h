@@ -102,6 +102,9 @@ class ControlServer {
   // --engine redis: polls the shared config for other replicas' changes.
   ConfigStoreImpl* shared_config_ = nullptr;
   std::unique_ptr<ReplicaDirectory> replicas_;
+  // --engine redis: answers the other replicas' presence queries (after control_service_,
+  // which it calls, so that it goes first).
+  std::unique_ptr<ReplicaPresence> replica_presence_;
   // replicas_ and this replica's id there, for the sweep thread (set once the server listens).
   std::atomic<ReplicaDirectory*> directory_{nullptr};
   std::string replica_id_;

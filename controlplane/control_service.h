@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -16,6 +17,7 @@
 #include "controlplane/node_registry.h"
 #include "controlplane/presence_broker.h"
 #include "controlplane/redis/replica_directory.h"
+#include "controlplane/replica_presence.h"
 #include "controlplane/stream_engine.h"
 #include "herald/v1/control.grpc.pb.h"
 
@@ -58,6 +60,19 @@ class ControlService final : public herald::v1::Control::Service {
     replica_id_ = std::move(replica_id);
     engine_ = "redis";
   }
+  // --engine redis: Presence and ListChannels ask every replica's nodes through this.
+  void setReplicaPresence(ReplicaPresence* presence) {
+    std::lock_guard<std::mutex> lock(identity_mu_);
+    replica_presence_ = presence;
+  }
+  // This replica's nodes' answers to `query` (a channel's entries, or counts): what a peer
+  // replica gets back (ReplicaPresence::LocalAsk).
+  std::vector<herald::v1::PresenceReply> localPresence(const herald::v1::PresenceQuery& query,
+                                                       uint32_t* nodes_asked,
+                                                       std::chrono::milliseconds timeout);
+  // How long the nodes of the other replicas get to answer (shorter than kPresenceTimeout,
+  // so that their answers arrive within it).
+  static constexpr std::chrono::milliseconds kPeerAnswerWithin{1500};
   // This replica and its live nodes, as announced to the other replicas.
   herald::v1::ListNodesResponse selfEntry() const;
   // Calls being handled now; shutdown waits for this to reach zero (idle client connections
@@ -179,6 +194,7 @@ class ControlService final : public herald::v1::Control::Service {
   mutable std::mutex identity_mu_;
   std::string listen_address_;  // under identity_mu_
   ReplicaDirectory* replicas_ = nullptr;
+  ReplicaPresence* replica_presence_ = nullptr;
   std::string replica_id_;
   std::string engine_ = "memory";
   struct Identity {
@@ -186,11 +202,16 @@ class ControlService final : public herald::v1::Control::Service {
     std::string engine;
     ReplicaDirectory* replicas;
     std::string replica_id;
+    ReplicaPresence* presence;
   };
   Identity identity() const {
     std::lock_guard<std::mutex> lock(identity_mu_);
-    return {listen_address_, engine_, replicas_, replica_id_};
+    return {listen_address_, engine_, replicas_, replica_id_, replica_presence_};
   }
+  // The nodes' answers to `query` through the whole cluster: this replica's nodes and, with
+  // several replicas, every other live replica's. `*partial` names what did not answer.
+  PresenceBroker::Gathered clusterPresence(const herald::v1::PresenceQuery& query,
+                                           std::string* partial);
   // Every node of the cluster (this replica's and, with redis, the others'), one entry per
   // node id, and the replicas; `*unavailable` set when Redis could not be read.
   herald::v1::ListNodesResponse clusterNodes(bool live_only, std::string* unavailable) const;

@@ -144,6 +144,57 @@ herald::v1::ListNodesResponse ControlService::clusterNodes(bool live_only,
   return out;
 }
 
+std::vector<herald::v1::PresenceReply> ControlService::localPresence(
+    const herald::v1::PresenceQuery& query, uint32_t* nodes_asked,
+    std::chrono::milliseconds timeout) {
+  const std::string channel = query.channel();
+  auto gathered = presence_.ask(
+      query,
+      [&](const DeliveryRouter::Visit& visit) {
+        return channel.empty() ? router_.forAll([&](NodeSink& node) { visit(node); })
+                               : router_.forChannel(channel, visit);
+      },
+      timeout);
+  *nodes_asked = gathered.asked;
+  return std::move(gathered.replies);
+}
+
+PresenceBroker::Gathered ControlService::clusterPresence(const herald::v1::PresenceQuery& query,
+                                                         std::string* partial) {
+  const Identity me = identity();
+  PresenceBroker::Gathered out;
+  if (me.presence == nullptr || me.replicas == nullptr) {
+    out.replies = localPresence(query, &out.asked, kPresenceTimeout);
+    return out;
+  }
+  // Every other replica announced within the last 2 s: one that died meanwhile does not
+  // answer and is counted so; its nodes are already on other replicas or gone.
+  std::vector<std::string> peers;
+  auto all = me.replicas->all(unixMillis());
+  if (!all.isOk()) {
+    *partial = "other replicas not asked: " + all.status().message();
+  } else {
+    for (const auto& entry : all.value()) {
+      const auto& replica = entry.replicas(0);
+      if (replica.healthy() && replica.replica_id() != me.replica_id) {
+        peers.push_back(replica.replica_id());
+      }
+    }
+  }
+  auto remote = me.presence->ask(query, peers, kPresenceTimeout, [&] {
+    out.replies = localPresence(query, &out.asked, kPeerAnswerWithin);
+  });
+  out.asked += remote.nodes_asked;
+  for (auto& reply : remote.replies) {
+    out.replies.push_back(std::move(reply));
+  }
+  if (remote.replicas_unanswered > 0) {
+    *partial = std::to_string(remote.replicas_unanswered) + " of " +
+               std::to_string(remote.replicas_asked) + " other replica(s) did not answer";
+  }
+  return out;
+}
+
 grpc::Status ControlService::ListChannels(Ctx* ctx, const herald::v1::ListChannelsRequest* req,
                                           herald::v1::ListChannelsResponse* resp) {
   return guarded(ctx, Need::kReader, "ListChannels", [&]() -> Status {
@@ -181,29 +232,35 @@ grpc::Status ControlService::ListChannels(Ctx* ctx, const herald::v1::ListChanne
       info->set_history(state.history);
     }
     // Subscriber counts live on the nodes: ask them all (one message each) about the channels
-    // of this page that have interest.
+    // of this page that have interest; with several replicas, every replica's nodes.
+    const bool cluster = identity().presence != nullptr;
     herald::v1::PresenceQuery query;
     for (const auto& info : resp->channels()) {
-      if (info.nodes() > 0) {
+      if (info.nodes() > 0 || cluster) {
         query.add_count_channels(info.channel());
       }
     }
     if (query.count_channels_size() > 0) {
-      auto gathered = presence_.ask(
-          std::move(query),
-          [&](const DeliveryRouter::Visit& visit) {
-            return router_.forAll([&](NodeSink& node) { visit(node); });
-          },
-          kPresenceTimeout);
+      std::string partial;
+      auto gathered = clusterPresence(query, &partial);
+      if (!partial.empty()) {
+        ctx->AddTrailingMetadata("herald-partial", partial);
+      }
       std::map<std::string, uint64_t> counts;
+      std::map<std::string, uint32_t> nodes;  // nodes with subscribers, every replica's
       for (const auto& reply : gathered.replies) {
         for (const auto& count : reply.counts()) {
           counts[count.channel()] += count.subscribers();
+          nodes[count.channel()] += count.subscribers() > 0 ? 1 : 0;
         }
       }
       for (auto& info : *resp->mutable_channels()) {
         auto it = counts.find(info.channel());
         info.set_subscribers(it == counts.end() ? 0 : it->second);
+        if (cluster) {
+          auto n = nodes.find(info.channel());
+          info.set_nodes(std::max(info.nodes(), n == nodes.end() ? 0u : n->second));
+        }
       }
     }
     return Status::ok();
@@ -258,12 +315,11 @@ grpc::Status ControlService::Presence(Ctx* ctx, const herald::v1::PresenceReques
     herald::v1::PresenceQuery query;
     query.set_channel(req->channel());
     query.set_max_entries(kPresenceEntriesPerNode);
-    auto gathered = presence_.ask(
-        std::move(query),
-        [&](const DeliveryRouter::Visit& visit) {
-          return router_.forChannel(req->channel(), visit);
-        },
-        kPresenceTimeout);
+    std::string partial;
+    auto gathered = clusterPresence(query, &partial);
+    if (!partial.empty()) {
+      ctx->AddTrailingMetadata("herald-partial", partial);
+    }
     std::set<std::string> users;
     uint64_t connections = 0;
     for (auto& reply : gathered.replies) {

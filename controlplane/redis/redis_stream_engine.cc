@@ -469,6 +469,19 @@ Result<std::map<std::string, StreamEngine::ChannelState>> RedisStreamEngine::lis
         break;
       }
     }
+    // Channels some replica's nodes want (per-channel routing subscribes to exactly those), so
+    // that every replica lists a channel never published to but subscribed through another.
+    const std::string pubsub = pubsubPrefix(instance->index);
+    auto active = conn.command({"PUBSUB", "CHANNELS", pubsub + "*"});
+    if (!active.isOk()) {
+      return active.status();
+    }
+    for (const RedisValue& c : active.value().elements) {
+      if (c.str.size() > pubsub.size() && c.str[pubsub.size()] != '#' &&
+          c.str[pubsub.size()] != '!' && c.str.compare(0, pubsub.size(), pubsub) == 0) {
+        out.emplace(c.str.substr(pubsub.size()), ChannelState{});
+      }
+    }
   }
   return out;
 }

@@ -13,6 +13,7 @@
 
 #include "controlplane/delivery_router.h"
 #include "controlplane/interest_listener.h"
+#include "controlplane/peer_channel.h"
 #include "controlplane/redis/redis_client.h"
 #include "controlplane/stream_engine.h"
 
@@ -44,7 +45,7 @@ namespace herald::control {
  * the stream's instance; one subscriber thread per instance (redis_stream_subscriber.cc)
  * routes what it receives; awaitRouted() waits on markers those threads report.
  */
-class RedisStreamEngine : public StreamEngine, public InterestListener {
+class RedisStreamEngine : public StreamEngine, public InterestListener, public PeerChannel {
  public:
   struct Options {
     std::vector<RedisAddress> instances;
@@ -91,6 +92,10 @@ class RedisStreamEngine : public StreamEngine, public InterestListener {
   // InterestListener (the Router, under its lock): queues a SUBSCRIBE or UNSUBSCRIBE for the
   // stream's subscriber thread.
   void interestChanged(const std::string& stream_key, bool wanted) override;
+
+  // PeerChannel: the pub/sub channel "!peer:<id>" on the instance that id hashes to.
+  void listen(const std::string& self, Handler handler) override;
+  Result<uint64_t> send(const std::string& to, const std::string& payload) override;
 
   // For /metrics: what the subscriptions received, and the streams subscribed now.
   struct PubSubStats {
@@ -157,6 +162,7 @@ class RedisStreamEngine : public StreamEngine, public InterestListener {
   mutable std::atomic<uint64_t> next_connection_{0};
   std::atomic<bool> stopping_{false};
   std::thread gossip_;
+  PeerChannel::Handler peer_handler_;  // set before start()
   // Markers of awaitRouted(): ours carry `marker_token_`; the highest seen per instance.
   const std::string marker_token_;
   mutable std::atomic<uint64_t> next_marker_{0};

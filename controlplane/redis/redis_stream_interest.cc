@@ -165,6 +165,24 @@ void RedisStreamEngine::onSubscriptionReply(Instance* instance, const redisReply
   instance->confirmed_cv.notify_all();
 }
 
+void RedisStreamEngine::listen(const std::string& self, Handler handler) {
+  peer_handler_ = std::move(handler);
+  interestChanged("!peer:" + self, true);  // '!': never a stream's key
+}
+
+Result<uint64_t> RedisStreamEngine::send(const std::string& to, const std::string& payload) {
+  const std::string key = "!peer:" + to;
+  const size_t instance = instanceFor(key);
+  auto reply = connectionOf(instance).command({"PUBLISH", pubsubPrefix(instance) + key, payload});
+  if (!reply.isOk()) {
+    return reply.status();
+  }
+  if (reply.value().type != RedisValue::Type::kInteger) {
+    return redis_engine_detail::unexpected(reply.value(), "peer message");
+  }
+  return static_cast<uint64_t>(reply.value().integer);
+}
+
 RedisStreamEngine::PubSubStats RedisStreamEngine::pubsubStats() const {
   PubSubStats stats;
   for (const auto& instance : instances_) {

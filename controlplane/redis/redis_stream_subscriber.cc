@@ -84,6 +84,12 @@ void RedisStreamEngine::onPublication(size_t instance, const std::string& redis_
     marker_cv_.notify_all();
     return;
   }
+  if (key.compare(0, 6, "!peer:") == 0) {
+    if (peer_handler_) {
+      peer_handler_(payload);  // only our own peer channel is subscribed
+    }
+    return;
+  }
   if (key == "!w") {
     noteWrites(instance, toU64(payload));  // another replica's acknowledged writes (gossipLoop)
     return;

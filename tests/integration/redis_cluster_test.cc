@@ -2,6 +2,7 @@
 // a loopback port), with nodes and WebSocket clients on each replica: delivery, failover and
 // recovery across replicas. Outages, config and several instances: redis_instances_test.cc.
 #include "integration/redis_cluster_fixture.h"
+#include "support/jwt_tokens.h"
 
 namespace herald::testing {
 namespace {
@@ -410,6 +411,88 @@ TEST_F(RedisClusterTest, JoinAndLeaveReachSubscribersOnAnotherReplicasNode) {
                (*f)["channel"] == "chat:r" && (*f)["node"] == (*carol_hello)["node"];
   }
   EXPECT_TRUE(all_left) << "no leave for the killed node's connections";
+}
+
+// Presence and subscriber counts are the cluster's, whichever replica is asked: B lists A's
+// clients, and a killed node's clients vanish (no ghost entries).
+TEST_F(RedisClusterTest, PresenceThroughEitherReplicaListsEveryReplicasClients) {
+  startRedis(false);
+  const size_t a = startReplica();
+  const size_t b = startReplica();
+  startNode(replica_addresses_[a]);
+  startNode(replica_addresses_[b]);
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (const std::string sub : {"alice", "bob"}) {
+    const std::string token = signToken("HS256", kTestJwtSecret, {{"sub", sub}}, "test");
+    clients.push_back(connect(0, "subscribe=feed:room&token=" + token));
+  }
+  clients.push_back(connect(1, "subscribe=feed:room"));  // anonymous, on B's node
+  auto presence = [&](size_t r) {
+    herald::v1::PresenceRequest req;
+    req.set_channel("feed:room");
+    herald::v1::PresenceResponse resp;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(stubs_[r]->Presence(&ctx, req, &resp).ok());
+    return resp;
+  };
+  for (size_t r : {a, b}) {
+    ASSERT_TRUE(eventually([&] { return presence(r).connections() == 3; }, 15s))
+        << "through replica " << r << ": " << presence(r).DebugString();
+    auto resp = presence(r);
+    EXPECT_EQ(resp.users(), 2u);  // alice and bob; the anonymous client has no user
+    EXPECT_EQ(resp.nodes_unanswered(), 0u);
+    std::set<std::string> users;
+    for (const auto& entry : resp.entries()) {
+      users.insert(entry.user());
+    }
+    EXPECT_EQ(users, (std::set<std::string>{"", "alice", "bob"}));
+    ASSERT_TRUE(eventually([&] { return subscribers(r, "feed:room") == 3; }, 15s));
+  }
+  // A's node dies with alice and bob: through B (and A), only B's client is left.
+  nodes_[0]->stop(SIGKILL, 10s);
+  for (size_t r : {b, a}) {
+    ASSERT_TRUE(eventually([&] { return presence(r).connections() == 1; }, 15s))
+        << "ghost entries through replica " << r << ": " << presence(r).DebugString();
+    EXPECT_TRUE(eventually([&] { return subscribers(r, "feed:room") == 1; }, 15s));
+  }
+  // Replica A killed: B answers alone, with its own client, promptly.
+  replicas_[a]->stop(SIGKILL, 10s);
+  const auto started = std::chrono::steady_clock::now();
+  auto resp = presence(b);
+  EXPECT_EQ(resp.connections(), 1u);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s) << "waited past the presence timeout";
+}
+
+// Per-channel routing: a replica whose nodes want nothing of a channel receives none of its
+// publications from Redis; one whose node wants it receives each once.
+TEST_F(RedisClusterTest, AReplicaReceivesOnlyTheChannelsItsNodesWant) {
+  startRedis(false);
+  const size_t a = startReplica();
+  const size_t b = startReplica();
+  startNode(replica_addresses_[a]);
+  startNode(replica_addresses_[b]);
+  auto ws = connect(0, "subscribe=feed:only-a");
+  ASSERT_TRUE(eventually([&] { return subscribers(a, "feed:only-a") == 1; }, 15s));
+  const std::string bytes = "herald_control_redis_pubsub_received_bytes_total";
+  ASSERT_TRUE(eventually([&] { return metric(b, bytes) >= 0 && metric(a, bytes) >= 0; }, 10s));
+  const double a_before = metric(a, bytes);
+  const double b_before = metric(b, bytes);
+  const std::string payload = "\"" + std::string(1000, 'x') + "\"";
+  herald::v1::PublishResponse resp;
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(publish(b, "feed:only-a", payload, &resp).ok());
+  }
+  auto offsets = readOffsets(*ws, 100);
+  ASSERT_EQ(offsets.size(), 100u);
+  EXPECT_EQ(offsets.back(), 100u);
+  const double published = 100 * 1000;
+  ASSERT_TRUE(eventually([&] { return metric(a, bytes) - a_before >= published; }, 10s))
+      << "A received " << metric(a, bytes) - a_before << " bytes";
+  // B published them but delivers none: what it received is the others' write counts and
+  // its own markers, a few bytes each, not the payloads.
+  EXPECT_LT(metric(b, bytes) - b_before, published / 10)
+      << "B received the publications of a channel none of its nodes wants";
+  EXPECT_GE(metric(a, "herald_control_redis_subscribed_streams"), 1);
 }
 
 }  // namespace herald::testing

@@ -1,0 +1,164 @@
+#include "controlplane/replica_presence.h"
+
+#include <algorithm>
+#include <random>
+
+namespace herald::control {
+
+namespace {
+
+constexpr size_t kMaxReplicaId = 256;
+
+// Reads "<decimal>\n" at `*at`; false when malformed.
+bool readNumber(const std::string& text, size_t* at, uint64_t* out) {
+  const size_t end = text.find('\n', *at);
+  if (end == std::string::npos || end == *at || end - *at > 20) {
+    return false;
+  }
+  uint64_t value = 0;
+  for (size_t i = *at; i < end; ++i) {
+    if (text[i] < '0' || text[i] > '9') {
+      return false;
+    }
+    value = value * 10 + static_cast<uint64_t>(text[i] - '0');
+  }
+  *out = value;
+  *at = end + 1;
+  return true;
+}
+
+}  // namespace
+
+ReplicaPresence::ReplicaPresence(PeerChannel& peers, std::string self, LocalAsk local)
+    : peers_(peers),
+      self_(std::move(self)),
+      local_(std::move(local)),
+      // Random start: a restarted replica with the same id ignores answers meant for the old.
+      next_id_(std::random_device{}() | (uint64_t{std::random_device{}()} << 32)) {}
+
+ReplicaPresence::~ReplicaPresence() = default;
+
+void ReplicaPresence::start() {
+  peers_.listen(self_, [this](const std::string& payload) { onMessage(payload); });
+}
+
+ReplicaPresence::Gathered ReplicaPresence::ask(const herald::v1::PresenceQuery& query,
+                                               const std::vector<std::string>& replicas,
+                                               std::chrono::milliseconds timeout,
+                                               const std::function<void()>& meanwhile) {
+  auto pending = std::make_shared<Pending>();
+  uint64_t id = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    id = next_id_++;
+    pending_[id] = pending;
+  }
+  const std::string message =
+      "q" + std::to_string(id) + "\n" + self_ + "\n" + query.SerializeAsString();
+  uint32_t sent = 0;
+  for (const auto& replica : replicas) {
+    if (replica == self_) {
+      continue;
+    }
+    auto receivers = peers_.send(replica, message);
+    sent += receivers.isOk() && receivers.value() > 0 ? 1 : 0;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending->expected = sent;
+    pending->gathered.replicas_asked =
+        static_cast<uint32_t>(replicas.size()) -
+        static_cast<uint32_t>(std::count(replicas.begin(), replicas.end(), self_));
+  }
+  if (meanwhile) {
+    meanwhile();
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return pending->expected == 0; });
+  pending_.erase(id);
+  Gathered out = std::move(pending->gathered);
+  out.replicas_unanswered = out.replicas_asked - (sent - pending->expected);
+  return out;
+}
+
+void ReplicaPresence::onMessage(const std::string& payload) {
+  if (payload.empty()) {
+    return;
+  }
+  size_t at = 1;
+  uint64_t id = 0;
+  if (!readNumber(payload, &at, &id)) {
+    return;
+  }
+  if (payload[0] == 'r') {
+    onAnswer(id, payload.substr(at));
+    return;
+  }
+  if (payload[0] != 'q') {
+    return;
+  }
+  const size_t end = payload.find('\n', at);
+  if (end == std::string::npos || end == at || end - at > kMaxReplicaId) {
+    return;
+  }
+  std::string asker = payload.substr(at, end - at);
+  auto query = std::make_shared<herald::v1::PresenceQuery>();
+  if (!query->ParseFromArray(payload.data() + end + 1,
+                             static_cast<int>(payload.size() - end - 1))) {
+    return;
+  }
+  // Full queue: the asker counts this replica as unanswered.
+  worker_.push([this, id, asker = std::move(asker), query] { answer(id, asker, *query); });
+}
+
+void ReplicaPresence::answer(uint64_t id, const std::string& asker,
+                             const herald::v1::PresenceQuery& query) {
+  uint32_t asked = 0;
+  const auto replies = local_(query, &asked);
+  std::string message = "r" + std::to_string(id) + "\n" + std::to_string(asked) + "\n";
+  for (const auto& reply : replies) {
+    const std::string bytes = reply.SerializeAsString();
+    message += std::to_string(bytes.size()) + "\n" + bytes;
+  }
+  (void)peers_.send(asker, message);  // lost: the asker counts us as unanswered
+}
+
+void ReplicaPresence::onAnswer(uint64_t id, const std::string& body) {
+  if (body.size() > kMaxAnswerBytes) {
+    return;
+  }
+  size_t at = 0;
+  uint64_t asked = 0;
+  if (!readNumber(body, &at, &asked)) {
+    return;
+  }
+  std::vector<herald::v1::PresenceReply> replies;
+  while (at < body.size() && replies.size() < kMaxRepliesPerReplica) {
+    uint64_t length = 0;
+    if (!readNumber(body, &at, &length) || length > body.size() - at) {
+      return;  // malformed: the whole answer is dropped
+    }
+    herald::v1::PresenceReply reply;
+    if (!reply.ParseFromArray(body.data() + at, static_cast<int>(length))) {
+      return;
+    }
+    replies.push_back(std::move(reply));
+    at += length;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = pending_.find(id);
+    if (it == pending_.end() || it->second->expected == 0) {
+      return;  // finished, or not ours
+    }
+    auto& pending = *it->second;
+    --pending.expected;
+    pending.gathered.nodes_asked += static_cast<uint32_t>(std::min<uint64_t>(asked, 1u << 20));
+    for (auto& reply : replies) {
+      pending.gathered.replies.push_back(std::move(reply));
+    }
+  }
+  cv_.notify_all();
+}
+
+}  // namespace herald::control
