@@ -28,6 +28,7 @@
 #include "controlplane/presence_broker.h"
 #include "controlplane/redis/redis_client.h"
 #include "controlplane/redis/replica_directory.h"
+#include "controlplane/replica_user_counts.h"
 #include "controlplane/router.h"
 #include "controlplane/stream_engine.h"
 
@@ -105,6 +106,7 @@ class ControlServer {
   // --engine redis: answers the other replicas' presence queries (after control_service_,
   // which it calls, so that it goes first).
   std::unique_ptr<ReplicaPresence> replica_presence_;
+  std::unique_ptr<ReplicaUserCounts> replica_users_;  // ...and tells them its users' counts
   // replicas_ and this replica's id there, for the sweep thread (set once the server listens).
   std::atomic<ReplicaDirectory*> directory_{nullptr};
   std::string replica_id_;

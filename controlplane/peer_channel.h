@@ -19,9 +19,11 @@ class PeerChannel {
   using Handler = std::function<void(const std::string& payload)>;
   virtual ~PeerChannel() = default;
 
-  // Receives what is sent to `self` from now on (one handler; set once, before start).
+  // Receives what is sent to `self`, and to every replica ("*"), from now on (one handler; set
+  // once). Our own messages to "*" come back too.
   virtual void listen(const std::string& self, Handler handler) = 0;
-  // Returns how many listeners received it (0: nobody listens as `to`).
+  // To one replica, or to every one with `to` "*". Returns how many listeners received it
+  // (0: nobody listens as `to`).
   virtual Result<uint64_t> send(const std::string& to, const std::string& payload) = 0;
 };
 

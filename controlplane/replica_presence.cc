@@ -38,10 +38,6 @@ ReplicaPresence::ReplicaPresence(PeerChannel& peers, std::string self, LocalAsk 
 
 ReplicaPresence::~ReplicaPresence() = default;
 
-void ReplicaPresence::start() {
-  peers_.listen(self_, [this](const std::string& payload) { onMessage(payload); });
-}
-
 ReplicaPresence::Gathered ReplicaPresence::ask(const herald::v1::PresenceQuery& query,
                                                const std::vector<std::string>& replicas,
                                                std::chrono::milliseconds timeout,

@@ -47,14 +47,12 @@ class ReplicaPresence {
   ReplicaPresence(const ReplicaPresence&) = delete;
   ReplicaPresence& operator=(const ReplicaPresence&) = delete;
 
-  // Starts answering peers' queries.
-  void start();
   // Sends `query` to `replicas` (other replicas' ids), runs `meanwhile` (the local ask), then
   // waits until each answered or `timeout` passed.
   Gathered ask(const herald::v1::PresenceQuery& query, const std::vector<std::string>& replicas,
                std::chrono::milliseconds timeout, const std::function<void()>& meanwhile);
 
-  // A message from a peer (the PeerChannel handler; public for tests).
+  // A message from a peer ("q" or "r": the PeerChannel handler hands those here).
   void onMessage(const std::string& payload);
 
  private:

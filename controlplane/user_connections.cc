@@ -7,6 +7,9 @@ void UserConnections::setCountLocked(const void* node, const std::string& user, 
   auto it = e.per_node.find(node);
   const uint32_t before = it == e.per_node.end() ? 0 : it->second;
   e.total = e.total - before + count;
+  if (remote_.count(node) != 0) {
+    e.remote = e.remote - before + count;
+  }
   uint64_t& node_total = node_totals_[node];
   node_total = node_total - before + count;
   if (node_total == 0) {
@@ -57,10 +60,9 @@ bool validUserId(const std::string& user) {
 
 }  // namespace
 
-UserConnections::Changes UserConnections::report(
-    const void* node, const google::protobuf::RepeatedPtrField<herald::v1::UserCount>& counts,
-    bool full, uint32_t limit, uint64_t max_node_connections, bool* refused) {
-  std::lock_guard<std::mutex> lock(mu_);
+std::set<std::string> UserConnections::applyLocked(
+    const void* node, const std::vector<std::pair<std::string, uint32_t>>& counts, bool full,
+    uint64_t max_node_connections, bool* clamped) {
   std::set<std::string> touched;
   if (full) {
     for (const auto& user : by_node_[node]) {
@@ -70,27 +72,51 @@ UserConnections::Changes UserConnections::report(
       setCountLocked(node, user, 0);
     }
   }
-  bool clamped = false;
-  for (const auto& c : counts) {
-    if (!validUserId(c.user())) {
-      clamped = true;
+  for (const auto& [user, connections] : counts) {
+    if (!validUserId(user)) {
+      *clamped = true;
       continue;
     }
-    const auto& per_node = users_[c.user()].per_node;
+    const auto& per_node = users_[user].per_node;
     const auto current = per_node.find(node);
     const uint64_t others = node_totals_[node] - (current == per_node.end() ? 0 : current->second);
     const uint64_t room = others >= max_node_connections ? 0 : max_node_connections - others;
-    uint32_t count = c.connections();
+    uint32_t count = connections;
     if (count > room) {
       count = static_cast<uint32_t>(room);
-      clamped = true;
+      *clamped = true;
     }
-    setCountLocked(node, c.user(), count);
-    touched.insert(c.user());
+    setCountLocked(node, user, count);
+    touched.insert(user);
   }
+  return touched;
+}
+
+void UserConnections::tellLocalLocked(const std::set<std::string>& users) const {
+  if (!local_listener_) {
+    return;
+  }
+  for (const auto& user : users) {
+    auto it = users_.find(user);
+    local_listener_(user, it == users_.end() ? 0 : it->second.total - it->second.remote);
+  }
+}
+
+UserConnections::Changes UserConnections::report(
+    const void* node, const google::protobuf::RepeatedPtrField<herald::v1::UserCount>& counts,
+    bool full, uint32_t limit, uint64_t max_node_connections, bool* refused) {
+  std::vector<std::pair<std::string, uint32_t>> pairs;
+  pairs.reserve(counts.size());
+  for (const auto& c : counts) {
+    pairs.emplace_back(c.user(), c.connections());
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  bool clamped = false;
+  const auto touched = applyLocked(node, pairs, full, max_node_connections, &clamped);
   if (refused != nullptr) {
     *refused = clamped;
   }
+  tellLocalLocked(touched);
   Changes changes;
   for (const auto& user : touched) {
     evaluateLocked(user, limit, &changes);
@@ -98,8 +124,56 @@ UserConnections::Changes UserConnections::report(
   return changes;
 }
 
+UserConnections::Changes UserConnections::reportReplica(
+    const std::string& replica, const std::vector<std::pair<std::string, uint32_t>>& counts,
+    bool full, uint32_t limit) {
+  // A replica holds at most what its nodes may: bounded by the caller's parse.
+  constexpr uint64_t kReplicaMax = uint64_t{1} << 40;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& key = replicas_[replica];
+  if (!key) {
+    key = std::make_unique<char>();
+    remote_.insert(key.get());
+  }
+  bool clamped = false;
+  const auto touched = applyLocked(key.get(), counts, full, kReplicaMax, &clamped);
+  Changes changes;
+  for (const auto& user : touched) {
+    evaluateLocked(user, limit, &changes);
+  }
+  return changes;
+}
+
+UserConnections::Changes UserConnections::forgetReplica(const std::string& replica,
+                                                        uint32_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = replicas_.find(replica);
+  if (it == replicas_.end()) {
+    return {};
+  }
+  Changes changes = removeLocked(it->second.get(), limit);
+  remote_.erase(it->second.get());
+  replicas_.erase(it);
+  return changes;
+}
+
+std::vector<std::pair<std::string, uint64_t>> UserConnections::localUsers() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (const auto& [user, entry] : users_) {
+    if (entry.total > entry.remote) {
+      out.emplace_back(user, entry.total - entry.remote);
+    }
+  }
+  return out;
+}
+
 UserConnections::Changes UserConnections::removeNode(const void* node, uint32_t limit) {
   std::lock_guard<std::mutex> lock(mu_);
+  return removeLocked(node, limit);
+}
+
+UserConnections::Changes UserConnections::removeLocked(const void* node, uint32_t limit) {
   Changes changes;
   auto it = by_node_.find(node);
   if (it == by_node_.end()) {
@@ -111,6 +185,9 @@ UserConnections::Changes UserConnections::removeNode(const void* node, uint32_t 
   }
   by_node_.erase(node);
   node_totals_.erase(node);
+  if (remote_.count(node) == 0) {
+    tellLocalLocked(users);
+  }
   for (const auto& user : users) {
     evaluateLocked(user, limit, &changes);
   }

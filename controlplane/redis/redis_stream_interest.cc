@@ -168,6 +168,7 @@ void RedisStreamEngine::onSubscriptionReply(Instance* instance, const redisReply
 void RedisStreamEngine::listen(const std::string& self, Handler handler) {
   peer_handler_ = std::move(handler);
   interestChanged("!peer:" + self, true);  // '!': never a stream's key
+  interestChanged("!peer:*", true);
 }
 
 Result<uint64_t> RedisStreamEngine::send(const std::string& to, const std::string& payload) {

@@ -495,4 +495,64 @@ TEST_F(RedisClusterTest, AReplicaReceivesOnlyTheChannelsItsNodesWant) {
   EXPECT_GE(metric(a, "herald_control_redis_subscribed_streams"), 1);
 }
 
+// max_connections_per_user counts every replica's connections: alice at the limit through A's
+// node and B's node is refused on either; when a replica dies, its connections stop counting.
+TEST_F(RedisClusterTest, ConnectionsPerUserAreLimitedAcrossReplicas) {
+  control_config_["limits"]["max_connections_per_user"] = 2;
+  startRedis(false);
+  const size_t a = startReplica();
+  const size_t b = startReplica();
+  startNode(replica_addresses_[a]);
+  startNode(replica_addresses_[b]);
+  const std::string alice =
+      "token=" + signToken("HS256", kTestJwtSecret, {{"sub", "alice"}}, "test");
+  auto first = connect(0, alice);
+  auto second = connect(1, alice);
+  // Connects to `node` as alice: "connected", or the refusal's error code.
+  auto attempt = [&](size_t node) -> std::string {
+    WsClient ws("ws://" + node_addresses_[node] + "/ws?" + alice);
+    if (!ws.waitOpen(10s)) {
+      return "no open";
+    }
+    auto frame = ws.next(10s);
+    if (!frame) {
+      return "nothing";
+    }
+    if ((*frame)["type"] == "error") {
+      const std::string code = (*frame)["code"];
+      return code + "/" + std::to_string(ws.waitClosed(10s).value_or(0));
+    }
+    return (*frame)["type"];
+  };
+  // The counts travel between replicas within about 20 ms; the block then reaches the nodes.
+  for (size_t node : {size_t{0}, size_t{1}}) {
+    std::string last;
+    EXPECT_TRUE(eventually(
+        [&] {
+          last = attempt(node);
+          return last == "limit_exceeded/4030";
+        },
+        15s))
+        << "a third connection on node " << node << ": " << last;
+  }
+  // One closes on B's node: alice may connect on A's (A learns it from B), and holds two
+  // connections there.
+  second->close();
+  std::unique_ptr<WsClient> third;
+  ASSERT_TRUE(eventually(
+      [&] {
+        third = std::make_unique<WsClient>("ws://" + node_addresses_[0] + "/ws?" + alice);
+        auto frame = third->waitOpen(10s) ? third->next(10s) : std::nullopt;
+        return frame && (*frame)["type"] == "connected";
+      },
+      15s));
+  EXPECT_TRUE(eventually([&] { return attempt(1) == "limit_exceeded/4030"; }, 15s))
+      << "B must count A's two";
+  // Replica A dies with its node: B forgets A's counts once A is no longer announced (about
+  // 2 s), so alice is not locked out by a ghost.
+  nodes_[0]->stop(SIGKILL, 10s);
+  replicas_[a]->stop(SIGKILL, 10s);
+  EXPECT_TRUE(eventually([&] { return attempt(1) == "connected"; }, 15s));
+}
+
 }  // namespace herald::testing

@@ -1,0 +1,276 @@
+#include "controlplane/replica_user_counts.h"
+
+#include <algorithm>
+#include <set>
+
+#include "common/logging.h"
+#include "common/stream_keys.h"
+
+namespace herald::control {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kFlushEvery = std::chrono::milliseconds(20);
+constexpr auto kLivenessEvery = std::chrono::milliseconds(1000);
+constexpr auto kAskAgainAfter = std::chrono::milliseconds(2000);
+constexpr size_t kMaxReplicaId = 256;
+
+bool readLine(const std::string& text, size_t* at, std::string* out, size_t max) {
+  const size_t end = text.find('\n', *at);
+  if (end == std::string::npos || end - *at > max) {
+    return false;
+  }
+  *out = text.substr(*at, end - *at);
+  *at = end + 1;
+  return true;
+}
+
+bool toNumber(const std::string& text, uint64_t* out) {
+  if (text.empty() || text.size() > 19) {
+    return false;
+  }
+  uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') {
+      return false;
+    }
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  *out = value;
+  return true;
+}
+
+}  // namespace
+
+ReplicaUserCounts::ReplicaUserCounts(PeerChannel& peers, std::string self, Apply apply,
+                                     Forget forget, LocalUsers local, LiveReplicas live)
+    : peers_(peers),
+      self_(std::move(self)),
+      instance_(newRandomEpoch()),
+      apply_(std::move(apply)),
+      forget_(std::move(forget)),
+      local_(std::move(local)),
+      live_(std::move(live)) {}
+
+ReplicaUserCounts::~ReplicaUserCounts() { stop(); }
+
+void ReplicaUserCounts::start() {
+  thread_ = std::thread([this] { loop(); });
+}
+
+void ReplicaUserCounts::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void ReplicaUserCounts::localChanged(const std::string& user, uint64_t connections) {
+  std::lock_guard<std::mutex> lock(mu_);
+  dirty_[user] = connections;
+}
+
+std::string ReplicaUserCounts::header(char kind, uint64_t seq) const {
+  return std::string(1, kind) + self_ + "\n" + instance_ + "\n" + std::to_string(seq) + "\n";
+}
+
+bool ReplicaUserCounts::parse(const std::string& payload, std::string* from, std::string* instance,
+                              uint64_t* seq, Counts* counts) {
+  size_t at = 1;
+  std::string seq_text;
+  if (!readLine(payload, &at, from, kMaxReplicaId) || from->empty() ||
+      !readLine(payload, &at, instance, 64) || !readLine(payload, &at, &seq_text, 20) ||
+      !toNumber(seq_text, seq)) {
+    return false;
+  }
+  std::string line;
+  while (at < payload.size()) {
+    if (counts->size() >= kMaxUsersPerReplica || !readLine(payload, &at, &line, 300)) {
+      return false;
+    }
+    const size_t space = line.find(' ');
+    uint64_t count = 0;
+    if (space == std::string::npos || !toNumber(line.substr(0, space), &count)) {
+      return false;
+    }
+    counts->emplace_back(line.substr(space + 1),
+                         static_cast<uint32_t>(std::min<uint64_t>(count, UINT32_MAX)));
+  }
+  return true;
+}
+
+void ReplicaUserCounts::wantFullLocked(const std::string& replica, Peer& peer) {
+  peer.synced = false;
+  peer.asked = Clock::now();
+  to_ask_.push_back(replica);
+  cv_.notify_all();
+}
+
+void ReplicaUserCounts::onMessage(const std::string& payload) {
+  if (payload.empty()) {
+    return;
+  }
+  if (payload[0] == 's') {
+    std::string from;
+    size_t at = 1;
+    if (readLine(payload, &at, &from, kMaxReplicaId) && !from.empty() && from != self_) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (full_wanted_.size() < 1024) {
+        full_wanted_.push_back(from);
+      }
+      cv_.notify_all();
+    }
+    return;
+  }
+  if (payload[0] != 'u' && payload[0] != 'f') {
+    return;
+  }
+  std::string from;
+  std::string instance;
+  uint64_t seq = 0;
+  Counts counts;
+  if (!parse(payload, &from, &instance, &seq, &counts) || from == self_) {
+    return;  // malformed, or our own broadcast
+  }
+  // What to hand on, in order, once the lock is released (UserConnections calls back into
+  // localChanged under its own lock, so it is never called under ours).
+  bool forget = false;
+  std::vector<std::pair<Counts, bool>> apply;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Peer& peer = peers_state_[from];
+    if (peer.instance != instance) {
+      forget = !peer.instance.empty();  // it restarted: what it had is gone
+      peer = Peer{};
+      peer.instance = instance;
+      if (payload[0] == 'u') {
+        wantFullLocked(from, peer);
+      }
+    }
+    if (payload[0] == 'f') {
+      peer.synced = true;
+      peer.seq = seq;
+      apply.emplace_back(std::move(counts), true);
+      std::sort(peer.held.begin(), peer.held.end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (auto& [held_seq, delta] : peer.held) {
+        if (held_seq <= peer.seq) {
+          continue;
+        }
+        if (held_seq != peer.seq + 1) {
+          wantFullLocked(from, peer);
+          break;
+        }
+        peer.seq = held_seq;
+        apply.emplace_back(std::move(delta), false);
+      }
+      peer.held.clear();
+    } else if (!peer.synced) {
+      if (peer.held.size() < kMaxHeldDeltas) {
+        peer.held.emplace_back(seq, std::move(counts));
+      } else {
+        peer.held.clear();  // too far behind: the full list, asked again, covers it
+        wantFullLocked(from, peer);
+      }
+    } else if (seq == peer.seq + 1) {
+      peer.seq = seq;
+      apply.emplace_back(std::move(counts), false);
+    } else if (seq > peer.seq + 1) {
+      peer.held.emplace_back(seq, std::move(counts));
+      wantFullLocked(from, peer);  // a gap: messages were lost
+    }
+  }
+  if (forget) {
+    forget_(from);
+  }
+  for (const auto& [delta, full] : apply) {
+    apply_(from, delta, full);
+  }
+}
+
+void ReplicaUserCounts::checkLiveness() {
+  auto live = live_();
+  if (!live) {
+    return;  // Redis away: keep what we have
+  }
+  std::set<std::string> alive(live->begin(), live->end());
+  alive.erase(self_);
+  std::vector<std::string> gone;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = peers_state_.begin(); it != peers_state_.end();) {
+      if (alive.count(it->first) == 0) {
+        gone.push_back(it->first);
+        it = peers_state_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    const auto now = Clock::now();
+    for (const auto& replica : alive) {
+      Peer& peer = peers_state_[replica];
+      if (!peer.synced && now - peer.asked >= kAskAgainAfter) {
+        wantFullLocked(replica, peer);
+      }
+    }
+  }
+  for (const auto& replica : gone) {
+    forget_(replica);
+  }
+}
+
+void ReplicaUserCounts::loop() {
+  auto next_liveness = Clock::now();
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, kFlushEvery);
+    if (stopping_) {
+      break;
+    }
+    std::map<std::string, uint64_t> dirty;
+    dirty.swap(dirty_);
+    std::vector<std::string> wanted;
+    wanted.swap(full_wanted_);
+    std::vector<std::string> asks;
+    asks.swap(to_ask_);
+    const uint64_t seq = dirty.empty() ? seq_ : ++seq_;
+    lock.unlock();
+    if (!dirty.empty()) {
+      std::string message = header('u', seq);
+      for (const auto& [user, count] : dirty) {
+        message += std::to_string(count) + " " + user + "\n";
+      }
+      // Lost (Redis away): the others see the gap at our next message and ask for it all.
+      (void)peers_.send("*", message);
+    }
+    if (!wanted.empty()) {
+      // Taken after `seq`: it holds at least what the deltas up to `seq` said.
+      std::string message = header('f', seq);
+      for (const auto& [user, count] : local_()) {
+        message += std::to_string(count) + " " + user + "\n";
+      }
+      std::sort(wanted.begin(), wanted.end());
+      wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+      for (const auto& replica : wanted) {
+        (void)peers_.send(replica, message);
+      }
+    }
+    std::sort(asks.begin(), asks.end());
+    asks.erase(std::unique(asks.begin(), asks.end()), asks.end());
+    for (const auto& replica : asks) {
+      (void)peers_.send(replica, "s" + self_ + "\n");
+    }
+    if (Clock::now() >= next_liveness) {
+      checkLiveness();
+      next_liveness = Clock::now() + kLivenessEvery;
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace herald::control

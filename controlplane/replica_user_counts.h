@@ -1,0 +1,95 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "controlplane/peer_channel.h"
+
+namespace herald::control {
+
+/**
+ * Connections per user across the replicas of a cluster (max_connections_per_user with
+ * --engine redis): each replica tells the others, every 20 ms at most, the users whose count
+ * on its own nodes changed ("u" to all, with a sequence number); a replica that missed one
+ * (a gap, a restart, or one it never heard) asks for a full list ("s", answered "f"). A
+ * replica no longer announced is forgotten with all it held, so nothing outlives it. Nothing
+ * is stored in Redis. Eventually consistent, like the limit on one replica: two replicas
+ * admitting one user at the same instant can overshoot it by one connection each.
+ *
+ * Messages: "u<from>\n<instance>\n<seq>\n" and "f<from>\n<instance>\n<seq>\n", then one line
+ * "<count> <user>" per user (a count of 0 removes it); "s<from>\n" asks for an "f".
+ */
+class ReplicaUserCounts {
+ public:
+  using Counts = std::vector<std::pair<std::string, uint32_t>>;
+  // Another replica's counts (full: replaces what it had) or its departure.
+  using Apply = std::function<void(const std::string& replica, const Counts& counts, bool full)>;
+  using Forget = std::function<void(const std::string& replica)>;
+  // This replica's users with connections now, for a full list.
+  using LocalUsers = std::function<std::vector<std::pair<std::string, uint64_t>>()>;
+  // The other replicas alive now (announced within the last 2 s); nullopt when unknown.
+  using LiveReplicas = std::function<std::optional<std::vector<std::string>>()>;
+
+  // Most users taken from one replica, and most deltas held while its full list is awaited.
+  static constexpr size_t kMaxUsersPerReplica = 1000000;
+  static constexpr size_t kMaxHeldDeltas = 1000;
+
+  ReplicaUserCounts(PeerChannel& peers, std::string self, Apply apply, Forget forget,
+                    LocalUsers local, LiveReplicas live);
+  ~ReplicaUserCounts();
+  ReplicaUserCounts(const ReplicaUserCounts&) = delete;
+  ReplicaUserCounts& operator=(const ReplicaUserCounts&) = delete;
+
+  void start();
+  void stop();
+  // A user's connections on this replica's nodes changed (UserConnections' local listener).
+  void localChanged(const std::string& user, uint64_t connections);
+  // A message from a peer ("u", "f" or "s"; the PeerChannel handler, quick).
+  void onMessage(const std::string& payload);
+
+ private:
+  struct Peer {
+    std::string instance;
+    uint64_t seq = 0;
+    bool synced = false;
+    std::chrono::steady_clock::time_point asked{};
+    std::vector<std::pair<uint64_t, Counts>> held;  // deltas waiting for the full list
+  };
+  void loop();
+  // Under mu_: `replica` is to be asked for its full list (by the loop thread).
+  void wantFullLocked(const std::string& replica, Peer& peer);
+  // The loop thread, every second: forgets replicas gone, asks those never heard of.
+  void checkLiveness();
+  static bool parse(const std::string& payload, std::string* from, std::string* instance,
+                    uint64_t* seq, Counts* counts);
+  std::string header(char kind, uint64_t seq) const;
+
+  PeerChannel& peers_;
+  const std::string self_;
+  const std::string instance_;  // new at every start of this replica
+  const Apply apply_;
+  const Forget forget_;
+  const LocalUsers local_;
+  const LiveReplicas live_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::map<std::string, uint64_t> dirty_;  // users changed since the last "u"
+  uint64_t seq_ = 0;
+  std::vector<std::string> full_wanted_;  // replicas that asked for our full list
+  std::vector<std::string> to_ask_;       // replicas whose full list we want
+  std::map<std::string, Peer> peers_state_;
+  std::thread thread_;
+};
+
+}  // namespace herald::control
