@@ -192,7 +192,9 @@ RedisStreamEngine::PubSubStats RedisStreamEngine::pubsubStats() const {
     stats.writes_seen.emplace_back(instance->address.text,
                                    instance->writes_seen.load(std::memory_order_relaxed));
     std::lock_guard<std::mutex> lock(instance->interest_mu);
-    stats.streams += instance->confirmed.size();
+    for (const auto& key : instance->confirmed) {
+      stats.streams += !key.empty() && key[0] != '!' ? 1 : 0;  // not the replicas' own channels
+    }
   }
   return stats;
 }

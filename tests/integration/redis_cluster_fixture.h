@@ -150,6 +150,31 @@ class RedisClusterTest : public ::testing::Test {
     return it == samples.end() ? -1 : it->second;
   }
 
+  // Replicas Redis routes `channel` to (their SUBSCRIBE confirmed; per-channel routing).
+  int routedTo(const std::string& channel) {
+    auto out = runCommand(
+        "/usr/bin/redis-cli",
+        {"-p", std::to_string(redis_->port()), "PUBSUB", "NUMSUB", "herald:p:0:" + channel}, 10s);
+    const size_t newline = out.out.find('\n');
+    return newline == std::string::npos ? -1 : std::atoi(out.out.c_str() + newline + 1);
+  }
+
+  // Waits until every running replica counts `clients` subscribers of `channel` (its own
+  // nodes' and the others') and Redis routes it to `replicas` replicas: a publication made
+  // after this reaches every one of those clients.
+  bool waitSubscribed(const std::string& channel, uint32_t clients, int replicas) {
+    return eventually(
+        [&] {
+          for (size_t r = 0; r < replicas_.size(); ++r) {
+            if (replicas_[r]->running() && subscribers(r, channel) != clients) {
+              return false;
+            }
+          }
+          return routedTo(channel) == replicas;
+        },
+        30s);
+  }
+
   grpc::Status publish(size_t r, const std::string& channel, const std::string& data,
                        herald::v1::PublishResponse* resp) {
     herald::v1::PublishRequest req;

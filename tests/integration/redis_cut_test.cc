@@ -17,7 +17,7 @@ TEST_F(RedisClusterTest, ASilentCutToRedisIsNoticedWithinSecondsAndDeliveryResum
       << replica.output();
   startNode(replica_addresses_[a]);
   auto client = connect(0, "subscribe=feed:cut");
-  ASSERT_TRUE(eventually([&] { return subscribers(a, "feed:cut") == 1; }, 15s));
+  ASSERT_TRUE(waitSubscribed("feed:cut", 1, 1));
   herald::v1::PublishResponse resp;
   ASSERT_TRUE(publish(a, "feed:cut", "{}", &resp).ok());
   ASSERT_TRUE(contiguous(readOffsets(*client, 1), 1, 1));
@@ -32,7 +32,7 @@ TEST_F(RedisClusterTest, ASilentCutToRedisIsNoticedWithinSecondsAndDeliveryResum
       << replica.output();
   // Publications flow again (the node resyncs what the break may have cost it).
   ASSERT_TRUE(eventually([&] { return publish(a, "feed:cut", "{}", &resp).ok(); }, 15s));
-  ASSERT_TRUE(eventually([&] { return subscribers(a, "feed:cut") == 1; }, 15s));
+  ASSERT_TRUE(waitSubscribed("feed:cut", 1, 1));
   const auto offsets = readOffsets(*client, resp.offset());
   EXPECT_TRUE(contiguous(offsets, 2, resp.offset())) << "nothing lost across the cut";
 }

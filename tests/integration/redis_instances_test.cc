@@ -13,8 +13,7 @@ TEST_F(RedisClusterTest, RedisOutageFailsPublishesFastThenEverythingResumesWitho
   startNode(replica_addresses_[b]);
   auto on_a = connect(0, "subscribe=feed:outage");
   auto on_b = connect(1, "subscribe=feed:outage");
-  ASSERT_TRUE(eventually([&] { return subscribers(a, "feed:outage") == 1; }, 15s));
-  ASSERT_TRUE(eventually([&] { return subscribers(b, "feed:outage") == 1; }, 15s));
+  ASSERT_TRUE(waitSubscribed("feed:outage", 2, 2));
   herald::v1::PublishResponse resp;
   for (int i = 1; i <= 20; ++i) {
     ASSERT_TRUE(publish(i % 2, "feed:outage", "{}", &resp).ok());
@@ -138,6 +137,9 @@ TEST_F(RedisClusterTest, ChannelsSpreadOverTwoRedisInstancesAndBothReplicasAgree
   }
   auto ws = connect(node, subscribe);
   ASSERT_TRUE(eventually([&] { return subscribers(a, "feed:s39") == 1; }, 15s));
+  // Every channel routed to A on its instance (per-channel routing) before publishing.
+  ASSERT_TRUE(eventually(
+      [&] { return metric(a, "herald_control_redis_subscribed_streams") == kChannels; }, 15s));
   // Three rounds over every channel, alternating replicas: offsets 1..3 on each channel, so
   // both replicas hashed each channel to the same instance.
   for (int round = 1; round <= 3; ++round) {
@@ -184,6 +186,8 @@ TEST_F(RedisClusterTest, PublishBatchOverTwoInstancesKeepsRequestOrderPerChannel
   }
   auto ws = connect(node, subscribe);
   ASSERT_TRUE(eventually([&] { return subscribers(a, "feed:b9") == 1; }, 15s));
+  ASSERT_TRUE(eventually(
+      [&] { return metric(a, "herald_control_redis_subscribed_streams") == kChannels; }, 15s));
   herald::v1::PublishBatchRequest batch;
   for (int k = 0; k < kPerChannel; ++k) {
     for (int c = 0; c < kChannels; ++c) {

@@ -71,6 +71,8 @@ TEST_F(RedisClusterTest, SentinelFailoverUnderLoadLosesNoAcknowledgedPublication
     clients.push_back(connect(i % 2, "subscribe=feed:sentinel"));
   }
   ASSERT_TRUE(eventually([&] { return subscribers(a, "feed:sentinel") == 20; }, 20s));
+  ASSERT_TRUE(
+      eventually([&] { return metric(a, "herald_control_redis_subscribed_streams") == 1; }, 20s));
 
   constexpr int kPublications = 300;
   std::string epoch;
