@@ -1,6 +1,7 @@
 #include "controlplane/redis/redis_client.h"
 
 #include <hiredis/hiredis.h>
+#include <openssl/evp.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -282,6 +283,23 @@ Status RedisConnection::connectLocked() {
     return Status(ErrorCode::kUnavailable, "redis " + address_.text + ": " + why);
   }
   return Status::ok();
+}
+
+std::string redisScriptSha(const std::string& script) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(script.data(), script.size(), digest, &len, EVP_sha1(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
+bool isNoScript(const RedisValue& reply) {
+  return reply.type == RedisValue::Type::kError && reply.str.compare(0, 8, "NOSCRIPT") == 0;
 }
 
 Result<RedisValue> RedisConnection::command(const std::vector<std::string>& args) {

@@ -70,6 +70,13 @@ struct RedisValue {
 };
 RedisValue toValue(const redisReply* reply);
 
+// The name Redis gives a script (its SHA-1 in hex), for EVALSHA: a call then sends 40 bytes
+// instead of the whole script.
+std::string redisScriptSha(const std::string& script);
+// Redis's NOSCRIPT error: the script is not in its cache (a restart, SCRIPT FLUSH); nothing
+// ran, so the call can be repeated with EVAL.
+bool isNoScript(const RedisValue& reply);
+
 class RedisConnection {
  public:
   RedisConnection(RedisAddress address, std::chrono::milliseconds timeout);

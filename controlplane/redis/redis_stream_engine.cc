@@ -53,7 +53,9 @@ RedisStreamEngine::RedisStreamEngine(Options options, const DeliveryRouter& rout
       router_(router),
       on_resubscribed_(std::move(on_resubscribed)),
       marker_token_(newRandomEpoch()),
-      markers_seen_(options_.instances.size(), 0) {
+      markers_seen_(options_.instances.size(), 0),
+      publish_sha_(redisScriptSha(kPublishScript)),
+      read_sha_(redisScriptSha(kReadScript)) {
   for (size_t i = 0; i < options_.instances.size(); ++i) {
     auto instance = std::make_unique<Instance>();
     instance->index = i;
@@ -204,15 +206,23 @@ PublishOutcome RedisStreamEngine::append(const std::string& key, const herald::v
                                          const HistoryPolicy& policy,
                                          const std::string& idempotency_key,
                                          const std::function<uint32_t()>& local_nodes) {
-  std::vector<std::string> args = publishArgs(key, pub, policy, idempotency_key);
-  args.insert(args.begin(), {"EVAL", kPublishScript});
+  const std::vector<std::string> args = publishArgs(key, pub, policy, idempotency_key);
   const size_t instance = instanceFor(key);
-  std::vector<std::vector<std::string>> commands = {std::move(args)};
   const bool wait = replicasToWait(instance) > 0;
-  if (wait) {
-    commands.push_back(waitCommand());
+  auto run = [&](bool by_sha) {
+    std::vector<std::vector<std::string>> commands = {
+        by_sha ? std::vector<std::string>{"EVALSHA", publish_sha_}
+               : std::vector<std::string>{"EVAL", kPublishScript}};
+    commands[0].insert(commands[0].end(), args.begin(), args.end());
+    if (wait) {
+      commands.push_back(waitCommand());
+    }
+    return connectionOf(instance).pipeline(commands);
+  };
+  auto result = run(true);
+  if (!result.replies.empty() && isNoScript(result.replies[0])) {
+    result = run(false);  // not in Redis's cache yet (a restart): EVAL caches it
   }
-  auto result = connectionOf(instance).pipeline(commands);
   if (result.replies.empty()) {
     PublishOutcome out;
     out.status = result.status;
@@ -249,19 +259,10 @@ std::vector<PublishOutcome> RedisStreamEngine::publishBatch(const std::vector<Pu
     std::vector<std::vector<std::string>> commands;
     commands.reserve(indexes.size() + 1);
     commands.push_back({"SCRIPT", "LOAD", kPublishScript});
-    std::string sha;
-    {
-      std::lock_guard<std::mutex> lock(sha_mu_);
-      sha = publish_sha_;
-    }
     for (size_t i : indexes) {
       std::vector<std::string> args = publishArgs(items[i].channel, publicationOf(items[i]),
                                                   items[i].history, items[i].idempotency_key);
-      if (sha.empty()) {
-        args.insert(args.begin(), {"EVAL", kPublishScript});
-      } else {
-        args.insert(args.begin(), {"EVALSHA", sha});
-      }
+      args.insert(args.begin(), {"EVALSHA", publish_sha_});
       commands.push_back(std::move(args));
     }
     const bool wait = replicasToWait(instance) > 0;
@@ -274,11 +275,6 @@ std::vector<PublishOutcome> RedisStreamEngine::publishBatch(const std::vector<Pu
                                : result.replies.size() == commands.size()
                                    ? replicated(result)
                                    : Status(ErrorCode::kUnavailable, "redis: no answer to WAIT");
-    if (sha.empty() && !result.replies.empty() &&
-        result.replies[0].type == RedisValue::Type::kString) {
-      std::lock_guard<std::mutex> lock(sha_mu_);
-      publish_sha_ = result.replies[0].str;
-    }
     for (size_t k = 0; k < indexes.size(); ++k) {
       PublishOutcome& o = out[indexes[k]];
       if (k + 1 < result.replies.size()) {
@@ -326,10 +322,21 @@ HistoryResult RedisStreamEngine::read(const std::string& key, const HistoryQuery
   constexpr uint32_t kPage = 256;
   const uint32_t wanted = query.limit == 0 ? UINT32_MAX : query.limit;
   auto fetch = [&](uint64_t after, uint32_t count) -> Result<RedisValue> {
-    auto reply =
-        connectionFor(key).command({"EVAL", kReadScript, "2", base + ":m", base + ":h",
-                                    std::to_string(writesSeen(instanceFor(key))), newRandomEpoch(),
-                                    std::to_string(after + 1) + "-0", std::to_string(count)});
+    std::vector<std::string> args = {"EVALSHA",
+                                     read_sha_,
+                                     "2",
+                                     base + ":m",
+                                     base + ":h",
+                                     std::to_string(writesSeen(instanceFor(key))),
+                                     newRandomEpoch(),
+                                     std::to_string(after + 1) + "-0",
+                                     std::to_string(count)};
+    auto reply = connectionFor(key).command(args);
+    if (reply.isOk() && isNoScript(reply.value())) {
+      args[0] = "EVAL";
+      args[1] = kReadScript;  // not in Redis's cache yet: EVAL caches it
+      reply = connectionFor(key).command(args);
+    }
     if (reply.isOk() && (reply->type != RedisValue::Type::kArray || reply->elements.size() != 4)) {
       return unexpected(reply.value(), "history");
     }

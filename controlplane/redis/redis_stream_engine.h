@@ -169,9 +169,9 @@ class RedisStreamEngine : public StreamEngine, public InterestListener, public P
   mutable std::mutex marker_mu_;
   mutable std::condition_variable marker_cv_;
   std::vector<uint64_t> markers_seen_;
-  // The publish script's sha, once a SCRIPT LOAD told it (batches use EVALSHA after that).
-  mutable std::mutex sha_mu_;
-  std::string publish_sha_;
+  // The scripts' names for EVALSHA (EVAL when Redis does not have them cached yet).
+  const std::string publish_sha_;
+  const std::string read_sha_;
 };
 
 }  // namespace herald::control
