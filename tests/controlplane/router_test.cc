@@ -77,5 +77,47 @@ TEST(RouterTest, DuplicateAddsDoNotDoubleDeliver) {
   EXPECT_EQ(router.nodesForChannel("a"), 1u);
 }
 
+// Per-channel routing hears each stream's first and last node only, and a node's second
+// Hello (a relink) changes nothing it kept.
+TEST(RouterTest, InterestListenerHearsFirstAndLastNodeOfEachStream) {
+  Router router;
+  ::testing::StrictMock<MockInterestListener> listener;
+  router.setInterestListener(&listener);
+  auto n1 = std::make_shared<NiceMock<MockNodeSink>>("n1");
+  auto n2 = std::make_shared<NiceMock<MockNodeSink>>("n2");
+  {
+    ::testing::InSequence order;
+    EXPECT_CALL(listener, interestChanged("a", true));
+    EXPECT_CALL(listener, interestChanged("#alice", true));
+  }
+  router.setNode(n1, {"a"}, {"alice"});
+  ::testing::Mock::VerifyAndClearExpectations(&listener);
+
+  router.setNode(n2, {"a"}, {});  // a second node of "a": nothing to hear
+  ::testing::Mock::VerifyAndClearExpectations(&listener);
+
+  // n1 says Hello again with "b" instead of "alice": only those two change.
+  EXPECT_CALL(listener, interestChanged("b", true));
+  EXPECT_CALL(listener, interestChanged("#alice", false));
+  router.setNode(n1, {"a", "b"}, {});
+  ::testing::Mock::VerifyAndClearExpectations(&listener);
+
+  herald::v1::InterestDelta delta;
+  delta.add_channels_removed("a");  // n2 still holds it
+  delta.add_users_added("bob");
+  EXPECT_CALL(listener, interestChanged("#bob", true));
+  router.applyDelta(n1.get(), delta);
+  ::testing::Mock::VerifyAndClearExpectations(&listener);
+
+  EXPECT_CALL(listener, interestChanged("a", false));
+  router.removeNode(n2.get());
+  ::testing::Mock::VerifyAndClearExpectations(&listener);
+  EXPECT_CALL(listener, interestChanged("b", false));
+  EXPECT_CALL(listener, interestChanged("#bob", false));
+  router.removeNode(n1.get());
+  ::testing::Mock::VerifyAndClearExpectations(&listener);
+  router.setInterestListener(nullptr);
+}
+
 }  // namespace
 }  // namespace herald::control

@@ -103,5 +103,33 @@ TEST(UserConnectionsTest, InvalidUserIdsAreIgnored) {
   EXPECT_TRUE(refused);
 }
 
+// Other replicas' users count toward the limit like nodes'; only this replica's own nodes'
+// changes are told to the listener (which tells the other replicas).
+TEST(UserConnectionsTest, OtherReplicasCountTowardTheLimitAndAreNotEchoed) {
+  UserConnections users;
+  std::vector<std::pair<std::string, uint64_t>> told;
+  users.setLocalListener([&](const std::string& user, uint64_t n) { told.emplace_back(user, n); });
+  EXPECT_TRUE(users.report(&kNodeA, counts({{"alice", 1}}), true, 2, kNodeMax).empty());
+  EXPECT_EQ(told, (std::vector<std::pair<std::string, uint64_t>>{{"alice", 1}}));
+  told.clear();
+  auto changes = users.reportReplica("b", {{"alice", 1}, {"bob", 5}}, true, 2);
+  EXPECT_TRUE(told.empty()) << "another replica's counts echoed back";
+  ASSERT_EQ(changes.size(), 2u);  // alice at 2, bob at 5: both blocked
+  EXPECT_EQ(users.total("alice"), 2u);
+  EXPECT_EQ(users.localUsers(), (std::vector<std::pair<std::string, uint64_t>>{{"alice", 1}}));
+  // A full list replaces what the replica had: bob is gone there.
+  changes = users.reportReplica("b", {{"alice", 1}}, true, 2);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0], std::make_pair(std::string("bob"), false));
+  // The replica is forgotten: alice is back under the limit.
+  changes = users.forgetReplica("b", 2);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0], std::make_pair(std::string("alice"), false));
+  EXPECT_EQ(users.total("alice"), 1u);
+  // Local node gone: told with 0.
+  users.removeNode(&kNodeA, 2);
+  EXPECT_EQ(told, (std::vector<std::pair<std::string, uint64_t>>{{"alice", 0}}));
+}
+
 }  // namespace
 }  // namespace herald::control

@@ -8,7 +8,9 @@
 #include "controlplane/config_persistence.h"
 #include "controlplane/config_store.h"
 #include "controlplane/delivery_router.h"
+#include "controlplane/interest_listener.h"
 #include "controlplane/node_sink.h"
+#include "controlplane/peer_channel.h"
 #include "controlplane/stream_engine.h"
 
 namespace herald::control {
@@ -89,6 +91,17 @@ class MockDeliveryRouter : public DeliveryRouter {
   MOCK_METHOD(uint32_t, forAll, (const Visit&), (const, override));
   MOCK_METHOD(uint32_t, nodesForChannel, (const std::string&), (const, override));
   MOCK_METHOD((std::map<std::string, uint32_t>), channelsWithInterest, (), (const, override));
+};
+
+class MockInterestListener : public InterestListener {
+ public:
+  MOCK_METHOD(void, interestChanged, (const std::string&, bool), (override));
+};
+
+class MockPeerChannel : public PeerChannel {
+ public:
+  MOCK_METHOD(void, listen, (const std::string&, Handler), (override));
+  MOCK_METHOD(Result<uint64_t>, send, (const std::string&, const std::string&), (override));
 };
 
 }  // namespace herald::control
