@@ -107,7 +107,9 @@ bool ReplicaUserCounts::parse(const std::string& payload, std::string* from, std
 void ReplicaUserCounts::wantFullLocked(const std::string& replica, Peer& peer) {
   peer.synced = false;
   peer.asked = Clock::now();
-  to_ask_.push_back(replica);
+  if (to_ask_.size() < kMaxReplicas) {
+    to_ask_.push_back(replica);
+  }
   cv_.notify_all();
 }
 
@@ -143,6 +145,9 @@ void ReplicaUserCounts::onMessage(const std::string& payload) {
   std::vector<std::pair<Counts, bool>> apply;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (peers_state_.count(from) == 0 && peers_state_.size() >= kMaxReplicas) {
+      return;
+    }
     Peer& peer = peers_state_[from];
     if (peer.instance != instance) {
       forget = !peer.instance.empty();  // it restarted: what it had is gone
@@ -170,17 +175,23 @@ void ReplicaUserCounts::onMessage(const std::string& payload) {
         apply.emplace_back(std::move(delta), false);
       }
       peer.held.clear();
+      peer.held_users = 0;
     } else if (!peer.synced) {
-      if (peer.held.size() < kMaxHeldDeltas) {
+      if (peer.held.size() < kMaxHeldDeltas &&
+          peer.held_users + counts.size() <= kMaxUsersPerReplica) {
+        peer.held_users += counts.size();
         peer.held.emplace_back(seq, std::move(counts));
       } else {
         peer.held.clear();  // too far behind: the full list, asked again, covers it
+        peer.held_users = 0;
         wantFullLocked(from, peer);
       }
     } else if (seq == peer.seq + 1) {
       peer.seq = seq;
       apply.emplace_back(std::move(counts), false);
     } else if (seq > peer.seq + 1) {
+      peer.held_users = counts.size();
+      peer.held.clear();
       peer.held.emplace_back(seq, std::move(counts));
       wantFullLocked(from, peer);  // a gap: messages were lost
     }

@@ -42,6 +42,8 @@ class ReplicaUserCounts {
   // Most users taken from one replica, and most deltas held while its full list is awaited.
   static constexpr size_t kMaxUsersPerReplica = 1000000;
   static constexpr size_t kMaxHeldDeltas = 1000;
+  // Most replicas tracked (messages naming others are dropped): Redis is shared, so a bound.
+  static constexpr size_t kMaxReplicas = 1024;
 
   ReplicaUserCounts(PeerChannel& peers, std::string self, Apply apply, Forget forget,
                     LocalUsers local, LiveReplicas live);
@@ -63,6 +65,7 @@ class ReplicaUserCounts {
     bool synced = false;
     std::chrono::steady_clock::time_point asked{};
     std::vector<std::pair<uint64_t, Counts>> held;  // deltas waiting for the full list
+    size_t held_users = 0;                          // entries in `held`, bounded too
   };
   void loop();
   // Under mu_: `replica` is to be asked for its full list (by the loop thread).

@@ -29,6 +29,7 @@ FUZZERS=(
   "tag_filter_fuzzer:4096:tag_filter"            # a subscription filter: compile, canonical, match
   "deflate_fuzzer:8192:deflate"                  # permessage-deflate: offers, compressed frames
   "sse_fuzzer:20000:sse"                         # SSE: Last-Event-ID, Authorization, Cookie, events
+  "peer_message_fuzzer:8192:peer_message"        # replicas' messages over Redis: presence, user counts
 )
 targets=()
 for f in "${FUZZERS[@]}"; do targets+=("${f%%:*}"); done
