@@ -48,6 +48,7 @@ class RedisServer {
   void stop(int sig) { process_->stop(sig, 15s); }
   std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
   int port() const { return port_; }
+  const std::string& dir() const { return dir_.path(); }
 
  private:
   TempDir dir_;

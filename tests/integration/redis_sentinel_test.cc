@@ -62,8 +62,11 @@ TEST_F(RedisClusterTest, SentinelFailoverUnderLoadLosesNoAcknowledgedPublication
       20s))
       << sentinel.output();
 
-  const size_t a =
-      startReplica("sentinel://127.0.0.1:" + std::to_string(sentinel_port) + "/herald");
+  // The first sentinel listed is down (nothing listens there): every dial moves on to the
+  // next one, as with a sentinel lost among three.
+  const int dead_sentinel = freeLoopbackPort();
+  const size_t a = startReplica("sentinel://127.0.0.1:" + std::to_string(dead_sentinel) +
+                                ",127.0.0.1:" + std::to_string(sentinel_port) + "/herald");
   startNode(replica_addresses_[a]);
   startNode(replica_addresses_[a]);
   std::vector<std::unique_ptr<WsClient>> clients;
