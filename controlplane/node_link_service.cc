@@ -350,8 +350,14 @@ ControlMessagePtr NodeLinkService::recover(const StreamEngine& channels,
                         : std::min<size_t>(request.max_bytes(), kRecoverPageBytes);
   // With Redis, this replica may only now be subscribing to the stream (its node just took
   // an interest): the read must not start before live publications reach us.
-  channels.awaitSubscribed(request.user().empty() ? request.channel() : request.user(),
-                           !request.user().empty(), kAwaitSubscribed);
+  if (!channels.awaitSubscribed(request.user().empty() ? request.channel() : request.user(),
+                                !request.user().empty(), kAwaitSubscribed)) {
+    // Reading now could miss what is published before the subscription starts: no answer,
+    // so the node's recovery times out and is asked again, rather than claim it complete.
+    componentLogger("link")->warn("recovery not answered: the redis subscription to {} is late",
+                                  request.user().empty() ? request.channel() : "a user stream");
+    return nullptr;
+  }
   const int64_t now = steadyMillis();
   HistoryResult result = request.user().empty() ? channels.history(request.channel(), query, now)
                                                 : channels.userHistory(request.user(), query, now);

@@ -42,38 +42,40 @@ ReplicaPresence::Gathered ReplicaPresence::ask(const herald::v1::PresenceQuery& 
                                                const std::vector<std::string>& replicas,
                                                std::chrono::milliseconds timeout,
                                                const std::function<void()>& meanwhile) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::vector<std::string> targets;
+  for (const auto& replica : replicas) {
+    if (replica != self_) {
+      targets.push_back(replica);
+    }
+  }
   auto pending = std::make_shared<Pending>();
   uint64_t id = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     id = next_id_++;
+    // Counted before sending: a quick answer may come back before the last send returns.
+    pending->expected = static_cast<uint32_t>(targets.size());
+    pending->gathered.replicas_asked = static_cast<uint32_t>(targets.size());
     pending_[id] = pending;
   }
   const std::string message =
       "q" + std::to_string(id) + "\n" + self_ + "\n" + query.SerializeAsString();
-  uint32_t sent = 0;
-  for (const auto& replica : replicas) {
-    if (replica == self_) {
-      continue;
-    }
+  for (const auto& replica : targets) {
     auto receivers = peers_.send(replica, message);
-    sent += receivers.isOk() && receivers.value() > 0 ? 1 : 0;
-  }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    pending->expected = sent;
-    pending->gathered.replicas_asked =
-        static_cast<uint32_t>(replicas.size()) -
-        static_cast<uint32_t>(std::count(replicas.begin(), replicas.end(), self_));
+    if (!receivers.isOk() || receivers.value() == 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      --pending->expected;  // nobody listens as that replica (it died): no answer will come
+    }
   }
   if (meanwhile) {
     meanwhile();
   }
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, timeout, [&] { return pending->expected == 0; });
+  cv_.wait_until(lock, deadline, [&] { return pending->answered == pending->expected; });
   pending_.erase(id);
   Gathered out = std::move(pending->gathered);
-  out.replicas_unanswered = out.replicas_asked - (sent - pending->expected);
+  out.replicas_unanswered = out.replicas_asked - pending->answered;
   return out;
 }
 
@@ -104,7 +106,14 @@ void ReplicaPresence::onMessage(const std::string& payload) {
     return;
   }
   // Full queue: the asker counts this replica as unanswered.
-  worker_.push([this, id, asker = std::move(asker), query] { answer(id, asker, *query); });
+  // Answered by one of a few workers, and only while the asker still waits.
+  const auto received = std::chrono::steady_clock::now();
+  auto& worker = workers_[next_worker_.fetch_add(1) % workers_.size()];
+  worker.push([this, id, asker = std::move(asker), query, received] {
+    if (std::chrono::steady_clock::now() - received < kAnswerUseful) {
+      answer(id, asker, *query);
+    }
+  });
 }
 
 void ReplicaPresence::answer(uint64_t id, const std::string& asker,
@@ -113,7 +122,20 @@ void ReplicaPresence::answer(uint64_t id, const std::string& asker,
   const auto replies = local_(query, &asked);
   std::string message = "r" + std::to_string(id) + "\n" + std::to_string(asked) + "\n";
   for (const auto& reply : replies) {
-    const std::string bytes = reply.SerializeAsString();
+    std::string bytes = reply.SerializeAsString();
+    if (message.size() + bytes.size() > kMaxAnswerBytes) {
+      // Past the bound (a pub/sub message that large would cost the asker its subscription):
+      // the node's connections are counted, its entries left out.
+      herald::v1::PresenceReply counted;
+      counted.set_request_id(reply.request_id());
+      counted.set_connections(reply.connections());
+      *counted.mutable_counts() = reply.counts();
+      counted.set_truncated(true);
+      bytes = counted.SerializeAsString();
+      if (message.size() + bytes.size() > kMaxAnswerBytes) {
+        break;
+      }
+    }
     message += std::to_string(bytes.size()) + "\n" + bytes;
   }
   (void)peers_.send(asker, message);  // lost: the asker counts us as unanswered
@@ -144,11 +166,11 @@ void ReplicaPresence::onAnswer(uint64_t id, const std::string& body) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = pending_.find(id);
-    if (it == pending_.end() || it->second->expected == 0) {
+    if (it == pending_.end() || it->second->answered >= it->second->gathered.replicas_asked) {
       return;  // finished, or not ours
     }
     auto& pending = *it->second;
-    --pending.expected;
+    ++pending.answered;
     pending.gathered.nodes_asked += static_cast<uint32_t>(std::min<uint64_t>(asked, 1u << 20));
     for (auto& reply : replies) {
       pending.gathered.replies.push_back(std::move(reply));

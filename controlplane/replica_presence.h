@@ -1,5 +1,7 @@
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -39,7 +41,10 @@ class ReplicaPresence {
 
   // Most node replies taken from one replica's answer, and most bytes of one answer.
   static constexpr size_t kMaxRepliesPerReplica = 4096;
-  static constexpr size_t kMaxAnswerBytes = 64 << 20;
+  // (Redis cuts a subscriber whose pending output passes 8 MB for a minute, or 32 MB at once.)
+  static constexpr size_t kMaxAnswerBytes = 4 << 20;
+  // A query not answered within this of its arrival is dropped: its asker gave up.
+  static constexpr std::chrono::milliseconds kAnswerUseful{2000};
 
   // `local` must return within the time a peer waits (ControlService::kPeerAnswerWithin).
   ReplicaPresence(PeerChannel& peers, std::string self, LocalAsk local);
@@ -57,7 +62,8 @@ class ReplicaPresence {
 
  private:
   struct Pending {
-    uint32_t expected = 0;
+    uint32_t expected = 0;  // replicas sent to that listen
+    uint32_t answered = 0;
     Gathered gathered;
   };
   void answer(uint64_t id, const std::string& asker, const herald::v1::PresenceQuery& query);
@@ -70,8 +76,11 @@ class ReplicaPresence {
   std::condition_variable cv_;
   uint64_t next_id_;
   std::unordered_map<uint64_t, std::shared_ptr<Pending>> pending_;
-  // Peers' queries are answered one at a time, off the receiving thread; at most 64 wait.
-  SerialWorker worker_{64};
+  // Peers' queries are answered off the receiving thread, four at a time (a node slow to
+  // answer holds up only its worker); at most 16 wait for each.
+  std::atomic<uint64_t> next_worker_{0};
+  std::array<SerialWorker, 4> workers_{SerialWorker(16), SerialWorker(16), SerialWorker(16),
+                                       SerialWorker(16)};
 };
 
 }  // namespace herald::control

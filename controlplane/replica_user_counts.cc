@@ -14,6 +14,7 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kFlushEvery = std::chrono::milliseconds(20);
 constexpr auto kLivenessEvery = std::chrono::milliseconds(1000);
 constexpr auto kAskAgainAfter = std::chrono::milliseconds(2000);
+constexpr auto kHeartbeatEvery = std::chrono::milliseconds(1000);
 constexpr size_t kMaxReplicaId = 256;
 
 bool readLine(const std::string& text, size_t* at, std::string* out, size_t max) {
@@ -79,15 +80,29 @@ std::string ReplicaUserCounts::header(char kind, uint64_t seq) const {
   return std::string(1, kind) + self_ + "\n" + instance_ + "\n" + std::to_string(seq) + "\n";
 }
 
-bool ReplicaUserCounts::parse(const std::string& payload, std::string* from, std::string* instance,
-                              uint64_t* seq, Counts* counts) {
+bool ReplicaUserCounts::parseHeader(const std::string& payload, Header* header) {
   size_t at = 1;
   std::string seq_text;
-  if (!readLine(payload, &at, from, kMaxReplicaId) || from->empty() ||
-      !readLine(payload, &at, instance, 64) || !readLine(payload, &at, &seq_text, 20) ||
-      !toNumber(seq_text, seq)) {
+  if (!readLine(payload, &at, &header->from, kMaxReplicaId) || header->from.empty() ||
+      !readLine(payload, &at, &header->instance, 64) || !readLine(payload, &at, &seq_text, 20) ||
+      !toNumber(seq_text, &header->seq)) {
     return false;
   }
+  if (payload[0] == 'f') {
+    // "<part>\n<parts>\n": a full list comes in parts of kUsersPerPart.
+    std::string part;
+    std::string parts;
+    if (!readLine(payload, &at, &part, 10) || !readLine(payload, &at, &parts, 10) ||
+        !toNumber(part, &header->part) || !toNumber(parts, &header->parts) || header->part == 0 ||
+        header->part > header->parts || header->parts > kMaxUsersPerReplica / kUsersPerPart + 1) {
+      return false;
+    }
+  }
+  header->body = at;
+  return true;
+}
+
+bool ReplicaUserCounts::parseCounts(const std::string& payload, size_t at, Counts* counts) {
   std::string line;
   while (at < payload.size()) {
     if (counts->size() >= kMaxUsersPerReplica || !readLine(payload, &at, &line, 300)) {
@@ -102,6 +117,21 @@ bool ReplicaUserCounts::parse(const std::string& payload, std::string* from, std
                          static_cast<uint32_t>(std::min<uint64_t>(count, UINT32_MAX)));
   }
   return true;
+}
+
+std::vector<std::string> ReplicaUserCounts::fullList(uint64_t seq) const {
+  const auto users = local_();
+  const size_t parts = std::max<size_t>(1, (users.size() + kUsersPerPart - 1) / kUsersPerPart);
+  std::vector<std::string> messages;
+  for (size_t p = 0; p < parts; ++p) {
+    std::string message =
+        header('f', seq) + std::to_string(p + 1) + "\n" + std::to_string(parts) + "\n";
+    for (size_t i = p * kUsersPerPart; i < std::min(users.size(), (p + 1) * kUsersPerPart); ++i) {
+      message += std::to_string(users[i].second) + " " + users[i].first + "\n";
+    }
+    messages.push_back(std::move(message));
+  }
+  return messages;
 }
 
 void ReplicaUserCounts::wantFullLocked(const std::string& replica, Peer& peer) {
@@ -122,25 +152,34 @@ void ReplicaUserCounts::onMessage(const std::string& payload) {
     size_t at = 1;
     if (readLine(payload, &at, &from, kMaxReplicaId) && !from.empty() && from != self_) {
       std::lock_guard<std::mutex> lock(mu_);
-      if (full_wanted_.size() < 1024) {
+      // Only replicas the directory announced (a full list costs a message as big as our
+      // users): anyone who can PUBLISH on Redis could otherwise make us send it in a loop.
+      if (full_wanted_.size() < kMaxReplicas &&
+          (live_known_.empty() || live_known_.count(from) != 0)) {
         full_wanted_.push_back(from);
       }
       cv_.notify_all();
     }
     return;
   }
-  if (payload[0] != 'u' && payload[0] != 'f') {
+  if (payload[0] != 'u' && payload[0] != 'f' && payload[0] != 'h') {
     return;
   }
-  std::string from;
-  std::string instance;
-  uint64_t seq = 0;
-  Counts counts;
-  if (!parse(payload, &from, &instance, &seq, &counts) || from == self_) {
-    return;  // malformed, or our own broadcast
+  Header h;
+  if (!parseHeader(payload, &h) || h.from == self_) {
+    return;  // malformed, or our own broadcast (not parsed further)
   }
-  // What to hand on, in order, once the lock is released (UserConnections calls back into
-  // localChanged under its own lock, so it is never called under ours).
+  Counts counts;
+  if (!parseCounts(payload, h.body, &counts)) {
+    return;
+  }
+  const std::string& from = h.from;
+  const uint64_t seq = h.seq;
+  // One message at a time, decisions and applies together: messages of one replica can come
+  // on two subscriber threads (deltas to all, full lists to us, on different Redis instances),
+  // and an older full list must not be applied after a newer delta. UserConnections is called
+  // under apply_mu_ only, never under mu_ (it calls localChanged under its own lock).
+  std::lock_guard<std::mutex> applying(apply_mu_);
   bool forget = false;
   std::vector<std::pair<Counts, bool>> apply;
   {
@@ -149,18 +188,52 @@ void ReplicaUserCounts::onMessage(const std::string& payload) {
       return;
     }
     Peer& peer = peers_state_[from];
-    if (peer.instance != instance) {
+    if (peer.instance != h.instance) {
       forget = !peer.instance.empty();  // it restarted: what it had is gone
       peer = Peer{};
-      peer.instance = instance;
-      if (payload[0] == 'u') {
+      peer.instance = h.instance;
+      if (payload[0] != 'f') {
         wantFullLocked(from, peer);
       }
     }
+    if (payload[0] == 'h') {
+      // A heartbeat: a last delta newer than what we applied was lost.
+      if (peer.synced && seq > peer.seq) {
+        peer.held.clear();
+        peer.held_users = 0;
+        wantFullLocked(from, peer);
+      }
+      return;
+    }
+    bool complete = false;
     if (payload[0] == 'f') {
+      // Parts in order, all of one list, make it whole; anything else starts over.
+      if (h.part == 1) {
+        peer.assembling.clear();
+        peer.assembling_seq = seq;
+        peer.next_part = 1;
+      }
+      if (h.part == peer.next_part && seq == peer.assembling_seq &&
+          peer.assembling.size() + counts.size() <= kMaxUsersPerReplica) {
+        peer.assembling.insert(peer.assembling.end(), std::make_move_iterator(counts.begin()),
+                               std::make_move_iterator(counts.end()));
+        ++peer.next_part;
+        complete = h.part == h.parts;
+      } else {
+        peer.assembling.clear();
+        peer.next_part = 0;
+      }
+      if (complete && peer.synced && seq < peer.seq) {
+        complete = false;  // older than deltas already applied (a second answer, late)
+        peer.assembling.clear();
+      }
+    }
+    if (complete) {
       peer.synced = true;
       peer.seq = seq;
-      apply.emplace_back(std::move(counts), true);
+      apply.emplace_back(std::move(peer.assembling), true);
+      peer.assembling.clear();
+      peer.next_part = 0;
       std::sort(peer.held.begin(), peer.held.end(),
                 [](const auto& a, const auto& b) { return a.first < b.first; });
       for (auto& [held_seq, delta] : peer.held) {
@@ -176,6 +249,8 @@ void ReplicaUserCounts::onMessage(const std::string& payload) {
       }
       peer.held.clear();
       peer.held_users = 0;
+    } else if (payload[0] == 'f') {
+      // A part of a full list: waits for the rest.
     } else if (!peer.synced) {
       if (peer.held.size() < kMaxHeldDeltas &&
           peer.held_users + counts.size() <= kMaxUsersPerReplica) {
@@ -212,8 +287,10 @@ void ReplicaUserCounts::checkLiveness() {
   std::set<std::string> alive(live->begin(), live->end());
   alive.erase(self_);
   std::vector<std::string> gone;
+  std::lock_guard<std::mutex> applying(apply_mu_);  // a forget is ordered with the applies
   {
     std::lock_guard<std::mutex> lock(mu_);
+    live_known_ = alive;
     for (auto it = peers_state_.begin(); it != peers_state_.end();) {
       if (alive.count(it->first) == 0) {
         gone.push_back(it->first);
@@ -237,6 +314,7 @@ void ReplicaUserCounts::checkLiveness() {
 
 void ReplicaUserCounts::loop() {
   auto next_liveness = Clock::now();
+  auto last_sent = Clock::time_point{};
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     cv_.wait_for(lock, kFlushEvery);
@@ -249,26 +327,39 @@ void ReplicaUserCounts::loop() {
     wanted.swap(full_wanted_);
     std::vector<std::string> asks;
     asks.swap(to_ask_);
-    const uint64_t seq = dirty.empty() ? seq_ : ++seq_;
+    // Many changes at once (a node's Hello) go as several deltas of kUsersPerPart each.
+    const uint64_t chunks = (dirty.size() + kUsersPerPart - 1) / kUsersPerPart;
+    const uint64_t first_seq = seq_ + 1;
+    seq_ += chunks;
+    const uint64_t seq = seq_;
     lock.unlock();
-    if (!dirty.empty()) {
-      std::string message = header('u', seq);
-      for (const auto& [user, count] : dirty) {
-        message += std::to_string(count) + " " + user + "\n";
+    const auto now = Clock::now();
+    if (!dirty.empty() || now - last_sent >= kHeartbeatEvery) {
+      // With nothing new, a heartbeat: our instance and sequence, so that a replica that
+      // missed our last delta, or our restart, notices without waiting for our next change.
+      last_sent = now;
+      if (chunks == 0) {
+        (void)peers_.send("*", header('h', seq));  // the seq of our last delta
       }
-      // Lost (Redis away): the others see the gap at our next message and ask for it all.
-      (void)peers_.send("*", message);
+      auto it = dirty.begin();
+      for (uint64_t chunk_seq = first_seq; chunks > 0 && chunk_seq <= seq; ++chunk_seq) {
+        std::string message = header('u', chunk_seq);
+        for (size_t n = 0; n < kUsersPerPart && it != dirty.end(); ++n, ++it) {
+          message += std::to_string(it->second) + " " + it->first + "\n";
+        }
+        // Lost (Redis away): the others see the gap at our next message and ask for it all.
+        (void)peers_.send("*", message);
+      }
     }
     if (!wanted.empty()) {
       // Taken after `seq`: it holds at least what the deltas up to `seq` said.
-      std::string message = header('f', seq);
-      for (const auto& [user, count] : local_()) {
-        message += std::to_string(count) + " " + user + "\n";
-      }
+      const auto messages = fullList(seq);
       std::sort(wanted.begin(), wanted.end());
       wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
       for (const auto& replica : wanted) {
-        (void)peers_.send(replica, message);
+        for (const auto& message : messages) {
+          (void)peers_.send(replica, message);
+        }
       }
     }
     std::sort(asks.begin(), asks.end());

@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -25,8 +26,10 @@ namespace herald::control {
  * is stored in Redis. Eventually consistent, like the limit on one replica: two replicas
  * admitting one user at the same instant can overshoot it by one connection each.
  *
- * Messages: "u<from>\n<instance>\n<seq>\n" and "f<from>\n<instance>\n<seq>\n", then one line
- * "<count> <user>" per user (a count of 0 removes it); "s<from>\n" asks for an "f".
+ * Messages: "u<from>\n<instance>\n<seq>\n" (to all: the changes; with none for a second, a
+ * heartbeat "h" with the same header and the last delta's seq) and
+ * "f<from>\n<instance>\n<seq>\n<part>\n<parts>\n" (a full list, in parts of 50,000 users), then one
+ * line "<count> <user>" per user (0 removes it); "s<from>\n" asks for the full list.
  */
 class ReplicaUserCounts {
  public:
@@ -44,6 +47,9 @@ class ReplicaUserCounts {
   static constexpr size_t kMaxHeldDeltas = 1000;
   // Most replicas tracked (messages naming others are dropped): Redis is shared, so a bound.
   static constexpr size_t kMaxReplicas = 1024;
+  // Users per message of a full list (about 2 MB: well under what Redis lets a subscriber
+  // fall behind by).
+  static constexpr size_t kUsersPerPart = 50000;
 
   ReplicaUserCounts(PeerChannel& peers, std::string self, Apply apply, Forget forget,
                     LocalUsers local, LiveReplicas live);
@@ -65,15 +71,28 @@ class ReplicaUserCounts {
     bool synced = false;
     std::chrono::steady_clock::time_point asked{};
     std::vector<std::pair<uint64_t, Counts>> held;  // deltas waiting for the full list
-    size_t held_users = 0;                          // entries in `held`, bounded too
+    Counts assembling;                              // the parts of a full list so far
+    uint64_t assembling_seq = 0;
+    uint64_t next_part = 0;
+    size_t held_users = 0;  // entries in `held`, bounded too
   };
   void loop();
   // Under mu_: `replica` is to be asked for its full list (by the loop thread).
   void wantFullLocked(const std::string& replica, Peer& peer);
   // The loop thread, every second: forgets replicas gone, asks those never heard of.
   void checkLiveness();
-  static bool parse(const std::string& payload, std::string* from, std::string* instance,
-                    uint64_t* seq, Counts* counts);
+  struct Header {
+    std::string from;
+    std::string instance;
+    uint64_t seq = 0;
+    uint64_t part = 0;  // full lists: this part (1..parts)
+    uint64_t parts = 0;
+    size_t body = 0;  // where the user lines start
+  };
+  static bool parseHeader(const std::string& payload, Header* header);
+  static bool parseCounts(const std::string& payload, size_t at, Counts* counts);
+  // Our full list as of `seq`, in parts of kUsersPerPart users.
+  std::vector<std::string> fullList(uint64_t seq) const;
   std::string header(char kind, uint64_t seq) const;
 
   PeerChannel& peers_;
@@ -92,6 +111,8 @@ class ReplicaUserCounts {
   std::vector<std::string> full_wanted_;  // replicas that asked for our full list
   std::vector<std::string> to_ask_;       // replicas whose full list we want
   std::map<std::string, Peer> peers_state_;
+  std::set<std::string> live_known_;  // the others, as the directory last said
+  std::mutex apply_mu_;               // taken before mu_: one message (or forget) applied at a time
   std::thread thread_;
 };
 

@@ -112,9 +112,12 @@ class StreamEngine {
   // Returns once this process receives the stream's live publications (at most `max` later):
   // called before a recovery's history read, so that nothing published after the read can
   // miss both the read and the live path. The memory engine always does; the Redis engine
-  // subscribes only to the streams some node wants.
-  virtual void awaitSubscribed(const std::string& /*name*/, bool /*user_stream*/,
-                               std::chrono::milliseconds /*max*/) const {}
+  // subscribes only to the streams some node wants. False when that did not happen in time
+  // (the caller must not then claim a complete recovery).
+  virtual bool awaitSubscribed(const std::string& /*name*/, bool /*user_stream*/,
+                               std::chrono::milliseconds /*max*/) const {
+    return true;
+  }
 
   // Returns once every publication of the stream made before the call has been handed to this
   // process's nodes (at most `max` later), so that a recovery reply sent after it cannot

@@ -75,7 +75,7 @@ class RedisStreamEngine : public StreamEngine, public InterestListener, public P
   HistoryResult userHistory(const std::string& user, const HistoryQuery& query,
                             int64_t now_ms) const override;
   // Waits until Redis confirmed this replica's subscription to the stream (when a node wants it).
-  void awaitSubscribed(const std::string& name, bool user_stream,
+  bool awaitSubscribed(const std::string& name, bool user_stream,
                        std::chrono::milliseconds max) const override;
   // Publishes a marker on the stream's instance and waits until our subscription sees it: by
   // then every earlier publication of that instance has been routed to our nodes.

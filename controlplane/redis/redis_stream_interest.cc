@@ -60,13 +60,14 @@ void RedisStreamEngine::interestChanged(const std::string& stream_key, bool want
   instance.confirmed_cv.notify_all();  // a waiter for a stream no longer wanted stops waiting
 }
 
-void RedisStreamEngine::awaitSubscribed(const std::string& name, bool user_stream,
+bool RedisStreamEngine::awaitSubscribed(const std::string& name, bool user_stream,
                                         std::chrono::milliseconds max) const {
   const std::string key = user_stream ? userStreamKey(name) : name;
   Instance& instance = *instances_[instanceFor(key)];
   std::unique_lock<std::mutex> lock(instance.interest_mu);
-  instance.confirmed_cv.wait_for(lock, max, [&] {
+  return instance.confirmed_cv.wait_for(lock, max, [&] {
     // Not subscribed at all (Redis away): the nodes resync when the subscription returns.
+    // No node wants it (any more): nothing to deliver live.
     return !instance.subscribed.load() || instance.confirmed.count(key) > 0 ||
            instance.wanted.count(key) == 0 || stopping_.load();
   });

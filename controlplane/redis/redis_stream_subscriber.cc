@@ -5,6 +5,7 @@
 #include <hiredis/hiredis.h>
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -91,7 +92,12 @@ void RedisStreamEngine::onPublication(size_t instance, const std::string& redis_
     return;
   }
   if (key == "!w") {
-    noteWrites(instance, toU64(payload));  // another replica's acknowledged writes (gossipLoop)
+    // Another replica's acknowledged writes (gossipLoop). Bounded: the script stores it in
+    // herald:w, and INCR must still work on it.
+    const uint64_t writes = toU64(payload);
+    if (writes < (uint64_t{1} << 62)) {
+      noteWrites(instance, writes);
+    }
     return;
   }
   if (!payload.empty() && payload[0] == '!') {
@@ -284,11 +290,21 @@ void RedisStreamEngine::subscribeLoop(Instance* instance) {
     // RST: a dropped route, a frozen peer) is noticed within seconds, not after TCP
     // keepalive's ~30 s. stop() shuts the socket down, which ends the wait at once.
     redisSetTimeout(ctx, timeval{});
+    // Reads wait in poll(); a write (a large SUBSCRIBE batch) must not block past the ping's
+    // deadline on a cut that fills the socket's buffer: it fails, and the connection is lost.
+    const auto send_ms = pingTimeout().count();
+    timeval send_timeout{static_cast<time_t>(send_ms / 1000),
+                         static_cast<suseconds_t>((send_ms % 1000) * 1000)};
+    ::setsockopt(ctx->fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
     if (!readSubscription(instance, ctx)) {
       log->warn("redis {}: no answer to a ping within {} ms; the connection is taken for lost",
                 instance->address.text, pingTimeout().count());
     }
-    instance->subscribed = false;
+    {
+      // Under the lock, so that a waiter between its check and its sleep still hears it.
+      std::lock_guard<std::mutex> lock(instance->interest_mu);
+      instance->subscribed = false;
+    }
     instance->confirmed_cv.notify_all();  // waiters for a subscription stop waiting
     {
       std::lock_guard<std::mutex> lock(instance->sub_mu);

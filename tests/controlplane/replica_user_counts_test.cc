@@ -131,6 +131,44 @@ TEST(ReplicaUserCountsTest, ALostDeltaIsMendedByAFullList) {
       << "the lost delta's change must come back through a full list";
 }
 
+// The lost delta was a replica's last for a while: its heartbeat (every second, with its
+// sequence) shows the gap, so the stale count does not stay.
+TEST(ReplicaUserCountsTest, ALostLastDeltaIsMendedByTheNextHeartbeat) {
+  PeerBus bus;
+  auto both = [] { return std::vector<std::string>{"a", "b"}; };
+  Replica a(bus, "a", both);
+  Replica b(bus, "b", both);
+  a.start();
+  b.start();
+  a.set("alice", 1);
+  ASSERT_TRUE(b.knows("a", {{"alice", 1}}));
+  std::atomic<int> dropped{0};
+  bus.setDrop([&](const std::string& to, const std::string& payload) {
+    return to == "*" && payload.find("\n0 alice\n") != std::string::npos &&
+           dropped.fetch_add(1) == 0;
+  });
+  a.set("alice", 0);  // lost, and a says nothing more
+  EXPECT_TRUE(b.knows("a", {})) << "alice stayed counted on a";
+  EXPECT_EQ(dropped.load(), 1);
+}
+
+// A full list of more users than one message carries comes in parts, whole.
+TEST(ReplicaUserCountsTest, ALargeFullListArrivesInPartsWhole) {
+  PeerBus bus;
+  auto both = [] { return std::vector<std::string>{"a", "b"}; };
+  Replica a(bus, "a", both);
+  std::map<std::string, uint32_t> many;
+  for (size_t i = 0; i < ReplicaUserCounts::kUsersPerPart + 1234; ++i) {
+    const std::string user = "user" + std::to_string(i);
+    many[user] = 1;
+    a.set(user, 1);
+  }
+  a.start();
+  Replica b(bus, "b", both);
+  b.start();
+  EXPECT_TRUE(b.knows("a", many));
+}
+
 TEST(ReplicaUserCountsTest, AReplicaNoLongerAnnouncedIsForgottenAndARestartStartsOver) {
   PeerBus bus;
   std::mutex live_mu;

@@ -325,11 +325,10 @@ TEST_F(RedisClusterTest, RedisBackFromAnOlderAppendOnlyFileStartsNewEpochs) {
   const std::string seen = "herald_control_redis_writes_seen{redis=\"" + redis_->url() + "\"}";
   ASSERT_TRUE(eventually([&] { return metric(b, seen) >= 15; }, 10s)) << metric(b, seen);
   redis_->stop(SIGKILL);
-  auto restored = runCommand(
-      "/bin/sh",
-      {"-c", "rm -rf '" + redis_->dir() + "/appendonlydir' && cp -a '" + backup + "' '" +
-                 redis_->dir() + "/appendonlydir'"},
-      20s);
+  auto restored = runCommand("/bin/sh",
+                             {"-c", "rm -rf '" + redis_->dir() + "/appendonlydir' && cp -a '" +
+                                        backup + "' '" + redis_->dir() + "/appendonlydir'"},
+                             20s);
   ASSERT_EQ(restored.exit_code, 0) << restored.err;
   redis_->start();
   // Through B (whose node wanted nothing of feed:aof): no offset 11 handed out a second time.
