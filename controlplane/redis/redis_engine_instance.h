@@ -4,9 +4,11 @@
 #include <hiredis/hiredis.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -46,6 +48,9 @@ struct RedisStreamEngine::Instance {
   std::unordered_set<std::string> wanted;
   std::unordered_set<std::string> dirty;
   std::unordered_set<std::string> confirmed;
+  // Streams no node wants any more, with when to unsubscribe: a node that relinks, or a
+  // channel whose last subscriber leaves and another comes, keeps its subscription.
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> released;
   // Subscriber thread only: the streams subscribed on the current connection, and the SUBSCRIBEs
   // not answered yet per stream (a stream is confirmed when subscribed with none unanswered:
   // replies come in order, so an old SUBSCRIBE's answer cannot confirm a newer one).

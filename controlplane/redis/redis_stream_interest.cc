@@ -17,6 +17,8 @@ namespace {
 // Streams per SUBSCRIBE or UNSUBSCRIBE command, and per syncInterest() call: the subscriber
 // reads between batches, so confirmations of a large resubscribe never pile up unread.
 constexpr size_t kStreamsPerBatch = 1000;
+// How long a stream no node wants stays subscribed.
+constexpr auto kUnsubscribeAfter = std::chrono::seconds(2);
 }  // namespace
 
 RedisStreamEngine::Instance::Instance() {
@@ -46,11 +48,13 @@ void RedisStreamEngine::interestChanged(const std::string& stream_key, bool want
     std::lock_guard<std::mutex> lock(instance.interest_mu);
     if (wanted) {
       instance.wanted.insert(stream_key);
+      wake = instance.dirty.empty();
+      instance.dirty.insert(stream_key);
     } else {
       instance.wanted.erase(stream_key);
+      instance.released.emplace_back(std::chrono::steady_clock::now() + kUnsubscribeAfter,
+                                     stream_key);
     }
-    wake = instance.dirty.empty();
-    instance.dirty.insert(stream_key);
   }
   if (wake && instance.wake_write >= 0) {
     const char byte = 1;
@@ -88,6 +92,13 @@ bool RedisStreamEngine::syncInterest(Instance* instance, redisContext* ctx, bool
   const std::string prefix = pubsubPrefix(instance->index);
   {
     std::lock_guard<std::mutex> lock(instance->interest_mu);
+    const auto now = std::chrono::steady_clock::now();
+    while (!instance->released.empty() && instance->released.front().first <= now) {
+      if (instance->wanted.count(instance->released.front().second) == 0) {
+        instance->dirty.insert(std::move(instance->released.front().second));
+      }
+      instance->released.pop_front();
+    }
     size_t taken = 0;
     for (auto it = instance->dirty.begin(); it != instance->dirty.end() && taken < kStreamsPerBatch;
          ++taken) {

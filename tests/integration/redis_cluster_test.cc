@@ -490,6 +490,10 @@ TEST_F(RedisClusterTest, AReplicaReceivesOnlyTheChannelsItsNodesWant) {
   EXPECT_LT(metric(b, bytes) - b_before, published / 10)
       << "B received the publications of a channel none of its nodes wants";
   EXPECT_GE(metric(a, "herald_control_redis_subscribed_streams"), 1);
+  // The last subscriber leaves: A unsubscribes (2 s later), and Redis routes it nowhere.
+  ws->close();
+  EXPECT_TRUE(eventually([&] { return routedTo("feed:only-a") == 0; }, 15s));
+  EXPECT_EQ(metric(a, "herald_control_redis_subscribed_streams"), 0);
 }
 
 // max_connections_per_user counts every replica's connections: alice at the limit through A's
