@@ -3,29 +3,15 @@
 #include <algorithm>
 #include <random>
 
+#include "controlplane/peer_message_text.h"
+
 namespace herald::control {
 
 namespace {
 
 constexpr size_t kMaxReplicaId = 256;
 
-// Reads "<decimal>\n" at `*at`; false when malformed.
-bool readNumber(const std::string& text, size_t* at, uint64_t* out) {
-  const size_t end = text.find('\n', *at);
-  if (end == std::string::npos || end == *at || end - *at > 20) {
-    return false;
-  }
-  uint64_t value = 0;
-  for (size_t i = *at; i < end; ++i) {
-    if (text[i] < '0' || text[i] > '9') {
-      return false;
-    }
-    value = value * 10 + static_cast<uint64_t>(text[i] - '0');
-  }
-  *out = value;
-  *at = end + 1;
-  return true;
-}
+using peer_text::readNumber;
 
 }  // namespace
 

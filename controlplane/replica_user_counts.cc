@@ -5,6 +5,7 @@
 
 #include "common/logging.h"
 #include "common/stream_keys.h"
+#include "controlplane/peer_message_text.h"
 
 namespace herald::control {
 
@@ -17,30 +18,8 @@ constexpr auto kAskAgainAfter = std::chrono::milliseconds(2000);
 constexpr auto kHeartbeatEvery = std::chrono::milliseconds(1000);
 constexpr size_t kMaxReplicaId = 256;
 
-bool readLine(const std::string& text, size_t* at, std::string* out, size_t max) {
-  const size_t end = text.find('\n', *at);
-  if (end == std::string::npos || end - *at > max) {
-    return false;
-  }
-  *out = text.substr(*at, end - *at);
-  *at = end + 1;
-  return true;
-}
-
-bool toNumber(const std::string& text, uint64_t* out) {
-  if (text.empty() || text.size() > 19) {
-    return false;
-  }
-  uint64_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') {
-      return false;
-    }
-    value = value * 10 + static_cast<uint64_t>(c - '0');
-  }
-  *out = value;
-  return true;
-}
+using peer_text::readLine;
+using peer_text::toNumber;
 
 }  // namespace
 

@@ -186,6 +186,22 @@ class RedisClusterTest : public ::testing::Test {
     return stubs_[r]->Publish(&ctx, req, resp);
   }
 
+  // A client on `node` that held `offset` of `old_epoch` subscribes with that position: it must
+  // learn that it cannot be recovered, in the stream's new epoch `epoch`.
+  void expectNotRecovered(size_t node, const std::string& channel, uint64_t offset,
+                          const std::string& old_epoch, const std::string& epoch) {
+    auto ws = connect(node, "");
+    ws->send(json{{"type", "subscribe"},
+                  {"id", 1},
+                  {"channels", {channel}},
+                  {"since", {{channel, {{"offset", offset}, {"epoch", old_epoch}}}}}}
+                 .dump());
+    auto recovery = ws->nextOfType("recovery", 20s);
+    ASSERT_TRUE(recovery.has_value());
+    EXPECT_FALSE((*recovery)["recovered"].get<bool>()) << recovery->dump();
+    EXPECT_EQ((*recovery)["epoch"], epoch);
+  }
+
   std::unique_ptr<WsClient> connect(size_t node, const std::string& query) {
     auto ws = std::make_unique<WsClient>("ws://" + node_addresses_[node] + "/ws?" + query);
     EXPECT_TRUE(ws->waitOpen(15s)) << ws->failReason();

@@ -291,16 +291,7 @@ TEST_F(RedisClusterTest, RedisBackFromAnOlderSnapshotStartsNewEpochsInsteadOfReu
   EXPECT_EQ(resp.offset(), 1u);
 
   // A client that had offset 15 learns it cannot be recovered, instead of silent duplicates.
-  auto ws = connect(0, "");
-  ws->send(json{{"type", "subscribe"},
-                {"id", 1},
-                {"channels", {"feed:snap"}},
-                {"since", {{"feed:snap", {{"offset", 15}, {"epoch", old_epoch}}}}}}
-               .dump());
-  auto recovery = ws->nextOfType("recovery", 20s);
-  ASSERT_TRUE(recovery.has_value());
-  EXPECT_FALSE((*recovery)["recovered"].get<bool>()) << recovery->dump();
-  EXPECT_EQ((*recovery)["epoch"], resp.epoch());
+  expectNotRecovered(0, "feed:snap", 15, old_epoch, resp.epoch());
 }
 
 // The same with the append-only file: Redis restarted from an older AOF (as after a crash
@@ -336,16 +327,7 @@ TEST_F(RedisClusterTest, RedisBackFromAnOlderAppendOnlyFileStartsNewEpochs) {
   EXPECT_NE(resp.epoch(), old_epoch) << "offset " << resp.offset() << " in the old epoch again";
   EXPECT_EQ(resp.offset(), 1u);
   // A client that held offset 12 learns it cannot be recovered: the stream is in a new epoch.
-  auto ws = connect(0, "");
-  ws->send(json{{"type", "subscribe"},
-                {"id", 1},
-                {"channels", {"feed:aof"}},
-                {"since", {{"feed:aof", {{"offset", 12}, {"epoch", old_epoch}}}}}}
-               .dump());
-  auto recovery = ws->nextOfType("recovery", 20s);
-  ASSERT_TRUE(recovery.has_value());
-  EXPECT_FALSE((*recovery)["recovered"].get<bool>()) << recovery->dump();
-  EXPECT_EQ((*recovery)["epoch"], resp.epoch());
+  expectNotRecovered(0, "feed:aof", 12, old_epoch, resp.epoch());
 }
 
 }  // namespace
