@@ -1,6 +1,7 @@
 #include "controlplane/node_link_service.h"
 
 #include <algorithm>
+#include <atomic>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
@@ -353,9 +354,15 @@ ControlMessagePtr NodeLinkService::recover(const StreamEngine& channels,
   if (!channels.awaitSubscribed(request.user().empty() ? request.channel() : request.user(),
                                 !request.user().empty(), kAwaitSubscribed)) {
     // Reading now could miss what is published before the subscription starts: no answer,
-    // so the node's recovery times out and is asked again, rather than claim it complete.
-    componentLogger("link")->warn("recovery not answered: the redis subscription to {} is late",
-                                  request.user().empty() ? request.channel() : "a user stream");
+    // so the node's recovery times out (recovered:false, reason "timeout", after 10 s) rather
+    // than claim to be complete.
+    // At most once a second: a resubscribe of many streams can make many late at once.
+    static std::atomic<int64_t> last_warned_ms{0};
+    const int64_t now_ms = steadyMillis();
+    if (now_ms - last_warned_ms.exchange(now_ms) >= 1000) {
+      componentLogger("link")->warn("recovery not answered: the redis subscription to {} is late",
+                                    request.user().empty() ? request.channel() : "a user stream");
+    }
     return nullptr;
   }
   const int64_t now = steadyMillis();

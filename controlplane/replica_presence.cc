@@ -20,7 +20,9 @@ ReplicaPresence::ReplicaPresence(PeerChannel& peers, std::string self, LocalAsk 
       self_(std::move(self)),
       local_(std::move(local)),
       // Random start: a restarted replica with the same id ignores answers meant for the old.
-      next_id_(std::random_device{}() | (uint64_t{std::random_device{}()} << 32)) {}
+      // Below 2^62: an id has at most 19 digits, as the reader takes (peer_message_text.h).
+      next_id_((std::random_device{}() | (uint64_t{std::random_device{}()} << 32)) &
+               ((uint64_t{1} << 62) - 1)) {}
 
 ReplicaPresence::~ReplicaPresence() = default;
 
@@ -58,7 +60,8 @@ ReplicaPresence::Gathered ReplicaPresence::ask(const herald::v1::PresenceQuery& 
     meanwhile();
   }
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_until(lock, deadline, [&] { return pending->answered == pending->expected; });
+  // `>=`: a send that failed after all may still be answered.
+  cv_.wait_until(lock, deadline, [&] { return pending->answered >= pending->expected; });
   pending_.erase(id);
   Gathered out = std::move(pending->gathered);
   out.replicas_unanswered = out.replicas_asked - pending->answered;

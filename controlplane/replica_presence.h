@@ -43,8 +43,9 @@ class ReplicaPresence {
   static constexpr size_t kMaxRepliesPerReplica = 4096;
   // (Redis cuts a subscriber whose pending output passes 8 MB for a minute, or 32 MB at once.)
   static constexpr size_t kMaxAnswerBytes = 4 << 20;
-  // A query not answered within this of its arrival is dropped: its asker gave up.
-  static constexpr std::chrono::milliseconds kAnswerUseful{2000};
+  // A query not started within this of its arrival is dropped: its asker (who waits 2 s)
+  // would give up before our nodes' answers (up to 1.5 s) came.
+  static constexpr std::chrono::milliseconds kAnswerUseful{500};
 
   // `local` must return within the time a peer waits (ControlService::kPeerAnswerWithin).
   ReplicaPresence(PeerChannel& peers, std::string self, LocalAsk local);

@@ -98,17 +98,27 @@ bool ReplicaUserCounts::parseCounts(const std::string& payload, size_t at, Count
   return true;
 }
 
-std::vector<std::string> ReplicaUserCounts::fullList(uint64_t seq) const {
-  const auto users = local_();
-  const size_t parts = std::max<size_t>(1, (users.size() + kUsersPerPart - 1) / kUsersPerPart);
-  std::vector<std::string> messages;
-  for (size_t p = 0; p < parts; ++p) {
-    std::string message =
-        header('f', seq) + std::to_string(p + 1) + "\n" + std::to_string(parts) + "\n";
-    for (size_t i = p * kUsersPerPart; i < std::min(users.size(), (p + 1) * kUsersPerPart); ++i) {
-      message += std::to_string(users[i].second) + " " + users[i].first + "\n";
+template <typename Entries>
+std::vector<std::string> ReplicaUserCounts::bodies(const Entries& entries) {
+  std::vector<std::string> out(1);
+  size_t lines = 0;
+  for (const auto& [user, count] : entries) {
+    if (lines == kUsersPerPart || out.back().size() >= kPartBytes) {
+      out.emplace_back();
+      lines = 0;
     }
-    messages.push_back(std::move(message));
+    out.back() += std::to_string(count) + " " + user + "\n";
+    ++lines;
+  }
+  return out;
+}
+
+std::vector<std::string> ReplicaUserCounts::fullList(uint64_t seq) const {
+  const auto parts = bodies(local_());
+  std::vector<std::string> messages;
+  for (size_t p = 0; p < parts.size(); ++p) {
+    messages.push_back(header('f', seq) + std::to_string(p + 1) + "\n" +
+                       std::to_string(parts.size()) + "\n" + parts[p]);
   }
   return messages;
 }
@@ -306,30 +316,24 @@ void ReplicaUserCounts::loop() {
     wanted.swap(full_wanted_);
     std::vector<std::string> asks;
     asks.swap(to_ask_);
-    // Many changes at once (a node's Hello) go as several deltas of kUsersPerPart each.
-    const uint64_t chunks = (dirty.size() + kUsersPerPart - 1) / kUsersPerPart;
-    const uint64_t first_seq = seq_ + 1;
-    seq_ += chunks;
-    const uint64_t seq = seq_;
     lock.unlock();
+    // Many changes at once (a node's Hello) go as several deltas, each with its own sequence
+    // number (seq_ is the loop thread's alone).
+    const auto chunks = dirty.empty() ? std::vector<std::string>{} : bodies(dirty);
     const auto now = Clock::now();
-    if (!dirty.empty() || now - last_sent >= kHeartbeatEvery) {
+    if (!chunks.empty() || now - last_sent >= kHeartbeatEvery) {
       // With nothing new, a heartbeat: our instance and sequence, so that a replica that
       // missed our last delta, or our restart, notices without waiting for our next change.
       last_sent = now;
-      if (chunks == 0) {
-        (void)peers_.send("*", header('h', seq));  // the seq of our last delta
+      if (chunks.empty()) {
+        (void)peers_.send("*", header('h', seq_));  // the seq of our last delta
       }
-      auto it = dirty.begin();
-      for (uint64_t chunk_seq = first_seq; chunks > 0 && chunk_seq <= seq; ++chunk_seq) {
-        std::string message = header('u', chunk_seq);
-        for (size_t n = 0; n < kUsersPerPart && it != dirty.end(); ++n, ++it) {
-          message += std::to_string(it->second) + " " + it->first + "\n";
-        }
+      for (const auto& body : chunks) {
         // Lost (Redis away): the others see the gap at our next message and ask for it all.
-        (void)peers_.send("*", message);
+        (void)peers_.send("*", header('u', ++seq_) + body);
       }
     }
+    const uint64_t seq = seq_;
     if (!wanted.empty()) {
       // Taken after `seq`: it holds at least what the deltas up to `seq` said.
       const auto messages = fullList(seq);

@@ -47,9 +47,10 @@ class ReplicaUserCounts {
   static constexpr size_t kMaxHeldDeltas = 1000;
   // Most replicas tracked (messages naming others are dropped): Redis is shared, so a bound.
   static constexpr size_t kMaxReplicas = 1024;
-  // Users per message of a full list (about 2 MB: well under what Redis lets a subscriber
-  // fall behind by).
+  // Most users, and about the most bytes, per message of a full list or of deltas: well
+  // under what Redis lets a subscriber fall behind by (8 MB for a minute, 32 MB at once).
   static constexpr size_t kUsersPerPart = 50000;
+  static constexpr size_t kPartBytes = 1 << 20;
 
   ReplicaUserCounts(PeerChannel& peers, std::string self, Apply apply, Forget forget,
                     LocalUsers local, LiveReplicas live);
@@ -91,7 +92,10 @@ class ReplicaUserCounts {
   };
   static bool parseHeader(const std::string& payload, Header* header);
   static bool parseCounts(const std::string& payload, size_t at, Counts* counts);
-  // Our full list as of `seq`, in parts of kUsersPerPart users.
+  // "<count> <user>\n" lines of `entries`, cut into parts (kUsersPerPart, kPartBytes).
+  template <typename Entries>
+  static std::vector<std::string> bodies(const Entries& entries);
+  // Our full list as of `seq`, in parts.
   std::vector<std::string> fullList(uint64_t seq) const;
   std::string header(char kind, uint64_t seq) const;
 
@@ -107,7 +111,7 @@ class ReplicaUserCounts {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::map<std::string, uint64_t> dirty_;  // users changed since the last "u"
-  uint64_t seq_ = 0;
+  uint64_t seq_ = 0;  // the loop thread's: the sequence number of our last delta
   std::vector<std::string> full_wanted_;  // replicas that asked for our full list
   std::vector<std::string> to_ask_;       // replicas whose full list we want
   std::map<std::string, Peer> peers_state_;
