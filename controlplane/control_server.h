@@ -74,7 +74,10 @@ class ControlServer {
   std::function<void()> start_engine_;
   std::function<void()> stop_engine_;
   // --engine redis: where the config and the replica directory live.
-  RedisAddress configRedis() const;  // the redis engine's subscriber threads
+  RedisAddress configRedis() const;
+  // --engine redis, once this replica's id is known: presence across replicas and the
+  // per-user counts exchange (control_server_peers.cc).
+  void startPeerServices(const std::string& id);  // the redis engine's subscriber threads
   PresenceBroker presence_;
   NodeRegistry nodes_{router_};
   ConfigStorePtr store_;
