@@ -27,17 +27,11 @@ void ControlServer::startPeerServices(const std::string& id) {
       },
       [this] { return users_.localUsers(); },
       [this]() -> std::optional<std::vector<std::string>> {
-        auto all = replicas_->all(unixMillis());
-        if (!all.isOk()) {
+        auto live = replicas_->healthyIds(unixMillis());
+        if (!live.isOk()) {
           return std::nullopt;
         }
-        std::vector<std::string> live;
-        for (const auto& entry : all.value()) {
-          if (entry.replicas(0).healthy()) {
-            live.push_back(entry.replicas(0).replica_id());
-          }
-        }
-        return live;
+        return std::move(live.value());
       });
   ReplicaPresence* presence = replica_presence_.get();
   ReplicaUserCounts* counts = replica_users_.get();

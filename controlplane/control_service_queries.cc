@@ -170,16 +170,11 @@ PresenceBroker::Gathered ControlService::clusterPresence(const herald::v1::Prese
   // Every other replica announced within the last 2 s: one that died meanwhile does not
   // answer and is counted so; its nodes are already on other replicas or gone.
   std::vector<std::string> peers;
-  auto all = me.replicas->all(unixMillis());
-  if (!all.isOk()) {
-    *partial = "other replicas not asked: " + all.status().message();
+  auto live = me.replicas->healthyIds(unixMillis());
+  if (!live.isOk()) {
+    *partial = "other replicas not asked: " + live.status().message();
   } else {
-    for (const auto& entry : all.value()) {
-      const auto& replica = entry.replicas(0);
-      if (replica.healthy() && replica.replica_id() != me.replica_id) {
-        peers.push_back(replica.replica_id());
-      }
-    }
+    peers = std::move(live.value());  // ReplicaPresence::ask skips this replica's own id
   }
   auto remote = me.presence->ask(query, peers, kPresenceTimeout, [&] {
     out.replies = localPresence(query, &out.asked, kPeerAnswerWithin);

@@ -68,4 +68,18 @@ Result<std::vector<herald::v1::ListNodesResponse>> ReplicaDirectory::all(int64_t
   return out;
 }
 
+Result<std::vector<std::string>> ReplicaDirectory::healthyIds(int64_t now_unix_ms) {
+  auto entries = all(now_unix_ms);
+  if (!entries.isOk()) {
+    return entries.status();
+  }
+  std::vector<std::string> ids;
+  for (const auto& entry : entries.value()) {
+    if (entry.replicas(0).healthy()) {
+      ids.push_back(entry.replicas(0).replica_id());
+    }
+  }
+  return ids;
+}
+
 }  // namespace herald::control

@@ -26,6 +26,8 @@ class ReplicaDirectory {
   Status announce(const herald::v1::ListNodesResponse& self);
   // Every replica's last announcement (replicas[0] of each), health filled in from `now_ms`.
   Result<std::vector<herald::v1::ListNodesResponse>> all(int64_t now_unix_ms);
+  // The ids of the replicas healthy at `now_ms` (announced within kHealthyWithin).
+  Result<std::vector<std::string>> healthyIds(int64_t now_unix_ms);
 
  private:
   RedisConnection conn_;

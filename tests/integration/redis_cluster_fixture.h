@@ -176,6 +176,13 @@ class RedisClusterTest : public ::testing::Test {
         30s);
   }
 
+  // Waits until replica `r` has seen at least `writes` acknowledged writes of the Redis (its
+  // own, or another replica's told by gossip).
+  bool waitWritesSeen(size_t r, double writes) {
+    const std::string seen = "herald_control_redis_writes_seen{redis=\"" + redis_->url() + "\"}";
+    return eventually([&] { return metric(r, seen) >= writes; }, 10s);
+  }
+
   grpc::Status publish(size_t r, const std::string& channel, const std::string& data,
                        herald::v1::PublishResponse* resp) {
     herald::v1::PublishRequest req;

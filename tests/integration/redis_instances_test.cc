@@ -279,8 +279,7 @@ TEST_F(RedisClusterTest, RedisBackFromAnOlderSnapshotStartsNewEpochsInsteadOfReu
   const std::string old_epoch = resp.epoch();
   // B's nodes want nothing of feed:snap, so B hears of these writes only from A's gossip
   // (every 10 ms): the loss below is caught by B as soon as B had heard.
-  const std::string seen = "herald_control_redis_writes_seen{redis=\"" + redis_->url() + "\"}";
-  ASSERT_TRUE(eventually([&] { return metric(b, seen) >= 15; }, 10s)) << metric(b, seen);
+  ASSERT_TRUE(waitWritesSeen(b, 15));
   // Restarted from the snapshot (as with an RDB restore, or an AOF fsynced every second):
   // Redis believes the stream is at 10.
   redis_->stop(SIGKILL);
@@ -313,8 +312,7 @@ TEST_F(RedisClusterTest, RedisBackFromAnOlderAppendOnlyFileStartsNewEpochs) {
     ASSERT_TRUE(publish(a, "feed:aof", "{}", &resp).ok());
   }
   const std::string old_epoch = resp.epoch();
-  const std::string seen = "herald_control_redis_writes_seen{redis=\"" + redis_->url() + "\"}";
-  ASSERT_TRUE(eventually([&] { return metric(b, seen) >= 15; }, 10s)) << metric(b, seen);
+  ASSERT_TRUE(waitWritesSeen(b, 15));
   redis_->stop(SIGKILL);
   auto restored = runCommand("/bin/sh",
                              {"-c", "rm -rf '" + redis_->dir() + "/appendonlydir' && cp -a '" +
